@@ -1,0 +1,1 @@
+"""stableflow's asset definitions, by layer: ingest/ (raw tables), then models and analytics."""

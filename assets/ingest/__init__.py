@@ -1,0 +1,9 @@
+"""Ingest layer: one module per source, each writing raw.* tables for a window of days."""
+
+from assets.ingest.coingecko import coingecko_market_daily
+from assets.ingest.defillama import defillama_token_supply, defillama_total_supply
+from assets.quality import build_suite_checks, suites
+
+ingest_assets = [defillama_total_supply, defillama_token_supply, coingecko_market_daily]
+# Checks live in expectations/raw.*.yaml, one suite per raw table.
+ingest_checks = [build_suite_checks(suite) for suite in suites("raw")]

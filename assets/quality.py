@@ -1,0 +1,176 @@
+"""The one way to load an expectation suite and run it as Dagster asset checks.
+
+A suite is a YAML file in `expectations/`, named after the table it checks
+(`expectations/raw.coingecko_market_daily.yaml`), listing Great Expectations 1.x
+expectations by class name with their arguments. Each expectation becomes one asset check
+of the table's asset (asset key = the table name split on "."); all of a suite's checks run
+in one step that reads the table once and validates it with GX on a pandas frame (GX cannot
+validate DuckDB tables through SQLAlchemy). Blocking checks stop downstream assets.
+
+One expectation is ours, because GX has no notion of a daily series: `NoMissingDays` (with
+optional `by` columns) becomes GX's `ExpectColumnValuesToBeBetween` on the number of days
+since the previous row of the same key, which must be exactly 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import polars as pl
+import yaml
+
+from pipelines.resources.warehouse import Warehouse
+
+EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations"
+_GAP_COLUMN = "_days_since_previous"
+
+
+@dataclass(frozen=True)
+class Expectation:
+    name: str
+    type: str
+    kwargs: dict[str, Any]
+    blocking: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Suite:
+    table: str
+    expectations: list[Expectation] = field(default_factory=list)
+
+    @property
+    def asset_key(self) -> dg.AssetKey:
+        return dg.AssetKey(self.table.split("."))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    passed: bool
+    details: dict[str, Any]
+
+
+def load_suite(path: Path) -> Suite:
+    raw = yaml.safe_load(path.read_text())
+    table = raw.get("table")
+    if table != path.stem:
+        raise ValueError(f"{path}: 'table' is {table!r}, expected the file's name {path.stem!r}")
+    expectations = []
+    for i, entry in enumerate(raw.get("expectations") or []):
+        unknown = set(entry) - {"name", "type", "kwargs", "blocking", "description"}
+        if unknown or "name" not in entry or "type" not in entry:
+            raise ValueError(f"{path}: expectation #{i + 1} needs name and type, "
+                             f"and has unknown keys {sorted(unknown)}")
+        expectations.append(Expectation(
+            name=entry["name"], type=entry["type"], kwargs=entry.get("kwargs") or {},
+            blocking=entry.get("blocking", True), description=entry.get("description", ""),
+        ))
+    names = [e.name for e in expectations]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{path}: expectation names must be unique, got {names}")
+    return Suite(table=table, expectations=expectations)
+
+
+def suites(layer: str) -> list[Suite]:
+    """Every suite of one warehouse layer (schema): `expectations/<layer>.*.yaml`."""
+    return [load_suite(p) for p in sorted(EXPECTATIONS_DIR.glob(f"{layer}.*.yaml"))]
+
+
+def _with_gap_column(frame: pl.DataFrame, kwargs: dict[str, Any]) -> pl.DataFrame:
+    by = kwargs.get("by") or []
+    date = kwargs.get("date_column", "date")
+    previous = pl.col(date).shift(1)
+    if by:
+        previous = previous.over(by, order_by=date)
+    else:
+        frame = frame.sort(date)
+    return frame.with_columns((pl.col(date) - previous).dt.total_days().alias(_GAP_COLUMN))
+
+
+def validate(frame: pl.DataFrame, suite: Suite) -> list[Outcome]:
+    """Run every expectation of `suite` on `frame` with Great Expectations."""
+    import great_expectations as gx  # ~3 s to import: only where a check actually runs
+
+    context = gx.get_context(mode="ephemeral")
+    batch_definition = (
+        context.data_sources.add_pandas("warehouse")
+        .add_dataframe_asset(name=suite.table)
+        .add_batch_definition_whole_dataframe("all_rows")
+    )
+    outcomes = []
+    for exp in suite.expectations:
+        data, gx_type, kwargs = frame, exp.type, dict(exp.kwargs)
+        if exp.type == "NoMissingDays":
+            data = _with_gap_column(frame, kwargs)
+            gx_type = "ExpectColumnValuesToBeBetween"
+            kwargs = {"column": _GAP_COLUMN, "min_value": 1, "max_value": 1}
+        expectation = getattr(gx.expectations, gx_type)(**kwargs)
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": data.to_pandas()})
+        result = batch.validate(expectation)
+        outcomes.append(Outcome(exp.name, bool(result.success), _details(result.result)))
+    return outcomes
+
+
+def _details(result: dict[str, Any]) -> dict[str, Any]:
+    keep = ("observed_value", "element_count", "unexpected_count", "unexpected_percent",
+            "partial_unexpected_list", "details")
+    return {k: _plain(result[k]) for k in keep if k in result and result[k] is not None}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value[:10]]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value if isinstance(value, (int, float, str, bool)) else str(value)
+
+
+def build_suite_checks(suite: Suite) -> dg.AssetChecksDefinition:
+    """One asset check per expectation, all run by one step reading the table once."""
+    specs = [
+        dg.AssetCheckSpec(
+            name=exp.name,
+            asset=suite.asset_key,
+            blocking=exp.blocking,
+            description=exp.description or f"{exp.type}({exp.kwargs})",
+        )
+        for exp in suite.expectations
+    ]
+
+    @dg.multi_asset_check(
+        specs=specs,
+        name=f"{suite.table.replace('.', '__')}__suite",
+        pool="duckdb",
+    )
+    def _check(warehouse: Warehouse):
+        by_name = {e.name: e for e in suite.expectations}
+        if not warehouse.table_exists(suite.table):
+            for exp in suite.expectations:
+                yield dg.AssetCheckResult(
+                    asset_key=suite.asset_key, check_name=exp.name, passed=False,
+                    severity=_severity(exp),
+                    metadata={"error": f"table {suite.table} does not exist yet"},
+                )
+            return
+        frame = warehouse.read(f"SELECT * FROM {suite.table}")
+        for outcome in validate(frame, suite):
+            yield dg.AssetCheckResult(
+                asset_key=suite.asset_key,
+                check_name=outcome.name,
+                passed=outcome.passed,
+                severity=_severity(by_name[outcome.name]),
+                metadata={"rows": frame.height, **{
+                    k: dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v
+                    for k, v in outcome.details.items()
+                }},
+            )
+
+    return _check
+
+
+def _severity(exp: Expectation) -> dg.AssetCheckSeverity:
+    return dg.AssetCheckSeverity.ERROR if exp.blocking else dg.AssetCheckSeverity.WARN

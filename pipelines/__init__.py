@@ -1,0 +1,1 @@
+"""stableflow's Dagster code location: definitions, resources, jobs, schedules."""

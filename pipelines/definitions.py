@@ -1,0 +1,32 @@
+"""The Dagster code location: assembles assets, checks, resources, jobs and schedules."""
+
+import os
+
+import dagster as dg
+
+from assets.ingest import ingest_assets, ingest_checks
+from pipelines.jobs import ingest_job
+from pipelines.resources import HttpSource, Warehouse
+from pipelines.schedules import daily_ingest_schedule
+from pipelines.settings import Settings
+
+settings = Settings.from_env()
+
+defs = dg.Definitions(
+    assets=ingest_assets,
+    asset_checks=ingest_checks,
+    jobs=[ingest_job],
+    schedules=[daily_ingest_schedule],
+    resources={
+        "warehouse": Warehouse(path=settings.warehouse_path),
+        "defillama": HttpSource(name="defillama", base_url=settings.defillama_url),
+        "coingecko": HttpSource(
+            name="coingecko",
+            base_url=settings.coingecko_url,
+            # A key is optional; EnvVar keeps its value out of Dagster's storage and UI.
+            api_key=dg.EnvVar("COINGECKO_API_KEY") if os.environ.get("COINGECKO_API_KEY") else None,
+            api_key_header=os.environ.get("COINGECKO_API_KEY_HEADER", "x-cg-demo-api-key"),
+            min_interval_s=settings.coingecko_min_interval_s,
+        ),
+    },
+)

@@ -1,0 +1,148 @@
+"""The one HTTP client for every public API (DefiLlama, CoinGecko, ...).
+
+Each source is one `HttpSource` resource: a base URL (the only thing the sandbox changes),
+an optional API key sent as a header, a per-source rate limit, and one retry policy:
+429 / 5xx / connection errors / timeouts / truncated JSON are retried with exponential
+backoff, honouring `Retry-After`; other 4xx fail at once. When it gives up, the error names
+the source, the URL (secrets removed) and the last status.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import dagster as dg
+import requests
+from pydantic import PrivateAttr
+
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+_SECRET_PARAM = re.compile(r"(key|token|secret|auth|password|signature)", re.IGNORECASE)
+
+
+class SourceError(RuntimeError):
+    """A source could not be reached or kept answering with an error."""
+
+
+class SourceDataError(ValueError):
+    """A source answered, but a field holds a value the pipeline cannot accept."""
+
+    def __init__(self, source: str, field: str, value: Any, reason: str):
+        self.source, self.field, self.value = source, field, value
+        super().__init__(f"{source}: field {field!r} = {value!r}: {reason}")
+
+
+def redact_url(url: str, secrets: tuple[str, ...] = ()) -> str:
+    """The URL as it may appear in logs: no userinfo, no secret-looking query values."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    query = urlencode(
+        [(k, "***" if _SECRET_PARAM.search(k) else v) for k, v in parse_qsl(parts.query)]
+    )
+    clean = urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    for secret in secrets:
+        if secret:
+            clean = clean.replace(secret, "***")
+    return clean
+
+
+def _retry_after_seconds(header: str | None) -> float | None:
+    if not header:
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(header)
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+class HttpSource(dg.ConfigurableResource):
+    """A public HTTP API: base URL, optional key header, rate limit and retry policy."""
+
+    name: str
+    base_url: str
+    api_key: str | None = None
+    api_key_header: str | None = None
+    timeout_s: float = 30.0
+    max_attempts: int = 5
+    backoff_s: float = 1.0
+    max_backoff_s: float = 60.0
+    # Minimum spacing between two requests to this source, in this process.
+    min_interval_s: float = 0.0
+
+    _session: requests.Session | None = PrivateAttr(default=None)
+    _last_request_at: float = PrivateAttr(default=0.0)
+    _requests_made: int = PrivateAttr(default=0)
+    _waits: list[float] = PrivateAttr(default_factory=list)
+    _sleep: Callable[[float], None] = PrivateAttr(default=time.sleep)
+
+    @property
+    def requests_made(self) -> int:
+        """HTTP requests sent so far, retries included: what users pay for."""
+        return self._requests_made
+
+    @property
+    def waits(self) -> list[float]:
+        """Every back-off this client slept, in order (for metadata and tests)."""
+        return list(self._waits)
+
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        url = self.base_url.rstrip("/") + "/" + path.lstrip("/")
+        if self._session is None:
+            self._session = requests.Session()
+        headers = {"Accept": "application/json", "User-Agent": "stableflow/0.1"}
+        if self.api_key and self.api_key_header:
+            headers[self.api_key_header] = self.api_key
+        shown = redact_url(
+            url + ("?" + urlencode(params) if params else ""), (self.api_key or "",)
+        )
+
+        problem = "no attempt made"
+        for attempt in range(1, self.max_attempts + 1):
+            self._respect_rate_limit()
+            self._requests_made += 1
+            retry_after = None
+            try:
+                response = self._session.get(
+                    url, params=params, headers=headers, timeout=self.timeout_s
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                problem = f"{type(exc).__name__}"
+            else:
+                if response.status_code == 200:
+                    try:
+                        return response.json()
+                    except (json.JSONDecodeError, requests.JSONDecodeError) as exc:
+                        # A cut-off body is a transport fault: the next attempt may be whole.
+                        problem = f"HTTP 200 with invalid JSON ({exc.msg} at byte {exc.pos})"
+                elif response.status_code in RETRYABLE_STATUS:
+                    problem = f"HTTP {response.status_code}"
+                    retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
+                else:
+                    raise SourceError(
+                        f"{self.name}: GET {shown} failed with HTTP {response.status_code}: "
+                        f"{response.text[:200]!r}"
+                    )
+            if attempt < self.max_attempts:
+                backoff = self.backoff_s * 2 ** (attempt - 1)
+                wait = min(self.max_backoff_s, retry_after if retry_after is not None else backoff)
+                self._waits.append(wait)
+                self._sleep(wait)
+        raise SourceError(
+            f"{self.name}: GET {shown} gave up after {self.max_attempts} attempts; "
+            f"last problem: {problem}"
+        )
+
+    def _respect_rate_limit(self) -> None:
+        if self.min_interval_s <= 0:
+            return
+        elapsed = time.monotonic() - self._last_request_at
+        if elapsed < self.min_interval_s:
+            self._sleep(self.min_interval_s - elapsed)
+        self._last_request_at = time.monotonic()

@@ -1,0 +1,63 @@
+"""Everything the deployment decides, read from the environment in one place.
+
+Live mode needs none of these set: the defaults are the real public endpoints. The sandbox
+(`sandbox/sandbox.env`) sets the base URLs to the local replay server and the window to the
+period the recordings cover. Secrets (API keys) are not read here: they reach resources
+through `dagster.EnvVar`, so Dagster never stores their values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+
+
+def _date(name: str, default: str | None) -> dt.date | None:
+    raw = os.environ.get(name, default)
+    if raw in (None, ""):
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={raw!r} is not a YYYY-MM-DD date") from None
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    try:
+        return default if raw in (None, "") else float(raw)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={raw!r} is not a number") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    start_date: dt.date
+    end_date: dt.date | None  # last day to ingest (inclusive); None = up to yesterday
+    warehouse_path: str
+    defillama_url: str
+    coingecko_url: str
+    coingecko_min_interval_s: float
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        start = _date("STABLEFLOW_START_DATE", "2021-01-01")
+        end = _date("STABLEFLOW_END_DATE", None)
+        if end is not None and end < start:
+            raise ValueError(
+                f"STABLEFLOW_END_DATE={end} is before STABLEFLOW_START_DATE={start}"
+            )
+        return cls(
+            start_date=start,
+            end_date=end,
+            warehouse_path=os.environ.get("STABLEFLOW_WAREHOUSE", "data/stableflow.duckdb"),
+            defillama_url=os.environ.get(
+                "STABLEFLOW_DEFILLAMA_URL", "https://stablecoins.llama.fi"
+            ),
+            coingecko_url=os.environ.get(
+                "STABLEFLOW_COINGECKO_URL", "https://api.coingecko.com/api/v3"
+            ),
+            # The keyless/demo tier allows about 30 calls a minute.
+            coingecko_min_interval_s=_float("STABLEFLOW_COINGECKO_MIN_INTERVAL_S", 2.5),
+        )

@@ -1,0 +1,1 @@
+"""The offline world: recordings of the real APIs, the replay server, and the demo."""

@@ -1,0 +1,270 @@
+"""Local replay server: the public APIs the pipeline calls, answered from real recordings.
+
+Serves, on 127.0.0.1, the real paths, query parameters and response shapes:
+
+    /defillama/stablecoincharts/all                  (base URL .../defillama)
+    /defillama/stablecoin/{1,2}
+    /coingecko/api/v3/coins/{id}/market_chart/range  (base URL .../coingecko/api/v3)
+
+The pipeline reaches it only through its base-URL settings. For tests it also has a control
+API under /_sandbox/ (and the same operations as methods): inject faults (429 with
+Retry-After, 500, slow answers, truncated JSON), count requests per path, and switch the
+DefiLlama capture to an earlier recording (to replay a revision).
+
+Run it alone with `python -m sandbox.replay --port 8765`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+RECORDINGS = Path(__file__).resolve().parent / "recordings"
+DEFAULT_CAPTURE = "2026-08-22"
+_LLAMA_META = {
+    1: {"id": "1", "name": "Tether", "symbol": "USDT", "gecko_id": "tether",
+        "pegType": "peggedUSD", "pegMechanism": "fiat-backed"},
+    2: {"id": "2", "name": "USD Coin", "symbol": "USDC", "gecko_id": "usd-coin",
+        "pegType": "peggedUSD", "pegMechanism": "fiat-backed"},
+}
+_TOKEN_FILES = {1: "stablecoin1_usdt_circulating_daily.csv",
+                2: "stablecoin2_usdc_circulating_daily.csv"}
+
+
+def _midnight(day: dt.date) -> int:
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+
+
+def _point(ts: int, value: float) -> dict:
+    return {"date": ts, "circulating": {"peggedUSD": value}}
+
+
+def build_stablecoin(llama_id: int) -> dict:
+    """`/stablecoin/{id}` in DefiLlama's shape, from the flattened recordings."""
+    folder = RECORDINGS / "defillama"
+    with open(folder / _TOKEN_FILES[llama_id]) as f:
+        tokens = [_point(_midnight(dt.date.fromisoformat(r["date"])), float(r["supply"]))
+                  for r in csv.DictReader(f)]
+
+    chains: dict[str, dict[int, float]] = {}
+    symbol = _LLAMA_META[llama_id]["symbol"]
+    with open(folder / "ethereum_supply_by_coin_2021_2022.csv") as f:
+        for r in csv.DictReader(f):
+            if r[symbol]:
+                chains.setdefault("Ethereum", {})[int(r["Timestamp"])] = float(r[symbol])
+    if llama_id == 2:
+        # Rows are UTC midnights printed in New York time; the one intraday row is skipped.
+        new_york = ZoneInfo("America/New_York")
+        with open(folder / "usdc_circulating_by_chain_2022_2023.csv") as f:
+            for r in csv.DictReader(f):
+                local = dt.datetime.fromisoformat(r["Date"]).replace(tzinfo=new_york)
+                ts = int(local.timestamp())
+                if ts % 86400:
+                    continue
+                for column, value in r.items():
+                    if column.endswith("_Circulating") and value != "":
+                        chains.setdefault(column.removesuffix("_Circulating"), {})[ts] = float(value)
+    chain_balances = {
+        chain: {"tokens": [_point(ts, v) for ts, v in sorted(series.items())]}
+        for chain, series in sorted(chains.items())
+    }
+    return {
+        **_LLAMA_META[llama_id],
+        "chainBalances": chain_balances,
+        "currentChainBalances": {
+            chain: {"peggedUSD": b["tokens"][-1]["circulating"]["peggedUSD"]}
+            for chain, b in chain_balances.items()
+        },
+        "tokens": tokens,
+    }
+
+
+@dataclass
+class Fault:
+    path_prefix: str
+    mode: str  # "429" | "500" | "slow" | "truncated"
+    times: int  # how many matching requests it hits; -1 = every one
+    retry_after: float | None = None
+    delay_s: float = 0.0
+
+
+class ReplayServer:
+    """The replay server, started in a background thread of this process."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        self.capture = DEFAULT_CAPTURE
+        self.faults: list[Fault] = []
+        self.requests: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        folder = RECORDINGS / "defillama"
+        self._charts_all = {
+            p.stem.removeprefix("stablecoincharts_all_"): p.read_bytes()
+            for p in folder.glob("stablecoincharts_all_*.json")
+        }
+        self._stablecoin = {i: json.dumps(build_stablecoin(i)).encode() for i in _LLAMA_META}
+        self._market = {
+            p.stem.removeprefix("market_chart_"): json.loads(p.read_text())
+            for p in (RECORDINGS / "coingecko").glob("market_chart_*.json")
+        }
+        self._httpd = ThreadingHTTPServer((host, port), _handler(self))
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "ReplayServer":
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> "ReplayServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def inject(self, path_prefix: str, mode: str, times: int = 1,
+               retry_after: float | None = None, delay_s: float = 0.0) -> None:
+        if mode not in {"429", "500", "slow", "truncated"}:
+            raise ValueError(f"unknown fault mode {mode!r}")
+        with self._lock:
+            self.faults.append(Fault(path_prefix, mode, times, retry_after, delay_s))
+
+    def clear(self) -> None:
+        with self._lock:
+            self.faults.clear()
+            self.requests.clear()
+            self.capture = DEFAULT_CAPTURE
+
+    def set_capture(self, capture: str) -> None:
+        if capture not in self._charts_all:
+            raise ValueError(f"no capture {capture!r}; have {sorted(self._charts_all)}")
+        self.capture = capture
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            self.requests[path] += 1
+            for fault in self.faults:
+                if path.startswith(fault.path_prefix) and fault.times != 0:
+                    fault.times -= 1 if fault.times > 0 else 0
+                    return fault
+        return None
+
+    def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, bytes]:
+        """The recorded API's answer to GET path?query: (status, JSON body)."""
+        parts = path.strip("/").split("/")
+        if parts[:2] == ["defillama", "stablecoincharts"] and parts[2:] == ["all"]:
+            return 200, self._charts_all[self.capture]
+        if parts[:2] == ["defillama", "stablecoin"] and len(parts) == 3:
+            llama_id = int(parts[2]) if parts[2].isdigit() else None
+            if llama_id in self._stablecoin:
+                return 200, self._stablecoin[llama_id]
+            return 404, b'{"message":"stablecoin not found"}'
+        if (len(parts) == 7 and parts[:4] == ["coingecko", "api", "v3", "coins"]
+                and parts[5:] == ["market_chart", "range"]):
+            return self._market_chart_range(parts[4], query)
+        return 404, json.dumps({"error": f"not recorded: {path}"}).encode()
+
+    def _market_chart_range(self, coin: str, query: dict[str, list[str]]) -> tuple[int, bytes]:
+        if coin not in self._market:
+            return 404, b'{"error":"coin not found"}'
+        for name in ("vs_currency", "from", "to"):
+            if name not in query:
+                return 400, json.dumps({"error": f"Missing parameter {name}"}).encode()
+        if query["vs_currency"][0] != "usd":
+            return 400, b'{"error":"invalid vs_currency"}'
+        try:
+            lo, hi = float(query["from"][0]) * 1000, float(query["to"][0]) * 1000
+        except ValueError:
+            return 400, b'{"error":"invalid from/to"}'
+        recorded = self._market[coin]
+        sliced = {k: [p for p in points if lo <= p[0] <= hi] for k, points in recorded.items()}
+        return 200, json.dumps(sliced).encode()
+
+
+def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:  # keep test and demo output readable
+            pass
+
+        def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None):
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            if url.path == "/_sandbox/requests":
+                return self._send(200, json.dumps(dict(server.requests)).encode())
+            fault = server._take_fault(url.path)
+            if fault and fault.mode == "429":
+                headers = {} if fault.retry_after is None else {
+                    "Retry-After": f"{fault.retry_after:g}"}
+                return self._send(429, b'{"status":{"error_code":429,"error_message":'
+                                       b'"You\'ve exceeded the Rate Limit."}}', headers)
+            if fault and fault.mode == "500":
+                return self._send(500, b'{"error":"Internal Server Error"}')
+            if fault and fault.mode == "slow":
+                time.sleep(fault.delay_s)
+            status, body = server.answer(url.path, parse_qs(url.query))
+            if fault and fault.mode == "truncated":
+                body = body[: len(body) // 2]
+            self._send(status, body)
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            payload = json.loads(self.rfile.read(length) or b"{}")
+            try:
+                if self.path == "/_sandbox/faults":
+                    server.inject(**payload)
+                elif self.path == "/_sandbox/capture":
+                    server.set_capture(payload["capture"])
+                elif self.path == "/_sandbox/reset":
+                    server.clear()
+                else:
+                    return self._send(404, b'{"error":"unknown control path"}')
+            except (TypeError, ValueError, KeyError) as exc:
+                return self._send(400, json.dumps({"error": str(exc)}).encode())
+            self._send(200, b'{"ok":true}')
+
+    return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    server = ReplayServer(args.host, args.port)
+    print(f"replay server on {server.url} (Ctrl-C stops it)", flush=True)
+    try:
+        server._httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
