@@ -10,26 +10,40 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
 
-from sandbox.config import WINDOW_END, WINDOW_START, sandbox_environment
+from sandbox.config import WINDOW_END, WINDOW_START, prepare_dagster_home, sandbox_environment
 from sandbox.replay import ReplayServer
 
 ROOT = Path(__file__).resolve().parents[1]
+# The run's event lines worth showing a person; everything goes to the log file.
+_PROGRESS = re.compile(r" - (STEP_SUCCESS|STEP_FAILURE|ASSET_CHECK_EVALUATION|RUN_SUCCESS|"
+                       r"RUN_FAILURE) - (.*)")
 
 
-def materialize(env: dict[str, str], start: str, end: str) -> None:
+def materialize(env: dict[str, str], start: str, end: str, log_path: Path) -> bool:
+    """Every asset, every day of start..end, as one run. Returns whether the run succeeded."""
     command = [
         sys.executable, "-m", "dagster", "asset", "materialize",
         "-m", "pipelines.definitions",
         "--select", "*",
         "--partition-range", f"{start}...{end}",
     ]
-    subprocess.run(command, cwd=ROOT, env=env, check=True)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log, subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        for line in process.stdout:
+            log.write(line)
+            shown = _PROGRESS.search(line)
+            if shown and ("passed" not in shown.group(2)):
+                print(f"  {shown.group(1):24} {shown.group(2)}", flush=True)
+    return process.returncode == 0
 
 
 def summary(path: str) -> str:
@@ -56,13 +70,17 @@ def main() -> None:
 
     with ReplayServer() as server:
         env = {**os.environ, **sandbox_environment(server.url)}
-        env.setdefault("DAGSTER_HOME", str(ROOT / ".dagster_home"))
-        Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-        print(f"sandbox: replay server on {server.url}; materialising {args.start}..{args.end}",
-              flush=True)
-        materialize(env, args.start, args.end)
-        print(summary(env.get("STABLEFLOW_WAREHOUSE", "data/stableflow.duckdb")))
-        print(f"requests served by the replay server: {sum(server.requests.values())}")
+        prepare_dagster_home(env)
+        warehouse = env.setdefault("STABLEFLOW_WAREHOUSE", "data/stableflow.duckdb")
+        log_path = Path(warehouse).with_suffix(".run.log")
+        print(f"sandbox: replay server on {server.url}; materialising every asset for "
+              f"{args.start}..{args.end} as one run (full log: {log_path})", flush=True)
+        ok = materialize(env, args.start, args.end, log_path)
+        if not ok:
+            tail = log_path.read_text().splitlines()[-30:]
+            sys.exit("demo run failed; end of its log:\n" + "\n".join(tail))
+        print(summary(warehouse))
+        print(f"HTTP requests served by the replay server: {sum(server.requests.values())}")
 
 
 if __name__ == "__main__":

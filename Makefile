@@ -1,0 +1,50 @@
+# stableflow: every command a user or CI needs. Each target installs what it needs first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+RUN := $(UV) run --frozen
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+
+PORT ?= 3000
+MODE ?= sandbox
+
+.PHONY: help install demo test ui clean
+
+help:
+	@echo "make demo   - run the whole pipeline offline over the sandbox window"
+	@echo "make test   - run the full test suite"
+	@echo "make ui     - Dagster UI on http://127.0.0.1:$(PORT) (MODE=sandbox|live)"
+
+# uv, pinned, in a private folder: nothing is installed system-wide.
+$(UV):
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+.venv/.installed: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet
+	touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+install: .venv/.installed $(DAGSTER_HOME)/dagster.yaml
+
+demo: install
+	$(RUN) python -m sandbox.demo
+
+test: install
+	$(RUN) pytest
+
+ui: install
+ifeq ($(MODE),live)
+	$(RUN) dagster dev -m pipelines.definitions -h 127.0.0.1 -p $(PORT)
+else
+	$(RUN) python -m sandbox.ui --port $(PORT)
+endif
+
+clean:
+	rm -rf .venv .tools .dagster_home data reports

@@ -1,0 +1,120 @@
+"""Shared fixtures, and the guard that keeps every test off the internet.
+
+The guard replaces socket connect and name resolution for the whole test session: a test
+that tries to reach anything but a loopback address fails with NetworkAccessError, naming
+the address. (Subprocesses a test starts are configured with loopback URLs only.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import socket
+
+import dagster as dg
+import pytest
+
+from pipelines.resources import HttpSource, Warehouse
+from sandbox.replay import ReplayServer
+
+
+class NetworkAccessError(RuntimeError):
+    pass
+
+
+_LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+def _is_loopback(host: object) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode()
+    if not isinstance(host, str):
+        return False
+    if host.lower() in _LOCAL_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _check(sock: socket.socket, address: object) -> None:
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0] if isinstance(address, tuple) else address
+        if not _is_loopback(host):
+            raise NetworkAccessError(f"test tried to open a connection to {address!r}")
+
+
+def _guarded_connect(self, address):
+    _check(self, address)
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self, address):
+    _check(self, address)
+    return _real_connect_ex(self, address)
+
+
+def _guarded_getaddrinfo(host, *args, **kwargs):
+    if host is not None and not _is_loopback(host):
+        raise NetworkAccessError(f"test tried to resolve {host!r}")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+def pytest_configure(config):
+    socket.socket.connect = _guarded_connect
+    socket.socket.connect_ex = _guarded_connect_ex
+    socket.getaddrinfo = _guarded_getaddrinfo
+
+
+@pytest.fixture(scope="session")
+def replay_server():
+    with ReplayServer() as server:
+        yield server
+
+
+@pytest.fixture
+def replay(replay_server: ReplayServer) -> ReplayServer:
+    """The session's replay server, with no faults, counters at zero, default capture."""
+    replay_server.clear()
+    yield replay_server
+    replay_server.clear()
+
+
+@pytest.fixture
+def warehouse(tmp_path) -> Warehouse:
+    return Warehouse(path=str(tmp_path / "warehouse.duckdb"))
+
+
+def fast_source(name: str, base_url: str, **overrides) -> HttpSource:
+    """A source with the production retry policy but millisecond back-offs."""
+    settings = dict(backoff_s=0.01, max_backoff_s=0.05, max_attempts=4, timeout_s=5)
+    return HttpSource(name=name, base_url=base_url, **{**settings, **overrides})
+
+
+@pytest.fixture
+def resources(replay: ReplayServer, warehouse: Warehouse) -> dict:
+    return {
+        "warehouse": warehouse,
+        "defillama": fast_source("defillama", f"{replay.url}/defillama"),
+        "coingecko": fast_source("coingecko", f"{replay.url}/coingecko/api/v3"),
+    }
+
+
+def materialize(assets, resources: dict, start: dt.date, end: dt.date, **kwargs):
+    """Materialise a window of days as one run, as a single-run backfill does."""
+    return dg.materialize(
+        assets,
+        resources=resources,
+        instance=dg.DagsterInstance.ephemeral(),
+        tags={
+            "dagster/asset_partition_range_start": start.isoformat(),
+            "dagster/asset_partition_range_end": end.isoformat(),
+        },
+        **kwargs,
+    )

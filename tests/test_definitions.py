@@ -1,0 +1,53 @@
+"""The code location loads, groups assets by layer and attaches the suites as checks."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.definitions import defs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_definitions_load_and_validate():
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == {"raw/defillama_total_supply", "raw/defillama_token_supply",
+                    "raw/defillama_token_supply_by_chain", "raw/coingecko_market_daily"}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.group_name == "ingest"
+        assert node.backfill_policy == dg.BackfillPolicy.single_run()
+        checks = {c.name for c in graph.asset_check_keys if c.asset_key == key}
+        assert {"schema", "no_missing_days"} <= checks, key
+    assert defs.get_job_def("ingest_daily") is not None
+    assert {s.name for s in defs.schedules} == {"ingest_daily_schedule"}
+
+
+def test_dagster_cli_validates_the_code_location(tmp_path):
+    env = {"PATH": str(Path(sys.executable).parent), "DAGSTER_HOME": str(tmp_path),
+           "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "pipelines.definitions"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Validation successful" in result.stdout + result.stderr
+
+
+def test_secrets_are_read_through_envvar(monkeypatch):
+    import importlib
+
+    import pipelines.definitions as module
+
+    monkeypatch.setenv("COINGECKO_API_KEY", "CG-planted-secret")
+    reloaded = importlib.reload(module)
+    try:
+        coingecko = reloaded.defs.resources["coingecko"]
+        assert isinstance(coingecko.api_key, dg.EnvVar)
+    finally:
+        monkeypatch.delenv("COINGECKO_API_KEY")
+        importlib.reload(module)

@@ -1,0 +1,135 @@
+"""In-process Dagster runs of the ingest layer against the replay server."""
+
+import datetime as dt
+import json
+import re
+
+import polars as pl
+import pytest
+
+from assets.ingest import ingest_assets, ingest_checks
+from sandbox.replay import RECORDINGS
+from tests.conftest import fast_source, materialize
+
+D = dt.date
+START, END = D(2022, 5, 1), D(2022, 5, 31)
+TABLES = ["raw.defillama_total_supply", "raw.defillama_token_supply",
+          "raw.defillama_token_supply_by_chain", "raw.coingecko_market_daily"]
+
+
+def snapshot(warehouse, with_ingested_at=True) -> dict[str, pl.DataFrame]:
+    out = {}
+    for table in TABLES:
+        frame = warehouse.read(f"SELECT * FROM {table} ORDER BY ALL")
+        out[table] = frame if with_ingested_at else frame.drop("ingested_at")
+    return out
+
+
+def assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for table in a:
+        assert a[table].equals(b[table]), table
+
+
+def failure_messages(result) -> str:
+    return "\n".join(str(e.event_specific_data.error.to_string()) for e in result.all_events
+                     if e.is_step_failure)
+
+
+def test_window_run_writes_every_table_and_passes_every_check(resources, replay, warehouse):
+    result = materialize([*ingest_assets, *ingest_checks], resources, START, END)
+    assert result.success
+    counts = {t: warehouse.read(f"SELECT count(*) AS n FROM {t}")["n"][0] for t in TABLES}
+    assert counts["raw.defillama_total_supply"] == 31
+    assert counts["raw.defillama_token_supply"] == 62
+    assert counts["raw.coingecko_market_daily"] == 124
+    # Ethereum for both tokens, plus every USDC chain recorded from 2022-05-12 on.
+    header = (RECORDINGS / "defillama" / "usdc_circulating_by_chain_2022_2023.csv").read_text().splitlines()[0]
+    usdc_chains = sum(c.endswith("_Circulating") for c in header.split(","))
+    chains = warehouse.read("SELECT token, count(DISTINCT chain) AS n FROM raw.defillama_token_supply_by_chain GROUP BY ALL ORDER BY token")
+    assert chains.rows() == [("USDC", usdc_chains), ("USDT", 1)]
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == sum(len(c.check_keys) for c in ingest_checks)
+    assert all(e.passed for e in evaluations)
+    # One request per DefiLlama endpoint, one per coin: what the window costs.
+    assert sum(replay.requests.values()) == 3 + 4
+    # Stored values are the recorded ones.
+    recorded = json.loads((RECORDINGS / "defillama" / "stablecoincharts_all_2026-08-22.json").read_text())
+    may_15 = next(r for r in recorded if r["date"] == "1652572800")
+    stored = warehouse.read("SELECT circulating_usd FROM raw.defillama_total_supply WHERE date = '2022-05-15'")
+    assert stored.item() == may_15["totalCirculating"]["peggedUSD"]
+
+
+def test_single_partition_run(resources, warehouse):
+    import dagster as dg
+    result = dg.materialize(ingest_assets, resources=resources, partition_key="2022-05-15",
+                            instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    dates = warehouse.read("SELECT DISTINCT date FROM raw.coingecko_market_daily")
+    assert dates["date"].to_list() == [D(2022, 5, 15)]
+
+
+def test_rerun_leaves_identical_tables(resources, warehouse):
+    assert materialize(ingest_assets, resources, START, END).success
+    first = snapshot(warehouse)
+    assert materialize(ingest_assets, resources, START, END).success
+    assert_same(first, snapshot(warehouse))
+
+
+def test_transient_faults_are_retried_and_change_nothing(resources, replay, warehouse, tmp_path):
+    assert materialize(ingest_assets, resources, START, END).success
+    clean = snapshot(warehouse)
+    replay.requests.clear()
+
+    replay.inject("/coingecko/api/v3/coins/bitcoin", "429", times=2, retry_after=0.01)
+    replay.inject("/defillama/stablecoin/2", "500", times=2)
+    replay.inject("/defillama/stablecoincharts/all", "truncated", times=1)
+    replay.inject("/coingecko/api/v3/coins/tether", "slow", times=1, delay_s=0.3)
+    resources = {**resources, "coingecko": fast_source(
+        "coingecko", f"{replay.url}/coingecko/api/v3", timeout_s=0.2)}
+    result = materialize(ingest_assets, resources, START, END)
+    assert result.success
+    assert sum(replay.requests.values()) == 7 + 2 + 2 + 1 + 1
+    assert_same(clean, snapshot(warehouse))  # same values, so even ingested_at is kept
+
+
+def test_persistent_failure_fails_clearly_and_writes_nothing(resources, replay, warehouse):
+    assert materialize(ingest_assets, resources, START, D(2022, 5, 10)).success
+    before = snapshot(warehouse)
+
+    replay.inject("/coingecko/", "500", times=-1)
+    replay.inject("/defillama/stablecoin/2", "429", times=-1, retry_after=0.01)
+    result = materialize(ingest_assets, resources, START, END, raise_on_error=False)
+    assert not result.success
+    message = failure_messages(result)
+    assert "coingecko: GET http://127.0.0.1:" in message
+    assert "/coins/bitcoin/market_chart/range?vs_currency=usd&from=" in message
+    assert "gave up after 4 attempts; last problem: HTTP 500" in message
+    assert "defillama: GET http" in message and "/stablecoin/2 gave up" in message
+    after = snapshot(warehouse)
+    # USDT was fetched fine, but its tables are written only together with USDC's.
+    for table in ("raw.coingecko_market_daily", "raw.defillama_token_supply",
+                  "raw.defillama_token_supply_by_chain"):
+        assert after[table].equals(before[table]), table
+    # The asset that did not depend on a broken source completed its whole window.
+    assert after["raw.defillama_total_supply"].height == 31
+
+
+def test_bad_value_from_the_api_fails_the_run_and_writes_nothing(resources, replay, warehouse, monkeypatch):
+    original = replay.answer
+
+    def corrupt(path, query):
+        status, body = original(path, query)
+        if path.endswith("/coins/ethereum/market_chart/range"):
+            payload = json.loads(body)
+            index = next(i for i, p in enumerate(payload["prices"]) if p[0] == 1652659200000)
+            payload["prices"][index][1] = -12.5  # the close of 2022-05-15
+            body = json.dumps(payload).encode()
+        return status, body
+
+    monkeypatch.setattr(replay, "answer", corrupt)
+    result = materialize(ingest_assets, resources, START, END, raise_on_error=False)
+    assert not result.success
+    assert re.search(r"coingecko /coins/ethereum/market_chart/range: field 'prices\[\d+\]\[1\]' "
+                     r"= -12.5: must be positive", failure_messages(result))
+    assert not warehouse.table_exists("raw.coingecko_market_daily")
