@@ -31,7 +31,11 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $@
 
-install: .venv/.installed $(DAGSTER_HOME)/dagster.yaml
+# anvil and solc for the sandbox chain (sandbox/chain.py), pinned in package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error && touch $@
+
+install: .venv/.installed $(DAGSTER_HOME)/dagster.yaml node_modules/.installed
 
 demo: install
 	$(RUN) python -m sandbox.demo

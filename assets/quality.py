@@ -10,6 +10,11 @@ validate DuckDB tables through SQLAlchemy). Blocking checks stop downstream asse
 One expectation is ours, because GX has no notion of a daily series: `NoMissingDays` (with
 optional `by` columns) becomes GX's `ExpectColumnValuesToBeBetween` on the number of days
 since the previous row of the same key, which must be at most 1.
+
+Reconciliations across tables use the same machinery: an expectation may name `rows`, a
+plain SQL file under `sql/checks/` whose result is validated instead of the table (for
+example, one row per day with the difference between supply change and net issuance,
+expected to be zero), and `deps`, the other tables it reads, so it runs after them.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import dagster as dg
 import polars as pl
 import yaml
 
-from pipelines.resources.warehouse import Warehouse
+from pipelines.resources.warehouse import SQL_DIR, Warehouse
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations"
 _GAP_COLUMN = "_days_since_previous"
@@ -35,6 +40,12 @@ class Expectation:
     kwargs: dict[str, Any]
     blocking: bool = True
     description: str = ""
+    rows: str | None = None  # SQL file (relative to sql/) whose result is validated
+    deps: tuple[str, ...] = ()  # other tables `rows` reads
+
+    @property
+    def sql(self) -> str | None:
+        return (SQL_DIR / self.rows).read_text() if self.rows else None
 
 
 @dataclass(frozen=True)
@@ -61,14 +72,18 @@ def load_suite(path: Path) -> Suite:
         raise ValueError(f"{path}: 'table' is {table!r}, expected the file's name {path.stem!r}")
     expectations = []
     for i, entry in enumerate(raw.get("expectations") or []):
-        unknown = set(entry) - {"name", "type", "kwargs", "blocking", "description"}
+        unknown = set(entry) - {"name", "type", "kwargs", "blocking", "description", "rows",
+                                "deps"}
         if unknown or "name" not in entry or "type" not in entry:
             raise ValueError(f"{path}: expectation #{i + 1} needs name and type, "
                              f"and has unknown keys {sorted(unknown)}")
         expectations.append(Expectation(
             name=entry["name"], type=entry["type"], kwargs=entry.get("kwargs") or {},
             blocking=entry.get("blocking", True), description=entry.get("description", ""),
+            rows=entry.get("rows"), deps=tuple(entry.get("deps") or ()),
         ))
+        if expectations[-1].rows and not (SQL_DIR / expectations[-1].rows).exists():
+            raise ValueError(f"{path}: {entry['name']}: no SQL file sql/{entry['rows']}")
     names = [e.name for e in expectations]
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: expectation names must be unique, got {names}")
@@ -91,8 +106,10 @@ def _with_gap_column(frame: pl.DataFrame, kwargs: dict[str, Any]) -> pl.DataFram
     return frame.with_columns((pl.col(date) - previous).dt.total_days().alias(_GAP_COLUMN))
 
 
-def validate(frame: pl.DataFrame, suite: Suite) -> list[Outcome]:
-    """Run every expectation of `suite` on `frame` with Great Expectations."""
+def validate(frame: pl.DataFrame, suite: Suite,
+             rows: dict[str, pl.DataFrame] | None = None) -> list[Outcome]:
+    """Run every expectation of `suite` on `frame` (or, for an expectation with `rows`,
+    on `rows[name]`) with Great Expectations."""
     import great_expectations as gx  # ~3 s to import: only where a check actually runs
 
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -106,9 +123,10 @@ def validate(frame: pl.DataFrame, suite: Suite) -> list[Outcome]:
     )
     outcomes = []
     for exp in suite.expectations:
-        data, gx_type, kwargs = frame, exp.type, dict(exp.kwargs)
+        data = (rows or {}).get(exp.name, frame)
+        gx_type, kwargs = exp.type, dict(exp.kwargs)
         if exp.type == "NoMissingDays":
-            data = _with_gap_column(frame, kwargs)
+            data = _with_gap_column(data, kwargs)
             gx_type = "ExpectColumnValuesToBeBetween"
             # 0 is a duplicate day, which the uniqueness expectations report.
             kwargs = {"column": _GAP_COLUMN, "min_value": 0, "max_value": 1}
@@ -141,6 +159,7 @@ def build_suite_checks(suite: Suite) -> dg.AssetChecksDefinition:
             asset=suite.asset_key,
             blocking=exp.blocking,
             description=exp.description or f"{exp.type}({exp.kwargs})",
+            additional_deps=[dg.AssetKey(t.split(".")) for t in exp.deps],
         )
         for exp in suite.expectations
     ]
@@ -151,23 +170,30 @@ def build_suite_checks(suite: Suite) -> dg.AssetChecksDefinition:
         pool="duckdb",
     )
     def _check(warehouse: Warehouse):
-        by_name = {e.name: e for e in suite.expectations}
-        if not warehouse.table_exists(suite.table):
-            for exp in suite.expectations:
+        missing = {
+            exp.name: [t for t in (suite.table, *exp.deps) if not warehouse.table_exists(t)]
+            for exp in suite.expectations
+        }
+        for exp in suite.expectations:
+            if missing[exp.name]:
                 yield dg.AssetCheckResult(
                     asset_key=suite.asset_key, check_name=exp.name, passed=False,
                     severity=_severity(exp),
-                    metadata={"error": f"table {suite.table} does not exist yet"},
+                    metadata={"error": f"not materialised yet: {', '.join(missing[exp.name])}"},
                 )
+        runnable = Suite(suite.table, [e for e in suite.expectations if not missing[e.name]])
+        if not runnable.expectations:
             return
         frame = warehouse.read(f"SELECT * FROM {suite.table}")
-        for outcome in validate(frame, suite):
+        rows = {e.name: warehouse.read(e.sql) for e in runnable.expectations if e.rows}
+        by_name = {e.name: e for e in runnable.expectations}
+        for outcome in validate(frame, runnable, rows):
             yield dg.AssetCheckResult(
                 asset_key=suite.asset_key,
                 check_name=outcome.name,
                 passed=outcome.passed,
                 severity=_severity(by_name[outcome.name]),
-                metadata={"rows": frame.height, **{
+                metadata={"rows": rows.get(outcome.name, frame).height, **{
                     k: dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v
                     for k, v in outcome.details.items()
                 }},

@@ -5,8 +5,10 @@ import os
 import dagster as dg
 
 from assets.ingest import ingest_assets, ingest_checks
+from pipelines.chains import CHAINS
 from pipelines.jobs import ingest_job
 from pipelines.resources import HttpSource, Warehouse
+from pipelines.resources.evm import EvmRpc
 from pipelines.schedules import daily_ingest_schedule
 from pipelines.settings import Settings
 
@@ -28,5 +30,8 @@ defs = dg.Definitions(
             api_key_header=os.environ.get("COINGECKO_API_KEY_HEADER", "x-cg-demo-api-key"),
             min_interval_s=settings.coingecko_min_interval_s,
         ),
+        # One JSON-RPC endpoint per chain; URLs usually embed a provider key, so EnvVar.
+        **{chain.resource_key: EvmRpc(chain=chain.name, url=dg.EnvVar(chain.rpc_url_env))
+           for chain in CHAINS},
     },
 )

@@ -75,6 +75,8 @@ class HttpSource(dg.ConfigurableResource):
     max_backoff_s: float = 60.0
     # Minimum spacing between two requests to this source, in this process.
     min_interval_s: float = 0.0
+    # For URLs that carry a key in their path (RPC providers): show only scheme and host.
+    hide_path: bool = False
 
     _session: requests.Session | None = PrivateAttr(default=None)
     _last_request_at: float = PrivateAttr(default=0.0)
@@ -93,15 +95,22 @@ class HttpSource(dg.ConfigurableResource):
         return list(self._waits)
 
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        url = self.base_url.rstrip("/") + "/" + path.lstrip("/")
+        return self._request("GET", path, params=params)
+
+    def post_json(self, path: str, body: Any) -> Any:
+        """POST a JSON body (JSON-RPC), with the same retry policy as GET."""
+        return self._request("POST", path, body=body)
+
+    def _request(
+        self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None
+    ) -> Any:
+        url = self.base_url.rstrip("/") + ("/" + path.lstrip("/") if path else "")
         if self._session is None:
             self._session = requests.Session()
         headers = {"Accept": "application/json", "User-Agent": "stableflow/0.1"}
         if self.api_key and self.api_key_header:
             headers[self.api_key_header] = self.api_key
-        shown = redact_url(
-            url + ("?" + urlencode(params) if params else ""), (self.api_key or "",)
-        )
+        shown = self.shown_url(url + ("?" + urlencode(params) if params else ""))
 
         problem = "no attempt made"
         for attempt in range(1, self.max_attempts + 1):
@@ -109,8 +118,9 @@ class HttpSource(dg.ConfigurableResource):
             self._requests_made += 1
             retry_after = None
             try:
-                response = self._session.get(
-                    url, params=params, headers=headers, timeout=self.timeout_s
+                response = self._session.request(
+                    method, url, params=params, json=body, headers=headers,
+                    timeout=self.timeout_s,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 problem = f"{type(exc).__name__}"
@@ -126,18 +136,32 @@ class HttpSource(dg.ConfigurableResource):
                     retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
                 else:
                     raise SourceError(
-                        f"{self.name}: GET {shown} failed with HTTP {response.status_code}: "
-                        f"{response.text[:200]!r}"
+                        f"{self.name}: {method} {shown} failed with HTTP "
+                        f"{response.status_code}: {self._scrub(response.text[:200])!r}"
                     )
             if attempt < self.max_attempts:
-                backoff = self.backoff_s * 2 ** (attempt - 1)
-                wait = min(self.max_backoff_s, retry_after if retry_after is not None else backoff)
-                self._waits.append(wait)
-                self._sleep(wait)
+                self.back_off(attempt, retry_after)
         raise SourceError(
-            f"{self.name}: GET {shown} gave up after {self.max_attempts} attempts; "
+            f"{self.name}: {method} {shown} gave up after {self.max_attempts} attempts; "
             f"last problem: {problem}"
         )
+
+    def back_off(self, attempt: int, retry_after: float | None = None) -> None:
+        """Sleep before attempt `attempt + 1`: Retry-After if given, else exponential."""
+        backoff = self.backoff_s * 2 ** (attempt - 1)
+        wait = min(self.max_backoff_s, retry_after if retry_after is not None else backoff)
+        self._waits.append(wait)
+        self._sleep(wait)
+
+    def shown_url(self, url: str) -> str:
+        """`url` as it may appear in messages and metadata."""
+        if self.hide_path:
+            parts = urlsplit(url)
+            return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "") + "/***"
+        return redact_url(url, (self.api_key or "",))
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self.api_key, "***") if self.api_key else text
 
     def _respect_rate_limit(self) -> None:
         if self.min_interval_s <= 0:

@@ -1,0 +1,291 @@
+"""On-chain ingest assets: every configured EVM chain (pipelines/chains.yaml), per UTC day.
+
+Owns: raw.evm_day_blocks, raw.evm_token_supply, raw.evm_issuance_events,
+raw.evm_issuance_daily, raw.evm_exchange_balances, raw.evm_exchange_reserves,
+raw.evm_exchange_flows.
+
+Sampling time: values dated D are read at D's closing block (the last block before 00:00
+UTC of D+1) or summed over the blocks after D-1's closing block up to D's. A window is
+ingested only when its last day's end is covered by a final block ('finalized' tag, or a
+confirmation depth on nodes without it); otherwise the run fails and writes nothing.
+"""
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+
+from assets.ingest.evm.blocks import ClosingBlock, final_block, resolve_closing_blocks
+from assets.ingest.evm.extract import (DayOfBlock, RAW, balances, daily_issuance,
+                                       issuance_events, token_supply, transfers)
+from assets.ingest.labels import LabelSet, load_labels
+from assets.ingest.parsing import stamp, utc_now
+from pipelines.chains import CHAINS, Chain
+from pipelines.partitions import DAILY, days, window_of
+from pipelines.resources import Rows, Warehouse
+from pipelines.resources.evm import EvmRpc
+
+_RESOURCES = {"warehouse"} | {chain.resource_key for chain in CHAINS}
+_COMMON = dict(
+    partitions_def=DAILY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="duckdb",
+    required_resource_keys=_RESOURCES,
+)
+DAY_BLOCKS = "raw.evm_day_blocks"
+
+
+def _spec(name: str, description: str, deps=()) -> dg.AssetSpec:
+    return dg.AssetSpec(["raw", name], group_name="ingest", kinds={"duckdb"},
+                        description=description, deps=deps)
+
+
+def _rpc(context, chain: Chain) -> EvmRpc:
+    return getattr(context.resources, chain.resource_key)
+
+
+def _closing_blocks(rpc: EvmRpc, warehouse: Warehouse, chain: Chain, first: dt.date,
+                    last: dt.date, use_cache: bool = True) -> list[ClosingBlock]:
+    """Closing blocks of first..last: cached ones from raw.evm_day_blocks (they were final
+    when stored), the rest resolved against the node's final block."""
+    cached: dict[dt.date, ClosingBlock] = {}
+    hints: dict[int, int] = {}
+    if warehouse.table_exists(DAY_BLOCKS):
+        rows = warehouse.read(
+            f"SELECT date, block_number, epoch(block_timestamp)::BIGINT AS ts, block_hash "
+            f"FROM {DAY_BLOCKS} WHERE chain = ? ORDER BY date", [chain.name]).rows()
+        for day, number, ts, block_hash in rows:
+            hints[number] = ts
+            if use_cache and first <= day <= last:
+                cached[day] = ClosingBlock(day, number, ts, block_hash)
+    missing = [d for d in days(first, last) if d not in cached]
+    if missing:
+        final = final_block(rpc, chain.confirmations)
+        cached.update(resolve_closing_blocks(rpc, missing, final, hints))
+    return [cached[d] for d in days(first, last)]
+
+
+def _metadata(rpc_by_chain: dict[str, EvmRpc], closing: dict[str, list[ClosingBlock]],
+              start: dt.date, end: dt.date, **extra) -> dict:
+    meta = {"window": f"{start}..{end}", **extra}
+    for name, rpc in rpc_by_chain.items():
+        blocks = closing[name]
+        meta[f"{name}_rpc_requests"] = rpc.requests_made
+        meta[f"{name}_blocks"] = f"{blocks[0].number + 1}..{blocks[-1].number}"
+        if rpc.log_splits:
+            meta[f"{name}_log_range_splits"] = rpc.log_splits
+    return meta
+
+
+@dg.multi_asset(
+    specs=[_spec("evm_day_blocks", "Closing block of each UTC day per chain: the last block "
+                 "before the next midnight. Cached here so other on-chain assets reuse it.")],
+    name="evm_day_blocks",
+    **_COMMON,
+)
+def evm_day_blocks(context: dg.AssetExecutionContext):
+    start, end = window_of(context)
+    warehouse: Warehouse = context.resources.warehouse
+    frames, closing, rpcs = [], {}, {}
+    for chain in CHAINS:
+        rpcs[chain.name] = rpc = _rpc(context, chain)
+        # Re-materialising a day resolves it again rather than trusting the cache.
+        closing[chain.name] = blocks = _closing_blocks(
+            rpc, warehouse, chain, start - dt.timedelta(days=1), end, use_cache=False)
+        frames.append(pl.DataFrame({
+            "date": [b.date for b in blocks[1:]], "chain": chain.name,
+            "block_number": [b.number for b in blocks[1:]],
+            "block_timestamp": [dt.datetime.fromtimestamp(b.timestamp, dt.UTC)
+                                .replace(tzinfo=None) for b in blocks[1:]],
+            "block_hash": [b.hash for b in blocks[1:]],
+        }))
+    frame = stamp(pl.concat(frames), "json-rpc eth_getBlockByNumber", utc_now())
+    written = warehouse.replace_window(start, end, Rows(DAY_BLOCKS, frame, ["date", "chain"]))
+    yield dg.MaterializeResult(asset_key=["raw", "evm_day_blocks"], metadata=_metadata(
+        rpcs, closing, start, end, rows=written[DAY_BLOCKS]))
+
+
+_DEPS = [dg.AssetKey(["raw", "evm_day_blocks"])]
+
+
+@dg.multi_asset(
+    specs=[_spec("evm_token_supply", "totalSupply() of each token at each day's closing "
+                 "block, per chain. Grain: date x chain x token.", _DEPS)],
+    name="evm_token_supply",
+    **_COMMON,
+)
+def evm_token_supply(context: dg.AssetExecutionContext):
+    start, end = window_of(context)
+    warehouse: Warehouse = context.resources.warehouse
+    frames, closing, rpcs = [], {}, {}
+    for chain in CHAINS:
+        rpcs[chain.name] = rpc = _rpc(context, chain)
+        closing[chain.name] = blocks = _closing_blocks(
+            rpc, warehouse, chain, start - dt.timedelta(days=1), end)
+        frames.append(token_supply(rpc, chain, blocks[1:]))
+    frame = stamp(pl.concat(frames), "json-rpc eth_call totalSupply()", utc_now())
+    written = warehouse.replace_window(
+        start, end, Rows("raw.evm_token_supply", frame, ["date", "chain", "token"]))
+    yield dg.MaterializeResult(asset_key=["raw", "evm_token_supply"], metadata=_metadata(
+        rpcs, closing, start, end, rows=written["raw.evm_token_supply"]))
+
+
+@dg.multi_asset(
+    specs=[
+        _spec("evm_issuance_events", "Every mint and burn event (USDT Issue/Redeem/"
+              "DestroyedBlackFunds, USDC Mint/Burn) with its transaction hash. Grain: event.",
+              _DEPS),
+        _spec("evm_issuance_daily", "Minted, burned and net amount per token and UTC day, "
+              "from the mint and burn events; zero on days without any. Grain: date x chain "
+              "x token.", _DEPS),
+    ],
+    name="evm_issuance",
+    **_COMMON,
+)
+def evm_issuance(context: dg.AssetExecutionContext):
+    start, end = window_of(context)
+    warehouse: Warehouse = context.resources.warehouse
+    events, daily, closing, rpcs = [], [], {}, {}
+    for chain in CHAINS:
+        rpcs[chain.name] = rpc = _rpc(context, chain)
+        closing[chain.name] = blocks = _closing_blocks(
+            rpc, warehouse, chain, start - dt.timedelta(days=1), end)
+        chain_events = issuance_events(rpc, chain, DayOfBlock(blocks))
+        events.append(chain_events)
+        daily.append(daily_issuance(chain_events, chain, days(start, end)))
+    now = utc_now()
+    written = warehouse.replace_window(
+        start, end,
+        Rows("raw.evm_issuance_events", stamp(pl.concat(events), "json-rpc eth_getLogs", now),
+             ["date", "chain", "block_number", "log_index"]),
+        Rows("raw.evm_issuance_daily", stamp(pl.concat(daily), "json-rpc eth_getLogs", now),
+             ["date", "chain", "token"]),
+    )
+    for table, rows in written.items():
+        yield dg.MaterializeResult(asset_key=table.split("."), metadata=_metadata(
+            rpcs, closing, start, end, rows=rows))
+
+
+def _labelled(frame: pl.DataFrame, labels: LabelSet, column: str, prefix: str) -> pl.DataFrame:
+    lookup = labels.frame.select(
+        pl.col("address").str.to_lowercase().alias(column),
+        pl.col("exchange").alias(f"{prefix}exchange"), pl.col("kind").alias(f"{prefix}kind"))
+    return frame.with_columns(pl.col(column).str.to_lowercase()).join(
+        lookup, on=column, how="left")
+
+
+def exchange_reserves(balances_frame: pl.DataFrame, labels: LabelSet) -> pl.DataFrame:
+    """Per-address balances -> one row per date, chain, token and exchange."""
+    joined = _labelled(balances_frame, labels, "address", "")
+    return joined.group_by("date", "chain", "token", "exchange", "kind").agg(
+        balance_raw=pl.col("balance_raw").sum().cast(RAW),
+        balance_tokens=pl.col("balance_tokens").sum(),
+        addresses_with_balance=(pl.col("balance_raw") > 0).sum().cast(pl.Int64),
+    ).with_columns(label_version=pl.lit(labels.version))
+
+
+def exchange_flows(transfers_frame: pl.DataFrame, labels: LabelSet, days_: list[dt.date],
+                   chain: Chain) -> pl.DataFrame:
+    """Transfers touching labelled wallets -> inflow, outflow and netflow per exchange and
+    day. A transfer between two wallets of the same exchange is internal: not a flow."""
+    t = _labelled(_labelled(transfers_frame, labels, "from_address", "from_"),
+                  labels, "to_address", "to_")
+    external = t.filter(pl.col("from_exchange").is_null() | pl.col("to_exchange").is_null()
+                        | (pl.col("from_exchange") != pl.col("to_exchange")))
+    keys = ["date", "chain", "token", "exchange", "kind"]
+    inflow = external.filter(pl.col("to_exchange").is_not_null()).group_by(
+        "date", "chain", "token", pl.col("to_exchange").alias("exchange"),
+        pl.col("to_kind").alias("kind")).agg(
+        inflow_raw=pl.col("value_raw").sum(), inflow_tokens=pl.col("value_tokens").sum(),
+        transfers_in=pl.len().cast(pl.Int64))
+    outflow = external.filter(pl.col("from_exchange").is_not_null()).group_by(
+        "date", "chain", "token", pl.col("from_exchange").alias("exchange"),
+        pl.col("from_kind").alias("kind")).agg(
+        outflow_raw=pl.col("value_raw").sum(), outflow_tokens=pl.col("value_tokens").sum(),
+        transfers_out=pl.len().cast(pl.Int64))
+    exchanges = labels.frame.select("exchange", "kind").unique()
+    grid = (pl.DataFrame({"date": days_}, schema={"date": pl.Date})
+            .join(pl.DataFrame({"token": [tk.symbol for tk in chain.tokens]}), how="cross")
+            .join(exchanges, how="cross").with_columns(chain=pl.lit(chain.name)))
+    flows = (grid.join(inflow, on=keys, how="left").join(outflow, on=keys, how="left")
+             .with_columns(pl.col("inflow_raw", "outflow_raw").fill_null(0).cast(RAW),
+                           pl.col("inflow_tokens", "outflow_tokens").fill_null(0.0),
+                           pl.col("transfers_in", "transfers_out").fill_null(0)))
+    return flows.with_columns(
+        netflow_raw=(pl.col("inflow_raw") - pl.col("outflow_raw")).cast(RAW),
+        netflow_tokens=pl.col("inflow_tokens") - pl.col("outflow_tokens"),
+        label_version=pl.lit(labels.version),
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        _spec("evm_exchange_balances", "USDT/USDC balance of every labelled exchange wallet "
+              "with a non-zero balance at each day's closing block. Grain: date x chain x "
+              "token x address.", _DEPS),
+        _spec("evm_exchange_reserves", "Exchange-held USDT/USDC at each day's close, per "
+              "exchange (every labelled exchange, zero included), with its kind (spot | "
+              "derivatives). Grain: date x chain x token x exchange.", _DEPS),
+    ],
+    name="evm_exchange_reserves",
+    **_COMMON,
+)
+def evm_exchange_reserves(context: dg.AssetExecutionContext):
+    start, end = window_of(context)
+    warehouse: Warehouse = context.resources.warehouse
+    labels = load_labels()
+    per_address, reserves, closing, rpcs = [], [], {}, {}
+    for chain in CHAINS:
+        rpcs[chain.name] = rpc = _rpc(context, chain)
+        closing[chain.name] = blocks = _closing_blocks(
+            rpc, warehouse, chain, start - dt.timedelta(days=1), end)
+        frame = balances(rpc, chain, labels.addresses(), blocks[1:])
+        reserves.append(exchange_reserves(frame, labels))
+        per_address.append(_labelled(frame, labels, "address", "")
+                           .filter(pl.col("balance_raw") > 0)
+                           .with_columns(label_version=pl.lit(labels.version)))
+    now = utc_now()
+    written = warehouse.replace_window(
+        start, end,
+        Rows("raw.evm_exchange_balances",
+             stamp(pl.concat(per_address), "json-rpc eth_call balanceOf (Multicall3)", now),
+             ["date", "chain", "token", "address"]),
+        Rows("raw.evm_exchange_reserves",
+             stamp(pl.concat(reserves), "json-rpc eth_call balanceOf (Multicall3)", now),
+             ["date", "chain", "token", "exchange"]),
+    )
+    for table, rows in written.items():
+        yield dg.MaterializeResult(asset_key=table.split("."), metadata=_metadata(
+            rpcs, closing, start, end, rows=rows, label_version=labels.version,
+            labelled_addresses=len(labels.addresses())))
+
+
+@dg.multi_asset(
+    specs=[_spec("evm_exchange_flows", "USDT/USDC inflow, outflow and netflow of each "
+                 "labelled exchange per UTC day, from Transfer logs; transfers between two "
+                 "wallets of the same exchange are internal and not counted. Grain: date x "
+                 "chain x token x exchange.", _DEPS)],
+    name="evm_exchange_flows",
+    **_COMMON,
+)
+def evm_exchange_flows(context: dg.AssetExecutionContext):
+    start, end = window_of(context)
+    warehouse: Warehouse = context.resources.warehouse
+    labels = load_labels()
+    frames, closing, rpcs = [], {}, {}
+    for chain in CHAINS:
+        rpcs[chain.name] = rpc = _rpc(context, chain)
+        closing[chain.name] = blocks = _closing_blocks(
+            rpc, warehouse, chain, start - dt.timedelta(days=1), end)
+        moved = transfers(rpc, chain, labels.addresses(), DayOfBlock(blocks))
+        frames.append(exchange_flows(moved, labels, days(start, end), chain))
+    frame = stamp(pl.concat(frames), "json-rpc eth_getLogs Transfer", utc_now())
+    written = warehouse.replace_window(
+        start, end, Rows("raw.evm_exchange_flows", frame, ["date", "chain", "token", "exchange"]))
+    yield dg.MaterializeResult(asset_key=["raw", "evm_exchange_flows"], metadata=_metadata(
+        rpcs, closing, start, end, rows=written["raw.evm_exchange_flows"],
+        label_version=labels.version, labelled_addresses=len(labels.addresses())))
+
+
+evm_assets = [evm_day_blocks, evm_token_supply, evm_issuance, evm_exchange_reserves,
+              evm_exchange_flows]

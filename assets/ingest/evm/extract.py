@@ -1,0 +1,232 @@
+"""Reading token state and events from an EVM chain for a window of days.
+
+Pure functions of an `EvmRpc` and the window's closing blocks; they return polars frames
+with raw integer amounts (token base units) as Decimal(38, 0) and token amounts as floats.
+Topics and call data are decoded by hand: per-log ABI decoding in Python is the cost that
+dominates large scans, and these layouts are fixed.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from decimal import Decimal
+
+import polars as pl
+
+from assets.ingest.evm.blocks import ClosingBlock
+from pipelines.chains import ISSUANCE_EVENTS, MINTS, TRANSFER, Chain, Token
+from pipelines.resources.evm import EvmRpc
+
+RAW = pl.Decimal(38, 0)
+_TOTAL_SUPPLY = "0x18160ddd"
+_BALANCE_OF = "0x70a08231"
+_AGGREGATE3 = "0x82ad56cb"
+_WORD = 64  # hex characters in a 32-byte ABI word
+
+
+def _word(value: int) -> str:
+    return format(value, "064x")
+
+
+def _address_word(address: str) -> str:
+    return address.lower().removeprefix("0x").rjust(_WORD, "0")
+
+
+def _uint(hex_data: str) -> int:
+    return int(hex_data, 16) if hex_data not in ("0x", "") else 0
+
+
+def token_supply(rpc: EvmRpc, chain: Chain, closing: list[ClosingBlock]) -> pl.DataFrame:
+    """totalSupply() of every token at every closing block: one batched eth_call each."""
+    calls = [(t.address, _TOTAL_SUPPLY, c.number) for c in closing for t in chain.tokens]
+    answers = iter(rpc.eth_calls(calls))
+    rows = [
+        {"date": c.date, "chain": chain.name, "token": t.symbol, "block_number": c.number,
+         "supply_raw": _uint(next(answers)), "decimals": t.decimals}
+        for c in closing for t in chain.tokens
+    ]
+    return _with_tokens(pl.DataFrame(rows, schema_overrides={"supply_raw": pl.Object}),
+                        "supply")
+
+
+def _with_tokens(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    """`<name>_raw` (Python ints) -> Decimal(38,0) plus `<name>_tokens` float."""
+    raw = [Decimal(v) for v in frame[f"{name}_raw"].to_list()]
+    tokens = [int(v) / 10 ** d for v, d in zip(frame[f"{name}_raw"].to_list(), frame["decimals"])]
+    return frame.with_columns(
+        pl.Series(f"{name}_raw", raw, dtype=RAW),
+        pl.Series(f"{name}_tokens", tokens, dtype=pl.Float64),
+    ).drop("decimals")
+
+
+class DayOfBlock:
+    """Maps a block number to the UTC day it belongs to, given consecutive closing blocks
+    (the first one is the day before the window and only bounds it)."""
+
+    def __init__(self, closing: list[ClosingBlock]):
+        self.numbers = [c.number for c in closing]
+        self.dates = [c.date for c in closing]
+
+    @property
+    def first_block(self) -> int:
+        return self.numbers[0] + 1
+
+    @property
+    def last_block(self) -> int:
+        return self.numbers[-1]
+
+    def __call__(self, block: int) -> dt.date:
+        i = bisect.bisect_left(self.numbers, block)
+        if i == 0 or i == len(self.numbers):
+            raise ValueError(f"block {block} is outside the window's blocks "
+                             f"{self.first_block}..{self.last_block}")
+        return self.dates[i]
+
+
+def issuance_events(rpc: EvmRpc, chain: Chain, day_of: DayOfBlock) -> pl.DataFrame:
+    """Every mint and burn of every token in the window, one row per event.
+
+    USDT-style tokens emit Issue/Redeem/DestroyedBlackFunds and no Transfer; USDC-style
+    tokens emit Mint/Burn and also a Transfer from/to 0x0, which is not read here, so each
+    mint or burn counts once.
+    """
+    rows = []
+    for token in chain.tokens:
+        events = ISSUANCE_EVENTS[token.standard]
+        for log in rpc.get_logs(token.address, [list(events)], day_of.first_block,
+                                day_of.last_block):
+            name = events[log["topics"][0]]
+            data = log["data"].removeprefix("0x")
+            if name == "DestroyedBlackFunds":  # (address, uint256), neither indexed
+                account, amount = "0x" + data[24:_WORD], int(data[_WORD:2 * _WORD], 16)
+            elif name == "Mint":  # minter and to indexed: the account is the recipient
+                account, amount = "0x" + log["topics"][2][-40:], int(data[:_WORD], 16)
+            elif name == "Burn":
+                account, amount = "0x" + log["topics"][1][-40:], int(data[:_WORD], 16)
+            else:  # Issue / Redeem credit or debit the token owner; no account in the event
+                account, amount = None, int(data[:_WORD], 16)
+            block = int(log["blockNumber"], 16)
+            rows.append({
+                "date": day_of(block), "chain": chain.name, "token": token.symbol,
+                "block_number": block, "tx_hash": log["transactionHash"],
+                "log_index": int(log["logIndex"], 16), "event": name,
+                "direction": "mint" if name in MINTS else "burn",
+                "account": account, "amount_raw": amount, "decimals": token.decimals,
+            })
+    schema = {"date": pl.Date, "chain": pl.Utf8, "token": pl.Utf8, "block_number": pl.Int64,
+              "tx_hash": pl.Utf8, "log_index": pl.Int64, "event": pl.Utf8,
+              "direction": pl.Utf8, "account": pl.Utf8, "amount_raw": pl.Object,
+              "decimals": pl.Int64}
+    return _with_tokens(pl.DataFrame(rows, schema=schema), "amount")
+
+
+def daily_issuance(events: pl.DataFrame, chain: Chain, days: list[dt.date]) -> pl.DataFrame:
+    """Minted, burned and net per token and day; days without events are zeros."""
+    grid = pl.DataFrame({"date": days}, schema={"date": pl.Date}).join(
+        pl.DataFrame({"token": [t.symbol for t in chain.tokens],
+                      "decimals": [t.decimals for t in chain.tokens]}), how="cross")
+    sums = events.group_by("date", "token").agg(
+        minted_raw=pl.col("amount_raw").filter(pl.col("direction") == "mint").sum(),
+        burned_raw=pl.col("amount_raw").filter(pl.col("direction") == "burn").sum(),
+        events=pl.len().cast(pl.Int64),
+    )
+    out = grid.join(sums, on=["date", "token"], how="left").with_columns(
+        pl.col("minted_raw", "burned_raw").fill_null(Decimal(0)).cast(RAW),
+        pl.col("events").fill_null(0),
+        chain=pl.lit(chain.name),
+    )
+    scale = pl.lit(10.0) ** pl.col("decimals")
+    return out.with_columns(
+        net_raw=(pl.col("minted_raw") - pl.col("burned_raw")).cast(RAW),
+        minted_tokens=pl.col("minted_raw").cast(pl.Float64) / scale,
+        burned_tokens=pl.col("burned_raw").cast(pl.Float64) / scale,
+    ).with_columns(net_tokens=pl.col("minted_tokens") - pl.col("burned_tokens")).drop("decimals")
+
+
+def _aggregate3(calls: list[tuple[str, str]]) -> str:
+    """Call data of Multicall3.aggregate3((address,bool,bytes)[]) with allowFailure=false
+    for `calls` of 36-byte call data each (balanceOf(address))."""
+    n = len(calls)
+    head = [_word(0x20), _word(n)]
+    # Each tuple is dynamic (it holds bytes): offsets from the start of the tuple area.
+    tuple_size = 3 * 32 + 32 + 64  # address, bool, offset, length, 36 bytes padded to 64
+    head += [_word(32 * n + i * tuple_size) for i in range(n)]
+    body = []
+    for target, data in calls:
+        payload = data.removeprefix("0x")
+        body.append(_address_word(target) + _word(0) + _word(0x60) + _word(len(payload) // 2)
+                    + payload.ljust(128, "0"))
+    return _AGGREGATE3 + "".join(head) + "".join(body)
+
+
+def _decode_aggregate3_uints(result: str, n: int) -> list[int]:
+    """The uint256 each sub-call of an aggregate3 returned, in order."""
+    data = result.removeprefix("0x")
+    base = int(data[:_WORD], 16) * 2  # offset of the array
+    count = int(data[base:base + _WORD], 16)
+    if count != n:
+        raise ValueError(f"aggregate3 returned {count} results for {n} calls")
+    values = []
+    heads = base + _WORD
+    for i in range(n):
+        start = heads + int(data[heads + i * _WORD:heads + (i + 1) * _WORD], 16) * 2
+        success = int(data[start:start + _WORD], 16)
+        offset = start + int(data[start + _WORD:start + 2 * _WORD], 16) * 2
+        length = int(data[offset:offset + _WORD], 16)
+        if not success or length != 32:
+            raise ValueError(f"aggregate3 sub-call {i} failed or returned {length} bytes")
+        values.append(int(data[offset + _WORD:offset + 2 * _WORD], 16))
+    return values
+
+
+def balances(rpc: EvmRpc, chain: Chain, addresses: list[str], closing: list[ClosingBlock]
+             ) -> pl.DataFrame:
+    """balanceOf(address) of every token for every address at every closing block.
+
+    One Multicall3 eth_call per day carries every (token, address) pair, and days are
+    sent in JSON-RPC batches, so the number of requests does not grow with the number of
+    addresses.
+    """
+    pairs = [(t, a) for t in chain.tokens for a in addresses]
+    data = _aggregate3([(t.address, _BALANCE_OF + _address_word(a)) for t, a in pairs])
+    answers = rpc.eth_calls([(chain.multicall3, data, c.number) for c in closing])
+    rows = []
+    for c, answer in zip(closing, answers):
+        for (token, address), value in zip(pairs, _decode_aggregate3_uints(answer, len(pairs))):
+            rows.append((c.date, chain.name, token.symbol, address, c.number, value,
+                         token.decimals))
+    frame = pl.DataFrame(rows, orient="row", schema={
+        "date": pl.Date, "chain": pl.Utf8, "token": pl.Utf8, "address": pl.Utf8,
+        "block_number": pl.Int64, "balance_raw": pl.Object, "decimals": pl.Int64})
+    return _with_tokens(frame, "balance")
+
+
+def transfers(rpc: EvmRpc, chain: Chain, addresses: list[str], day_of: DayOfBlock
+              ) -> pl.DataFrame:
+    """Transfer logs of every token from or to any of `addresses` in the window.
+
+    Two topic-filtered scans per token (from in the set; to in the set), so the node
+    returns only the labelled wallets' transfers; a transfer between two labelled wallets
+    matches both and is kept once.
+    """
+    padded = ["0x" + _address_word(a) for a in addresses]
+    rows, seen = [], set()
+    for token in chain.tokens:
+        for topics in ([TRANSFER, padded], [TRANSFER, None, padded]):
+            for log in rpc.get_logs(token.address, topics, day_of.first_block,
+                                    day_of.last_block):
+                key = (log["transactionHash"], log["logIndex"])
+                if key in seen:
+                    continue
+                seen.add(key)
+                block = int(log["blockNumber"], 16)
+                rows.append((day_of(block), chain.name, token.symbol, block,
+                             log["transactionHash"], int(log["logIndex"], 16),
+                             "0x" + log["topics"][1][-40:], "0x" + log["topics"][2][-40:],
+                             _uint(log["data"]), token.decimals))
+    frame = pl.DataFrame(rows, orient="row", schema={
+        "date": pl.Date, "chain": pl.Utf8, "token": pl.Utf8, "block_number": pl.Int64,
+        "tx_hash": pl.Utf8, "log_index": pl.Int64, "from_address": pl.Utf8,
+        "to_address": pl.Utf8, "value_raw": pl.Object, "decimals": pl.Int64})
+    return _with_tokens(frame, "value")

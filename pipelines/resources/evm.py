@@ -1,0 +1,179 @@
+"""JSON-RPC access to one EVM chain: batches, adaptive log scans, closing blocks of days.
+
+Transport is the project's one HTTP client (`HttpSource`): HTTP-level retries, Retry-After
+and the request count come from there, and the URL (which often carries a provider key in
+its path) is shown as scheme and host only. This module adds what JSON-RPC needs on top:
+many calls per HTTP request (batches), retries of rate-limit errors that arrive inside a
+200 answer, and `eth_getLogs` scans that split a block range in half whenever the node
+refuses it as too large, so the same logs come back from any node.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable, Sequence
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from pipelines.resources.http import HttpSource, SourceError
+
+# Messages nodes use when an eth_getLogs range or result set is too large (geth, erigon,
+# Infura, Alchemy, QuickNode, Ankr, ...): any of them means "ask for a smaller range".
+_TOO_LARGE = ("range", "too many", "more than", "limit exceeded", "too large", "10000",
+              "exceed", "timeout")
+# Rate limiting inside a 200 answer: Infura/Alchemy use -32005 and 429 with "rate" in the text.
+_RATE_LIMITED_CODES = {-32005, -32029, -32090, 429}
+
+
+class RpcError(RuntimeError):
+    def __init__(self, chain: str, method: str, params: Any, code: int | None, message: str):
+        self.code, self.rpc_message = code, message
+        super().__init__(f"rpc {chain}: {method}{_short(params)} failed: "
+                         f"error {code}: {message}")
+
+
+def _short(params: Any) -> str:
+    text = repr(params)
+    return "(" + (text if len(text) < 200 else text[:200] + "...") + ")"
+
+
+def _rate_limited(error: RpcError) -> bool:
+    return error.code in _RATE_LIMITED_CODES and "rate" in error.rpc_message.lower() \
+        or error.code == 429
+
+
+def _too_large(error: RpcError) -> bool:
+    text = error.rpc_message.lower()
+    return any(marker in text for marker in _TOO_LARGE)
+
+
+class EvmRpc(dg.ConfigurableResource):
+    """One EVM chain's JSON-RPC endpoint (URL from an environment variable via EnvVar)."""
+
+    chain: str
+    url: str
+    batch_size: int = 100
+    # First eth_getLogs range tried, in blocks; halved on refusal, never below 1.
+    max_log_blocks: int = 50_000
+    max_attempts: int = 5
+    backoff_s: float = 1.0
+    timeout_s: float = 60.0
+
+    _http: HttpSource | None = PrivateAttr(default=None)
+    _next_id: int = PrivateAttr(default=0)
+    _log_splits: int = PrivateAttr(default=0)
+
+    @property
+    def http(self) -> HttpSource:
+        if self._http is None:
+            self._http = HttpSource(
+                name=f"rpc {self.chain}", base_url=self.url, hide_path=True,
+                max_attempts=self.max_attempts, backoff_s=self.backoff_s,
+                timeout_s=self.timeout_s,
+            )
+        return self._http
+
+    @property
+    def requests_made(self) -> int:
+        """HTTP requests sent to the node (a batch of calls is one request)."""
+        return self.http.requests_made
+
+    @property
+    def log_splits(self) -> int:
+        return self._log_splits
+
+    def call(self, method: str, params: Sequence[Any]) -> Any:
+        return self.batch([(method, params)])[0]
+
+    def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """Results of `calls`, in order, sent `batch_size` calls per HTTP request."""
+        results: list[Any] = []
+        for i in range(0, len(calls), self.batch_size):
+            results.extend(self._send(calls[i:i + self.batch_size]))
+        return results
+
+    def _send(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        for attempt in range(1, self.max_attempts + 1):
+            first = self._next_id
+            self._next_id += len(calls)
+            body = [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": list(p)}
+                    for i, (m, p) in enumerate(calls)]
+            answer = self.http.post_json("", body if len(body) > 1 else body[0])
+            answers = answer if isinstance(answer, list) else [answer]
+            if isinstance(answer, dict) and "error" in answer and answer.get("id") is None:
+                answers = [answer] * len(calls)  # the whole batch was refused
+            by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
+            errors = []
+            results = []
+            for i, (method, params) in enumerate(calls):
+                reply = by_id.get(first + i) or (answers[i] if len(answers) == len(calls) else None)
+                if reply is None:
+                    errors.append(RpcError(self.chain, method, params, None, "no answer in batch"))
+                elif "error" in reply:
+                    err = reply["error"] or {}
+                    errors.append(RpcError(self.chain, method, params, err.get("code"),
+                                           str(err.get("message"))))
+                else:
+                    results.append(reply.get("result"))
+            if not errors:
+                return results
+            if not all(_rate_limited(e) for e in errors):
+                raise next(e for e in errors if not _rate_limited(e))
+            if attempt == self.max_attempts:
+                raise SourceError(f"{errors[0]} (still rate limited after {attempt} attempts)")
+            self.http.back_off(attempt)
+        raise AssertionError("unreachable")
+
+    # --- helpers built on batch -------------------------------------------------------
+
+    def headers(self, numbers: Iterable[int]) -> dict[int, dict]:
+        """Block headers by number: {number: {"number", "timestamp", "hash"}}."""
+        wanted = sorted(set(numbers))
+        blocks = self.batch([("eth_getBlockByNumber", [hex(n), False]) for n in wanted])
+        out = {}
+        for number, block in zip(wanted, blocks):
+            if block is None:
+                raise RpcError(self.chain, "eth_getBlockByNumber", [hex(number)], None,
+                               "block not found")
+            out[number] = {"number": number, "timestamp": int(block["timestamp"], 16),
+                           "hash": block["hash"]}
+        return out
+
+    def head(self) -> tuple[int, int | None]:
+        """(latest block number, finalized block number or None if the node lacks the tag)."""
+        latest = int(self.call("eth_blockNumber", []), 16)
+        try:
+            finalized = self.call("eth_getBlockByNumber", ["finalized", False])
+        except RpcError:
+            return latest, None
+        return latest, int(finalized["number"], 16) if finalized else None
+
+    def eth_calls(self, calls: Sequence[tuple[str, str, int]]) -> list[str]:
+        """Return data of (to, data, block_number) eth_calls, batched."""
+        return self.batch([("eth_call", [{"to": to, "data": data}, hex(block)])
+                           for to, data, block in calls])
+
+    def get_logs(self, address: str | list[str], topics: list[Any], first: int, last: int
+                 ) -> list[dict]:
+        """All logs matching the filter in blocks first..last, splitting refused ranges."""
+        logs: list[dict] = []
+        pending = [(lo, min(lo + self.max_log_blocks - 1, last))
+                   for lo in range(first, last + 1, self.max_log_blocks)]
+        while pending:
+            lo, hi = pending.pop(0)
+            params = [{"address": address, "topics": topics,
+                       "fromBlock": hex(lo), "toBlock": hex(hi)}]
+            try:
+                logs.extend(self.call("eth_getLogs", params))
+            except RpcError as exc:
+                if hi == lo or not _too_large(exc):
+                    raise
+                self._log_splits += 1
+                mid = (lo + hi) // 2
+                pending[:0] = [(lo, mid), (mid + 1, hi)]
+        return logs
+
+
+def midnight(day: dt.date) -> int:
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
