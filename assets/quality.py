@@ -3,8 +3,8 @@
 A suite is a YAML file in `expectations/`, named after the table it checks
 (`expectations/raw.coingecko_market_daily.yaml`), listing Great Expectations 1.x
 expectations by class name with their arguments. Each expectation becomes one asset check
-of the table's asset (asset key = the table name split on "."); all of a suite's checks run
-in one step that reads the table once and validates it with GX on a pandas frame (GX cannot
+of the table's asset (asset key = the table name split on "."); a suite's checks run in
+one step that reads the table once and validates it with GX on a pandas frame (GX cannot
 validate DuckDB tables through SQLAlchemy). Blocking checks stop downstream assets.
 
 One expectation is ours, because GX has no notion of a daily series: `NoMissingDays` (with
@@ -17,7 +17,6 @@ example, one row per day with the difference between supply change and net issua
 expected to be zero), and `deps`, the other tables it reads, so it runs after them.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,55 +150,68 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, (int, float, str, bool)) else str(value)
 
 
-def build_suite_checks(suite: Suite) -> dg.AssetChecksDefinition:
-    """One asset check per expectation, all run by one step reading the table once."""
-    specs = [
-        dg.AssetCheckSpec(
-            name=exp.name,
-            asset=suite.asset_key,
-            blocking=exp.blocking,
-            description=exp.description or f"{exp.type}({exp.kwargs})",
-            additional_deps=[dg.AssetKey(t.split(".")) for t in exp.deps],
-        )
-        for exp in suite.expectations
-    ]
+def _spec(suite: Suite, exp: Expectation) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        name=exp.name,
+        asset=suite.asset_key,
+        blocking=exp.blocking,
+        description=exp.description or f"{exp.type}({exp.kwargs})",
+        additional_deps=[dg.AssetKey(t.split(".")) for t in exp.deps],
+    )
 
+
+def build_checks(layer: str) -> list[dg.AssetChecksDefinition]:
+    """Every suite of a layer as asset checks, one per expectation. Each suite runs in its
+    own step after its table, reading the table once (one step per layer would make a
+    blocking check of an upstream table wait for tables downstream of it)."""
+    return [_suite_checks(suite) for suite in suites(layer)]
+
+
+def _suite_checks(suite: Suite) -> dg.AssetChecksDefinition:
     @dg.multi_asset_check(
-        specs=specs,
+        specs=[_spec(suite, exp) for exp in suite.expectations],
         name=f"{suite.table.replace('.', '__')}__suite",
+        can_subset=True,
         pool="duckdb",
     )
-    def _check(warehouse: Warehouse):
-        missing = {
-            exp.name: [t for t in (suite.table, *exp.deps) if not warehouse.table_exists(t)]
-            for exp in suite.expectations
-        }
-        for exp in suite.expectations:
-            if missing[exp.name]:
-                yield dg.AssetCheckResult(
-                    asset_key=suite.asset_key, check_name=exp.name, passed=False,
-                    severity=_severity(exp),
-                    metadata={"error": f"not materialised yet: {', '.join(missing[exp.name])}"},
-                )
-        runnable = Suite(suite.table, [e for e in suite.expectations if not missing[e.name]])
-        if not runnable.expectations:
-            return
-        frame = warehouse.read(f"SELECT * FROM {suite.table}")
-        rows = {e.name: warehouse.read(e.sql) for e in runnable.expectations if e.rows}
-        by_name = {e.name: e for e in runnable.expectations}
-        for outcome in validate(frame, runnable, rows):
-            yield dg.AssetCheckResult(
-                asset_key=suite.asset_key,
-                check_name=outcome.name,
-                passed=outcome.passed,
-                severity=_severity(by_name[outcome.name]),
-                metadata={"rows": rows.get(outcome.name, frame).height, **{
-                    k: dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v
-                    for k, v in outcome.details.items()
-                }},
-            )
+    def _checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
+        selected = context.selected_asset_check_keys
+        chosen = [e for e in suite.expectations
+                  if dg.AssetCheckKey(suite.asset_key, e.name) in selected]
+        yield from _run_suite(warehouse, Suite(suite.table, chosen))
 
-    return _check
+    return _checks
+
+
+def _run_suite(warehouse: Warehouse, suite: Suite):
+    missing = {
+        exp.name: [t for t in (suite.table, *exp.deps) if not warehouse.table_exists(t)]
+        for exp in suite.expectations
+    }
+    for exp in suite.expectations:
+        if missing[exp.name]:
+            yield dg.AssetCheckResult(
+                asset_key=suite.asset_key, check_name=exp.name, passed=False,
+                severity=_severity(exp),
+                metadata={"error": f"not materialised yet: {', '.join(missing[exp.name])}"},
+            )
+    runnable = Suite(suite.table, [e for e in suite.expectations if not missing[e.name]])
+    if not runnable.expectations:
+        return
+    frame = warehouse.read(f"SELECT * FROM {suite.table}")
+    rows = {e.name: warehouse.read(e.sql) for e in runnable.expectations if e.rows}
+    by_name = {e.name: e for e in runnable.expectations}
+    for outcome in validate(frame, runnable, rows):
+        yield dg.AssetCheckResult(
+            asset_key=suite.asset_key,
+            check_name=outcome.name,
+            passed=outcome.passed,
+            severity=_severity(by_name[outcome.name]),
+            metadata={"rows": rows.get(outcome.name, frame).height, **{
+                k: dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v
+                for k, v in outcome.details.items()
+            }},
+        )
 
 
 def _severity(exp: Expectation) -> dg.AssetCheckSeverity:

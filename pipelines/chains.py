@@ -44,7 +44,6 @@ class Chain:
     name: str
     rpc_url_env: str
     confirmations: int
-    multicall3: str
     tokens: tuple[Token, ...]
 
     @property
@@ -66,7 +65,7 @@ def load_chains(path: Path = CHAINS_FILE) -> tuple[Chain, ...]:
                                  "is not checksummed")
             tokens.append(Token(symbol, token["address"], int(token["decimals"]), token["standard"]))
         chains.append(Chain(name, spec["rpc_url_env"], int(spec["confirmations"]),
-                            spec["multicall3"], tuple(tokens)))
+                            tuple(tokens)))
     return tuple(chains)
 
 

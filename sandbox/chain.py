@@ -18,16 +18,17 @@ What is planted, over a window ``start..end`` (the sandbox window is 2021-01-01.
   historical state in memory (``--prune-history`` with a large limit), so ``eth_call`` at the
   oldest block still works and nothing is written under ~/.foundry.
 - Supply. USDT and USDC supply at each day's close equals the REAL Ethereum supply that
-  DefiLlama recorded (sandbox/recordings/defillama/ethereum_supply_by_coin_2021_2022.csv,
-  2021-01-01..2022-07-31), to the token; after that a seeded random walk continues it
+  DefiLlama recorded, exactly as the replay server serves it in ``/stablecoin/{1,2}``
+  ``chainBalances.Ethereum`` (USDT 2021-01-01..2022-07-31, USDC 2021-01-01..2023-07-30,
+  from sandbox/recordings/defillama/), to the micro-token; after that a seeded random walk continues it
   (about a quarter of days flat, otherwise a few tenths of a percent a day, USDT drifting
   up, USDC down). The setup block creates the start day's supply, so ``start`` itself has no
   issuance at all. USDT grows with ``issue`` (event ``Issue`` only, no Transfer: the tokens
   appear on the treasury, which then sends them on with ordinary transfers) and shrinks with
   ``redeem`` (``Redeem`` only, after holders sent the tokens back to the treasury). USDC
   grows with ``mint`` (``Mint`` + ``Transfer`` from 0x0 to a holder) and shrinks with ``burn``
-  (``Burn`` + ``Transfer`` to 0x0, after holders sent the tokens to the minter). Every fourth
-  day with issuance has both a mint and a burn, so gross differs from net. Once, in the
+  (``Burn`` + ``Transfer`` to 0x0, after holders sent the tokens to the minter). On every
+  fourth day that has issuance there is both a mint and a burn, so gross differs from net. Once, in the
   middle of the window, the USDT owner blacklists a holder and calls ``destroyBlackFunds``
   (``DestroyedBlackFunds``, counted as burned); issuance that day compensates so the supply
   still matches the recording.
@@ -40,7 +41,8 @@ What is planted, over a window ``start..end`` (the sandbox window is 2021-01-01.
   into exchanges (inflow), exchanges withdraw to unlabelled holders (outflow), spot
   exchanges send to other exchanges (outflow for one, inflow for the other), and wallets of
   the same exchange move tokens between each other (internal: moves balances, is NOT a
-  flow). About 10-30 transfers a day; no balance ever goes negative.
+  flow). About 10-30 transfers a day; no balance ever goes negative. The path is spread
+  over whatever window is planted, so a 10-day window tells the whole story in 10 days.
 - Actors that are not labelled (USDT treasury, USDC minter, 40 holders, one blacklisted
   holder) have synthetic addresses derived from keccak("stableflow-sandbox:<name>").
 
@@ -81,6 +83,7 @@ import random
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -92,7 +95,6 @@ from eth_utils import keccak, to_checksum_address
 ROOT = Path(__file__).resolve().parent.parent
 ANVIL_BIN = ROOT / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
-SUPPLY_CSV = Path(__file__).resolve().parent / "recordings/defillama/ethereum_supply_by_coin_2021_2022.csv"
 
 USDT = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
 USDC = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
@@ -208,12 +210,14 @@ class Anvil:
         cmd = [
             str(ANVIL_BIN), "--host", "127.0.0.1", "--port", str(self.port),
             "--timestamp", str(self.genesis), "--no-mining", "--order", "fifo", "--block-base-fee-per-gas", "0",
-            "--prune-history", str(self.keep_states), "--hardfork", "cancun",
+            "--prune-history", str(self.keep_states), "--hardfork", "london",
             # mainnet nodes cap eth_call well above the block gas limit (geth: 50M); a
             # 4,000-call aggregate3 needs more than the 30M block limit.
             "--disable-block-gas-limit", "--quiet",
         ]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        # a file, not a pipe: nobody drains a pipe while anvil runs, and a full one would block it
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -221,7 +225,8 @@ class Anvil:
                 return self
             except requests.ConnectionError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"anvil exited: {self.proc.stderr.read().decode()}") from None
+                    self.log.seek(0)
+                    raise RuntimeError(f"anvil exited: {self.log.read().decode()}") from None
                 if time.monotonic() > deadline:
                     self.__exit__(None, None, None)
                     raise RuntimeError("anvil did not answer within 20 s") from None
@@ -235,6 +240,8 @@ class Anvil:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        if self.proc:
+            self.log.close()
 
 
 @functools.cache
@@ -258,12 +265,15 @@ def _raw(tokens: str | float | int) -> int:
 
 @functools.cache
 def supply_path() -> dict[str, dict[dt.date, int]]:
-    """Closing supply per day, raw units, 2021-01-01..2023-12-31: recorded, then seeded walk."""
-    rec = pl.read_csv(SUPPLY_CSV, columns=["Timestamp", "USDT", "USDC"], infer_schema=False)
+    """Closing supply per day, raw units, 2021-01-01..2023-12-31: the Ethereum series the
+    replay server serves as DefiLlama's (so the two sources reconcile), then a seeded walk."""
+    from sandbox.replay import build_stablecoin
+
     path: dict[str, dict[dt.date, int]] = {"USDT": {}, "USDC": {}}
-    for ts, usdt, usdc in rec.iter_rows():
-        day = dt.datetime.fromtimestamp(int(ts), dt.UTC).date()
-        path["USDT"][day], path["USDC"][day] = _raw(usdt), _raw(usdc)
+    for token, llama_id in (("USDT", 1), ("USDC", 2)):
+        for point in build_stablecoin(llama_id)["chainBalances"]["Ethereum"]["tokens"]:
+            day = dt.datetime.fromtimestamp(point["date"], dt.UTC).date()
+            path[token][day] = _raw(point["circulating"]["peggedUSD"])
     rng = random.Random(SEED)
     drift = {"USDT": 0.0006, "USDC": -0.0009}
     for token in ("USDT", "USDC"):
@@ -512,9 +522,9 @@ class _Planter:
             churn = self._amount(r0 / UNIT * self.rng.uniform(0.002, 0.02))
             deposit, withdraw = (gap + churn, churn) if gap > 0 else (churn, churn - gap)
             wallets = self.wallets[exchange]
+            src = self._rich_holder(token)
+            deposit = min(deposit, self.bal[token].get(src, 0))
             if deposit > UNIT:
-                src = self._rich_holder(token)
-                deposit = min(deposit, self.bal[token].get(src, 0))
                 self.transfer(token, src, self.rng.choice(wallets), deposit)
             hot = max(wallets, key=lambda w: self.bal[token].get(w, 0))
             withdraw = min(withdraw, self.bal[token].get(hot, 0) - UNIT)
@@ -536,10 +546,7 @@ def _day_times(day: dt.date) -> list[int]:
     return [midnight + h * 3600 for h in hours]
 
 
-_nonces: dict[str, dict[str, int]] = {}
-
-
-def _send(rpc: Rpc, blocks: list[tuple[int, list[_Op]]]) -> list[list[str]]:
+def _send(rpc: Rpc, nonces: dict[str, int], blocks: list[tuple[int, list[_Op]]]) -> list[list[str]]:
     """Mines each (timestamp, ops) as one block; returns the transaction hashes.
 
     Transactions go one HTTP request each: anvil serves a batch's calls concurrently, so a
@@ -547,7 +554,6 @@ def _send(rpc: Rpc, blocks: list[tuple[int, list[_Op]]]) -> list[list[str]]:
     before the transfer that funds it). Sent one by one with ``--order fifo`` they are
     mined in the books' order, identically every time.
     """
-    nonces = _nonces.setdefault(rpc.url, {})
     hashes = []
     for ts, ops in blocks:
         rpc("evm_setNextBlockTimestamp", ts)
@@ -583,7 +589,8 @@ def plant_scenario(url: str, labels: pl.DataFrame, start: dt.date, end: dt.date)
 
     planter.setup()
     setup_ts = genesis_time(start) + 12 * 3600
-    mined = _send(rpc, [(setup_ts, planter.ops)])
+    nonces: dict[str, int] = {}  # a fresh chain: every sender starts at 0
+    mined = _send(rpc, nonces, [(setup_ts, planter.ops)])
     number = 1
     events, block_rows, flow_rows, issuance_rows, supply_rows, reserve_rows = [], [], [], [], [], []
     for index in range(planter.ndays):
@@ -594,7 +601,7 @@ def plant_scenario(url: str, labels: pl.DataFrame, start: dt.date, end: dt.date)
         # the day's operations in order, split across its blocks
         cut = len(planter.ops) // len(times)
         parts = [planter.ops[:cut], planter.ops[cut:]] if len(times) == 2 else [planter.ops]
-        hashes = _send(rpc, list(zip(times, parts)))
+        hashes = _send(rpc, nonces, list(zip(times, parts)))
         mined += hashes
         for ts, ops, txs in zip(times, parts, hashes):
             number += 1
@@ -616,7 +623,7 @@ def plant_scenario(url: str, labels: pl.DataFrame, start: dt.date, end: dt.date)
     planter.flow = {(t, e): [0, 0] for t in TOKENS for e in planter.wallets}
     target = next(e for e in planter.wallets if planter.kind[e] == "derivatives")
     planter.transfer("USDT", planter._rich_holder("USDT"), planter.wallets[target][0], 1_000 * UNIT)
-    mined += _send(rpc, [(genesis_time(end + dt.timedelta(days=2)) + 30, planter.ops)])
+    mined += _send(rpc, nonces, [(genesis_time(end + dt.timedelta(days=2)) + 30, planter.ops)])
     number += 1
     _check_chain(rpc, planter, mined)
 

@@ -9,18 +9,17 @@ the warehouse and stops the server.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
 
-from sandbox.config import WINDOW_END, WINDOW_START, prepare_dagster_home, sandbox_environment
-from sandbox.replay import ReplayServer
-
-ROOT = Path(__file__).resolve().parents[1]
+from sandbox.world import ROOT, WINDOW_END, WINDOW_START, prepare_dagster_home, running_sandbox
 # The run's event lines worth showing a person; everything goes to the log file.
 _PROGRESS = re.compile(r" - (STEP_SUCCESS|STEP_FAILURE|ASSET_CHECK_EVALUATION|RUN_SUCCESS|"
                        r"RUN_FAILURE) - (.*)")
@@ -42,7 +41,8 @@ def materialize(env: dict[str, str], start: str, end: str, log_path: Path) -> bo
             log.write(line)
             shown = _PROGRESS.search(line)
             if shown and ("passed" not in shown.group(2)):
-                print(f"  {shown.group(1):24} {shown.group(2)}", flush=True)
+                print(f"  {time.strftime('%H:%M:%S')} {shown.group(1):24} {shown.group(2)}",
+                      flush=True)
     return process.returncode == 0
 
 
@@ -68,13 +68,17 @@ def main() -> None:
     parser.add_argument("--end", default=WINDOW_END.isoformat())
     args = parser.parse_args()
 
-    with ReplayServer() as server:
-        env = {**os.environ, **sandbox_environment(server.url)}
+    start, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
+    print(f"sandbox: planting the simulated on-chain scenario for {start}..{end} on a local "
+          "chain (anvil) and starting the replay server", flush=True)
+    with running_sandbox(start, end) as (sandbox_env, truth, server):
+        env = {**os.environ, **sandbox_env}
         prepare_dagster_home(env)
         warehouse = env.setdefault("STABLEFLOW_WAREHOUSE", "data/stableflow.duckdb")
         log_path = Path(warehouse).with_suffix(".run.log")
-        print(f"sandbox: replay server on {server.url}; materialising every asset for "
-              f"{args.start}..{args.end} as one run (full log: {log_path})", flush=True)
+        truth.write(Path(warehouse).parent / "sandbox_truth")
+        print(f"sandbox: materialising every asset for {start}..{end} as one run "
+              f"(full log: {log_path})", flush=True)
         ok = materialize(env, args.start, args.end, log_path)
         if not ok:
             tail = log_path.read_text().splitlines()[-30:]

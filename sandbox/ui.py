@@ -8,19 +8,20 @@ import os
 import subprocess
 import sys
 
-from sandbox.config import prepare_dagster_home, sandbox_environment
-from sandbox.demo import ROOT
-from sandbox.replay import ReplayServer
+from sandbox.world import ROOT, prepare_dagster_home, running_sandbox
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=3000)
     args = parser.parse_args()
-    with ReplayServer() as server:
-        env = {**os.environ, **sandbox_environment(server.url)}
+    print("sandbox: planting the simulated on-chain scenario and starting the replay server",
+          flush=True)
+    with running_sandbox() as (sandbox_env, _, server):
+        env = {**os.environ, **sandbox_env}
         prepare_dagster_home(env)
-        print(f"sandbox: replay server on {server.url}; UI on http://127.0.0.1:{args.port}",
+        print(f"sandbox: replay server on {server.url}, chain on "
+              f"{env['STABLEFLOW_ETHEREUM_RPC_URL']}; UI on http://127.0.0.1:{args.port}",
               flush=True)
         command = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions",
                    "-h", "127.0.0.1", "-p", str(args.port)]

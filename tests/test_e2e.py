@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sandbox.config import WINDOW_END, WINDOW_START
+from sandbox.world import WINDOW_END, WINDOW_START
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ import re
 import polars as pl
 import pytest
 
-from assets.ingest import ingest_assets, ingest_checks
+from assets.ingest import api_assets as ingest_assets, ingest_checks
 from sandbox.replay import RECORDINGS
 from tests.conftest import fast_source, materialize
 
@@ -49,7 +49,7 @@ def test_window_run_writes_every_table_and_passes_every_check(resources, replay,
     chains = warehouse.read("SELECT token, count(DISTINCT chain) AS n FROM raw.defillama_token_supply_by_chain GROUP BY ALL ORDER BY token")
     assert chains.rows() == [("USDC", usdc_chains), ("USDT", 1)]
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == sum(len(c.check_keys) for c in ingest_checks)
+    assert {e.asset_key for e in evaluations} == {k for a in ingest_assets for k in a.keys}
     assert all(e.passed for e in evaluations)
     # One request per DefiLlama endpoint, one per coin: what the window costs.
     assert sum(replay.requests.values()) == 3 + 4

@@ -3,9 +3,10 @@
 from assets.ingest.coingecko import coingecko_market_daily
 from assets.ingest.defillama import defillama_token_supply, defillama_total_supply
 from assets.ingest.evm import evm_assets
-from assets.quality import build_suite_checks, suites
+from assets.quality import build_checks
 
-ingest_assets = [defillama_total_supply, defillama_token_supply, coingecko_market_daily,
-                 *evm_assets]
+# Sources reached over plain HTTP APIs, and those read from EVM chains over JSON-RPC.
+api_assets = [defillama_total_supply, defillama_token_supply, coingecko_market_daily]
+ingest_assets = [*api_assets, *evm_assets]
 # Checks live in expectations/raw.*.yaml, one suite per raw table.
-ingest_checks = [build_suite_checks(suite) for suite in suites("raw")]
+ingest_checks = build_checks("raw")

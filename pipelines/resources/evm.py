@@ -11,6 +11,7 @@ refuses it as too large, so the same logs come back from any node.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any, Iterable, Sequence
 
 import dagster as dg
@@ -54,6 +55,9 @@ class EvmRpc(dg.ConfigurableResource):
     chain: str
     url: str
     batch_size: int = 100
+    # Nodes refuse large bodies (anvil: ~2 MB; providers: a few MB): a batch is cut at
+    # this many bytes of call parameters as well as at batch_size calls.
+    max_request_bytes: int = 1_000_000
     # First eth_getLogs range tried, in blocks; halved on refusal, never below 1.
     max_log_blocks: int = 50_000
     max_attempts: int = 5
@@ -87,10 +91,21 @@ class EvmRpc(dg.ConfigurableResource):
         return self.batch([(method, params)])[0]
 
     def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
-        """Results of `calls`, in order, sent `batch_size` calls per HTTP request."""
+        """Results of `calls`, in order, sent as few HTTP requests as the batch size and
+        request size limits allow."""
         results: list[Any] = []
-        for i in range(0, len(calls), self.batch_size):
-            results.extend(self._send(calls[i:i + self.batch_size]))
+        chunk: list[tuple[str, Sequence[Any]]] = []
+        size = 0
+        for call in calls:
+            call_size = len(json.dumps(call[1]))
+            if chunk and (len(chunk) == self.batch_size
+                          or size + call_size > self.max_request_bytes):
+                results.extend(self._send(chunk))
+                chunk, size = [], 0
+            chunk.append(call)
+            size += call_size
+        if chunk:
+            results.extend(self._send(chunk))
         return results
 
     def _send(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
@@ -149,9 +164,13 @@ class EvmRpc(dg.ConfigurableResource):
             return latest, None
         return latest, int(finalized["number"], 16) if finalized else None
 
-    def eth_calls(self, calls: Sequence[tuple[str, str, int]]) -> list[str]:
-        """Return data of (to, data, block_number) eth_calls, batched."""
-        return self.batch([("eth_call", [{"to": to, "data": data}, hex(block)])
+    def eth_calls(self, calls: Sequence[tuple[str, str, int]],
+                  code: dict[str, str] | None = None) -> list[str]:
+        """Return data of (to, data, block_number) eth_calls, batched; `code` overrides
+        the code at some addresses for these calls only (state override)."""
+        override = [{address: {"code": runtime} for address, runtime in code.items()}] \
+            if code else []
+        return self.batch([("eth_call", [{"to": to, "data": data}, hex(block), *override])
                            for to, data, block in calls])
 
     def get_logs(self, address: str | list[str], topics: list[Any], first: int, last: int

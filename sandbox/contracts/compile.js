@@ -14,7 +14,7 @@ const input = {
   sources,
   settings: {
     optimizer: { enabled: true, runs: 200 },
-    evmVersion: "cancun",
+    evmVersion: "london",
     outputSelection: { "*": { "*": ["abi", "evm.deployedBytecode.object"] } },
   },
 };

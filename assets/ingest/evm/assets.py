@@ -71,7 +71,7 @@ def _metadata(rpc_by_chain: dict[str, EvmRpc], closing: dict[str, list[ClosingBl
     for name, rpc in rpc_by_chain.items():
         blocks = closing[name]
         meta[f"{name}_rpc_requests"] = rpc.requests_made
-        meta[f"{name}_blocks"] = f"{blocks[0].number + 1}..{blocks[-1].number}"
+        meta[f"{name}_closing_blocks"] = f"{blocks[0].number}..{blocks[-1].number}"
         if rpc.log_splits:
             meta[f"{name}_log_range_splits"] = rpc.log_splits
     return meta
@@ -120,9 +120,8 @@ def evm_token_supply(context: dg.AssetExecutionContext):
     frames, closing, rpcs = [], {}, {}
     for chain in CHAINS:
         rpcs[chain.name] = rpc = _rpc(context, chain)
-        closing[chain.name] = blocks = _closing_blocks(
-            rpc, warehouse, chain, start - dt.timedelta(days=1), end)
-        frames.append(token_supply(rpc, chain, blocks[1:]))
+        closing[chain.name] = blocks = _closing_blocks(rpc, warehouse, chain, start, end)
+        frames.append(token_supply(rpc, chain, blocks))
     frame = stamp(pl.concat(frames), "json-rpc eth_call totalSupply()", utc_now())
     written = warehouse.replace_window(
         start, end, Rows("raw.evm_token_supply", frame, ["date", "chain", "token"]))
@@ -237,9 +236,8 @@ def evm_exchange_reserves(context: dg.AssetExecutionContext):
     per_address, reserves, closing, rpcs = [], [], {}, {}
     for chain in CHAINS:
         rpcs[chain.name] = rpc = _rpc(context, chain)
-        closing[chain.name] = blocks = _closing_blocks(
-            rpc, warehouse, chain, start - dt.timedelta(days=1), end)
-        frame = balances(rpc, chain, labels.addresses(), blocks[1:])
+        closing[chain.name] = blocks = _closing_blocks(rpc, warehouse, chain, start, end)
+        frame = balances(rpc, chain, labels.addresses(), blocks)
         reserves.append(exchange_reserves(frame, labels))
         per_address.append(_labelled(frame, labels, "address", "")
                            .filter(pl.col("balance_raw") > 0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import polars as pl
 
@@ -20,8 +21,6 @@ from pipelines.resources.evm import EvmRpc
 
 RAW = pl.Decimal(38, 0)
 _TOTAL_SUPPLY = "0x18160ddd"
-_BALANCE_OF = "0x70a08231"
-_AGGREGATE3 = "0x82ad56cb"
 _WORD = 64  # hex characters in a 32-byte ABI word
 
 
@@ -144,58 +143,44 @@ def daily_issuance(events: pl.DataFrame, chain: Chain, days: list[dt.date]) -> p
     ).with_columns(net_tokens=pl.col("minted_tokens") - pl.col("burned_tokens")).drop("decimals")
 
 
-def _aggregate3(calls: list[tuple[str, str]]) -> str:
-    """Call data of Multicall3.aggregate3((address,bool,bytes)[]) with allowFailure=false
-    for `calls` of 36-byte call data each (balanceOf(address))."""
-    n = len(calls)
-    head = [_word(0x20), _word(n)]
-    # Each tuple is dynamic (it holds bytes): offsets from the start of the tuple area.
-    tuple_size = 3 * 32 + 32 + 64  # address, bool, offset, length, 36 bytes padded to 64
-    head += [_word(32 * n + i * tuple_size) for i in range(n)]
-    body = []
-    for target, data in calls:
-        payload = data.removeprefix("0x")
-        body.append(_address_word(target) + _word(0) + _word(0x60) + _word(len(payload) // 2)
-                    + payload.ljust(128, "0"))
-    return _AGGREGATE3 + "".join(head) + "".join(body)
-
-
-def _decode_aggregate3_uints(result: str, n: int) -> list[int]:
-    """The uint256 each sub-call of an aggregate3 returned, in order."""
-    data = result.removeprefix("0x")
-    base = int(data[:_WORD], 16) * 2  # offset of the array
-    count = int(data[base:base + _WORD], 16)
-    if count != n:
-        raise ValueError(f"aggregate3 returned {count} results for {n} calls")
-    values = []
-    heads = base + _WORD
-    for i in range(n):
-        start = heads + int(data[heads + i * _WORD:heads + (i + 1) * _WORD], 16) * 2
-        success = int(data[start:start + _WORD], 16)
-        offset = start + int(data[start + _WORD:start + 2 * _WORD], 16) * 2
-        length = int(data[offset:offset + _WORD], 16)
-        if not success or length != 32:
-            raise ValueError(f"aggregate3 sub-call {i} failed or returned {length} bytes")
-        values.append(int(data[offset + _WORD:offset + 2 * _WORD], 16))
-    return values
+READER_CODE = (Path(__file__).resolve().parents[3] / "pipelines/contracts/BalanceReader.runtime.hex"
+               ).read_text().strip()
+# Any address: the reader's code is supplied with each call, never deployed there.
+READER_ADDRESS = "0x00000000000000000000000000000000b41a4ce5"
+# Gas bounds one eth_call (geth's default RPC gas cap is 50M; a balanceOf costs ~5-7k).
+MAX_PAIRS_PER_CALL = 4000
 
 
 def balances(rpc: EvmRpc, chain: Chain, addresses: list[str], closing: list[ClosingBlock]
              ) -> pl.DataFrame:
     """balanceOf(address) of every token for every address at every closing block.
 
-    One Multicall3 eth_call per day carries every (token, address) pair, and days are
-    sent in JSON-RPC batches, so the number of requests does not grow with the number of
-    addresses.
+    One eth_call per day (per 4,000 token-address pairs) runs pipelines/contracts/
+    BalanceReader through a state override; days go out in JSON-RPC batches. So the number
+    of requests does not grow with the number of addresses, and the call data is 20 bytes
+    per address.
     """
-    pairs = [(t, a) for t in chain.tokens for a in addresses]
-    data = _aggregate3([(t.address, _BALANCE_OF + _address_word(a)) for t, a in pairs])
-    answers = rpc.eth_calls([(chain.multicall3, data, c.number) for c in closing])
+    per_call = max(1, MAX_PAIRS_PER_CALL // len(chain.tokens))
+    groups = [addresses[i:i + per_call] for i in range(0, len(addresses), per_call)]
+    calls, shape = [], []
+    for c in closing:
+        for group in groups:
+            data = "0x" + _word(len(chain.tokens)) + "".join(
+                a.lower().removeprefix("0x") for a in [t.address for t in chain.tokens] + group)
+            calls.append((READER_ADDRESS, data, c.number))
+            shape.append((c, group))
+    answers = rpc.eth_calls(calls, code={READER_ADDRESS: READER_CODE})
     rows = []
-    for c, answer in zip(closing, answers):
-        for (token, address), value in zip(pairs, _decode_aggregate3_uints(answer, len(pairs))):
-            rows.append((c.date, chain.name, token.symbol, address, c.number, value,
-                         token.decimals))
+    for (c, group), answer in zip(shape, answers):
+        data = answer.removeprefix("0x")
+        if len(data) != _WORD * len(chain.tokens) * len(group):
+            raise ValueError(f"rpc {chain.name}: balance reader returned {len(data) // 2} "
+                             f"bytes at block {c.number} for {len(group)} addresses")
+        words = iter(int(data[i:i + _WORD], 16) for i in range(0, len(data), _WORD))
+        for token in chain.tokens:
+            for address in group:
+                rows.append((c.date, chain.name, token.symbol, address, c.number, next(words),
+                             token.decimals))
     frame = pl.DataFrame(rows, orient="row", schema={
         "date": pl.Date, "chain": pl.Utf8, "token": pl.Utf8, "address": pl.Utf8,
         "block_number": pl.Int64, "balance_raw": pl.Object, "decimals": pl.Int64})

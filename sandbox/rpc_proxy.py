@@ -1,0 +1,101 @@
+"""A JSON-RPC proxy on 127.0.0.1 in front of the sandbox node, behaving like a public node.
+
+It forwards every request to anvil and can, on demand:
+- refuse `eth_getLogs` over more than `max_log_blocks` blocks, with the error public
+  providers send ("query returned more than 10000 results" / "block range is too wide");
+- answer the next N requests with a JSON-RPC rate-limit error inside HTTP 200;
+- count HTTP requests and JSON-RPC calls by method, so tests can see what a run cost.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import requests
+
+
+class RpcProxy:
+    def __init__(self, upstream: str, max_log_blocks: int | None = None):
+        self.upstream = upstream
+        self.max_log_blocks = max_log_blocks
+        self.rate_limit_next = 0
+        self.rate_limited = 0  # requests answered with a rate-limit error
+        self.http_requests = 0
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._session = requests.Session()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._httpd.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> "RpcProxy":
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.http_requests = 0
+            self.rate_limited = 0
+            self.calls.clear()
+
+    def _refusal(self, call: dict) -> dict | None:
+        if call.get("method") == "eth_getLogs" and self.max_log_blocks is not None:
+            flt = call["params"][0]
+            span = int(flt["toBlock"], 16) - int(flt["fromBlock"], 16) + 1
+            if span > self.max_log_blocks:
+                return {"code": -32005, "message": "query returned more than 10000 results. "
+                        f"Try with this block range [{flt['fromBlock']}, {flt['toBlock']}]."}
+        return None
+
+    def handle(self, body: bytes) -> bytes:
+        payload = json.loads(body)
+        calls = payload if isinstance(payload, list) else [payload]
+        with self._lock:
+            self.http_requests += 1
+            self.calls.update(c.get("method") for c in calls)
+            limited = self.rate_limit_next > 0
+            self.rate_limit_next -= 1 if limited else 0
+            self.rate_limited += 1 if limited else 0
+        if limited:
+            answers = [{"jsonrpc": "2.0", "id": c.get("id"), "error": {
+                "code": -32005, "message": "request rate exceeded"}} for c in calls]
+        else:
+            forward = [c for c in calls if self._refusal(c) is None]
+            upstream = (self._session.post(self.upstream, json=forward, timeout=300).json()
+                        if forward else [])
+            by_id = {a["id"]: a for a in upstream}
+            answers = []
+            for c in calls:
+                refusal = self._refusal(c)
+                answers.append({"jsonrpc": "2.0", "id": c.get("id"), "error": refusal}
+                               if refusal else by_id[c.get("id")])
+        return json.dumps(answers if isinstance(payload, list) else answers[0]).encode()
+
+
+def _handler(proxy: RpcProxy) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = proxy.handle(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
