@@ -1,7 +1,7 @@
 """The sandbox Ethereum chain: a local anvil node with a planted, documented scenario.
 
 ON-CHAIN SANDBOX DATA IS SIMULATED. The contracts are small re-implementations of the USDT,
-USDC and Multicall3 interfaces (sandbox/contracts/*.sol, compiled offline at start-up with
+USDC interfaces (sandbox/contracts/*.sol, compiled offline at start-up with
 the pinned solc-js), placed with ``anvil_setCode`` at the real mainnet addresses. Their
 events and selectors are the real ones (same topic0s, same ABI), so an extractor written for
 mainnet runs unchanged against the sandbox; but every balance, transfer and block below is
@@ -98,7 +98,6 @@ CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 
 USDT = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
 USDC = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
-MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11"
 TOKENS = {"USDT": USDT, "USDC": USDC}
 DECIMALS = 6
 UNIT = 10**DECIMALS
@@ -580,7 +579,6 @@ def plant_scenario(url: str, labels: pl.DataFrame, start: dt.date, end: dt.date)
     setup_calls: list[tuple[str, list]] = [
         ("anvil_setCode", [USDT, code["TetherToken"]["runtime"]]),
         ("anvil_setCode", [USDC, code["FiatToken"]["runtime"]]),
-        ("anvil_setCode", [MULTICALL3, code["Multicall3"]["runtime"]]),
         ("anvil_autoImpersonateAccount", [True]),
     ]
     senders = {TREASURY, MINTER, BLACKLISTED, *HOLDERS, *(w for ws in planter.wallets.values() for w in ws)}

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from sandbox.chain import GroundTruth
 from sandbox.world import WINDOW_END, WINDOW_START
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +49,11 @@ def test_demo_fills_the_window_and_is_repeatable(tmp_path):
             "raw.defillama_total_supply": "'all'",
             "raw.defillama_token_supply": "token",
             "raw.coingecko_market_daily": "coin_id",
+            "raw.evm_day_blocks": "chain",
+            "raw.evm_token_supply": "token",
+            "raw.evm_issuance_daily": "token",
+            "raw.evm_exchange_reserves": "token || exchange",
+            "raw.evm_exchange_flows": "token || exchange",
         }
         for table, key in per_key.items():
             rows = con.execute(
@@ -58,6 +64,14 @@ def test_demo_fills_the_window_and_is_repeatable(tmp_path):
                 assert (days, first, last) == (DAYS, WINDOW_START, WINDOW_END), (table, k)
         assert {r[0] for r in con.execute("SELECT DISTINCT token FROM raw.defillama_token_supply").fetchall()} == {"USDT", "USDC"}
         assert len(con.execute("SELECT DISTINCT coin_id FROM raw.coingecko_market_daily").fetchall()) == 4
+        # The whole simulated scenario is recovered: supply at every close, to the base unit.
+        truth = GroundTruth.read(tmp_path / "sandbox_truth")
+        stored = con.execute("SELECT date, token, supply_raw::HUGEINT FROM raw.evm_token_supply ORDER BY ALL").fetchall()
+        assert stored == truth.supply.select("date", "token", "supply_raw").sort("date", "token").rows()
+        kinds = dict(con.execute(
+            "SELECT kind, sum(balance_tokens) FILTER (WHERE date = ?) / sum(balance_tokens) FILTER (WHERE date = ?) "
+            "FROM raw.evm_exchange_reserves WHERE token = 'USDT' GROUP BY kind", [WINDOW_END, WINDOW_START]).fetchall())
+        assert kinds["derivatives"] > 2 and kinds["spot"] < 0.5  # the planted story
     first = checksums(warehouse)
     run_demo(tmp_path)
     assert checksums(warehouse) == first

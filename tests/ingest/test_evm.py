@@ -150,7 +150,7 @@ def test_reserve_requests_per_day_do_not_grow_with_addresses(proxy, warehouse, m
     reserves = [a for a in evm_assets if a.node_def.name == "evm_exchange_reserves"]
     result = materialize(reserves, resources, START, END)
     assert result.success
-    # One Multicall3 eth_call per day, whatever the number of addresses; days batched.
+    # One BalanceReader eth_call per day, whatever the number of addresses; days batched.
     assert proxy.calls["eth_call"] == (END - START).days + 1
     assert proxy.http_requests == 1
     meta = result.get_asset_materialization_events()[0].materialization.metadata

@@ -12,11 +12,9 @@ from collections import defaultdict
 
 import polars as pl
 import pytest
-from eth_abi import decode, encode
 from eth_utils import keccak, to_checksum_address
 
 from sandbox.chain import (
-    MULTICALL3,
     USDC,
     USDT,
     Anvil,
@@ -44,9 +42,8 @@ REAL_EVENTS = {
         "Burn(address,uint256)": ("0xcc16f5dbb4873280815c1ee09dbd06736cffcc184412cf7a71a0fdb75d397ca5", [True, False]),
         "MinterConfigured(address,uint256)": ("0x46980fca912ef9bcdbd36877427b6b90e860769f604e89c0e67720cece530d20", [True, False]),
     },
-    "Multicall3": {},
 }
-# Real selectors (from the same ABI files; Multicall3's aggregate3 from its published ABI).
+# Real selectors (from the same ABI files).
 REAL_SELECTORS = {
     "TetherToken": {
         "totalSupply()": "0x18160ddd", "balanceOf(address)": "0x70a08231", "decimals()": "0x313ce567",
@@ -59,10 +56,6 @@ REAL_SELECTORS = {
         "transfer(address,uint256)": "0xa9059cbb", "mint(address,uint256)": "0x40c10f19", "burn(uint256)": "0x42966c68",
         "configureMinter(address,uint256)": "0x4e44d956", "isMinter(address)": "0xaa271e1a",
         "minterAllowance(address)": "0x8a6db9c3", "owner()": "0x8da5cb5b",
-    },
-    "Multicall3": {
-        "aggregate3((address,bool,bytes)[])": "0x82ad56cb", "getBlockNumber()": "0x42cbb15c",
-        "getCurrentBlockTimestamp()": "0x0f28c97d",
     },
 }  # fmt: skip
 SANDBOX_ONLY = {"initialize(address)"}  # sets the owner after anvil_setCode (no constructor)
@@ -239,20 +232,6 @@ def test_planted_story(planted):
     assert total(END, "USDT", "spot") < total(START, "USDT", "spot")
     assert total(END, "USDC", "spot") < total(START, "USDC", "spot")
     assert truth.reserves["balance_raw"].min() >= 0
-
-
-def test_multicall3_aggregate3_4000_calls(planted):
-    rpc, truth = planted
-    block = truth.blocks["closing_block"].max()
-    addresses = list(truth.reserves["address"].unique().sort())
-    targets = [addresses[i % len(addresses)] for i in range(4000)]
-    calls = [(USDT, False, bytes.fromhex(calldata("balanceOf(address)", a)[2:])) for a in targets]
-    data = "0x82ad56cb" + encode(["(address,bool,bytes)[]"], [calls]).hex()
-    answer = rpc("eth_call", {"to": MULTICALL3, "data": data}, hex(block))
-    (results,) = decode(["(bool,bytes)[]"], bytes.fromhex(answer[2:]))
-    want = dict(truth.reserves.filter((pl.col("date") == END) & (pl.col("token") == "USDT")).select("address", "balance_raw").iter_rows())
-    assert len(results) == 4000
-    assert all(ok and int.from_bytes(ret, "big") == want[a] for (ok, ret), a in zip(results, targets))
 
 
 def test_deterministic(planted):

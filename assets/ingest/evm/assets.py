@@ -246,10 +246,10 @@ def evm_exchange_reserves(context: dg.AssetExecutionContext):
     written = warehouse.replace_window(
         start, end,
         Rows("raw.evm_exchange_balances",
-             stamp(pl.concat(per_address), "json-rpc eth_call balanceOf (Multicall3)", now),
+             stamp(pl.concat(per_address), "json-rpc eth_call balanceOf (BalanceReader)", now),
              ["date", "chain", "token", "address"]),
         Rows("raw.evm_exchange_reserves",
-             stamp(pl.concat(reserves), "json-rpc eth_call balanceOf (Multicall3)", now),
+             stamp(pl.concat(reserves), "json-rpc eth_call balanceOf (BalanceReader)", now),
              ["date", "chain", "token", "exchange"]),
     )
     for table, rows in written.items():

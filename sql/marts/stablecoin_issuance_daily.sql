@@ -1,0 +1,41 @@
+-- Mart: USDT/USDC minted, burned and net per token and UTC day (summed over the ingested
+-- chains), with event counts and the largest single mint of the day.
+-- Grain: date x token. Every day has a row (zero on days without events).
+-- Sources: staging.stg_evm__issuance_daily (daily sums), staging.stg_evm__issuance_events
+--          (per-event counts and largest mint).
+WITH daily AS (
+    SELECT
+        date,
+        token,
+        sum(minted_tokens) AS minted_tokens,
+        sum(burned_tokens) AS burned_tokens,
+        sum(net_tokens)    AS net_tokens,
+        sum(event_count)   AS event_count
+    FROM staging.stg_evm__issuance_daily
+    GROUP BY date, token
+),
+events AS (
+    SELECT
+        date,
+        token,
+        count(*) FILTER (WHERE direction = 'mint')                        AS mint_count,
+        count(*) FILTER (WHERE direction = 'burn')                        AS burn_count,
+        max(amount_tokens) FILTER (WHERE direction = 'mint')              AS largest_mint_tokens,
+        arg_max(tx_hash, amount_tokens) FILTER (WHERE direction = 'mint') AS largest_mint_tx_hash
+    FROM staging.stg_evm__issuance_events
+    GROUP BY date, token
+)
+SELECT
+    date,
+    token,
+    d.minted_tokens,
+    d.burned_tokens,
+    d.net_tokens,
+    d.event_count,
+    coalesce(e.mint_count, 0) AS mint_count,
+    coalesce(e.burn_count, 0) AS burn_count,
+    e.largest_mint_tokens,
+    e.largest_mint_tx_hash
+FROM daily AS d
+FULL OUTER JOIN events AS e USING (date, token)
+ORDER BY date, token

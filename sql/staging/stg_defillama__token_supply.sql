@@ -1,0 +1,11 @@
+-- Staging: circulating supply of USDT and USDC across all chains, one row per token and UTC day.
+-- Grain: date x token. Value is DefiLlama's last snapshot of the day (end-of-day D, UTC).
+-- Source: raw.defillama_token_supply (DefiLlama /stablecoin/{1,2}).
+-- Deduplicated on (date, token), latest ingested_at wins; ingested_at dropped.
+SELECT
+    CAST(date AS DATE)                 AS date,
+    upper(token)                       AS token,
+    CAST(circulating_tokens AS DOUBLE) AS circulating_tokens,
+    source
+FROM raw.defillama_token_supply
+QUALIFY row_number() OVER (PARTITION BY date, upper(token) ORDER BY ingested_at DESC) = 1

@@ -1,0 +1,15 @@
+-- Staging: circulating supply of USDT and USDC per chain, one row per token, chain and UTC day.
+-- Grain: date x token x chain. Only days DefiLlama reports for that chain (no gap filling).
+-- Source: raw.defillama_token_supply_by_chain (DefiLlama /stablecoin/{1,2} chainBalances).
+-- Chain names lower-cased ('Ethereum' -> 'ethereum') to match the on-chain tables.
+-- Deduplicated on (date, token, chain), latest ingested_at wins; ingested_at dropped.
+SELECT
+    CAST(date AS DATE)                 AS date,
+    upper(token)                       AS token,
+    lower(chain)                       AS chain,
+    CAST(circulating_tokens AS DOUBLE) AS circulating_tokens,
+    source
+FROM raw.defillama_token_supply_by_chain
+QUALIFY row_number() OVER (
+    PARTITION BY date, upper(token), lower(chain) ORDER BY ingested_at DESC
+) = 1

@@ -1,0 +1,16 @@
+-- Staging: on-chain totalSupply() of USDT and USDC per chain at each UTC day's closing block.
+-- Grain: date x chain x token.
+-- Source: raw.evm_token_supply (JSON-RPC totalSupply() at the closing block, raw.evm_day_blocks).
+-- Amounts as DOUBLE whole tokens (the exact base-unit DECIMAL stays in raw for reconciliation).
+-- Deduplicated on (date, chain, token), latest ingested_at wins; ingested_at dropped.
+SELECT
+    CAST(date AS DATE)            AS date,
+    lower(chain)                  AS chain,
+    upper(token)                  AS token,
+    CAST(block_number AS BIGINT)  AS block_number,
+    CAST(supply_tokens AS DOUBLE) AS supply_tokens,
+    source
+FROM raw.evm_token_supply
+QUALIFY row_number() OVER (
+    PARTITION BY date, lower(chain), upper(token) ORDER BY ingested_at DESC
+) = 1
