@@ -5,7 +5,6 @@ table holds every day of the window, the demo prints its summary, and the second
 leaves the tables identical to the first (row-for-row, ingestion times included).
 """
 
-import datetime as dt
 import os
 import subprocess
 import sys

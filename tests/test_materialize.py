@@ -5,7 +5,6 @@ import json
 import re
 
 import polars as pl
-import pytest
 
 from assets.ingest import api_assets as ingest_assets, ingest_checks
 from sandbox.replay import RECORDINGS

@@ -11,6 +11,7 @@ confirmation depth on nodes without it); otherwise the run fails and writes noth
 """
 
 import datetime as dt
+from dataclasses import dataclass
 
 import dagster as dg
 import polars as pl
@@ -40,10 +41,6 @@ def _spec(name: str, description: str, deps=()) -> dg.AssetSpec:
                         description=description, deps=deps)
 
 
-def _rpc(context, chain: Chain) -> EvmRpc:
-    return getattr(context.resources, chain.resource_key)
-
-
 def _closing_blocks(rpc: EvmRpc, warehouse: Warehouse, chain: Chain, first: dt.date,
                     last: dt.date, use_cache: bool = True) -> list[ClosingBlock]:
     """Closing blocks of first..last: cached ones from raw.evm_day_blocks (they were final
@@ -65,16 +62,38 @@ def _closing_blocks(rpc: EvmRpc, warehouse: Warehouse, chain: Chain, first: dt.d
     return [cached[d] for d in days(first, last)]
 
 
-def _metadata(rpc_by_chain: dict[str, EvmRpc], closing: dict[str, list[ClosingBlock]],
-              start: dt.date, end: dt.date, **extra) -> dict:
-    meta = {"window": f"{start}..{end}", **extra}
-    for name, rpc in rpc_by_chain.items():
-        blocks = closing[name]
-        meta[f"{name}_rpc_requests"] = rpc.requests_made
-        meta[f"{name}_closing_blocks"] = f"{blocks[0].number}..{blocks[-1].number}"
-        if rpc.log_splits:
-            meta[f"{name}_log_range_splits"] = rpc.log_splits
-    return meta
+@dataclass(frozen=True)
+class _Window:
+    """One materialisation's days on every configured chain: each chain's RPC client and
+    closing blocks, the warehouse, and the metadata a run records."""
+
+    start: dt.date
+    end: dt.date
+    warehouse: Warehouse
+    chains: list[tuple[Chain, EvmRpc, list[ClosingBlock]]]
+
+    def metadata(self, **extra) -> dict:
+        meta = {"window": f"{self.start}..{self.end}", **extra}
+        for chain, rpc, blocks in self.chains:
+            meta[f"{chain.name}_rpc_requests"] = rpc.requests_made
+            meta[f"{chain.name}_closing_blocks"] = f"{blocks[0].number}..{blocks[-1].number}"
+            if rpc.log_splits:
+                meta[f"{chain.name}_log_range_splits"] = rpc.log_splits
+        return meta
+
+
+def _window(context: dg.AssetExecutionContext, day_before: bool, use_cache: bool = True
+            ) -> _Window:
+    """The run's window; `day_before` adds the previous day's closing block, where sums over
+    a day's blocks start."""
+    start, end = window_of(context)
+    warehouse: Warehouse = context.resources.warehouse
+    first = start - dt.timedelta(days=1) if day_before else start
+    chains = []
+    for chain in CHAINS:
+        rpc: EvmRpc = getattr(context.resources, chain.resource_key)
+        chains.append((chain, rpc, _closing_blocks(rpc, warehouse, chain, first, end, use_cache)))
+    return _Window(start, end, warehouse, chains)
 
 
 @dg.multi_asset(
@@ -84,25 +103,23 @@ def _metadata(rpc_by_chain: dict[str, EvmRpc], closing: dict[str, list[ClosingBl
     **_COMMON,
 )
 def evm_day_blocks(context: dg.AssetExecutionContext):
-    start, end = window_of(context)
-    warehouse: Warehouse = context.resources.warehouse
-    frames, closing, rpcs = [], {}, {}
-    for chain in CHAINS:
-        rpcs[chain.name] = rpc = _rpc(context, chain)
-        # Re-materialising a day resolves it again rather than trusting the cache.
-        closing[chain.name] = blocks = _closing_blocks(
-            rpc, warehouse, chain, start - dt.timedelta(days=1), end, use_cache=False)
-        frames.append(pl.DataFrame({
+    # Re-materialising a day resolves it again rather than trusting the cache.
+    w = _window(context, day_before=True, use_cache=False)
+    frame = pl.concat([
+        pl.DataFrame({
             "date": [b.date for b in blocks[1:]], "chain": chain.name,
             "block_number": [b.number for b in blocks[1:]],
             "block_timestamp": [dt.datetime.fromtimestamp(b.timestamp, dt.UTC)
                                 .replace(tzinfo=None) for b in blocks[1:]],
             "block_hash": [b.hash for b in blocks[1:]],
-        }))
-    frame = stamp(pl.concat(frames), "json-rpc eth_getBlockByNumber", utc_now())
-    written = warehouse.replace_window(start, end, Rows(DAY_BLOCKS, frame, ["date", "chain"]))
-    yield dg.MaterializeResult(asset_key=["raw", "evm_day_blocks"], metadata=_metadata(
-        rpcs, closing, start, end, rows=written[DAY_BLOCKS]))
+        })
+        for chain, _, blocks in w.chains
+    ])
+    frame = stamp(frame, "json-rpc eth_getBlockByNumber", utc_now())
+    written = w.warehouse.replace_window(w.start, w.end,
+                                         Rows(DAY_BLOCKS, frame, ["date", "chain"]))
+    yield dg.MaterializeResult(asset_key=["raw", "evm_day_blocks"],
+                               metadata=w.metadata(rows=written[DAY_BLOCKS]))
 
 
 _DEPS = [dg.AssetKey(["raw", "evm_day_blocks"])]
@@ -115,18 +132,13 @@ _DEPS = [dg.AssetKey(["raw", "evm_day_blocks"])]
     **_COMMON,
 )
 def evm_token_supply(context: dg.AssetExecutionContext):
-    start, end = window_of(context)
-    warehouse: Warehouse = context.resources.warehouse
-    frames, closing, rpcs = [], {}, {}
-    for chain in CHAINS:
-        rpcs[chain.name] = rpc = _rpc(context, chain)
-        closing[chain.name] = blocks = _closing_blocks(rpc, warehouse, chain, start, end)
-        frames.append(token_supply(rpc, chain, blocks))
-    frame = stamp(pl.concat(frames), "json-rpc eth_call totalSupply()", utc_now())
-    written = warehouse.replace_window(
-        start, end, Rows("raw.evm_token_supply", frame, ["date", "chain", "token"]))
-    yield dg.MaterializeResult(asset_key=["raw", "evm_token_supply"], metadata=_metadata(
-        rpcs, closing, start, end, rows=written["raw.evm_token_supply"]))
+    w = _window(context, day_before=False)
+    frame = pl.concat([token_supply(rpc, chain, blocks) for chain, rpc, blocks in w.chains])
+    frame = stamp(frame, "json-rpc eth_call totalSupply()", utc_now())
+    written = w.warehouse.replace_window(
+        w.start, w.end, Rows("raw.evm_token_supply", frame, ["date", "chain", "token"]))
+    yield dg.MaterializeResult(asset_key=["raw", "evm_token_supply"],
+                               metadata=w.metadata(rows=written["raw.evm_token_supply"]))
 
 
 @dg.multi_asset(
@@ -142,27 +154,22 @@ def evm_token_supply(context: dg.AssetExecutionContext):
     **_COMMON,
 )
 def evm_issuance(context: dg.AssetExecutionContext):
-    start, end = window_of(context)
-    warehouse: Warehouse = context.resources.warehouse
-    events, daily, closing, rpcs = [], [], {}, {}
-    for chain in CHAINS:
-        rpcs[chain.name] = rpc = _rpc(context, chain)
-        closing[chain.name] = blocks = _closing_blocks(
-            rpc, warehouse, chain, start - dt.timedelta(days=1), end)
+    w = _window(context, day_before=True)
+    events, daily = [], []
+    for chain, rpc, blocks in w.chains:
         chain_events = issuance_events(rpc, chain, DayOfBlock(blocks))
         events.append(chain_events)
-        daily.append(daily_issuance(chain_events, chain, days(start, end)))
+        daily.append(daily_issuance(chain_events, chain, days(w.start, w.end)))
     now = utc_now()
-    written = warehouse.replace_window(
-        start, end,
+    written = w.warehouse.replace_window(
+        w.start, w.end,
         Rows("raw.evm_issuance_events", stamp(pl.concat(events), "json-rpc eth_getLogs", now),
              ["date", "chain", "block_number", "log_index"]),
         Rows("raw.evm_issuance_daily", stamp(pl.concat(daily), "json-rpc eth_getLogs", now),
              ["date", "chain", "token"]),
     )
     for table, rows in written.items():
-        yield dg.MaterializeResult(asset_key=table.split("."), metadata=_metadata(
-            rpcs, closing, start, end, rows=rows))
+        yield dg.MaterializeResult(asset_key=table.split("."), metadata=w.metadata(rows=rows))
 
 
 def _labelled(frame: pl.DataFrame, labels: LabelSet, column: str, prefix: str) -> pl.DataFrame:
@@ -230,31 +237,27 @@ def exchange_flows(transfers_frame: pl.DataFrame, labels: LabelSet, days_: list[
     **_COMMON,
 )
 def evm_exchange_reserves(context: dg.AssetExecutionContext):
-    start, end = window_of(context)
-    warehouse: Warehouse = context.resources.warehouse
+    w = _window(context, day_before=False)
     labels = load_labels()
-    per_address, reserves, closing, rpcs = [], [], {}, {}
-    for chain in CHAINS:
-        rpcs[chain.name] = rpc = _rpc(context, chain)
-        closing[chain.name] = blocks = _closing_blocks(rpc, warehouse, chain, start, end)
+    per_address, reserves = [], []
+    for chain, rpc, blocks in w.chains:
         frame = balances(rpc, chain, labels.addresses(), blocks)
         reserves.append(exchange_reserves(frame, labels))
         per_address.append(_labelled(frame, labels, "address", "")
                            .filter(pl.col("balance_raw") > 0)
                            .with_columns(label_version=pl.lit(labels.version)))
     now = utc_now()
-    written = warehouse.replace_window(
-        start, end,
-        Rows("raw.evm_exchange_balances",
-             stamp(pl.concat(per_address), "json-rpc eth_call balanceOf (BalanceReader)", now),
+    source = "json-rpc eth_call balanceOf (BalanceReader)"
+    written = w.warehouse.replace_window(
+        w.start, w.end,
+        Rows("raw.evm_exchange_balances", stamp(pl.concat(per_address), source, now),
              ["date", "chain", "token", "address"]),
-        Rows("raw.evm_exchange_reserves",
-             stamp(pl.concat(reserves), "json-rpc eth_call balanceOf (BalanceReader)", now),
+        Rows("raw.evm_exchange_reserves", stamp(pl.concat(reserves), source, now),
              ["date", "chain", "token", "exchange"]),
     )
     for table, rows in written.items():
-        yield dg.MaterializeResult(asset_key=table.split("."), metadata=_metadata(
-            rpcs, closing, start, end, rows=rows, label_version=labels.version,
+        yield dg.MaterializeResult(asset_key=table.split("."), metadata=w.metadata(
+            rows=rows, label_version=labels.version,
             labelled_addresses=len(labels.addresses())))
 
 
@@ -267,22 +270,20 @@ def evm_exchange_reserves(context: dg.AssetExecutionContext):
     **_COMMON,
 )
 def evm_exchange_flows(context: dg.AssetExecutionContext):
-    start, end = window_of(context)
-    warehouse: Warehouse = context.resources.warehouse
+    w = _window(context, day_before=True)
     labels = load_labels()
-    frames, closing, rpcs = [], {}, {}
-    for chain in CHAINS:
-        rpcs[chain.name] = rpc = _rpc(context, chain)
-        closing[chain.name] = blocks = _closing_blocks(
-            rpc, warehouse, chain, start - dt.timedelta(days=1), end)
-        moved = transfers(rpc, chain, labels.addresses(), DayOfBlock(blocks))
-        frames.append(exchange_flows(moved, labels, days(start, end), chain))
-    frame = stamp(pl.concat(frames), "json-rpc eth_getLogs Transfer", utc_now())
-    written = warehouse.replace_window(
-        start, end, Rows("raw.evm_exchange_flows", frame, ["date", "chain", "token", "exchange"]))
-    yield dg.MaterializeResult(asset_key=["raw", "evm_exchange_flows"], metadata=_metadata(
-        rpcs, closing, start, end, rows=written["raw.evm_exchange_flows"],
-        label_version=labels.version, labelled_addresses=len(labels.addresses())))
+    frame = pl.concat([
+        exchange_flows(transfers(rpc, chain, labels.addresses(), DayOfBlock(blocks)), labels,
+                       days(w.start, w.end), chain)
+        for chain, rpc, blocks in w.chains
+    ])
+    frame = stamp(frame, "json-rpc eth_getLogs Transfer", utc_now())
+    written = w.warehouse.replace_window(
+        w.start, w.end,
+        Rows("raw.evm_exchange_flows", frame, ["date", "chain", "token", "exchange"]))
+    yield dg.MaterializeResult(asset_key=["raw", "evm_exchange_flows"], metadata=w.metadata(
+        rows=written["raw.evm_exchange_flows"], label_version=labels.version,
+        labelled_addresses=len(labels.addresses())))
 
 
 evm_assets = [evm_day_blocks, evm_token_supply, evm_issuance, evm_exchange_reserves,

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from assets.ingest.evm.blocks import ClosingBlock
-from pipelines.chains import ISSUANCE_EVENTS, MINTS, TRANSFER, Chain, Token
+from pipelines.chains import ISSUANCE_EVENTS, MINTS, TRANSFER, Chain
 from pipelines.resources.evm import EvmRpc
 
 RAW = pl.Decimal(38, 0)

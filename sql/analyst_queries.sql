@@ -1,0 +1,109 @@
+-- Example questions answered directly from the marts. Each query starts with a
+-- "-- name:" line and a "--" question line, and runs as written in a DuckDB shell on the
+-- warehouse. Values dated D are end-of-day D (UTC); month-end values are the last day of the
+-- month that has data.
+
+-- name: usdt_exchange_reserves_by_kind_monthly
+-- How much USDT sat on derivatives vs spot exchanges each month (month-end and monthly average, tokens)?
+SELECT
+    date_trunc('month', date)::DATE                                   AS month,
+    arg_max(reserve_tokens, date) FILTER (WHERE kind = 'derivatives') AS derivatives_month_end_tokens,
+    arg_max(reserve_tokens, date) FILTER (WHERE kind = 'spot')        AS spot_month_end_tokens,
+    avg(reserve_tokens) FILTER (WHERE kind = 'derivatives')           AS derivatives_avg_tokens,
+    avg(reserve_tokens) FILTER (WHERE kind = 'spot')                  AS spot_avg_tokens,
+    arg_max(share_of_exchange_total, date) FILTER (WHERE kind = 'derivatives')
+                                                                      AS derivatives_share_month_end
+FROM marts.exchange_reserves_by_kind_daily
+WHERE token = 'USDT'
+GROUP BY month
+ORDER BY month;
+
+-- name: net_issuance_weekly
+-- What was net USDT and USDC issuance (minted minus burned, tokens) per ISO week (Monday start)?
+SELECT
+    date_trunc('week', date)::DATE                     AS week_start,
+    sum(net_tokens) FILTER (WHERE token = 'USDT')      AS usdt_net_tokens,
+    sum(net_tokens) FILTER (WHERE token = 'USDC')      AS usdc_net_tokens,
+    sum(net_tokens)                                    AS usdt_usdc_net_tokens,
+    count(DISTINCT date)                               AS days_in_data
+FROM marts.stablecoin_issuance_daily
+GROUP BY week_start
+ORDER BY week_start;
+
+-- name: ssr_monthly
+-- How did the Stablecoin Supply Ratio (BTC market cap / stablecoin supply) move, month by month?
+SELECT
+    date_trunc('month', date)::DATE         AS month,
+    arg_max(ssr, date)                      AS ssr_month_end,
+    avg(ssr)                                AS ssr_avg,
+    min(ssr)                                AS ssr_min,
+    max(ssr)                                AS ssr_max,
+    arg_max(total_stablecoin_supply_usd, date) AS stablecoin_supply_month_end_usd,
+    arg_max(btc_market_cap_usd, date)          AS btc_market_cap_month_end_usd
+FROM marts.liquidity_daily
+GROUP BY month
+ORDER BY month;
+
+-- name: largest_mint_days
+-- Which were the 20 days with the largest USDT or USDC mints, and what was the biggest single mint?
+SELECT
+    date,
+    token,
+    minted_tokens,
+    net_tokens,
+    mint_count,
+    largest_mint_tokens,
+    largest_mint_tx_hash
+FROM marts.stablecoin_issuance_daily
+WHERE minted_tokens > 0
+ORDER BY minted_tokens DESC, date, token
+LIMIT 20;
+
+-- name: usdc_spot_reserves_2022_start_vs_end
+-- How much USDC sat on spot exchanges at the start of 2022 (close of 2021-12-31) vs the end (close of 2022-12-31)?
+SELECT
+    max(reserve_tokens) FILTER (WHERE date = DATE '2021-12-31') AS start_2022_tokens,
+    max(reserve_tokens) FILTER (WHERE date = DATE '2022-12-31') AS end_2022_tokens,
+    max(reserve_tokens) FILTER (WHERE date = DATE '2022-12-31')
+        - max(reserve_tokens) FILTER (WHERE date = DATE '2021-12-31') AS change_tokens,
+    max(reserve_tokens) FILTER (WHERE date = DATE '2022-12-31')
+        / max(reserve_tokens) FILTER (WHERE date = DATE '2021-12-31') - 1 AS change_ratio
+FROM marts.exchange_reserves_by_kind_daily
+WHERE token = 'USDC' AND kind = 'spot';
+
+-- name: top_exchanges_usdt_latest
+-- Which 15 exchanges held the most USDT on the latest day, and what share of all exchange-held USDT is that?
+SELECT
+    date,
+    exchange,
+    kind,
+    reserve_tokens,
+    reserve_tokens / sum(reserve_tokens) OVER () AS share_of_exchange_total
+FROM marts.exchange_reserves_daily
+WHERE token = 'USDT'
+  AND date = (SELECT max(date) FROM marts.exchange_reserves_daily WHERE token = 'USDT')
+QUALIFY row_number() OVER (ORDER BY reserve_tokens DESC, exchange) <= 15
+ORDER BY reserve_tokens DESC, exchange;
+
+-- name: supply_vs_onchain_ethereum_monthly
+-- How far apart were DefiLlama's Ethereum supply and on-chain totalSupply each month (ratio, 1 = agreement)?
+SELECT
+    date_trunc('month', date)::DATE AS month,
+    token,
+    avg(supply_ratio)               AS avg_onchain_to_defillama_ratio,
+    max(abs(supply_ratio - 1))      AS max_relative_difference,
+    count(*)                        AS days_compared
+FROM marts.stablecoin_supply_daily
+WHERE chain = 'ethereum' AND supply_ratio IS NOT NULL
+GROUP BY month, token
+ORDER BY month, token;
+
+-- name: exchange_netflow_by_kind_monthly
+-- How much USDT+USDC flowed net into spot vs derivatives exchanges each month (tokens)?
+SELECT
+    date_trunc('month', date)::DATE                          AS month,
+    sum(netflow_tokens) FILTER (WHERE kind = 'spot')         AS spot_netflow_tokens,
+    sum(netflow_tokens) FILTER (WHERE kind = 'derivatives')  AS derivatives_netflow_tokens
+FROM marts.exchange_flows_daily
+GROUP BY month
+ORDER BY month;
