@@ -5,23 +5,25 @@ import os
 import dagster as dg
 
 from assets.ingest import ingest_assets, ingest_checks
+from assets.models import model_assets, model_checks
+from assets.publish import analyst_warehouse
 from pipelines.chains import CHAINS
-from pipelines.jobs import ingest_job
+from pipelines.jobs import daily_refresh_job
 from pipelines.resources import HttpSource, Warehouse
 from pipelines.resources.evm import EvmRpc
-from pipelines.schedules import daily_ingest_schedule
+from pipelines.schedules import daily_refresh_schedule
 from pipelines.settings import Settings
 
 settings = Settings.from_env()
 
 defs = dg.Definitions(
-    assets=ingest_assets,
-    asset_checks=ingest_checks,
-    jobs=[ingest_job],
+    assets=[*ingest_assets, *model_assets, analyst_warehouse],
+    asset_checks=[*ingest_checks, *model_checks],
+    jobs=[daily_refresh_job],
     # Every step opens the one DuckDB file, and only one may write at a time (pool "duckdb"),
     # so steps gain nothing from separate processes and each would cost ~5 s to start.
     executor=dg.in_process_executor,
-    schedules=[daily_ingest_schedule],
+    schedules=[daily_refresh_schedule],
     resources={
         "warehouse": Warehouse(path=settings.warehouse_path),
         "defillama": HttpSource(name="defillama", base_url=settings.defillama_url),

@@ -4,10 +4,12 @@ import dagster as dg
 
 from pipelines.partitions import DAILY
 
-# Every ingest asset for a day (or, as one run, a range of days) with its checks.
-ingest_job = dg.define_asset_job(
-    "ingest_daily",
-    selection=dg.AssetSelection.groups("ingest"),
+# Everything for a day (or, as one run, a range of days): ingest with its checks, then the
+# SQL models, then the analysts' copy.
+daily_refresh_job = dg.define_asset_job(
+    "daily_refresh",
+    selection=dg.AssetSelection.all(),
     partitions_def=DAILY,
-    description="Fetch one day's (or a backfill range's) raw data from every source.",
+    description="Ingest one day (or a backfill range) from every source, rebuild the models "
+    "for it and publish the analysts' copy.",
 )

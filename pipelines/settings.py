@@ -36,6 +36,7 @@ class Settings:
     start_date: dt.date
     end_date: dt.date | None  # last day to ingest (inclusive); None = up to yesterday
     warehouse_path: str
+    analyst_warehouse_path: str
     defillama_url: str
     coingecko_url: str
     coingecko_min_interval_s: float
@@ -52,6 +53,8 @@ class Settings:
             start_date=start,
             end_date=end,
             warehouse_path=os.environ.get("STABLEFLOW_WAREHOUSE", "data/stableflow.duckdb"),
+            analyst_warehouse_path=os.environ.get(
+                "STABLEFLOW_ANALYST_WAREHOUSE", "data/stableflow_analyst.duckdb"),
             defillama_url=os.environ.get(
                 "STABLEFLOW_DEFILLAMA_URL", "https://stablecoins.llama.fi"
             ),

@@ -84,6 +84,8 @@ def main() -> None:
             tail = log_path.read_text().splitlines()[-30:]
             sys.exit("demo run failed; end of its log:\n" + "\n".join(tail))
         print(summary(warehouse))
+        analyst = env.get("STABLEFLOW_ANALYST_WAREHOUSE", "data/stableflow_analyst.duckdb")
+        print(f"analysts' copy (open it read-only): {Path(analyst).resolve()}")
         print(f"HTTP requests served by the replay server: {sum(server.requests.values())}")
 
 

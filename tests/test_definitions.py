@@ -14,20 +14,29 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_definitions_load_and_validate():
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
-    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"raw/defillama_total_supply", "raw/defillama_token_supply",
-                    "raw/defillama_token_supply_by_chain", "raw/coingecko_market_daily",
-                    "raw/evm_day_blocks", "raw/evm_token_supply", "raw/evm_issuance_events",
-                    "raw/evm_issuance_daily", "raw/evm_exchange_balances",
-                    "raw/evm_exchange_reserves", "raw/evm_exchange_flows"}
+    by_group: dict[str, set[str]] = {}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert node.group_name == "ingest"
-        assert node.backfill_policy == dg.BackfillPolicy.single_run()
-        checks = {c.name for c in graph.asset_check_keys if c.asset_key == key}
-        assert "schema" in checks, key
-    assert defs.get_job_def("ingest_daily") is not None
-    assert {s.name for s in defs.schedules} == {"ingest_daily_schedule"}
+        by_group.setdefault(node.group_name, set()).add(key.to_user_string())
+        assert node.backfill_policy == dg.BackfillPolicy.single_run(), key
+    assert by_group["ingest"] == {
+        "raw/defillama_total_supply", "raw/defillama_token_supply",
+        "raw/defillama_token_supply_by_chain", "raw/coingecko_market_daily",
+        "raw/evm_day_blocks", "raw/evm_token_supply", "raw/evm_issuance_events",
+        "raw/evm_issuance_daily", "raw/evm_exchange_balances", "raw/evm_exchange_reserves",
+        "raw/evm_exchange_flows"}
+    assert {k.split("/")[0] for k in by_group["staging"]} == {"staging"}
+    assert {"marts/liquidity_daily", "marts/exchange_reserves_by_kind_daily",
+            "marts/stablecoin_supply_daily", "marts/stablecoin_issuance_daily",
+            "marts/exchange_flows_daily", "marts/market_daily"} <= by_group["marts"]
+    assert by_group["publish"] == {"analyst_warehouse"}
+    # Every table asset has its suite attached as checks.
+    for key in graph.get_all_asset_keys():
+        if key.path[0] in ("raw", "staging", "marts"):
+            checks = {c.name for c in graph.asset_check_keys if c.asset_key == key}
+            assert "schema" in checks, key
+    assert defs.resolve_job_def("daily_refresh") is not None
+    assert {s.name for s in defs.schedules} == {"daily_refresh_schedule"}
 
 
 def test_dagster_cli_validates_the_code_location(tmp_path):

@@ -5,6 +5,7 @@ table holds every day of the window, the demo prints its summary, and the second
 leaves the tables identical to the first (row-for-row, ingestion times included).
 """
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import duckdb
 import pytest
 
 from sandbox.chain import GroundTruth
+from tests.test_models import analyst_queries
 from sandbox.world import WINDOW_END, WINDOW_START
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +25,8 @@ DAYS = (WINDOW_END - WINDOW_START).days + 1
 
 def run_demo(tmp_path: Path) -> str:
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-           "STABLEFLOW_WAREHOUSE": str(tmp_path / "stableflow.duckdb")}
+           "STABLEFLOW_WAREHOUSE": str(tmp_path / "stableflow.duckdb"),
+           "STABLEFLOW_ANALYST_WAREHOUSE": str(tmp_path / "stableflow_analyst.duckdb")}
     result = subprocess.run([sys.executable, "-m", "sandbox.demo"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -71,6 +74,21 @@ def test_demo_fills_the_window_and_is_repeatable(tmp_path):
             "SELECT kind, sum(balance_tokens) FILTER (WHERE date = ?) / sum(balance_tokens) FILTER (WHERE date = ?) "
             "FROM raw.evm_exchange_reserves WHERE token = 'USDT' GROUP BY kind", [WINDOW_END, WINDOW_START]).fetchall())
         assert kinds["derivatives"] > 2 and kinds["spot"] < 0.5  # the planted story
+    # The analysts' copy: read-only, every mart over the whole window, every column documented.
+    analyst = tmp_path / "stableflow_analyst.duckdb"
+    assert f"analysts' copy (open it read-only): {analyst}" in out
+    with duckdb.connect(str(analyst), read_only=True) as con:
+        marts = [r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall()]
+        assert "liquidity_daily" in marts
+        for mart in marts:
+            first_day, last_day = con.execute(f"SELECT min(date), max(date) FROM marts.{mart}").fetchone()
+            assert first_day <= WINDOW_START + dt.timedelta(days=1) and last_day == WINDOW_END, mart
+        assert con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'marts' "
+                           "AND coalesce(comment, '') = ''").fetchone()[0] == 0
+        assert con.execute("SELECT count(DISTINCT date) FROM marts.liquidity_daily").fetchone()[0] == DAYS
+        for name, sql in analyst_queries().items():
+            assert con.execute(sql).fetchall(), name
     first = checksums(warehouse)
     run_demo(tmp_path)
     assert checksums(warehouse) == first

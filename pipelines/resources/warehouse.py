@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -98,6 +99,36 @@ class Warehouse(dg.ConfigurableResource):
                 con.execute("ROLLBACK")
                 raise
         return written
+
+    def run_in_transaction(self, statements: Sequence[str]) -> None:
+        """Run `statements` as one transaction: all of them take effect, or none."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for statement in statements:
+                    con.execute(statement)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def publish(self, target: str) -> int:
+        """Copy the whole warehouse to `target` atomically: built beside it, then renamed
+        over it. Analysts holding the old copy open keep reading the old file untouched,
+        and nobody ever opens a half-written one. Returns the copy's size in bytes."""
+        target_path = Path(target)
+        target_path.parent.mkdir(parents=True, exist_ok=True)
+        building = target_path.with_name(f".{target_path.name}.building")
+        building.unlink(missing_ok=True)
+        with self.connect(read_only=True) as con:
+            source = con.execute("SELECT current_database()").fetchone()[0]
+            # ATTACH takes no parameters: the path (our own setting) is quoted as a literal.
+            literal = "'" + str(building).replace("'", "''") + "'"
+            con.execute(f"ATTACH {literal} AS analyst_copy (READ_WRITE)")
+            con.execute(f'COPY FROM DATABASE "{source}" TO analyst_copy')
+            con.execute("DETACH analyst_copy")
+        os.replace(building, target_path)
+        return target_path.stat().st_size
 
     def read(self, sql: str, params: Sequence[object] = ()) -> pl.DataFrame:
         with self.connect(read_only=True) as con:

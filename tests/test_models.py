@@ -1,0 +1,95 @@
+"""SQL models and the analysts' copy, over the replay server and the sandbox chain."""
+
+import datetime as dt
+import re
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import pytest
+
+from assets.ingest import ingest_assets, ingest_checks
+from assets.models import model_assets, model_checks, models
+from assets.publish import analyst_warehouse
+from assets.ingest.labels import load_labels
+from pipelines.resources.evm import EvmRpc
+from pipelines.resources.warehouse import SQL_DIR
+from sandbox.chain import Anvil, plant_scenario
+from sandbox.world import bury
+from tests.conftest import materialize
+
+D = dt.date
+START, END = D(2022, 5, 1), D(2022, 5, 20)
+
+
+@pytest.fixture(scope="module")
+def chain_url():
+    with Anvil(START) as node:
+        plant_scenario(node.url, load_labels().frame, START, END)
+        bury(node.url)
+        yield node.url
+
+
+@pytest.fixture
+def built(resources, chain_url, tmp_path, monkeypatch):
+    analyst = tmp_path / "analyst.duckdb"
+    monkeypatch.setenv("STABLEFLOW_ANALYST_WAREHOUSE", str(analyst))
+    everything = {**resources, "rpc_ethereum": EvmRpc(chain="ethereum", url=chain_url)}
+    result = materialize([*ingest_assets, *model_assets, analyst_warehouse, *ingest_checks,
+                          *model_checks], everything, START, END)
+    return result, resources["warehouse"], analyst
+
+
+def analyst_queries() -> dict[str, str]:
+    text = (SQL_DIR / "analyst_queries.sql").read_text()
+    parts = re.split(r"^-- name: (\w+)\s*$", text, flags=re.M)
+    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2])}
+
+
+def test_models_build_documented_and_checked(built):
+    result, warehouse, analyst = built
+    assert result.success
+    failed = [(e.asset_key.to_user_string(), e.check_name)
+              for e in result.get_asset_check_evaluations() if not e.passed]
+    assert failed == []
+    with duckdb.connect(str(analyst), read_only=True) as con:
+        for model in models:
+            days, first, last = con.execute(
+                f"SELECT count(DISTINCT date), min(date), max(date) FROM {model.table}").fetchone()
+            assert (first, last) == (START, END) or model.table.endswith("issuance_events"), model.table
+            undocumented = con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE schema_name || '.' || table_name = ? "
+                "AND (comment IS NULL OR comment = '')", [model.table]).fetchall()
+            assert undocumented == [], model.table
+        liquidity = con.execute("SELECT count(*), min(ssr) FROM marts.liquidity_daily").fetchone()
+        assert liquidity[0] == (END - START).days + 1 and liquidity[1] > 0
+
+
+def test_analyst_queries_run_as_written(built):
+    _, _, analyst = built
+    queries = analyst_queries()
+    assert {"usdt_exchange_reserves_by_kind_monthly", "net_issuance_weekly", "ssr_monthly"} <= set(queries)
+    with duckdb.connect(str(analyst), read_only=True) as con:
+        for name, sql in queries.items():
+            assert con.execute(sql).fetchall(), name
+
+
+def test_materialisation_succeeds_while_an_analyst_holds_the_copy_open(built, resources, chain_url):
+    result, warehouse, analyst = built
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import duckdb, sys, time
+        con = duckdb.connect({str(analyst)!r}, read_only=True)
+        print(con.execute("SELECT count(*) FROM marts.liquidity_daily").fetchone()[0], flush=True)
+        sys.stdin.read()  # hold the file open until the test closes stdin
+        print(con.execute("SELECT count(*) FROM marts.liquidity_daily").fetchone()[0], flush=True)
+    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == str((END - START).days + 1)
+        everything = {**resources, "rpc_ethereum": EvmRpc(chain="ethereum", url=chain_url)}
+        again = materialize([*model_assets, analyst_warehouse], everything, START, END)
+        assert again.success
+        out, _ = holder.communicate("", timeout=60)
+        assert out.strip() == str((END - START).days + 1)  # the old copy, still whole
+    finally:
+        holder.kill()
