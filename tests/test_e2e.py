@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from sandbox.chain import GroundTruth
-from tests.test_models import analyst_queries
+from tests.test_models import analyst_queries, readme_queries
 from sandbox.world import WINDOW_END, WINDOW_START
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,6 +89,8 @@ def test_demo_fills_the_window_and_is_repeatable(tmp_path):
         assert con.execute("SELECT count(DISTINCT date) FROM marts.liquidity_daily").fetchone()[0] == DAYS
         for name, sql in analyst_queries().items():
             assert con.execute(sql).fetchall(), name
+        for sql in readme_queries():
+            assert con.execute(sql).fetchall(), sql
     first = checksums(warehouse)
     run_demo(tmp_path)
     assert checksums(warehouse) == first

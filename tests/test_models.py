@@ -47,6 +47,15 @@ def analyst_queries() -> dict[str, str]:
     return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2])}
 
 
+def readme_queries() -> list[str]:
+    """The SQL blocks of the README's "For analysts" section, statement by statement."""
+    readme = (SQL_DIR.parent / "README.md").read_text()
+    section = readme.split("## For analysts", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sql\n(.*?)```", section, flags=re.S)
+    return [q.strip() for block in blocks for q in block.split(";") if q.strip()
+            and not all(line.startswith("--") for line in q.strip().splitlines())]
+
+
 def test_models_build_documented_and_checked(built):
     result, warehouse, analyst = built
     assert result.success
@@ -73,6 +82,9 @@ def test_analyst_queries_run_as_written(built):
     with duckdb.connect(str(analyst), read_only=True) as con:
         for name, sql in queries.items():
             assert con.execute(sql).fetchall(), name
+        assert len(readme_queries()) == 3
+        for sql in readme_queries():
+            assert con.execute(sql).fetchall(), sql
 
 
 def test_materialisation_succeeds_while_an_analyst_holds_the_copy_open(built, resources, chain_url):
