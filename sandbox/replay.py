@@ -8,7 +8,7 @@ Serves, on 127.0.0.1, the real paths, query parameters and response shapes:
 
 The pipeline reaches it only through its base-URL settings. For tests it also has a control
 API under /_sandbox/ (and the same operations as methods): inject faults (429 with
-Retry-After, 500, slow answers, truncated JSON), count requests per path, and switch the
+Retry-After, 500, slow answers, truncated JSON, connections cut mid-body), count requests per path, and switch the
 DefiLlama capture to an earlier recording (to replay a revision).
 
 Run it alone with `python -m sandbox.replay --port 8765`.
@@ -92,7 +92,9 @@ def build_stablecoin(llama_id: int) -> dict:
 @dataclass
 class Fault:
     path_prefix: str
-    mode: str  # "429" | "500" | "slow" | "truncated"
+    # "429" | "500" | "slow" | "truncated" (half the JSON, as a whole answer) |
+    # "cut" (the connection drops mid-body: fewer bytes than Content-Length announced)
+    mode: str
     times: int  # how many matching requests it hits; -1 = every one
     retry_after: float | None = None
     delay_s: float = 0.0
@@ -142,7 +144,7 @@ class ReplayServer:
 
     def inject(self, path_prefix: str, mode: str, times: int = 1,
                retry_after: float | None = None, delay_s: float = 0.0) -> None:
-        if mode not in {"429", "500", "slow", "truncated"}:
+        if mode not in {"429", "500", "slow", "truncated", "cut"}:
             raise ValueError(f"unknown fault mode {mode!r}")
         with self._lock:
             self.faults.append(Fault(path_prefix, mode, times, retry_after, delay_s))
@@ -232,6 +234,14 @@ def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             status, body = server.answer(url.path, parse_qs(url.query))
             if fault and fault.mode == "truncated":
                 body = body[: len(body) // 2]
+            if fault and fault.mode == "cut":
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                self.close_connection = True
+                return
             self._send(status, body)
 
         def do_POST(self) -> None:

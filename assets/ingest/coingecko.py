@@ -116,6 +116,7 @@ def coingecko_market_daily(
     sample of D+1. Requests: one per coin per 365 days of window.
     """
     start, end = window_of(context)
+    before = coingecko.requests_made  # the client may serve several steps of a run
     ingested_at = utc_now()
     frames = []
     for coin_id in COINS:
@@ -127,7 +128,11 @@ def coingecko_market_daily(
             )
             for lo, hi in request_ranges(start, end)
         ]
-        coin = pl.concat(parts).unique("date", keep="first")
+        coin = pl.concat(parts).unique()  # overlapping requests repeat identical samples
+        repeated = coin.filter(pl.col("date").is_duplicated())
+        require(repeated.is_empty(), f"coingecko {path}", "prices",
+                f"{repeated['date'][0] if repeated.height else ''}",
+                "two requests returned different values for the same day")
         require_every_day(set(coin["date"]), start, end, f"coingecko {path}", "prices")
         frames.append(stamp(coin, f"coingecko {path}", ingested_at))
     written = warehouse.replace_window(
@@ -137,6 +142,6 @@ def coingecko_market_daily(
         metadata={
             "rows": written["raw.coingecko_market_daily"],
             "window": f"{start}..{end}",
-            "requests": coingecko.requests_made,
+            "requests": coingecko.requests_made - before,
         }
     )

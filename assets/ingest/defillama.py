@@ -77,7 +77,7 @@ def parse_token(
     totals = _token_series(payload.get("tokens"), source, "tokens", start, end, positive=True)
     require_every_day(set(totals), start, end, source, "tokens[].date")
 
-    chains = payload.get("chainBalances", {})
+    chains = payload.get("chainBalances")
     require(isinstance(chains, dict), source, "chainBalances", type(chains).__name__,
             "not an object")
     rows: list[tuple[dt.date, str, float]] = []
@@ -122,6 +122,7 @@ def defillama_total_supply(
     One request serves any window.
     """
     start, end = window_of(context)
+    before = defillama.requests_made  # the client may serve several steps of a run
     frame = parse_total_supply(defillama.get_json("/stablecoincharts/all"), start, end)
     frame = stamp(frame, "defillama /stablecoincharts/all", utc_now())
     written = warehouse.replace_window(
@@ -131,7 +132,7 @@ def defillama_total_supply(
         metadata={
             "rows": written["raw.defillama_total_supply"],
             "window": f"{start}..{end}",
-            "requests": defillama.requests_made,
+            "requests": defillama.requests_made - before,
         }
     )
 
@@ -162,6 +163,7 @@ def defillama_token_supply(
 ):
     """Both tables come from the same response, so they are fetched once and written together."""
     start, end = window_of(context)
+    before = defillama.requests_made  # the client may serve several steps of a run
     ingested_at = utc_now()
     totals, by_chain = [], []
     for token, llama_id in TOKENS.items():
@@ -184,7 +186,7 @@ def defillama_token_supply(
             metadata={
                 "rows": rows,
                 "window": f"{start}..{end}",
-                "requests": defillama.requests_made,
+                "requests": defillama.requests_made - before,
                 **({"chains": ", ".join(chains_seen)} if table.endswith("by_chain") else {}),
             },
         )

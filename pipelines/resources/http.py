@@ -9,6 +9,7 @@ the source, the URL (secrets removed) and the last status.
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import json
 import re
@@ -20,7 +21,9 @@ import dagster as dg
 import requests
 from pydantic import PrivateAttr
 
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+# 408/425/429 and every 5xx but "not implemented" and "version not supported" (Cloudflare
+# adds 520-524 in front of APIs) can succeed on a later attempt.
+RETRYABLE_STATUS = frozenset({408, 425, 429} | set(range(500, 600)) - {501, 505})
 _SECRET_PARAM = re.compile(r"(key|token|secret|auth|password|signature)", re.IGNORECASE)
 
 
@@ -53,13 +56,20 @@ def redact_url(url: str, secrets: tuple[str, ...] = ()) -> str:
 
 
 def _retry_after_seconds(header: str | None) -> float | None:
+    """Retry-After as seconds (a number or an HTTP date); None if absent or unreadable."""
     if not header:
         return None
     try:
         return max(0.0, float(header))
     except ValueError:
+        pass
+    try:
         parsed = email.utils.parsedate_to_datetime(header)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+    except (TypeError, ValueError):
+        return None
+    if parsed.tzinfo is None:  # "-0000" parses naive; HTTP dates are always GMT
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return max(0.0, parsed.timestamp() - time.time())
 
 
 class HttpSource(dg.ConfigurableResource):
@@ -122,8 +132,16 @@ class HttpSource(dg.ConfigurableResource):
                     method, url, params=params, json=body, headers=headers,
                     timeout=self.timeout_s,
                 )
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except (requests.ConnectionError, requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError) as exc:
+                # Transport faults, a body cut short included: the next attempt may work.
                 problem = f"{type(exc).__name__}"
+            except (requests.RequestException, ValueError) as exc:
+                # A malformed URL or similar: retrying cannot help, and the exception's own
+                # text would show the whole URL, key included.
+                raise SourceError(f"{self.name}: {method} {shown} cannot be sent: "
+                                  f"{type(exc).__name__}") from None
             else:
                 if response.status_code == 200:
                     try:

@@ -21,7 +21,7 @@ events AS (
         count(*) FILTER (WHERE direction = 'mint')                        AS mint_count,
         count(*) FILTER (WHERE direction = 'burn')                        AS burn_count,
         max(amount_tokens) FILTER (WHERE direction = 'mint')              AS largest_mint_tokens,
-        arg_max(tx_hash, amount_tokens) FILTER (WHERE direction = 'mint') AS largest_mint_tx_hash
+        first(tx_hash ORDER BY amount_tokens DESC, block_number, log_index) FILTER (WHERE direction = 'mint') AS largest_mint_tx_hash
     FROM staging.stg_evm__issuance_events
     GROUP BY date, token
 )

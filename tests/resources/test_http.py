@@ -35,6 +35,28 @@ def test_truncated_json_is_retried(replay):
     assert client.requests_made == 2
 
 
+def test_connection_cut_mid_body_is_retried(replay):
+    replay.inject("/defillama/stablecoin/1", "cut", times=1)
+    client = source(replay)
+    assert client.get_json(PATH)["symbol"] == "USDT"
+    assert client.requests_made == 2
+
+
+def test_unreadable_retry_after_falls_back_to_backoff(replay, monkeypatch):
+    import pipelines.resources.http as http
+
+    assert http._retry_after_seconds("soon, maybe") is None
+    assert http._retry_after_seconds("Thu, 01 Jan 1970 00:00:00 -0000") == 0.0
+
+
+def test_malformed_url_fails_without_showing_the_key():
+    client = fast_source("rpc ethereum", "htps://node.example/v2/SECRETKEY123", hide_path=True)
+    with pytest.raises(SourceError) as err:
+        client.post_json("", {"jsonrpc": "2.0"})
+    assert "SECRETKEY123" not in str(err.value) and "cannot be sent" in str(err.value)
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+
+
 def test_timeout_is_retried(replay):
     replay.inject("/defillama/stablecoin/1", "slow", times=1, delay_s=0.5)
     client = source(replay, timeout_s=0.2)

@@ -71,14 +71,18 @@ class _Window:
     end: dt.date
     warehouse: Warehouse
     chains: list[tuple[Chain, EvmRpc, list[ClosingBlock]]]
+    # (requests, log splits) of each chain's client before this step: the client may serve
+    # several steps of a run, and metadata reports this step's own cost.
+    before: dict[str, tuple[int, int]]
 
     def metadata(self, **extra) -> dict:
         meta = {"window": f"{self.start}..{self.end}", **extra}
         for chain, rpc, blocks in self.chains:
-            meta[f"{chain.name}_rpc_requests"] = rpc.requests_made
+            requests, splits = self.before[chain.name]
+            meta[f"{chain.name}_rpc_requests"] = rpc.requests_made - requests
             meta[f"{chain.name}_closing_blocks"] = f"{blocks[0].number}..{blocks[-1].number}"
-            if rpc.log_splits:
-                meta[f"{chain.name}_log_range_splits"] = rpc.log_splits
+            if rpc.log_splits > splits:
+                meta[f"{chain.name}_log_range_splits"] = rpc.log_splits - splits
         return meta
 
 
@@ -89,11 +93,12 @@ def _window(context: dg.AssetExecutionContext, day_before: bool, use_cache: bool
     start, end = window_of(context)
     warehouse: Warehouse = context.resources.warehouse
     first = start - dt.timedelta(days=1) if day_before else start
-    chains = []
+    chains, before = [], {}
     for chain in CHAINS:
         rpc: EvmRpc = getattr(context.resources, chain.resource_key)
+        before[chain.name] = (rpc.requests_made, rpc.log_splits)
         chains.append((chain, rpc, _closing_blocks(rpc, warehouse, chain, first, end, use_cache)))
-    return _Window(start, end, warehouse, chains)
+    return _Window(start, end, warehouse, chains, before)
 
 
 @dg.multi_asset(

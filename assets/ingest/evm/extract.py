@@ -39,7 +39,12 @@ def _uint(hex_data: str) -> int:
 def token_supply(rpc: EvmRpc, chain: Chain, closing: list[ClosingBlock]) -> pl.DataFrame:
     """totalSupply() of every token at every closing block: one batched eth_call each."""
     calls = [(t.address, _TOTAL_SUPPLY, c.number) for c in closing for t in chain.tokens]
-    answers = iter(rpc.eth_calls(calls))
+    results = rpc.eth_calls(calls)
+    for (address, _, block), result in zip(calls, results):
+        if result in ("0x", "", None):  # no contract there (wrong address, or not yet deployed)
+            raise ValueError(f"rpc {chain.name}: totalSupply() of {address} at block {block} "
+                             f"returned no data: is a token contract there?")
+    answers = iter(results)
     rows = [
         {"date": c.date, "chain": chain.name, "token": t.symbol, "block_number": c.number,
          "supply_raw": _uint(next(answers)), "decimals": t.decimals}
