@@ -19,7 +19,8 @@ from tests.test_models import analyst_queries, readme_queries
 from sandbox.world import WINDOW_END, WINDOW_START
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.e2e
+# Two whole sandbox demos (about five minutes each on 2 cores).
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]
 DAYS = (WINDOW_END - WINDOW_START).days + 1
 
 

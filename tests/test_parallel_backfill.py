@@ -17,7 +17,7 @@ import pytest
 
 from sandbox.world import ROOT, prepare_dagster_home, running_sandbox
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 D = dt.date
 START, END = D(2022, 5, 1), D(2022, 5, 21)
 WINDOWS = [(D(2022, 5, 1), D(2022, 5, 7)), (D(2022, 5, 8), D(2022, 5, 14)),
