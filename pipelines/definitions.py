@@ -35,6 +35,8 @@ defs = dg.Definitions(
             api_key_header=os.environ.get("COINGECKO_API_KEY_HEADER", "x-cg-demo-api-key"),
             min_interval_s=settings.coingecko_min_interval_s,
         ),
+        "alternative_me": HttpSource(name="alternative.me", base_url=settings.alternative_me_url),
+        "fred": HttpSource(name="fred", base_url=settings.fred_url),
         # One JSON-RPC endpoint per chain; URLs usually embed a provider key, so EnvVar.
         **{chain.resource_key: EvmRpc(chain=chain.name, url=dg.EnvVar(chain.rpc_url_env))
            for chain in CHAINS},

@@ -40,6 +40,8 @@ class Settings:
     defillama_url: str
     coingecko_url: str
     coingecko_min_interval_s: float
+    alternative_me_url: str
+    fred_url: str
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -63,4 +65,7 @@ class Settings:
             ),
             # The keyless/demo tier allows about 30 calls a minute.
             coingecko_min_interval_s=_float("STABLEFLOW_COINGECKO_MIN_INTERVAL_S", 2.5),
+            alternative_me_url=os.environ.get(
+                "STABLEFLOW_ALTERNATIVE_ME_URL", "https://api.alternative.me"),
+            fred_url=os.environ.get("STABLEFLOW_FRED_URL", "https://fred.stlouisfed.org"),
         )

@@ -5,6 +5,8 @@ Serves, on 127.0.0.1, the real paths, query parameters and response shapes:
     /defillama/stablecoincharts/all                  (base URL .../defillama)
     /defillama/stablecoin/{1,2}
     /coingecko/api/v3/coins/{id}/market_chart/range  (base URL .../coingecko/api/v3)
+    /alternative_me/fng/?limit=N                     (base URL .../alternative_me)
+    /fred/graph/fredgraph.csv?id=S&cosd=D&coed=D     (base URL .../fred)
 
 The pipeline reaches it only through its base-URL settings. For tests it also has a control
 API under /_sandbox/ (and the same operations as methods): inject faults (429 with
@@ -39,6 +41,13 @@ _LLAMA_META = {
 }
 _TOKEN_FILES = {1: "stablecoin1_usdt_circulating_daily.csv",
                 2: "stablecoin2_usdc_circulating_daily.csv"}
+_FNG_FILE = "alternative_me_fng_with_timestamp_2018_2025.csv"
+# FRED series -> (recording, date column, value column), as each recording spells them.
+_FRED_FILES = {
+    "SP500": ("fred_SP500_2016_2026.csv", "as_of", "value"),
+    "NASDAQ100": ("fred_NASDAQ100_2015_2026.csv", "as_of", "value"),
+    "DTB3": ("fred_DTB3_2006_2026.csv", "observation_date", "DTB3"),
+}
 
 
 def _midnight(day: dt.date) -> int:
@@ -89,6 +98,21 @@ def build_stablecoin(llama_id: int) -> dict:
     }
 
 
+def build_fear_greed() -> list[dict]:
+    """`/fng/` entries in alternative.me's shape (strings, newest first), from the recording."""
+    with open(RECORDINGS / "alternative_me" / _FNG_FILE) as f:
+        rows = [{"value": r["fear_greed_index"], "value_classification": r["value_classification"],
+                 "timestamp": r["timestamp"]} for r in csv.DictReader(f)]
+    return sorted(rows, key=lambda r: int(r["timestamp"]), reverse=True)
+
+
+def build_fred(series: str) -> list[tuple[str, str]]:
+    """(observation_date, value) rows of a FRED series; holidays keep their empty value."""
+    name, date_column, value_column = _FRED_FILES[series]
+    with open(RECORDINGS / "fred" / name) as f:
+        return [(r[date_column], r[value_column]) for r in csv.DictReader(f)]
+
+
 @dataclass
 class Fault:
     path_prefix: str
@@ -118,6 +142,8 @@ class ReplayServer:
             p.stem.removeprefix("market_chart_"): json.loads(p.read_text())
             for p in (RECORDINGS / "coingecko").glob("market_chart_*.json")
         }
+        self._fear_greed = build_fear_greed()
+        self._fred = {series: build_fred(series) for series in _FRED_FILES}
         self._httpd = ThreadingHTTPServer((host, port), _handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -170,7 +196,7 @@ class ReplayServer:
         return None
 
     def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, bytes]:
-        """The recorded API's answer to GET path?query: (status, JSON body)."""
+        """The recorded API's answer to GET path?query: (status, body)."""
         parts = path.strip("/").split("/")
         if parts[:2] == ["defillama", "stablecoincharts"] and parts[2:] == ["all"]:
             return 200, self._charts_all[self.capture]
@@ -182,6 +208,10 @@ class ReplayServer:
         if (len(parts) == 7 and parts[:4] == ["coingecko", "api", "v3", "coins"]
                 and parts[5:] == ["market_chart", "range"]):
             return self._market_chart_range(parts[4], query)
+        if parts == ["alternative_me", "fng"]:
+            return self._fng(query)
+        if parts == ["fred", "graph", "fredgraph.csv"]:
+            return self._fredgraph(query)
         return 404, json.dumps({"error": f"not recorded: {path}"}).encode()
 
     def _market_chart_range(self, coin: str, query: dict[str, list[str]]) -> tuple[int, bytes]:
@@ -201,6 +231,25 @@ class ReplayServer:
         return 200, json.dumps(sliced).encode()
 
 
+    def _fng(self, query: dict[str, list[str]]) -> tuple[int, bytes]:
+        try:
+            limit = int(query.get("limit", ["1"])[0])
+        except ValueError:
+            limit = 1  # alternative.me answers a bad limit with the latest value
+        data = self._fear_greed if limit <= 0 else self._fear_greed[:limit]
+        body = {"name": "Fear and Greed Index", "data": data, "metadata": {"error": None}}
+        return 200, json.dumps(body).encode()
+
+    def _fredgraph(self, query: dict[str, list[str]]) -> tuple[int, bytes]:
+        series = query.get("id", [""])[0]
+        if series not in self._fred:
+            return 404, b"Series not found"
+        lo, hi = query.get("cosd", ["0000"])[0], query.get("coed", ["9999"])[0]
+        lines = [f"observation_date,{series}"]
+        lines += [f"{day},{value}" for day, value in self._fred[series] if lo <= day <= hi]
+        return 200, ("\n".join(lines) + "\n").encode()
+
+
 def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -210,7 +259,8 @@ def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
 
         def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None):
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            csv_body = urlsplit(self.path).path.endswith(".csv") and status == 200
+            self.send_header("Content-Type", "text/csv" if csv_body else "application/json")
             self.send_header("Content-Length", str(len(body)))
             for k, v in (headers or {}).items():
                 self.send_header(k, v)

@@ -23,6 +23,8 @@ def sandbox_environment(replay_url: str, rpc_url: str) -> dict[str, str]:
     return {
         "STABLEFLOW_DEFILLAMA_URL": f"{replay_url}/defillama",
         "STABLEFLOW_COINGECKO_URL": f"{replay_url}/coingecko/api/v3",
+        "STABLEFLOW_ALTERNATIVE_ME_URL": f"{replay_url}/alternative_me",
+        "STABLEFLOW_FRED_URL": f"{replay_url}/fred",
         "STABLEFLOW_ETHEREUM_RPC_URL": rpc_url,
         "STABLEFLOW_START_DATE": WINDOW_START.isoformat(),
         "STABLEFLOW_END_DATE": WINDOW_END.isoformat(),

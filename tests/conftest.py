@@ -103,6 +103,8 @@ def resources(replay: ReplayServer, warehouse: Warehouse) -> dict:
         "warehouse": warehouse,
         "defillama": fast_source("defillama", f"{replay.url}/defillama"),
         "coingecko": fast_source("coingecko", f"{replay.url}/coingecko/api/v3"),
+        "alternative_me": fast_source("alternative.me", f"{replay.url}/alternative_me"),
+        "fred": fast_source("fred", f"{replay.url}/fred"),
     }
 
 

@@ -13,7 +13,25 @@ from tests.conftest import fast_source, materialize
 D = dt.date
 START, END = D(2022, 5, 1), D(2022, 5, 31)
 TABLES = ["raw.defillama_total_supply", "raw.defillama_token_supply",
-          "raw.defillama_token_supply_by_chain", "raw.coingecko_market_daily"]
+          "raw.defillama_token_supply_by_chain", "raw.coingecko_market_daily",
+          "raw.fear_greed_daily", "raw.fred_series_daily"]
+# Requests one window costs: 3 DefiLlama, 4 CoinGecko, 1 alternative.me, 3 FRED.
+REQUESTS = 3 + 4 + 1 + 3
+
+
+def recorded_fred_rows(first: dt.date, last: dt.date) -> dict[tuple[dt.date, str], float | None]:
+    """The FRED recordings' rows in first..last, read straight from the files."""
+    files = {"SP500": ("fred_SP500_2016_2026.csv", "as_of", "value"),
+             "NASDAQ100": ("fred_NASDAQ100_2015_2026.csv", "as_of", "value"),
+             "DTB3": ("fred_DTB3_2006_2026.csv", "observation_date", "DTB3")}
+    rows = {}
+    for series, (name, date_col, value_col) in files.items():
+        for line in (RECORDINGS / "fred" / name).read_text().splitlines()[1:]:
+            values = dict(zip([date_col, value_col], line.split(",")[:2]))
+            day = D.fromisoformat(values[date_col])
+            if first <= day <= last:
+                rows[(day, series)] = float(values[value_col]) if values[value_col] else None
+    return rows
 
 
 def snapshot(warehouse, with_ingested_at=True) -> dict[str, pl.DataFrame]:
@@ -42,6 +60,12 @@ def test_window_run_writes_every_table_and_passes_every_check(resources, replay,
     assert counts["raw.defillama_total_supply"] == 31
     assert counts["raw.defillama_token_supply"] == 62
     assert counts["raw.coingecko_market_daily"] == 124
+    assert counts["raw.fear_greed_daily"] == 31
+    # FRED rows are re-read from 7 days before the window: what FRED holds for those days.
+    fred = recorded_fred_rows(START - dt.timedelta(days=7), END)
+    stored = warehouse.read("SELECT date, series_id, value FROM raw.fred_series_daily")
+    assert {(d, s): v for d, s, v in stored.rows()} == fred
+    assert fred[(D(2022, 5, 30), "DTB3")] is None  # Memorial Day: FRED's empty value, kept
     # Ethereum for both tokens, plus every USDC chain recorded from 2022-05-12 on.
     header = (RECORDINGS / "defillama" / "usdc_circulating_by_chain_2022_2023.csv").read_text().splitlines()[0]
     usdc_chains = sum(c.endswith("_Circulating") for c in header.split(","))
@@ -50,8 +74,14 @@ def test_window_run_writes_every_table_and_passes_every_check(resources, replay,
     evaluations = result.get_asset_check_evaluations()
     assert {e.asset_key for e in evaluations} == {k for a in ingest_assets for k in a.keys}
     assert all(e.passed for e in evaluations)
-    # One request per DefiLlama endpoint, one per coin: what the window costs.
-    assert sum(replay.requests.values()) == 3 + 4
+    # One request per DefiLlama endpoint, per coin, per FRED series, one for Fear & Greed.
+    assert sum(replay.requests.values()) == REQUESTS
+    fng = next(line.split(",") for line in (RECORDINGS / "alternative_me" /
+               "alternative_me_fng_with_timestamp_2018_2025.csv").read_text().splitlines()
+               if line.split(",")[3] == "2022-05-15")
+    stored = warehouse.read("SELECT value, classification FROM raw.fear_greed_daily "
+                            "WHERE date = '2022-05-15'")
+    assert stored.row(0) == (int(fng[0]), fng[1])
     # Stored values are the recorded ones.
     recorded = json.loads((RECORDINGS / "defillama" / "stablecoincharts_all_2026-08-22.json").read_text())
     may_15 = next(r for r in recorded if r["date"] == "1652572800")
@@ -84,11 +114,13 @@ def test_transient_faults_are_retried_and_change_nothing(resources, replay, ware
     replay.inject("/defillama/stablecoin/2", "500", times=2)
     replay.inject("/defillama/stablecoincharts/all", "truncated", times=1)
     replay.inject("/coingecko/api/v3/coins/tether", "slow", times=1, delay_s=0.3)
+    replay.inject("/fred/graph/fredgraph.csv", "truncated", times=1)  # a CSV cut mid-row
+    replay.inject("/alternative_me/fng", "cut", times=1)
     resources = {**resources, "coingecko": fast_source(
         "coingecko", f"{replay.url}/coingecko/api/v3", timeout_s=0.2)}
     result = materialize(ingest_assets, resources, START, END)
     assert result.success
-    assert sum(replay.requests.values()) == 7 + 2 + 2 + 1 + 1
+    assert sum(replay.requests.values()) == REQUESTS + 2 + 2 + 1 + 1 + 1 + 1
     assert_same(clean, snapshot(warehouse))  # same values, so even ingested_at is kept
 
 

@@ -9,8 +9,10 @@ the source, the URL (secrets removed) and the last status.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import email.utils
+import io
 import json
 import re
 import time
@@ -72,6 +74,27 @@ def _retry_after_seconds(header: str | None) -> float | None:
     return max(0.0, parsed.timestamp() - time.time())
 
 
+class _Undecodable(ValueError):
+    """A 200 answer whose body cannot be read whole (cut off, not the promised format)."""
+
+
+def _decode_json(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except (json.JSONDecodeError, requests.JSONDecodeError) as exc:
+        raise _Undecodable(f"invalid JSON ({exc.msg} at byte {exc.pos})") from None
+
+
+def _decode_csv(response: requests.Response) -> list[dict[str, str]]:
+    # Undecodable bytes become U+FFFD, which the source's parser then rejects by field and value.
+    text = response.content.decode("utf-8-sig", errors="replace")
+    # A CSV body ends with a line break; without one the last row may be cut mid-value
+    # (e.g. "4230.24" arriving as "42"), which would parse as a wrong number.
+    if not text.endswith("\n"):
+        raise _Undecodable(f"a CSV body that does not end with a line break ({len(text)} bytes)")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
 class HttpSource(dg.ConfigurableResource):
     """A public HTTP API: base URL, optional key header, rate limit and retry policy."""
 
@@ -107,17 +130,23 @@ class HttpSource(dg.ConfigurableResource):
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self._request("GET", path, params=params)
 
+    def get_csv(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, str]]:
+        """GET a CSV document (header row first) as a list of rows keyed by column name."""
+        return self._request("GET", path, params=params, decode=_decode_csv, accept="text/csv")
+
     def post_json(self, path: str, body: Any) -> Any:
         """POST a JSON body (JSON-RPC), with the same retry policy as GET."""
         return self._request("POST", path, body=body)
 
     def _request(
-        self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None
+        self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None,
+        decode: Callable[[requests.Response], Any] | None = None, accept: str = "application/json",
     ) -> Any:
+        decode = decode or _decode_json
         url = self.base_url.rstrip("/") + ("/" + path.lstrip("/") if path else "")
         if self._session is None:
             self._session = requests.Session()
-        headers = {"Accept": "application/json", "User-Agent": "stableflow/0.1"}
+        headers = {"Accept": accept, "User-Agent": "stableflow/0.1"}
         if self.api_key and self.api_key_header:
             headers[self.api_key_header] = self.api_key
         shown = self.shown_url(url + ("?" + urlencode(params) if params else ""))
@@ -145,10 +174,10 @@ class HttpSource(dg.ConfigurableResource):
             else:
                 if response.status_code == 200:
                     try:
-                        return response.json()
-                    except (json.JSONDecodeError, requests.JSONDecodeError) as exc:
+                        return decode(response)
+                    except _Undecodable as exc:
                         # A cut-off body is a transport fault: the next attempt may be whole.
-                        problem = f"HTTP 200 with invalid JSON ({exc.msg} at byte {exc.pos})"
+                        problem = f"HTTP 200 with {exc}"
                 elif response.status_code in RETRYABLE_STATUS:
                     problem = f"HTTP {response.status_code}"
                     retry_after = _retry_after_seconds(response.headers.get("Retry-After"))

@@ -1,0 +1,106 @@
+"""FRED series: equity indices and the risk-free rate (https://fred.stlouisfed.org, keyless).
+
+Owns: raw.fred_series_daily.
+
+`/graph/fredgraph.csv?id=<SERIES>&cosd=<from>&coed=<to>` is FRED's public CSV download
+(`observation_date,<SERIES>`); it needs no API key. Series: SP500 and NASDAQ100 (index close
+of the US trading day, about 20:00-21:00 UTC, so within the UTC day it is dated) and DTB3
+(3-month Treasury bill, secondary market, discount basis, percent per year). FRED has rows
+for trading days only; a holiday is a row with an empty value (older downloads wrote "."),
+stored as NULL because FRED says so, and a weekend has no row at all.
+
+FRED posts a day's value a day or more after it: a run re-reads the LOOKBACK_DAYS before its
+window too, so a value missing when its own day ran is picked up by a later daily run.
+Unchanged rows keep their ingested_at, so the re-read leaves nothing changed.
+"""
+
+import datetime as dt
+import math
+
+import dagster as dg
+import polars as pl
+
+from assets.ingest.parsing import require, stamp, utc_now
+from pipelines.partitions import DAILY, window_of
+from pipelines.resources import HttpSource, Rows, Warehouse
+from pipelines.resources.http import SourceDataError
+
+# Series id -> (description, plausible range). The bounds catch unit and parsing errors: index
+# levels are positive and far below 10^6; a T-bill yield stays within -5..30 percent.
+SERIES = {
+    "SP500": ("S&P 500 index, daily close", 0.0, 1e6),
+    "NASDAQ100": ("Nasdaq-100 index, daily close", 0.0, 1e6),
+    "DTB3": ("3-month Treasury bill, secondary market, discount basis (percent)", -5.0, 30.0),
+}
+LOOKBACK_DAYS = 7
+
+
+def _value(raw: str, source: str, field: str, low: float, high: float) -> float | None:
+    if raw in ("", "."):
+        return None  # FRED's "no value on this trading day" (a holiday)
+    try:
+        number = float(raw)
+    except ValueError:
+        raise SourceDataError(source, field, raw, "not a number") from None
+    if not (math.isfinite(number) and low < number <= high):
+        raise SourceDataError(source, field, raw, f"outside the plausible range {low:g}..{high:g}")
+    return number
+
+
+def parse_fredgraph(rows: list[dict[str, str]], series: str, start: dt.date, end: dt.date
+                    ) -> pl.DataFrame:
+    """fredgraph.csv rows -> (date, series_id, value) for start..end; value NULL on holidays."""
+    source = f"fred {series}"
+    _, low, high = SERIES[series]
+    values: dict[dt.date, float | None] = {}
+    seen: set[dt.date] = set()
+    for i, row in enumerate(rows, start=2):  # line numbers as in the file, after the header
+        require(set(row) == {"observation_date", series}, source, f"line {i} columns",
+                sorted(row, key=str), f"expected observation_date,{series}")
+        raw_date = row["observation_date"]
+        try:
+            day = dt.date.fromisoformat(raw_date or "")
+        except ValueError:
+            raise SourceDataError(source, f"line {i} observation_date", raw_date,
+                                  "not a YYYY-MM-DD date") from None
+        require(day not in seen, source, f"line {i} observation_date", raw_date,
+                "the date appears twice")
+        seen.add(day)
+        if start <= day <= end:
+            values[day] = _value(row[series], source, f"{raw_date}.{series}", low, high)
+    return pl.DataFrame(
+        [{"date": d, "series_id": series, "value": v} for d, v in sorted(values.items())],
+        schema={"date": pl.Date, "series_id": pl.Utf8, "value": pl.Float64},
+    )
+
+
+@dg.asset(
+    key=["raw", "fred_series_daily"],
+    group_name="ingest",
+    kinds={"duckdb"},
+    partitions_def=DAILY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="duckdb",
+)
+def fred_series_daily(
+    context: dg.AssetExecutionContext, fred: HttpSource, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """S&P 500 and Nasdaq-100 closes and the 3-month T-bill rate, one row per series and US
+    trading day (FRED). Requests: one per series per run; the 7 days before the window are
+    re-read to pick up values FRED posted late."""
+    start, end = window_of(context)
+    first = max(start - dt.timedelta(days=LOOKBACK_DAYS), DAILY.start.date())
+    before = fred.requests_made
+    ingested_at = utc_now()
+    frames = []
+    for series in SERIES:
+        rows = fred.get_csv("/graph/fredgraph.csv",
+                            {"id": series, "cosd": first.isoformat(), "coed": end.isoformat()})
+        frames.append(stamp(parse_fredgraph(rows, series, first, end), f"fred {series}",
+                            ingested_at))
+    written = warehouse.replace_window(
+        first, end, Rows("raw.fred_series_daily", pl.concat(frames), ["date", "series_id"]))
+    return dg.MaterializeResult(metadata={
+        "rows": written["raw.fred_series_daily"], "window": f"{start}..{end}",
+        "reread_from": str(first), "requests": fred.requests_made - before,
+    })
