@@ -1,10 +1,12 @@
 -- Mart: one row per UTC day with the stablecoin liquidity picture: USDT, USDC and total
 -- stablecoin supply (DefiLlama, all chains), USDT+USDC held on spot vs derivatives exchanges,
--- BTC and ETH market caps, the Stablecoin Supply Ratio (SSR) and day-on-day changes.
+-- BTC and ETH market caps, the Stablecoin Supply Ratio (SSR), the Fear & Greed Index and
+-- day-on-day changes.
 -- Grain: date; a row for every day in staging.stg_defillama__total_supply (itself one per day
 -- of raw.defillama_total_supply); inputs missing on a day are NULL, never dropped.
 -- Sources: staging.stg_defillama__total_supply, marts.stablecoin_supply_daily (chain 'all'),
---          marts.exchange_reserves_by_kind_daily, marts.market_daily.
+--          marts.exchange_reserves_by_kind_daily, marts.market_daily,
+--          staging.stg_alternative_me__fear_greed.
 WITH spine AS (
     SELECT date, total_circulating_usd AS total_stablecoin_supply_usd
     FROM staging.stg_defillama__total_supply
@@ -48,11 +50,14 @@ joined AS (
             AS derivatives_share_of_exchange_reserves,
         m.btc_market_cap_usd,
         m.eth_market_cap_usd,
-        m.btc_market_cap_usd / nullif(s.total_stablecoin_supply_usd, 0) AS ssr
+        m.btc_market_cap_usd / nullif(s.total_stablecoin_supply_usd, 0) AS ssr,
+        f.fear_greed,
+        f.fear_greed_classification
     FROM spine AS s
     LEFT JOIN supply AS p ON p.date = s.date
     LEFT JOIN reserves AS r ON r.date = s.date
     LEFT JOIN market AS m ON m.date = s.date
+    LEFT JOIN staging.stg_alternative_me__fear_greed AS f ON f.date = s.date
 )
 SELECT
     *,

@@ -1,0 +1,11 @@
+-- Staging: FRED daily series (SP500, NASDAQ100 closes; DTB3 T-bill yield in percent).
+-- Grain: date x series_id; US trading days only; value NULL where FRED has none (holidays).
+-- Source: raw.fred_series_daily (FRED fredgraph.csv).
+-- Deduplicated on (date, series_id), latest ingested_at wins; ingested_at dropped.
+SELECT
+    CAST(date AS DATE)      AS date,
+    upper(series_id)        AS series_id,
+    CAST(value AS DOUBLE)   AS value,
+    source
+FROM raw.fred_series_daily
+QUALIFY row_number() OVER (PARTITION BY date, upper(series_id) ORDER BY ingested_at DESC) = 1
