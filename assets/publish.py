@@ -8,6 +8,7 @@ half-written state: the copy is rebuilt beside the old one and renamed over it.
 
 import dagster as dg
 
+from assets.analytics.assets import analytics_assets
 from assets.models import model_assets
 from pipelines.partitions import DAILY
 from pipelines.resources import Warehouse
@@ -18,14 +19,15 @@ from pipelines.settings import Settings
     key=["analyst_warehouse"],
     group_name="publish",
     kinds={"duckdb"},
-    deps=[key for asset in model_assets for key in asset.keys],
+    deps=[key for asset in [*model_assets, *analytics_assets] for key in asset.keys],
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool="duckdb",
 )
 def analyst_warehouse(warehouse: Warehouse) -> dg.MaterializeResult:
     """A read-only copy of the whole warehouse for analysts (every schema, with its table
-    and column comments), replaced atomically once the models of a run are built."""
+    and column comments), replaced atomically once the models and analytics of a run are
+    built."""
     target = Settings.from_env().analyst_warehouse_path
     size = warehouse.publish(target)
     return dg.MaterializeResult(metadata={"path": target, "bytes": size})

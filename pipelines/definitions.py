@@ -4,6 +4,7 @@ import os
 
 import dagster as dg
 
+from assets.analytics.assets import analytics_assets
 from assets.ingest import ingest_assets, ingest_checks
 from assets.models import model_assets, model_checks
 from assets.publish import analyst_warehouse
@@ -17,7 +18,7 @@ from pipelines.settings import Settings
 settings = Settings.from_env()
 
 defs = dg.Definitions(
-    assets=[*ingest_assets, *model_assets, analyst_warehouse],
+    assets=[*ingest_assets, *model_assets, *analytics_assets, analyst_warehouse],
     asset_checks=[*ingest_checks, *model_checks],
     jobs=[daily_refresh_job],
     # Every step opens the one DuckDB file, and only one may write at a time (pool "duckdb"),

@@ -42,6 +42,7 @@ class Settings:
     coingecko_min_interval_s: float
     alternative_me_url: str
     fred_url: str
+    reports_dir: str
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -68,4 +69,5 @@ class Settings:
             alternative_me_url=os.environ.get(
                 "STABLEFLOW_ALTERNATIVE_ME_URL", "https://api.alternative.me"),
             fred_url=os.environ.get("STABLEFLOW_FRED_URL", "https://fred.stlouisfed.org"),
+            reports_dir=os.environ.get("STABLEFLOW_REPORTS_DIR", "reports"),
         )

@@ -3,7 +3,7 @@
 Starts the replay server, points the pipeline at it through environment variables only,
 materialises every asset for the sandbox window as one Dagster run (the same CLI a data
 engineer would use, recorded in DAGSTER_HOME so `make ui` shows it), prints a summary of
-the warehouse and stops the server.
+the warehouse and the decoupling verdicts, and stops the server.
 """
 
 from __future__ import annotations
@@ -50,15 +50,33 @@ def summary(path: str) -> str:
     lines = [f"warehouse: {Path(path).resolve()}"]
     with duckdb.connect(path, read_only=True) as con:
         tables = con.execute(
-            "SELECT table_schema || '.' || table_name FROM information_schema.tables "
-            "ORDER BY ALL"
+            "SELECT table_schema || '.' || table_name, bool_or(column_name = 'date') "
+            "FROM information_schema.columns GROUP BY ALL ORDER BY ALL"
         ).fetchall()
         lines.append(f"{'table':45} {'rows':>8}  date range")
-        for (table,) in tables:
-            rows, first, last = con.execute(
-                f"SELECT count(*), min(date), max(date) FROM {table}"
-            ).fetchone()
-            lines.append(f"{table:45} {rows:>8}  {first} .. {last}")
+        for table, dated in tables:
+            dates = "min(date), max(date)" if dated else "NULL, NULL"
+            rows, first, last = con.execute(f"SELECT count(*), {dates} FROM {table}").fetchone()
+            lines.append(f"{table:45} {rows:>8}  " + (f"{first} .. {last}" if dated else "-"))
+    return "\n".join(lines)
+
+
+def verdicts(path: str) -> str:
+    """The decoupling verdicts: the headline pair per period, then every pair in counts."""
+    with duckdb.connect(path, read_only=True) as con:
+        headline = con.execute(
+            "SELECT period, verdict, explanation FROM analytics.decoupling_summary "
+            "WHERE supply_series = 'total' AND price_series = 'crypto' "
+            "ORDER BY window_start, window_end DESC").fetchall()
+        counts = con.execute(
+            "SELECT period, count(*) FILTER (verdict = 'coupled'), "
+            "count(*) FILTER (verdict = 'decoupled'), count(*) FILTER (verdict = 'inconclusive') "
+            "FROM analytics.decoupling_summary GROUP BY period, window_start, window_end "
+            "ORDER BY window_start, window_end DESC").fetchall()
+    lines = ["decoupling verdicts, all stablecoins vs crypto (BTC+ETH) market cap:"]
+    lines += [f"  {period:14} {verdict:12} {explanation}" for period, verdict, explanation in headline]
+    lines.append("all 9 supply/price pairs (coupled / decoupled / inconclusive):")
+    lines += [f"  {period:14} {c} / {d} / {i}" for period, c, d, i in counts]
     return "\n".join(lines)
 
 
@@ -84,6 +102,9 @@ def main() -> None:
             tail = log_path.read_text().splitlines()[-30:]
             sys.exit("demo run failed; end of its log:\n" + "\n".join(tail))
         print(summary(warehouse))
+        print(verdicts(warehouse))
+        reports = Path(env.get("STABLEFLOW_REPORTS_DIR", "reports"))
+        print(f"report: {(ROOT / reports / 'decoupling_report.html').resolve()}")
         analyst = env.get("STABLEFLOW_ANALYST_WAREHOUSE", "data/stableflow_analyst.duckdb")
         print(f"analysts' copy (open it read-only): {Path(analyst).resolve()}")
         print(f"HTTP requests served by the replay server: {sum(server.requests.values())}")

@@ -24,12 +24,19 @@ def test_definitions_load_and_validate():
         "raw/defillama_token_supply_by_chain", "raw/coingecko_market_daily",
         "raw/evm_day_blocks", "raw/evm_token_supply", "raw/evm_issuance_events",
         "raw/evm_issuance_daily", "raw/evm_exchange_balances", "raw/evm_exchange_reserves",
-        "raw/evm_exchange_flows"}
+        "raw/evm_exchange_flows", "raw/fear_greed_daily", "raw/fred_series_daily"}
     assert {k.split("/")[0] for k in by_group["staging"]} == {"staging"}
     assert {"marts/liquidity_daily", "marts/exchange_reserves_by_kind_daily",
             "marts/stablecoin_supply_daily", "marts/stablecoin_issuance_daily",
             "marts/exchange_flows_daily", "marts/market_daily"} <= by_group["marts"]
     assert by_group["publish"] == {"analyst_warehouse"}
+    assert {"analytics/decoupling_summary", "analytics/granger_causality",
+            "analytics/cointegration", "analytics/rolling_correlation", "analytics/risk_panel",
+            "analytics/event_study_summary", "analytics/structural_breaks",
+            "analytics/decoupling_report"} <= by_group["analytics"]
+    # The analysts' copy is published after every model and analytics table is built.
+    publish_deps = {k.to_user_string() for k in graph.get(dg.AssetKey("analyst_warehouse")).parent_keys}
+    assert by_group["analytics"] <= publish_deps and by_group["marts"] <= publish_deps
     # Every table asset has its suite attached as checks.
     for key in graph.get_all_asset_keys():
         if key.path[0] in ("raw", "staging", "marts"):

@@ -7,6 +7,7 @@ leaves the tables identical to the first (row-for-row, ingestion times included)
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +28,8 @@ DAYS = (WINDOW_END - WINDOW_START).days + 1
 def run_demo(tmp_path: Path) -> str:
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"),
            "STABLEFLOW_WAREHOUSE": str(tmp_path / "stableflow.duckdb"),
-           "STABLEFLOW_ANALYST_WAREHOUSE": str(tmp_path / "stableflow_analyst.duckdb")}
+           "STABLEFLOW_ANALYST_WAREHOUSE": str(tmp_path / "stableflow_analyst.duckdb"),
+           "STABLEFLOW_REPORTS_DIR": str(tmp_path / "reports")}
     result = subprocess.run([sys.executable, "-m", "sandbox.demo"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -44,7 +46,8 @@ def checksums(path: Path) -> dict[str, tuple]:
 
 def test_demo_fills_the_window_and_is_repeatable(tmp_path):
     out = run_demo(tmp_path)
-    assert "RUN_SUCCESS" in out and "HTTP requests served by the replay server: 15" in out
+    # 3 DefiLlama + 4 CoinGecko + 1 alternative.me + 3 FRED (JSON-RPC goes to anvil).
+    assert "RUN_SUCCESS" in out and "HTTP requests served by the replay server: 19" in out
     warehouse = tmp_path / "stableflow.duckdb"
     assert f"warehouse: {warehouse}" in out
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -84,14 +87,62 @@ def test_demo_fills_the_window_and_is_repeatable(tmp_path):
         assert "liquidity_daily" in marts
         for mart in marts:
             first_day, last_day = con.execute(f"SELECT min(date), max(date) FROM marts.{mart}").fetchone()
-            assert first_day <= WINDOW_START + dt.timedelta(days=1) and last_day == WINDOW_END, mart
-        assert con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'marts' "
-                           "AND coalesce(comment, '') = ''").fetchone()[0] == 0
+            # The T-bill starts on the first US trading day of 2021 (Monday 4 January).
+            slack = 3 if mart == "risk_free_daily" else 1
+            assert first_day <= WINDOW_START + dt.timedelta(days=slack) and last_day == WINDOW_END, mart
+        assert con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name IN "
+                           "('marts', 'analytics') AND coalesce(comment, '') = ''").fetchone()[0] == 0
         assert con.execute("SELECT count(DISTINCT date) FROM marts.liquidity_daily").fetchone()[0] == DAYS
         for name, sql in analyst_queries().items():
             assert con.execute(sql).fetchall(), name
         for sql in readme_queries():
             assert con.execute(sql).fetchall(), sql
+        check_analytics(con, out)
+    report = (tmp_path / "reports" / "decoupling_report.html").read_bytes()
+    assert f"report: {tmp_path / 'reports' / 'decoupling_report.html'}" in out
     first = checksums(warehouse)
     run_demo(tmp_path)
     assert checksums(warehouse) == first
+    assert (tmp_path / "reports" / "decoupling_report.html").read_bytes() == report
+
+
+def check_analytics(con, out: str) -> None:
+    """Every analytics table is filled, and every number of decoupling_summary is one of the
+    analytics tables' (Granger p-values after the stated Bonferroni factor of 14 lags)."""
+    for table in ("rolling_correlation", "granger_causality", "cointegration", "regime_daily",
+                  "structural_breaks", "large_mints", "event_study_summary",
+                  "exchange_migration", "risk_panel", "risk_correlation", "decoupling_summary"):
+        assert con.execute(f"SELECT count(*) FROM analytics.{table}").fetchone()[0] > 0, table
+    windows = {r[0] for r in con.execute("SELECT DISTINCT period FROM analytics.decoupling_summary").fetchall()}
+    assert windows == {"full", "2021", "2022", "2023", "trailing_365d", "trailing_90d"}
+    assert con.execute("SELECT count(*) FROM analytics.decoupling_summary").fetchone()[0] == 6 * 9
+    untraced = con.execute("""
+        SELECT s.period, s.supply_series, s.price_series
+        FROM analytics.decoupling_summary AS s
+        LEFT JOIN analytics.granger_causality AS gs
+          ON gs.period = s.period AND gs.cause = s.supply_series AND gs.effect = s.price_series
+         AND gs.lag = s.supply_to_price_lag
+        LEFT JOIN analytics.granger_causality AS gp
+          ON gp.period = s.period AND gp.cause = s.price_series AND gp.effect = s.supply_series
+         AND gp.lag = s.price_to_supply_lag
+        LEFT JOIN analytics.cointegration AS eg
+          ON eg.period = s.period AND eg.supply_series = s.supply_series
+         AND eg.price_series = s.price_series AND eg.method = 'engle_granger'
+        LEFT JOIN analytics.cointegration AS jo
+          ON jo.period = s.period AND jo.supply_series = s.supply_series
+         AND jo.price_series = s.price_series AND jo.method = 'johansen'
+        LEFT JOIN analytics.window_correlation AS wc
+          ON wc.period = s.period AND wc.supply_series = s.supply_series
+         AND wc.price_series = s.price_series
+        WHERE s.supply_to_price_p IS DISTINCT FROM least(1, 14 * gs.p_value)
+           OR s.price_to_supply_p IS DISTINCT FROM least(1, 14 * gp.p_value)
+           OR s.engle_granger_p IS DISTINCT FROM eg.p_value
+           OR s.johansen_trace IS DISTINCT FROM jo.statistic
+           OR s.johansen_critical_5pct IS DISTINCT FROM jo.critical_value_5pct
+           OR s.correlation IS DISTINCT FROM wc.correlation""").fetchall()
+    assert untraced == []
+    # The demo prints the verdict of every window for the headline pair.
+    headline = con.execute("SELECT period, verdict FROM analytics.decoupling_summary "
+                           "WHERE supply_series = 'total' AND price_series = 'crypto'").fetchall()
+    for period, verdict in headline:
+        assert re.search(rf"^  {period} +{verdict} ", out, re.MULTILINE), (period, verdict)

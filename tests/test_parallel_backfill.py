@@ -50,7 +50,8 @@ def test_parallel_runs_succeed_beside_an_analyst_and_equal_a_serial_run(tmp_path
         def environment(name: str) -> dict:
             env = {**os.environ, **sandbox_env, "DAGSTER_HOME": str(tmp_path / f"home_{name}"),
                    "STABLEFLOW_WAREHOUSE": str(tmp_path / f"{name}.duckdb"),
-                   "STABLEFLOW_ANALYST_WAREHOUSE": str(tmp_path / f"{name}_analyst.duckdb")}
+                   "STABLEFLOW_ANALYST_WAREHOUSE": str(tmp_path / f"{name}_analyst.duckdb"),
+                   "STABLEFLOW_REPORTS_DIR": str(tmp_path / f"{name}_reports")}
             prepare_dagster_home(env)
             return env
 

@@ -1,4 +1,4 @@
-"""The one DuckDB writer: table creation from `sql/`, and the partition-replace helper.
+"""The one DuckDB writer: table creation from `sql/`, partition and whole-table replaces.
 
 Every write replaces one date window of one table in a single transaction (delete exactly
 the window, insert the new rows), so re-materialising a day replaces exactly that day and a
@@ -94,6 +94,31 @@ class Warehouse(dg.ConfigurableResource):
             try:
                 for write in writes:
                     written[write.table] = _replace(con, write, start, end)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return written
+
+    def replace_tables(self, *writes: Rows, statements: Sequence[str] = ()) -> dict[str, int]:
+        """Replace each table whole with its rows (sorted by `order_by`), then run
+        `statements` (e.g. COMMENT ON), all in one transaction: for derived tables that are
+        recomputed from everything upstream, like the analytics."""
+        written: dict[str, int] = {}
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for write in writes:
+                    if not _TABLE_NAME.match(write.table):
+                        raise WarehouseError(f"not a warehouse table name: {write.table!r}")
+                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {write.table.split('.')[0]}")
+                    con.register("_table_rows", write.frame.sort(list(write.order_by)))
+                    con.execute(f"CREATE OR REPLACE TABLE {write.table} AS "
+                                f"SELECT * FROM _table_rows")
+                    con.unregister("_table_rows")
+                    written[write.table] = write.frame.height
+                for statement in statements:
+                    con.execute(statement)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")

@@ -1,0 +1,1 @@
+"""Analytics layer: decoupling statistics, mint event study, exchange migration, risk panel."""

@@ -1,0 +1,219 @@
+"""The analytics layer's Dagster assets: statistics over the marts, written to `analytics.*`.
+
+Each asset reads the marts it needs, computes with the pure functions of
+`assets.analytics.decoupling` and `assets.analytics.markets`, and replaces its tables whole
+in one transaction, documented from `sql/analytics/<table>.yaml` (COMMENT ON), like the SQL
+models. The statistics look at the whole history at once (a Granger test of 2022 needs all of
+2022), so the assets are not partitioned: a daily or backfill run rebuilds them after its
+models. `decoupling_summary` reads the Granger, cointegration and correlation tables back
+from the warehouse, so each number in it is one that an analyst can find in those tables.
+The report asset renders the charts into `reports/` and attaches them to its materialisation.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import dagster as dg
+import polars as pl
+import yaml
+
+from assets.analytics import decoupling, markets, report
+from pipelines.resources import Rows, Warehouse
+from pipelines.resources.warehouse import SQL_DIR
+from pipelines.settings import Settings
+
+DOCS_DIR = SQL_DIR / "analytics"
+GROUP = "analytics"
+
+
+@dataclass(frozen=True)
+class TableDoc:
+    table: str
+    description: str
+    grain: tuple[str, ...]
+    columns: dict[str, str]
+
+    def statements(self) -> list[str]:
+        def quoted(text: str) -> str:
+            return "'" + " ".join(text.split()).replace("'", "''") + "'"
+
+        return [f"COMMENT ON TABLE {self.table} IS {quoted(self.description)}",
+                *(f"COMMENT ON COLUMN {self.table}.{c} IS {quoted(t)}"
+                  for c, t in self.columns.items())]
+
+
+def load_doc(name: str) -> TableDoc:
+    doc = yaml.safe_load((DOCS_DIR / f"{name}.yaml").read_text())
+    return TableDoc(f"analytics.{name}", doc["description"], tuple(doc["grain"]),
+                    dict(doc["columns"]))
+
+
+# ---- inputs: the marts, shaped as the statistics expect -----------------------------------
+
+def read_panel(warehouse: Warehouse) -> pl.DataFrame:
+    """One row per day: supplies, market caps (crypto = BTC + ETH), reserves, SSR, sentiment."""
+    return warehouse.read("""
+        SELECT date,
+               usdt_supply_tokens AS usdt_supply, usdc_supply_tokens AS usdc_supply,
+               total_stablecoin_supply_usd AS total_supply,
+               btc_market_cap_usd AS btc_mcap, eth_market_cap_usd AS eth_mcap,
+               btc_market_cap_usd + eth_market_cap_usd AS crypto_mcap,
+               spot_exchange_reserve_tokens AS spot_reserve,
+               derivatives_exchange_reserve_tokens AS derivatives_reserve,
+               derivatives_share_of_exchange_reserves AS derivatives_share,
+               ssr, CAST(fear_greed AS DOUBLE) AS fear_greed
+        FROM marts.liquidity_daily ORDER BY date""")
+
+
+def read_issuance_events(warehouse: Warehouse) -> pl.DataFrame:
+    return warehouse.read("""
+        SELECT date, token, tx_hash, log_index, direction, amount_tokens
+        FROM staging.stg_evm__issuance_events ORDER BY date, token, tx_hash, log_index""")
+
+
+def read_table(warehouse: Warehouse, table: str) -> pl.DataFrame:
+    return warehouse.read(f"SELECT * FROM {table}")
+
+
+def _lead_lag(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
+    panel = read_panel(warehouse)
+    stationarity = decoupling.stationarity(panel)
+    return {"window_correlation": decoupling.window_correlation(panel),
+            "stationarity": stationarity,
+            "granger_causality": decoupling.granger_causality(panel, stationarity)}
+
+
+def _regimes(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
+    panel = read_panel(warehouse)
+    daily, periods = decoupling.regimes(panel)
+    return {"regime_daily": daily, "regime_periods": periods,
+            "structural_breaks": decoupling.structural_breaks(panel)}
+
+
+def _mint_event_study(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
+    mints = markets.large_mints(read_issuance_events(warehouse))
+    returns, summary = markets.event_study(read_panel(warehouse), mints)
+    return {"large_mints": mints, "event_study_returns": returns,
+            "event_study_summary": summary}
+
+
+def _risk(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
+    prices = warehouse.read("SELECT date, asset, close, periods_per_year "
+                            "FROM marts.asset_prices_daily ORDER BY date, asset")
+    risk_free = warehouse.read("SELECT date, rate FROM marts.risk_free_daily ORDER BY date")
+    return {"risk_panel": markets.risk_panel(prices, risk_free),
+            "risk_correlation": markets.risk_correlation(prices)}
+
+
+def _summary(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
+    return {"decoupling_summary": decoupling.decoupling_summary(
+        read_table(warehouse, "analytics.window_correlation"),
+        read_table(warehouse, "analytics.granger_causality"),
+        read_table(warehouse, "analytics.cointegration"),
+        read_panel(warehouse),
+    )}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One Dagster step: the tables it computes together and the tables it reads."""
+
+    name: str
+    tables: tuple[str, ...]
+    reads: tuple[str, ...]
+    compute: Callable[[Warehouse], dict[str, pl.DataFrame]]
+
+
+LIQUIDITY = "marts.liquidity_daily"
+STEPS = [
+    Step("rolling_correlation", ("rolling_correlation",), (LIQUIDITY,),
+         lambda w: {"rolling_correlation": decoupling.rolling_correlation(read_panel(w))}),
+    Step("lead_lag", ("window_correlation", "stationarity", "granger_causality"), (LIQUIDITY,),
+         _lead_lag),
+    Step("cointegration", ("cointegration",), (LIQUIDITY,),
+         lambda w: {"cointegration": decoupling.cointegration(read_panel(w))}),
+    Step("regimes", ("regime_daily", "regime_periods", "structural_breaks"), (LIQUIDITY,),
+         _regimes),
+    Step("mint_event_study", ("large_mints", "event_study_returns", "event_study_summary"),
+         (LIQUIDITY, "staging.stg_evm__issuance_events"), _mint_event_study),
+    Step("exchange_migration", ("exchange_migration",), (LIQUIDITY,),
+         lambda w: {"exchange_migration": markets.exchange_migration(read_panel(w))}),
+    Step("risk", ("risk_panel", "risk_correlation"),
+         ("marts.asset_prices_daily", "marts.risk_free_daily"), _risk),
+    Step("decoupling_summary", ("decoupling_summary",),
+         ("analytics.window_correlation", "analytics.granger_causality",
+          "analytics.cointegration", LIQUIDITY), _summary),
+]
+
+
+def _key(table: str) -> dg.AssetKey:
+    return dg.AssetKey(table.split("."))
+
+
+def _write(warehouse: Warehouse, frames: dict[str, pl.DataFrame]) -> dict[str, int]:
+    writes, statements = [], []
+    for name, frame in frames.items():
+        doc = load_doc(name)
+        if list(frame.columns) != list(doc.columns):
+            raise ValueError(f"analytics.{name}: computed columns {frame.columns} differ from "
+                             f"the documented ones {list(doc.columns)} (sql/analytics/{name}.yaml)")
+        writes.append(Rows(doc.table, frame, doc.grain))
+        statements += doc.statements()
+    return warehouse.replace_tables(*writes, statements=statements)
+
+
+def build_step_asset(step: Step) -> dg.AssetsDefinition:
+    docs = {t: load_doc(t) for t in step.tables}
+
+    @dg.multi_asset(
+        name=step.name,
+        specs=[dg.AssetSpec(_key(doc.table), group_name=GROUP, description=doc.description,
+                            kinds={"python", "duckdb"}, deps=[_key(t) for t in step.reads])
+               for doc in docs.values()],
+        pool="duckdb",
+        # Unpartitioned, but part of partitioned range runs: one run backfills everything.
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
+    def _asset(warehouse: Warehouse):
+        written = _write(warehouse, step.compute(warehouse))
+        for table in step.tables:
+            yield dg.MaterializeResult(asset_key=_key(f"analytics.{table}"),
+                                       metadata={"rows": written[f"analytics.{table}"]})
+
+    return _asset
+
+
+@dg.asset(
+    key=["analytics", "decoupling_report"],
+    group_name=GROUP,
+    kinds={"python", "html"},
+    deps=[_key(f"analytics.{t}") for step in STEPS for t in step.tables],
+    pool="duckdb",
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def decoupling_report(warehouse: Warehouse) -> dg.MaterializeResult:
+    """Charts (supply vs market cap, rolling correlation with regime shading, reserves by
+    kind, SSR) as PNG files and one self-contained HTML report, in STABLEFLOW_REPORTS_DIR
+    (default reports/); the charts are attached here so they show in the Dagster UI."""
+    out_dir = Path(Settings.from_env().reports_dir)
+    panel = read_panel(warehouse)
+    tables = {t: read_table(warehouse, f"analytics.{t}")
+              for step in STEPS for t in step.tables}
+    charts = report.render_charts(panel, tables, out_dir)
+    window = f"{panel['date'].min()}..{panel['date'].max()}" if panel.height else "no data"
+    html_path = report.render_html(panel, tables, charts, out_dir / "decoupling_report.html",
+                                   generated_for=window)
+    summary = tables["decoupling_summary"]
+    verdicts = summary.group_by("verdict").len().sort("verdict").rows()
+    return dg.MaterializeResult(metadata={
+        "report": dg.MetadataValue.path(str(html_path.resolve())),
+        "window": window,
+        "verdicts": ", ".join(f"{v}: {n}" for v, n in verdicts),
+        **{f"chart_{name}": dg.MetadataValue.md(report.markdown_image(path))
+           for name, path in charts.items()},
+    })
+
+
+step_assets = [build_step_asset(step) for step in STEPS]
+analytics_assets = [*step_assets, decoupling_report]

@@ -1,0 +1,729 @@
+"""Does stablecoin supply move with crypto market caps, which one leads, and did that change?
+
+Pure functions from the daily `panel` (see the analytics contract) to tables 1-8 and 15 of schema
+`analytics`. Supply series: USDT, USDC and total supply; price series: BTC, ETH and "crypto"
+(BTC+ETH) market cap; every statistic is computed for all nine (supply, price) pairs.
+
+Conventions
+- Transforms: log_level = ln(x); log_diff = first difference of ln(x) (daily log growth of supply,
+  daily log return of a market cap); log_diff2 = second difference. Missing or non-positive values
+  are missing (NULL in, NaN inside, NULL out).
+- Windows come from `windows.windows()`. A statistic over a window uses only that window's days
+  (so a difference starts on the window's second day). A window with fewer than MIN_OBS usable
+  observations gives rows whose statistics are NULL; n_obs then says how many there were.
+- Gaps: Granger regressions drop any day whose value or lags are missing, so a lag is always in
+  calendar days. Tests that need one contiguous series (ADF, KPSS, cointegration, the break
+  test) drop missing days and treat the rest as adjacent; the marts allow only rare gaps.
+- Output is deterministic: rows sorted by the contract's key, exact dtypes, no randomness at run
+  time (the sup-F null table below was simulated once, offline, with a fixed seed).
+
+Methods, assumptions and how to read them
+1. rolling_correlation: Pearson correlation of daily supply log growth and market-cap log return
+   over the trailing 30/90/365 rows (= days); NULL until the window holds that many non-null pairs.
+2. window_correlation: the same correlation over each window, with the t-test p-value (assumes
+   roughly independent daily pairs; daily log changes are close to that).
+3. stationarity: ADF (H0: unit root; constant, lag by AIC) and KPSS (H0: level-stationary;
+   constant, automatic bandwidth) on each transform. stationary = ADF p < 0.05 and KPSS p >= 0.05.
+   KPSS p-values are interpolated from a short table and clipped to [0.01, 0.10]: 0.01 reads
+   "0.01 or less", 0.10 reads "0.10 or more"; the 5% decision is unaffected. `chosen` is the first
+   stationary transform of log_level, log_diff, log_diff2 (log_diff2 if none is).
+4. granger_causality: does the past of `cause` improve a linear forecast of `effect` beyond the
+   effect's own past? SSR F-test of effect_t on a constant and p own lags (restricted) against the
+   same plus p lags of the cause (unrestricted), on the same rows; F(p, n - 2p - 1). Each series
+   uses its chosen (stationary) transform. Identical to statsmodels' grangercausalitytests
+   'ssr_ftest'. Assumes stationary series (hence the chosen transform) and homoskedastic
+   errors; with fat-tailed daily crypto returns the F distribution is an approximation. A small
+   p at lag p means "cause precedes effect", predictive precedence, not proof of causation; the
+   smallest p over 14 lags must be Bonferroni-adjusted (x14), which the summary does.
+5. cointegration (log levels): Engle-Granger, i.e. OLS of ln(price) on a constant and ln(supply),
+   then ADF without constant (lag by AIC) on the residuals, MacKinnon (2010) p-value and 5%
+   critical value for two variables; the same computation as statsmodels' coint(trend='c'),
+   done step by step to record the ADF lag. Johansen trace test for rank 0 with a constant
+   (det_order=0); k_ar_diff chosen by BIC (statsmodels select_order, up to 14 lags). Cointegrated
+   means the levels share a long-run equilibrium: they may drift apart for a while but not
+   forever. Johansen is reported, not voted on: in samples of a year or less it rejects more often
+   than its nominal 5% (about 10% for independent random walks of 365 days).
+6/7. regimes: 30-day log change of supply and of market cap; a day is 'supply_up_price_down',
+   'supply_down_price_up', 'both_up' or 'both_down' ("up" = change > 0, otherwise "down").
+   regime_periods lists runs of at least 14 consecutive days of a divergent regime, with the log
+   changes from the day before the run to its last day.
+8. structural_breaks: Quandt-Andrews sup-F. For price_return_t = a + b * supply_growth_t (daily
+   log changes, full window), the Chow F statistic (k = 2: intercept and slope both change) at
+   every candidate break in the middle 70% of the sample; sup_f is the largest, break_date the
+   first day of the second regime. Its p-value comes from the asymptotic null distribution of
+   sup-F (Andrews 1993), tabulated in SUP_F_NULL_QUANTILES; it is clipped to [0.001, 0.99].
+   Assumes homoskedastic errors (the Chow F), so volatile markets make it somewhat liberal.
+15. decoupling_summary: one verdict per window and pair from the Granger tests both ways (each
+   the smallest p over 14 lags, x14) and Engle-Granger, with a Bonferroni correction over these 3
+   tests: coupled if 3 * min p < 0.05; inconclusive if the window has fewer than MIN_OBS
+   observations, a test could not be run, or 3 * min p is in [0.05, 0.20); decoupled otherwise.
+   The explanation quotes the decisive statistic; its "Bonferroni p" is exactly 3 * min p, the
+   number compared with 0.05. Correlation and Johansen are reported, not voted.
+"""
+
+import datetime as dt
+import itertools
+import warnings
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import polars as pl
+from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import ArrayLike
+from scipy import stats
+from statsmodels.tools.sm_exceptions import InterpolationWarning
+from statsmodels.tsa.adfvalues import mackinnoncrit, mackinnonp
+from statsmodels.tsa.stattools import adfuller, kpss
+from statsmodels.tsa.vector_ar.vecm import coint_johansen, select_order
+
+from assets.analytics.windows import MIN_OBS, Window, windows
+
+SUPPLY_SERIES = {"USDT": "usdt_supply", "USDC": "usdc_supply", "total": "total_supply"}
+PRICE_SERIES = {"BTC": "btc_mcap", "ETH": "eth_mcap", "crypto": "crypto_mcap"}
+MAX_LAG = 14
+ALPHA = 0.05
+ROLLING_WINDOWS = (30, 90, 365)
+
+TRANSFORMS = ("log_level", "log_diff", "log_diff2")
+PAIRS = tuple(itertools.product(SUPPLY_SERIES, PRICE_SERIES))
+# The summary's family of tests: Granger both ways and Engle-Granger.
+FAMILY_SIZE = 3
+# Bonferroni p in [ALPHA, INCONCLUSIVE_BELOW) is "borderline", not evidence of independence.
+INCONCLUSIVE_BELOW = 0.20
+REGIME_HORIZON_DAYS = 30
+MIN_REGIME_DAYS = 14
+DIVERGENT_REGIMES = ("supply_up_price_down", "supply_down_price_up")
+BREAK_TRIM = 0.15
+BREAK_RESTRICTIONS = 2  # intercept and slope
+
+_SERIES_COLUMN = {**SUPPLY_SERIES, **PRICE_SERIES}
+
+# Asymptotic null distribution of the Quandt-Andrews sup-F for k = 2 restrictions and 15%
+# trimming, on the F scale (sup of the Wald statistic divided by k): pairs (P(sup-F > c), c).
+# Produced once by sup_f_quantile_table(simulate_sup_f_null(20_000, 1_000, seed=1993)), i.e.
+# 20,000 two-dimensional Brownian motions on a 1,000-point grid. Andrews (1993, table 1) gives
+# about 11.7 at 5% on the Wald scale for p = 2, pi0 = 0.15, i.e. about 5.85 on this scale (Stock
+# and Watson's QLR table: 5.86); a grid's sup is slightly below the continuous one, hence 5.80.
+SUP_F_NULL_QUANTILES: tuple[tuple[float, float], ...] = (
+    (0.99, 0.858), (0.95, 1.19), (0.9, 1.417), (0.8, 1.771), (0.7, 2.07), (0.6, 2.381),
+    (0.5, 2.696), (0.4, 3.062), (0.3, 3.513), (0.2, 4.051), (0.15, 4.428), (0.1, 4.947),
+    (0.075, 5.303), (0.05, 5.8), (0.025, 6.674), (0.01, 7.765), (0.005, 8.429), (0.001, 10.611),
+)
+_TAIL_PROBABILITIES = (0.99, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.15, 0.1, 0.075, 0.05,
+                       0.025, 0.01, 0.005, 0.001)
+_SIMULATION_CHUNK = 1_000  # paths per batch, to bound memory
+
+_WINDOW_SCHEMA = {"period": pl.String, "window_start": pl.Date, "window_end": pl.Date}
+ROLLING_CORRELATION_SCHEMA = {
+    "date": pl.Date, "supply_series": pl.String, "price_series": pl.String,
+    "window_days": pl.Int32, "correlation": pl.Float64, "n_obs": pl.Int32,
+}
+WINDOW_CORRELATION_SCHEMA = {
+    **_WINDOW_SCHEMA, "supply_series": pl.String, "price_series": pl.String,
+    "correlation": pl.Float64, "p_value": pl.Float64, "n_obs": pl.Int32,
+}
+STATIONARITY_SCHEMA = {
+    **_WINDOW_SCHEMA, "series": pl.String, "transform": pl.String, "adf_stat": pl.Float64,
+    "adf_p_value": pl.Float64, "kpss_stat": pl.Float64, "kpss_p_value": pl.Float64,
+    "stationary": pl.Boolean, "chosen": pl.Boolean,
+}
+GRANGER_SCHEMA = {
+    **_WINDOW_SCHEMA, "cause": pl.String, "effect": pl.String, "cause_transform": pl.String,
+    "effect_transform": pl.String, "lag": pl.Int32, "f_stat": pl.Float64, "p_value": pl.Float64,
+    "n_obs": pl.Int32,
+}
+COINTEGRATION_SCHEMA = {
+    **_WINDOW_SCHEMA, "supply_series": pl.String, "price_series": pl.String, "method": pl.String,
+    "statistic": pl.Float64, "critical_value_5pct": pl.Float64, "p_value": pl.Float64,
+    "lags": pl.Int32, "cointegrated": pl.Boolean, "n_obs": pl.Int32,
+}
+REGIME_DAILY_SCHEMA = {
+    "date": pl.Date, "supply_series": pl.String, "price_series": pl.String,
+    "supply_growth_30d": pl.Float64, "price_return_30d": pl.Float64, "regime": pl.String,
+}
+REGIME_PERIODS_SCHEMA = {
+    "supply_series": pl.String, "price_series": pl.String, "regime": pl.String,
+    "start_date": pl.Date, "end_date": pl.Date, "days": pl.Int32, "supply_growth": pl.Float64,
+    "price_return": pl.Float64,
+}
+STRUCTURAL_BREAKS_SCHEMA = {
+    "supply_series": pl.String, "price_series": pl.String, **_WINDOW_SCHEMA,
+    "break_date": pl.Date, "sup_f": pl.Float64, "p_value": pl.Float64,
+    "slope_before": pl.Float64, "slope_after": pl.Float64, "n_obs": pl.Int32,
+}
+DECOUPLING_SUMMARY_SCHEMA = {
+    **_WINDOW_SCHEMA, "supply_series": pl.String, "price_series": pl.String, "n_obs": pl.Int32,
+    "verdict": pl.String, "supply_to_price_lag": pl.Int32, "supply_to_price_p": pl.Float64,
+    "price_to_supply_lag": pl.Int32, "price_to_supply_p": pl.Float64,
+    "engle_granger_p": pl.Float64, "johansen_trace": pl.Float64,
+    "johansen_critical_5pct": pl.Float64, "correlation": pl.Float64, "explanation": pl.String,
+}
+
+_PAIR_KEY = ["supply_series", "price_series"]
+_WINDOW_PAIR_KEY = ["period", *_PAIR_KEY]
+
+_SUPPLY_LABEL = {"USDT": "USDT supply", "USDC": "USDC supply", "total": "total stablecoin supply"}
+_PRICE_LABEL = {"BTC": "BTC market cap", "ETH": "ETH market cap",
+                "crypto": "crypto (BTC+ETH) market cap"}
+_PRICE_RETURNS_LABEL = {"BTC": "BTC market-cap returns", "ETH": "ETH market-cap returns",
+                        "crypto": "crypto (BTC+ETH) market-cap returns"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared helpers
+
+
+def _table(rows: Iterable[dict], schema: Mapping[str, pl.DataType], key: Sequence[str]
+           ) -> pl.DataFrame:
+    return pl.DataFrame(list(rows), schema=dict(schema)).sort(key)
+
+
+def _concat(frames: Sequence[pl.DataFrame], schema: Mapping[str, pl.DataType],
+            key: Sequence[str]) -> pl.DataFrame:
+    if not frames:
+        return pl.DataFrame(schema=dict(schema))
+    return pl.concat(frames).sort(key)
+
+
+def _number(value: float | None) -> float | None:
+    """NaN and infinities become NULL: a statistic that could not be computed is missing."""
+    if value is None or not np.isfinite(value):
+        return None
+    return float(value)
+
+
+def _values(frame: pl.DataFrame, column: str) -> np.ndarray:
+    return frame[column].cast(pl.Float64).to_numpy()
+
+
+def _log_transform(levels: np.ndarray, transform: str) -> np.ndarray:
+    """ln, then `transform`'s number of differences; same length, NaN where undefined."""
+    out = np.log(np.where(levels > 0, levels, np.nan))
+    for _ in range(TRANSFORMS.index(transform)):
+        out = np.concatenate(([np.nan], np.diff(out)))
+    return out
+
+
+def _is_constant(values: np.ndarray) -> bool:
+    return values.size == 0 or bool(np.ptp(values) == 0)
+
+
+def _panel_windows(panel: pl.DataFrame) -> list[Window]:
+    return windows(panel["date"].to_list())
+
+
+def _window_frame(panel: pl.DataFrame, window: Window) -> pl.DataFrame:
+    return panel.filter(pl.col("date").is_between(window.start, window.end)).sort("date")
+
+
+def _window_columns(window: Window) -> dict:
+    return {"period": window.name, "window_start": window.start, "window_end": window.end}
+
+
+def _full_window(panel: pl.DataFrame) -> Window:
+    return next(w for w in _panel_windows(panel) if w.name == "full")
+
+
+# ---------------------------------------------------------------------------------------------
+# 1-2. Correlation
+
+
+def _trailing_correlation(x: np.ndarray, y: np.ndarray, days: int
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Correlation and non-null pair count over the trailing `days` rows ending at each row."""
+    n = x.size
+    valid = ~(np.isnan(x) | np.isnan(y))
+    counts = np.cumsum(valid)
+    n_obs = counts - np.concatenate((np.zeros(days, dtype=counts.dtype), counts))[:n]
+    correlation = np.full(n, np.nan)
+    if n >= days:
+        # Rows with a missing value are masked out below (n_obs < days), so zeros are harmless.
+        xs = sliding_window_view(np.where(valid, x, 0.0), days)
+        ys = sliding_window_view(np.where(valid, y, 0.0), days)
+        xc = xs - xs.mean(axis=1, keepdims=True)
+        yc = ys - ys.mean(axis=1, keepdims=True)
+        numerator = (xc * yc).sum(axis=1)
+        denominator = np.sqrt((xc * xc).sum(axis=1) * (yc * yc).sum(axis=1))
+        correlation[days - 1:] = np.divide(numerator, denominator,
+                                           out=np.full(numerator.size, np.nan),
+                                           where=denominator > 0)
+    return np.where(n_obs == days, correlation, np.nan), n_obs
+
+
+def rolling_correlation(panel: pl.DataFrame) -> pl.DataFrame:
+    """Table 1: trailing 30/90/365-day correlation of supply growth and market-cap return."""
+    panel = panel.sort("date")
+    frames = []
+    for supply, price in PAIRS:
+        x = _log_transform(_values(panel, SUPPLY_SERIES[supply]), "log_diff")
+        y = _log_transform(_values(panel, PRICE_SERIES[price]), "log_diff")
+        for days in ROLLING_WINDOWS:
+            correlation, n_obs = _trailing_correlation(x, y, days)
+            frames.append(pl.DataFrame(
+                {"date": panel["date"], "supply_series": supply, "price_series": price,
+                 "window_days": days, "correlation": correlation, "n_obs": n_obs},
+                schema=ROLLING_CORRELATION_SCHEMA, nan_to_null=True))
+    return _concat(frames, ROLLING_CORRELATION_SCHEMA,
+                   ["supply_series", "price_series", "window_days", "date"])
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> tuple[float | None, float | None]:
+    if x.size < MIN_OBS or _is_constant(x) or _is_constant(y):
+        return None, None
+    result = stats.pearsonr(x, y)
+    return _number(result.statistic), _number(result.pvalue)
+
+
+def _window_correlation_for(panel: pl.DataFrame, window: Window,
+                            pairs: Iterable[tuple[str, str]]) -> pl.DataFrame:
+    frame = _window_frame(panel, window)
+    rows = []
+    for supply, price in pairs:
+        x = _log_transform(_values(frame, SUPPLY_SERIES[supply]), "log_diff")
+        y = _log_transform(_values(frame, PRICE_SERIES[price]), "log_diff")
+        usable = ~(np.isnan(x) | np.isnan(y))
+        correlation, p_value = _pearson(x[usable], y[usable])
+        rows.append({**_window_columns(window), "supply_series": supply, "price_series": price,
+                     "correlation": correlation, "p_value": p_value,
+                     "n_obs": int(usable.sum())})
+    return _table(rows, WINDOW_CORRELATION_SCHEMA, _WINDOW_PAIR_KEY)
+
+
+def window_correlation(panel: pl.DataFrame) -> pl.DataFrame:
+    """Table 2: correlation of daily supply log growth and market-cap log return per window."""
+    return _concat([_window_correlation_for(panel, w, PAIRS) for w in _panel_windows(panel)],
+                   WINDOW_CORRELATION_SCHEMA, _WINDOW_PAIR_KEY)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Stationarity
+
+
+def _unit_root_tests(values: np.ndarray) -> tuple[float | None, ...]:
+    """(ADF stat, ADF p, KPSS stat, KPSS p), all None when the series cannot be tested."""
+    if values.size < MIN_OBS or _is_constant(values):
+        return None, None, None, None
+    adf = adfuller(values, regression="c", autolag="AIC", result_object=True)
+    with warnings.catch_warnings():
+        # KPSS warns when its p-value hits the table's edge; the clipping is documented above.
+        warnings.simplefilter("ignore", InterpolationWarning)
+        kp = kpss(values, regression="c", nlags="auto", result_object=True)
+    return _number(adf.statistic), _number(adf.pvalue), _number(kp.statistic), _number(kp.pvalue)
+
+
+def _stationarity_rows(levels: np.ndarray, series: str, window: Window) -> list[dict]:
+    rows = []
+    for transform in TRANSFORMS:
+        values = _log_transform(levels, transform)
+        adf_stat, adf_p, kpss_stat, kpss_p = _unit_root_tests(values[~np.isnan(values)])
+        stationary = None if adf_p is None else (adf_p < ALPHA and kpss_p >= ALPHA)
+        rows.append({**_window_columns(window), "series": series, "transform": transform,
+                     "adf_stat": adf_stat, "adf_p_value": adf_p, "kpss_stat": kpss_stat,
+                     "kpss_p_value": kpss_p, "stationary": stationary})
+    chosen = next((i for i, row in enumerate(rows) if row["stationary"]), len(rows) - 1)
+    return [{**row, "chosen": i == chosen} for i, row in enumerate(rows)]
+
+
+def _stationarity_for(panel: pl.DataFrame, window: Window, series: Iterable[str]
+                      ) -> pl.DataFrame:
+    frame = _window_frame(panel, window)
+    rows = [row for name in series
+            for row in _stationarity_rows(_values(frame, _SERIES_COLUMN[name]), name, window)]
+    return _table(rows, STATIONARITY_SCHEMA, ["period", "series", "transform"])
+
+
+def stationarity(panel: pl.DataFrame) -> pl.DataFrame:
+    """Table 3: ADF and KPSS on each transform of the six series per window, and the choice."""
+    return _concat([_stationarity_for(panel, w, _SERIES_COLUMN) for w in _panel_windows(panel)],
+                   STATIONARITY_SCHEMA, ["period", "series", "transform"])
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Granger causality
+
+
+def _ssr(design: np.ndarray, target: np.ndarray) -> float:
+    coefficients = np.linalg.lstsq(design, target, rcond=None)[0]
+    residuals = target - design @ coefficients
+    return float(residuals @ residuals)
+
+
+def granger_f_test(cause: np.ndarray, effect: np.ndarray, lag: int
+                   ) -> tuple[float | None, float | None, int]:
+    """SSR F-test that `lag` lags of `cause` help forecast `effect`: (F, p-value, rows used).
+
+    Both arrays are aligned day by day (NaN = missing). A row is used when the effect and all
+    lags of both series are present, so the restricted and unrestricted models share a sample.
+    """
+    n_total = effect.size
+    if n_total <= lag:
+        return None, None, 0
+    own = np.column_stack([effect[lag - j:n_total - j] for j in range(1, lag + 1)])
+    other = np.column_stack([cause[lag - j:n_total - j] for j in range(1, lag + 1)])
+    target = effect[lag:]
+    usable = ~(np.isnan(target) | np.isnan(own).any(axis=1) | np.isnan(other).any(axis=1))
+    n = int(usable.sum())
+    df_den = n - 2 * lag - 1
+    if df_den < 1:
+        return None, None, n
+    constant = np.ones((n, 1))
+    ssr_restricted = _ssr(np.hstack([constant, own[usable]]), target[usable])
+    ssr_unrestricted = _ssr(np.hstack([constant, own[usable], other[usable]]), target[usable])
+    f_stat = ((ssr_restricted - ssr_unrestricted) / lag) / (ssr_unrestricted / df_den)
+    if not np.isfinite(f_stat):
+        return None, None, n
+    return float(f_stat), float(stats.f.sf(f_stat, lag, df_den)), n
+
+
+def _granger_rows(levels: Mapping[str, np.ndarray], transforms: Mapping[str, str], cause: str,
+                  effect: str, window: Window) -> list[dict]:
+    x = _log_transform(levels[cause], transforms[cause])
+    y = _log_transform(levels[effect], transforms[effect])
+    usable = int((~(np.isnan(x) | np.isnan(y))).sum())
+    rows = []
+    for lag in range(1, MAX_LAG + 1):
+        f_stat, p_value, n_obs = (granger_f_test(x, y, lag) if usable >= MIN_OBS
+                                  else (None, None, usable))
+        rows.append({**_window_columns(window), "cause": cause, "effect": effect,
+                     "cause_transform": transforms[cause],
+                     "effect_transform": transforms[effect], "lag": lag, "f_stat": f_stat,
+                     "p_value": p_value, "n_obs": n_obs})
+    return rows
+
+
+def _granger_for(panel: pl.DataFrame, window: Window, transforms: Mapping[str, str],
+                 pairs: Iterable[tuple[str, str]]) -> pl.DataFrame:
+    frame = _window_frame(panel, window)
+    rows = []
+    for supply, price in pairs:
+        levels = {name: _values(frame, _SERIES_COLUMN[name]) for name in (supply, price)}
+        rows += _granger_rows(levels, transforms, supply, price, window)
+        rows += _granger_rows(levels, transforms, price, supply, window)
+    return _table(rows, GRANGER_SCHEMA, ["period", "cause", "effect", "lag"])
+
+
+def granger_causality(panel: pl.DataFrame, stationarity_table: pl.DataFrame) -> pl.DataFrame:
+    """Table 4: Granger F-tests at lags 1..14, both directions, each series in its chosen form."""
+    chosen = stationarity_table.filter(pl.col("chosen"))
+    frames = []
+    for window in _panel_windows(panel):
+        rows = chosen.filter(pl.col("period") == window.name)
+        transforms = dict(zip(rows["series"].to_list(), rows["transform"].to_list()))
+        frames.append(_granger_for(panel, window, transforms, PAIRS))
+    return _concat(frames, GRANGER_SCHEMA, ["period", "cause", "effect", "lag"])
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Cointegration
+
+
+def _engle_granger(log_supply: np.ndarray, log_price: np.ndarray) -> dict:
+    """statsmodels coint(log_price, log_supply, trend='c') step by step, keeping the ADF lag."""
+    design = np.column_stack([np.ones(log_supply.size), log_supply])
+    coefficients = np.linalg.lstsq(design, log_price, rcond=None)[0]
+    residuals = log_price - design @ coefficients
+    adf = adfuller(residuals, regression="n", autolag="AIC", result_object=True)
+    # N = 2 variables; nobs - 1 as statsmodels does (to match Stata's egranger).
+    critical = mackinnoncrit(N=2, regression="c", nobs=log_supply.size - 1)[1]
+    statistic = _number(adf.statistic)
+    return {"statistic": statistic, "critical_value_5pct": _number(critical),
+            "p_value": _number(mackinnonp(adf.statistic, regression="c", N=2)),
+            "lags": int(adf.lags),
+            "cointegrated": None if statistic is None else bool(statistic < critical)}
+
+
+def _johansen(log_supply: np.ndarray, log_price: np.ndarray) -> dict:
+    levels = np.column_stack([log_price, log_supply])
+    # select_order reports the VECM's k_ar_diff (VAR order in levels minus one). BIC, not AIC:
+    # on 60-90 days AIC often picks 10-14 lags, and the trace test then rejects for ~40% of
+    # independent random walks.
+    lags = int(select_order(levels, maxlags=MAX_LAG, deterministic="co").bic)
+    result = coint_johansen(levels, det_order=0, k_ar_diff=lags)
+    statistic, critical = float(result.lr1[0]), float(result.cvt[0, 1])
+    return {"statistic": _number(statistic), "critical_value_5pct": critical, "p_value": None,
+            "lags": lags, "cointegrated": bool(statistic > critical)}
+
+
+_NO_TEST = {"statistic": None, "critical_value_5pct": None, "p_value": None, "lags": None,
+            "cointegrated": None}
+
+
+def _cointegration_for(panel: pl.DataFrame, window: Window, pairs: Iterable[tuple[str, str]]
+                       ) -> pl.DataFrame:
+    frame = _window_frame(panel, window)
+    rows = []
+    for supply, price in pairs:
+        x = _log_transform(_values(frame, SUPPLY_SERIES[supply]), "log_level")
+        y = _log_transform(_values(frame, PRICE_SERIES[price]), "log_level")
+        usable = ~(np.isnan(x) | np.isnan(y))
+        x, y = x[usable], y[usable]
+        testable = x.size >= MIN_OBS and not (_is_constant(x) or _is_constant(y))
+        for method, test in (("engle_granger", _engle_granger), ("johansen", _johansen)):
+            rows.append({**_window_columns(window), "supply_series": supply,
+                         "price_series": price, "method": method,
+                         **(test(x, y) if testable else _NO_TEST), "n_obs": x.size})
+    return _table(rows, COINTEGRATION_SCHEMA, [*_WINDOW_PAIR_KEY, "method"])
+
+
+def cointegration(panel: pl.DataFrame) -> pl.DataFrame:
+    """Table 5: Engle-Granger and Johansen cointegration of log supply and log market cap."""
+    return _concat([_cointegration_for(panel, w, PAIRS) for w in _panel_windows(panel)],
+                   COINTEGRATION_SCHEMA, [*_WINDOW_PAIR_KEY, "method"])
+
+
+# ---------------------------------------------------------------------------------------------
+# 6-7. Regimes
+
+
+def _change(log_levels: np.ndarray, days: int) -> np.ndarray:
+    change = np.full(log_levels.size, np.nan)
+    change[days:] = log_levels[days:] - log_levels[:-days]
+    return change
+
+
+def _regime(supply_growth: float, price_return: float) -> str | None:
+    if np.isnan(supply_growth) or np.isnan(price_return):
+        return None
+    supply = "up" if supply_growth > 0 else "down"
+    price = "up" if price_return > 0 else "down"
+    return f"both_{supply}" if supply == price else f"supply_{supply}_price_{price}"
+
+
+def _divergent_periods(dates: Sequence[dt.date], log_supply: np.ndarray, log_price: np.ndarray,
+                       labels: Sequence[str | None]) -> list[dict]:
+    periods = []
+    start = 0
+    for label, run in itertools.groupby(labels):
+        days = len(list(run))
+        end = start + days - 1
+        if label in DIVERGENT_REGIMES and days >= MIN_REGIME_DAYS:
+            # A run never starts on row 0: the 30-day change is NULL there.
+            periods.append({"regime": label, "start_date": dates[start], "end_date": dates[end],
+                            "days": days,
+                            "supply_growth": _number(log_supply[end] - log_supply[start - 1]),
+                            "price_return": _number(log_price[end] - log_price[start - 1])})
+        start = end + 1
+    return periods
+
+
+def regimes(panel: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Tables 6 and 7: daily 30-day supply/price regime, and divergent runs of >= 14 days."""
+    panel = panel.sort("date")
+    dates = panel["date"].to_list()
+    daily, periods = [], []
+    for supply, price in PAIRS:
+        log_supply = _log_transform(_values(panel, SUPPLY_SERIES[supply]), "log_level")
+        log_price = _log_transform(_values(panel, PRICE_SERIES[price]), "log_level")
+        growth = _change(log_supply, REGIME_HORIZON_DAYS)
+        returns = _change(log_price, REGIME_HORIZON_DAYS)
+        labels = [_regime(g, r) for g, r in zip(growth, returns)]
+        daily.append(pl.DataFrame(
+            {"date": panel["date"], "supply_series": supply, "price_series": price,
+             "supply_growth_30d": growth, "price_return_30d": returns, "regime": labels},
+            schema=REGIME_DAILY_SCHEMA, nan_to_null=True))
+        periods += [{"supply_series": supply, "price_series": price, **period}
+                    for period in _divergent_periods(dates, log_supply, log_price, labels)]
+    return (_concat(daily, REGIME_DAILY_SCHEMA, [*_PAIR_KEY, "date"]),
+            _table(periods, REGIME_PERIODS_SCHEMA, [*_PAIR_KEY, "start_date"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. Structural break (Quandt-Andrews sup-F)
+
+
+def _candidate_breaks(n: int) -> np.ndarray:
+    """Break positions tau (first row of the second regime) in the middle 70% of n rows."""
+    trim = int(np.floor(BREAK_TRIM * n))
+    return np.arange(trim, n - trim + 1)
+
+
+def _segment_fit(count: ArrayLike, sum_x: ArrayLike, sum_y: ArrayLike, sum_xx: ArrayLike,
+                 sum_yy: ArrayLike, sum_xy: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """OLS slope and SSR of y = a + b x from a segment's sums (arrays or scalars)."""
+    sxx = sum_xx - sum_x * sum_x / count
+    sxy = sum_xy - sum_x * sum_y / count
+    syy = sum_yy - sum_y * sum_y / count
+    slope = np.divide(sxy, sxx, out=np.full(np.shape(sxx), np.nan), where=sxx > 0)
+    # A segment with constant x fits only an intercept: its SSR is syy.
+    ssr = np.where(sxx > 0, syy - np.nan_to_num(slope) * sxy, syy)
+    return slope, ssr
+
+
+def _quandt_andrews(x: np.ndarray, y: np.ndarray) -> tuple[int, float, float, float]:
+    """(break position, sup-F, slope before, slope after) for y = a + b x, all breaks at once."""
+    n = x.size
+    # Each segment has its own intercept, so centring changes no SSR; it keeps the running sums
+    # of squares well conditioned.
+    x, y = x - x.mean(), y - y.mean()
+    sums = [np.concatenate(([0.0], np.cumsum(v))) for v in (x, y, x * x, y * y, x * y)]
+    tau = _candidate_breaks(n)
+    before = [s[tau] for s in sums]
+    after = [s[n] - s[tau] for s in sums]
+    slope_before, ssr_before = _segment_fit(tau, *before)
+    slope_after, ssr_after = _segment_fit(n - tau, *after)
+    _, ssr_pooled = _segment_fit(n, *(s[n] for s in sums))
+    ssr_split = ssr_before + ssr_after
+    k = BREAK_RESTRICTIONS
+    chow = ((ssr_pooled - ssr_split) / k) / (ssr_split / (n - 2 * k))
+    best = int(np.nanargmax(chow))  # first maximum: the earliest date on exact ties
+    return int(tau[best]), float(chow[best]), float(slope_before[best]), float(slope_after[best])
+
+
+def simulate_sup_f_null(n_paths: int, n_grid: int, seed: int) -> np.ndarray:
+    """Draws of the asymptotic sup-F under no break (k = 2, 15% trimming), on the F scale.
+
+    sup over pi of |B(pi) - pi B(1)|^2 / (pi (1 - pi)) / k for a k-dimensional standard Brownian
+    motion B observed on n_grid points, pi restricted to the same candidates as the data.
+    """
+    rng = np.random.default_rng(seed)
+    k = BREAK_RESTRICTIONS
+    tau = _candidate_breaks(n_grid)
+    pi = tau / n_grid
+    draws = []
+    for first in range(0, n_paths, _SIMULATION_CHUNK):
+        paths = min(_SIMULATION_CHUNK, n_paths - first)
+        steps = rng.standard_normal((paths, n_grid, k)) / np.sqrt(n_grid)
+        brownian = np.concatenate((np.zeros((paths, 1, k)), np.cumsum(steps, axis=1)), axis=1)
+        bridge = brownian[:, tau, :] - pi[None, :, None] * brownian[:, -1:, :]
+        wald = (bridge * bridge).sum(axis=2) / (pi * (1 - pi))
+        draws.append(wald.max(axis=1) / k)
+    return np.concatenate(draws)
+
+
+def sup_f_quantile_table(draws: np.ndarray) -> tuple[tuple[float, float], ...]:
+    """(upper-tail probability, critical value) pairs of simulated sup-F draws."""
+    return tuple((p, round(float(np.quantile(draws, 1 - p)), 3)) for p in _TAIL_PROBABILITIES)
+
+
+def sup_f_p_value(sup_f: float) -> float:
+    """P(sup-F > sup_f) under no break, log-linearly interpolated, clipped to [0.001, 0.99]."""
+    probabilities, critical_values = zip(*SUP_F_NULL_QUANTILES)
+    # The upper tail decays roughly exponentially, so interpolate log p linearly in the statistic.
+    return float(np.exp(np.interp(sup_f, critical_values, np.log(probabilities))))
+
+
+def structural_breaks(panel: pl.DataFrame) -> pl.DataFrame:
+    """Table 8: Quandt-Andrews break in price_return = a + b * supply_growth over 'full'."""
+    if panel.is_empty():
+        return pl.DataFrame(schema=STRUCTURAL_BREAKS_SCHEMA)
+    panel = panel.sort("date")
+    window = _full_window(panel)
+    rows = []
+    for supply, price in PAIRS:
+        x = _log_transform(_values(panel, SUPPLY_SERIES[supply]), "log_diff")
+        y = _log_transform(_values(panel, PRICE_SERIES[price]), "log_diff")
+        usable = ~(np.isnan(x) | np.isnan(y))
+        x, y = x[usable], y[usable]
+        dates = panel["date"].filter(pl.Series(usable)).to_list()
+        result = {"break_date": None, "sup_f": None, "p_value": None, "slope_before": None,
+                  "slope_after": None}
+        if x.size >= MIN_OBS and not (_is_constant(x) or _is_constant(y)):
+            position, sup_f, slope_before, slope_after = _quandt_andrews(x, y)
+            result = {"break_date": dates[position], "sup_f": _number(sup_f),
+                      "p_value": sup_f_p_value(sup_f), "slope_before": _number(slope_before),
+                      "slope_after": _number(slope_after)}
+        rows.append({"supply_series": supply, "price_series": price, **_window_columns(window),
+                     **result, "n_obs": x.size})
+    return _table(rows, STRUCTURAL_BREAKS_SCHEMA, _PAIR_KEY)
+
+
+# ---------------------------------------------------------------------------------------------
+# 15. Summary
+
+
+def _best_lag(granger_table: pl.DataFrame, causes: Iterable[str]) -> pl.DataFrame:
+    """Per (window, cause, effect): the lag with the smallest p (ties: shortest lag), p x 14."""
+    return (granger_table
+            .filter(pl.col("cause").is_in(list(causes)) & pl.col("p_value").is_not_null())
+            .sort(["period", "cause", "effect", "p_value", "lag"])
+            .group_by(["period", "cause", "effect"], maintain_order=True).first()
+            .select("period", "cause", "effect", "lag",
+                    bonferroni_p=(pl.col("p_value") * MAX_LAG).clip(upper_bound=1.0)))
+
+
+def _format_p(p: float) -> str:
+    return f"{p:.2g}"
+
+
+def _capitalised(sentence: str) -> str:
+    return sentence[0].upper() + sentence[1:]
+
+
+def _verdict(row: dict) -> tuple[str, str]:
+    """(verdict, one-sentence explanation) for one summary row; see the module docstring."""
+    supply, price = row["supply_series"], row["price_series"]
+    where = "over the full sample" if row["period"] == "full" else f"in {row['period']}"
+    pair = f"{_SUPPLY_LABEL[supply]} and {_PRICE_LABEL[price]}"
+    if not row["n_obs"] or row["n_obs"] < MIN_OBS:
+        count = f"Only {row['n_obs']}" if row["n_obs"] else "No"
+        return "inconclusive", f"{count} usable daily observations {where}, too few to test {pair}."
+    tests = {
+        "the Granger test of supply leading price": row["supply_to_price_p"],
+        "the Granger test of price leading supply": row["price_to_supply_p"],
+        "the Engle-Granger test": row["engle_granger_p"],
+    }
+    family = {name: min(1.0, FAMILY_SIZE * p) for name, p in tests.items() if p is not None}
+    # Dict order breaks ties: supply->price, then price->supply, then Engle-Granger.
+    decisive = min(family, key=family.get) if family else None
+    if decisive is not None and family[decisive] < ALPHA:
+        return "coupled", _coupled_sentence(row, decisive, family[decisive], where)
+    missing = [name for name, p in tests.items() if p is None]
+    if missing:
+        rest = (f" (smallest Bonferroni p of the others = {_format_p(family[decisive])})"
+                if decisive else "")
+        return "inconclusive", _capitalised(f"{' and '.join(missing)} could not be computed "
+                                            f"{where}, so the evidence on {pair} is "
+                                            f"incomplete{rest}.")
+    p = _format_p(family[decisive])
+    if family[decisive] < INCONCLUSIVE_BELOW:
+        return "inconclusive", (f"The evidence on {pair} {where} is borderline (smallest "
+                                f"Bonferroni p = {p}, from {decisive}), so they are neither "
+                                f"clearly coupled nor clearly decoupled.")
+    return "decoupled", (f"No test found a relation between {pair} {where} (smallest Bonferroni "
+                         f"p = {p} over Granger both ways and Engle-Granger), so they look "
+                         f"decoupled.")
+
+
+def _coupled_sentence(row: dict, decisive: str, p: float, where: str) -> str:
+    supply, price = row["supply_series"], row["price_series"]
+    growth = f"{_SUPPLY_LABEL[supply]} growth"
+    returns = _PRICE_RETURNS_LABEL[price]
+    if decisive == "the Engle-Granger test":
+        sentence = (f"log {_SUPPLY_LABEL[supply]} and log {_PRICE_LABEL[price]} were cointegrated "
+                    f"{where} (Engle-Granger, Bonferroni p = {_format_p(p)}).")
+    else:
+        supply_leads = decisive == "the Granger test of supply leading price"
+        lag = row["supply_to_price_lag"] if supply_leads else row["price_to_supply_lag"]
+        leader, follower = (growth, returns) if supply_leads else (returns, growth)
+        sentence = (f"{leader} led {follower} by {lag} day{'' if lag == 1 else 's'} {where} "
+                    f"(Granger F-test, Bonferroni p = {_format_p(p)}).")
+    return _capitalised(sentence)
+
+
+def decoupling_summary(window_correlation_table: pl.DataFrame, granger_table: pl.DataFrame,
+                       cointegration_table: pl.DataFrame, panel: pl.DataFrame) -> pl.DataFrame:
+    """Table 15: one verdict per window and pair, every number taken from tables 2, 4 and 5."""
+    grid = pl.DataFrame(
+        [{**_window_columns(w), "supply_series": s, "price_series": p}
+         for w in _panel_windows(panel) for s, p in PAIRS],
+        schema={**_WINDOW_SCHEMA, "supply_series": pl.String, "price_series": pl.String})
+    correlation = window_correlation_table.select(*_WINDOW_PAIR_KEY, "n_obs", "correlation")
+    supply_to_price = _best_lag(granger_table, SUPPLY_SERIES).rename(
+        {"cause": "supply_series", "effect": "price_series", "lag": "supply_to_price_lag",
+         "bonferroni_p": "supply_to_price_p"})
+    price_to_supply = _best_lag(granger_table, PRICE_SERIES).rename(
+        {"cause": "price_series", "effect": "supply_series", "lag": "price_to_supply_lag",
+         "bonferroni_p": "price_to_supply_p"})
+    engle_granger = cointegration_table.filter(pl.col("method") == "engle_granger").select(
+        *_WINDOW_PAIR_KEY, engle_granger_p="p_value")
+    johansen = cointegration_table.filter(pl.col("method") == "johansen").select(
+        *_WINDOW_PAIR_KEY, johansen_trace="statistic",
+        johansen_critical_5pct="critical_value_5pct")
+    joined = grid
+    for table in (correlation, supply_to_price, price_to_supply, engle_granger, johansen):
+        joined = joined.join(table, on=_WINDOW_PAIR_KEY, how="left")
+    rows = []
+    for row in joined.iter_rows(named=True):
+        verdict, explanation = _verdict(row)
+        rows.append({**row, "verdict": verdict, "explanation": explanation})
+    return _table(rows, DECOUPLING_SUMMARY_SCHEMA, _WINDOW_PAIR_KEY)

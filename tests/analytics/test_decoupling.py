@@ -1,0 +1,530 @@
+"""Ground truth for the decoupling statistics (assets/analytics/decoupling.py).
+
+Every test builds a synthetic panel whose truth is known by construction (a planted lead, a
+planted break, independent random walks, a planted divergence) or checks a statistic against an
+independent computation (statsmodels, numpy, a hand formula). Heavy per-window work is done for
+the 'full' window and one (supply, price) pair only, through the module's per-window helpers.
+"""
+
+import contextlib
+import datetime as dt
+import io
+import math
+import re
+import warnings
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats
+from statsmodels.tsa.stattools import coint, grangercausalitytests
+
+from assets.analytics import decoupling as dc
+from assets.analytics.windows import MIN_OBS, Window
+
+START = dt.date(2021, 1, 1)
+PAIR = [("USDT", "BTC")]
+BONFERRONI_LAGS = 14
+FAMILY = 3
+
+
+def days(n: int, start: dt.date = START) -> list[dt.date]:
+    return [start + dt.timedelta(days=i) for i in range(n)]
+
+
+def pair_panel(log_supply: np.ndarray, log_price: np.ndarray) -> pl.DataFrame:
+    """A one-pair panel (USDT supply, BTC market cap) from log levels, starting on START."""
+    return pl.DataFrame({"date": days(log_supply.size),
+                         "usdt_supply": 8e10 * np.exp(log_supply),
+                         "btc_mcap": 6e11 * np.exp(log_price)})
+
+
+def full_panel(rng: np.random.Generator, log_usdt: np.ndarray, log_btc: np.ndarray,
+               start: dt.date = START) -> pl.DataFrame:
+    """Every contract column; USDC and ETH are independent random walks, total/crypto sums."""
+    n = log_usdt.size
+    usdt, btc = 8e10 * np.exp(log_usdt), 6e11 * np.exp(log_btc)
+    usdc = 3e10 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    eth = 2e11 * np.exp(np.cumsum(rng.normal(0, 0.04, n)))
+    spot = 0.1 * (usdt + usdc)
+    derivatives = 0.05 * (usdt + usdc)
+    return pl.DataFrame({
+        "date": days(n, start), "usdt_supply": usdt, "usdc_supply": usdc,
+        "total_supply": usdt + usdc, "btc_mcap": btc, "eth_mcap": eth, "crypto_mcap": btc + eth,
+        "spot_reserve": spot, "derivatives_reserve": derivatives,
+        "derivatives_share": derivatives / (spot + derivatives), "ssr": btc / (usdt + usdc),
+        "fear_greed": pl.Series([None] * n, dtype=pl.Float64),
+    })
+
+
+def full_window(panel: pl.DataFrame) -> Window:
+    return Window("full", panel["date"].min(), panel["date"].max())
+
+
+def lead_panel(k: int, seed: int, n: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """Log levels where price log return_t = 0.6 * supply growth_{t-k} + noise."""
+    rng = np.random.default_rng(seed)
+    growth = rng.normal(0.001, 0.01, n)
+    returns = rng.normal(0.0, 0.01, n)
+    returns[k:] += 0.6 * growth[:-k]
+    return np.cumsum(growth), np.cumsum(returns)
+
+
+def one_row(frame: pl.DataFrame, **key) -> dict:
+    return frame.filter(**key).row(0, named=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Granger: the F-test itself, then the planted lead
+
+
+def test_granger_f_test_equals_statsmodels_ssr_ftest():
+    rng = np.random.default_rng(3)
+    cause = rng.normal(size=400)
+    effect = rng.normal(size=400)
+    effect[2:] += 0.3 * cause[:-2]
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = grangercausalitytests(np.column_stack([effect, cause]), maxlag=4)
+    for lag in (1, 4):
+        f_ref, p_ref, df_den, df_num = reference[lag][0]["ssr_ftest"]
+        f_stat, p_value, n = dc.granger_f_test(cause, effect, lag)
+        assert f_stat == pytest.approx(f_ref, rel=1e-9)
+        assert p_value == pytest.approx(p_ref, rel=1e-9, abs=1e-300)
+        assert (n - 2 * lag - 1, lag) == (df_den, df_num)
+
+
+def test_granger_f_test_drops_only_rows_touching_a_gap():
+    rng = np.random.default_rng(4)
+    cause, effect = rng.normal(size=300), rng.normal(size=300)
+    effect[150] = np.nan  # lost as target and as lags 1..4 of the next four rows
+    cause[200] = np.nan   # lost as lags 1..4 of the next four rows
+    assert dc.granger_f_test(cause, effect, 4)[2] == (300 - 4) - 5 - 4
+
+
+@pytest.mark.parametrize("k", [1, 3, 7])
+def test_planted_lead_is_found_at_its_lag_in_the_right_direction(k):
+    panel = pair_panel(*lead_panel(k, seed=100 + k))
+    full = full_window(panel)
+    chosen = dc._stationarity_for(panel, full, ["USDT", "BTC"]).filter(pl.col("chosen"))
+    transforms = dict(zip(chosen["series"], chosen["transform"]))
+    assert transforms == {"USDT": "log_diff", "BTC": "log_diff"}
+    granger = dc._granger_for(panel, full, transforms, PAIR)
+
+    supply_to_price = granger.filter(cause="USDT").sort("p_value", "lag")
+    price_to_supply = granger.filter(cause="BTC").sort("p_value", "lag")
+    assert supply_to_price["lag"][0] == k
+    assert min(1.0, BONFERRONI_LAGS * supply_to_price["p_value"][0]) < 0.05
+    assert min(1.0, BONFERRONI_LAGS * price_to_supply["p_value"][0]) >= 0.05
+
+    summary = dc.decoupling_summary(dc._window_correlation_for(panel, full, PAIR), granger,
+                                    dc._cointegration_for(panel, full, PAIR), panel)
+    row = one_row(summary, period="full", supply_series="USDT", price_series="BTC")
+    assert row["verdict"] == "coupled"
+    assert row["supply_to_price_lag"] == k
+    assert f"led BTC market-cap returns by {k} day" in row["explanation"]
+
+
+def test_independent_random_walks_are_rarely_called_coupled(monkeypatch):
+    # Johansen is reported but takes no part in the verdict; stubbing it keeps 200 seeds fast.
+    monkeypatch.setattr(dc, "_johansen", lambda log_supply, log_price: dict(dc._NO_TEST))
+    # What stationarity() chooses for random walks in logs (checked in its own test below).
+    transforms = {"USDT": "log_diff", "BTC": "log_diff"}
+    seeds, n = range(200), 300
+    verdicts = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        panel = pair_panel(np.cumsum(rng.normal(0, 0.01, n)), np.cumsum(rng.normal(0, 0.03, n)))
+        full = full_window(panel)
+        summary = dc.decoupling_summary(
+            dc._window_correlation_for(panel, full, PAIR),
+            dc._granger_for(panel, full, transforms, PAIR),
+            dc._cointegration_for(panel, full, PAIR), panel)
+        verdicts.append(one_row(summary, period="full", supply_series="USDT",
+                                price_series="BTC")["verdict"])
+    # Nominal 5% family-wise level; 8% allows binomial slack (sd of the share is 1.5%).
+    assert verdicts.count("coupled") / len(seeds) <= 0.08
+    # And the rule does not hide behind 'inconclusive': most are called decoupled.
+    assert verdicts.count("decoupled") / len(seeds) >= 0.7
+
+
+# ---------------------------------------------------------------------------------------------
+# Stationarity and cointegration
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_unit_root_tests_choose_log_diff_for_a_walk_and_log_level_for_an_ar1(seed):
+    rng = np.random.default_rng(seed)
+    n = 1000
+    walk = np.cumsum(rng.normal(0, 0.02, n))
+    ar1 = np.zeros(n)
+    for t in range(1, n):
+        ar1[t] = 0.5 * ar1[t - 1] + rng.normal(0, 0.02)
+    panel = pair_panel(walk, ar1)  # USDT: random walk in logs; BTC: stationary AR(1) in logs
+    table = dc._stationarity_for(panel, full_window(panel), ["USDT", "BTC"])
+    chosen = table.filter(pl.col("chosen"))
+    assert dict(zip(chosen["series"], chosen["transform"])) == {"USDT": "log_diff",
+                                                               "BTC": "log_level"}
+    assert one_row(table, series="USDT", transform="log_level")["stationary"] is False
+
+
+def test_engle_granger_equals_statsmodels_coint():
+    rng = np.random.default_rng(5)
+    log_supply = np.cumsum(rng.normal(0, 0.01, 500))
+    log_price = 2.0 * log_supply + rng.normal(0, 0.02, 500)
+    reference = coint(log_price, log_supply, trend="c")
+    mine = dc._engle_granger(log_supply, log_price)
+    assert mine["statistic"] == pytest.approx(reference.coint_t, rel=1e-9)
+    assert mine["p_value"] == pytest.approx(reference.pvalue, rel=1e-9, abs=1e-12)
+    assert mine["critical_value_5pct"] == pytest.approx(reference.critical_values[1])
+    assert mine["cointegrated"] is True
+
+
+# ---------------------------------------------------------------------------------------------
+# Structural break
+
+
+def break_panel(seed: int, slope_after: float, n: int = 1000, at: int = 600) -> pl.DataFrame:
+    """Price log return = 0.2 * supply growth + noise, slope `slope_after` from row `at` on."""
+    rng = np.random.default_rng(seed)
+    growth = rng.normal(0.001, 0.01, n)
+    returns = np.where(np.arange(n) < at, 0.2, slope_after) * growth + rng.normal(0, 0.005, n)
+    return full_panel(rng, np.cumsum(growth), np.cumsum(returns))
+
+
+def chow_f_by_loop(x: np.ndarray, y: np.ndarray, tau: int) -> float:
+    def ssr(xs, ys):
+        design = np.column_stack([np.ones(xs.size), xs])
+        residuals = ys - design @ np.linalg.lstsq(design, ys, rcond=None)[0]
+        return residuals @ residuals
+    split = ssr(x[:tau], y[:tau]) + ssr(x[tau:], y[tau:])
+    return ((ssr(x, y) - split) / 2) / (split / (x.size - 4))
+
+
+def test_planted_slope_break_is_located_and_significant():
+    panel = break_panel(seed=7, slope_after=1.5)
+    row = one_row(dc.structural_breaks(panel), supply_series="USDT", price_series="BTC")
+    assert abs((row["break_date"] - START).days - 600) <= 5
+    assert row["p_value"] < 0.05
+    assert row["slope_before"] == pytest.approx(0.2, abs=0.15)
+    assert row["slope_after"] == pytest.approx(1.5, abs=0.2)
+    # The vectorised sup-F equals the largest Chow F from one regression pair per candidate.
+    x = np.diff(np.log(panel["usdt_supply"].to_numpy()))
+    y = np.diff(np.log(panel["btc_mcap"].to_numpy()))
+    n, trim = x.size, int(0.15 * x.size)
+    by_loop = [chow_f_by_loop(x, y, tau) for tau in range(trim, n - trim + 1)]
+    assert row["sup_f"] == pytest.approx(max(by_loop), rel=1e-8)
+    assert row["break_date"] == START + dt.timedelta(days=1 + trim + int(np.argmax(by_loop)))
+
+
+def test_stable_relation_shows_no_break():
+    row = one_row(dc.structural_breaks(break_panel(seed=8, slope_after=0.2)),
+                  supply_series="USDT", price_series="BTC")
+    assert row["p_value"] > 0.05
+
+
+def test_sup_f_null_table_regenerates_and_matches_andrews():
+    regenerated = dict(dc.sup_f_quantile_table(dc.simulate_sup_f_null(5_000, 500, seed=7)))
+    for tail, critical in dc.SUP_F_NULL_QUANTILES:
+        if 0.05 <= tail <= 0.5:  # the far tail of 5,000 draws is too noisy to compare
+            assert regenerated[tail] == pytest.approx(critical, rel=0.05)
+    five_percent = dict(dc.SUP_F_NULL_QUANTILES)[0.05]
+    # Andrews (1993): about 11.7 at 5% for p = 2, pi0 = 0.15 on the Wald (k * F) scale.
+    assert 2 * five_percent == pytest.approx(11.7, abs=0.3)
+    assert dc.sup_f_p_value(five_percent) == pytest.approx(0.05)
+    assert dc.sup_f_p_value(0.0) == pytest.approx(0.99)
+
+
+# ---------------------------------------------------------------------------------------------
+# Correlation and regimes
+
+
+def test_rolling_correlation_equals_numpy_and_is_null_until_the_window_is_full():
+    rng = np.random.default_rng(21)
+    panel = full_panel(rng, np.cumsum(rng.normal(0, 0.01, 400)),
+                       np.cumsum(rng.normal(0, 0.03, 400)))
+    panel = panel.with_columns(usdt_supply=pl.when(pl.int_range(pl.len()) == 200)
+                               .then(None).otherwise(pl.col("usdt_supply")))
+    table = dc.rolling_correlation(panel)
+    rows = table.filter(supply_series="USDT", price_series="BTC", window_days=30)
+    assert rows["date"].to_list() == panel["date"].to_list()
+    correlation, n_obs = rows["correlation"], rows["n_obs"]
+
+    # Row t's window holds the log changes of rows t-29..t, i.e. np.diff entries t-30..t-1.
+    x = np.diff(np.log(panel["usdt_supply"].to_numpy()))
+    y = np.diff(np.log(panel["btc_mcap"].to_numpy()))
+    assert correlation[150] == pytest.approx(np.corrcoef(x[120:150], y[120:150])[0, 1],
+                                             rel=1e-12)
+    assert correlation[:30].null_count() == 30 and correlation[30] is not None
+    # The missing supply on row 200 removes the changes of rows 200 and 201.
+    assert correlation[200:231].null_count() == 31 and correlation[231] is not None
+    assert (n_obs[29], n_obs[30], n_obs[215]) == (29, 30, 28)
+    # 365 days never fit between the gap and either end of 400 rows.
+    assert table.filter(supply_series="USDT", window_days=365)["correlation"].null_count() \
+        == 3 * 400
+    assert table.filter(supply_series="USDC", window_days=365)["correlation"].null_count() \
+        == 3 * 365
+
+
+def test_window_correlation_equals_the_t_test_by_hand():
+    rng = np.random.default_rng(22)
+    growth = rng.normal(0, 0.01, 300)
+    panel = pair_panel(np.cumsum(growth), np.cumsum(0.5 * growth + rng.normal(0, 0.02, 300)))
+    row = dc._window_correlation_for(panel, full_window(panel), PAIR).row(0, named=True)
+    x = np.diff(np.log(panel["usdt_supply"].to_numpy()))
+    y = np.diff(np.log(panel["btc_mcap"].to_numpy()))
+    r = np.corrcoef(x, y)[0, 1]
+    t = r * math.sqrt((x.size - 2) / (1 - r * r))
+    assert row["n_obs"] == 299
+    assert row["correlation"] == pytest.approx(r, rel=1e-12)
+    assert row["p_value"] == pytest.approx(2 * stats.t.sf(abs(t), x.size - 2), rel=1e-8)
+
+
+def test_divergent_regime_is_dated_from_30_day_changes():
+    n = 300
+    log_supply = 0.001 * np.arange(n)
+    # Price rises 0.2%/day except on rows 100-199, where it falls 0.35%/day. A 30-day change
+    # ending on row t is negative once it spans >= 11 falling days: rows 110 to 218.
+    price_step = np.where((np.arange(n) >= 100) & (np.arange(n) <= 199), -0.0035, 0.002)
+    log_price = np.concatenate(([0.0], np.cumsum(price_step[1:])))
+    panel = full_panel(np.random.default_rng(0), log_supply, log_price)
+    daily, periods = dc.regimes(panel)
+
+    regime = daily.filter(supply_series="USDT", price_series="BTC")["regime"]
+    assert regime[:30].null_count() == 30
+    assert (regime[109], regime[110], regime[218], regime[219]) == (
+        "both_up", "supply_up_price_down", "supply_up_price_down", "both_up")
+    period = periods.filter(supply_series="USDT", price_series="BTC")
+    assert period.height == 1
+    row = period.row(0, named=True)
+    assert (row["regime"], row["start_date"], row["end_date"], row["days"]) == (
+        "supply_up_price_down", START + dt.timedelta(days=110), START + dt.timedelta(days=218),
+        109)
+    assert row["supply_growth"] == pytest.approx(log_supply[218] - log_supply[109])
+    assert row["price_return"] == pytest.approx(log_price[218] - log_price[109])
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole tables: schemas, NULL windows, traceability of the summary
+
+
+SCHEMAS = {
+    "rolling_correlation": {"date": pl.Date, "supply_series": pl.String,
+                            "price_series": pl.String, "window_days": pl.Int32,
+                            "correlation": pl.Float64, "n_obs": pl.Int32},
+    "window_correlation": {"period": pl.String, "window_start": pl.Date, "window_end": pl.Date,
+                           "supply_series": pl.String, "price_series": pl.String,
+                           "correlation": pl.Float64, "p_value": pl.Float64, "n_obs": pl.Int32},
+    "stationarity": {"period": pl.String, "window_start": pl.Date, "window_end": pl.Date,
+                     "series": pl.String, "transform": pl.String, "adf_stat": pl.Float64,
+                     "adf_p_value": pl.Float64, "kpss_stat": pl.Float64,
+                     "kpss_p_value": pl.Float64, "stationary": pl.Boolean,
+                     "chosen": pl.Boolean},
+    "granger_causality": {"period": pl.String, "window_start": pl.Date, "window_end": pl.Date,
+                          "cause": pl.String, "effect": pl.String,
+                          "cause_transform": pl.String, "effect_transform": pl.String,
+                          "lag": pl.Int32, "f_stat": pl.Float64, "p_value": pl.Float64,
+                          "n_obs": pl.Int32},
+    "cointegration": {"period": pl.String, "window_start": pl.Date, "window_end": pl.Date,
+                      "supply_series": pl.String, "price_series": pl.String,
+                      "method": pl.String, "statistic": pl.Float64,
+                      "critical_value_5pct": pl.Float64, "p_value": pl.Float64,
+                      "lags": pl.Int32, "cointegrated": pl.Boolean, "n_obs": pl.Int32},
+    "regime_daily": {"date": pl.Date, "supply_series": pl.String, "price_series": pl.String,
+                     "supply_growth_30d": pl.Float64, "price_return_30d": pl.Float64,
+                     "regime": pl.String},
+    "regime_periods": {"supply_series": pl.String, "price_series": pl.String,
+                       "regime": pl.String, "start_date": pl.Date, "end_date": pl.Date,
+                       "days": pl.Int32, "supply_growth": pl.Float64,
+                       "price_return": pl.Float64},
+    "structural_breaks": {"supply_series": pl.String, "price_series": pl.String,
+                          "period": pl.String, "window_start": pl.Date, "window_end": pl.Date,
+                          "break_date": pl.Date, "sup_f": pl.Float64, "p_value": pl.Float64,
+                          "slope_before": pl.Float64, "slope_after": pl.Float64,
+                          "n_obs": pl.Int32},
+    "decoupling_summary": {"period": pl.String, "window_start": pl.Date,
+                           "window_end": pl.Date, "supply_series": pl.String,
+                           "price_series": pl.String, "n_obs": pl.Int32, "verdict": pl.String,
+                           "supply_to_price_lag": pl.Int32, "supply_to_price_p": pl.Float64,
+                           "price_to_supply_lag": pl.Int32, "price_to_supply_p": pl.Float64,
+                           "engle_granger_p": pl.Float64, "johansen_trace": pl.Float64,
+                           "johansen_critical_5pct": pl.Float64, "correlation": pl.Float64,
+                           "explanation": pl.String},
+}
+KEYS = {
+    "rolling_correlation": ["supply_series", "price_series", "window_days", "date"],
+    "window_correlation": ["period", "supply_series", "price_series"],
+    "stationarity": ["period", "series", "transform"],
+    "granger_causality": ["period", "cause", "effect", "lag"],
+    "cointegration": ["period", "supply_series", "price_series", "method"],
+    "regime_daily": ["supply_series", "price_series", "date"],
+    "regime_periods": ["supply_series", "price_series", "start_date"],
+    "structural_breaks": ["supply_series", "price_series"],
+    "decoupling_summary": ["period", "supply_series", "price_series"],
+}
+
+
+def all_tables(panel: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    tables = {"rolling_correlation": dc.rolling_correlation(panel),
+              "window_correlation": dc.window_correlation(panel),
+              "stationarity": dc.stationarity(panel),
+              "cointegration": dc.cointegration(panel),
+              "structural_breaks": dc.structural_breaks(panel)}
+    tables["granger_causality"] = dc.granger_causality(panel, tables["stationarity"])
+    tables["regime_daily"], tables["regime_periods"] = dc.regimes(panel)
+    tables["decoupling_summary"] = dc.decoupling_summary(
+        tables["window_correlation"], tables["granger_causality"], tables["cointegration"], panel)
+    return tables
+
+
+PANEL_START = dt.date(2022, 9, 1)
+
+
+@pytest.fixture(scope="module")
+def panel() -> pl.DataFrame:
+    """500 days from 2022-09-01: windows full, 2022, 2023, 2024 (13 days), trailing 365/90;
+    USDT supply leads BTC by 3 days; one missing USDC value."""
+    log_usdt, log_btc = lead_panel(3, seed=31, n=500)
+    panel = full_panel(np.random.default_rng(31), log_usdt, log_btc, start=PANEL_START)
+    return panel.with_columns(usdc_supply=pl.when(pl.int_range(pl.len()) == 250)
+                              .then(None).otherwise(pl.col("usdc_supply")))
+
+
+@pytest.fixture(scope="module")
+def tables(panel) -> dict[str, pl.DataFrame]:
+    return all_tables(panel)
+
+
+def test_every_table_has_the_contract_schema_and_order(tables):
+    for name, table in tables.items():
+        assert dict(table.schema) == SCHEMAS[name], name
+        assert table.equals(table.sort(KEYS[name])), name
+        assert not table.select(KEYS[name]).is_duplicated().any(), name
+    assert tables["decoupling_summary"].height == 6 * 9
+    assert tables["granger_causality"].height == 6 * 9 * 2 * 14
+
+
+def test_one_chosen_transform_per_series_and_granger_uses_it(tables):
+    stationarity = tables["stationarity"]
+    for (window, series), group in stationarity.group_by("period", "series"):
+        group = group.sort(pl.col("transform").replace_strict(
+            {"log_level": 0, "log_diff": 1, "log_diff2": 2}))
+        stationary = group["stationary"].to_list()
+        expected = stationary.index(True) if True in stationary else 2
+        assert group["chosen"].to_list() == [i == expected for i in range(3)], (window, series)
+    chosen = {(w, s): t for w, s, t in stationarity.filter(pl.col("chosen"))
+              .select("period", "series", "transform").iter_rows()}
+    for row in tables["granger_causality"].iter_rows(named=True):
+        assert row["cause_transform"] == chosen[(row["period"], row["cause"])]
+        assert row["effect_transform"] == chosen[(row["period"], row["effect"])]
+
+
+def test_short_window_rows_have_null_statistics(tables):
+    short = {name: tables[name].filter(period="2024")
+             for name in ("window_correlation", "stationarity", "granger_causality",
+                          "cointegration")}
+    assert short["window_correlation"]["n_obs"].unique().to_list() == [12]
+    for name, columns in {"window_correlation": ["correlation", "p_value"],
+                          "stationarity": ["adf_stat", "adf_p_value", "kpss_stat",
+                                           "kpss_p_value", "stationary"],
+                          "granger_causality": ["f_stat", "p_value"],
+                          "cointegration": ["statistic", "p_value", "lags",
+                                            "cointegrated"]}.items():
+        assert short[name].height > 0
+        assert short[name].select(pl.all_horizontal(pl.col(columns).is_null()).all()).item(), \
+            name
+    verdicts = tables["decoupling_summary"].filter(period="2024")["verdict"]
+    assert verdicts.unique().to_list() == ["inconclusive"]
+
+
+def test_a_panel_shorter_than_min_obs_gives_null_rows_not_errors():
+    rng = np.random.default_rng(41)
+    panel = full_panel(rng, np.cumsum(rng.normal(0, 0.01, 40)),
+                       np.cumsum(rng.normal(0, 0.03, 40)))
+    tables = all_tables(panel)
+    assert tables["structural_breaks"]["sup_f"].null_count() == 9
+    # Only the 30-day correlation fits: from row 30 on.
+    assert tables["rolling_correlation"]["correlation"].null_count() == 9 * (30 + 40 + 40)
+    assert tables["regime_periods"].height == 0
+    assert set(tables["decoupling_summary"]["verdict"]) == {"inconclusive"}
+    assert tables["cointegration"]["statistic"].null_count() == tables["cointegration"].height
+
+
+def family_p(row: dict) -> float | None:
+    ps = [row[c] for c in ("supply_to_price_p", "price_to_supply_p", "engle_granger_p")
+          if row[c] is not None]
+    return min(1.0, FAMILY * min(ps)) if ps else None
+
+
+def test_summary_numbers_trace_back_to_tables_2_4_and_5(tables):
+    correlation = {(r["period"], r["supply_series"], r["price_series"]): r
+                   for r in tables["window_correlation"].iter_rows(named=True)}
+    granger = tables["granger_causality"]
+    cointegration = tables["cointegration"]
+    verdicts = set()
+    for row in tables["decoupling_summary"].iter_rows(named=True):
+        window, supply, price = row["period"], row["supply_series"], row["price_series"]
+        corr = correlation[(window, supply, price)]
+        assert (row["n_obs"], row["correlation"]) == (corr["n_obs"], corr["correlation"])
+        for cause, effect, lag_col, p_col in ((supply, price, "supply_to_price_lag",
+                                               "supply_to_price_p"),
+                                              (price, supply, "price_to_supply_lag",
+                                               "price_to_supply_p")):
+            lags = granger.filter(period=window, cause=cause, effect=effect) \
+                .drop_nulls("p_value").select("lag", "p_value").rows()
+            best_lag, best_p = min(lags, key=lambda lp: (lp[1], lp[0])) if lags else (None, None)
+            assert row[lag_col] == best_lag
+            assert row[p_col] == (None if best_p is None
+                                  else min(1.0, BONFERRONI_LAGS * best_p))
+        eg = one_row(cointegration, period=window, supply_series=supply, price_series=price,
+                     method="engle_granger")
+        johansen = one_row(cointegration, period=window, supply_series=supply,
+                           price_series=price, method="johansen")
+        assert row["engle_granger_p"] == eg["p_value"]
+        assert (row["johansen_trace"], row["johansen_critical_5pct"]) == (
+            johansen["statistic"], johansen["critical_value_5pct"])
+
+        # The verdict rule, restated.
+        p = family_p(row)
+        if row["n_obs"] < MIN_OBS:
+            expected = "inconclusive"
+        elif p is not None and p < 0.05:
+            expected = "coupled"
+        elif None in (row["supply_to_price_p"], row["price_to_supply_p"],
+                      row["engle_granger_p"]) or p < 0.20:
+            expected = "inconclusive"
+        else:
+            expected = "decoupled"
+        assert row["verdict"] == expected, row
+        verdicts.add(expected)
+
+        # Every number in the sentence is the family-wise p, a lag or n_obs of this row.
+        allowed = {f"{p:.2g}"} if p is not None else set()
+        allowed |= {str(row[c]) for c in ("n_obs", "supply_to_price_lag", "price_to_supply_lag")}
+        sentence = row["explanation"].replace(window, "WINDOW")
+        assert sentence.endswith(".") and sentence.count(". ") == 0
+        numbers = re.findall(r"\d+(?:\.\d+)?(?:e-\d+)?", sentence)
+        assert numbers and set(numbers) <= allowed, (sentence, allowed)
+        if row["verdict"] in ("coupled", "decoupled"):
+            assert f"Bonferroni p = {p:.2g}" in sentence
+    assert {"coupled", "decoupled", "inconclusive"} <= verdicts
+
+
+def test_engle_granger_rows_equal_statsmodels_coint_on_the_panel(panel, tables):
+    eg = one_row(tables["cointegration"], period="2023", supply_series="USDT",
+                 price_series="BTC", method="engle_granger")
+    in_2023 = panel.filter(pl.col("date").dt.year() == 2023)
+    reference = coint(np.log(in_2023["btc_mcap"].to_numpy()),
+                      np.log(in_2023["usdt_supply"].to_numpy()), trend="c")
+    assert eg["n_obs"] == 365
+    assert eg["statistic"] == pytest.approx(reference.coint_t, rel=1e-6)
+    assert eg["p_value"] == pytest.approx(reference.pvalue, rel=1e-6)
+
+
+def test_cheap_tables_are_deterministic(panel, tables):
+    again = dc.decoupling_summary(tables["window_correlation"], tables["granger_causality"],
+                                  tables["cointegration"], panel)
+    assert again.equals(tables["decoupling_summary"])
+    assert dc.window_correlation(panel).equals(tables["window_correlation"])
+    assert dc.structural_breaks(panel).equals(tables["structural_breaks"])
+    assert dc.rolling_correlation(panel.reverse()).equals(tables["rolling_correlation"])
