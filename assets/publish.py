@@ -10,7 +10,6 @@ import dagster as dg
 
 from assets.analytics.assets import analytics_assets
 from assets.models import model_assets
-from pipelines.partitions import DAILY
 from pipelines.resources import Warehouse
 from pipelines.settings import Settings
 
@@ -20,7 +19,6 @@ from pipelines.settings import Settings
     group_name="publish",
     kinds={"duckdb"},
     deps=[key for asset in [*model_assets, *analytics_assets] for key in asset.keys],
-    partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool="duckdb",
 )

@@ -87,7 +87,7 @@ def test_demo_fills_the_window_and_is_repeatable(tmp_path):
         assert "liquidity_daily" in marts
         for mart in marts:
             first_day, last_day = con.execute(f"SELECT min(date), max(date) FROM marts.{mart}").fetchone()
-            # The T-bill starts on the first US trading day of 2021 (Monday 4 January).
+            # The T-bill rate starts with its first value: 2021-01-01 is a holiday, then a weekend.
             slack = 3 if mart == "risk_free_daily" else 1
             assert first_day <= WINDOW_START + dt.timedelta(days=slack) and last_day == WINDOW_END, mart
         assert con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name IN "

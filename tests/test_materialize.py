@@ -164,3 +164,27 @@ def test_bad_value_from_the_api_fails_the_run_and_writes_nothing(resources, repl
     assert re.search(r"coingecko /coins/ethereum/market_chart/range: field 'prices\[\d+\]\[1\]' "
                      r"= -12.5: must be positive", failure_messages(result))
     assert not warehouse.table_exists("raw.coingecko_market_daily")
+
+
+def test_an_empty_answer_never_deletes_stored_rows(resources, replay, warehouse, monkeypatch):
+    assert materialize(ingest_assets, resources, START, END).success
+    before = snapshot(warehouse)
+    original = replay.answer
+
+    def empty(path, query):
+        if path.startswith("/fred/"):  # a header-only CSV, as an outage might serve
+            return 200, f"observation_date,{query['id'][0]}\n".encode()
+        if path.startswith("/alternative_me/"):
+            return 200, json.dumps({"name": "Fear and Greed Index", "data": [],
+                                    "metadata": {"error": None}}).encode()
+        return original(path, query)
+
+    monkeypatch.setattr(replay, "answer", empty)
+    result = materialize(ingest_assets, resources, START, END, raise_on_error=False)
+    assert not result.success
+    message = failure_messages(result)
+    assert "alternative.me /fng/: field '(rows)' = '31 stored row(s) missing, e.g. date=2022-05-01'" in message
+    assert "fred: field '(rows)'" in message and "nothing was replaced" in message
+    after = snapshot(warehouse)
+    assert after["raw.fear_greed_daily"].equals(before["raw.fear_greed_daily"])
+    assert after["raw.fred_series_daily"].equals(before["raw.fred_series_daily"])

@@ -68,8 +68,9 @@ def read_panel(warehouse: Warehouse) -> pl.DataFrame:
 
 def read_issuance_events(warehouse: Warehouse) -> pl.DataFrame:
     return warehouse.read("""
-        SELECT date, token, tx_hash, log_index, direction, amount_tokens
-        FROM staging.stg_evm__issuance_events ORDER BY date, token, tx_hash, log_index""")
+        SELECT date, chain, token, block_number, tx_hash, log_index, event, direction,
+               amount_tokens
+        FROM staging.stg_evm__issuance_events ORDER BY date, chain, block_number, log_index""")
 
 
 def read_table(warehouse: Warehouse, table: str) -> pl.DataFrame:
@@ -111,7 +112,6 @@ def _summary(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
         read_table(warehouse, "analytics.window_correlation"),
         read_table(warehouse, "analytics.granger_causality"),
         read_table(warehouse, "analytics.cointegration"),
-        read_panel(warehouse),
     )}
 
 
@@ -143,7 +143,7 @@ STEPS = [
          ("marts.asset_prices_daily", "marts.risk_free_daily"), _risk),
     Step("decoupling_summary", ("decoupling_summary",),
          ("analytics.window_correlation", "analytics.granger_causality",
-          "analytics.cointegration", LIQUIDITY), _summary),
+          "analytics.cointegration"), _summary),
 ]
 
 

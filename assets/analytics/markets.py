@@ -1,41 +1,55 @@
 """Market-side analytics: large mints, the mint event study, exchange migration and the risk panel.
 
-Pure functions, polars in and out (tables 9-14 of the analytics contract). Every table is
+Pure functions, polars in and out, for the tables large_mints, event_study_returns,
+event_study_summary, exchange_migration, risk_panel and risk_correlation. Every table is
 sorted by its key and built without randomness or wall-clock, so the same input rows, in any
 order, give the same bytes. A window with fewer than MIN_OBS usable observations gives NULL
 statistics, never an exception. A day missing from the panel counts as a NULL day (returns
 never silently span two days), and NaN counts as NULL.
 
-Large mints (table 9, `large_mints`)
-    A large mint is one mint log of at least LARGE_MINT_TOKENS tokens. It is flagged as
-    *inventory* when a burn of the same token and the same amount (within 0.5%) follows it
-    within 7 days (0..7 calendar days, so a same-day burn counts: the event table has no block
-    order to tell which came first). Such round trips (chain swaps, treasury inventory moved
-    and returned) create no new dollars, so they are left out of the event study. Matching is
-    one to one: mints in key order each take the earliest burn not already taken, so one burn
-    never excuses two mints. A burn that *precedes* its mint is not matched (the contract
-    defines inventory as a mint reversed later).
+Large mints (`large_mints`)
+    A large mint is one mint log (USDT Issue, USDC Mint) of at least LARGE_MINT_TOKENS tokens.
+    It is flagged as *inventory* when a later burn of the same token and the same amount
+    (within 0.5%) reverses it within INVENTORY_MAX_DAYS = 7 calendar days, on any chain: such
+    round trips (chain swaps, treasury inventory moved and returned) create no new dollars, so
+    they are left out of the event study. Only Redeem (USDT) and Burn (USDC) reverse a mint;
+    DestroyedBlackFunds is the seizure of a blacklisted address's tokens, not inventory going
+    back. "Later" uses the order the events table has: on the mint's own chain the burn's
+    (block_number, log_index) must come after the mint's; on another chain, whose blocks are
+    not comparable, only a later UTC date counts. Matching is one to one: mints in
+    chronological order (date, chain, block_number, log_index) each take the earliest
+    reversing burn not already taken (by date, then chain, block_number, log_index), so one
+    burn never excuses two mints. A burn before its mint is never a match.
+    The events data ends on its last date (the latest date of any event log; the panel may
+    end elsewhere, but only the events say what has been ingested). A mint whose 7 days run
+    past that date and that no burn has reversed yet is *pending*: inventory is NULL, with the
+    reason "pending: ...", because a burn ingested on the next run could still reverse it. A
+    mint already reversed is inventory for certain. Pending mints are neither studied nor
+    counted as excluded inventory.
 
-Event study (tables 10 and 11, `event_study`)
-    Question: is BTC's return unusual around large non-inventory mints? BTC's daily return is
-    the log change of panel.btc_mcap between consecutive UTC closes; a day whose own or
-    previous close is NULL has a NULL return. Day 0 is the mint's UTC date, so day 0's return
-    is the move from the previous close to the close of the mint's day. Constant-mean model:
+Event study (`event_study_returns`, `event_study_summary`)
+    Question: is BTC's return unusual around large non-inventory mints (inventory false, so
+    neither inventory nor pending)? BTC's daily return is the log change of panel.btc_mcap
+    between consecutive UTC closes; a day whose own or previous close is NULL has a NULL
+    return. Day 0 is the mint's UTC date, so day 0's return is the move from the previous
+    close to the close of the mint's day. Constant-mean model:
     the expected return is BTC's mean return over the estimation window (offsets -60..-11,
     50 days, ending before the event window so the event cannot leak into it); the abnormal
     return is the actual minus that mean, over the event window -5..+10; CAR is the running
     sum from offset -5. Events whose estimation or event window runs off the panel or holds a
-    NULL return are skipped (and not counted). Table 10 has one block of rows per mint log.
+    NULL return are skipped (and not counted). event_study_returns has one block of rows per
+    mint log.
     The summary tests the mean CAR over '0..+1', '0..+5' and '-5..+10' against zero with a
     cross-sectional one-sample t-test (two-sided; t and p are NULL with fewer than 3 events,
     mean_car only with none). Several mints on the same day share the same BTC returns, so
     counting each would count one day's return several times and overstate significance: a
-    token's group counts one event per (token, event_date) and 'all' one per event_date. Read a small p with care: the t-test
-    assumes independent events, and mints cluster in bull markets (overlapping windows,
-    estimation windows containing earlier events), which it does not correct for; and a
-    positive CAR says returns were high around mints, not that mints caused them.
+    token's group counts one event per (token, event_date) and 'all' one per event_date.
+    Read a small p with care: the t-test assumes independent events, and mints cluster in
+    bull markets (overlapping windows, estimation windows containing earlier events), which
+    it does not correct for; and a positive CAR says returns were high around mints, not that
+    mints caused them.
 
-Exchange migration (table 12, `exchange_migration`)
+Exchange migration (`exchange_migration`)
     derivatives_share (stablecoins on derivatives exchanges / on all labelled exchanges) per
     window: its first and last non-NULL value, the OLS slope on time in years (share units per
     year; +0.05 = five percentage points a year) with a Newey-West (HAC) p-value using
@@ -48,7 +62,7 @@ Exchange migration (table 12, `exchange_migration`)
     window's first change reaches back one day. n_obs counts days with a non-NULL share;
     the trend needs MIN_OBS of them and the correlation MIN_OBS non-NULL pairs.
 
-Risk panel (table 13, `risk_panel`) over 'full' and each calendar year
+Risk panel (`risk_panel`) over 'full' and each calendar year
     Computed from the asset's closes within the window only (n_obs = number of returns, the
     number of closes minus one; the first day's move from the previous year is not in it):
     annualised return = (last/first)^(periods_per_year/n_obs) - 1 (geometric);
@@ -57,18 +71,20 @@ Risk panel (table 13, `risk_panel`) over 'full' and each calendar year
     returns * sqrt(periods_per_year)); max drawdown = the lowest close / running peak - 1
     (a negative fraction). These four need MIN_OBS returns; the risk-free rate and
     periods_per_year are reported regardless. The risk-free rate is the 3-month bill yield
-    (annual decimal), carried forward over weekends, holidays and the days after its last
-    publication, and averaged over the window's calendar days; with no rate in the window the
-    Sharpe ratio is NULL. Crypto uses 365 periods a year and equities 252, as given per row of
-    risk_prices.
+    (annual decimal) that marts.risk_free_daily gives for every calendar day (weekends and
+    holidays already carry the last published rate there), averaged over the window's days
+    that have one; days without a rate (before the first publication, after the last) simply
+    do not count. With no rate in the window the Sharpe ratio is NULL. Crypto uses 365
+    periods a year and equities 252, as given per row of risk_prices.
 
-Risk correlation (table 14, `risk_correlation`) over 'full' and each calendar year
+Risk correlation (`risk_correlation`) over 'full' and each calendar year
     Pearson correlation of daily simple returns on the days every asset has a close, which
     with equities present are the US trading days (crypto trades every day). Returns run
     close to close between consecutive such days, so a crypto return from Friday to Monday
     spans the weekend exactly as the equity return does. All ordered pairs, diagonal (1)
     included; one common calendar for all assets keeps the matrix consistent (symmetric,
     positive semi-definite), at the price that a day one asset lacks is dropped for all.
+    n_obs counts the common returns, not days: one fewer than the common days in the window.
     NULL, diagonal included, with fewer than MIN_OBS returns; NULL for a constant asset.
 """
 
@@ -81,11 +97,15 @@ import polars as pl
 import statsmodels.api as sm
 from scipy import stats
 
-from assets.analytics.windows import MIN_OBS, Window, calendar_windows, windows
+from assets.analytics.windows import (MIN_OBS, WINDOW_SCHEMA, Window, calendar_windows, finite,
+                                     pearson, windows)
 
 LARGE_MINT_TOKENS = 250_000_000
 INVENTORY_MAX_DAYS = 7
 INVENTORY_AMOUNT_TOLERANCE = 0.005
+# Burns that send tokens back to the issuer; DestroyedBlackFunds (a seizure) is not one.
+REVERSING_BURN_EVENTS = ("Redeem", "Burn")
+PENDING_REASON = f"pending: the {INVENTORY_MAX_DAYS} days after it are not all ingested yet"
 
 ESTIMATION_WINDOW = (-60, -11)
 EVENT_WINDOW = (-5, 10)
@@ -96,7 +116,6 @@ MIN_EVENTS = 3
 HAC_MAXLAGS = 7
 DAYS_PER_YEAR = 365.25
 
-_WINDOW_COLUMNS = {"period": pl.Utf8, "window_start": pl.Date, "window_end": pl.Date}
 
 LARGE_MINTS_SCHEMA = {
     "date": pl.Date,
@@ -129,7 +148,7 @@ EVENT_STUDY_SUMMARY_SCHEMA = {
     "p_value": pl.Float64,
 }
 EXCHANGE_MIGRATION_SCHEMA = {
-    **_WINDOW_COLUMNS,
+    **WINDOW_SCHEMA,
     "share_start": pl.Float64,
     "share_end": pl.Float64,
     "trend_per_year": pl.Float64,
@@ -139,7 +158,7 @@ EXCHANGE_MIGRATION_SCHEMA = {
     "n_obs": pl.Int32,
 }
 RISK_PANEL_SCHEMA = {
-    **_WINDOW_COLUMNS,
+    **WINDOW_SCHEMA,
     "asset": pl.Utf8,
     "annualised_return": pl.Float64,
     "annualised_volatility": pl.Float64,
@@ -150,7 +169,7 @@ RISK_PANEL_SCHEMA = {
     "n_obs": pl.Int32,
 }
 RISK_CORRELATION_SCHEMA = {
-    **_WINDOW_COLUMNS,
+    **WINDOW_SCHEMA,
     "asset_a": pl.Utf8,
     "asset_b": pl.Utf8,
     "correlation": pl.Float64,
@@ -158,15 +177,12 @@ RISK_CORRELATION_SCHEMA = {
 }
 
 _MINT_KEY = ["date", "token", "tx_hash", "log_index"]
+# Event order within the events table: blocks order the logs of one chain.
+_CHAIN_ORDER = ["date", "chain", "block_number", "log_index"]
+_BURN_COLUMNS = ["date", "chain", "block_number", "log_index", "tx_hash", "event", "amount_tokens"]
 
 
 # --- shared helpers ---------------------------------------------------------------------------
-
-
-def _finite(value: float) -> float | None:
-    """NaN/inf (a zero variance somewhere) become NULL rather than a number nobody can read."""
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def _complete_calendar(panel: pl.DataFrame) -> pl.DataFrame:
@@ -186,32 +202,29 @@ def _in_window(window: Window) -> pl.Expr:
     return pl.col("date").is_between(window.start, window.end)
 
 
-def _pearson(x: np.ndarray, y: np.ndarray) -> tuple[float | None, float | None]:
-    """Pearson r and its two-sided p; NULL when either side is constant (r is undefined)."""
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
-        return None, None
-    result = stats.pearsonr(x, y)
-    return _finite(result.statistic), _finite(result.pvalue)
-
-
-# --- table 9: large mints ---------------------------------------------------------------------
+# --- large_mints ------------------------------------------------------------------------------
 
 
 def large_mints(issuance_events: pl.DataFrame) -> pl.DataFrame:
-    """Every mint of at least LARGE_MINT_TOKENS, flagged when a same-size burn reverses it."""
+    """Every mint of at least LARGE_MINT_TOKENS: inventory, not inventory, or pending (NULL)."""
     mints = issuance_events.filter(
         (pl.col("direction") == "mint") & (pl.col("amount_tokens") >= LARGE_MINT_TOKENS)
-    ).sort(_MINT_KEY)
+    ).sort(_CHAIN_ORDER)
     candidates = _reversing_burn_candidates(mints, issuance_events)
-    taken: set[tuple[str, int]] = set()  # one to one: a matched burn cannot excuse a second mint
+    last_day = issuance_events["date"].max()
+    taken: set[tuple] = set()  # one to one: a matched burn cannot excuse a second mint
     rows = []
-    for mint in mints.iter_rows(named=True):
-        burns = candidates.get(_key(mint), [])
-        burn = next((b for b in burns if (b["tx_hash"], b["log_index"]) not in taken), None)
+    for mint in mints.iter_rows(named=True):  # chronological: earlier mints choose first
+        burns = candidates.get(_log_id(mint), [])
+        burn = next((b for b in burns if _log_id(b) not in taken), None)
         if burn is not None:
-            taken.add((burn["tx_hash"], burn["log_index"]))
-        reason = None if burn is None else _inventory_reason(burn)
-        rows.append((*_key(mint), mint["amount_tokens"], burn is not None, reason))
+            taken.add(_log_id(burn))
+            inventory, reason = True, _inventory_reason(burn)
+        elif mint["date"] + dt.timedelta(days=INVENTORY_MAX_DAYS) > last_day:
+            inventory, reason = None, PENDING_REASON
+        else:
+            inventory, reason = False, None
+        rows.append((*_key(mint), mint["amount_tokens"], inventory, reason))
     return pl.DataFrame(rows, schema=LARGE_MINTS_SCHEMA, orient="row").sort(_MINT_KEY)
 
 
@@ -219,45 +232,49 @@ def _key(mint: dict) -> tuple:
     return tuple(mint[c] for c in _MINT_KEY)
 
 
+def _log_id(event: dict) -> tuple:
+    """The events table's grain: one log per (chain, block_number, log_index)."""
+    return event["chain"], event["block_number"], event["log_index"]
+
+
 def _reversing_burn_candidates(mints: pl.DataFrame, events: pl.DataFrame) -> dict[tuple, list[dict]]:
     """Per mint, the burns that could reverse it, earliest first (the preferred match)."""
-    burns = events.filter(pl.col("direction") == "burn").select(
+    burns = events.filter(pl.col("event").is_in(REVERSING_BURN_EVENTS)).select(
         "token",
-        pl.col("date").alias("burn_date"),
-        pl.col("tx_hash").alias("burn_tx_hash"),
-        pl.col("log_index").alias("burn_log_index"),
-        pl.col("amount_tokens").alias("burn_amount"),
+        *(pl.col(c).alias(f"burn_{c}") for c in _BURN_COLUMNS),
     )
     days_after = (pl.col("burn_date") - pl.col("date")).dt.total_days()
+    later_on_same_chain = (pl.col("burn_chain") == pl.col("chain")) & (
+        (pl.col("burn_block_number") > pl.col("block_number"))
+        | ((pl.col("burn_block_number") == pl.col("block_number"))
+           & (pl.col("burn_log_index") > pl.col("log_index")))
+    )
     pairs = (
         mints.join(burns, on="token", how="inner")
         .filter(
             days_after.is_between(0, INVENTORY_MAX_DAYS)
-            & ((pl.col("burn_amount") - pl.col("amount_tokens")).abs()
+            # Blocks of different chains are not comparable: there only a later date is later.
+            & ((days_after > 0) | later_on_same_chain)
+            & ((pl.col("burn_amount_tokens") - pl.col("amount_tokens")).abs()
                <= INVENTORY_AMOUNT_TOLERANCE * pl.col("amount_tokens"))
         )
-        .sort([*_MINT_KEY, "burn_date", "burn_tx_hash", "burn_log_index"])
+        .sort([*_CHAIN_ORDER, *(f"burn_{c}" for c in _CHAIN_ORDER)])
     )
     candidates: dict[tuple, list[dict]] = {}
     for row in pairs.iter_rows(named=True):
-        candidates.setdefault(_key(row), []).append({
-            "token": row["token"],
-            "date": row["burn_date"],
-            "tx_hash": row["burn_tx_hash"],
-            "log_index": row["burn_log_index"],
-            "amount_tokens": row["burn_amount"],
-        })
+        burn = {"token": row["token"], **{c: row[f"burn_{c}"] for c in _BURN_COLUMNS}}
+        candidates.setdefault(_log_id(row), []).append(burn)
     return candidates
 
 
 def _inventory_reason(burn: dict) -> str:
     return (
         f"burned {burn['amount_tokens']:,.0f} {burn['token']} again on {burn['date'].isoformat()} "
-        f"(tx {burn['tx_hash']}, log {burn['log_index']})"
+        f"({burn['event']} on {burn['chain']}, tx {burn['tx_hash']}, log {burn['log_index']})"
     )
 
 
-# --- tables 10 and 11: event study ------------------------------------------------------------
+# --- event_study_returns and event_study_summary ----------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -282,7 +299,8 @@ def event_study(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(event_study_returns, event_study_summary) for the non-inventory large mints."""
     btc = _complete_calendar(panel).select("date", _log_return("btc_mcap").alias("btc_return"))
-    mints = large_mints_table.filter(~pl.col("inventory")).sort(_MINT_KEY)
+    # A filter keeps only rows where its condition is true, so pending (NULL) mints are in neither.
+    mints = large_mints_table.filter(pl.col("inventory").not_()).sort(_MINT_KEY)
     events = _complete_events(btc, mints)
     inventory = large_mints_table.filter(pl.col("inventory"))
     return _event_returns_table(events), _event_summary_table(events, inventory)
@@ -354,10 +372,10 @@ def _t_test(cars: np.ndarray) -> tuple[float | None, float | None, float | None]
     if len(cars) < MIN_EVENTS or np.ptp(cars) == 0:
         return mean, None, None
     result = stats.ttest_1samp(cars, 0.0)
-    return mean, _finite(result.statistic), _finite(result.pvalue)
+    return mean, finite(result.statistic), finite(result.pvalue)
 
 
-# --- table 12: exchange migration -------------------------------------------------------------
+# --- exchange_migration -----------------------------------------------------------------------
 
 
 def exchange_migration(panel: pl.DataFrame) -> pl.DataFrame:
@@ -383,7 +401,7 @@ def _migration_row(window: Window, daily: pl.DataFrame) -> tuple:
     pairs = daily.drop_nulls(["share_change", "btc_return"])
     corr, corr_p = (None, None)
     if pairs.height >= MIN_OBS:
-        corr, corr_p = _pearson(pairs["share_change"].to_numpy(), pairs["btc_return"].to_numpy())
+        corr, corr_p = pearson(pairs["share_change"].to_numpy(), pairs["btc_return"].to_numpy())
     return (window.name, window.start, window.end, shares["share"].first(), shares["share"].last(),
             trend, trend_p, corr, corr_p, shares.height)
 
@@ -394,10 +412,10 @@ def _hac_trend(
     """OLS slope of share on time in years, with a Newey-West p-value (HAC_MAXLAGS lags)."""
     years = (dates - origin).dt.total_days().to_numpy() / DAYS_PER_YEAR
     fit = sm.OLS(share, sm.add_constant(years)).fit(cov_type="HAC", cov_kwds={"maxlags": HAC_MAXLAGS})
-    return _finite(fit.params[1]), _finite(fit.pvalues[1])
+    return finite(fit.params[1]), finite(fit.pvalues[1])
 
 
-# --- table 13: risk panel ---------------------------------------------------------------------
+# --- risk_panel -------------------------------------------------------------------------------
 
 
 def annualised_return(closes: np.ndarray, periods_per_year: int) -> float:
@@ -414,7 +432,7 @@ def sharpe_ratio(closes: np.ndarray, periods_per_year: int, risk_free_rate: floa
     """(annualised mean simple return - risk-free) / annualised std of simple returns."""
     simple = closes[1:] / closes[:-1] - 1
     excess = simple.mean() * periods_per_year - risk_free_rate
-    return _finite(excess / (simple.std(ddof=1) * math.sqrt(periods_per_year)))
+    return finite(excess / (simple.std(ddof=1) * math.sqrt(periods_per_year)))
 
 
 def max_drawdown(closes: np.ndarray) -> float:
@@ -425,11 +443,10 @@ def max_drawdown(closes: np.ndarray) -> float:
 def risk_panel(risk_prices: pl.DataFrame, risk_free: pl.DataFrame) -> pl.DataFrame:
     """Return, volatility, Sharpe and drawdown per asset over 'full' and each calendar year."""
     prices = risk_prices.drop_nulls("close").sort("asset", "date")
-    day_list = risk_prices["date"].unique().sort().to_list()
-    rates = _daily_risk_free(risk_free, day_list[-1] if day_list else None)
+    rates = risk_free.select("date", pl.col("rate").fill_nan(None))
     rows = []
-    for window in calendar_windows(day_list):
-        rate = rates.filter(_in_window(window))["rate"].mean()
+    for window in calendar_windows(risk_prices["date"].unique().sort().to_list()):
+        rate = rates.filter(_in_window(window))["rate"].mean()  # days without a rate don't count
         for asset in prices["asset"].unique().sort().to_list():
             series = prices.filter(pl.col("asset") == asset)
             periods = int(series["periods_per_year"][0])
@@ -447,29 +464,14 @@ def _risk_metrics(closes: np.ndarray, periods: int, rate: float | None) -> tuple
     if len(closes) - 1 < MIN_OBS:
         return None, None, None, None
     return (
-        _finite(annualised_return(closes, periods)),
-        _finite(annualised_volatility(closes, periods)),
+        finite(annualised_return(closes, periods)),
+        finite(annualised_volatility(closes, periods)),
         None if rate is None else sharpe_ratio(closes, periods, rate),
-        _finite(max_drawdown(closes)),
+        finite(max_drawdown(closes)),
     )
 
 
-def _daily_risk_free(risk_free: pl.DataFrame, last_day: dt.date | None) -> pl.DataFrame:
-    """The rate on every calendar day: a holiday or weekend carries the last published rate."""
-    known = risk_free.drop_nulls("rate").sort("date")
-    if known.is_empty() or last_day is None:
-        return pl.DataFrame(schema={"date": pl.Date, "rate": pl.Float64})
-    end = max(last_day, known["date"][-1])
-    days = pl.date_range(known["date"][0], end, "1d", eager=True).alias("date")
-    return (
-        days.to_frame()
-        .join(known.select("date", "rate"), on="date", how="left")
-        .sort("date")
-        .with_columns(pl.col("rate").forward_fill())
-    )
-
-
-# --- table 14: risk correlation ---------------------------------------------------------------
+# --- risk_correlation -------------------------------------------------------------------------
 
 
 def risk_correlation(risk_prices: pl.DataFrame) -> pl.DataFrame:
@@ -502,4 +504,4 @@ def _correlation_matrix(returns: np.ndarray, k: int) -> list[list[float | None]]
     # corr(a, b) differ from corr(b, a) or the diagonal read 0.9999999999999998.
     unit_diagonal = np.diag(np.where(np.isfinite(np.diag(corr)), 1.0, np.nan))
     corr = np.triu(corr, 1) + np.triu(corr, 1).T + unit_diagonal
-    return [[_finite(value) for value in row] for row in corr]
+    return [[finite(value) for value in row] for row in corr]

@@ -1,6 +1,6 @@
 """Charts and the self-contained HTML report of the analytics layer.
 
-Pure functions over the `panel` frame and the analytics tables (see the analytics contract):
+Pure functions over the `panel` frame (read from marts.liquidity_daily) and the analytics tables:
 `render_charts` writes four PNGs, `render_html` writes one HTML file that embeds them, and
 `markdown_image` turns a PNG into Markdown for Dagster materialisation metadata.
 
@@ -41,7 +41,7 @@ from assets.analytics.windows import MIN_OBS
 
 FIG_SIZE_INCHES = (10.0, 5.5)
 DPI = 110
-SOURCE_NOTE = "Sources: DefiLlama, CoinGecko, Ethereum JSON-RPC; stableflow"
+SOURCE_NOTE = "Sources: DefiLlama, CoinGecko, alternative.me, Ethereum JSON-RPC; stableflow"
 BILLION = 1e9
 
 # The pair the rolling-correlation chart shows: all stablecoins against the whole basket.
@@ -348,7 +348,7 @@ _WINDOW = [Column("period", "Period"), Column("window_start", "From"), Column("w
 _PAIR = [Column("supply_series", "Supply"), Column("price_series", "Price")]
 
 SUMMARY_COLUMNS = [
-    *_WINDOW, *_PAIR, _num("n_obs", "Days", _text), Column("verdict", "Verdict"),
+    *_WINDOW, *_PAIR, _num("n_obs", "Daily changes", _text), Column("verdict", "Verdict"),
     _num("supply_to_price_p", "Supply→price p (Bonf.)", _p_value),
     _num("supply_to_price_lag", "at lag (days)", _text),
     _num("price_to_supply_p", "Price→supply p (Bonf.)", _p_value),
@@ -364,13 +364,13 @@ COINTEGRATION_COLUMNS = [
     _num("statistic", "Statistic", _fixed(2)),
     _num("critical_value_5pct", "5% critical", _fixed(2)),
     _num("p_value", "p", _p_value), _num("lags", "Lags", _text),
-    Column("cointegrated", "Cointegrated", _yes_no), _num("n_obs", "Days", _text),
+    Column("cointegrated", "Cointegrated", _yes_no), _num("n_obs", "Daily changes", _text),
 ]
 BREAK_COLUMNS = [
     *_PAIR, Column("window_start", "From"), Column("window_end", "To"),
     Column("break_date", "Break date"), _num("sup_f", "sup-F", _fixed(2)),
     _num("p_value", "p", _p_value), _num("slope_before", "Slope before", _fixed(3)),
-    _num("slope_after", "Slope after", _fixed(3)), _num("n_obs", "Days", _text),
+    _num("slope_after", "Slope after", _fixed(3)), _num("n_obs", "Daily changes", _text),
 ]
 EVENT_COLUMNS = [
     Column("token", "Token"), Column("car_window", "CAR window (days)"),
@@ -383,14 +383,14 @@ MIGRATION_COLUMNS = [
     _num("share_end", "at end", _percent()), _num("trend_per_year", "Trend", _points_per_year),
     _num("trend_p_value", "Trend p (HAC)", _p_value),
     _num("corr_share_change_btc_return", "Corr. share change vs BTC return", _fixed(2)),
-    _num("corr_p_value", "p", _p_value), _num("n_obs", "Days", _text),
+    _num("corr_p_value", "p", _p_value), _num("n_obs", "Daily changes", _text),
 ]
 RISK_COLUMNS = [
     *_WINDOW, Column("asset", "Asset"),
     _num("annualised_return", "Return p.a.", _percent()),
     _num("annualised_volatility", "Volatility p.a.", _percent()),
     _num("sharpe", "Sharpe", _fixed(2)), _num("max_drawdown", "Max drawdown", _percent()),
-    _num("risk_free_rate", "Risk-free p.a.", _percent(2)), _num("n_obs", "Days", _text),
+    _num("risk_free_rate", "Risk-free p.a.", _percent(2)), _num("n_obs", "Daily changes", _text),
 ]
 
 # (table name, section heading, one-line description, columns), in report order.
@@ -514,17 +514,18 @@ def _html_section(frame: pl.DataFrame, heading: str, text: str, columns: list[Co
 
 def _html_footer(generated_for: str) -> str:
     rule = (
-        "How to read the verdicts. For each window and pair, three tests ask whether supply and "
-        "market cap are related: Granger causality from supply to price, Granger causality from "
-        "price to supply (each the smallest p-value over lags 1..14, Bonferroni-adjusted by 14), "
-        "and the Engle-Granger cointegration test. The smallest of the three p-values is "
-        "multiplied by 3 (Bonferroni across the family), which keeps the chance of calling an "
-        "unrelated pair coupled at most 5% per window and pair."
+        "How to read the verdicts. For each window and pair, up to three tests ask whether "
+        "supply and market cap are related: Granger causality from supply to price, Granger "
+        "causality from price to supply (each the smallest p-value over lags 1..14, multiplied "
+        "by 14), and, in windows of at least 250 daily changes, the Engle-Granger cointegration "
+        "test (in shorter windows it rejects too often to vote). The smallest p-value is "
+        "multiplied by the number of tests that vote (Bonferroni across the family), which keeps "
+        "the chance of calling an unrelated pair coupled near 5% per window and pair."
     )
     meanings = {
         "coupled": "the adjusted p-value is below 0.05.",
-        "inconclusive": "it lies in [0.05, 0.20), or the window has fewer than "
-        f"{MIN_OBS} usable days (MIN_OBS), too few for the tests to have power.",
+        "inconclusive": "it lies in [0.05, 0.20), a test could not be run, or the window has "
+        f"fewer than {MIN_OBS} usable days (MIN_OBS), too few for the tests to have power.",
         "decoupled": "it is 0.20 or more: no evidence of a relation in that window, which is "
         "not proof that none exists.",
     }

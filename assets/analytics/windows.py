@@ -6,8 +6,13 @@ its own window, so a relation that held in 2021 and broke in 2023 shows as such;
 """
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Sequence
+
+import numpy as np
+import polars as pl
+from scipy import stats
 
 # Fewer usable daily observations than this and a window's statistics are NULL: with 14 lags
 # and two series a Granger regression on fewer points has almost no power.
@@ -20,8 +25,10 @@ class Window:
     start: dt.date
     end: dt.date
 
-    def contains(self, day: dt.date) -> bool:
-        return self.start <= day <= self.end
+
+
+# The leading columns of every per-period table.
+WINDOW_SCHEMA = {"period": pl.String, "window_start": pl.Date, "window_end": pl.Date}
 
 
 def windows(dates: Sequence[dt.date]) -> list[Window]:
@@ -41,3 +48,19 @@ def windows(dates: Sequence[dt.date]) -> list[Window]:
 def calendar_windows(dates: Sequence[dt.date]) -> list[Window]:
     """full and each calendar year (the risk panel compares whole periods, not trailing ones)."""
     return [w for w in windows(dates) if not w.name.startswith("trailing")]
+
+
+def finite(value: float | None) -> float | None:
+    """NaN and infinities (a zero variance somewhere) become NULL: a statistic that could not
+    be computed is missing, not a number nobody can read."""
+    if value is None or not math.isfinite(float(value)):
+        return None
+    return float(value)
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> tuple[float | None, float | None]:
+    """Pearson r and its two-sided p; NULL when either side is constant (r is undefined)."""
+    if x.size < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None, None
+    result = stats.pearsonr(x, y)
+    return finite(result.statistic), finite(result.pvalue)

@@ -11,12 +11,14 @@ materialisation's metadata, never filled.
 """
 
 import datetime as dt
+import re
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
-from assets.ingest.parsing import missing_days, require, stamp, utc_day, utc_now
+from assets.ingest.parsing import (missing_days, require, require_nothing_lost, stamp,
+                                   utc_day, utc_now)
 from pipelines.partitions import DAILY, window_of
 from pipelines.resources import HttpSource, Rows, Warehouse
 
@@ -27,19 +29,24 @@ def parse_fear_greed(payload: Any, start: dt.date, end: dt.date) -> pl.DataFrame
     """`/fng/` response -> (date, value, classification) for the days start..end it holds."""
     source = "alternative.me /fng/"
     require(isinstance(payload, dict), source, "(body)", type(payload).__name__, "not an object")
-    error = (payload.get("metadata") or {}).get("error")
-    require(error is None, source, "metadata.error", error, "the API reported an error")
+    metadata = payload.get("metadata")
+    require(isinstance(metadata, dict), source, "metadata", metadata, "not an object")
+    require(metadata.get("error") is None, source, "metadata.error", metadata.get("error"),
+            "the API reported an error")
     data = payload.get("data")
     require(isinstance(data, list), source, "data", type(data).__name__, "not a list")
     rows: dict[dt.date, tuple[int, str]] = {}
     for i, entry in enumerate(data):
         require(isinstance(entry, dict), source, f"data[{i}]", entry, "not an object")
         day = utc_day(entry.get("timestamp"), source, f"data[{i}].timestamp")
+        # The dating above relies on the index being stamped at 00:00 UTC.
+        require(int(entry["timestamp"]) % 86_400 == 0, source, f"data[{i}].timestamp",
+                entry["timestamp"], "not 00:00 UTC")
         if not start <= day <= end:
             continue
         raw = entry.get("value")
-        require(isinstance(raw, str) and raw.isdigit(), source, f"data[{i}].value", raw,
-                "not a whole number")
+        require(isinstance(raw, str) and re.fullmatch(r"[0-9]{1,3}", raw) is not None, source,
+                f"data[{i}].value", raw, "not a whole number")
         value = int(raw)
         require(0 <= value <= 100, source, f"data[{i}].value", raw, "outside the index's 0..100")
         label = entry.get("value_classification")
@@ -73,6 +80,10 @@ def fear_greed_daily(
     start, end = window_of(context)
     before = alternative_me.requests_made
     frame = parse_fear_greed(alternative_me.get_json("/fng/", {"limit": 0}), start, end)
+    if warehouse.table_exists("raw.fear_greed_daily"):
+        stored = warehouse.read("SELECT date FROM raw.fear_greed_daily WHERE date BETWEEN ? AND ?",
+                                [start, end])
+        require_nothing_lost(stored, frame, ["date"], "alternative.me /fng/")
     rows = stamp(frame, "alternative.me /fng/", utc_now())
     written = warehouse.replace_window(start, end, Rows("raw.fear_greed_daily", rows, ["date"]))
     gaps = missing_days(set(frame["date"]), start, end)

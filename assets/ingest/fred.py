@@ -20,7 +20,7 @@ import math
 import dagster as dg
 import polars as pl
 
-from assets.ingest.parsing import require, stamp, utc_now
+from assets.ingest.parsing import require, require_nothing_lost, stamp, utc_now
 from pipelines.partitions import DAILY, window_of
 from pipelines.resources import HttpSource, Rows, Warehouse
 from pipelines.resources.http import SourceDataError
@@ -55,8 +55,10 @@ def parse_fredgraph(rows: list[dict[str, str]], series: str, start: dt.date, end
     values: dict[dt.date, float | None] = {}
     seen: set[dt.date] = set()
     for i, row in enumerate(rows, start=2):  # line numbers as in the file, after the header
-        require(set(row) == {"observation_date", series}, source, f"line {i} columns",
-                sorted(row, key=str), f"expected observation_date,{series}")
+        # csv.DictReader gives None for a missing field and a None key for an extra one.
+        require(set(row) == {"observation_date", series} and None not in row.values(), source,
+                f"line {i}", ",".join(str(v) for v in row.values()),
+                f"expected two fields, observation_date,{series}")
         raw_date = row["observation_date"]
         try:
             day = dt.date.fromisoformat(raw_date or "")
@@ -98,8 +100,13 @@ def fred_series_daily(
                             {"id": series, "cosd": first.isoformat(), "coed": end.isoformat()})
         frames.append(stamp(parse_fredgraph(rows, series, first, end), f"fred {series}",
                             ingested_at))
+    rows = pl.concat(frames)
+    if warehouse.table_exists("raw.fred_series_daily"):
+        stored = warehouse.read("SELECT date, series_id FROM raw.fred_series_daily "
+                                "WHERE date BETWEEN ? AND ?", [first, end])
+        require_nothing_lost(stored, rows, ["date", "series_id"], "fred")
     written = warehouse.replace_window(
-        first, end, Rows("raw.fred_series_daily", pl.concat(frames), ["date", "series_id"]))
+        first, end, Rows("raw.fred_series_daily", rows, ["date", "series_id"]))
     return dg.MaterializeResult(metadata={
         "rows": written["raw.fred_series_daily"], "window": f"{start}..{end}",
         "reread_from": str(first), "requests": fred.requests_made - before,

@@ -80,3 +80,16 @@ def stamp(frame: pl.DataFrame, source: str, ingested_at: dt.datetime) -> pl.Data
     return frame.with_columns(
         source=pl.lit(source, pl.Utf8), ingested_at=pl.lit(ingested_at, pl.Datetime("us"))
     )
+
+
+def require_nothing_lost(stored: pl.DataFrame, new: pl.DataFrame, keys: list[str], source: str
+                         ) -> None:
+    """Refuse a re-fetch that lacks rows already stored for its window. A source that answers
+    empty or short (an outage page, a cut-off list) must not delete history: the window is
+    replaced only by an answer that still holds every stored key."""
+    lost = stored.select(keys).join(new.select(keys), on=keys, how="anti")
+    if lost.height:
+        first = ", ".join(f"{k}={lost[k][0]}" for k in keys)
+        raise SourceDataError(
+            source, "(rows)", f"{lost.height} stored row(s) missing, e.g. {first}",
+            "the answer lacks rows that are already stored; nothing was replaced")

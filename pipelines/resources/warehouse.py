@@ -88,54 +88,43 @@ class Warehouse(dg.ConfigurableResource):
                     f"{write.table}: {outside.height} rows fall outside the window "
                     f"{start}..{end}, e.g. date={outside['date'][0]}"
                 )
-        written: dict[str, int] = {}
-        with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                for write in writes:
-                    written[write.table] = _replace(con, write, start, end)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-        return written
+        with self.transaction() as con:
+            return {write.table: _replace(con, write, start, end) for write in writes}
 
     def replace_tables(self, *writes: Rows, statements: Sequence[str] = ()) -> dict[str, int]:
         """Replace each table whole with its rows (sorted by `order_by`), then run
         `statements` (e.g. COMMENT ON), all in one transaction: for derived tables that are
         recomputed from everything upstream, like the analytics."""
-        written: dict[str, int] = {}
+        with self.transaction() as con:
+            for write in writes:
+                if not _TABLE_NAME.match(write.table):
+                    raise WarehouseError(f"not a warehouse table name: {write.table!r}")
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {write.table.split('.')[0]}")
+                con.register("_table_rows", write.frame.sort(list(write.order_by)))
+                con.execute(f"CREATE OR REPLACE TABLE {write.table} AS SELECT * FROM _table_rows")
+                con.unregister("_table_rows")
+            for statement in statements:
+                con.execute(statement)
+        return {write.table: write.frame.height for write in writes}
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection inside one transaction: committed if the block ends normally,
+        rolled back if it raises, so a failure leaves every table as it was."""
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                for write in writes:
-                    if not _TABLE_NAME.match(write.table):
-                        raise WarehouseError(f"not a warehouse table name: {write.table!r}")
-                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {write.table.split('.')[0]}")
-                    con.register("_table_rows", write.frame.sort(list(write.order_by)))
-                    con.execute(f"CREATE OR REPLACE TABLE {write.table} AS "
-                                f"SELECT * FROM _table_rows")
-                    con.unregister("_table_rows")
-                    written[write.table] = write.frame.height
-                for statement in statements:
-                    con.execute(statement)
+                yield con
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-        return written
 
     def run_in_transaction(self, statements: Sequence[str]) -> None:
         """Run `statements` as one transaction: all of them take effect, or none."""
-        with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                for statement in statements:
-                    con.execute(statement)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self.transaction() as con:
+            for statement in statements:
+                con.execute(statement)
 
     def publish(self, target: str) -> int:
         """Copy the whole warehouse to `target` atomically: built beside it, then renamed

@@ -1,5 +1,6 @@
 -- Mart: the risk-free rate for every UTC day, from the 3-month T-bill (FRED DTB3).
--- Grain: date; a row for every calendar day from the first to the last DTB3 observation.
+-- Grain: date; a row for every calendar day from the first DTB3 value to the last observation
+-- (a window that opens on a holiday has nothing to carry forward until the first value).
 -- Weekends and holidays carry the last published rate forward (is_carried_forward).
 -- Source: staging.stg_fred__series (series DTB3).
 WITH bills AS (
@@ -9,8 +10,8 @@ WITH bills AS (
 ),
 calendar AS (
     SELECT CAST(d AS DATE) AS date
-    FROM range((SELECT min(date) FROM bills), (SELECT max(date) FROM bills) + INTERVAL 1 DAY,
-               INTERVAL 1 DAY) AS t(d)
+    FROM range((SELECT min(date) FROM bills WHERE dtb3_percent IS NOT NULL),
+               (SELECT max(date) FROM bills) + INTERVAL 1 DAY, INTERVAL 1 DAY) AS t(d)
 )
 SELECT
     c.date,

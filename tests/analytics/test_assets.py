@@ -40,11 +40,16 @@ def planted_marts(path: str) -> None:
         "eth_market_cap_usd": eth, "ssr": btc / total,
         "fear_greed": rng.integers(0, 101, DAYS).astype(np.int32),
     })
-    mint_day, burn_day = dates[200], dates[203]
+    # Two studied mints, an inventory round trip (0x03 burned again 3 days later) and a small
+    # mint on the last day, so the others' 7-day inventory windows are complete.
     events = pl.DataFrame({
-        "date": [dates[100], dates[300], mint_day, burn_day], "token": ["USDT", "USDC", "USDT", "USDT"],
-        "tx_hash": ["0x01", "0x02", "0x03", "0x04"], "log_index": [1, 1, 1, 1],
-        "direction": ["mint", "mint", "mint", "burn"], "amount_tokens": [1e9, 5e8, 1e9, 1e9],
+        "date": [dates[100], dates[300], dates[200], dates[203], dates[-1]],
+        "chain": "ethereum", "token": ["USDT", "USDC", "USDT", "USDT", "USDT"],
+        "block_number": [100, 300, 200, 203, 729],
+        "tx_hash": ["0x01", "0x02", "0x03", "0x04", "0x05"], "log_index": 1,
+        "event": ["Issue", "Mint", "Issue", "Redeem", "Issue"],
+        "direction": ["mint", "mint", "mint", "burn", "mint"],
+        "amount_tokens": [1e9, 5e8, 1e9, 1e9, 1e6],
     })
     trading = [d for d in dates if d.weekday() < 5]
     prices = pl.concat([

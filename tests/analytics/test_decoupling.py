@@ -25,7 +25,6 @@ from assets.analytics.windows import MIN_OBS, Window
 START = dt.date(2021, 1, 1)
 PAIR = [("USDT", "BTC")]
 BONFERRONI_LAGS = 14
-FAMILY = 3
 
 
 def days(n: int, start: dt.date = START) -> list[dt.date]:
@@ -41,7 +40,7 @@ def pair_panel(log_supply: np.ndarray, log_price: np.ndarray) -> pl.DataFrame:
 
 def full_panel(rng: np.random.Generator, log_usdt: np.ndarray, log_btc: np.ndarray,
                start: dt.date = START) -> pl.DataFrame:
-    """Every contract column; USDC and ETH are independent random walks, total/crypto sums."""
+    """Every panel column; USDC and ETH are independent random walks, total/crypto sums."""
     n = log_usdt.size
     usdt, btc = 8e10 * np.exp(log_usdt), 6e11 * np.exp(log_btc)
     usdc = 3e10 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
@@ -118,30 +117,41 @@ def test_planted_lead_is_found_at_its_lag_in_the_right_direction(k):
     assert min(1.0, BONFERRONI_LAGS * price_to_supply["p_value"][0]) >= 0.05
 
     summary = dc.decoupling_summary(dc._window_correlation_for(panel, full, PAIR), granger,
-                                    dc._cointegration_for(panel, full, PAIR), panel)
+                                    dc._cointegration_for(panel, full, PAIR))
     row = one_row(summary, period="full", supply_series="USDT", price_series="BTC")
     assert row["verdict"] == "coupled"
     assert row["supply_to_price_lag"] == k
     assert f"led BTC market-cap returns by {k} day" in row["explanation"]
 
 
-def test_independent_random_walks_are_rarely_called_coupled(monkeypatch):
-    # Johansen is reported but takes no part in the verdict; stubbing it keeps 200 seeds fast.
-    monkeypatch.setattr(dc, "_johansen", lambda log_supply, log_price: dict(dc._NO_TEST))
-    # What stationarity() chooses for random walks in logs (checked in its own test below).
-    transforms = {"USDT": "log_diff", "BTC": "log_diff"}
-    seeds, n = range(200), 300
+def random_walk_verdicts(n: int, seeds: range) -> list[str]:
+    """Summary verdicts for independent random walks of n days, through the whole per-window
+    path: stationarity -> chosen transforms -> Granger -> cointegration -> summary. Supply
+    drifts (log growth 0.001/day, sd 0.003) as real supply does; log price has sd 0.03."""
     verdicts = []
     for seed in seeds:
         rng = np.random.default_rng(seed)
-        panel = pair_panel(np.cumsum(rng.normal(0, 0.01, n)), np.cumsum(rng.normal(0, 0.03, n)))
-        full = full_window(panel)
+        panel = pair_panel(np.cumsum(rng.normal(0.001, 0.003, n)),
+                           np.cumsum(rng.normal(0.0, 0.03, n)))
+        window = full_window(panel)
+        chosen = dc._stationarity_for(panel, window, ["USDT", "BTC"]).filter(pl.col("chosen"))
+        transforms = dict(zip(chosen["series"], chosen["transform"]))
         summary = dc.decoupling_summary(
-            dc._window_correlation_for(panel, full, PAIR),
-            dc._granger_for(panel, full, transforms, PAIR),
-            dc._cointegration_for(panel, full, PAIR), panel)
-        verdicts.append(one_row(summary, period="full", supply_series="USDT",
-                                price_series="BTC")["verdict"])
+            dc._window_correlation_for(panel, window, PAIR),
+            dc._granger_for(panel, window, transforms, PAIR),
+            dc._cointegration_for(panel, window, PAIR))
+        verdicts.append(summary["verdict"].item())
+    return verdicts
+
+
+@pytest.mark.parametrize("n", [90, 365])
+def test_independent_random_walks_are_rarely_called_coupled(monkeypatch, n):
+    # 90 days: the family is Granger both ways (Engle-Granger too short to vote); 365 days:
+    # Granger both ways and Engle-Granger. Johansen is reported but takes no part in the
+    # verdict, and is the costliest step; stubbing it keeps 2 x 200 seeds fast.
+    monkeypatch.setattr(dc, "_johansen", lambda log_supply, log_price: dict(dc._NO_TEST))
+    seeds = range(200)
+    verdicts = random_walk_verdicts(n, seeds)
     # Nominal 5% family-wise level; 8% allows binomial slack (sd of the share is 1.5%).
     assert verdicts.count("coupled") / len(seeds) <= 0.08
     # And the rule does not hide behind 'inconclusive': most are called decoupled.
@@ -178,6 +188,17 @@ def test_engle_granger_equals_statsmodels_coint():
     assert mine["p_value"] == pytest.approx(reference.pvalue, rel=1e-9, abs=1e-12)
     assert mine["critical_value_5pct"] == pytest.approx(reference.critical_values[1])
     assert mine["cointegrated"] is True
+
+
+def test_cointegrated_agrees_with_the_reported_p_value_or_critical_value(tables):
+    rows = tables["cointegration"].drop_nulls("statistic")
+    assert rows.height > 0
+    for row in rows.iter_rows(named=True):
+        if row["method"] == "engle_granger":
+            assert row["cointegrated"] == (row["p_value"] < 0.05), row
+        else:
+            assert row["p_value"] is None
+            assert row["cointegrated"] == (row["statistic"] > row["critical_value_5pct"]), row
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,7 +394,7 @@ def all_tables(panel: pl.DataFrame) -> dict[str, pl.DataFrame]:
     tables["granger_causality"] = dc.granger_causality(panel, tables["stationarity"])
     tables["regime_daily"], tables["regime_periods"] = dc.regimes(panel)
     tables["decoupling_summary"] = dc.decoupling_summary(
-        tables["window_correlation"], tables["granger_causality"], tables["cointegration"], panel)
+        tables["window_correlation"], tables["granger_causality"], tables["cointegration"])
     return tables
 
 
@@ -385,7 +406,8 @@ def panel() -> pl.DataFrame:
     """500 days from 2022-09-01: windows full, 2022, 2023, 2024 (13 days), trailing 365/90;
     USDT supply leads BTC by 3 days; one missing USDC value."""
     log_usdt, log_btc = lead_panel(3, seed=31, n=500)
-    panel = full_panel(np.random.default_rng(31), log_usdt, log_btc, start=PANEL_START)
+    # Another seed than lead_panel's: with the same one USDC would copy USDT's growth.
+    panel = full_panel(np.random.default_rng(32), log_usdt, log_btc, start=PANEL_START)
     return panel.with_columns(usdc_supply=pl.when(pl.int_range(pl.len()) == 250)
                               .then(None).otherwise(pl.col("usdc_supply")))
 
@@ -395,7 +417,7 @@ def tables(panel) -> dict[str, pl.DataFrame]:
     return all_tables(panel)
 
 
-def test_every_table_has_the_contract_schema_and_order(tables):
+def test_every_table_has_its_schema_key_and_order(tables):
     for name, table in tables.items():
         assert dict(table.schema) == SCHEMAS[name], name
         assert table.equals(table.sort(KEYS[name])), name
@@ -437,6 +459,20 @@ def test_short_window_rows_have_null_statistics(tables):
     assert verdicts.unique().to_list() == ["inconclusive"]
 
 
+def test_granger_n_obs_is_regression_rows_in_every_window(tables):
+    granger = tables["granger_causality"].filter(cause="USDT", effect="BTC")
+    # 2024 holds 13 days, too few to test; no transform is stationary there, so log_diff2 is
+    # chosen: 11 values, and lag p leaves 11 - p rows (none from p = 11) with the effect and
+    # all lags present.
+    short = granger.filter(period="2024").sort("lag")
+    assert short["cause_transform"].unique().to_list() == ["log_diff2"]
+    assert short["n_obs"].to_list() == [max(0, 11 - lag) for lag in range(1, 15)]
+    # The same count where the test runs: 2023 (365 days, log_diff) leaves 364 - p rows.
+    year = granger.filter(period="2023").sort("lag")
+    assert year["cause_transform"].unique().to_list() == ["log_diff"]
+    assert year["n_obs"].to_list() == [364 - lag for lag in range(1, 15)]
+
+
 def test_a_panel_shorter_than_min_obs_gives_null_rows_not_errors():
     rng = np.random.default_rng(41)
     panel = full_panel(rng, np.cumsum(rng.normal(0, 0.01, 40)),
@@ -450,13 +486,19 @@ def test_a_panel_shorter_than_min_obs_gives_null_rows_not_errors():
     assert tables["cointegration"]["statistic"].null_count() == tables["cointegration"].height
 
 
+def family_columns(row: dict) -> list[str]:
+    """The summary columns that vote: Engle-Granger only with >= 250 daily changes."""
+    columns = ["supply_to_price_p", "price_to_supply_p"]
+    return columns + ["engle_granger_p"] if row["n_obs"] >= 250 else columns
+
+
 def family_p(row: dict) -> float | None:
-    ps = [row[c] for c in ("supply_to_price_p", "price_to_supply_p", "engle_granger_p")
-          if row[c] is not None]
-    return min(1.0, FAMILY * min(ps)) if ps else None
+    columns = family_columns(row)
+    ps = [row[c] for c in columns if row[c] is not None]
+    return min(1.0, len(columns) * min(ps)) if ps else None
 
 
-def test_summary_numbers_trace_back_to_tables_2_4_and_5(tables):
+def test_summary_numbers_trace_back_to_correlation_granger_and_cointegration(tables):
     correlation = {(r["period"], r["supply_series"], r["price_series"]): r
                    for r in tables["window_correlation"].iter_rows(named=True)}
     granger = tables["granger_causality"]
@@ -490,24 +532,68 @@ def test_summary_numbers_trace_back_to_tables_2_4_and_5(tables):
             expected = "inconclusive"
         elif p is not None and p < 0.05:
             expected = "coupled"
-        elif None in (row["supply_to_price_p"], row["price_to_supply_p"],
-                      row["engle_granger_p"]) or p < 0.20:
+        elif None in [row[c] for c in family_columns(row)] or p < 0.20:
             expected = "inconclusive"
         else:
             expected = "decoupled"
         assert row["verdict"] == expected, row
         verdicts.add(expected)
 
-        # Every number in the sentence is the family-wise p, a lag or n_obs of this row.
+        # Every number in the sentence is the family-wise p, a lag or n_obs of this row, the
+        # family's size or the Engle-Granger threshold.
         allowed = {f"{p:.2g}"} if p is not None else set()
         allowed |= {str(row[c]) for c in ("n_obs", "supply_to_price_lag", "price_to_supply_lag")}
+        allowed |= {str(len(family_columns(row))), str(dc.EG_MIN_OBS)}
         sentence = row["explanation"].replace(window, "WINDOW")
         assert sentence.endswith(".") and sentence.count(". ") == 0
         numbers = re.findall(r"\d+(?:\.\d+)?(?:e-\d+)?", sentence)
         assert numbers and set(numbers) <= allowed, (sentence, allowed)
         if row["verdict"] in ("coupled", "decoupled"):
-            assert f"Bonferroni p = {p:.2g}" in sentence
+            assert f"Bonferroni p = {p:.2g} over {len(family_columns(row))} tests" in sentence
     assert {"coupled", "decoupled", "inconclusive"} <= verdicts
+    # Both families occur: 2022 (122 days) and trailing_90d vote on Granger only.
+    n_obs = tables["decoupling_summary"]["n_obs"]
+    assert (n_obs >= dc.EG_MIN_OBS).any() and ((n_obs >= MIN_OBS) & (n_obs < dc.EG_MIN_OBS)).any()
+
+
+def test_a_missing_engle_granger_matters_only_where_it_votes(tables):
+    cointegration = tables["cointegration"].with_columns(
+        p_value=pl.when(pl.col("method") == "engle_granger").then(None)
+        .otherwise(pl.col("p_value")))
+    summary = dc.decoupling_summary(tables["window_correlation"],
+                                    tables["granger_causality"], cointegration)
+    before = tables["decoupling_summary"]
+    short = (pl.col("n_obs") >= MIN_OBS) & (pl.col("n_obs") < dc.EG_MIN_OBS)
+    assert summary.filter(short)["verdict"].equals(before.filter(short)["verdict"])
+    assert set(summary.filter(short)["verdict"]) >= {"coupled", "decoupled"}
+    # Where it votes, a missing Engle-Granger leaves only 'coupled' (from Granger) decidable.
+    long = summary.filter(pl.col("n_obs") >= dc.EG_MIN_OBS)
+    assert set(long["verdict"]) <= {"coupled", "inconclusive"}
+    assert "inconclusive" in set(long["verdict"])
+    incomplete = long.filter(verdict="inconclusive")["explanation"]
+    assert incomplete.str.starts_with("The Engle-Granger test could not be computed").all()
+
+
+def test_statistics_of_other_window_dates_are_not_attached(tables):
+    # The panel moved on by a day: window_correlation has the new trailing windows, the Granger
+    # and cointegration tables still hold the old ones. Their numbers must not be reused.
+    moved = pl.col("period").str.starts_with("trailing")
+    correlation = tables["window_correlation"].with_columns(
+        window_start=pl.when(moved).then(pl.col("window_start") + pl.duration(days=1))
+        .otherwise(pl.col("window_start")),
+        window_end=pl.when(moved).then(pl.col("window_end") + pl.duration(days=1))
+        .otherwise(pl.col("window_end")))
+    summary = dc.decoupling_summary(correlation, tables["granger_causality"],
+                                    tables["cointegration"])
+    statistics = ["supply_to_price_lag", "supply_to_price_p", "price_to_supply_lag",
+                  "price_to_supply_p", "engle_granger_p", "johansen_trace",
+                  "johansen_critical_5pct"]
+    stale = summary.filter(moved)
+    assert stale.height == 2 * 9
+    assert stale.select(pl.all_horizontal(pl.col(statistics).is_null()).all()).item()
+    assert set(stale["verdict"]) == {"inconclusive"}
+    kept = summary.filter(~moved)
+    assert kept.equals(tables["decoupling_summary"].filter(~moved))
 
 
 def test_engle_granger_rows_equal_statsmodels_coint_on_the_panel(panel, tables):
@@ -523,7 +609,7 @@ def test_engle_granger_rows_equal_statsmodels_coint_on_the_panel(panel, tables):
 
 def test_cheap_tables_are_deterministic(panel, tables):
     again = dc.decoupling_summary(tables["window_correlation"], tables["granger_causality"],
-                                  tables["cointegration"], panel)
+                                  tables["cointegration"])
     assert again.equals(tables["decoupling_summary"])
     assert dc.window_correlation(panel).equals(tables["window_correlation"])
     assert dc.structural_breaks(panel).equals(tables["structural_breaks"])

@@ -46,6 +46,10 @@ def test_a_gap_in_the_index_stays_a_gap():
     (payload(entry(D(2022, 1, 1), "40"), entry(D(2022, 1, 1), "41")), "data[1]", "a second, different value"),
     ({"name": "x", "data": [], "metadata": {"error": "Limit exceeded"}}, "metadata.error", "reported an error"),
     ({"name": "x", "data": {}, "metadata": {"error": None}}, "data", "not a list"),
+    ({"name": "x", "data": [], "metadata": "ok"}, "metadata", "not an object"),
+    (payload(entry(D(2022, 1, 1), value="²")), "data[0].value", "not a whole number"),
+    (payload(entry(D(2022, 1, 1), value="٣")), "data[0].value", "not a whole number"),
+    (payload({**entry(D(2022, 1, 1)), "timestamp": str(1640995200 + 3600)}), "data[0].timestamp", "not 00:00 UTC"),
 ])
 def test_bad_payloads_name_the_field_and_value(bad, field, reason):
     with pytest.raises(SourceDataError) as err:

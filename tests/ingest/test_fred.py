@@ -41,7 +41,9 @@ def test_only_the_window_is_kept():
     ("DTB3", rows("DTB3", ("2022-01-03", "45")), "2022-01-03.DTB3", "outside the plausible range"),
     ("SP500", rows("SP500", ("03/01/2022", "4796.56")), "line 2 observation_date", "not a YYYY-MM-DD date"),
     ("SP500", rows("SP500", ("2022-01-03", "1"), ("2022-01-03", "2")), "line 3 observation_date", "appears twice"),
-    ("SP500", rows("NASDAQ100", ("2022-01-03", "16000")), "line 2 columns", "expected observation_date,SP500"),
+    ("SP500", rows("NASDAQ100", ("2022-01-03", "16000")), "line 2", "expected two fields"),
+    ("SP500", [{"observation_date": "2022-01-03", "SP500": None}], "line 2", "expected two fields"),
+    ("SP500", [{"observation_date": "2022-01-03", "SP500": "1", None: ["2"]}], "line 2", "expected two fields"),
 ])
 def test_bad_rows_name_the_field_and_value(series, bad, field, reason):
     with pytest.raises(SourceDataError) as err:

@@ -88,3 +88,18 @@ def test_tables_are_documented_in_the_database(warehouse):
         "SELECT column_name, comment FROM duckdb_columns() WHERE table_name = ?",
         ["defillama_total_supply"])
     assert comments["comment"].null_count() == 0 and comments.height == 4
+
+
+def test_replace_tables_swaps_whole_tables_or_nothing(warehouse):
+    first = pl.DataFrame({"period": ["b", "a"], "value": [2.0, 1.0]})
+    warehouse.replace_tables(Rows("analytics.example", first, ["period"]),
+                             statements=["COMMENT ON TABLE analytics.example IS 'v1'"])
+    stored = warehouse.read("SELECT * FROM analytics.example")
+    assert stored.rows() == [("a", 1.0), ("b", 2.0)]  # stored in key order
+    second = pl.DataFrame({"period": ["c"], "value": [3.0]})
+    with pytest.raises(duckdb.CatalogException):
+        warehouse.replace_tables(Rows("analytics.example", second, ["period"]),
+                                 statements=["COMMENT ON TABLE analytics.missing IS 'x'"])
+    assert warehouse.read("SELECT * FROM analytics.example").rows() == [("a", 1.0), ("b", 2.0)]
+    with pytest.raises(WarehouseError, match="not a warehouse table name"):
+        warehouse.replace_tables(Rows("main.example; DROP TABLE x", second, ["period"]))
