@@ -1,10 +1,18 @@
 """Schedules: when jobs run unattended."""
 
+import datetime as dt
+
 import dagster as dg
 
 from pipelines.jobs import daily_refresh_job
 
-# 01:30 UTC: yesterday has ended and DefiLlama has written its last snapshot of it.
+# How long after midnight UTC a day counts as settled: it has ended, its closing blocks are
+# final (Ethereum finalises in about 13 minutes), and DefiLlama has written its last snapshot.
+SETTLE_AFTER = dt.timedelta(hours=1, minutes=30)
+
+# 01:30 UTC: yesterday's partitions, then the models, analytics and the analysts' copy.
 daily_refresh_schedule = dg.build_schedule_from_partitioned_job(
-    daily_refresh_job, hour_of_day=1, minute_of_hour=30
+    daily_refresh_job,
+    hour_of_day=SETTLE_AFTER.seconds // 3600,
+    minute_of_hour=SETTLE_AFTER.seconds % 3600 // 60,
 )

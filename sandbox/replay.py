@@ -131,6 +131,8 @@ class ReplayServer:
         self.capture = DEFAULT_CAPTURE
         self.faults: list[Fault] = []
         self.requests: Counter[str] = Counter()
+        # Values of API-key headers received, to check a configured key is really sent.
+        self.api_keys: Counter[str] = Counter()
         self._lock = threading.Lock()
         folder = RECORDINGS / "defillama"
         self._charts_all = {
@@ -179,6 +181,7 @@ class ReplayServer:
         with self._lock:
             self.faults.clear()
             self.requests.clear()
+            self.api_keys.clear()
             self.capture = DEFAULT_CAPTURE
 
     def set_capture(self, capture: str) -> None:
@@ -271,6 +274,10 @@ def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             if url.path == "/_sandbox/requests":
                 return self._send(200, json.dumps(dict(server.requests)).encode())
+            for name, value in self.headers.items():
+                if name.lower().endswith("api-key"):
+                    with server._lock:
+                        server.api_keys[value] += 1
             fault = server._take_fault(url.path)
             if fault and fault.mode == "429":
                 headers = {} if fault.retry_after is None else {

@@ -25,6 +25,7 @@ class RpcProxy:
         self.rate_limited = 0  # requests answered with a rate-limit error
         self.http_requests = 0
         self.calls: Counter[str] = Counter()
+        self.paths: Counter[str] = Counter()  # URL paths asked (providers put keys there)
         self._lock = threading.Lock()
         self._session = requests.Session()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -48,6 +49,7 @@ class RpcProxy:
             self.http_requests = 0
             self.rate_limited = 0
             self.calls.clear()
+            self.paths.clear()
 
     def _refusal(self, call: dict) -> dict | None:
         if call.get("method") == "eth_getLogs" and self.max_log_blocks is not None:
@@ -91,6 +93,8 @@ def _handler(proxy: RpcProxy) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_POST(self) -> None:
+            with proxy._lock:
+                proxy.paths[self.path] += 1
             body = proxy.handle(self.rfile.read(int(self.headers["Content-Length"])))
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

@@ -108,12 +108,13 @@ def resources(replay: ReplayServer, warehouse: Warehouse) -> dict:
     }
 
 
-def materialize(assets, resources: dict, start: dt.date, end: dt.date, **kwargs):
+def materialize(assets, resources: dict, start: dt.date, end: dt.date,
+                instance: dg.DagsterInstance | None = None, **kwargs):
     """Materialise a window of days as one run, as a single-run backfill does."""
     return dg.materialize(
         assets,
         resources=resources,
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance or dg.DagsterInstance.ephemeral(),
         tags={
             "dagster/asset_partition_range_start": start.isoformat(),
             "dagster/asset_partition_range_end": end.isoformat(),

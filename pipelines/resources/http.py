@@ -14,6 +14,7 @@ import datetime as dt
 import email.utils
 import io
 import json
+import logging
 import re
 import time
 from typing import Any, Callable
@@ -27,6 +28,25 @@ from pydantic import PrivateAttr
 # adds 520-524 in front of APIs) can succeed on a later attempt.
 RETRYABLE_STATUS = frozenset({408, 425, 429} | set(range(500, 600)) - {501, 505})
 _SECRET_PARAM = re.compile(r"(key|token|secret|auth|password|signature)", re.IGNORECASE)
+
+
+class _RedactSecrets(logging.Filter):
+    """urllib3 logs every request line at DEBUG ("POST /v3/<key> HTTP/1.1"): with DEBUG
+    logging on, an RPC key in a URL path would reach the logs. Known secrets become ***."""
+
+    secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self.secrets):
+            for secret in self.secrets:
+                message = message.replace(secret, "***")
+            record.msg, record.args = message, ()
+        return True
+
+
+_REDACT = _RedactSecrets()
+logging.getLogger("urllib3.connectionpool").addFilter(_REDACT)
 
 
 class SourceError(RuntimeError):
@@ -146,6 +166,9 @@ class HttpSource(dg.ConfigurableResource):
         url = self.base_url.rstrip("/") + ("/" + path.lstrip("/") if path else "")
         if self._session is None:
             self._session = requests.Session()
+            # What this source's URL or headers carry that logs must never show.
+            secret_path = urlsplit(self.base_url).path.strip("/") if self.hide_path else ""
+            _REDACT.secrets.update(s for s in (self.api_key, secret_path) if s)
         headers = {"Accept": accept, "User-Agent": "stableflow/0.1"}
         if self.api_key and self.api_key_header:
             headers[self.api_key_header] = self.api_key

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,10 +19,12 @@ import polars as pl
 from assets.ingest.evm.blocks import ClosingBlock
 from pipelines.chains import ISSUANCE_EVENTS, MINTS, TRANSFER, Chain
 from pipelines.resources.evm import EvmRpc
+from pipelines.resources.http import SourceDataError
 
 RAW = pl.Decimal(38, 0)
 _TOTAL_SUPPLY = "0x18160ddd"
 _WORD = 64  # hex characters in a 32-byte ABI word
+_HEX = re.compile(r"[0-9a-fA-F]*")
 
 
 def _word(value: int) -> str:
@@ -32,8 +35,13 @@ def _address_word(address: str) -> str:
     return address.lower().removeprefix("0x").rjust(_WORD, "0")
 
 
-def _uint(hex_data: str) -> int:
-    return int(hex_data, 16) if hex_data not in ("0x", "") else 0
+def _uint(hex_data: object, source: str, field: str) -> int:
+    """An unsigned integer from a node's hex answer; anything else fails naming the field,
+    rather than as a bare ValueError (or, worse, a wrong number)."""
+    digits = hex_data.removeprefix("0x") if isinstance(hex_data, str) else None
+    if digits is None or not _HEX.fullmatch(digits):
+        raise SourceDataError(source, field, hex_data, "not hexadecimal data")
+    return int(digits, 16) if digits else 0
 
 
 def token_supply(rpc: EvmRpc, chain: Chain, closing: list[ClosingBlock]) -> pl.DataFrame:
@@ -47,7 +55,9 @@ def token_supply(rpc: EvmRpc, chain: Chain, closing: list[ClosingBlock]) -> pl.D
     answers = iter(results)
     rows = [
         {"date": c.date, "chain": chain.name, "token": t.symbol, "block_number": c.number,
-         "supply_raw": _uint(next(answers)), "decimals": t.decimals}
+         "supply_raw": _uint(next(answers), f"rpc {chain.name} eth_call",
+                             f"totalSupply() of {t.symbol} at block {c.number}"),
+         "decimals": t.decimals}
         for c in closing for t in chain.tokens
     ]
     return _with_tokens(pl.DataFrame(rows, schema_overrides={"supply_raw": pl.Object}),
@@ -101,20 +111,25 @@ def issuance_events(rpc: EvmRpc, chain: Chain, day_of: DayOfBlock) -> pl.DataFra
         for log in rpc.get_logs(token.address, [list(events)], day_of.first_block,
                                 day_of.last_block):
             name = events[log["topics"][0]]
+            source = f"rpc {chain.name} eth_getLogs"
+            field = f"{name} log {log.get('transactionHash')}"
             data = log["data"].removeprefix("0x")
             if name == "DestroyedBlackFunds":  # (address, uint256), neither indexed
-                account, amount = "0x" + data[24:_WORD], int(data[_WORD:2 * _WORD], 16)
+                account = "0x" + data[24:_WORD]
+                amount = _uint(data[_WORD:2 * _WORD], source, f"{field} data")
             elif name == "Mint":  # minter and to indexed: the account is the recipient
-                account, amount = "0x" + log["topics"][2][-40:], int(data[:_WORD], 16)
+                account = "0x" + log["topics"][2][-40:]
+                amount = _uint(data[:_WORD], source, f"{field} data")
             elif name == "Burn":
-                account, amount = "0x" + log["topics"][1][-40:], int(data[:_WORD], 16)
+                account = "0x" + log["topics"][1][-40:]
+                amount = _uint(data[:_WORD], source, f"{field} data")
             else:  # Issue / Redeem credit or debit the token owner; no account in the event
-                account, amount = None, int(data[:_WORD], 16)
-            block = int(log["blockNumber"], 16)
+                account, amount = None, _uint(data[:_WORD], source, f"{field} data")
+            block = _uint(log["blockNumber"], source, f"{field} blockNumber")
             rows.append({
                 "date": day_of(block), "chain": chain.name, "token": token.symbol,
                 "block_number": block, "tx_hash": log["transactionHash"],
-                "log_index": int(log["logIndex"], 16), "event": name,
+                "log_index": _uint(log["logIndex"], source, f"{field} logIndex"), "event": name,
                 "direction": "mint" if name in MINTS else "burn",
                 "account": account, "amount_raw": amount, "decimals": token.decimals,
             })
@@ -181,7 +196,9 @@ def balances(rpc: EvmRpc, chain: Chain, addresses: list[str], closing: list[Clos
         if len(data) != _WORD * len(chain.tokens) * len(group):
             raise ValueError(f"rpc {chain.name}: balance reader returned {len(data) // 2} "
                              f"bytes at block {c.number} for {len(group)} addresses")
-        words = iter(int(data[i:i + _WORD], 16) for i in range(0, len(data), _WORD))
+        words = iter(_uint(data[i:i + _WORD], f"rpc {chain.name} eth_call",
+                           f"balance reader answer at block {c.number}")
+                     for i in range(0, len(data), _WORD))
         for token in chain.tokens:
             for address in group:
                 rows.append((c.date, chain.name, token.symbol, address, c.number, next(words),
@@ -210,11 +227,14 @@ def transfers(rpc: EvmRpc, chain: Chain, addresses: list[str], day_of: DayOfBloc
                 if key in seen:
                     continue
                 seen.add(key)
-                block = int(log["blockNumber"], 16)
+                source = f"rpc {chain.name} eth_getLogs"
+                field = f"Transfer log {log['transactionHash']}"
+                block = _uint(log["blockNumber"], source, f"{field} blockNumber")
                 rows.append((day_of(block), chain.name, token.symbol, block,
-                             log["transactionHash"], int(log["logIndex"], 16),
+                             log["transactionHash"],
+                             _uint(log["logIndex"], source, f"{field} logIndex"),
                              "0x" + log["topics"][1][-40:], "0x" + log["topics"][2][-40:],
-                             _uint(log["data"]), token.decimals))
+                             _uint(log["data"], source, f"{field} data"), token.decimals))
     frame = pl.DataFrame(rows, orient="row", schema={
         "date": pl.Date, "chain": pl.Utf8, "token": pl.Utf8, "block_number": pl.Int64,
         "tx_hash": pl.Utf8, "log_index": pl.Int64, "from_address": pl.Utf8,

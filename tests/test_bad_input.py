@@ -1,0 +1,216 @@
+"""Bad input of every kind the pipeline reads: a clear error naming what is wrong, nothing written.
+
+The kinds tried (each a case below; parser-level cases are the same functions the assets
+call, so an error there fails the asset before its one write):
+
+ configuration and settings
+  1. start date after end date                      (STABLEFLOW_START_DATE / _END_DATE)
+  2. a date that is not a date                      (STABLEFLOW_END_DATE=2023-02-30)
+  3. a number that is not a number                  (STABLEFLOW_COINGECKO_MIN_INTERVAL_S)
+  4. an unknown token standard in chains.yaml
+  5. a token address that is not a checksummed address
+  6. the same token contract configured twice
+  7. a misspelt key in a chain entry                (rpc_url instead of rpc_url_env)
+  8. a chain with no tokens
+  9. impossible decimals                            (decimals: 77)
+ 10. an upper-case chain name                       (Ethereum)
+ exchange labels (sql/seeds/exchange_labels.csv)
+ 11. an address with a bad checksum
+ 12. an unknown kind                                (perp instead of spot/derivatives)
+ 13. one address labelled twice
+ 14. a file with no rows
+ HTTP APIs
+ 15. DefiLlama: a negative supply
+ 16. DefiLlama: an absurd supply                    (1e20)
+ 17. DefiLlama: a supply that is not a number       ("12.3M")
+ 18. DefiLlama: a day missing from the window
+ 19. CoinGecko: a negative price
+ 20. CoinGecko: a timestamp that is not a number
+ 21. alternative.me: an index value above 100
+ 22. alternative.me: an unknown classification
+ 23. FRED: a negative index close
+ 24. FRED: a date that is not a date
+ 25. an empty answer where rows are stored          (tests/test_materialize.py)
+ JSON-RPC
+ 26. totalSupply() answered with non-hex data
+ 27. a log whose amount is not hex
+ and end to end: 28. a bad API value fails the run and writes nothing (DefiLlama, FRED, F&G).
+"""
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from assets.ingest.alternative_me import parse_fear_greed
+from assets.ingest.coingecko import parse_market_chart
+from assets.ingest.defillama import parse_total_supply
+from assets.ingest.evm.extract import _uint
+from assets.ingest.fred import parse_fredgraph
+from assets.ingest.labels import LabelError, load_labels
+from assets.ingest import api_assets
+from pipelines.chains import CHAINS_FILE, ConfigError, load_chains
+from pipelines.resources.http import SourceDataError
+from pipelines.settings import Settings
+from tests.conftest import materialize
+
+D = dt.date
+MIDNIGHT = int(dt.datetime(2022, 5, 1, tzinfo=dt.UTC).timestamp())
+LABEL_HEADER = "address,exchange,kind,wallet_role,source,date_added"
+BINANCE_14 = "0x28C6c06298d514Db089934071355E5743bf21d60"
+
+
+def settings_error(monkeypatch, **env):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError) as err:
+        Settings.from_env()
+    return str(err.value)
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"STABLEFLOW_START_DATE": "2023-02-01", "STABLEFLOW_END_DATE": "2023-01-31"},
+     "STABLEFLOW_END_DATE=2023-01-31 is before STABLEFLOW_START_DATE=2023-02-01"),
+    ({"STABLEFLOW_END_DATE": "2023-02-30"}, "STABLEFLOW_END_DATE='2023-02-30' is not a YYYY-MM-DD date"),
+    ({"STABLEFLOW_COINGECKO_MIN_INTERVAL_S": "fast"},
+     "STABLEFLOW_COINGECKO_MIN_INTERVAL_S='fast' is not a number"),
+], ids=["start-after-end", "not-a-date", "not-a-number"])
+def test_bad_settings(monkeypatch, env, expected):
+    assert expected in settings_error(monkeypatch, **env)
+
+
+def chains_with(tmp_path: Path, edit) -> Path:
+    config = yaml.safe_load(CHAINS_FILE.read_text())
+    edit(config)
+    path = tmp_path / "chains.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+USDT = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
+
+
+@pytest.mark.parametrize("edit, field, reason", [
+    (lambda c: c["ethereum"]["tokens"]["USDT"].update(standard="erc777"),
+     "ethereum.tokens.USDT.standard = 'erc777'", "not one of"),
+    (lambda c: c["ethereum"]["tokens"]["USDT"].update(address=USDT.lower()),
+     f"ethereum.tokens.USDT.address = '{USDT.lower()}'", "not a checksummed 20-byte address"),
+    # Keys are read in file order (USDC before USDT once re-dumped): the second one is named.
+    (lambda c: c["ethereum"]["tokens"]["USDC"].update(address=USDT),
+     f"ethereum.tokens.USDT.address = '{USDT}'", "configured twice"),
+    (lambda c: c["ethereum"].update(rpc_url=c["ethereum"].pop("rpc_url_env")),
+     "ethereum = ['confirmations', 'rpc_url', 'tokens']", "expected exactly the keys"),
+    (lambda c: c["ethereum"].update(tokens={}), "ethereum.tokens = {}", "no tokens configured"),
+    (lambda c: c["ethereum"]["tokens"]["USDT"].update(decimals=77),
+     "ethereum.tokens.USDT.decimals = 77", "not a whole number in 0..36"),
+    (lambda c: c.update(Ethereum=c.pop("ethereum")), "chain = 'Ethereum'", "lower-case identifiers"),
+], ids=["unknown-standard", "unchecksummed-address", "duplicate-contract", "misspelt-key",
+        "no-tokens", "impossible-decimals", "upper-case-chain"])
+def test_bad_chain_configuration(tmp_path, edit, field, reason):
+    path = chains_with(tmp_path, edit)
+    with pytest.raises(ConfigError) as err:
+        load_chains(path)
+    assert f"{path}: {field}: " in str(err.value) and reason in str(err.value)
+
+
+@pytest.mark.parametrize("rows, fragment", [
+    ([f"{BINANCE_14.replace('C6c', 'c6C')},binance,spot,hot,etherscan-labels,2023-06-01"], "checksum"),
+    ([f"{BINANCE_14},binance,perp,hot,etherscan-labels,2023-06-01"], "'perp'"),
+    ([f"{BINANCE_14},binance,spot,hot,etherscan-labels,2023-06-01"] * 2, "line 3"),
+    ([], "a header but no rows"),
+], ids=["bad-checksum", "unknown-kind", "labelled-twice", "no-rows"])
+def test_bad_label_files(tmp_path, rows, fragment):
+    path = tmp_path / "labels.csv"
+    path.write_text("\n".join([LABEL_HEADER, *rows]) + "\n")
+    with pytest.raises(LabelError) as err:
+        load_labels(path)
+    assert str(path) in str(err.value) and fragment in str(err.value)
+
+
+def llama(value) -> list:
+    return [{"date": str(MIDNIGHT), "totalCirculating": {"peggedUSD": value}}]
+
+
+def gecko(ms, price) -> dict:
+    point = [[ms, price]]
+    return {"prices": point, "market_caps": [[ms, 1e9]], "total_volumes": [[ms, 1e6]]}
+
+
+def fng(value: str, label: str) -> dict:
+    return {"name": "Fear and Greed Index", "metadata": {"error": None},
+            "data": [{"value": value, "value_classification": label, "timestamp": str(MIDNIGHT)}]}
+
+
+DAY = D(2022, 5, 1)
+NEXT_MS = (MIDNIGHT + 86_400) * 1000
+API_CASES = [
+    ("defillama-negative", lambda: parse_total_supply(llama(-5.0), DAY, DAY),
+     "defillama /stablecoincharts/all", "[0].totalCirculating.peggedUSD", "must be positive"),
+    ("defillama-absurd", lambda: parse_total_supply(llama(1e20), DAY, DAY),
+     "defillama /stablecoincharts/all", "[0].totalCirculating.peggedUSD", "implausibly large"),
+    ("defillama-not-a-number", lambda: parse_total_supply(llama("12.3M"), DAY, DAY),
+     "defillama /stablecoincharts/all", "[0].totalCirculating.peggedUSD", "not a number"),
+    ("defillama-missing-day", lambda: parse_total_supply(llama(5.0), DAY, D(2022, 5, 2)),
+     "defillama /stablecoincharts/all", "date", "no value for every day"),
+    ("coingecko-negative-price", lambda: parse_market_chart(gecko(NEXT_MS, -1.0), "bitcoin", DAY, DAY),
+     "coingecko /coins/bitcoin/market_chart/range", "prices[0][1]", "must be positive"),
+    ("coingecko-bad-timestamp", lambda: parse_market_chart(gecko("yesterday", 1.0), "bitcoin", DAY, DAY),
+     "coingecko /coins/bitcoin/market_chart/range", "prices[0][0]", "not a millisecond timestamp"),
+    ("fear-greed-above-100", lambda: parse_fear_greed(fng("140", "Greed"), DAY, DAY),
+     "alternative.me /fng/", "data[0].value", "outside the index's 0..100"),
+    ("fear-greed-unknown-label", lambda: parse_fear_greed(fng("40", "Meh"), DAY, DAY),
+     "alternative.me /fng/", "data[0].value_classification", "not one of"),
+    ("fred-negative-close", lambda: parse_fredgraph(
+        [{"observation_date": "2022-05-02", "SP500": "-4100"}], "SP500", DAY, D(2022, 5, 3)),
+     "fred SP500", "2022-05-02.SP500", "outside the plausible range"),
+    ("fred-not-a-date", lambda: parse_fredgraph(
+        [{"observation_date": "May 2, 2022", "SP500": "4100"}], "SP500", DAY, D(2022, 5, 3)),
+     "fred SP500", "line 2 observation_date", "not a YYYY-MM-DD date"),
+    ("rpc-total-supply-not-hex", lambda: _uint("0xzz", "rpc ethereum eth_call", "totalSupply() of USDT"),
+     "rpc ethereum eth_call", "totalSupply() of USDT", "not hexadecimal data"),
+    ("rpc-log-amount-not-hex", lambda: _uint(None, "rpc ethereum eth_getLogs", "Issue log 0x01 data"),
+     "rpc ethereum eth_getLogs", "Issue log 0x01 data", "not hexadecimal data"),
+]
+
+
+@pytest.mark.parametrize("call, source, field, reason", [c[1:] for c in API_CASES],
+                         ids=[c[0] for c in API_CASES])
+def test_bad_values_from_sources_name_source_field_and_value(call, source, field, reason):
+    with pytest.raises(SourceDataError) as err:
+        call()
+    assert str(err.value).startswith(f"{source}: field {field!r} = ") and reason in str(err.value)
+
+
+def test_a_bad_value_fails_its_run_and_writes_nothing(resources, replay, warehouse, monkeypatch):
+    """One bad value per HTTP source family, through Dagster: the run fails naming it and the
+    affected tables are not written at all (the window is replaced whole or not at all)."""
+    original = replay.answer
+
+    def corrupt(path, query):
+        status, body = original(path, query)
+        if path.endswith("/stablecoincharts/all"):
+            rows = json.loads(body)
+            day = next(r for r in rows if r["date"] == str(MIDNIGHT + 86_400 * 4))
+            day["totalCirculating"]["peggedUSD"] = -1.0
+            body = json.dumps(rows).encode()
+        elif path.endswith("fredgraph.csv"):
+            body = body.replace(b"\n2022-05-03,", b"\n2022-05-03,-")
+        elif path.startswith("/alternative_me/"):
+            payload = json.loads(body)
+            day = next(e for e in payload["data"] if e["timestamp"] == str(MIDNIGHT + 86_400 * 4))
+            day["value_classification"] = "Euphoria"
+            body = json.dumps(payload).encode()
+        return status, body
+
+    monkeypatch.setattr(replay, "answer", corrupt)
+    result = materialize(api_assets, resources, DAY, D(2022, 5, 10), raise_on_error=False)
+    assert not result.success
+    errors = "\n".join(str(e.event_specific_data.error.to_string()) for e in result.all_events
+                       if e.is_step_failure)
+    assert "defillama /stablecoincharts/all: field '" in errors and "= -1.0: must be positive" in errors
+    assert "fred SP500: field '2022-05-03.SP500' = '-" in errors
+    assert "alternative.me /fng/: field 'data[" in errors and "].value_classification' = 'Euphoria'" in errors
+    for table in ("raw.defillama_total_supply", "raw.fred_series_daily", "raw.fear_greed_daily"):
+        assert not warehouse.table_exists(table), table
