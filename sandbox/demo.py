@@ -23,6 +23,8 @@ from sandbox.world import ROOT, WINDOW_END, WINDOW_START, prepare_dagster_home, 
 # The run's event lines worth showing a person; everything goes to the log file.
 _PROGRESS = re.compile(r" - (STEP_SUCCESS|STEP_FAILURE|ASSET_CHECK_EVALUATION|RUN_SUCCESS|"
                        r"RUN_FAILURE) - (.*)")
+# Progress of long on-chain reads: "<step> <chain>: <done>/<total> days, <n> requests".
+_DAYS_DONE = re.compile(r" - (\S+ \S+: \d+/\d+ days, \d+ requests)$")
 
 
 def materialize(env: dict[str, str], start: str, end: str, log_path: Path) -> bool:
@@ -42,6 +44,9 @@ def materialize(env: dict[str, str], start: str, end: str, log_path: Path) -> bo
             shown = _PROGRESS.search(line)
             if shown and ("passed" not in shown.group(2)):
                 print(f"  {time.strftime('%H:%M:%S')} {shown.group(1):24} {shown.group(2)}",
+                      flush=True)
+            elif days_done := _DAYS_DONE.search(line.rstrip()):
+                print(f"  {time.strftime('%H:%M:%S')} {'PROGRESS':24} {days_done.group(1)}",
                       flush=True)
     return process.returncode == 0
 

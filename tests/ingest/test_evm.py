@@ -132,6 +132,26 @@ def test_node_refusing_large_log_ranges_yields_the_same_flows(proxy, warehouse, 
                                            snapshot(refused, EVM_TABLES).values()))
 
 
+def test_long_windows_are_read_in_parts_with_progress_and_the_same_result(proxy, warehouse, tmp_path, monkeypatch):
+    import dagster as dg
+
+    from pipelines.resources import Warehouse
+
+    assert materialize(evm_assets, evm_resources(proxy.url, warehouse), START, END).success
+    monkeypatch.setattr(evm_module, "PROGRESS_DAYS", 4)  # 14 days: parts of 4, 4, 4, 2
+    parts = Warehouse(path=str(tmp_path / "parts.duckdb"))
+    instance = dg.DagsterInstance.ephemeral()
+    result = materialize(evm_assets, evm_resources(proxy.url, parts), START, END, instance=instance)
+    assert result.success
+    assert all(a.equals(b) for a, b in zip(snapshot(warehouse, EVM_TABLES).values(),
+                                           snapshot(parts, EVM_TABLES).values()))
+    lines = [e.user_message for e in instance.all_logs(result.run_id)
+             if e.user_message.startswith("evm_exchange_reserves ethereum: ")]
+    assert [line.split(": ")[1].split(",")[0] for line in lines] == [
+        "4/14 days", "8/14 days", "12/14 days", "14/14 days"]
+    assert lines[-1].endswith(" requests") and int(lines[-1].split(", ")[1].split()[0]) > 0
+
+
 def test_rate_limited_node_is_retried(proxy, warehouse):
     proxy.rate_limit_next = 3
     result = materialize(evm_assets, evm_resources(proxy.url, warehouse), START, D(2021, 3, 3))

@@ -12,6 +12,7 @@ confirmation depth on nodes without it); otherwise the run fails and writes noth
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Callable
 
 import dagster as dg
 import polars as pl
@@ -86,6 +87,27 @@ class _Window:
         return meta
 
 
+# Long backfills are read this many days at a time, with a progress line after each part:
+# a person watching the run log sees days done, days in all and requests so far. Parts this
+# long add only a handful of requests (a partial batch, a log range per part).
+PROGRESS_DAYS = 90
+
+
+def _in_parts(context: dg.AssetExecutionContext, step: str, chain: Chain, rpc: EvmRpc,
+              blocks: list[ClosingBlock], day_before: bool,
+              work: Callable[[list[ClosingBlock]], pl.DataFrame]) -> pl.DataFrame:
+    """`work` over consecutive parts of `blocks`, concatenated. With `day_before`, blocks[0]
+    is the previous day's closing block and each part starts at its predecessor's last."""
+    first = 1 if day_before else 0
+    total, before, frames = len(blocks) - first, rpc.requests_made, []
+    for i in range(first, len(blocks), PROGRESS_DAYS):
+        frames.append(work(blocks[i - first:i + PROGRESS_DAYS]))
+        done = min(i - first + PROGRESS_DAYS, total)
+        context.log.info(f"{step} {chain.name}: {done}/{total} days, "
+                         f"{rpc.requests_made - before} requests")
+    return pl.concat(frames)
+
+
 def _window(context: dg.AssetExecutionContext, day_before: bool, use_cache: bool = True
             ) -> _Window:
     """The run's window; `day_before` adds the previous day's closing block, where sums over
@@ -138,7 +160,10 @@ _DEPS = [dg.AssetKey(["raw", "evm_day_blocks"])]
 )
 def evm_token_supply(context: dg.AssetExecutionContext):
     w = _window(context, day_before=False)
-    frame = pl.concat([token_supply(rpc, chain, blocks) for chain, rpc, blocks in w.chains])
+    frame = pl.concat([
+        _in_parts(context, "evm_token_supply", chain, rpc, blocks, False,
+                  lambda part: token_supply(rpc, chain, part))
+        for chain, rpc, blocks in w.chains])
     frame = stamp(frame, "json-rpc eth_call totalSupply()", utc_now())
     written = w.warehouse.replace_window(
         w.start, w.end, Rows("raw.evm_token_supply", frame, ["date", "chain", "token"]))
@@ -162,7 +187,8 @@ def evm_issuance(context: dg.AssetExecutionContext):
     w = _window(context, day_before=True)
     events, daily = [], []
     for chain, rpc, blocks in w.chains:
-        chain_events = issuance_events(rpc, chain, DayOfBlock(blocks))
+        chain_events = _in_parts(context, "evm_issuance", chain, rpc, blocks, True,
+                                 lambda part: issuance_events(rpc, chain, DayOfBlock(part)))
         events.append(chain_events)
         daily.append(daily_issuance(chain_events, chain, days(w.start, w.end)))
     now = utc_now()
@@ -246,7 +272,8 @@ def evm_exchange_reserves(context: dg.AssetExecutionContext):
     labels = load_labels()
     per_address, reserves = [], []
     for chain, rpc, blocks in w.chains:
-        frame = balances(rpc, chain, labels.addresses(), blocks)
+        frame = _in_parts(context, "evm_exchange_reserves", chain, rpc, blocks, False,
+                          lambda part: balances(rpc, chain, labels.addresses(), part))
         reserves.append(exchange_reserves(frame, labels))
         per_address.append(_labelled(frame, labels, "address", "")
                            .filter(pl.col("balance_raw") > 0)
@@ -278,8 +305,10 @@ def evm_exchange_flows(context: dg.AssetExecutionContext):
     w = _window(context, day_before=True)
     labels = load_labels()
     frame = pl.concat([
-        exchange_flows(transfers(rpc, chain, labels.addresses(), DayOfBlock(blocks)), labels,
-                       days(w.start, w.end), chain)
+        exchange_flows(
+            _in_parts(context, "evm_exchange_flows", chain, rpc, blocks, True,
+                      lambda part: transfers(rpc, chain, labels.addresses(), DayOfBlock(part))),
+            labels, days(w.start, w.end), chain)
         for chain, rpc, blocks in w.chains
     ])
     frame = stamp(frame, "json-rpc eth_getLogs Transfer", utc_now())
