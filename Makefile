@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 PORT ?= 3000
 MODE ?= sandbox
 
-.PHONY: help install demo test ui clean
+.PHONY: help install chromium demo test ui clean
 
 help:
 	@echo "make demo   - run the whole pipeline offline over the sandbox window"
@@ -37,10 +37,16 @@ node_modules/.installed: package.json package-lock.json
 
 install: .venv/.installed $(DAGSTER_HOME)/dagster.yaml node_modules/.installed
 
+# Debian's chromium, for the test that drives the Dagster UI in a real browser (tests/test_ui.py).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
 demo: install
 	$(RUN) python -m sandbox.demo
 
-test: install
+test: install chromium
 	$(RUN) pytest
 
 ui: install
