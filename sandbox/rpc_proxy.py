@@ -23,6 +23,7 @@ class RpcProxy:
         self.max_log_blocks = max_log_blocks
         self.rate_limit_next = 0
         self.rate_limited = 0  # requests answered with a rate-limit error
+        self.fail_next = 0  # requests whose every call is answered "internal error"
         self.http_requests = 0
         self.calls: Counter[str] = Counter()
         self.paths: Counter[str] = Counter()  # URL paths asked (providers put keys there)
@@ -69,9 +70,12 @@ class RpcProxy:
             limited = self.rate_limit_next > 0
             self.rate_limit_next -= 1 if limited else 0
             self.rate_limited += 1 if limited else 0
-        if limited:
-            answers = [{"jsonrpc": "2.0", "id": c.get("id"), "error": {
-                "code": -32005, "message": "request rate exceeded"}} for c in calls]
+            failed = not limited and self.fail_next > 0
+            self.fail_next -= 1 if failed else 0
+        if limited or failed:
+            error = ({"code": -32005, "message": "request rate exceeded"} if limited
+                     else {"code": -32603, "message": "internal error"})
+            answers = [{"jsonrpc": "2.0", "id": c.get("id"), "error": error} for c in calls]
         else:
             forward = [c for c in calls if self._refusal(c) is None]
             upstream = (self._session.post(self.upstream, json=forward, timeout=300).json()

@@ -31,6 +31,17 @@ def launch(env: dict, start: dt.date, end: dt.date) -> subprocess.Popen:
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def run_environment(folder: Path, sandbox_env: dict, name: str) -> dict:
+    """The sandbox environment with its own DAGSTER_HOME, warehouse, analysts' copy and
+    reports, all named `name` inside `folder`."""
+    env = {**os.environ, **sandbox_env, "DAGSTER_HOME": str(folder / f"home_{name}"),
+           "STABLEFLOW_WAREHOUSE": str(folder / f"{name}.duckdb"),
+           "STABLEFLOW_ANALYST_WAREHOUSE": str(folder / f"{name}_analyst.duckdb"),
+           "STABLEFLOW_REPORTS_DIR": str(folder / f"{name}_reports")}
+    prepare_dagster_home(env)
+    return env
+
+
 def finish(process: subprocess.Popen) -> None:
     out, _ = process.communicate(timeout=900)
     assert process.returncode == 0, out[-3000:]
@@ -48,12 +59,7 @@ def tables(path: Path) -> dict[str, list]:
 def test_parallel_runs_succeed_beside_an_analyst_and_equal_a_serial_run(tmp_path):
     with running_sandbox(START, END) as (sandbox_env, _, _):
         def environment(name: str) -> dict:
-            env = {**os.environ, **sandbox_env, "DAGSTER_HOME": str(tmp_path / f"home_{name}"),
-                   "STABLEFLOW_WAREHOUSE": str(tmp_path / f"{name}.duckdb"),
-                   "STABLEFLOW_ANALYST_WAREHOUSE": str(tmp_path / f"{name}_analyst.duckdb"),
-                   "STABLEFLOW_REPORTS_DIR": str(tmp_path / f"{name}_reports")}
-            prepare_dagster_home(env)
-            return env
+            return run_environment(tmp_path, sandbox_env, name)
 
         serial = environment("serial")
         finish(launch(serial, START, END))

@@ -1,7 +1,5 @@
 """The missing-days sensor: which gaps it finds, and the runs it requests for them."""
 
-import datetime as dt
-
 import dagster as dg
 import pytest
 

@@ -110,7 +110,7 @@ def test_asset_graph_shows_the_ingest_assets(ui):
 
 
 def test_partitions_page_shows_the_materialised_day(ui):
-    page = ui.page("partitions", f"/assets/raw/defillama_total_supply?view=partitions")
+    page = ui.page("partitions", "/assets/raw/defillama_total_supply?view=partitions")
     assert "Materialized (1)" in page and "Missing (1026)" in page
     assert WINDOW_START.isoformat() in page and WINDOW_END.isoformat() in page
 

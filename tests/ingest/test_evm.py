@@ -41,7 +41,7 @@ def chain():
 @pytest.fixture
 def proxy(chain):
     proxy, _ = chain
-    proxy.max_log_blocks, proxy.rate_limit_next = None, 0
+    proxy.max_log_blocks, proxy.rate_limit_next, proxy.fail_next = None, 0, 0
     proxy.reset_counts()
     return proxy
 
@@ -157,6 +157,17 @@ def test_rate_limited_node_is_retried(proxy, warehouse):
     result = materialize(evm_assets, evm_resources(proxy.url, warehouse), START, D(2021, 3, 3))
     assert result.success
     assert proxy.rate_limited == 3
+
+
+def test_a_failed_batch_fails_the_run_clearly_and_writes_nothing(proxy, warehouse):
+    proxy.fail_next = 1  # the first JSON-RPC request: every call in it answers "internal error"
+    result = materialize(evm_assets, evm_resources(proxy.url, warehouse), START, D(2021, 3, 3),
+                         raise_on_error=False)
+    assert not result.success
+    errors = "\n".join(str(e.event_specific_data.error.to_string()) for e in result.all_events
+                       if e.is_step_failure)
+    assert "ethereum" in errors and "-32603" in errors and "internal error" in errors
+    assert not any(warehouse.table_exists(t) for t in EVM_TABLES)
 
 
 @pytest.mark.parametrize("n", [10, 100, 1000])
