@@ -14,7 +14,7 @@ from pipelines.resources import HttpSource, Warehouse
 from pipelines.resources.evm import EvmRpc
 from pipelines.partitions import DAILY
 from pipelines.schedules import daily_refresh_schedule
-from pipelines.sensors import build_missing_days_sensor
+from pipelines.sensors import build_missing_days_sensor, build_reorg_sensor
 from pipelines.settings import Settings
 
 settings = Settings.from_env()
@@ -27,8 +27,11 @@ defs = dg.Definitions(
     # so steps gain nothing from separate processes and each would cost ~5 s to start.
     executor=dg.in_process_executor,
     schedules=[daily_refresh_schedule],
-    sensors=[build_missing_days_sensor(
-        daily_refresh_job, DAILY, [key for asset in ingest_assets for key in asset.keys])],
+    sensors=[
+        build_missing_days_sensor(
+            daily_refresh_job, DAILY, [key for asset in ingest_assets for key in asset.keys]),
+        build_reorg_sensor(daily_refresh_job, CHAINS),
+    ],
     resources={
         "warehouse": Warehouse(path=settings.warehouse_path),
         "defillama": HttpSource(name="defillama", base_url=settings.defillama_url),

@@ -4,6 +4,10 @@
 materialised (a failed daily run, a schedule switched on late, a new source added with a
 history to fill) and requests one run per contiguous gap, each a single-run backfill of that
 range through the daily job, so the models and analytics are rebuilt once per gap.
+
+`reorg_sensor` keeps the on-chain days true to the chain: only final days are stored, so a
+reorganisation of newer blocks never touches them; should a node's history change below
+finality anyway, the days whose closing blocks changed are ingested again.
 """
 
 import datetime as dt
@@ -11,6 +15,9 @@ from typing import Iterable, Sequence
 
 import dagster as dg
 
+from pipelines.chains import Chain
+from pipelines.resources import Warehouse
+from pipelines.resources.evm import EvmRpc
 from pipelines.schedules import SETTLE_AFTER
 
 # A gap is requested again only after this long, so a run that fails (an API down for the
@@ -76,3 +83,58 @@ def build_missing_days_sensor(job, partitions_def: dg.PartitionsDefinition,
                 for start, end in ranges]
 
     return missing_days_sensor
+
+
+# How many of the newest stored days the reorg check compares with the chain: one batched
+# request per chain. Stored days are final, so a change there means the node's history was
+# rewritten deeper than its finality (a broken or switched node, a chain halt and restart).
+REORG_LOOKBACK_DAYS = 30
+
+
+def reorged_days(warehouse: Warehouse, rpc: EvmRpc, chain: str,
+                 lookback_days: int = REORG_LOOKBACK_DAYS) -> list[str]:
+    """The stored days, among the newest `lookback_days`, from the first whose closing block
+    hash the chain no longer has to the newest: the days to ingest again."""
+    if not warehouse.table_exists("raw.evm_day_blocks"):
+        return []
+    stored = warehouse.read(
+        "SELECT date, block_number, block_hash FROM raw.evm_day_blocks WHERE chain = ? "
+        "ORDER BY date DESC LIMIT ?", [chain, lookback_days]).sort("date")
+    if stored.is_empty():
+        return []
+    current = rpc.headers(stored["block_number"].to_list())
+    dates = [d.isoformat() for d in stored["date"]]
+    changed = [i for i, (n, h) in enumerate(zip(stored["block_number"], stored["block_hash"]))
+               if current[n]["hash"] != h]
+    return dates[changed[0]:] if changed else []
+
+
+def build_reorg_sensor(job, chains: Sequence[Chain]) -> dg.SensorDefinition:
+    """For `job` (the daily job): re-ingest the days whose stored closing blocks the chain
+    no longer has."""
+    @dg.sensor(
+        name="reorg_sensor",
+        job=job,
+        minimum_interval_seconds=int(RETRY_AFTER.total_seconds()),
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        required_resource_keys={"warehouse", *(c.resource_key for c in chains)},
+        description="Compares the stored closing blocks of the newest days with each chain "
+        "and requests a run of the daily job over the days whose blocks changed.",
+    )
+    # Resources are read from the context; calling the sensor directly (tests) also passes
+    # them as keyword arguments, which `**_` accepts.
+    def reorg_sensor(context: dg.SensorEvaluationContext, **_):
+        hour = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H")
+        requests = []
+        for chain in chains:
+            days = reorged_days(context.resources.warehouse,
+                                getattr(context.resources, chain.resource_key), chain.name)
+            if days:
+                context.log.warning(f"{chain.name}: the closing blocks of {days[0]}..{days[-1]} "
+                                    "are no longer on the chain; ingesting those days again")
+                requests.append(dg.RunRequest(
+                    run_key=f"reorg {chain.name} {days[0]}..{days[-1]}@{hour}",
+                    tags={_RANGE_START: days[0], _RANGE_END: days[-1]}))
+        return requests or dg.SkipReason("every stored closing block is still on its chain")
+
+    return reorg_sensor
