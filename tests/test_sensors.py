@@ -1,4 +1,6 @@
-"""The missing-days sensor: which gaps it finds, and the runs it requests for them."""
+"""The daily schedule and the missing-days sensor: what they request, and when."""
+
+import datetime as dt
 
 import dagster as dg
 import pytest
@@ -63,3 +65,15 @@ def test_the_code_location_has_the_sensor_off_until_switched_on():
     sensor = defs.resolve_sensor_def("missing_days_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     assert sensor.job_name == "daily_refresh"
+
+
+def test_the_schedule_runs_yesterday_after_the_settle_margin():
+    from pipelines.definitions import defs
+    from pipelines.schedules import SETTLE_AFTER
+
+    schedule = defs.resolve_schedule_def("daily_refresh_schedule")
+    assert schedule.cron_schedule == f"{SETTLE_AFTER.seconds % 3600 // 60} {SETTLE_AFTER.seconds // 3600} * * *"
+    assert schedule.execution_timezone in (None, "UTC")
+    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2023, 10, 25, 1, 30, tzinfo=dt.UTC))
+    [request] = schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == "2023-10-24"
