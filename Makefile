@@ -38,10 +38,12 @@ node_modules/.installed: package.json package-lock.json
 install: .venv/.installed $(DAGSTER_HOME)/dagster.yaml node_modules/.installed
 
 # Debian's chromium, for the test that drives the Dagster UI in a real browser (tests/test_ui.py).
-SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; } || \
+		{ echo "make: could not install Debian's chromium (apt-get install chromium, as root" \
+		"or with password-less sudo); tests/test_ui.py needs it" >&2; exit 1; }
 
 demo: install
 	$(RUN) python -m sandbox.demo

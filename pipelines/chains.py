@@ -58,9 +58,9 @@ class ConfigError(ValueError):
 
 _CHAIN_KEYS = {"rpc_url_env", "confirmations", "tokens"}
 _TOKEN_KEYS = {"address", "decimals", "standard"}
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_SYMBOL = re.compile(r"^[A-Z][A-Z0-9]*$")
-_ENV = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_SYMBOL = re.compile(r"[A-Z][A-Z0-9]*")
+_ENV = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
 def _require(ok: bool, path: Path, field: str, value: object, reason: str) -> None:
@@ -82,11 +82,11 @@ def load_chains(path: Path = CHAINS_FILE) -> tuple[Chain, ...]:
     _require(isinstance(raw, dict) and raw, path, "(file)", raw, "no chains configured")
     chains = []
     for name, spec in raw.items():
-        _require(isinstance(name, str) and bool(_NAME.match(name)), path, "chain", name,
+        _require(isinstance(name, str) and bool(_NAME.fullmatch(name)), path, "chain", name,
                  "chain names are lower-case identifiers (they name resources and table rows)")
         spec = _keys(spec, _CHAIN_KEYS, path, name)
         env = spec["rpc_url_env"]
-        _require(isinstance(env, str) and bool(_ENV.match(env)), path, f"{name}.rpc_url_env",
+        _require(isinstance(env, str) and bool(_ENV.fullmatch(env)), path, f"{name}.rpc_url_env",
                  env, "not an environment variable name")
         confirmations = spec["confirmations"]
         _require(isinstance(confirmations, int) and not isinstance(confirmations, bool)
@@ -97,7 +97,7 @@ def load_chains(path: Path = CHAINS_FILE) -> tuple[Chain, ...]:
         tokens, addresses = [], set()
         for symbol, token in spec["tokens"].items():
             field = f"{name}.tokens.{symbol}"
-            _require(isinstance(symbol, str) and bool(_SYMBOL.match(symbol)), path, field,
+            _require(isinstance(symbol, str) and bool(_SYMBOL.fullmatch(symbol)), path, field,
                      symbol, "token symbols are upper case")
             token = _keys(token, _TOKEN_KEYS, path, field)
             _require(token["standard"] in STANDARDS, path, f"{field}.standard",

@@ -17,7 +17,7 @@ import dagster as dg
 
 from pipelines.chains import Chain
 from pipelines.resources import Warehouse
-from pipelines.resources.evm import EvmRpc
+from pipelines.resources.evm import EvmRpc, RpcError
 from pipelines.schedules import SETTLE_AFTER
 
 # A gap is requested again only after this long, so a run that fails (an API down for the
@@ -26,6 +26,22 @@ RETRY_AFTER = dt.timedelta(hours=1)
 _RANGE_START, _RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 _ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
            dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+
+
+def days_in_progress(instance: dg.DagsterInstance) -> set[str]:
+    """Partition keys a queued or running run of any job will write: a range run's
+    (backfills, the CLI, this sensor) or a single partition's (the schedule)."""
+    keys: set[str] = set()
+    for run in instance.get_runs(dg.RunsFilter(statuses=_ACTIVE)):
+        start, end = run.tags.get(_RANGE_START), run.tags.get(_RANGE_END)
+        if start and end:
+            day, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+            while day <= last:
+                keys.add(day.isoformat())
+                day += dt.timedelta(days=1)
+        elif run.tags.get("dagster/partition"):
+            keys.add(run.tags["dagster/partition"])
+    return keys
 
 
 def missing_ranges(all_days: Sequence[str], materialized: Iterable[set[str]]) -> list[tuple[str, str]]:
@@ -67,11 +83,11 @@ def build_missing_days_sensor(job, partitions_def: dg.PartitionsDefinition,
         due = [day for day in partitions_def.get_partition_keys(current_time=now)
                if dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
                + dt.timedelta(days=1) + SETTLE_AFTER <= now]
+        # Days a queued or running run will write are not requested again.
+        going = days_in_progress(context.instance)
+        due = [day for day in due if day not in going]
         ranges = missing_ranges(
             due, (context.instance.get_materialized_partitions(k) for k in asset_keys))
-        active = {(r.tags.get(_RANGE_START), r.tags.get(_RANGE_END)) for r in
-                  context.instance.get_runs(dg.RunsFilter(job_name=job.name, statuses=_ACTIVE))}
-        ranges = [r for r in ranges if r not in active]  # its run is still going
         if not ranges:
             return dg.SkipReason(f"no missing day among {len(due)} settled days "
                                  "(or its run is in progress)")
@@ -102,11 +118,22 @@ def reorged_days(warehouse: Warehouse, rpc: EvmRpc, chain: str,
         "ORDER BY date DESC LIMIT ?", [chain, lookback_days]).sort("date")
     if stored.is_empty():
         return []
-    current = rpc.headers(stored["block_number"].to_list())
+    numbers = stored["block_number"].to_list()
+    try:
+        current = {n: h["hash"] for n, h in rpc.headers(numbers).items()}
+    except RpcError:  # the chain is now shorter: compare block by block
+        current = {}
+        for n in numbers:
+            try:
+                current[n] = rpc.headers([n])[n]["hash"]
+            except RpcError:
+                current[n] = None
     dates = [d.isoformat() for d in stored["date"]]
-    changed = [i for i, (n, h) in enumerate(zip(stored["block_number"], stored["block_hash"]))
-               if current[n]["hash"] != h]
-    return dates[changed[0]:] if changed else []
+    changed = [i for i, (n, h) in enumerate(zip(numbers, stored["block_hash"]))
+               if current[n] != h]
+    # The day before the first changed closing block may have gained or lost blocks after
+    # its own (unchanged) closing block: it is ingested again too.
+    return dates[max(changed[0] - 1, 0):] if changed else []
 
 
 def build_reorg_sensor(job, chains: Sequence[Chain]) -> dg.SensorDefinition:
@@ -126,10 +153,11 @@ def build_reorg_sensor(job, chains: Sequence[Chain]) -> dg.SensorDefinition:
     def reorg_sensor(context: dg.SensorEvaluationContext, **_):
         hour = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H")
         requests = []
+        going = days_in_progress(context.instance)
         for chain in chains:
             days = reorged_days(context.resources.warehouse,
                                 getattr(context.resources, chain.resource_key), chain.name)
-            if days:
+            if days and not set(days) <= going:
                 context.log.warning(f"{chain.name}: the closing blocks of {days[0]}..{days[-1]} "
                                     "are no longer on the chain; ingesting those days again")
                 requests.append(dg.RunRequest(

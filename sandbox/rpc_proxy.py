@@ -23,7 +23,9 @@ class RpcProxy:
         self.max_log_blocks = max_log_blocks
         self.rate_limit_next = 0
         self.rate_limited = 0  # requests answered with a rate-limit error
-        self.fail_next = 0  # requests whose every call is answered "internal error"
+        # The next request holding a call of this method has every call answered
+        # "internal error" (a node failing mid-run).
+        self.fail_method: str | None = None
         self.http_requests = 0
         self.calls: Counter[str] = Counter()
         self.paths: Counter[str] = Counter()  # URL paths asked (providers put keys there)
@@ -70,8 +72,8 @@ class RpcProxy:
             limited = self.rate_limit_next > 0
             self.rate_limit_next -= 1 if limited else 0
             self.rate_limited += 1 if limited else 0
-            failed = not limited and self.fail_next > 0
-            self.fail_next -= 1 if failed else 0
+            failed = not limited and self.fail_method in {c.get("method") for c in calls}
+            self.fail_method = None if failed else self.fail_method
         if limited or failed:
             error = ({"code": -32005, "message": "request rate exceeded"} if limited
                      else {"code": -32603, "message": "internal error"})

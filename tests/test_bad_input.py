@@ -33,8 +33,10 @@ call, so an error there fails the asset before its one write):
  25. an empty answer where rows are stored          (tests/test_materialize.py)
  JSON-RPC
  26. totalSupply() answered with non-hex data
- 27. a log whose amount is not hex
- and end to end: 28. a bad API value fails the run and writes nothing (DefiLlama, FRED, F&G).
+ 27. a log whose amount is cut short (fewer than 64 hex digits)
+ 28. a log without a block number
+ and end to end: a bad API value fails the run and writes nothing (DefiLlama, FRED, F&G), and
+ a JSON-RPC batch answered with errors (tests/ingest/test_evm.py).
 """
 
 import datetime as dt
@@ -168,10 +170,12 @@ API_CASES = [
     ("fred-not-a-date", lambda: parse_fredgraph(
         [{"observation_date": "May 2, 2022", "SP500": "4100"}], "SP500", DAY, D(2022, 5, 3)),
      "fred SP500", "line 2 observation_date", "not a YYYY-MM-DD date"),
-    ("rpc-total-supply-not-hex", lambda: _uint("0xzz", "rpc ethereum eth_call", "totalSupply() of USDT"),
-     "rpc ethereum eth_call", "totalSupply() of USDT", "not hexadecimal data"),
-    ("rpc-log-amount-not-hex", lambda: _uint(None, "rpc ethereum eth_getLogs", "Issue log 0x01 data"),
-     "rpc ethereum eth_getLogs", "Issue log 0x01 data", "not hexadecimal data"),
+    ("rpc-total-supply-not-hex", lambda: _uint("0x" + "zz" * 32, "rpc ethereum eth_call", "totalSupply() of USDT", 64),
+     "rpc ethereum eth_call", "totalSupply() of USDT", "not 64 hex digits"),
+    ("rpc-log-amount-cut-short", lambda: _uint("0x" + "0" * 40, "rpc ethereum eth_getLogs", "Issue log 0x01 data", 64),
+     "rpc ethereum eth_getLogs", "Issue log 0x01 data", "not 64 hex digits"),
+    ("rpc-block-number-missing", lambda: _uint(None, "rpc ethereum eth_getLogs", "Issue log 0x01 blockNumber"),
+     "rpc ethereum eth_getLogs", "Issue log 0x01 blockNumber", "not a hex quantity"),
 ]
 
 

@@ -58,13 +58,10 @@ def tables(path: Path) -> dict[str, list]:
 
 def test_parallel_runs_succeed_beside_an_analyst_and_equal_a_serial_run(tmp_path):
     with running_sandbox(START, END) as (sandbox_env, _, _):
-        def environment(name: str) -> dict:
-            return run_environment(tmp_path, sandbox_env, name)
-
-        serial = environment("serial")
+        serial = run_environment(tmp_path, sandbox_env, "serial")
         finish(launch(serial, START, END))
 
-        parallel = environment("parallel")
+        parallel = run_environment(tmp_path, sandbox_env, "parallel")
         finish(launch(parallel, *WINDOWS[0]))
         analyst = tmp_path / "parallel_analyst.duckdb"
         holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""

@@ -77,3 +77,20 @@ def test_the_schedule_runs_yesterday_after_the_settle_margin():
     context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2023, 10, 25, 1, 30, tzinfo=dt.UTC))
     [request] = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2023-10-24"
+
+
+def test_days_a_running_run_will_write_are_not_requested_again(toy):
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    defs, sensor, instance = toy
+    # The schedule's run of one day, and a backfill over the other gap, both still going.
+    instance.add_run(DagsterRun(job_name="daily_refresh", run_id="schedule-run",
+                                status=dg.DagsterRunStatus.STARTED,
+                                tags={"dagster/partition": "2024-01-03"}))
+    instance.add_run(DagsterRun(job_name="__ASSET_JOB", run_id="cli-backfill",
+                                status=dg.DagsterRunStatus.STARTING,
+                                tags={"dagster/asset_partition_range_start": "2024-01-08",
+                                      "dagster/asset_partition_range_end": "2024-01-10"}))
+    requests = sensor(dg.build_sensor_context(instance=instance, definitions=defs))
+    assert [(r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
+            for r in requests] == [("2024-01-04", "2024-01-04")]

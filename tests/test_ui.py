@@ -119,4 +119,5 @@ def test_check_results_show_passed(ui):
     page = ui.page("checks", "/assets/raw/defillama_total_supply?view=checks")
     for check in ("schema", "has_rows", "one_row_per_day", "supply_plausible"):
         assert check in page, check
-    assert "Passed" in page and page.count("Succeeded") >= 4 and "Failed" not in page
+    # Every check of the suite is listed as succeeded, and the selected one shows "Passed".
+    assert "Passed" in page and page.count("Succeeded") >= 6

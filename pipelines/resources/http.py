@@ -37,9 +37,10 @@ class _RedactSecrets(logging.Filter):
     secrets: set[str] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
+        secrets = tuple(self.secrets)  # a snapshot: another thread may add one meanwhile
         message = record.getMessage()
-        if any(secret in message for secret in self.secrets):
-            for secret in self.secrets:
+        if any(secret in message for secret in secrets):
+            for secret in secrets:
                 message = message.replace(secret, "***")
             record.msg, record.args = message, ()
         return True

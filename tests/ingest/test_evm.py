@@ -41,7 +41,7 @@ def chain():
 @pytest.fixture
 def proxy(chain):
     proxy, _ = chain
-    proxy.max_log_blocks, proxy.rate_limit_next, proxy.fail_next = None, 0, 0
+    proxy.max_log_blocks, proxy.rate_limit_next, proxy.fail_method = None, 0, None
     proxy.reset_counts()
     return proxy
 
@@ -159,15 +159,19 @@ def test_rate_limited_node_is_retried(proxy, warehouse):
     assert proxy.rate_limited == 3
 
 
-def test_a_failed_batch_fails_the_run_clearly_and_writes_nothing(proxy, warehouse):
-    proxy.fail_next = 1  # the first JSON-RPC request: every call in it answers "internal error"
+def test_a_failed_batch_fails_its_step_clearly_and_writes_nothing_of_it(proxy, warehouse):
+    proxy.fail_method = "eth_getLogs"  # mid-run: blocks and supply are read, then logs fail
     result = materialize(evm_assets, evm_resources(proxy.url, warehouse), START, D(2021, 3, 3),
                          raise_on_error=False)
     assert not result.success
-    errors = "\n".join(str(e.event_specific_data.error.to_string()) for e in result.all_events
-                       if e.is_step_failure)
-    assert "ethereum" in errors and "-32603" in errors and "internal error" in errors
-    assert not any(warehouse.table_exists(t) for t in EVM_TABLES)
+    failed = [e for e in result.all_events if e.is_step_failure]
+    assert len(failed) == 1
+    errors = str(failed[0].event_specific_data.error.to_string())
+    assert "rpc ethereum: eth_getLogs(" in errors and "error -32603: internal error" in errors
+    step_tables = {"evm_issuance": ["raw.evm_issuance_events", "raw.evm_issuance_daily"],
+                   "evm_exchange_flows": ["raw.evm_exchange_flows"]}[failed[0].step_key]
+    assert not any(warehouse.table_exists(t) for t in step_tables)
+    assert warehouse.table_exists("raw.evm_day_blocks") and warehouse.table_exists("raw.evm_token_supply")
 
 
 @pytest.mark.parametrize("n", [10, 100, 1000])

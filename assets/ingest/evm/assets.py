@@ -45,16 +45,18 @@ def _spec(name: str, description: str, deps=()) -> dg.AssetSpec:
 def _closing_blocks(rpc: EvmRpc, warehouse: Warehouse, chain: Chain, first: dt.date,
                     last: dt.date, use_cache: bool = True) -> list[ClosingBlock]:
     """Closing blocks of first..last: cached ones from raw.evm_day_blocks (they were final
-    when stored), the rest resolved against the node's final block."""
+    when stored), the rest resolved against the node's final block. Without the cache (the
+    day blocks are being resolved again, e.g. after a reorg) stored timestamps are not used
+    as search hints either: they may belong to blocks the chain no longer has."""
     cached: dict[dt.date, ClosingBlock] = {}
     hints: dict[int, int] = {}
-    if warehouse.table_exists(DAY_BLOCKS):
+    if use_cache and warehouse.table_exists(DAY_BLOCKS):
         rows = warehouse.read(
             f"SELECT date, block_number, epoch(block_timestamp)::BIGINT AS ts, block_hash "
             f"FROM {DAY_BLOCKS} WHERE chain = ? ORDER BY date", [chain.name]).rows()
         for day, number, ts, block_hash in rows:
             hints[number] = ts
-            if use_cache and first <= day <= last:
+            if first <= day <= last:
                 cached[day] = ClosingBlock(day, number, ts, block_hash)
     missing = [d for d in days(first, last) if d not in cached]
     if missing:

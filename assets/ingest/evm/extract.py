@@ -35,13 +35,16 @@ def _address_word(address: str) -> str:
     return address.lower().removeprefix("0x").rjust(_WORD, "0")
 
 
-def _uint(hex_data: object, source: str, field: str) -> int:
-    """An unsigned integer from a node's hex answer; anything else fails naming the field,
-    rather than as a bare ValueError (or, worse, a wrong number)."""
+def _uint(hex_data: object, source: str, field: str, width: int | None = None) -> int:
+    """An unsigned integer from a node's hex answer: a quantity ("0x1a"), or with `width` an
+    ABI word of exactly that many hex digits. Anything else (empty, cut short, not hex) fails
+    naming the field, rather than as a bare ValueError or, worse, a wrong number."""
     digits = hex_data.removeprefix("0x") if isinstance(hex_data, str) else None
-    if digits is None or not _HEX.fullmatch(digits):
-        raise SourceDataError(source, field, hex_data, "not hexadecimal data")
-    return int(digits, 16) if digits else 0
+    if (digits is None or not digits or not _HEX.fullmatch(digits)
+            or (width is not None and len(digits) != width)):
+        raise SourceDataError(source, field, hex_data,
+                              f"not {width} hex digits" if width else "not a hex quantity")
+    return int(digits, 16)
 
 
 def token_supply(rpc: EvmRpc, chain: Chain, closing: list[ClosingBlock]) -> pl.DataFrame:
@@ -56,7 +59,7 @@ def token_supply(rpc: EvmRpc, chain: Chain, closing: list[ClosingBlock]) -> pl.D
     rows = [
         {"date": c.date, "chain": chain.name, "token": t.symbol, "block_number": c.number,
          "supply_raw": _uint(next(answers), f"rpc {chain.name} eth_call",
-                             f"totalSupply() of {t.symbol} at block {c.number}"),
+                             f"totalSupply() of {t.symbol} at block {c.number}", _WORD),
          "decimals": t.decimals}
         for c in closing for t in chain.tokens
     ]
@@ -116,15 +119,15 @@ def issuance_events(rpc: EvmRpc, chain: Chain, day_of: DayOfBlock) -> pl.DataFra
             data = log["data"].removeprefix("0x")
             if name == "DestroyedBlackFunds":  # (address, uint256), neither indexed
                 account = "0x" + data[24:_WORD]
-                amount = _uint(data[_WORD:2 * _WORD], source, f"{field} data")
+                amount = _uint(data[_WORD:2 * _WORD], source, f"{field} data", _WORD)
             elif name == "Mint":  # minter and to indexed: the account is the recipient
                 account = "0x" + log["topics"][2][-40:]
-                amount = _uint(data[:_WORD], source, f"{field} data")
+                amount = _uint(data[:_WORD], source, f"{field} data", _WORD)
             elif name == "Burn":
                 account = "0x" + log["topics"][1][-40:]
-                amount = _uint(data[:_WORD], source, f"{field} data")
+                amount = _uint(data[:_WORD], source, f"{field} data", _WORD)
             else:  # Issue / Redeem credit or debit the token owner; no account in the event
-                account, amount = None, _uint(data[:_WORD], source, f"{field} data")
+                account, amount = None, _uint(data[:_WORD], source, f"{field} data", _WORD)
             block = _uint(log["blockNumber"], source, f"{field} blockNumber")
             rows.append({
                 "date": day_of(block), "chain": chain.name, "token": token.symbol,
@@ -197,7 +200,7 @@ def balances(rpc: EvmRpc, chain: Chain, addresses: list[str], closing: list[Clos
             raise ValueError(f"rpc {chain.name}: balance reader returned {len(data) // 2} "
                              f"bytes at block {c.number} for {len(group)} addresses")
         words = iter(_uint(data[i:i + _WORD], f"rpc {chain.name} eth_call",
-                           f"balance reader answer at block {c.number}")
+                           f"balance reader answer at block {c.number}", _WORD)
                      for i in range(0, len(data), _WORD))
         for token in chain.tokens:
             for address in group:
@@ -234,7 +237,8 @@ def transfers(rpc: EvmRpc, chain: Chain, addresses: list[str], day_of: DayOfBloc
                              log["transactionHash"],
                              _uint(log["logIndex"], source, f"{field} logIndex"),
                              "0x" + log["topics"][1][-40:], "0x" + log["topics"][2][-40:],
-                             _uint(log["data"], source, f"{field} data"), token.decimals))
+                             _uint(log["data"], source, f"{field} data", _WORD),
+                             token.decimals))
     frame = pl.DataFrame(rows, orient="row", schema={
         "date": pl.Date, "chain": pl.Utf8, "token": pl.Utf8, "block_number": pl.Int64,
         "tx_hash": pl.Utf8, "log_index": pl.Int64, "from_address": pl.Utf8,
