@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 import dagster as dg
 
 from pipelines.chains import Chain
+from pipelines.partitions import days
 from pipelines.resources import Warehouse
 from pipelines.resources.evm import EvmRpc, RpcError
 from pipelines.schedules import SETTLE_AFTER
@@ -35,10 +36,8 @@ def days_in_progress(instance: dg.DagsterInstance) -> set[str]:
     for run in instance.get_runs(dg.RunsFilter(statuses=_ACTIVE)):
         start, end = run.tags.get(_RANGE_START), run.tags.get(_RANGE_END)
         if start and end:
-            day, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
-            while day <= last:
-                keys.add(day.isoformat())
-                day += dt.timedelta(days=1)
+            keys.update(d.isoformat() for d in days(dt.date.fromisoformat(start),
+                                                     dt.date.fromisoformat(end)))
         elif run.tags.get("dagster/partition"):
             keys.add(run.tags["dagster/partition"])
     return keys
@@ -155,14 +154,15 @@ def build_reorg_sensor(job, chains: Sequence[Chain]) -> dg.SensorDefinition:
         requests = []
         going = days_in_progress(context.instance)
         for chain in chains:
-            days = reorged_days(context.resources.warehouse,
-                                getattr(context.resources, chain.resource_key), chain.name)
-            if days and not set(days) <= going:
-                context.log.warning(f"{chain.name}: the closing blocks of {days[0]}..{days[-1]} "
-                                    "are no longer on the chain; ingesting those days again")
+            changed = reorged_days(context.resources.warehouse,
+                                   getattr(context.resources, chain.resource_key), chain.name)
+            if changed and not set(changed) <= going:
+                context.log.warning(f"{chain.name}: the closing blocks of {changed[0]}.."
+                                    f"{changed[-1]} are no longer on the chain; ingesting "
+                                    "those days again")
                 requests.append(dg.RunRequest(
-                    run_key=f"reorg {chain.name} {days[0]}..{days[-1]}@{hour}",
-                    tags={_RANGE_START: days[0], _RANGE_END: days[-1]}))
+                    run_key=f"reorg {chain.name} {changed[0]}..{changed[-1]}@{hour}",
+                    tags={_RANGE_START: changed[0], _RANGE_END: changed[-1]}))
         return requests or dg.SkipReason("every stored closing block is still on its chain")
 
     return reorg_sensor

@@ -16,25 +16,19 @@ from assets.ingest.evm import evm_assets
 from assets.ingest.labels import load_labels
 from pipelines.chains import CHAINS
 from pipelines.resources import Warehouse
-from pipelines.resources.evm import EvmRpc
 from pipelines.sensors import build_reorg_sensor
 from sandbox.chain import Anvil, Rpc, plant_scenario
 from sandbox.world import bury
 from tests.conftest import materialize
-from tests.ingest.test_evm import EVM_TABLES, snapshot
+from tests.ingest.test_evm import EVM_TABLES, evm_resources, snapshot
 
 START, END = dt.date(2021, 3, 1), dt.date(2021, 3, 4)
 pytestmark = pytest.mark.timeout(600)
 
 
-def resources(url: str, warehouse: Warehouse) -> dict:
-    return {"warehouse": warehouse,
-            "rpc_ethereum": EvmRpc(chain="ethereum", url=url, backoff_s=0.01)}
-
-
 def evaluate(sensor, url: str, warehouse: Warehouse):
     context = dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(),
-                                      resources=resources(url, warehouse))
+                                      resources=evm_resources(url, warehouse))
     return sensor(context)
 
 
@@ -48,7 +42,7 @@ def test_reorgs_above_finality_change_nothing_and_below_it_are_reingested(tmp_pa
         fresh = rpc("evm_snapshot")
         plant_scenario(node.url, labels, START, END)
         bury(node.url)
-        assert materialize(evm_assets, resources(node.url, warehouse), START, END).success
+        assert materialize(evm_assets, evm_resources(node.url, warehouse), START, END).success
         before = snapshot(warehouse, EVM_TABLES)
         assert isinstance(evaluate(sensor, node.url, warehouse), dg.SkipReason)
 
@@ -60,7 +54,7 @@ def test_reorgs_above_finality_change_nothing_and_below_it_are_reingested(tmp_pa
         rpc("anvil_mine", hex(10), hex(13))
         assert rpc("eth_getBlockByNumber", "latest", False)["hash"] != tip_hash
         assert isinstance(evaluate(sensor, node.url, warehouse), dg.SkipReason)
-        assert materialize(evm_assets, resources(node.url, warehouse), START, END).success
+        assert materialize(evm_assets, evm_resources(node.url, warehouse), START, END).success
         assert all(a.equals(b) for a, b in zip(before.values(),
                                                snapshot(warehouse, EVM_TABLES).values()))
 
@@ -71,13 +65,13 @@ def test_reorgs_above_finality_change_nothing_and_below_it_are_reingested(tmp_pa
         [request] = evaluate(sensor, node.url, warehouse)
         assert (request.tags["dagster/asset_partition_range_start"],
                 request.tags["dagster/asset_partition_range_end"]) == (str(START), str(END))
-        result = dg.materialize(evm_assets, resources=resources(node.url, warehouse),
+        result = dg.materialize(evm_assets, resources=evm_resources(node.url, warehouse),
                                 instance=dg.DagsterInstance.ephemeral(), tags=request.tags)
         assert result.success
         after = snapshot(warehouse, EVM_TABLES)
         assert not after["raw.evm_day_blocks"].equals(before["raw.evm_day_blocks"])
         fresh_ingest = Warehouse(path=str(tmp_path / "fresh.duckdb"))
-        assert materialize(evm_assets, resources(node.url, fresh_ingest), START, END).success
+        assert materialize(evm_assets, evm_resources(node.url, fresh_ingest), START, END).success
         assert all(a.equals(b) for a, b in zip(after.values(),
                                                snapshot(fresh_ingest, EVM_TABLES).values()))
         assert isinstance(evaluate(sensor, node.url, warehouse), dg.SkipReason)

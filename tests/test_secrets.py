@@ -17,12 +17,11 @@ from dagster._serdes import serialize_value
 from assets.ingest import api_assets
 from assets.ingest.evm import evm_assets
 from assets.ingest.labels import load_labels
-from pipelines.resources import HttpSource, Warehouse
 from pipelines.resources.evm import EvmRpc
 from sandbox.chain import Anvil, plant_scenario
 from sandbox.rpc_proxy import RpcProxy
 from sandbox.world import bury
-from tests.conftest import materialize
+from tests.conftest import fast_source, materialize
 
 START, END = dt.date(2021, 3, 1), dt.date(2021, 3, 4)
 API_SECRET = "CG-planted-7f3a9c1e5b"
@@ -38,19 +37,15 @@ def node():
             yield proxy
 
 
-def test_no_secret_in_events_metadata_tables_or_logs(node, replay, tmp_path, monkeypatch, caplog, capsys):
+def test_no_secret_in_events_metadata_tables_or_logs(node, replay, resources, warehouse,
+                                                     monkeypatch, caplog, capsys):
     monkeypatch.setenv("COINGECKO_API_KEY", API_SECRET)
     monkeypatch.setenv("STABLEFLOW_ETHEREUM_RPC_URL", f"{node.url}/v3/{RPC_SECRET}")
-    warehouse = Warehouse(path=str(tmp_path / "warehouse.duckdb"))
-    fast = dict(backoff_s=0.01, max_backoff_s=0.05, max_attempts=3, timeout_s=5)
     resources = {
-        "warehouse": warehouse,
-        "defillama": HttpSource(name="defillama", base_url=f"{replay.url}/defillama", **fast),
-        "coingecko": HttpSource(name="coingecko", base_url=f"{replay.url}/coingecko/api/v3",
-                                api_key=dg.EnvVar("COINGECKO_API_KEY"),
-                                api_key_header="x-cg-demo-api-key", **fast),
-        "alternative_me": HttpSource(name="alternative.me", base_url=f"{replay.url}/alternative_me", **fast),
-        "fred": HttpSource(name="fred", base_url=f"{replay.url}/fred", **fast),
+        **resources,
+        "coingecko": fast_source("coingecko", f"{replay.url}/coingecko/api/v3",
+                                 api_key=dg.EnvVar("COINGECKO_API_KEY"),
+                                 api_key_header="x-cg-demo-api-key"),
         "rpc_ethereum": EvmRpc(chain="ethereum", url=dg.EnvVar("STABLEFLOW_ETHEREUM_RPC_URL"),
                                backoff_s=0.01),
     }

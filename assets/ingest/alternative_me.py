@@ -80,10 +80,8 @@ def fear_greed_daily(
     start, end = window_of(context)
     before = alternative_me.requests_made
     frame = parse_fear_greed(alternative_me.get_json("/fng/", {"limit": 0}), start, end)
-    if warehouse.table_exists("raw.fear_greed_daily"):
-        stored = warehouse.read("SELECT date FROM raw.fear_greed_daily WHERE date BETWEEN ? AND ?",
-                                [start, end])
-        require_nothing_lost(stored, frame, ["date"], "alternative.me /fng/")
+    require_nothing_lost(warehouse, "raw.fear_greed_daily", frame, ["date"], start, end,
+                         "alternative.me /fng/")
     rows = stamp(frame, "alternative.me /fng/", utc_now())
     written = warehouse.replace_window(start, end, Rows("raw.fear_greed_daily", rows, ["date"]))
     gaps = missing_days(set(frame["date"]), start, end)

@@ -101,10 +101,8 @@ def fred_series_daily(
         frames.append(stamp(parse_fredgraph(rows, series, first, end), f"fred {series}",
                             ingested_at))
     rows = pl.concat(frames)
-    if warehouse.table_exists("raw.fred_series_daily"):
-        stored = warehouse.read("SELECT date, series_id FROM raw.fred_series_daily "
-                                "WHERE date BETWEEN ? AND ?", [first, end])
-        require_nothing_lost(stored, rows, ["date", "series_id"], "fred")
+    require_nothing_lost(warehouse, "raw.fred_series_daily", rows, ["date", "series_id"],
+                         first, end, "fred")
     written = warehouse.replace_window(
         first, end, Rows("raw.fred_series_daily", rows, ["date", "series_id"]))
     return dg.MaterializeResult(metadata={

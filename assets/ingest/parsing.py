@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from pipelines.resources.http import SourceDataError
+
+if TYPE_CHECKING:
+    from pipelines.resources import Warehouse
 
 # No stablecoin, coin or market has ever been near 10 trillion units or dollars: above this a
 # value is a unit or parsing error, not data.
@@ -82,12 +85,17 @@ def stamp(frame: pl.DataFrame, source: str, ingested_at: dt.datetime) -> pl.Data
     )
 
 
-def require_nothing_lost(stored: pl.DataFrame, new: pl.DataFrame, keys: list[str], source: str
-                         ) -> None:
+def require_nothing_lost(warehouse: "Warehouse", table: str, new: pl.DataFrame,
+                         keys: list[str], start: dt.date, end: dt.date, source: str) -> None:
     """Refuse a re-fetch that lacks rows already stored for its window. A source that answers
     empty or short (an outage page, a cut-off list) must not delete history: the window is
     replaced only by an answer that still holds every stored key."""
-    lost = stored.select(keys).join(new.select(keys), on=keys, how="anti")
+    if not warehouse.table_exists(table):
+        return
+    # Table and key names come from the calling asset's code, never from input.
+    stored = warehouse.read(f"SELECT {', '.join(keys)} FROM {table} WHERE date BETWEEN ? AND ?",
+                            [start, end])
+    lost = stored.join(new.select(keys), on=keys, how="anti")
     if lost.height:
         first = ", ".join(f"{k}={lost[k][0]}" for k in keys)
         raise SourceDataError(
