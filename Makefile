@@ -11,11 +11,12 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 PORT ?= 3000
 MODE ?= sandbox
 
-.PHONY: help install chromium demo test ui clean
+.PHONY: help install chromium demo test bench ui clean
 
 help:
 	@echo "make demo   - run the whole pipeline offline over the sandbox window"
 	@echo "make test   - run the full test suite"
+	@echo "make bench  - run the benchmarks offline, write bench/RESULTS.md"
 	@echo "make ui     - Dagster UI on http://127.0.0.1:$(PORT) (MODE=sandbox|live)"
 
 # uv, pinned, in a private folder: nothing is installed system-wide.
@@ -51,6 +52,16 @@ demo: install
 test: install chromium
 	$(RUN) pytest
 
+# The extraction baselines, each in its own venv: ethereum-etl needs web3<6, and neither may
+# touch the project's lock. Pinned in bench/requirements-*.txt (fully resolved, so --no-deps).
+.bench/%/.installed: bench/requirements-%.txt $(UV)
+	$(UV) venv --quiet --allow-existing --python 3.11 .bench/$*
+	$(UV) pip install --quiet --no-deps --python .bench/$*/bin/python -r $<
+	touch $@
+
+bench: install .bench/etl/.installed .bench/cryo/.installed
+	$(RUN) python -m bench
+
 ui: install
 ifeq ($(MODE),live)
 	$(RUN) dagster dev -m pipelines.definitions -h 127.0.0.1 -p $(PORT)
@@ -59,4 +70,4 @@ else
 endif
 
 clean:
-	rm -rf .venv .tools .dagster_home data reports
+	rm -rf .venv .tools .bench .dagster_home data reports

@@ -35,6 +35,8 @@ call, so an error there fails the asset before its one write):
  26. totalSupply() answered with non-hex data
  27. a log whose amount is cut short (fewer than 64 hex digits)
  28. a log without a block number
+ 29. a totalSupply() larger than Decimal(38, 0) holds
+ 30. a log index that is not a hex quantity
  and end to end: a bad API value fails the run and writes nothing (DefiLlama, FRED, F&G), and
  a JSON-RPC batch answered with errors (tests/ingest/test_evm.py).
 """
@@ -43,13 +45,14 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 import yaml
 
 from assets.ingest.alternative_me import parse_fear_greed
 from assets.ingest.coingecko import parse_market_chart
 from assets.ingest.defillama import parse_total_supply
-from assets.ingest.evm.extract import _uint
+from assets.ingest.evm.extract import _LOG_QUANTITIES, _amounts, _quantities
 from assets.ingest.fred import parse_fredgraph
 from assets.ingest.labels import LabelError, load_labels
 from assets.ingest import api_assets
@@ -170,13 +173,35 @@ API_CASES = [
     ("fred-not-a-date", lambda: parse_fredgraph(
         [{"observation_date": "May 2, 2022", "SP500": "4100"}], "SP500", DAY, D(2022, 5, 3)),
      "fred SP500", "line 2 observation_date", "not a YYYY-MM-DD date"),
-    ("rpc-total-supply-not-hex", lambda: _uint("0x" + "zz" * 32, "rpc ethereum eth_call", "totalSupply() of USDT", 64),
-     "rpc ethereum eth_call", "totalSupply() of USDT", "not 64 hex digits"),
-    ("rpc-log-amount-cut-short", lambda: _uint("0x" + "0" * 40, "rpc ethereum eth_getLogs", "Issue log 0x01 data", 64),
+    ("rpc-total-supply-not-hex", lambda: supply_word("0x" + "zz" * 32),
+     "rpc ethereum eth_call", "totalSupply() of USDT at block 5", "not 64 hex digits"),
+    ("rpc-total-supply-above-decimal-38", lambda: supply_word("0x" + "f" * 64),
+     "rpc ethereum eth_call", "totalSupply() of USDT at block 5", "larger than Decimal(38, 0)"),
+    ("rpc-log-amount-cut-short", lambda: log_frame(amount_hex="0" * 40),
      "rpc ethereum eth_getLogs", "Issue log 0x01 data", "not 64 hex digits"),
-    ("rpc-block-number-missing", lambda: _uint(None, "rpc ethereum eth_getLogs", "Issue log 0x01 blockNumber"),
+    ("rpc-block-number-missing", lambda: log_frame(block_number=None),
      "rpc ethereum eth_getLogs", "Issue log 0x01 blockNumber", "not a hex quantity"),
+    ("rpc-log-index-not-hex", lambda: log_frame(log_index="12"),
+     "rpc ethereum eth_getLogs", "Issue log 0x01 logIndex", "not a hex quantity"),
 ]
+
+
+def supply_word(word: str) -> pl.DataFrame:
+    """extract.token_supply's decoding of one totalSupply() answer."""
+    frame = pl.DataFrame({"token": ["USDT"], "block_number": [5], "supply_hex": [word],
+                          "decimals": [6]})
+    return _amounts(frame, "supply", "rpc ethereum eth_call",
+                    pl.format("totalSupply() of {} at block {}", "token", "block_number"))
+
+
+def log_frame(block_number="0x10", log_index="0x0", amount_hex="0" * 63 + "1") -> pl.DataFrame:
+    """extract.issuance_events's decoding of one Issue log."""
+    frame = pl.DataFrame({"event": ["Issue"], "tx_hash": ["0x01"], "block_number": [block_number],
+                          "log_index": [log_index], "amount_hex": [amount_hex], "decimals": [6]},
+                         schema_overrides={"block_number": pl.Utf8})
+    field = pl.format("{} log {}", "event", "tx_hash")
+    frame = _quantities(frame, _LOG_QUANTITIES, "rpc ethereum eth_getLogs", field)
+    return _amounts(frame, "amount", "rpc ethereum eth_getLogs", field + " data")
 
 
 @pytest.mark.parametrize("call, source, field, reason", [c[1:] for c in API_CASES],

@@ -2,15 +2,14 @@
 
 Pure functions of an `EvmRpc` and the window's closing blocks; they return polars frames
 with raw integer amounts (token base units) as Decimal(38, 0) and token amounts as floats.
-Topics and call data are decoded by hand: per-log ABI decoding in Python is the cost that
-dominates large scans, and these layouts are fixed.
+Topics and call data are decoded by hand and column-wise in polars: per-log ABI decoding
+in Python is the cost that dominates large scans (bench/extraction.py), and these layouts
+are fixed.
 """
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
-import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from pipelines.resources.http import SourceDataError
 RAW = pl.Decimal(38, 0)
 _TOTAL_SUPPLY = "0x18160ddd"
 _WORD = 64  # hex characters in a 32-byte ABI word
-_HEX = re.compile(r"[0-9a-fA-F]*")
 
 
 def _word(value: int) -> str:
@@ -35,16 +33,52 @@ def _address_word(address: str) -> str:
     return address.lower().removeprefix("0x").rjust(_WORD, "0")
 
 
-def _uint(hex_data: object, source: str, field: str, width: int | None = None) -> int:
-    """An unsigned integer from a node's hex answer: a quantity ("0x1a"), or with `width` an
-    ABI word of exactly that many hex digits. Anything else (empty, cut short, not hex) fails
-    naming the field, rather than as a bare ValueError or, worse, a wrong number."""
-    digits = hex_data.removeprefix("0x") if isinstance(hex_data, str) else None
-    if (digits is None or not digits or not _HEX.fullmatch(digits)
-            or (width is not None and len(digits) != width)):
-        raise SourceDataError(source, field, hex_data,
-                              f"not {width} hex digits" if width else "not a hex quantity")
-    return int(digits, 16)
+_HEX_WORD = rf"^(0x)?[0-9a-fA-F]{{{_WORD}}}$"
+_HEX_QUANTITY = r"^0x[0-9a-fA-F]+$"
+_RAW_MAX = 10**38 - 1  # the largest Decimal(38, 0)
+_LOG_QUANTITIES = {"block_number": "blockNumber", "log_index": "logIndex"}
+
+
+def _first_bad(frame: pl.DataFrame, bad: pl.Expr, field: pl.Expr, value: str, source: str,
+               reason: str) -> None:
+    """Fail naming the first row where `bad` holds (or is null): its field (an expression
+    naming the row) and its value. A node's answer that is empty, cut short or not hex
+    fails here rather than as a bare ValueError or, worse, a wrong number."""
+    rows = frame.filter(bad.fill_null(True))
+    if rows.height:
+        name, shown = rows.select(field, pl.col(value)).row(0)
+        raise SourceDataError(source, name, shown if len(str(shown)) < 200 else
+                              str(shown)[:200] + "...", reason)
+
+
+def _quantities(frame: pl.DataFrame, columns: dict[str, str], source: str,
+                field: pl.Expr) -> pl.DataFrame:
+    """Hex quantities ("0x1a") -> Int64, all rows at once. `columns` maps each column to the
+    JSON-RPC field it holds, for the error message."""
+    for column, json_name in columns.items():
+        _first_bad(frame, ~pl.col(column).str.contains(_HEX_QUANTITY), field + f" {json_name}",
+                   column, source, "not a hex quantity")
+    return frame.with_columns(pl.col(c).str.slice(2).str.to_integer(base=16) for c in columns)
+
+
+def _amounts(frame: pl.DataFrame, name: str, source: str, field: pl.Expr) -> pl.DataFrame:
+    """`<name>_hex` ABI words -> `<name>_raw` Decimal(38, 0) and `<name>_tokens` (divided by
+    10**decimals), all rows at once. A word that is not exactly 64 hex digits (empty, cut
+    short, not hex) or whose value does not fit Decimal(38, 0) fails naming its field,
+    rather than becoming a wrong number."""
+    word = pl.col(f"{name}_hex")
+    digits = word.str.strip_prefix("0x")
+    low = digits.str.slice(_WORD // 2).str.to_integer(base=16, dtype=pl.UInt128, strict=False)
+    _first_bad(frame, ~word.str.contains(_HEX_WORD), field, f"{name}_hex", source,
+               f"not {_WORD} hex digits")
+    _first_bad(frame, (digits.str.slice(0, _WORD // 2) != "0" * (_WORD // 2))
+               | (low > pl.lit(_RAW_MAX, dtype=pl.UInt128)), field, f"{name}_hex", source,
+               "larger than Decimal(38, 0) holds")
+    raw = low.cast(RAW)
+    return frame.with_columns(
+        raw.alias(f"{name}_raw"),
+        (raw.cast(pl.Float64) / pl.lit(10.0).pow(pl.col("decimals"))).alias(f"{name}_tokens"),
+    ).drop(f"{name}_hex", "decimals")
 
 
 def token_supply(rpc: EvmRpc, chain: Chain, closing: list[ClosingBlock]) -> pl.DataFrame:
@@ -55,26 +89,13 @@ def token_supply(rpc: EvmRpc, chain: Chain, closing: list[ClosingBlock]) -> pl.D
         if result in ("0x", "", None):  # no contract there (wrong address, or not yet deployed)
             raise ValueError(f"rpc {chain.name}: totalSupply() of {address} at block {block} "
                              f"returned no data: is a token contract there?")
-    answers = iter(results)
-    rows = [
-        {"date": c.date, "chain": chain.name, "token": t.symbol, "block_number": c.number,
-         "supply_raw": _uint(next(answers), f"rpc {chain.name} eth_call",
-                             f"totalSupply() of {t.symbol} at block {c.number}", _WORD),
-         "decimals": t.decimals}
-        for c in closing for t in chain.tokens
-    ]
-    return _with_tokens(pl.DataFrame(rows, schema_overrides={"supply_raw": pl.Object}),
-                        "supply")
-
-
-def _with_tokens(frame: pl.DataFrame, name: str) -> pl.DataFrame:
-    """`<name>_raw` (Python ints) -> Decimal(38,0) plus `<name>_tokens` float."""
-    raw = [Decimal(v) for v in frame[f"{name}_raw"].to_list()]
-    tokens = [int(v) / 10 ** d for v, d in zip(frame[f"{name}_raw"].to_list(), frame["decimals"])]
-    return frame.with_columns(
-        pl.Series(f"{name}_raw", raw, dtype=RAW),
-        pl.Series(f"{name}_tokens", tokens, dtype=pl.Float64),
-    ).drop("decimals")
+    frame = pl.DataFrame(
+        [(c.date, chain.name, t.symbol, c.number, t.decimals) for c in closing for t in chain.tokens],
+        orient="row", schema={"date": pl.Date, "chain": pl.Utf8, "token": pl.Utf8,
+                              "block_number": pl.Int64, "decimals": pl.Int64},
+    ).with_columns(supply_hex=pl.Series(results, dtype=pl.Utf8))
+    field = pl.format("totalSupply() of {} at block {}", "token", "block_number")
+    return _amounts(frame, "supply", f"rpc {chain.name} eth_call", field)
 
 
 class DayOfBlock:
@@ -93,12 +114,14 @@ class DayOfBlock:
     def last_block(self) -> int:
         return self.numbers[-1]
 
-    def __call__(self, block: int) -> dt.date:
-        i = bisect.bisect_left(self.numbers, block)
-        if i == 0 or i == len(self.numbers):
-            raise ValueError(f"block {block} is outside the window's blocks "
+    def of(self, blocks: pl.Series) -> pl.Series:
+        """The UTC day of each block: the first closing block at or after it."""
+        i = pl.Series(self.numbers).search_sorted(blocks, side="left")
+        outside = blocks.filter((i == 0) | (i == len(self.numbers)))
+        if len(outside):
+            raise ValueError(f"block {outside[0]} is outside the window's blocks "
                              f"{self.first_block}..{self.last_block}")
-        return self.dates[i]
+        return pl.Series("date", self.dates, dtype=pl.Date).gather(i)
 
 
 def issuance_events(rpc: EvmRpc, chain: Chain, day_of: DayOfBlock) -> pl.DataFrame:
@@ -114,33 +137,27 @@ def issuance_events(rpc: EvmRpc, chain: Chain, day_of: DayOfBlock) -> pl.DataFra
         for log in rpc.get_logs(token.address, [list(events)], day_of.first_block,
                                 day_of.last_block):
             name = events[log["topics"][0]]
-            source = f"rpc {chain.name} eth_getLogs"
-            field = f"{name} log {log.get('transactionHash')}"
             data = log["data"].removeprefix("0x")
             if name == "DestroyedBlackFunds":  # (address, uint256), neither indexed
-                account = "0x" + data[24:_WORD]
-                amount = _uint(data[_WORD:2 * _WORD], source, f"{field} data", _WORD)
+                account, amount = "0x" + data[24:_WORD], data[_WORD:2 * _WORD]
             elif name == "Mint":  # minter and to indexed: the account is the recipient
-                account = "0x" + log["topics"][2][-40:]
-                amount = _uint(data[:_WORD], source, f"{field} data", _WORD)
+                account, amount = "0x" + log["topics"][2][-40:], data[:_WORD]
             elif name == "Burn":
-                account = "0x" + log["topics"][1][-40:]
-                amount = _uint(data[:_WORD], source, f"{field} data", _WORD)
+                account, amount = "0x" + log["topics"][1][-40:], data[:_WORD]
             else:  # Issue / Redeem credit or debit the token owner; no account in the event
-                account, amount = None, _uint(data[:_WORD], source, f"{field} data", _WORD)
-            block = _uint(log["blockNumber"], source, f"{field} blockNumber")
-            rows.append({
-                "date": day_of(block), "chain": chain.name, "token": token.symbol,
-                "block_number": block, "tx_hash": log["transactionHash"],
-                "log_index": _uint(log["logIndex"], source, f"{field} logIndex"), "event": name,
-                "direction": "mint" if name in MINTS else "burn",
-                "account": account, "amount_raw": amount, "decimals": token.decimals,
-            })
-    schema = {"date": pl.Date, "chain": pl.Utf8, "token": pl.Utf8, "block_number": pl.Int64,
-              "tx_hash": pl.Utf8, "log_index": pl.Int64, "event": pl.Utf8,
-              "direction": pl.Utf8, "account": pl.Utf8, "amount_raw": pl.Object,
-              "decimals": pl.Int64}
-    return _with_tokens(pl.DataFrame(rows, schema=schema), "amount")
+                account, amount = None, data[:_WORD]
+            rows.append((chain.name, token.symbol, log.get("blockNumber"),
+                         log.get("transactionHash"), log.get("logIndex"), name,
+                         "mint" if name in MINTS else "burn", account, amount, token.decimals))
+    frame = pl.DataFrame(rows, orient="row", schema={
+        "chain": pl.Utf8, "token": pl.Utf8, "block_number": pl.Utf8, "tx_hash": pl.Utf8,
+        "log_index": pl.Utf8, "event": pl.Utf8, "direction": pl.Utf8, "account": pl.Utf8,
+        "amount_hex": pl.Utf8, "decimals": pl.Int64})
+    source = f"rpc {chain.name} eth_getLogs"
+    field = pl.format("{} log {}", "event", "tx_hash")
+    frame = _quantities(frame, _LOG_QUANTITIES, source, field)
+    frame = frame.select(day_of.of(frame["block_number"]), pl.all())
+    return _amounts(frame, "amount", source, field + " data")
 
 
 def daily_issuance(events: pl.DataFrame, chain: Chain, days: list[dt.date]) -> pl.DataFrame:
@@ -187,29 +204,34 @@ def balances(rpc: EvmRpc, chain: Chain, addresses: list[str], closing: list[Clos
     groups = [addresses[i:i + per_call] for i in range(0, len(addresses), per_call)]
     calls, shape = [], []
     for c in closing:
-        for group in groups:
+        for g, group in enumerate(groups):
             data = "0x" + _word(len(chain.tokens)) + "".join(
                 a.lower().removeprefix("0x") for a in [t.address for t in chain.tokens] + group)
             calls.append((READER_ADDRESS, data, c.number))
-            shape.append((c, group))
-    answers = rpc.eth_calls(calls, code={READER_ADDRESS: READER_CODE})
-    rows = []
-    for (c, group), answer in zip(shape, answers):
-        data = answer.removeprefix("0x")
-        if len(data) != _WORD * len(chain.tokens) * len(group):
-            raise ValueError(f"rpc {chain.name}: balance reader returned {len(data) // 2} "
-                             f"bytes at block {c.number} for {len(group)} addresses")
-        words = iter(_uint(data[i:i + _WORD], f"rpc {chain.name} eth_call",
-                           f"balance reader answer at block {c.number}", _WORD)
-                     for i in range(0, len(data), _WORD))
-        for token in chain.tokens:
-            for address in group:
-                rows.append((c.date, chain.name, token.symbol, address, c.number, next(words),
-                             token.decimals))
-    frame = pl.DataFrame(rows, orient="row", schema={
-        "date": pl.Date, "chain": pl.Utf8, "token": pl.Utf8, "address": pl.Utf8,
-        "block_number": pl.Int64, "balance_raw": pl.Object, "decimals": pl.Int64})
-    return _with_tokens(frame, "balance")
+            shape.append((c.date, c.number, g, _WORD * len(chain.tokens) * len(group)))
+    answers = pl.DataFrame(shape, orient="row", schema={
+        "date": pl.Date, "block_number": pl.Int64, "group": pl.Int64, "expected": pl.Int64},
+    ).with_columns(answer=pl.Series(rpc.eth_calls(calls, code={READER_ADDRESS: READER_CODE}),
+                                    dtype=pl.Utf8).str.strip_prefix("0x"))
+    source = f"rpc {chain.name} eth_call"
+    field = pl.format("balance reader answer at block {}", "block_number")
+    _first_bad(answers, pl.col("answer").str.len_chars() != pl.col("expected"), field, "answer",
+               source, "not one 32-byte word per token and address")
+    _first_bad(answers, ~pl.col("answer").str.contains("^[0-9a-fA-F]*$"), field, "answer",
+               source, "not hex")
+    # The reader answers token-major: word k of a group is token k // n, address k % n.
+    pairs = pl.DataFrame(
+        [(g, k, t.symbol, a, t.decimals) for g, group in enumerate(groups)
+         for k, (t, a) in enumerate((t, a) for t in chain.tokens for a in group)],
+        orient="row", schema={"group": pl.Int64, "word": pl.Int64, "token": pl.Utf8,
+                              "address": pl.Utf8, "decimals": pl.Int64})
+    words = (answers.with_columns(balance_hex=pl.col("answer").str.extract_all(f".{{{_WORD}}}"))
+             .drop("answer", "expected").explode("balance_hex")
+             .with_columns(word=pl.int_range(pl.len()).over("block_number", "group")))
+    frame = words.join(pairs, on=["group", "word"], maintain_order="left").select(
+        "date", pl.lit(chain.name).alias("chain"), "token", "address", "block_number",
+        "balance_hex", "decimals")
+    return _amounts(frame, "balance", source, field)
 
 
 def transfers(rpc: EvmRpc, chain: Chain, addresses: list[str], day_of: DayOfBlock
@@ -221,26 +243,30 @@ def transfers(rpc: EvmRpc, chain: Chain, addresses: list[str], day_of: DayOfBloc
     matches both and is kept once.
     """
     padded = ["0x" + _address_word(a) for a in addresses]
-    rows, seen = [], set()
+    columns: dict[str, list] = {k: [] for k in ("token", "block_number", "tx_hash", "log_index",
+                                                "topics", "value_hex", "decimals")}
     for token in chain.tokens:
         for topics in ([TRANSFER, padded], [TRANSFER, None, padded]):
-            for log in rpc.get_logs(token.address, topics, day_of.first_block,
-                                    day_of.last_block):
-                key = (log["transactionHash"], log["logIndex"])
-                if key in seen:
-                    continue
-                seen.add(key)
-                source = f"rpc {chain.name} eth_getLogs"
-                field = f"Transfer log {log['transactionHash']}"
-                block = _uint(log["blockNumber"], source, f"{field} blockNumber")
-                rows.append((day_of(block), chain.name, token.symbol, block,
-                             log["transactionHash"],
-                             _uint(log["logIndex"], source, f"{field} logIndex"),
-                             "0x" + log["topics"][1][-40:], "0x" + log["topics"][2][-40:],
-                             _uint(log["data"], source, f"{field} data", _WORD),
-                             token.decimals))
-    frame = pl.DataFrame(rows, orient="row", schema={
-        "date": pl.Date, "chain": pl.Utf8, "token": pl.Utf8, "block_number": pl.Int64,
-        "tx_hash": pl.Utf8, "log_index": pl.Int64, "from_address": pl.Utf8,
-        "to_address": pl.Utf8, "value_raw": pl.Object, "decimals": pl.Int64})
-    return _with_tokens(frame, "value")
+            logs = rpc.get_logs(token.address, topics, day_of.first_block, day_of.last_block)
+            columns["token"] += [token.symbol] * len(logs)
+            columns["decimals"] += [token.decimals] * len(logs)
+            for key, name in (("block_number", "blockNumber"), ("tx_hash", "transactionHash"),
+                              ("log_index", "logIndex"), ("topics", "topics"),
+                              ("value_hex", "data")):
+                columns[key] += [log.get(name) for log in logs]
+    frame = pl.DataFrame(columns, schema={
+        "token": pl.Utf8, "block_number": pl.Utf8, "tx_hash": pl.Utf8, "log_index": pl.Utf8,
+        "topics": pl.List(pl.Utf8), "value_hex": pl.Utf8, "decimals": pl.Int64,
+    }).unique(["tx_hash", "log_index"], keep="first", maintain_order=True)
+    source = f"rpc {chain.name} eth_getLogs"
+    field = pl.format("Transfer log {}", "tx_hash")
+    _first_bad(frame, pl.col("topics").list.len() != 3, field + " topics", "tx_hash", source,
+               "a Transfer log has 3 topics")
+    frame = _quantities(frame, _LOG_QUANTITIES, source, field)
+    frame = frame.select(
+        day_of.of(frame["block_number"]), pl.lit(chain.name).alias("chain"), "token",
+        "block_number", "tx_hash", "log_index",
+        ("0x" + pl.col("topics").list.get(1).str.slice(-40)).alias("from_address"),
+        ("0x" + pl.col("topics").list.get(2).str.slice(-40)).alias("to_address"),
+        "value_hex", "decimals")
+    return _amounts(frame, "value", source, field + " data")

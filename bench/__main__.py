@@ -1,0 +1,53 @@
+"""`make bench`: run every benchmark offline and write bench/RESULTS.md.
+
+    python -m bench                      # all of them, results in bench/RESULTS.md
+    python -m bench --only marts reads   # some of them (RESULTS.md keeps only these)
+    python -m bench --runs 5             # more runs per median
+
+Each benchmark starts the local chain or warehouse it needs at the size it needs, so they
+run in any order and alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from bench.report import ROOT, render
+
+BENCHMARKS = ("reads", "extraction", "closing_blocks", "backfill", "marts")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS))
+    parser.add_argument("--runs", type=int, default=3, help="runs per median (default 3)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/RESULTS.md")
+    args = parser.parse_args(argv)
+
+    t0 = time.perf_counter()
+    sections = []
+    for name in args.only:
+        print(f"bench: {name} ...", flush=True)
+        started = time.perf_counter()
+        section = importlib.import_module(f"bench.{name}").run(runs=args.runs)
+        sections.append(section)
+        for line in section.lines:
+            ratio = f" ratio {line.ratio:.1f}x" if line.ratio is not None else ""
+            print(f"  {line.metric}: {line.ours:.4g} {line.unit}{ratio} "
+                  f"(target {line.target}: {'met' if line.met else line.met})", flush=True)
+        print(f"bench: {name} done in {time.perf_counter() - started:.0f} s", flush=True)
+    before = yaml.safe_load((ROOT / "bench/before.yaml").read_text()) or {}
+    args.out.write_text(render(sections, before, args.runs, time.perf_counter() - t0))
+    print(f"bench: wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

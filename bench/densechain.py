@@ -1,0 +1,152 @@
+"""A chain as dense as Ethereum mainnet, for the extraction and closing-block benchmarks.
+
+The sandbox scenario (sandbox/chain.py) has two or three blocks a day: right for testing
+values, useless for measuring a block search or a log scan. This chain has a block every 12
+seconds (7,200 a day) with about 1 % of slots missed, like mainnet since the merge, and
+more than 100,000 ERC-20 Transfer logs at the real USDT and USDC addresses, each with a
+labelled exchange address on at least one side (inflows, outflows, exchange-to-exchange),
+so every extractor, filtering or not, must return the same rows.
+
+The logs come from sandbox/contracts/TransferSpray.sol placed at the token addresses: it
+emits Transfer events in bulk, with no balances behind them. Nothing here reads state, so
+anvil keeps only the last 64 states (a full history of 50,000 blocks would need tens of GB).
+Everything is seeded: the same blocks, transfers and hashes every time.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import dataclasses
+import datetime as dt
+import functools
+import random
+from typing import Iterator
+
+import polars as pl
+
+from assets.ingest.labels import load_labels
+from pipelines.resources.evm import midnight
+from sandbox.chain import TOKENS, Anvil, Rpc, compile_contracts, genesis_time, _synthetic
+
+START = dt.date(2024, 3, 1)  # first day with transfers; block 0 is at 00:00 the day before
+SLOT_S = 12
+MISSED = 0.01  # share of slots without a block
+PER_TX = 250  # transfers per spray transaction
+FINALITY_DEPTH = 64
+SEED = 7
+
+
+@dataclasses.dataclass(frozen=True)
+class DenseChain:
+    url: str
+    days: list[dt.date]
+    latest: int
+    closing: dict[dt.date, int]  # planted truth: last block before each next midnight
+    transfers: pl.DataFrame  # planted truth: block_number, token, from/to_address, value
+    addresses: list[str]  # the labelled addresses (checksummed)
+
+
+def _transfers(rng: random.Random, n: int, labelled: list[str]) -> list[tuple[str, str, int]]:
+    holders = [_synthetic(f"bench-holder-{i}") for i in range(500)]
+    out = []
+    for _ in range(n):
+        kind = rng.random()
+        exchange = rng.choice(labelled)
+        other = rng.choice(labelled) if kind < 0.1 else rng.choice(holders)
+        src, dst = (exchange, other) if kind < 0.55 else (other, exchange)
+        # whole dollars to a few million, and now and then a value above 2**64 (USDT's
+        # supply in base units is ~10**17; extractors must not assume 64-bit values)
+        value = rng.randrange(10**6, 5 * 10**12) if rng.random() > 0.001 else 2**70 + rng.randrange(10**9)
+        out.append((src, dst, value))
+    return out
+
+
+@functools.cache
+def shared() -> DenseChain:
+    """One dense chain for every benchmark of a `python -m bench` run (it takes a while to
+    plant); its node stops when the process exits."""
+    stack = contextlib.ExitStack()
+    atexit.register(stack.close)
+    return stack.enter_context(dense_chain())
+
+
+@contextlib.contextmanager
+def dense_chain(days: int = 7, transfers: int = 120_000) -> Iterator[DenseChain]:
+    labels = load_labels()
+    rng = random.Random(SEED)
+    planned = _transfers(rng, transfers, labels.addresses())
+    window = [START + dt.timedelta(days=i) for i in range(days)]
+    # Slots that hold a spray transaction: spread evenly over the window's slots.
+    first_slot = 86400 // SLOT_S  # 00:00 of START
+    slots = days * 86400 // SLOT_S
+    txs = -(-transfers // PER_TX)
+    tx_slots = {first_slot + 1 + i * slots // txs for i in range(txs)}
+    last_slot = first_slot + slots + FINALITY_DEPTH + 10  # bury the last day's blocks
+
+    with Anvil(START, keep_states=FINALITY_DEPTH) as node:
+        rpc = Rpc(node.url)
+        sender = _synthetic("bench-sprayer")
+        spray = compile_contracts()["TransferSpray"]["runtime"]
+        rpc.batch([*(("anvil_setCode", [a, spray]) for a in TOKENS.values()),
+                   ("anvil_autoImpersonateAccount", [True]),
+                   ("anvil_setBalance", [sender, hex(10**24)])])
+        genesis = genesis_time(START)
+        blocks: list[tuple[int, int]] = []  # (number, timestamp) of every block mined
+        rows: list[tuple[int, str, str, str, int]] = []
+        run_start, run_length, nonce, tx_index = None, 0, 0, 0
+
+        def flush() -> None:  # mine the pending run of empty blocks, 12 s apart
+            nonlocal run_start, run_length
+            if run_length:
+                rpc("evm_setNextBlockTimestamp", run_start)
+                rpc("anvil_mine", hex(run_length), hex(SLOT_S))
+                for i in range(run_length):
+                    blocks.append((len(blocks) + 1, run_start + i * SLOT_S))
+            run_start, run_length = None, 0
+
+        for slot in range(1, last_slot + 1):
+            ts = genesis + slot * SLOT_S
+            if slot in tx_slots:
+                flush()
+                token = list(TOKENS)[tx_index % 2]
+                batch = planned[tx_index * PER_TX:(tx_index + 1) * PER_TX]
+                data = "0x" + "".join(s[2:].lower() + d[2:].lower() + f"{v:064x}"
+                                      for s, d, v in batch)
+                rpc("evm_setNextBlockTimestamp", ts)
+                rpc("eth_sendTransaction", {"from": sender, "to": TOKENS[token], "data": data,
+                                            "gas": hex(30_000_000), "gasPrice": "0x1",
+                                            "nonce": hex(nonce)})
+                rpc("evm_mine")
+                nonce += 1
+                blocks.append((len(blocks) + 1, ts))
+                rows += [(len(blocks), token, s.lower(), d.lower(), v) for s, d, v in batch]
+                tx_index += 1
+            elif rng.random() >= MISSED:
+                if run_start is not None and ts != run_start + run_length * SLOT_S:
+                    flush()
+                run_start = ts if run_start is None else run_start
+                run_length += 1
+            elif run_length:
+                flush()
+        flush()
+
+        latest = int(rpc("eth_blockNumber"), 16)
+        if latest != len(blocks):
+            raise RuntimeError(f"dense chain: expected {len(blocks)} blocks, anvil has {latest}")
+        # The truth comes from every header (anvil may shift a mined run by a second): a
+        # full scan, independent of the search being benchmarked.
+        stamps = [int(b["timestamp"], 16) for lo in range(1, latest + 1, 2000)
+                  for b in rpc.batch([("eth_getBlockByNumber", [hex(n), False])
+                                      for n in range(lo, min(lo + 2000, latest + 1))])]
+        blocks = list(enumerate(stamps, start=1))
+        if any(b >= a for a, b in zip(stamps[1:], stamps)):
+            raise RuntimeError("dense chain: block timestamps are not increasing")
+        closing = {day: max(n for n, ts in blocks if ts < midnight(day + dt.timedelta(days=1)))
+                   for day in [START - dt.timedelta(days=1), *window]}
+        yield DenseChain(
+            url=node.url, days=window, latest=latest, closing=closing,
+            transfers=pl.DataFrame(rows, orient="row", schema={
+                "block_number": pl.Int64, "token": pl.String, "from_address": pl.String,
+                "to_address": pl.String, "value": pl.Decimal(38, 0)}),
+            addresses=labels.addresses())
