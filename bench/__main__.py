@@ -3,6 +3,7 @@
     python -m bench                      # all of them, results in bench/RESULTS.md
     python -m bench --only marts reads   # some of them (RESULTS.md keeps only these)
     python -m bench --runs 5             # more runs per median
+    python -m bench --set densechain.DAYS=14 reads.DAYS=30   # other sizes
 
 Each benchmark starts the local chain or warehouse it needs at the size it needs, so they
 run in any order and alone.
@@ -29,7 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS))
     parser.add_argument("--runs", type=int, default=3, help="runs per median (default 3)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/RESULTS.md")
+    parser.add_argument("--set", nargs="+", default=[], metavar="MODULE.NAME=N",
+                        help="change a size constant, e.g. densechain.TRANSFERS=250000")
     args = parser.parse_args(argv)
+    for assignment in args.set:
+        name, _, value = assignment.partition("=")
+        module, _, constant = name.rpartition(".")
+        target = importlib.import_module(f"bench.{module}")
+        if not isinstance(getattr(target, constant, None), int):
+            parser.error(f"--set {assignment}: bench.{module} has no integer {constant}")
+        setattr(target, constant, int(value))
 
     t0 = time.perf_counter()
     sections = []

@@ -35,6 +35,9 @@ MISSED = 0.01  # share of slots without a block
 PER_TX = 250  # transfers per spray transaction
 FINALITY_DEPTH = 64
 SEED = 7
+# The chain's size: `python -m bench --set densechain.DAYS=14 densechain.TRANSFERS=250000`.
+DAYS = 7
+TRANSFERS = 120_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,11 +71,11 @@ def shared() -> DenseChain:
     plant); its node stops when the process exits."""
     stack = contextlib.ExitStack()
     atexit.register(stack.close)
-    return stack.enter_context(dense_chain())
+    return stack.enter_context(dense_chain(DAYS, TRANSFERS))
 
 
 @contextlib.contextmanager
-def dense_chain(days: int = 7, transfers: int = 120_000) -> Iterator[DenseChain]:
+def dense_chain(days: int = DAYS, transfers: int = TRANSFERS) -> Iterator[DenseChain]:
     labels = load_labels()
     rng = random.Random(SEED)
     planned = _transfers(rng, transfers, labels.addresses())

@@ -63,24 +63,38 @@ def median_time(work: Callable[[], object], runs: int) -> tuple[float, list[floa
 class ProcessCost:
     returncode: int
     seconds: float
-    peak_rss_mib: float  # largest resident set of the process or any child it waited for
+    peak_rss_mib: float  # the process's own peak resident set (VmHWM)
+
+
+def _peak_rss_kib(pid: int) -> int | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # exited
+        return None
+    return next((int(line.split()[1]) for line in status.splitlines()
+                 if line.startswith("VmHWM:")), None)
 
 
 def run_process(command: list[str], *, env: dict[str, str] | None = None,
                 log: Path | None = None, cwd: Path = ROOT) -> ProcessCost:
-    """Run a command to the end; wall time and peak memory come from the kernel (wait4)."""
+    """Run a command to the end: its wall time, and its peak memory read from
+    /proc/<pid>/status (VmHWM, a high-water mark) until it exits. Not wait4's ru_maxrss:
+    Linux carries the parent's peak into a forked child, so a child of a large benchmark
+    process would look as large as its parent."""
     out = open(log, "w") if log else subprocess.DEVNULL
+    peak = 0
     try:
         t0 = time.perf_counter()
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out,
                                    stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(process.pid, 0)
+        while process.poll() is None:
+            peak = max(peak, _peak_rss_kib(process.pid) or 0)
+            time.sleep(0.05)
         seconds = time.perf_counter() - t0
-        process.returncode = os.waitstatus_to_exitcode(status)
     finally:
         if log:
             out.close()
-    return ProcessCost(process.returncode, seconds, usage.ru_maxrss / 1024)
+    return ProcessCost(process.returncode, seconds, peak / 1024)
 
 
 def fmt(value: float | None, digits: int = 3) -> str:

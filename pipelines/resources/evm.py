@@ -11,13 +11,16 @@ refuses it as too large, so the same logs come back from any node.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import dagster as dg
+import polars as pl
+import requests
 from pydantic import PrivateAttr
 
-from pipelines.resources.http import HttpSource, SourceError
+from pipelines.resources.http import HttpSource, SourceError, Undecodable
 
 # Messages nodes use when an eth_getLogs range or result set is too large (geth, erigon,
 # Infura, Alchemy, QuickNode, Ankr, ...): any of them means "ask for a smaller range".
@@ -25,6 +28,26 @@ _TOO_LARGE = ("range", "too many", "more than", "limit exceeded", "too large", "
               "exceed", "timeout")
 # Rate limiting inside a 200 answer: Infura/Alchemy use -32005 and 429 with "rate" in the text.
 _RATE_LIMITED_CODES = {-32005, -32029, -32090, 429}
+# The fields of a log the extractors read. eth_getLogs answers are parsed by polars straight
+# into these columns: a Python object per log (json.loads, then a frame built from lists)
+# cost more than the node's own work on large scans (bench/extraction.py).
+LOG_FIELDS = {"blockNumber": pl.Utf8, "transactionHash": pl.Utf8, "logIndex": pl.Utf8,
+              "topics": pl.List(pl.Utf8), "data": pl.Utf8}
+_LOG_ANSWER = {"id": pl.Int64, "result": pl.List(pl.Struct(LOG_FIELDS)),
+               "error": pl.Struct({"code": pl.Int64, "message": pl.Utf8})}
+
+
+def _decode_log_answers(response: requests.Response) -> pl.DataFrame:
+    """A batch of eth_getLogs answers as one row per answer (id, result, error)."""
+    body = response.content
+    if not body.strip():
+        raise Undecodable("an empty body")
+    if not body.lstrip().startswith(b"["):  # one answer: the whole batch refused
+        body = b"[" + body + b"]"
+    try:
+        return pl.read_json(io.BytesIO(body), schema=_LOG_ANSWER)
+    except pl.exceptions.PolarsError as exc:
+        raise Undecodable(f"invalid JSON ({str(exc)[:80]})") from None
 
 
 class RpcError(RuntimeError):
@@ -93,20 +116,23 @@ class EvmRpc(dg.ConfigurableResource):
     def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         """Results of `calls`, in order, sent as few HTTP requests as the batch size and
         request size limits allow."""
-        results: list[Any] = []
-        chunk: list[tuple[str, Sequence[Any]]] = []
+        return [result for chunk in self._chunks(calls) for result in self._send(chunk)]
+
+    def _chunks(self, calls: Sequence[Any], params=lambda call: call[1]) -> Iterator[list]:
+        """`calls` cut into batches of at most batch_size calls and max_request_bytes of
+        parameters."""
+        chunk: list = []
         size = 0
         for call in calls:
-            call_size = len(json.dumps(call[1]))
+            call_size = len(json.dumps(params(call)))
             if chunk and (len(chunk) == self.batch_size
                           or size + call_size > self.max_request_bytes):
-                results.extend(self._send(chunk))
+                yield chunk
                 chunk, size = [], 0
             chunk.append(call)
             size += call_size
         if chunk:
-            results.extend(self._send(chunk))
-        return results
+            yield chunk
 
     def _send(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         for attempt in range(1, self.max_attempts + 1):
@@ -173,25 +199,64 @@ class EvmRpc(dg.ConfigurableResource):
         return self.batch([("eth_call", [{"to": to, "data": data}, hex(block), *override])
                            for to, data, block in calls])
 
-    def get_logs(self, address: str | list[str], topics: list[Any], first: int, last: int
-                 ) -> list[dict]:
-        """All logs matching the filter in blocks first..last, splitting refused ranges."""
-        logs: list[dict] = []
-        pending = [(lo, min(lo + self.max_log_blocks - 1, last))
+    def get_logs(self, queries: Sequence[tuple[str | list[str], list[Any]]], first: int,
+                 last: int) -> pl.DataFrame:
+        """Every log matching each (address, topics) filter in blocks first..last: one frame
+        with LOG_FIELDS and `query` (the filter's index), in filter and block-range order.
+
+        Ranges of at most max_log_blocks of every filter go out together in JSON-RPC
+        batches; a range the node refuses as too large is halved and asked again, so a
+        strict node yields the same rows as a generous one, and rate-limit errors are
+        retried after a back-off."""
+        pending = [(q, lo, min(lo + self.max_log_blocks - 1, last)) for q in range(len(queries))
                    for lo in range(first, last + 1, self.max_log_blocks)]
+        found: dict[tuple[int, int], pl.DataFrame] = {}
+        limited_rounds = 0
         while pending:
-            lo, hi = pending.pop(0)
-            params = [{"address": address, "topics": topics,
-                       "fromBlock": hex(lo), "toBlock": hex(hi)}]
-            try:
-                logs.extend(self.call("eth_getLogs", params))
-            except RpcError as exc:
-                if hi == lo or not _too_large(exc):
-                    raise
-                self._log_splits += 1
-                mid = (lo + hi) // 2
-                pending[:0] = [(lo, mid), (mid + 1, hi)]
-        return logs
+            chunk = next(self._chunks(pending, lambda item: queries[item[0]]))
+            pending = pending[len(chunk):]
+            params = [[{"address": queries[q][0], "topics": queries[q][1],
+                        "fromBlock": hex(lo), "toBlock": hex(hi)}] for q, lo, hi in chunk]
+            first_id = self._next_id
+            self._next_id += len(chunk)
+            answers = self.http.post_json("", [
+                {"jsonrpc": "2.0", "id": first_id + i, "method": "eth_getLogs", "params": p}
+                for i, p in enumerate(params)], decode=_decode_log_answers)
+            refused_all = answers.height == 1 and answers["id"][0] is None
+            by_id = {row[0]: i for i, row in enumerate(answers.select("id").iter_rows())}
+            again, limited = [], []
+            for i, ((q, lo, hi), p) in enumerate(zip(chunk, params)):
+                row = 0 if refused_all else by_id.get(first_id + i)
+                error = answers["error"][row] if row is not None else \
+                    {"code": None, "message": "no answer in batch"}
+                if error is None and answers["result"][row] is None:
+                    error = {"code": None, "message": "no result"}
+                if error is None:
+                    # an empty list explodes to one null row
+                    found[(q, lo)] = answers[row].select(pl.col("result").explode()) \
+                        .filter(pl.col("result").is_not_null()).unnest("result")
+                    continue
+                exc = RpcError(self.chain, "eth_getLogs", p, error["code"], str(error["message"]))
+                if _rate_limited(exc):
+                    limited.append((q, lo, hi))
+                    last_limit = exc
+                elif hi > lo and _too_large(exc):
+                    self._log_splits += 1
+                    mid = (lo + hi) // 2
+                    again += [(q, lo, mid), (q, mid + 1, hi)]
+                else:
+                    raise exc
+            pending = again + limited + pending
+            if limited:
+                limited_rounds += 1
+                if limited_rounds == self.max_attempts:
+                    raise SourceError(f"{last_limit} (still rate limited after "
+                                      f"{limited_rounds} attempts)")
+                self.http.back_off(limited_rounds)
+        frames = [found[key].with_columns(query=pl.lit(key[0], pl.Int64))
+                  for key in sorted(found)]
+        empty = pl.DataFrame(schema={**LOG_FIELDS, "query": pl.Int64})
+        return pl.concat([empty, *frames], how="vertical_relaxed") if frames else empty
 
 
 def midnight(day: dt.date) -> int:

@@ -95,7 +95,7 @@ def _retry_after_seconds(header: str | None) -> float | None:
     return max(0.0, parsed.timestamp() - time.time())
 
 
-class _Undecodable(ValueError):
+class Undecodable(ValueError):
     """A 200 answer whose body cannot be read whole (cut off, not the promised format)."""
 
 
@@ -103,7 +103,7 @@ def _decode_json(response: requests.Response) -> Any:
     try:
         return response.json()
     except (json.JSONDecodeError, requests.JSONDecodeError) as exc:
-        raise _Undecodable(f"invalid JSON ({exc.msg} at byte {exc.pos})") from None
+        raise Undecodable(f"invalid JSON ({exc.msg} at byte {exc.pos})") from None
 
 
 def _decode_csv(response: requests.Response) -> list[dict[str, str]]:
@@ -112,7 +112,7 @@ def _decode_csv(response: requests.Response) -> list[dict[str, str]]:
     # A CSV body ends with a line break; without one the last row may be cut mid-value
     # (e.g. "4230.24" arriving as "42"), which would parse as a wrong number.
     if not text.endswith("\n"):
-        raise _Undecodable(f"a CSV body that does not end with a line break ({len(text)} bytes)")
+        raise Undecodable(f"a CSV body that does not end with a line break ({len(text)} bytes)")
     return list(csv.DictReader(io.StringIO(text)))
 
 
@@ -155,9 +155,12 @@ class HttpSource(dg.ConfigurableResource):
         """GET a CSV document (header row first) as a list of rows keyed by column name."""
         return self._request("GET", path, params=params, decode=_decode_csv, accept="text/csv")
 
-    def post_json(self, path: str, body: Any) -> Any:
-        """POST a JSON body (JSON-RPC), with the same retry policy as GET."""
-        return self._request("POST", path, body=body)
+    def post_json(self, path: str, body: Any,
+                  decode: Callable[[requests.Response], Any] | None = None) -> Any:
+        """POST a JSON body (JSON-RPC), with the same retry policy as GET. `decode` reads the
+        200 answer (default: JSON to Python objects); it raises Undecodable for a body that
+        is not whole, which is retried."""
+        return self._request("POST", path, body=body, decode=decode)
 
     def _request(
         self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None,
@@ -199,7 +202,7 @@ class HttpSource(dg.ConfigurableResource):
                 if response.status_code == 200:
                     try:
                         return decode(response)
-                    except _Undecodable as exc:
+                    except Undecodable as exc:
                         # A cut-off body is a transport fault: the next attempt may be whole.
                         problem = f"HTTP 200 with {exc}"
                 elif response.status_code in RETRYABLE_STATUS:

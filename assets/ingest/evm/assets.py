@@ -97,17 +97,22 @@ PROGRESS_DAYS = 90
 
 def _in_parts(context: dg.AssetExecutionContext, step: str, chain: Chain, rpc: EvmRpc,
               blocks: list[ClosingBlock], day_before: bool,
-              work: Callable[[list[ClosingBlock]], pl.DataFrame]) -> pl.DataFrame:
-    """`work` over consecutive parts of `blocks`, concatenated. With `day_before`, blocks[0]
+              work: Callable[[list[ClosingBlock]], pl.DataFrame | tuple[pl.DataFrame, ...]]
+              ) -> pl.DataFrame | tuple[pl.DataFrame, ...]:
+    """`work` over consecutive parts of `blocks`, concatenated (element-wise when it returns
+    several frames: a part's raw rows can then be reduced before the next part is read,
+    which keeps a long backfill's memory at one part's worth). With `day_before`, blocks[0]
     is the previous day's closing block and each part starts at its predecessor's last."""
     first = 1 if day_before else 0
-    total, before, frames = len(blocks) - first, rpc.requests_made, []
+    total, before, results = len(blocks) - first, rpc.requests_made, []
     for i in range(first, len(blocks), PROGRESS_DAYS):
-        frames.append(work(blocks[i - first:i + PROGRESS_DAYS]))
+        results.append(work(blocks[i - first:i + PROGRESS_DAYS]))
         done = min(i - first + PROGRESS_DAYS, total)
         context.log.info(f"{step} {chain.name}: {done}/{total} days, "
                          f"{rpc.requests_made - before} requests")
-    return pl.concat(frames)
+    if isinstance(results[0], pl.DataFrame):
+        return pl.concat(results)
+    return tuple(pl.concat(frames) for frames in zip(*results))
 
 
 def _window(context: dg.AssetExecutionContext, day_before: bool, use_cache: bool = True
@@ -273,13 +278,21 @@ def evm_exchange_reserves(context: dg.AssetExecutionContext):
     w = _window(context, day_before=False)
     labels = load_labels()
     per_address, reserves = [], []
+
+    def read(rpc: EvmRpc, chain: Chain, part: list[ClosingBlock]):
+        # every labelled wallet's balance, reduced at once: reserves per exchange, and the
+        # wallets that hold anything (most labelled wallets are empty on most days)
+        frame = balances(rpc, chain, labels.addresses(), part)
+        return (exchange_reserves(frame, labels),
+                _labelled(frame.filter(pl.col("balance_raw") > 0), labels, "address", "")
+                .with_columns(label_version=pl.lit(labels.version)))
+
     for chain, rpc, blocks in w.chains:
-        frame = _in_parts(context, "evm_exchange_reserves", chain, rpc, blocks, False,
-                          lambda part: balances(rpc, chain, labels.addresses(), part))
-        reserves.append(exchange_reserves(frame, labels))
-        per_address.append(_labelled(frame, labels, "address", "")
-                           .filter(pl.col("balance_raw") > 0)
-                           .with_columns(label_version=pl.lit(labels.version)))
+        chain_reserves, chain_balances = _in_parts(
+            context, "evm_exchange_reserves", chain, rpc, blocks, False,
+            lambda part: read(rpc, chain, part))
+        reserves.append(chain_reserves)
+        per_address.append(chain_balances)
     now = utc_now()
     source = "json-rpc eth_call balanceOf (BalanceReader)"
     written = w.warehouse.replace_window(

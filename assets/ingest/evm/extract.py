@@ -131,30 +131,42 @@ def issuance_events(rpc: EvmRpc, chain: Chain, day_of: DayOfBlock) -> pl.DataFra
     tokens emit Mint/Burn and also a Transfer from/to 0x0, which is not read here, so each
     mint or burn counts once.
     """
-    rows = []
+    queries, names = [], []
     for token in chain.tokens:
         events = ISSUANCE_EVENTS[token.standard]
-        for log in rpc.get_logs(token.address, [list(events)], day_of.first_block,
-                                day_of.last_block):
-            name = events[log["topics"][0]]
-            data = log["data"].removeprefix("0x")
-            if name == "DestroyedBlackFunds":  # (address, uint256), neither indexed
-                account, amount = "0x" + data[24:_WORD], data[_WORD:2 * _WORD]
-            elif name == "Mint":  # minter and to indexed: the account is the recipient
-                account, amount = "0x" + log["topics"][2][-40:], data[:_WORD]
-            elif name == "Burn":
-                account, amount = "0x" + log["topics"][1][-40:], data[:_WORD]
-            else:  # Issue / Redeem credit or debit the token owner; no account in the event
-                account, amount = None, data[:_WORD]
-            rows.append((chain.name, token.symbol, log.get("blockNumber"),
-                         log.get("transactionHash"), log.get("logIndex"), name,
-                         "mint" if name in MINTS else "burn", account, amount, token.decimals))
-    frame = pl.DataFrame(rows, orient="row", schema={
-        "chain": pl.Utf8, "token": pl.Utf8, "block_number": pl.Utf8, "tx_hash": pl.Utf8,
-        "log_index": pl.Utf8, "event": pl.Utf8, "direction": pl.Utf8, "account": pl.Utf8,
-        "amount_hex": pl.Utf8, "decimals": pl.Int64})
+        queries.append((token.address, [list(events)]))
+        names.append(events)
+    logs = rpc.get_logs(queries, day_of.first_block, day_of.last_block)
+    tokens = pl.DataFrame({"query": range(len(chain.tokens)),
+                           "token": [t.symbol for t in chain.tokens],
+                           "decimals": [t.decimals for t in chain.tokens]},
+                          schema_overrides={"query": pl.Int64})
+    topic0 = {topic: name for events in names for topic, name in events.items()}
+    event = pl.col("topics").list.get(0, null_on_oob=True).replace_strict(
+        topic0, default=None, return_dtype=pl.Utf8)
+    data = pl.col("data").str.strip_prefix("0x")
+    frame = logs.join(tokens, on="query", maintain_order="left").select(
+        pl.lit(chain.name).alias("chain"), "token",
+        pl.col("blockNumber").alias("block_number"), pl.col("transactionHash").alias("tx_hash"),
+        pl.col("logIndex").alias("log_index"), event.alias("event"),
+        pl.when(event.is_in(list(MINTS))).then(pl.lit("mint")).otherwise(pl.lit("burn"))
+        .alias("direction"),
+        # DestroyedBlackFunds(address, uint256): neither indexed. Mint(minter, to, amount):
+        # the account is the recipient. Burn(burner, amount). Issue/Redeem(amount) credit
+        # or debit the token owner: no account in the event.
+        pl.when(event == "DestroyedBlackFunds").then("0x" + data.str.slice(24, 40))
+        .when(event == "Mint").then("0x" + pl.col("topics").list.get(2, null_on_oob=True)
+                                    .str.slice(-40))
+        .when(event == "Burn").then("0x" + pl.col("topics").list.get(1, null_on_oob=True)
+                                    .str.slice(-40))
+        .alias("account"),
+        pl.when(event == "DestroyedBlackFunds").then(data.str.slice(_WORD, _WORD))
+        .otherwise(data.str.slice(0, _WORD)).alias("amount_hex"),
+        "decimals")
     source = f"rpc {chain.name} eth_getLogs"
     field = pl.format("{} log {}", "event", "tx_hash")
+    _first_bad(frame, pl.col("event").is_null(), pl.format("log {} topics", "tx_hash"),
+               "tx_hash", source, "not a mint or burn event of this token")
     frame = _quantities(frame, _LOG_QUANTITIES, source, field)
     frame = frame.select(day_of.of(frame["block_number"]), pl.all())
     return _amounts(frame, "amount", source, field + " data")
@@ -243,30 +255,25 @@ def transfers(rpc: EvmRpc, chain: Chain, addresses: list[str], day_of: DayOfBloc
     matches both and is kept once.
     """
     padded = ["0x" + _address_word(a) for a in addresses]
-    columns: dict[str, list] = {k: [] for k in ("token", "block_number", "tx_hash", "log_index",
-                                                "topics", "value_hex", "decimals")}
-    for token in chain.tokens:
-        for topics in ([TRANSFER, padded], [TRANSFER, None, padded]):
-            logs = rpc.get_logs(token.address, topics, day_of.first_block, day_of.last_block)
-            columns["token"] += [token.symbol] * len(logs)
-            columns["decimals"] += [token.decimals] * len(logs)
-            for key, name in (("block_number", "blockNumber"), ("tx_hash", "transactionHash"),
-                              ("log_index", "logIndex"), ("topics", "topics"),
-                              ("value_hex", "data")):
-                columns[key] += [log.get(name) for log in logs]
-    frame = pl.DataFrame(columns, schema={
-        "token": pl.Utf8, "block_number": pl.Utf8, "tx_hash": pl.Utf8, "log_index": pl.Utf8,
-        "topics": pl.List(pl.Utf8), "value_hex": pl.Utf8, "decimals": pl.Int64,
-    }).unique(["tx_hash", "log_index"], keep="first", maintain_order=True)
+    queries = [(token.address, topics) for token in chain.tokens
+               for topics in ([TRANSFER, padded], [TRANSFER, None, padded])]
+    logs = rpc.get_logs(queries, day_of.first_block, day_of.last_block)
+    tokens = pl.DataFrame({"query": range(len(queries)),
+                           "token": [t.symbol for t in chain.tokens for _ in range(2)],
+                           "decimals": [t.decimals for t in chain.tokens for _ in range(2)]},
+                          schema_overrides={"query": pl.Int64})
+    frame = (logs.join(tokens, on="query", maintain_order="left")
+             .unique(["transactionHash", "logIndex"], keep="first", maintain_order=True))
     source = f"rpc {chain.name} eth_getLogs"
     field = pl.format("Transfer log {}", "tx_hash")
+    frame = frame.rename({"blockNumber": "block_number", "transactionHash": "tx_hash",
+                          "logIndex": "log_index", "data": "value_hex"})
     _first_bad(frame, pl.col("topics").list.len() != 3, field + " topics", "tx_hash", source,
                "a Transfer log has 3 topics")
     frame = _quantities(frame, _LOG_QUANTITIES, source, field)
-    frame = frame.select(
+    return _amounts(frame.select(
         day_of.of(frame["block_number"]), pl.lit(chain.name).alias("chain"), "token",
         "block_number", "tx_hash", "log_index",
         ("0x" + pl.col("topics").list.get(1).str.slice(-40)).alias("from_address"),
         ("0x" + pl.col("topics").list.get(2).str.slice(-40)).alias("to_address"),
-        "value_hex", "decimals")
-    return _amounts(frame, "value", source, field + " data")
+        "value_hex", "decimals"), "value", source, field + " data")
