@@ -59,8 +59,9 @@ test: install chromium
 	$(UV) pip install --quiet --no-deps --python .bench/$*/bin/python -r $<
 	touch $@
 
+# ONLY="reads marts" runs some of them.
 bench: install .bench/etl/.installed .bench/cryo/.installed
-	$(RUN) python -m bench
+	$(RUN) python -m bench $(if $(ONLY),--only $(ONLY))
 
 ui: install
 ifeq ($(MODE),live)
