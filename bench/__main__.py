@@ -15,11 +15,12 @@ import argparse
 import importlib
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import yaml
 
-from bench.report import ROOT, render
+from bench.report import ROOT, Section, render
 
 BENCHMARKS = ("reads", "extraction", "closing_blocks", "backfill", "marts")
 
@@ -42,21 +43,27 @@ def main(argv: list[str] | None = None) -> int:
         setattr(target, constant, int(value))
 
     t0 = time.perf_counter()
-    sections = []
+    sections, failed = [], []
+    before = yaml.safe_load((ROOT / "bench/before.yaml").read_text()) or {}
     for name in args.only:
         print(f"bench: {name} ...", flush=True)
         started = time.perf_counter()
-        section = importlib.import_module(f"bench.{name}").run(runs=args.runs)
+        try:
+            section = importlib.import_module(f"bench.{name}").run(runs=args.runs)
+        except Exception:  # the others still run; RESULTS.md shows what failed, and how
+            failed.append(name)
+            section = Section(f"{name}: FAILED", body=f"```\n{traceback.format_exc()}```")
+            print(section.body, flush=True)
         sections.append(section)
         for line in section.lines:
             ratio = f" ratio {line.ratio:.1f}x" if line.ratio is not None else ""
             print(f"  {line.metric}: {line.ours:.4g} {line.unit}{ratio} "
                   f"(target {line.target}: {'met' if line.met else line.met})", flush=True)
         print(f"bench: {name} done in {time.perf_counter() - started:.0f} s", flush=True)
-    before = yaml.safe_load((ROOT / "bench/before.yaml").read_text()) or {}
-    args.out.write_text(render(sections, before, args.runs, time.perf_counter() - t0))
-    print(f"bench: wrote {args.out}")
-    return 0
+        # written after each benchmark, so a later failure keeps what was measured
+        args.out.write_text(render(sections, before, args.runs, time.perf_counter() - t0))
+    print(f"bench: wrote {args.out}" + (f"; FAILED: {' '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

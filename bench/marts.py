@@ -410,6 +410,7 @@ def run(runs: int = 3) -> Section:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global DAYS, ADDRESSES
     parser = argparse.ArgumentParser(prog="python -m bench.marts", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group()
@@ -420,7 +421,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=DAYS)
     parser.add_argument("--addresses", type=int, default=ADDRESSES)
     args = parser.parse_args(argv)
-    global DAYS, ADDRESSES
     DAYS, ADDRESSES = args.days, args.addresses
     if args.generate:
         print(RESULT + json.dumps(generate(args.generate)), flush=True)
