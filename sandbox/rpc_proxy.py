@@ -3,7 +3,10 @@
 It forwards every request to anvil and can, on demand:
 - refuse `eth_getLogs` over more than `max_log_blocks` blocks, with the error public
   providers send ("query returned more than 10000 results" / "block range is too wide");
-- answer the next N requests with a JSON-RPC rate-limit error inside HTTP 200;
+- answer the next N requests (holding a call of `limit_method`, if set) with a JSON-RPC
+  rate-limit error inside HTTP 200;
+- cut the answer to the next request holding a call of `cut_method` in half (a connection
+  dropped mid-body);
 - count HTTP requests and JSON-RPC calls by method, so tests can see what a run cost.
 """
 
@@ -22,7 +25,10 @@ class RpcProxy:
         self.upstream = upstream
         self.max_log_blocks = max_log_blocks
         self.rate_limit_next = 0
+        self.limit_method: str | None = None
         self.rate_limited = 0  # requests answered with a rate-limit error
+        self.cut_method: str | None = None
+        self.cut = 0  # answers cut
         # The next request holding a call of this method has every call answered
         # "internal error" (a node failing mid-run).
         self.fail_method: str | None = None
@@ -51,6 +57,7 @@ class RpcProxy:
         with self._lock:
             self.http_requests = 0
             self.rate_limited = 0
+            self.cut = 0
             self.calls.clear()
             self.paths.clear()
 
@@ -66,14 +73,18 @@ class RpcProxy:
     def handle(self, body: bytes) -> bytes:
         payload = json.loads(body)
         calls = payload if isinstance(payload, list) else [payload]
+        methods = {c.get("method") for c in calls}
         with self._lock:
             self.http_requests += 1
             self.calls.update(c.get("method") for c in calls)
-            limited = self.rate_limit_next > 0
+            limited = self.rate_limit_next > 0 and self.limit_method in (None, *methods)
             self.rate_limit_next -= 1 if limited else 0
             self.rate_limited += 1 if limited else 0
-            failed = not limited and self.fail_method in {c.get("method") for c in calls}
+            failed = not limited and self.fail_method in methods
             self.fail_method = None if failed else self.fail_method
+            cut = not limited and not failed and self.cut_method in methods
+            self.cut_method = None if cut else self.cut_method
+            self.cut += 1 if cut else 0
         if limited or failed:
             error = ({"code": -32005, "message": "request rate exceeded"} if limited
                      else {"code": -32603, "message": "internal error"})
@@ -88,7 +99,8 @@ class RpcProxy:
                 refusal = self._refusal(c)
                 answers.append({"jsonrpc": "2.0", "id": c.get("id"), "error": refusal}
                                if refusal else by_id[c.get("id")])
-        return json.dumps(answers if isinstance(payload, list) else answers[0]).encode()
+        body = json.dumps(answers if isinstance(payload, list) else answers[0]).encode()
+        return body[:len(body) // 2] if cut else body
 
 
 def _handler(proxy: RpcProxy) -> type[BaseHTTPRequestHandler]:

@@ -42,6 +42,7 @@ def chain():
 def proxy(chain):
     proxy, _ = chain
     proxy.max_log_blocks, proxy.rate_limit_next, proxy.fail_method = None, 0, None
+    proxy.limit_method = proxy.cut_method = None
     proxy.reset_counts()
     return proxy
 
@@ -157,6 +158,20 @@ def test_rate_limited_node_is_retried(proxy, warehouse):
     result = materialize(evm_assets, evm_resources(proxy.url, warehouse), START, D(2021, 3, 3))
     assert result.success
     assert proxy.rate_limited == 3
+
+
+def test_log_scans_survive_rate_limits_and_a_cut_answer(proxy, warehouse, tmp_path):
+    """eth_getLogs answers are parsed by polars, not json: a rate-limit error inside a 200
+    answer is still retried, and a body cut mid-way is still asked again."""
+    from pipelines.resources import Warehouse
+
+    assert materialize(evm_assets, evm_resources(proxy.url, warehouse), START, END).success
+    proxy.rate_limit_next, proxy.limit_method, proxy.cut_method = 2, "eth_getLogs", "eth_getLogs"
+    faulty = Warehouse(path=str(tmp_path / "faulty.duckdb"))
+    assert materialize(evm_assets, evm_resources(proxy.url, faulty), START, END).success
+    assert (proxy.rate_limited, proxy.cut) == (2, 1)
+    assert all(a.equals(b) for a, b in zip(snapshot(warehouse, EVM_TABLES).values(),
+                                           snapshot(faulty, EVM_TABLES).values()))
 
 
 def test_a_failed_batch_fails_its_step_clearly_and_writes_nothing_of_it(proxy, warehouse):
