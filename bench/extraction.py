@@ -70,8 +70,8 @@ def run_child(name: str, spec: dict, url: str, work: Path, tag: str) -> dict:
     if cost.returncode != 0:
         raise RuntimeError(f"{name} failed (exit {cost.returncode}):\n"
                            + "\n".join(log.read_text().splitlines()[-20:]))
-    timings = json.loads(Path(f"{out}.json").read_text())  # rss_mib: the child's own
-    return {**timings, "wall_s": cost.seconds, "rows": out}
+    timings = json.loads(Path(f"{out}.json").read_text())
+    return {**timings, "wall_s": cost.seconds, "rss_mib": cost.peak_rss_mib, "rows": out}
 
 
 def check(name: str, rows: pl.DataFrame, truth: pl.DataFrame, reference: pl.DataFrame | None
@@ -98,15 +98,12 @@ def node_alone(url: str, spec: dict, runs: int) -> dict[str, float]:
     """The node's own time for each tool's log queries, with nothing parsed: ours' four
     topic-filtered eth_getLogs in one batch, and cryo's two unfiltered ones, one after the
     other (median seconds until the whole body is read)."""
-    from assets.ingest.evm.extract import TRANSFER, _address_word
+    from assets.ingest.evm.extract import TRANSFER, transfer_filters
 
-    padded = ["0x" + _address_word(a) for a in spec["addresses"]]
     span = {"fromBlock": hex(spec["first"]), "toBlock": hex(spec["last"])}
     ours = [{"jsonrpc": "2.0", "id": i, "method": "eth_getLogs",
              "params": [{"address": token, "topics": topics, **span}]}
-            for i, (token, topics) in enumerate(
-                (t, q) for t in spec["tokens"] for q in ([TRANSFER, padded],
-                                                         [TRANSFER, None, padded]))]
+            for i, (token, topics) in enumerate(transfer_filters(CHAINS[0], spec["addresses"]))]
     unfiltered = [{"jsonrpc": "2.0", "id": 0, "method": "eth_getLogs",
                    "params": [{"address": token, "topics": [TRANSFER], **span}]}
                   for token in spec["tokens"]]

@@ -6,8 +6,8 @@ TOOL is ours, etl or cryo; it runs in that tool's own venv, so nothing but the s
 library is imported before the tool itself. LAUNCHED is the parent's time.time() just
 before it started this process, so start-up includes the interpreter's own start.
 Writes the rows, normalised (block_number, log_index, token, from_address, to_address:
-lowercase 0x-hex; value: decimal string) to OUT.csv and the timings and this process's
-peak resident memory to OUT.csv.json.
+lowercase 0x-hex; value: decimal string) to OUT.csv and the timings to OUT.csv.json
+(its peak memory is sampled by the parent, bench/report.py::run_process).
 """
 
 from __future__ import annotations
@@ -117,12 +117,7 @@ def main() -> None:
     done = time.time()
     write()
     package = PACKAGES[tool]
-    # This process's own high-water mark, at the end (run_process samples it from outside)
-    status = Path("/proc/self/status").read_text()
-    hwm_kib = int(next(line.split()[1] for line in status.splitlines()
-                       if line.startswith("VmHWM:")))
     timings = {"startup_s": ready - launched, "extraction_s": done - ready,
-               "rss_mib": hwm_kib / 1024,
                "version": importlib.metadata.version(package) if package else "",
                "python": sys.version.split()[0]}
     Path(f"{out}.json").write_text(json.dumps(timings))

@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.report import ROOT, Line, Section, fmt, run_process, table
+from bench.report import ROOT, Line, Section, fmt, memory_kib, run_process, table
 
 START = "2016-01-01"
 DAYS = 3650  # 10 years
@@ -271,11 +271,6 @@ def build_order(models: list) -> list:
     return ordered
 
 
-def rss_mib() -> float:
-    status = Path("/proc/self/status").read_text()
-    return int(next(l.split()[1] for l in status.splitlines() if l.startswith("VmRSS"))) / 1024
-
-
 def rebuild(path: Path) -> dict:
     """Rebuild every model in `path` as the model assets do; seconds per model and in all."""
     from assets.models import load_models
@@ -283,7 +278,7 @@ def rebuild(path: Path) -> dict:
 
     warehouse = Warehouse(path=str(path))
     order = build_order(load_models())
-    rss_before = rss_mib()
+    rss_before = memory_kib("VmRSS") / 1024
     seconds, cpu_seconds = {}, {}
     t0, cpu0 = time.perf_counter(), time.process_time()
     for model in order:

@@ -66,13 +66,15 @@ class ProcessCost:
     peak_rss_mib: float  # the process's own peak resident set (VmHWM)
 
 
-def _peak_rss_kib(pid: int) -> int | None:
+def memory_kib(field: str, pid: int | str = "self") -> int | None:
+    """A memory figure of a process from /proc/<pid>/status (VmRSS: now, VmHWM: its peak),
+    or None once it has exited."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:  # exited
+    except OSError:
         return None
     return next((int(line.split()[1]) for line in status.splitlines()
-                 if line.startswith("VmHWM:")), None)
+                 if line.startswith(f"{field}:")), None)
 
 
 def run_process(command: list[str], *, env: dict[str, str] | None = None,
@@ -88,7 +90,7 @@ def run_process(command: list[str], *, env: dict[str, str] | None = None,
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out,
                                    stderr=subprocess.STDOUT)
         while process.poll() is None:
-            peak = max(peak, _peak_rss_kib(process.pid) or 0)
+            peak = max(peak, memory_kib("VmHWM", process.pid) or 0)
             time.sleep(0.05)
         seconds = time.perf_counter() - t0
     finally:

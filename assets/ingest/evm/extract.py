@@ -124,6 +124,22 @@ class DayOfBlock:
         return pl.Series("date", self.dates, dtype=pl.Date).gather(i)
 
 
+def _query_tokens(chain: Chain, per_token: int) -> pl.DataFrame:
+    """query -> token and decimals, for `per_token` consecutive get_logs filters per token."""
+    return pl.DataFrame({"query": range(per_token * len(chain.tokens)),
+                         "token": [t.symbol for t in chain.tokens for _ in range(per_token)],
+                         "decimals": [t.decimals for t in chain.tokens for _ in range(per_token)]},
+                        schema_overrides={"query": pl.Int64})
+
+
+def transfer_filters(chain: Chain, addresses: list[str]) -> list[tuple[str, list]]:
+    """The (address, topics) filters of `transfers`: per token, Transfer from any of
+    `addresses`, then Transfer to any of them."""
+    padded = ["0x" + _address_word(a) for a in addresses]
+    return [(token.address, topics) for token in chain.tokens
+            for topics in ([TRANSFER, padded], [TRANSFER, None, padded])]
+
+
 def issuance_events(rpc: EvmRpc, chain: Chain, day_of: DayOfBlock) -> pl.DataFrame:
     """Every mint and burn of every token in the window, one row per event.
 
@@ -131,16 +147,10 @@ def issuance_events(rpc: EvmRpc, chain: Chain, day_of: DayOfBlock) -> pl.DataFra
     tokens emit Mint/Burn and also a Transfer from/to 0x0, which is not read here, so each
     mint or burn counts once.
     """
-    queries, names = [], []
-    for token in chain.tokens:
-        events = ISSUANCE_EVENTS[token.standard]
-        queries.append((token.address, [list(events)]))
-        names.append(events)
+    names = [ISSUANCE_EVENTS[token.standard] for token in chain.tokens]
+    queries = [(token.address, [list(events)]) for token, events in zip(chain.tokens, names)]
     logs = rpc.get_logs(queries, day_of.first_block, day_of.last_block)
-    tokens = pl.DataFrame({"query": range(len(chain.tokens)),
-                           "token": [t.symbol for t in chain.tokens],
-                           "decimals": [t.decimals for t in chain.tokens]},
-                          schema_overrides={"query": pl.Int64})
+    tokens = _query_tokens(chain, per_token=1)
     topic0 = {topic: name for events in names for topic, name in events.items()}
     event = pl.col("topics").list.get(0, null_on_oob=True).replace_strict(
         topic0, default=None, return_dtype=pl.Utf8)
@@ -254,14 +264,9 @@ def transfers(rpc: EvmRpc, chain: Chain, addresses: list[str], day_of: DayOfBloc
     returns only the labelled wallets' transfers; a transfer between two labelled wallets
     matches both and is kept once.
     """
-    padded = ["0x" + _address_word(a) for a in addresses]
-    queries = [(token.address, topics) for token in chain.tokens
-               for topics in ([TRANSFER, padded], [TRANSFER, None, padded])]
-    logs = rpc.get_logs(queries, day_of.first_block, day_of.last_block)
-    tokens = pl.DataFrame({"query": range(len(queries)),
-                           "token": [t.symbol for t in chain.tokens for _ in range(2)],
-                           "decimals": [t.decimals for t in chain.tokens for _ in range(2)]},
-                          schema_overrides={"query": pl.Int64})
+    logs = rpc.get_logs(transfer_filters(chain, addresses), day_of.first_block,
+                        day_of.last_block)
+    tokens = _query_tokens(chain, per_token=2)
     frame = (logs.join(tokens, on="query", maintain_order="left")
              .unique(["transactionHash", "logIndex"], keep="first", maintain_order=True))
     source = f"rpc {chain.name} eth_getLogs"
