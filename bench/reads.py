@@ -40,7 +40,7 @@ _ABI = [{"name": name, "type": "function", "stateMutability": "view",
 def ours(url: str, days: list[dt.date], addresses: list[str]) -> dict[tuple, int]:
     chain = CHAINS[0]
     rpc = EvmRpc(chain=chain.name, url=url)
-    blocks = resolve_closing_blocks(rpc, days, final_block(rpc, chain.confirmations))
+    blocks = resolve_closing_blocks(rpc, days, final_block(rpc, chain))
     closing = [blocks[d] for d in days]
     supply = token_supply(rpc, chain, closing)
     held = balances(rpc, chain, addresses, closing)

@@ -41,11 +41,22 @@ class Token:
 
 
 @dataclass(frozen=True)
+class Anchor:
+    """A block known to be on the chain: where the closing-block search starts."""
+
+    number: int
+    timestamp: int
+
+
+@dataclass(frozen=True)
 class Chain:
     name: str
     rpc_url_env: str
+    chain_id: int
+    anchor: Anchor
     confirmations: int
     tokens: tuple[Token, ...]
+    max_topic_values: int = 500
 
     @property
     def resource_key(self) -> str:
@@ -56,7 +67,8 @@ class ConfigError(ValueError):
     """chains.yaml holds something the pipeline cannot use; the message names the entry."""
 
 
-_CHAIN_KEYS = {"rpc_url_env", "confirmations", "tokens"}
+_CHAIN_KEYS = {"rpc_url_env", "chain_id", "anchor", "confirmations", "tokens"}
+_OPTIONAL_CHAIN_KEYS = {"max_topic_values"}
 _TOKEN_KEYS = {"address", "decimals", "standard"}
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _SYMBOL = re.compile(r"[A-Z][A-Z0-9]*")
@@ -68,11 +80,17 @@ def _require(ok: bool, path: Path, field: str, value: object, reason: str) -> No
         raise ConfigError(f"{path}: {field} = {value!r}: {reason}")
 
 
-def _keys(spec: object, expected: set[str], path: Path, field: str) -> dict:
+def _keys(spec: object, expected: set[str], path: Path, field: str,
+          optional: set[str] = frozenset()) -> dict:
     _require(isinstance(spec, dict), path, field, spec, "not a mapping")
-    _require(set(spec) == expected, path, field, sorted(spec),
-             f"expected exactly the keys {sorted(expected)}")
+    _require(expected <= set(spec) <= expected | optional, path, field, sorted(spec),
+             f"expected the keys {sorted(expected)}"
+             + (f" and optionally {sorted(optional)}" if optional else ""))
     return spec
+
+
+def _whole(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def load_chains(path: Path = CHAINS_FILE) -> tuple[Chain, ...]:
@@ -84,14 +102,24 @@ def load_chains(path: Path = CHAINS_FILE) -> tuple[Chain, ...]:
     for name, spec in raw.items():
         _require(isinstance(name, str) and bool(_NAME.fullmatch(name)), path, "chain", name,
                  "chain names are lower-case identifiers (they name resources and table rows)")
-        spec = _keys(spec, _CHAIN_KEYS, path, name)
+        spec = _keys(spec, _CHAIN_KEYS, path, name, _OPTIONAL_CHAIN_KEYS)
         env = spec["rpc_url_env"]
         _require(isinstance(env, str) and bool(_ENV.fullmatch(env)), path, f"{name}.rpc_url_env",
                  env, "not an environment variable name")
         confirmations = spec["confirmations"]
-        _require(isinstance(confirmations, int) and not isinstance(confirmations, bool)
-                 and 0 < confirmations <= 10_000, path, f"{name}.confirmations", confirmations,
+        _require(_whole(confirmations, 1, 10_000), path, f"{name}.confirmations", confirmations,
                  "not a whole number of blocks in 1..10000")
+        _require(_whole(spec["chain_id"], 1, 2**53), path, f"{name}.chain_id", spec["chain_id"],
+                 "not a positive whole number (the node's eth_chainId)")
+        anchor = _keys(spec["anchor"], {"number", "timestamp"}, path, f"{name}.anchor")
+        _require(_whole(anchor["number"], 1, 2**53), path, f"{name}.anchor.number",
+                 anchor["number"], "not a block number above 0")
+        _require(_whole(anchor["timestamp"], 1, 2**40), path, f"{name}.anchor.timestamp",
+                 anchor["timestamp"], "not a unix timestamp in seconds")
+        topics = spec.get("max_topic_values", 500)
+        # 1,000 is what geth, Erigon and java-tron accept per position; stay below it.
+        _require(_whole(topics, 1, 1000), path, f"{name}.max_topic_values", topics,
+                 "not a whole number in 1..1000 (nodes refuse more than 1,000)")
         _require(isinstance(spec["tokens"], dict) and spec["tokens"], path, f"{name}.tokens",
                  spec["tokens"], "no tokens configured")
         tokens, addresses = [], set()
@@ -113,11 +141,11 @@ def load_chains(path: Path = CHAINS_FILE) -> tuple[Chain, ...]:
                      "the same contract is configured twice")
             addresses.add(address)
             decimals = token["decimals"]
-            _require(isinstance(decimals, int) and not isinstance(decimals, bool)
-                     and 0 <= decimals <= 36, path, f"{field}.decimals", decimals,
+            _require(_whole(decimals, 0, 36), path, f"{field}.decimals", decimals,
                      "not a whole number in 0..36")
             tokens.append(Token(symbol, address, decimals, token["standard"]))
-        chains.append(Chain(name, env, confirmations, tuple(tokens)))
+        chains.append(Chain(name, env, spec["chain_id"], Anchor(anchor["number"],
+                            anchor["timestamp"]), confirmations, tuple(tokens), topics))
     return tuple(chains)
 
 

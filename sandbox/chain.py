@@ -213,6 +213,8 @@ class Anvil:
             # mainnet nodes cap eth_call well above the block gas limit (geth: 50M); a
             # 4,000-call aggregate3 needs more than the 30M block limit.
             "--disable-block-gas-limit", "--quiet",
+            # the chain stands in for Ethereum mainnet: the pipeline checks eth_chainId
+            "--chain-id", "1",
         ]  # fmt: skip
         # a file, not a pipe: nobody drains a pipe while anvil runs, and a full one would block it
         self.log = tempfile.TemporaryFile()

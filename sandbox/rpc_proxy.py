@@ -1,28 +1,89 @@
-"""A JSON-RPC proxy on 127.0.0.1 in front of the sandbox node, behaving like a public node.
+"""A JSON-RPC proxy on 127.0.0.1 in front of the sandbox node, behaving like a real node.
 
-It forwards every request to anvil and can, on demand:
-- refuse `eth_getLogs` over more than `max_log_blocks` blocks, with the error public
-  providers send ("query returned more than 10000 results" / "block range is too wide");
-- answer the next N requests (holding a call of `limit_method`, if set) with a JSON-RPC
-  rate-limit error inside HTTP 200;
-- cut the answer to the next request holding a call of `cut_method` in half (a connection
-  dropped mid-body);
-- count HTTP requests and JSON-RPC calls by method, so tests can see what a run cost.
+anvil accepts anything; real clients and providers do not. The proxy plays a **node profile**
+(`PROFILES`), each modelled on a documented limit of a real client or provider, so the
+sandbox is never kinder than the world:
+
+| profile | what it refuses (source) |
+|---|---|
+| `anvil` | nothing: the bare sandbox node |
+| `geth` | > 1,000 values per topic position or addresses (go-ethereum eth/filters: `maxSubTopics = 1000` since v1.14.0, PR #29535; `--rpc.logquerylimit` default 1000 since v1.16.4); > 1,000 calls per batch, "batch too large" (`--rpc.batch-request-limit`); a batch answer past 25 MB, -32003 "response too large" on the calls after it (`--rpc.batch-response-max-size`); request bodies over 5 MiB, HTTP 413 (rpc/http.go `defaultBodyLimit`) |
+| `erigon` | geth's topic limit with Erigon's message (`--rpc.logs.querylimit` 1000); > 100 calls per batch (`--rpc.batch.limit` default 100) |
+| `infura` | an eth_getLogs answer of more than 10,000 logs: -32005 "query returned more than 10000 results" with a suggested range (Infura docs, eth_getLogs) |
+| `alchemy-free` | eth_getLogs over more than 10 blocks (Alchemy docs, eth_getLogs: Free tier block range) |
+| `full-node` | geth, keeping state for the newest 128 blocks only: eth_call at older blocks fails "missing trie node" (go-ethereum issue #20874) |
+| `pruned` | geth with `--history.chain postmerge`: blocks and logs below a cutoff answer 4444 "pruned history unavailable" (go-ethereum core/history PrunedHistoryError) |
+| `wrong-chain` | geth, but eth_chainId answers 137 (a Polygon node behind the Ethereum URL) |
+
+Besides, on demand: answer the next N requests (holding a call of `limit_method`, if set)
+with a rate-limit error inside HTTP 200; cut the answer to the next request holding a call of
+`cut_method` in half (a connection dropped mid-body); fail every call of the next request
+holding `fail_method`. It counts HTTP requests and JSON-RPC calls by method, so tests and
+benchmarks see what a run cost.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections import Counter
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
+_STATE_METHODS = {"eth_call": 1, "eth_getBalance": 1, "eth_getCode": 1,
+                  "eth_getStorageAt": 2, "eth_getTransactionCount": 1}
+
+
+@dataclass(frozen=True)
+class NodeProfile:
+    name: str
+    topic_values: int | None = None  # values per topic position (and addresses) per filter
+    topic_message: str = "exceed max addresses or topics per search position"
+    max_batch: int | None = None
+    batch_message: str = "batch too large"
+    max_batch_response: int | None = None  # bytes of results in one batch answer
+    max_body: int | None = None  # bytes of one request body
+    max_log_blocks: int | None = None
+    max_log_results: int | None = None
+    state_blocks: int | None = None  # state kept for this many newest blocks
+    pruned_below: int | None = None  # blocks and logs below this are gone
+    chain_id: int | None = None  # what eth_chainId answers instead of the node's own
+
+
+_GETH = dict(topic_values=1000, max_batch=1000, max_batch_response=25_000_000,
+             max_body=5 * 1024 * 1024)
+PROFILES = {p.name: p for p in [
+    NodeProfile("anvil"),
+    NodeProfile("geth", **_GETH),
+    NodeProfile("erigon", topic_values=1000, max_batch=100,
+                topic_message="query exceeds the maximum of 1000 addresses or topics per "
+                              "search position",
+                batch_message="batch limit 100 exceeded"),
+    NodeProfile("infura", max_log_results=10_000),
+    NodeProfile("alchemy-free", max_log_blocks=10),
+    NodeProfile("full-node", **_GETH, state_blocks=128),
+    # the cutoff is set per chain: RpcProxy(..., pruned_below=N)
+    NodeProfile("pruned", **_GETH, pruned_below=0),
+    NodeProfile("wrong-chain", **_GETH, chain_id=137),
+]}
+
+
+def _error(call: dict, code: int, message: str) -> dict:
+    return {"jsonrpc": "2.0", "id": call.get("id"), "error": {"code": code, "message": message}}
+
 
 class RpcProxy:
-    def __init__(self, upstream: str, max_log_blocks: int | None = None):
+    def __init__(self, upstream: str, max_log_blocks: int | None = None,
+                 profile: str | NodeProfile = "anvil", pruned_below: int | None = None):
         self.upstream = upstream
+        base = PROFILES[profile] if isinstance(profile, str) else profile
+        if pruned_below is not None:
+            base = dataclasses.replace(base, pruned_below=pruned_below)
+        self.profile = base
+        # kept for tests that tighten log ranges on any profile
         self.max_log_blocks = max_log_blocks
         self.rate_limit_next = 0
         self.limit_method: str | None = None
@@ -33,6 +94,7 @@ class RpcProxy:
         # "internal error" (a node failing mid-run).
         self.fail_method: str | None = None
         self.http_requests = 0
+        self.refused: Counter[str] = Counter()  # refusals by kind
         self.calls: Counter[str] = Counter()
         self.paths: Counter[str] = Counter()  # URL paths asked (providers put keys there)
         self._lock = threading.Lock()
@@ -53,6 +115,12 @@ class RpcProxy:
         self._httpd.shutdown()
         self._httpd.server_close()
 
+    def use(self, profile: str | NodeProfile, pruned_below: int | None = None) -> None:
+        """Play another profile from the next request on."""
+        base = PROFILES[profile] if isinstance(profile, str) else profile
+        self.profile = dataclasses.replace(base, pruned_below=pruned_below) \
+            if pruned_below is not None else base
+
     def reset_counts(self) -> None:
         with self._lock:
             self.http_requests = 0
@@ -60,17 +128,113 @@ class RpcProxy:
             self.cut = 0
             self.calls.clear()
             self.paths.clear()
+            self.refused.clear()
 
-    def _refusal(self, call: dict) -> dict | None:
-        if call.get("method") == "eth_getLogs" and self.max_log_blocks is not None:
-            flt = call["params"][0]
-            span = int(flt["toBlock"], 16) - int(flt["fromBlock"], 16) + 1
-            if span > self.max_log_blocks:
-                return {"code": -32005, "message": "query returned more than 10000 results. "
-                        f"Try with this block range [{flt['fromBlock']}, {flt['toBlock']}]."}
+    # --- refusals ---------------------------------------------------------------------
+
+    def _upstream(self, calls: list[dict]) -> dict:
+        if not calls:
+            return {}
+        answers = self._session.post(self.upstream, json=calls, timeout=300).json()
+        return {a["id"]: a for a in answers}
+
+    def _head(self) -> int:
+        return int(self._upstream([{"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber",
+                                    "params": []}])[0]["result"], 16)
+
+    @staticmethod
+    def _block_param(call: dict) -> int | None:
+        method, params = call.get("method"), call.get("params") or []
+        if method == "eth_getBlockByNumber":
+            position = 0
+        elif method in _STATE_METHODS:
+            position = _STATE_METHODS[method]
+        else:
+            return None
+        value = params[position] if len(params) > position else "latest"
+        return int(value, 16) if isinstance(value, str) and value.startswith("0x") else None
+
+    def _refusal(self, call: dict, head: int | None) -> tuple[str, dict] | None:
+        """(kind, error answer) when the profile refuses this call before the node sees it."""
+        p, method = self.profile, call.get("method")
+        block = self._block_param(call)
+        if p.pruned_below and method == "eth_getBlockByNumber" and block is not None \
+                and block < p.pruned_below:
+            return "pruned", _error(call, 4444, "pruned history unavailable")
+        if p.state_blocks is not None and method in _STATE_METHODS and block is not None \
+                and head is not None and block < head - p.state_blocks:
+            root = "0x" + format(block, "064x")
+            return "state", _error(call, -32000, f"missing trie node {root[2:]} (path ) "
+                                                 f"state {root} is not available")
+        if method != "eth_getLogs":
+            return None
+        flt = (call.get("params") or [{}])[0]
+        lo, hi = int(flt["fromBlock"], 16), int(flt["toBlock"], 16)
+        if p.pruned_below and lo < p.pruned_below:
+            return "pruned", _error(call, 4444, "pruned history unavailable")
+        positions = [flt.get("address")] + list(flt.get("topics") or [])
+        if p.topic_values is not None and any(
+                isinstance(v, list) and len(v) > p.topic_values for v in positions):
+            return "topics", _error(call, -32602, p.topic_message)
+        span = min(self.max_log_blocks or 2**62, p.max_log_blocks or 2**62)
+        if hi - lo + 1 > span:
+            if p.max_log_blocks == span:  # Alchemy's documented wording
+                return "range", _error(
+                    call, -32600, f"Under the Free tier plan, you can make eth_getLogs requests "
+                    f"with up to a {span} block range. Based on your parameters, this block "
+                    f"range should work: [{hex(lo)}, {hex(lo + span - 1)}]. Upgrade to PAYG "
+                    f"for expanded block range.")
+            return "range", _error(call, -32005, "query returned more than 10000 results. Try "
+                                   f"with this block range [{hex(lo)}, {hex(lo + span - 1)}].")
         return None
 
-    def handle(self, body: bytes) -> bytes:
+    def _answer(self, calls: list[dict]) -> list[dict]:
+        p = self.profile
+        if p.max_batch is not None and len(calls) > p.max_batch:
+            # geth answers one error carrying the first call's id (rpc/handler.go
+            # respondWithBatchTooLarge)
+            self.refused["batch"] += 1
+            return [_error(calls[0], -32600, p.batch_message)]
+        needs_head = p.state_blocks is not None and any(c.get("method") in _STATE_METHODS
+                                                        for c in calls)
+        head = self._head() if needs_head else None
+        refusals = {i: r for i, c in enumerate(calls) if (r := self._refusal(c, head))}
+        for kind, _ in refusals.values():
+            self.refused[kind] += 1
+        forward = [c for i, c in enumerate(calls) if i not in refusals]
+        by_id = self._upstream(forward)
+        answers, size = [], 0
+        for i, call in enumerate(calls):
+            if i in refusals:
+                answers.append(refusals[i][1])
+                continue
+            answer = dict(by_id[call.get("id")])
+            if call.get("method") == "eth_chainId" and p.chain_id is not None:
+                answer["result"] = hex(p.chain_id)
+            result = answer.get("result")
+            if call.get("method") == "eth_getLogs" and p.max_log_results is not None \
+                    and isinstance(result, list) and len(result) > p.max_log_results:
+                flt = call["params"][0]
+                lo = int(flt["fromBlock"], 16)
+                # Infura suggests a range that would have held the cap
+                last = int(result[p.max_log_results - 1]["blockNumber"], 16) - 1
+                self.refused["results"] += 1
+                answer = _error(call, -32005, f"query returned more than "
+                                f"{p.max_log_results} results. Try with this block range "
+                                f"[{hex(lo)}, {hex(max(lo, last))}].")
+            elif p.max_batch_response is not None and size > p.max_batch_response:
+                self.refused["response"] += 1
+                answer = _error(call, -32003, "response too large")
+            size += len(json.dumps(result)) if result is not None else 0
+            answers.append(answer)
+        return answers
+
+    def handle(self, body: bytes) -> tuple[int, bytes]:
+        if self.profile.max_body is not None and len(body) > self.profile.max_body:
+            with self._lock:
+                self.http_requests += 1
+                self.refused["body"] += 1
+            return 413, b"content length too large"
         payload = json.loads(body)
         calls = payload if isinstance(payload, list) else [payload]
         methods = {c.get("method") for c in calls}
@@ -86,21 +250,14 @@ class RpcProxy:
             self.cut_method = None if cut else self.cut_method
             self.cut += 1 if cut else 0
         if limited or failed:
-            error = ({"code": -32005, "message": "request rate exceeded"} if limited
-                     else {"code": -32603, "message": "internal error"})
-            answers = [{"jsonrpc": "2.0", "id": c.get("id"), "error": error} for c in calls]
+            code, message = ((-32005, "request rate exceeded") if limited
+                             else (-32603, "internal error"))
+            answers = [_error(c, code, message) for c in calls]
         else:
-            forward = [c for c in calls if self._refusal(c) is None]
-            upstream = (self._session.post(self.upstream, json=forward, timeout=300).json()
-                        if forward else [])
-            by_id = {a["id"]: a for a in upstream}
-            answers = []
-            for c in calls:
-                refusal = self._refusal(c)
-                answers.append({"jsonrpc": "2.0", "id": c.get("id"), "error": refusal}
-                               if refusal else by_id[c.get("id")])
-        body = json.dumps(answers if isinstance(payload, list) else answers[0]).encode()
-        return body[:len(body) // 2] if cut else body
+            answers = self._answer(calls)
+        single = not isinstance(payload, list) and len(answers) == 1
+        body = json.dumps(answers[0] if single else answers).encode()
+        return 200, body[:len(body) // 2] if cut else body
 
 
 def _handler(proxy: RpcProxy) -> type[BaseHTTPRequestHandler]:
@@ -116,9 +273,10 @@ def _handler(proxy: RpcProxy) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             with proxy._lock:
                 proxy.paths[self.path] += 1
-            body = proxy.handle(self.rfile.read(int(self.headers["Content-Length"])))
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
+            status, body = proxy.handle(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json" if status == 200
+                             else "text/plain")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
+from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
 import dagster as dg
@@ -22,12 +24,36 @@ from pydantic import PrivateAttr
 
 from pipelines.resources.http import HttpSource, SourceError, Undecodable
 
-# Messages nodes use when an eth_getLogs range or result set is too large (geth, erigon,
-# Infura, Alchemy, QuickNode, Ankr, ...): any of them means "ask for a smaller range".
-_TOO_LARGE = ("range", "too many", "more than", "limit exceeded", "too large", "10000",
-              "exceed", "timeout")
+# What a node's refusal means, by kind, from the messages real clients and providers send
+# (lower-cased; first match wins). Only "rate", "batch", "response" and "range" can succeed
+# if asked again differently; every other refusal is permanent and fails at once.
+_KINDS = (
+    ("pruned", ("pruned history",)),  # geth core/history PrunedHistoryError (code 4444)
+    # geth: "missing trie node ... state 0x.. is not available" (go-ethereum #20874), path
+    # scheme "historical state ... not available"; Erigon/Nethermind/providers similar
+    ("state", ("missing trie node", "historical state", "state not available",
+               "old data not available")),
+    # geth "exceed max topics" (v1.14) / "exceed max addresses or topics per search position"
+    # (v1.16.4), Erigon "query exceeds the maximum of 1000 addresses or topics ..."
+    ("topics", ("max topics", "addresses or topics", "max addresses", "too many topics")),
+    ("batch", ("batch too large", "batch limit", "batch size")),  # geth -32600, Erigon
+    ("response", ("response too large",)),  # geth -32003, calls after a 25 MB batch answer
+    # eth_getLogs ranges and result caps: Infura "query returned more than 10000 results",
+    # Alchemy "up to a 10 block range" / "Log response size exceeded", QuickNode "limited to
+    # a 10,000 range", reth "query exceeds max block range 100000" / "max results 20000",
+    # Ankr/BlockPI "block range is too large", query timeouts
+    ("range", ("more than", "block range", "range is too", "too many blocks", "max block range",
+               "max results", "log response size", "limited to a", "too large", "too many",
+               "limit exceeded", "range", "timeout", "timed out")),
+)
 # Rate limiting inside a 200 answer: Infura/Alchemy use -32005 and 429 with "rate" in the text.
 _RATE_LIMITED_CODES = {-32005, -32029, -32090, 429}
+# A provider's stated maximum range, when its refusal says it: Alchemy "up to a 10 block
+# range", reth "max block range 100000", QuickNode "limited to a 10,000 range".
+_STATED_SPAN = re.compile(r"(?:up to an? |max block range |limited to an? )([\d,]+)(k?)\b")
+# A suggested range: Infura "Try with this block range [0x1, 0x2]", Alchemy "this block
+# range should work: [0x1, 0x2]".
+_SUGGESTED = re.compile(r"\[(0x[0-9a-f]+),\s*(0x[0-9a-f]+)\]")
 # The fields of a log the extractors read. eth_getLogs answers are parsed by polars straight
 # into these columns: a Python object per log (json.loads, then a frame built from lists)
 # cost more than the node's own work on large scans (bench/extraction.py).
@@ -53,8 +79,26 @@ def _decode_log_answers(response: requests.Response) -> pl.DataFrame:
 class RpcError(RuntimeError):
     def __init__(self, chain: str, method: str, params: Any, code: int | None, message: str):
         self.code, self.rpc_message = code, message
+        self.method, self.params = method, params
         super().__init__(f"rpc {chain}: {method}{_short(params)} failed: "
                          f"error {code}: {message}")
+
+    @property
+    def kind(self) -> str:
+        """rate | pruned | state | topics | batch | response | range | other."""
+        text = self.rpc_message.lower()
+        if self.code == 429 or self.code in _RATE_LIMITED_CODES and "rate" in text:
+            return "rate"
+        if self.code == 4444:
+            return "pruned"
+        return next((kind for kind, markers in _KINDS if any(m in text for m in markers)),
+                    "other")
+
+
+class NodeLimitError(SourceError):
+    """The node refuses for good (pruned history, missing state, another chain, too many
+    topic values, a log range too narrow for the window): asking again cannot help. The
+    message names the node's limit and the setting to change."""
 
 
 def _short(params: Any) -> str:
@@ -62,14 +106,13 @@ def _short(params: Any) -> str:
     return "(" + (text if len(text) < 200 else text[:200] + "...") + ")"
 
 
-def _rate_limited(error: RpcError) -> bool:
-    return error.code in _RATE_LIMITED_CODES and "rate" in error.rpc_message.lower() \
-        or error.code == 429
+@dataclass(frozen=True)
+class Head:
+    """What the node says about its chain in one request."""
 
-
-def _too_large(error: RpcError) -> bool:
-    text = error.rpc_message.lower()
-    return any(marker in text for marker in _TOO_LARGE)
+    latest: int
+    finalized: dict | None  # header of the 'finalized' block; None if the tag is unknown
+    anchor: dict | None  # header of the anchor block; None if the node has no such block
 
 
 class EvmRpc(dg.ConfigurableResource):
@@ -77,12 +120,21 @@ class EvmRpc(dg.ConfigurableResource):
 
     chain: str
     url: str
+    # Calls per JSON-RPC batch. Nodes cap it (geth 1,000, Erigon 100); a refusal halves it.
     batch_size: int = 100
-    # Nodes refuse large bodies (anvil: ~2 MB; providers: a few MB): a batch is cut at
+    # Nodes refuse large bodies (geth: 5 MiB; providers: a few MB): a batch is cut at
     # this many bytes of call parameters as well as at batch_size calls.
     max_request_bytes: int = 1_000_000
-    # First eth_getLogs range tried, in blocks; halved on refusal, never below 1.
+    # First eth_getLogs range tried, in blocks; narrowed to what the node accepts.
     max_log_blocks: int = 50_000
+    # eth_getLogs calls one read may take once the node's range limit is known: a provider
+    # tier allowing 10-block ranges needs ~720 calls per filter per mainnet day, so a long
+    # backfill there fails at once instead of running for days.
+    max_log_requests: int = 20_000
+    # Where balances and supply at old closing blocks come from: "state" (eth_call at the
+    # block: needs an archive node) or "logs" (state at a recent block, rewound with logs:
+    # works on a full node). Set from STABLEFLOW_<CHAIN>_BALANCES.
+    balances: str = "state"
     max_attempts: int = 5
     backoff_s: float = 1.0
     timeout_s: float = 60.0
@@ -90,6 +142,10 @@ class EvmRpc(dg.ConfigurableResource):
     _http: HttpSource | None = PrivateAttr(default=None)
     _next_id: int = PrivateAttr(default=0)
     _log_splits: int = PrivateAttr(default=0)
+    _batch_limit: int | None = PrivateAttr(default=None)
+    _span_limit: int | None = PrivateAttr(default=None)
+    _expected_chain: tuple[int, str] | None = PrivateAttr(default=None)
+    _chain_checked: bool = PrivateAttr(default=False)
 
     @property
     def http(self) -> HttpSource:
@@ -110,23 +166,113 @@ class EvmRpc(dg.ConfigurableResource):
     def log_splits(self) -> int:
         return self._log_splits
 
+    @property
+    def balances_setting(self) -> str:
+        return f"STABLEFLOW_{self.chain.upper()}_BALANCES"
+
+    def expect_chain(self, chain_id: int, setting: str) -> None:
+        """Check, with the next request, that the node serves chain `chain_id`; `setting`
+        names where its URL comes from, for the error message."""
+        if self._expected_chain != (chain_id, setting):
+            self._expected_chain, self._chain_checked = (chain_id, setting), False
+
     def call(self, method: str, params: Sequence[Any]) -> Any:
         return self.batch([(method, params)])[0]
 
-    def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
-        """Results of `calls`, in order, sent as few HTTP requests as the batch size and
-        request size limits allow."""
-        return [result for chunk in self._chunks(calls) for result in self._send(chunk)]
+    def batch(self, calls: Sequence[tuple[str, Sequence[Any]]],
+              errors: str = "raise") -> list[Any]:
+        """Results of `calls`, in order, in as few HTTP requests as the node's batch and
+        body limits allow. With errors="return", a call the node refuses for good yields
+        its RpcError in place of a result instead of raising."""
+        check = self._expected_chain is not None and not self._chain_checked
+        if check:  # rides along with the first request: no extra round trip
+            calls = [("eth_chainId", []), *calls]
+        results: list[Any] = [None] * len(calls)
+        pending, rate_rounds = list(range(len(calls))), 0
+        while pending:
+            chunk = next(self._chunks(pending, lambda i: calls[i][1]))
+            replies = self._send([calls[i] for i in chunk])
+            again, limited = [], None
+            if any(isinstance(r, RpcError) and r.kind == "batch" for r in replies):
+                self._shrink_batch(replies)
+                again = chunk
+            else:
+                for i, reply in zip(chunk, replies):
+                    kind = reply.kind if isinstance(reply, RpcError) else None
+                    if kind in ("rate", "response"):
+                        again.append(i)
+                        limited = reply if kind == "rate" else limited
+                    elif kind is not None and (errors == "raise" or check and i == 0):
+                        raise self._permanent(reply)
+                    else:
+                        results[i] = reply
+                if len(again) == len(chunk) and limited is None:  # no answer fitted at all
+                    self._shrink_batch(replies)
+            pending = again + pending[len(chunk):]
+            if limited is not None:
+                rate_rounds += 1
+                if rate_rounds == self.max_attempts:
+                    raise SourceError(f"{limited} (still rate limited after {rate_rounds} "
+                                      f"attempts)")
+                self.http.back_off(rate_rounds)
+        if check:
+            self._check_chain(results.pop(0))
+        return results
+
+    def _shrink_batch(self, replies: list) -> None:
+        limit = self._batch_limit or self.batch_size
+        if limit == 1:
+            raise self._permanent(next(r for r in replies if isinstance(r, RpcError)))
+        self._batch_limit = limit // 2
+
+    def _check_chain(self, answer: Any) -> None:
+        expected, setting = self._expected_chain
+        try:
+            actual = int(answer, 16)
+        except (TypeError, ValueError):
+            raise NodeLimitError(f"rpc {self.chain}: eth_chainId answered {answer!r}, not a "
+                                 f"hex number") from None
+        if actual != expected:
+            raise NodeLimitError(
+                f"rpc {self.chain}: the node at {setting} serves chain id {actual}, but "
+                f"chains.yaml says {self.chain}.chain_id = {expected}: it is a node of another "
+                f"network. Point {setting} at a {self.chain} node; nothing was read.")
+        self._chain_checked = True
+
+    def _permanent(self, error: RpcError) -> Exception:
+        """The error to raise for a refusal that asking again cannot cure."""
+        kind, chain = error.kind, self.chain
+        if kind == "pruned":
+            return NodeLimitError(
+                f"{error}. The node has pruned this part of the chain's history (EIP-4444 "
+                f"history expiry, e.g. geth --history.chain postmerge keeps blocks from the "
+                f"Merge on). Use a node that keeps all history (geth --history.chain all, or a "
+                f"provider's archive tier), or set STABLEFLOW_START_DATE after the node's "
+                f"first block.")
+        if kind == "state":
+            return NodeLimitError(
+                f"{error}. The node has no state at that block: it is not an archive node (a "
+                f"geth full node keeps the state of the newest 128 blocks only). Use an "
+                f"archive node, or read balances and supply from logs instead: "
+                f"{self.balances_setting}=logs (README, 'Live mode').")
+        if kind == "topics":
+            return NodeLimitError(
+                f"{error}. The node takes fewer values in one topic position than were sent "
+                f"(geth, Erigon and java-tron take 1,000; providers may take fewer): lower "
+                f"chains.yaml {chain}.max_topic_values.")
+        if kind == "batch":
+            return NodeLimitError(f"{error}. The node refuses even a batch of one call.")
+        return error
 
     def _chunks(self, calls: Sequence[Any], params=lambda call: call[1]) -> Iterator[list]:
-        """`calls` cut into batches of at most batch_size calls and max_request_bytes of
+        """`calls` cut into batches of at most the batch limit and max_request_bytes of
         parameters."""
+        limit = self._batch_limit or self.batch_size
         chunk: list = []
         size = 0
         for call in calls:
             call_size = len(json.dumps(params(call)))
-            if chunk and (len(chunk) == self.batch_size
-                          or size + call_size > self.max_request_bytes):
+            if chunk and (len(chunk) == limit or size + call_size > self.max_request_bytes):
                 yield chunk
                 chunk, size = [], 0
             chunk.append(call)
@@ -135,36 +281,28 @@ class EvmRpc(dg.ConfigurableResource):
             yield chunk
 
     def _send(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
-        for attempt in range(1, self.max_attempts + 1):
-            first = self._next_id
-            self._next_id += len(calls)
-            body = [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": list(p)}
-                    for i, (m, p) in enumerate(calls)]
-            answer = self.http.post_json("", body if len(body) > 1 else body[0])
-            answers = answer if isinstance(answer, list) else [answer]
-            if isinstance(answer, dict) and "error" in answer and answer.get("id") is None:
-                answers = [answer] * len(calls)  # the whole batch was refused
-            by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
-            errors = []
-            results = []
-            for i, (method, params) in enumerate(calls):
-                reply = by_id.get(first + i) or (answers[i] if len(answers) == len(calls) else None)
-                if reply is None:
-                    errors.append(RpcError(self.chain, method, params, None, "no answer in batch"))
-                elif "error" in reply:
-                    err = reply["error"] or {}
-                    errors.append(RpcError(self.chain, method, params, err.get("code"),
-                                           str(err.get("message"))))
-                else:
-                    results.append(reply.get("result"))
-            if not errors:
-                return results
-            if not all(_rate_limited(e) for e in errors):
-                raise next(e for e in errors if not _rate_limited(e))
-            if attempt == self.max_attempts:
-                raise SourceError(f"{errors[0]} (still rate limited after {attempt} attempts)")
-            self.http.back_off(attempt)
-        raise AssertionError("unreachable")
+        """One HTTP request: each call's result, or its RpcError."""
+        first = self._next_id
+        self._next_id += len(calls)
+        body = [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": list(p)}
+                for i, (m, p) in enumerate(calls)]
+        answer = self.http.post_json("", body if len(body) > 1 else body[0])
+        answers = answer if isinstance(answer, list) else [answer]
+        if isinstance(answer, dict) and "error" in answer and answer.get("id") is None:
+            answers = [answer] * len(calls)  # the whole batch was refused
+        by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
+        out = []
+        for i, (method, params) in enumerate(calls):
+            reply = by_id.get(first + i) or (answers[i] if len(answers) == len(calls) else None)
+            if reply is None:
+                out.append(RpcError(self.chain, method, params, None, "no answer in batch"))
+            elif "error" in reply:
+                err = reply["error"] or {}
+                out.append(RpcError(self.chain, method, params, err.get("code"),
+                                    str(err.get("message"))))
+            else:
+                out.append(reply.get("result"))
+        return out
 
     # --- helpers built on batch -------------------------------------------------------
 
@@ -177,18 +315,23 @@ class EvmRpc(dg.ConfigurableResource):
             if block is None:
                 raise RpcError(self.chain, "eth_getBlockByNumber", [hex(number)], None,
                                "block not found")
-            out[number] = {"number": number, "timestamp": int(block["timestamp"], 16),
-                           "hash": block["hash"]}
+            out[number] = _header(block)
         return out
 
-    def head(self) -> tuple[int, int | None]:
-        """(latest block number, finalized block number or None if the node lacks the tag)."""
-        latest = int(self.call("eth_blockNumber", []), 16)
-        try:
-            finalized = self.call("eth_getBlockByNumber", ["finalized", False])
-        except RpcError:
-            return latest, None
-        return latest, int(finalized["number"], 16) if finalized else None
+    def head(self, anchor: int | None = None) -> Head:
+        """Newest block, 'finalized' header and the anchor's header, in one request."""
+        calls = [("eth_blockNumber", []), ("eth_getBlockByNumber", ["finalized", False])]
+        calls += [("eth_getBlockByNumber", [hex(anchor), False])] if anchor is not None else []
+        latest, finalized, *rest = self.batch(calls, errors="return")
+        if isinstance(latest, RpcError):
+            raise self._permanent(latest)
+        # A node without the tag refuses it ("unknown block", invalid params) or answers null.
+        finalized = None if isinstance(finalized, RpcError) or not finalized \
+            else _header(finalized)
+        anchor_header = rest[0] if rest else None
+        if isinstance(anchor_header, RpcError):
+            raise self._permanent(anchor_header)
+        return Head(int(latest, 16), finalized, _header(anchor_header) if anchor_header else None)
 
     def eth_calls(self, calls: Sequence[tuple[str, str, int]],
                   code: dict[str, str] | None = None) -> list[str]:
@@ -204,14 +347,18 @@ class EvmRpc(dg.ConfigurableResource):
         """Every log matching each (address, topics) filter in blocks first..last: one frame
         with LOG_FIELDS and `query` (the filter's index), in filter and block-range order.
 
-        Ranges of at most max_log_blocks of every filter go out together in JSON-RPC
-        batches; a range the node refuses as too large is halved and asked again, so a
-        strict node yields the same rows as a generous one, and rate-limit errors are
-        retried after a back-off."""
-        pending = [(q, lo, min(lo + self.max_log_blocks - 1, last)) for q in range(len(queries))
-                   for lo in range(first, last + 1, self.max_log_blocks)]
+        Ranges of every filter go out together in JSON-RPC batches. A range the node refuses
+        as too wide or too full is cut where the node says (a stated maximum range applies to
+        every range still to read, a suggested range to that one) or else halved, so a strict
+        node yields the same rows as a generous one; rate limits are retried after a
+        back-off; permanent refusals (pruned history, too many topic values) fail at once."""
+        if self._expected_chain is not None and not self._chain_checked:
+            self.batch([])
+        span = min(self.max_log_blocks, self._span_limit or self.max_log_blocks)
+        pending = [(q, lo, min(lo + span - 1, last)) for q in range(len(queries))
+                   for lo in range(first, last + 1, span)]
         found: dict[tuple[int, int], pl.DataFrame] = {}
-        limited_rounds = 0
+        limited_rounds, calls = 0, 0
         while pending:
             chunk = next(self._chunks(pending, lambda item: queries[item[0]]))
             pending = pending[len(chunk):]
@@ -219,12 +366,13 @@ class EvmRpc(dg.ConfigurableResource):
                         "fromBlock": hex(lo), "toBlock": hex(hi)}] for q, lo, hi in chunk]
             first_id = self._next_id
             self._next_id += len(chunk)
+            calls += len(chunk)
             answers = self.http.post_json("", [
                 {"jsonrpc": "2.0", "id": first_id + i, "method": "eth_getLogs", "params": p}
                 for i, p in enumerate(params)], decode=_decode_log_answers)
             refused_all = answers.height == 1 and answers["id"][0] is None
             by_id = {row[0]: i for i, row in enumerate(answers.select("id").iter_rows())}
-            again, limited = [], []
+            again, limited, errors = [], [], []
             for i, ((q, lo, hi), p) in enumerate(zip(chunk, params)):
                 row = 0 if refused_all else by_id.get(first_id + i)
                 error = answers["error"][row] if row is not None else \
@@ -236,16 +384,36 @@ class EvmRpc(dg.ConfigurableResource):
                     found[(q, lo)] = answers[row].select(pl.col("result").explode()) \
                         .filter(pl.col("result").is_not_null()).unnest("result")
                     continue
-                exc = RpcError(self.chain, "eth_getLogs", p, error["code"], str(error["message"]))
-                if _rate_limited(exc):
+                errors.append((RpcError(self.chain, "eth_getLogs", p, error["code"],
+                                        str(error["message"])), (q, lo, hi)))
+            if any(exc.kind == "batch" for exc, _ in errors):
+                self._shrink_batch([exc for exc, _ in errors])
+                pending = [item for _, item in errors] + pending
+                continue
+            if errors and len(errors) == len(chunk) and all(e.kind == "response" for e, _ in errors):
+                self._shrink_batch([exc for exc, _ in errors])  # no answer fitted at all
+            for exc, (q, lo, hi) in errors:
+                if exc.kind == "rate":
                     limited.append((q, lo, hi))
                     last_limit = exc
-                elif hi > lo and _too_large(exc):
+                elif exc.kind == "response":
+                    again.append((q, lo, hi))
+                elif hi > lo and exc.kind == "range":
                     self._log_splits += 1
-                    mid = (lo + hi) // 2
-                    again += [(q, lo, mid), (q, mid + 1, hi)]
+                    again += self._narrow(exc, q, lo, hi)
                 else:
-                    raise exc
+                    raise self._permanent(exc)
+            if self._span_limit is not None:
+                again, pending = self._recut(again), self._recut(pending)
+                needed = calls + len(again) + len(pending)
+                if needed > self.max_log_requests:
+                    raise NodeLimitError(
+                        f"rpc {self.chain}: the node serves eth_getLogs over at most "
+                        f"{self._span_limit:,} blocks a call, so blocks {first:,}..{last:,} "
+                        f"need about {needed:,} calls (this resource's max_log_requests is "
+                        f"{self.max_log_requests:,}). Use a node or provider tier with wider "
+                        f"log ranges (README, 'Live mode'), ingest fewer days per run, or "
+                        f"raise max_log_requests. Nothing was written.")
             pending = again + limited + pending
             if limited:
                 limited_rounds += 1
@@ -257,6 +425,31 @@ class EvmRpc(dg.ConfigurableResource):
                   for key in sorted(found)]
         empty = pl.DataFrame(schema={**LOG_FIELDS, "query": pl.Int64})
         return pl.concat([empty, *frames], how="vertical_relaxed") if frames else empty
+
+    def _narrow(self, error: RpcError, q: int, lo: int, hi: int) -> list[tuple[int, int, int]]:
+        """Smaller ranges for a range the node refused, from what its message says."""
+        text = error.rpc_message.lower()
+        if stated := _STATED_SPAN.search(text):
+            limit = int(stated.group(1).replace(",", "")) * (1000 if stated.group(2) else 1)
+            if 0 < limit < hi - lo + 1:
+                self._span_limit = min(self._span_limit or limit, limit)
+                return self._recut([(q, lo, hi)])
+        if suggested := _SUGGESTED.search(text):
+            start, end = int(suggested.group(1), 16), int(suggested.group(2), 16)
+            if start == lo and lo <= end < hi:
+                return [(q, lo, end), (q, end + 1, hi)]
+        mid = (lo + hi) // 2
+        return [(q, lo, mid), (q, mid + 1, hi)]
+
+    def _recut(self, items: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        span = self._span_limit
+        return [(q, start, min(start + span - 1, hi)) for q, lo, hi in items
+                for start in range(lo, hi + 1, span)]
+
+
+def _header(block: dict) -> dict:
+    return {"number": int(block["number"], 16), "timestamp": int(block["timestamp"], 16),
+            "hash": block["hash"]}
 
 
 def midnight(day: dt.date) -> int:

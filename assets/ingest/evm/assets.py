@@ -60,8 +60,7 @@ def _closing_blocks(rpc: EvmRpc, warehouse: Warehouse, chain: Chain, first: dt.d
                 cached[day] = ClosingBlock(day, number, ts, block_hash)
     missing = [d for d in days(first, last) if d not in cached]
     if missing:
-        final = final_block(rpc, chain.confirmations)
-        cached.update(resolve_closing_blocks(rpc, missing, final, hints))
+        cached.update(resolve_closing_blocks(rpc, missing, final_block(rpc, chain), hints))
     return [cached[d] for d in days(first, last)]
 
 
@@ -125,6 +124,8 @@ def _window(context: dg.AssetExecutionContext, day_before: bool, use_cache: bool
     chains, before = [], {}
     for chain in CHAINS:
         rpc: EvmRpc = getattr(context.resources, chain.resource_key)
+        # checked with the first request, before anything it answers is used
+        rpc.expect_chain(chain.chain_id, chain.rpc_url_env)
         before[chain.name] = (rpc.requests_made, rpc.log_splits)
         chains.append((chain, rpc, _closing_blocks(rpc, warehouse, chain, first, end, use_cache)))
     return _Window(start, end, warehouse, chains, before)
