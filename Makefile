@@ -46,8 +46,9 @@ chromium:
 		{ echo "make: could not install Debian's chromium (apt-get install chromium, as root" \
 		"or with password-less sudo); tests/test_ui.py needs it" >&2; exit 1; }
 
+# NODE=erigon|infura|... runs the demo through another node profile (sandbox/rpc_proxy.py).
 demo: install
-	$(RUN) python -m sandbox.demo
+	$(RUN) python -m sandbox.demo $(if $(NODE),--node $(NODE))
 
 test: install chromium
 	$(RUN) pytest

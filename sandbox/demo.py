@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from sandbox.rpc_proxy import PROFILES
 from sandbox.world import ROOT, WINDOW_END, WINDOW_START, prepare_dagster_home, running_sandbox
 # The run's event lines worth showing a person; everything goes to the log file.
 _PROGRESS = re.compile(r" - (STEP_SUCCESS|STEP_FAILURE|ASSET_CHECK_EVALUATION|RUN_SUCCESS|"
@@ -89,12 +90,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--start", default=WINDOW_START.isoformat())
     parser.add_argument("--end", default=WINDOW_END.isoformat())
+    parser.add_argument("--node", default="geth", choices=sorted(PROFILES),
+                        help="the node profile the sandbox chain is reached through")
     args = parser.parse_args()
 
     start, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
     print(f"sandbox: planting the simulated on-chain scenario for {start}..{end} on a local "
           "chain (anvil) and starting the replay server", flush=True)
-    with running_sandbox(start, end) as (sandbox_env, truth, server):
+    print(f"sandbox: the chain is reached through the '{args.node}' node profile "
+          "(sandbox/rpc_proxy.py)", flush=True)
+    with running_sandbox(start, end, args.node) as (sandbox_env, truth, server):
         env = {**os.environ, **sandbox_env}
         prepare_dagster_home(env)
         warehouse = env.setdefault("STABLEFLOW_WAREHOUSE", "data/stableflow.duckdb")

@@ -10,6 +10,7 @@ from typing import Iterator
 
 from sandbox.chain import Anvil, GroundTruth, Rpc, plant_scenario
 from sandbox.replay import ReplayServer
+from sandbox.rpc_proxy import RpcProxy
 
 ROOT = Path(__file__).resolve().parents[1]
 # Every recorded series covers these days (see recordings/SOURCES.md).
@@ -40,9 +41,11 @@ def bury(rpc_url: str, blocks: int = FINALITY_DEPTH + 6) -> None:
 
 @contextlib.contextmanager
 def running_sandbox(
-    start: dt.date = WINDOW_START, end: dt.date = WINDOW_END
+    start: dt.date = WINDOW_START, end: dt.date = WINDOW_END, node_profile: str = "geth"
 ) -> Iterator[tuple[dict[str, str], GroundTruth, ReplayServer]]:
-    """Replay server and a local chain with the planted scenario for start..end.
+    """Replay server and a local chain with the planted scenario for start..end, reached
+    through the RPC proxy playing `node_profile` (sandbox/rpc_proxy.py): by default geth's
+    limits, so the sandbox is no kinder than a real node.
 
     Yields the environment that points the pipeline at them, the scenario's ground truth,
     and the replay server (for its request counts).
@@ -52,7 +55,8 @@ def running_sandbox(
     with ReplayServer() as server, Anvil(start) as node:
         truth = plant_scenario(node.url, load_labels().frame, start, end)
         bury(node.url)
-        yield sandbox_environment(server.url, node.url), truth, server
+        with RpcProxy(node.url, profile=node_profile) as proxy:
+            yield sandbox_environment(server.url, proxy.url), truth, server
 
 
 def prepare_dagster_home(env: dict[str, str]) -> None:

@@ -133,11 +133,19 @@ def _query_tokens(chain: Chain, per_token: int) -> pl.DataFrame:
 
 
 def transfer_filters(chain: Chain, addresses: list[str]) -> list[tuple[str, list]]:
-    """The (address, topics) filters of `transfers`: per token, Transfer from any of
-    `addresses`, then Transfer to any of them."""
+    """The (address, topics) filters of `transfers`: per token and per chunk of at most
+    chain.max_topic_values addresses (nodes refuse more than 1,000 values in one topic
+    position), Transfer from any of the chunk, then Transfer to any of it. Every token has
+    the same number of filters (`filters_per_token`)."""
     padded = ["0x" + _address_word(a) for a in addresses]
-    return [(token.address, topics) for token in chain.tokens
-            for topics in ([TRANSFER, padded], [TRANSFER, None, padded])]
+    size = chain.max_topic_values
+    chunks = [padded[i:i + size] for i in range(0, len(padded), size)] or [[]]
+    return [(token.address, topics) for token in chain.tokens for chunk in chunks
+            for topics in ([TRANSFER, chunk], [TRANSFER, None, chunk])]
+
+
+def filters_per_token(chain: Chain, addresses: list[str]) -> int:
+    return 2 * max(1, -(-len(addresses) // chain.max_topic_values))
 
 
 def issuance_events(rpc: EvmRpc, chain: Chain, day_of: DayOfBlock) -> pl.DataFrame:
@@ -260,13 +268,13 @@ def transfers(rpc: EvmRpc, chain: Chain, addresses: list[str], day_of: DayOfBloc
               ) -> pl.DataFrame:
     """Transfer logs of every token from or to any of `addresses` in the window.
 
-    Two topic-filtered scans per token (from in the set; to in the set), so the node
-    returns only the labelled wallets' transfers; a transfer between two labelled wallets
-    matches both and is kept once.
+    Two topic-filtered scans per token and address chunk (from in the chunk; to in it), so
+    the node returns only the labelled wallets' transfers; a transfer matching several
+    filters (between two labelled wallets) is kept once.
     """
     logs = rpc.get_logs(transfer_filters(chain, addresses), day_of.first_block,
                         day_of.last_block)
-    tokens = _query_tokens(chain, per_token=2)
+    tokens = _query_tokens(chain, per_token=filters_per_token(chain, addresses))
     frame = (logs.join(tokens, on="query", maintain_order="left")
              .unique(["transactionHash", "logIndex"], keep="first", maintain_order=True))
     source = f"rpc {chain.name} eth_getLogs"
