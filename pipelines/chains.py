@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,3 +151,15 @@ def load_chains(path: Path = CHAINS_FILE) -> tuple[Chain, ...]:
 
 
 CHAINS = load_chains()
+
+
+def balances_from(chain: Chain) -> str:
+    """How the deployment reads `chain`'s past balances and supply, from
+    STABLEFLOW_<CHAIN>_BALANCES: "state" (eth_call at each closing block: an archive node) or
+    "logs" (state at the final block rewound with logs: any full node)."""
+    name = f"STABLEFLOW_{chain.name.upper()}_BALANCES"
+    value = os.environ.get(name, "state")
+    if value not in ("state", "logs"):
+        raise ConfigError(f"environment variable {name}={value!r}: expected 'state' (an archive "
+                          f"node) or 'logs' (a full node: balances rewound with logs)")
+    return value

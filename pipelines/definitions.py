@@ -8,7 +8,7 @@ from assets.analytics.assets import analytics_assets
 from assets.ingest import ingest_assets, ingest_checks
 from assets.models import model_assets, model_checks
 from assets.publish import analyst_warehouse
-from pipelines.chains import CHAINS
+from pipelines.chains import CHAINS, balances_from
 from pipelines.jobs import daily_refresh_job
 from pipelines.resources import HttpSource, Warehouse
 from pipelines.resources.evm import EvmRpc
@@ -46,7 +46,8 @@ defs = dg.Definitions(
         "alternative_me": HttpSource(name="alternative.me", base_url=settings.alternative_me_url),
         "fred": HttpSource(name="fred", base_url=settings.fred_url),
         # One JSON-RPC endpoint per chain; URLs usually embed a provider key, so EnvVar.
-        **{chain.resource_key: EvmRpc(chain=chain.name, url=dg.EnvVar(chain.rpc_url_env))
+        **{chain.resource_key: EvmRpc(chain=chain.name, url=dg.EnvVar(chain.rpc_url_env),
+                                      balances=balances_from(chain))
            for chain in CHAINS},
     },
 )

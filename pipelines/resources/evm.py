@@ -15,7 +15,7 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Literal, Sequence
 
 import dagster as dg
 import polars as pl
@@ -134,7 +134,7 @@ class EvmRpc(dg.ConfigurableResource):
     # Where balances and supply at old closing blocks come from: "state" (eth_call at the
     # block: needs an archive node) or "logs" (state at a recent block, rewound with logs:
     # works on a full node). Set from STABLEFLOW_<CHAIN>_BALANCES.
-    balances: str = "state"
+    balances: Literal["state", "logs"] = "state"
     max_attempts: int = 5
     backoff_s: float = 1.0
     timeout_s: float = 60.0
@@ -357,6 +357,8 @@ class EvmRpc(dg.ConfigurableResource):
         span = min(self.max_log_blocks, self._span_limit or self.max_log_blocks)
         pending = [(q, lo, min(lo + span - 1, last)) for q in range(len(queries))
                    for lo in range(first, last + 1, span)]
+        if self._span_limit is not None:  # learnt earlier: a read too long fails before it starts
+            self._within_budget(len(pending), first, last)
         found: dict[tuple[int, int], pl.DataFrame] = {}
         limited_rounds, calls = 0, 0
         while pending:
@@ -405,15 +407,7 @@ class EvmRpc(dg.ConfigurableResource):
                     raise self._permanent(exc)
             if self._span_limit is not None:
                 again, pending = self._recut(again), self._recut(pending)
-                needed = calls + len(again) + len(pending)
-                if needed > self.max_log_requests:
-                    raise NodeLimitError(
-                        f"rpc {self.chain}: the node serves eth_getLogs over at most "
-                        f"{self._span_limit:,} blocks a call, so blocks {first:,}..{last:,} "
-                        f"need about {needed:,} calls (this resource's max_log_requests is "
-                        f"{self.max_log_requests:,}). Use a node or provider tier with wider "
-                        f"log ranges (README, 'Live mode'), ingest fewer days per run, or "
-                        f"raise max_log_requests. Nothing was written.")
+                self._within_budget(calls + len(again) + len(pending), first, last)
             pending = again + limited + pending
             if limited:
                 limited_rounds += 1
@@ -425,6 +419,16 @@ class EvmRpc(dg.ConfigurableResource):
                   for key in sorted(found)]
         empty = pl.DataFrame(schema={**LOG_FIELDS, "query": pl.Int64})
         return pl.concat([empty, *frames], how="vertical_relaxed") if frames else empty
+
+    def _within_budget(self, needed: int, first: int, last: int) -> None:
+        if needed > self.max_log_requests:
+            raise NodeLimitError(
+                f"rpc {self.chain}: the node serves eth_getLogs over at most "
+                f"{self._span_limit:,} blocks a call, so blocks {first:,}..{last:,} need about "
+                f"{needed:,} calls (this resource's max_log_requests is "
+                f"{self.max_log_requests:,}). Use a node or provider tier with wider log ranges "
+                f"(README, 'Live mode'), ingest fewer days per run, or raise max_log_requests. "
+                f"Nothing was written.")
 
     def _narrow(self, error: RpcError, q: int, lo: int, hi: int) -> list[tuple[int, int, int]]:
         """Smaller ranges for a range the node refused, from what its message says."""

@@ -18,6 +18,7 @@ import dagster as dg
 import polars as pl
 
 from assets.ingest.evm.blocks import ClosingBlock, final_block, resolve_closing_blocks
+from assets.ingest.evm.rewind import rewind, snapshot
 from assets.ingest.evm.extract import (DayOfBlock, RAW, balances, daily_issuance,
                                        issuance_events, token_supply, transfers)
 from assets.ingest.labels import LabelSet, load_labels
@@ -62,6 +63,15 @@ def _closing_blocks(rpc: EvmRpc, warehouse: Warehouse, chain: Chain, first: dt.d
     if missing:
         cached.update(resolve_closing_blocks(rpc, missing, final_block(rpc, chain), hints))
     return [cached[d] for d in days(first, last)]
+
+
+def _state_source(w: "_Window", call: str) -> str:
+    """Where a state value came from: read at the closing block, or rewound with logs."""
+    ways = {rpc.balances for _, rpc, _ in w.chains}
+    return " + ".join(sorted(
+        f"json-rpc eth_call {call}" if way == "state" else
+        f"json-rpc eth_call {call} at the final block, rewound with eth_getLogs"
+        for way in ways))
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,25 @@ def _in_parts(context: dg.AssetExecutionContext, step: str, chain: Chain, rpc: E
     if isinstance(results[0], pl.DataFrame):
         return pl.concat(results)
     return tuple(pl.concat(frames) for frames in zip(*results))
+
+
+def _rewound(context: dg.AssetExecutionContext, step: str, chain: Chain, rpc: EvmRpc,
+             blocks: list[ClosingBlock], addresses: list[str], reduce: Callable
+             ) -> tuple[pl.DataFrame, ...]:
+    """Balances of `addresses` and supplies at `blocks` without reading old state
+    (EvmRpc.balances = "logs", assets/ingest/evm/rewind.py): the state at the final block,
+    rewound with logs, newest part first so each block is scanned once. `reduce(balances,
+    supply)` shrinks each part's frames before the next part is read."""
+    later = snapshot(rpc, chain, addresses, final_block(rpc, chain).number)
+    parts = [blocks[i:i + PROGRESS_DAYS] for i in range(0, len(blocks), PROGRESS_DAYS)]
+    before, results, done = rpc.requests_made, [], 0
+    for part in reversed(parts):
+        held, supply, later = rewind(rpc, chain, addresses, part, later)
+        results.append(reduce(held, supply))
+        done += len(part)
+        context.log.info(f"{step} {chain.name}: {done}/{len(blocks)} days, "
+                         f"{rpc.requests_made - before} requests")
+    return tuple(pl.concat(frames) for frames in zip(*reversed(results)))
 
 
 def _window(context: dg.AssetExecutionContext, day_before: bool, use_cache: bool = True
@@ -168,11 +197,15 @@ _DEPS = [dg.AssetKey(["raw", "evm_day_blocks"])]
 )
 def evm_token_supply(context: dg.AssetExecutionContext):
     w = _window(context, day_before=False)
-    frame = pl.concat([
-        _in_parts(context, "evm_token_supply", chain, rpc, blocks, False,
-                  lambda part: token_supply(rpc, chain, part))
-        for chain, rpc, blocks in w.chains])
-    frame = stamp(frame, "json-rpc eth_call totalSupply()", utc_now())
+    frames = []
+    for chain, rpc, blocks in w.chains:
+        if rpc.balances == "logs":
+            frames += _rewound(context, "evm_token_supply", chain, rpc, blocks, [],
+                               lambda held, supply: (supply,))
+        else:
+            frames.append(_in_parts(context, "evm_token_supply", chain, rpc, blocks, False,
+                                    lambda part: token_supply(rpc, chain, part)))
+    frame = stamp(pl.concat(frames), _state_source(w, "totalSupply()"), utc_now())
     written = w.warehouse.replace_window(
         w.start, w.end, Rows("raw.evm_token_supply", frame, ["date", "chain", "token"]))
     yield dg.MaterializeResult(asset_key=["raw", "evm_token_supply"],
@@ -280,22 +313,25 @@ def evm_exchange_reserves(context: dg.AssetExecutionContext):
     labels = load_labels()
     per_address, reserves = [], []
 
-    def read(rpc: EvmRpc, chain: Chain, part: list[ClosingBlock]):
+    def reduce(frame: pl.DataFrame, *_) -> tuple[pl.DataFrame, pl.DataFrame]:
         # every labelled wallet's balance, reduced at once: reserves per exchange, and the
         # wallets that hold anything (most labelled wallets are empty on most days)
-        frame = balances(rpc, chain, labels.addresses(), part)
         return (exchange_reserves(frame, labels),
                 _labelled(frame.filter(pl.col("balance_raw") > 0), labels, "address", "")
                 .with_columns(label_version=pl.lit(labels.version)))
 
     for chain, rpc, blocks in w.chains:
-        chain_reserves, chain_balances = _in_parts(
-            context, "evm_exchange_reserves", chain, rpc, blocks, False,
-            lambda part: read(rpc, chain, part))
+        if rpc.balances == "logs":
+            chain_reserves, chain_balances = _rewound(
+                context, "evm_exchange_reserves", chain, rpc, blocks, labels.addresses(), reduce)
+        else:
+            chain_reserves, chain_balances = _in_parts(
+                context, "evm_exchange_reserves", chain, rpc, blocks, False,
+                lambda part: reduce(balances(rpc, chain, labels.addresses(), part)))
         reserves.append(chain_reserves)
         per_address.append(chain_balances)
     now = utc_now()
-    source = "json-rpc eth_call balanceOf (BalanceReader)"
+    source = _state_source(w, "balanceOf (BalanceReader)")
     written = w.warehouse.replace_window(
         w.start, w.end,
         Rows("raw.evm_exchange_balances", stamp(pl.concat(per_address), source, now),

@@ -139,13 +139,14 @@ def transfer_filters(chain: Chain, addresses: list[str]) -> list[tuple[str, list
     the same number of filters (`filters_per_token`)."""
     padded = ["0x" + _address_word(a) for a in addresses]
     size = chain.max_topic_values
-    chunks = [padded[i:i + size] for i in range(0, len(padded), size)] or [[]]
+    # no addresses, no filter: an empty topic list would match every Transfer
+    chunks = [padded[i:i + size] for i in range(0, len(padded), size)]
     return [(token.address, topics) for token in chain.tokens for chunk in chunks
             for topics in ([TRANSFER, chunk], [TRANSFER, None, chunk])]
 
 
 def filters_per_token(chain: Chain, addresses: list[str]) -> int:
-    return 2 * max(1, -(-len(addresses) // chain.max_topic_values))
+    return 2 * -(-len(addresses) // chain.max_topic_values)
 
 
 def issuance_events(rpc: EvmRpc, chain: Chain, day_of: DayOfBlock) -> pl.DataFrame:

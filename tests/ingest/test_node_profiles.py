@@ -1,0 +1,171 @@
+"""Every on-chain asset over one window under each node profile of the sandbox RPC proxy
+(sandbox/rpc_proxy.py: each modelled on a documented limit of a real client or provider).
+
+Where the profile can serve the data, the tables are identical to those read from the bare
+node; where it cannot, the run fails with a message naming the node's limit and the setting
+to change, and the failing assets write nothing.
+"""
+
+import dataclasses
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from assets.ingest.evm import evm_assets
+from assets.ingest.labels import load_labels
+from pipelines.resources import Warehouse
+from pipelines.resources.evm import EvmRpc
+from sandbox.chain import Anvil, plant_scenario
+from sandbox.rpc_proxy import PROFILES, RpcProxy
+from sandbox.world import bury
+from tests.conftest import materialize
+
+START, END = dt.date(2021, 6, 1), dt.date(2021, 6, 10)  # ~25 blocks
+TABLES = ["raw.evm_day_blocks", "raw.evm_token_supply", "raw.evm_issuance_events",
+          "raw.evm_issuance_daily", "raw.evm_exchange_balances", "raw.evm_exchange_reserves",
+          "raw.evm_exchange_flows"]
+STATE_TABLES = ["raw.evm_token_supply", "raw.evm_exchange_balances", "raw.evm_exchange_reserves"]
+LOG_TABLES = ["raw.evm_issuance_events", "raw.evm_issuance_daily", "raw.evm_exchange_flows"]
+
+
+@pytest.fixture(scope="module")
+def chain():
+    with Anvil(START) as node:
+        truth = plant_scenario(node.url, load_labels().frame, START, END)
+        # 200 blocks after the window: its closing blocks are older than the 128 blocks of
+        # state a full node keeps, as yesterday's are at the daily run (~450 blocks back)
+        bury(node.url, 200)
+        with RpcProxy(node.url) as proxy:
+            yield proxy, truth
+
+
+def run(proxy, tmp_path, name, **rpc):
+    warehouse = Warehouse(path=str(tmp_path / f"{name}.duckdb"))
+    resources = {"warehouse": warehouse,
+                 "rpc_ethereum": EvmRpc(chain="ethereum", url=proxy.url, backoff_s=0.01, **rpc)}
+    result = materialize(evm_assets, resources, START, END, raise_on_error=False)
+    errors = "\n".join(str(e.event_specific_data.error.to_string())
+                       for e in result.all_events if e.is_step_failure)
+    return result, warehouse, errors
+
+
+def tables(warehouse, names=TABLES):
+    return {t: warehouse.read(f"SELECT * EXCLUDE (ingested_at, source) FROM {t} ORDER BY ALL")
+            for t in names}
+
+
+@pytest.fixture(scope="module")
+def reference(chain, tmp_path_factory):
+    proxy, _ = chain
+    proxy.use("anvil")
+    result, warehouse, errors = run(proxy, tmp_path_factory.mktemp("ref"), "anvil")
+    assert result.success, errors
+    return tables(warehouse)
+
+
+def same(left: dict, right: dict) -> bool:
+    return left.keys() == right.keys() and all(left[t].equals(right[t]) for t in left)
+
+
+@pytest.mark.parametrize("profile", ["geth", "erigon", "infura", "alchemy-free"])
+def test_profiles_that_can_serve_the_window_give_identical_tables(chain, reference, tmp_path,
+                                                                   profile):
+    proxy, _ = chain
+    proxy.use(profile)
+    result, warehouse, errors = run(proxy, tmp_path, profile)
+    assert result.success, errors
+    assert same(tables(warehouse), reference)
+
+
+def test_a_node_capping_batches_and_results_lower_than_ours_gives_identical_tables(
+        chain, reference, tmp_path):
+    proxy, _ = chain
+    proxy.reset_counts()
+    # geth run with --rpc.batch-request-limit 8, behind a provider capping answers at 5 logs
+    proxy.use(dataclasses.replace(PROFILES["geth"], max_batch=8, max_log_results=5))
+    result, warehouse, errors = run(proxy, tmp_path, "tight")
+    assert result.success, errors
+    assert proxy.refused["batch"] > 0 and proxy.refused["results"] > 0
+    assert same(tables(warehouse), reference)
+
+
+def test_alchemy_free_fails_a_long_backfill_at_once_naming_its_range_limit(chain, tmp_path):
+    proxy, _ = chain
+    proxy.use("alchemy-free")
+    proxy.reset_counts()
+    # The sandbox has ~2 blocks a day, mainnet 7,200: this budget stands for the default
+    # 20,000 calls on a mainnet window of months (10-block ranges: 720 calls per filter-day).
+    result, warehouse, errors = run(proxy, tmp_path, "alchemy", max_log_requests=5)
+    assert not result.success
+    assert "serves eth_getLogs over at most 10 blocks a call" in errors
+    assert "max_log_requests is 5" in errors and "wider log ranges" in errors
+    assert not warehouse.table_exists("raw.evm_exchange_flows")
+    # it stopped as soon as the limit was known, not after reading the window 10 blocks at a time
+    assert proxy.calls["eth_getLogs"] < 60
+
+
+def test_a_full_node_fails_state_reads_naming_the_logs_setting(chain, tmp_path):
+    proxy, _ = chain
+    proxy.use("full-node")
+    result, warehouse, errors = run(proxy, tmp_path, "full")
+    assert not result.success
+    assert "missing trie node" in errors and "not an archive node" in errors
+    assert "STABLEFLOW_ETHEREUM_BALANCES=logs" in errors
+    assert not any(warehouse.table_exists(t) for t in STATE_TABLES)
+    # what needs no old state still runs
+    assert all(warehouse.table_exists(t) for t in ["raw.evm_day_blocks", *LOG_TABLES])
+
+
+def test_a_full_node_reading_balances_from_logs_gives_identical_tables(chain, reference, truth_of,
+                                                                        tmp_path):
+    proxy, _ = chain
+    proxy.use("full-node")
+    result, warehouse, errors = run(proxy, tmp_path, "logs", balances="logs")
+    assert result.success, errors
+    assert same(tables(warehouse), reference)
+    supply = warehouse.read("SELECT date, token, supply_raw::BIGINT AS supply_raw "
+                            "FROM raw.evm_token_supply ORDER BY ALL")
+    assert supply.rows() == truth_of.supply.select("date", "token", "supply_raw").sort(
+        "date", "token").rows()
+
+
+@pytest.fixture
+def truth_of(chain):
+    return chain[1]
+
+
+def test_pruned_history_fails_at_once_naming_the_cutoff_remedy(chain, tmp_path):
+    proxy, _ = chain
+    proxy.use("pruned", pruned_below=4)  # the window's blocks are gone
+    proxy.reset_counts()
+    result, warehouse, errors = run(proxy, tmp_path, "pruned")
+    assert not result.success
+    assert "error 4444: pruned history unavailable" in errors
+    assert "--history.chain all" in errors and "STABLEFLOW_START_DATE" in errors
+    assert not any(warehouse.table_exists(t) for t in TABLES)
+    # a permanent refusal is not retried
+    assert proxy.refused["pruned"] <= 5
+
+
+def test_a_node_of_another_chain_fails_before_anything_is_read(chain, tmp_path):
+    proxy, _ = chain
+    proxy.use("wrong-chain")
+    proxy.reset_counts()
+    result, warehouse, errors = run(proxy, tmp_path, "polygon")
+    assert not result.success
+    assert "serves chain id 137, but chains.yaml says ethereum.chain_id = 1" in errors
+    assert not any(warehouse.table_exists(t) for t in TABLES)
+    assert set(proxy.calls) <= {"eth_chainId", "eth_blockNumber", "eth_getBlockByNumber"}
+
+
+def test_too_many_topic_values_fail_at_once_naming_the_setting(chain, tmp_path):
+    proxy, _ = chain
+    proxy.use(dataclasses.replace(PROFILES["geth"], topic_values=100))  # a stricter provider
+    proxy.reset_counts()
+    result, warehouse, errors = run(proxy, tmp_path, "topics")
+    assert not result.success
+    assert "exceed max addresses or topics per search position" in errors
+    assert "lower chains.yaml ethereum.max_topic_values" in errors
+    assert not warehouse.table_exists("raw.evm_exchange_flows")
+    assert proxy.refused["topics"] <= 16  # the first batch of Transfer filters, no halving loop
