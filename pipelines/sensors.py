@@ -154,8 +154,10 @@ def build_reorg_sensor(job, chains: Sequence[Chain]) -> dg.SensorDefinition:
         requests = []
         going = days_in_progress(context.instance)
         for chain in chains:
-            changed = reorged_days(context.resources.warehouse,
-                                   getattr(context.resources, chain.resource_key), chain.name)
+            rpc = getattr(context.resources, chain.resource_key)
+            # a node of another network would look like a reorg of every stored day
+            rpc.expect_chain(chain.chain_id, chain.rpc_url_env)
+            changed = reorged_days(context.resources.warehouse, rpc, chain.name)
             if changed and not set(changed) <= going:
                 context.log.warning(f"{chain.name}: the closing blocks of {changed[0]}.."
                                     f"{changed[-1]} are no longer on the chain; ingesting "
