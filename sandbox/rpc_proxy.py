@@ -9,7 +9,7 @@ sandbox is never kinder than the world:
 | `anvil` | nothing: the bare sandbox node |
 | `geth` | > 1,000 values per topic position or addresses (go-ethereum eth/filters: `maxSubTopics = 1000` since v1.14.0, PR #29535; `--rpc.logquerylimit` default 1000 since v1.16.4); > 1,000 calls per batch, "batch too large" (`--rpc.batch-request-limit`); a batch answer past 25 MB, -32003 "response too large" on the calls after it (`--rpc.batch-response-max-size`); request bodies over 5 MiB, HTTP 413 (rpc/http.go `defaultBodyLimit`) |
 | `erigon` | geth's topic limit with Erigon's message (`--rpc.logs.querylimit` 1000); > 100 calls per batch (`--rpc.batch.limit` default 100) |
-| `infura` | an eth_getLogs answer of more than 10,000 logs: -32005 "query returned more than 10000 results" with a suggested range (Infura docs, eth_getLogs) |
+| `infura` | an eth_getLogs answer of more than 10,000 logs: -32005 "query returned more than 10000 results" with a suggested range (Infura docs, eth_getLogs); ranges over 10,000 blocks: -32602 "range N exceeds limit of 10000" (what the live API answers, INFURA/infura issue #237) |
 | `alchemy-free` | eth_getLogs over more than 10 blocks (Alchemy docs, eth_getLogs: Free tier block range) |
 | `full-node` | geth, keeping state for the newest 128 blocks only: eth_call at older blocks fails "missing trie node" (go-ethereum issue #20874) |
 | `pruned` | geth with `--history.chain postmerge`: blocks and logs below a cutoff answer 4444 "pruned history unavailable" (go-ethereum core/history PrunedHistoryError) |
@@ -47,6 +47,11 @@ class NodeProfile:
     max_batch_response: int | None = None  # bytes of results in one batch answer
     max_body: int | None = None  # bytes of one request body
     max_log_blocks: int | None = None
+    # the refusal of a wider range: code and message ({span} blocks asked, {limit}, {lo}, {hi})
+    range_error: tuple[int, str] = (
+        -32600, "Under the Free tier plan, you can make eth_getLogs requests with up to a "
+        "{limit} block range. Based on your parameters, this block range should work: "
+        "[{lo}, {hi}]. Upgrade to PAYG for expanded block range.")
     max_log_results: int | None = None
     state_blocks: int | None = None  # state kept for this many newest blocks
     pruned_below: int | None = None  # blocks and logs below this are gone
@@ -62,7 +67,8 @@ PROFILES = {p.name: p for p in [
                 topic_message="query exceeds the maximum of 1000 addresses or topics per "
                               "search position",
                 batch_message="batch limit 100 exceeded"),
-    NodeProfile("infura", max_log_results=10_000),
+    NodeProfile("infura", max_log_results=10_000, max_log_blocks=10_000,
+                range_error=(-32602, "range {span} exceeds limit of {limit}")),
     NodeProfile("alchemy-free", max_log_blocks=10),
     NodeProfile("full-node", **_GETH, state_blocks=128),
     # the cutoff is set per chain: RpcProxy(..., pruned_below=N)
@@ -178,12 +184,10 @@ class RpcProxy:
             return "topics", _error(call, -32602, p.topic_message)
         span = min(self.max_log_blocks or 2**62, p.max_log_blocks or 2**62)
         if hi - lo + 1 > span:
-            if p.max_log_blocks == span:  # Alchemy's documented wording
-                return "range", _error(
-                    call, -32600, f"Under the Free tier plan, you can make eth_getLogs requests "
-                    f"with up to a {span} block range. Based on your parameters, this block "
-                    f"range should work: [{hex(lo)}, {hex(lo + span - 1)}]. Upgrade to PAYG "
-                    f"for expanded block range.")
+            if p.max_log_blocks == span:
+                code, message = p.range_error
+                return "range", _error(call, code, message.format(
+                    span=hi - lo + 1, limit=span, lo=hex(lo), hi=hex(lo + span - 1)))
             return "range", _error(call, -32005, "query returned more than 10000 results. Try "
                                    f"with this block range [{hex(lo)}, {hex(lo + span - 1)}].")
         return None

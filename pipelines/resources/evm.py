@@ -49,8 +49,10 @@ _KINDS = (
 # Rate limiting inside a 200 answer: Infura/Alchemy use -32005 and 429 with "rate" in the text.
 _RATE_LIMITED_CODES = {-32005, -32029, -32090, 429}
 # A provider's stated maximum range, when its refusal says it: Alchemy "up to a 10 block
-# range", reth "max block range 100000", QuickNode "limited to a 10,000 range".
-_STATED_SPAN = re.compile(r"(?:up to an? |max block range |limited to an? )([\d,]+)(k?)\b")
+# range" / "up to a 500 block range", reth "max block range 100000", QuickNode "limited to a
+# 10,000 range", Infura's live API "range 1000000 exceeds limit of 10000" (INFURA/infura#237).
+_STATED_SPAN = re.compile(
+    r"(?:up to an? |max block range |limited to an? |range \d+ exceeds limit of )([\d,]+)(k?)\b")
 # A suggested range: Infura "Try with this block range [0x1, 0x2]", Alchemy "this block
 # range should work: [0x1, 0x2]".
 _SUGGESTED = re.compile(r"\[(0x[0-9a-f]+),\s*(0x[0-9a-f]+)\]")
@@ -330,7 +332,9 @@ class EvmRpc(dg.ConfigurableResource):
             else _header(finalized)
         anchor_header = rest[0] if rest else None
         if isinstance(anchor_header, RpcError):
-            raise self._permanent(anchor_header)
+            if anchor_header.kind != "pruned":  # a node without old blocks: search without it
+                raise self._permanent(anchor_header)
+            anchor_header = None
         return Head(int(latest, 16), finalized, _header(anchor_header) if anchor_header else None)
 
     def eth_calls(self, calls: Sequence[tuple[str, str, int]],
