@@ -54,8 +54,8 @@ _RATE_LIMITED_CODES = {-32005, -32029, -32090, 429}
 _STATED_SPAN = re.compile(
     r"(?:up to an? |max block range |limited to an? |range \d+ exceeds limit of )([\d,]+)(k?)\b")
 # A suggested range: Infura "Try with this block range [0x1, 0x2]", Alchemy "this block
-# range should work: [0x1, 0x2]".
-_SUGGESTED = re.compile(r"\[(0x[0-9a-f]+),\s*(0x[0-9a-f]+)\]")
+# range should work: [0x1, 0x2]", reth "retry with the range 0x1-0x2".
+_SUGGESTED = re.compile(r"(?:\[|range )(0x[0-9a-f]+)(?:,\s*|-)(0x[0-9a-f]+)")
 # The fields of a log the extractors read. eth_getLogs answers are parsed by polars straight
 # into these columns: a Python object per log (json.loads, then a frame built from lists)
 # cost more than the node's own work on large scans (bench/extraction.py).

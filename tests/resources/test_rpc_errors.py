@@ -1,0 +1,61 @@
+"""Refusals as real clients and providers word them, read by kind: what can succeed if asked
+differently (rate, batch, response, range) and what cannot (pruned, state, topics)."""
+
+import pytest
+
+from pipelines.resources.evm import EvmRpc, RpcError
+
+# (code, message, kind): each message as its source sends it
+REAL = [
+    # go-ethereum
+    (-32602, "exceed max topics", "topics"),
+    (-32602, "exceed max addresses or topics per search position", "topics"),
+    (-32600, "batch too large", "batch"),
+    (-32003, "response too large", "response"),
+    (4444, "pruned history unavailable", "pruned"),
+    (-32000, "missing trie node 59030c2a3d552c0af0eae6635117d919c9a3c36bc98c2180207f8535c9b67163 "
+             "(path ) state 0x59030c2a3d552c0af0eae6635117d919c9a3c36bc98c2180207f8535c9b67163 "
+             "is not available", "state"),  # piplabs/story-geth#137
+    (-32000, "historical state not available in path scheme yet", "state"),
+    # Erigon
+    (-32602, "query exceeds the maximum of 1000 addresses or topics per search position", "topics"),
+    # Infura: documented, and what the live API answers (INFURA/infura#237)
+    (-32005, "query returned more than 10000 results. Try with this block range [0x1, 0x2].",
+     "range"),
+    (-32602, "range 1000000 exceeds limit of 10000", "range"),
+    (-32005, "project ID request rate exceeded", "rate"),
+    # Alchemy (BobTheBuidler/dank_mids#772, bancorprotocol/webapp#523)
+    (-32600, "You can make eth_getLogs requests with up to a 500 block range. Based on your "
+             "parameters, this block range should work: [0x123c9b2, 0x123cba5]", "range"),
+    (-32602, "Log response size exceeded. Please reduce query block range.", "range"),
+    (429, "Your app has exceeded its compute units per second capacity.", "rate"),
+    # reth
+    (-32602, "query exceeds max block range 100000", "range"),
+    (-32602, "query exceeds max results 20000, retry with the range 0x1-0x2", "range"),
+]
+
+
+@pytest.mark.parametrize("code,message,kind", REAL)
+def test_real_refusals_are_read_by_kind(code, message, kind):
+    assert RpcError("ethereum", "eth_getLogs", [], code, message).kind == kind
+
+
+@pytest.mark.parametrize("message,lo,hi,expected", [
+    # a stated maximum range cuts every range to it
+    ("You can make eth_getLogs requests with up to a 500 block range. Based on your "
+     "parameters, this block range should work: [0x64, 0x257]", 100, 1299,
+     [(100, 599), (600, 1099), (1100, 1299)]),
+    ("range 30000 exceeds limit of 10000", 0, 29_999, [(0, 9999), (10_000, 19_999),
+                                                       (20_000, 29_999)]),
+    # a suggested range cuts this range where the node says
+    ("query returned more than 10000 results. Try with this block range [0x64, 0x95].", 100,
+     300, [(100, 149), (150, 300)]),
+    ("query exceeds max results 20000, retry with the range 0x64-0x6e", 100, 300,
+     [(100, 110), (111, 300)]),
+    # nothing said: halve
+    ("block range is too wide", 100, 199, [(100, 149), (150, 199)]),
+])
+def test_ranges_are_cut_where_the_node_says(message, lo, hi, expected):
+    rpc = EvmRpc(chain="ethereum", url="http://127.0.0.1:1")
+    error = RpcError("ethereum", "eth_getLogs", [], -32600, message)
+    assert [(a, b) for _, a, b in rpc._narrow(error, 0, lo, hi)] == expected
