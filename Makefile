@@ -11,10 +11,11 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 PORT ?= 3000
 MODE ?= sandbox
 
-.PHONY: help install chromium demo test bench ui clean
+.PHONY: help install chromium demo doctor test bench ui clean
 
 help:
 	@echo "make demo   - run the whole pipeline offline over the sandbox window"
+	@echo "make doctor - probe the endpoints, say which assets will run (MODE=sandbox|live, NODE=<profile>)"
 	@echo "make test   - run the full test suite"
 	@echo "make bench  - run the benchmarks offline, write bench/RESULTS.md"
 	@echo "make ui     - Dagster UI on http://127.0.0.1:$(PORT) (MODE=sandbox|live)"
@@ -49,6 +50,16 @@ chromium:
 # NODE=erigon|infura|... runs the demo through another node profile (sandbox/rpc_proxy.py).
 demo: install
 	$(RUN) python -m sandbox.demo $(if $(NODE),--node $(NODE))
+
+# A preflight: probes the endpoints (~20 requests) and says which assets will run, and why not;
+# exits 1 if any will not. MODE=live: the endpoints of the environment, as the pipeline reads
+# them. Sandbox (default): a 3-day planted chain reached through NODE=geth|full-node|pruned|...
+doctor: install
+ifeq ($(MODE),live)
+	$(RUN) python -m pipelines.doctor
+else
+	$(RUN) python -m sandbox.doctor $(if $(NODE),--node $(NODE))
+endif
 
 test: install chromium
 	$(RUN) pytest

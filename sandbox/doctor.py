@@ -1,0 +1,84 @@
+"""`make doctor` in sandbox mode: the preflight (pipelines/doctor.py) against the offline world.
+
+Plants a short window (3 days by default) on a local chain, mines 200 empty blocks after it
+(so its closing blocks are older than the 128 blocks of state a full node keeps, as yesterday's
+are at the daily run), starts the replay server, and reaches the chain through the RPC proxy
+playing a node profile (sandbox/rpc_proxy.py: geth by default; NODE=full-node, pruned,
+alchemy-free, wrong-chain, ... show what the doctor says about such a node). The `pruned`
+profile drops the blocks below the window's second closing block: a cutoff inside the window.
+Then it runs the doctor against that environment, exactly as `make doctor MODE=live` runs it
+against the environment's endpoints, and exits with its code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import sys
+import warnings
+from typing import Iterator
+
+from sandbox.chain import Anvil, GroundTruth, plant_scenario
+from sandbox.replay import ReplayServer
+from sandbox.rpc_proxy import PROFILES, RpcProxy
+from sandbox.world import bury, sandbox_environment
+
+START, END = dt.date(2023, 10, 18), dt.date(2023, 10, 20)
+# Blocks mined after the window: more than a full node's 128 blocks of state.
+BURIED = 200
+
+
+@contextlib.contextmanager
+def doctor_sandbox(start: dt.date = START, end: dt.date = END, node_profile: str = "geth"
+                   ) -> Iterator[tuple[dict[str, str], GroundTruth, RpcProxy]]:
+    """The replay server and a chain with start..end planted and BURIED blocks after it,
+    behind the RPC proxy playing `node_profile`. Yields the environment pointing the pipeline
+    (and the doctor) at them, the scenario's ground truth and the proxy (proxy.use switches
+    profiles)."""
+    with warnings.catch_warnings():  # dagster's beta warnings, from importing the assets
+        warnings.simplefilter("ignore")
+        from assets.ingest.labels import load_labels
+
+    with ReplayServer() as server, Anvil(start) as node:
+        truth = plant_scenario(node.url, load_labels().frame, start, end)
+        bury(node.url, BURIED)
+        with RpcProxy(node.url, profile=node_profile) as proxy:
+            env = sandbox_environment(server.url, proxy.url)
+            env |= {"STABLEFLOW_START_DATE": start.isoformat(),
+                    "STABLEFLOW_END_DATE": end.isoformat()}
+            yield env, truth, proxy
+
+
+def pruned_cutoff(truth: GroundTruth) -> int:
+    """A history cutoff inside the window: blocks below its second day's closing block."""
+    return int(truth.blocks["closing_block"][min(1, truth.blocks.height - 1)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--node", default="geth", choices=sorted(PROFILES),
+                        help="the node profile the sandbox chain is reached through")
+    parser.add_argument("--start", default=START.isoformat())
+    parser.add_argument("--end", default=END.isoformat())
+    args = parser.parse_args(argv)
+    start, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
+    print(f"sandbox: planting {start}..{end} on a local chain (anvil), {BURIED} blocks after "
+          f"it, and starting the replay server", flush=True)
+    with doctor_sandbox(start, end, args.node) as (env, truth, proxy):
+        note = ""
+        if args.node == "pruned":
+            cutoff = pruned_cutoff(truth)
+            proxy.use("pruned", pruned_below=cutoff)
+            note = f", history below block {cutoff} pruned (inside the window)"
+        print(f"sandbox: the chain is reached through the '{args.node}' node profile "
+              f"(sandbox/rpc_proxy.py){note}\n", flush=True)
+        os.environ.update(env)
+        from pipelines import doctor
+
+        return doctor.main([])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
