@@ -31,6 +31,16 @@ def _float(name: str, default: float) -> float:
         raise ValueError(f"environment variable {name}={raw!r} is not a number") from None
 
 
+def _coingecko_spacing_s() -> float:
+    """Seconds between CoinGecko calls for the tier in use. CoinGecko documents 5 to 15 calls a
+    minute for the public API without a key and 30 for a demo key
+    (https://docs.coingecko.com/reference/common-errors-rate-limit, as best known; the figures
+    have changed over time): keyless calls are spaced for the lowest, 5 a minute. Paid plans
+    allow more; set STABLEFLOW_COINGECKO_MIN_INTERVAL_S to use it. Only whether a key is set
+    is read here, never the key."""
+    return 60 / 30 if os.environ.get("COINGECKO_API_KEY") else 60 / 5
+
+
 @dataclass(frozen=True)
 class Settings:
     start_date: dt.date
@@ -64,8 +74,8 @@ class Settings:
             coingecko_url=os.environ.get(
                 "STABLEFLOW_COINGECKO_URL", "https://api.coingecko.com/api/v3"
             ),
-            # The keyless/demo tier allows about 30 calls a minute.
-            coingecko_min_interval_s=_float("STABLEFLOW_COINGECKO_MIN_INTERVAL_S", 2.5),
+            coingecko_min_interval_s=_float(
+                "STABLEFLOW_COINGECKO_MIN_INTERVAL_S", _coingecko_spacing_s()),
             alternative_me_url=os.environ.get(
                 "STABLEFLOW_ALTERNATIVE_ME_URL", "https://api.alternative.me"),
             fred_url=os.environ.get("STABLEFLOW_FRED_URL", "https://fred.stlouisfed.org"),

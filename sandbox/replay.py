@@ -10,8 +10,10 @@ Serves, on 127.0.0.1, the real paths, query parameters and response shapes:
 
 The pipeline reaches it only through its base-URL settings. For tests it also has a control
 API under /_sandbox/ (and the same operations as methods): inject faults (429 with
-Retry-After, 500, slow answers, truncated JSON, connections cut mid-body), count requests per path, and switch the
-DefiLlama capture to an earlier recording (to replay a revision).
+Retry-After, 500, slow answers, truncated JSON, connections cut mid-body), count requests per
+path, switch the DefiLlama capture to an earlier recording (to replay a revision), and switch
+to the other ways real servers behave where they differ or changed over time (BEHAVIOUR), so
+the sandbox is never kinder than the real APIs.
 
 Run it alone with `python -m sandbox.replay --port 8765`.
 """
@@ -48,21 +50,57 @@ _FRED_FILES = {
     "NASDAQ100": ("fred_NASDAQ100_2015_2026.csv", "as_of", "value"),
     "DTB3": ("fred_DTB3_2006_2026.csv", "observation_date", "DTB3"),
 }
+# How the replay behaves where real servers differ or changed; configure() switches, clear()
+# restores these defaults.
+BEHAVIOUR = {
+    # CoinGecko /market_chart/range: whether a point at exactly `to` is included (not documented).
+    "coingecko_to_inclusive": True,
+    # An ISO time: answer as CoinGecko's public host (api.coingecko.com) would at that moment,
+    # refusing a request without a pro key whose `from` is more than 365 days earlier.
+    "coingecko_public_now": None,
+    # How DefiLlama writes a zero balance in chainBalances.<Chain>.tokens[] (ZERO_ENTRIES).
+    "llama_zero_entry": "no-circulating",
+    # FRED's fredgraph.csv as downloaded until late 2024: a DATE header, "." for no value.
+    "fred_legacy_csv": False,
+}
+# DefiLlama leaves zero values out: a chain's zero balance (the recordings hold many, e.g. a
+# chain before the token reached it) comes without `circulating`, as `circulating: 0` (its
+# server's `circulating ?? 0`) or as an empty `circulating`.
+ZERO_ENTRIES = {
+    "no-circulating": lambda ts: {"date": ts},
+    "zero-number": lambda ts: {"date": ts, "circulating": 0},
+    "empty-circulating": lambda ts: {"date": ts, "circulating": {}},
+}
+# CoinGecko's answer to a keyless or demo-key request reaching back too far (HTTP 401), as
+# users report it (e.g. github.com/ghostfolio/ghostfolio/issues/5213).
+_COINGECKO_HISTORY_REFUSAL = (
+    "Your request exceeds the allowed time range. Public API users are limited to querying "
+    "historical data within the past 365 days. Upgrade to a paid plan to enjoy full historical "
+    "data access: https://www.coingecko.com/en/api/pricing. ")
+
+
+def _utc(iso: str) -> dt.datetime:
+    """An ISO time, UTC unless it says otherwise."""
+    parsed = dt.datetime.fromisoformat(iso)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _midnight(day: dt.date) -> int:
     return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
 
 
-def _point(ts: int, value: float) -> dict:
+def _point(ts: int, value: float, zero_entry: str) -> dict:
+    if value == 0:
+        return ZERO_ENTRIES[zero_entry](ts)
     return {"date": ts, "circulating": {"peggedUSD": value}}
 
 
-def build_stablecoin(llama_id: int) -> dict:
+def build_stablecoin(llama_id: int, zero_entry: str = BEHAVIOUR["llama_zero_entry"]) -> dict:
     """`/stablecoin/{id}` in DefiLlama's shape, from the flattened recordings."""
     folder = RECORDINGS / "defillama"
     with open(folder / _TOKEN_FILES[llama_id]) as f:
-        tokens = [_point(_midnight(dt.date.fromisoformat(r["date"])), float(r["supply"]))
+        tokens = [_point(_midnight(dt.date.fromisoformat(r["date"])), float(r["supply"]),
+                         zero_entry)
                   for r in csv.DictReader(f)]
 
     chains: dict[str, dict[int, float]] = {}
@@ -83,16 +121,14 @@ def build_stablecoin(llama_id: int) -> dict:
                 for column, value in r.items():
                     if column.endswith("_Circulating") and value != "":
                         chains.setdefault(column.removesuffix("_Circulating"), {})[ts] = float(value)
-    chain_balances = {
-        chain: {"tokens": [_point(ts, v) for ts, v in sorted(series.items())]}
-        for chain, series in sorted(chains.items())
-    }
     return {
         **_LLAMA_META[llama_id],
-        "chainBalances": chain_balances,
+        "chainBalances": {
+            chain: {"tokens": [_point(ts, v, zero_entry) for ts, v in sorted(series.items())]}
+            for chain, series in sorted(chains.items())
+        },
         "currentChainBalances": {
-            chain: {"peggedUSD": b["tokens"][-1]["circulating"]["peggedUSD"]}
-            for chain, b in chain_balances.items()
+            chain: {"peggedUSD": series[max(series)]} for chain, series in sorted(chains.items())
         },
         "tokens": tokens,
     }
@@ -129,6 +165,7 @@ class ReplayServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self.capture = DEFAULT_CAPTURE
+        self.behaviour = dict(BEHAVIOUR)
         self.faults: list[Fault] = []
         self.requests: Counter[str] = Counter()
         # Values of API-key headers received, to check a configured key is really sent.
@@ -139,7 +176,7 @@ class ReplayServer:
             p.stem.removeprefix("stablecoincharts_all_"): p.read_bytes()
             for p in folder.glob("stablecoincharts_all_*.json")
         }
-        self._stablecoin = {i: json.dumps(build_stablecoin(i)).encode() for i in _LLAMA_META}
+        self._stablecoin: dict[tuple[int, str], bytes] = {}  # built on first request
         self._market = {
             p.stem.removeprefix("market_chart_"): json.loads(p.read_text())
             for p in (RECORDINGS / "coingecko").glob("market_chart_*.json")
@@ -183,6 +220,34 @@ class ReplayServer:
             self.requests.clear()
             self.api_keys.clear()
             self.capture = DEFAULT_CAPTURE
+            self.behaviour = dict(BEHAVIOUR)
+
+    def configure(self, **behaviour) -> None:
+        """Switch to another way real servers behave (keys and meanings: BEHAVIOUR)."""
+        unknown = set(behaviour) - set(BEHAVIOUR)
+        if unknown:
+            raise ValueError(f"unknown behaviour {sorted(unknown)}; have {sorted(BEHAVIOUR)}")
+        if behaviour.get("llama_zero_entry", BEHAVIOUR["llama_zero_entry"]) not in ZERO_ENTRIES:
+            raise ValueError(f"llama_zero_entry must be one of {sorted(ZERO_ENTRIES)}")
+        if behaviour.get("coingecko_public_now") is not None:
+            _utc(behaviour["coingecko_public_now"])  # fails now if it is not a time
+        with self._lock:
+            self.behaviour.update(behaviour)
+
+    def refusal(self, path: str, query: dict[str, list[str]], headers) -> tuple[int, bytes] | None:
+        """A real server's refusal of this request, given who asks; None if it would answer."""
+        now = self.behaviour["coingecko_public_now"]
+        paid = any(name.lower() == "x-cg-pro-api-key" for name in headers.keys())
+        if now is None or paid or not path.startswith("/coingecko/"):
+            return None
+        try:
+            if float(query["from"][0]) >= (_utc(now) - dt.timedelta(days=365)).timestamp():
+                return None
+        except (KeyError, ValueError):
+            return None  # the endpoint itself answers a missing or bad `from`
+        status = {"timestamp": now, "error_code": 10012,
+                  "error_message": _COINGECKO_HISTORY_REFUSAL}
+        return 401, json.dumps({"error": {"status": status}}).encode()
 
     def set_capture(self, capture: str) -> None:
         if capture not in self._charts_all:
@@ -205,9 +270,12 @@ class ReplayServer:
             return 200, self._charts_all[self.capture]
         if parts[:2] == ["defillama", "stablecoin"] and len(parts) == 3:
             llama_id = int(parts[2]) if parts[2].isdigit() else None
-            if llama_id in self._stablecoin:
-                return 200, self._stablecoin[llama_id]
-            return 404, b'{"message":"stablecoin not found"}'
+            if llama_id not in _LLAMA_META:
+                return 404, b'{"message":"stablecoin not found"}'
+            key = (llama_id, self.behaviour["llama_zero_entry"])
+            if key not in self._stablecoin:
+                self._stablecoin[key] = json.dumps(build_stablecoin(*key)).encode()
+            return 200, self._stablecoin[key]
         if (len(parts) == 7 and parts[:4] == ["coingecko", "api", "v3", "coins"]
                 and parts[5:] == ["market_chart", "range"]):
             return self._market_chart_range(parts[4], query)
@@ -230,7 +298,10 @@ class ReplayServer:
         except ValueError:
             return 400, b'{"error":"invalid from/to"}'
         recorded = self._market[coin]
-        sliced = {k: [p for p in points if lo <= p[0] <= hi] for k, points in recorded.items()}
+        if self.behaviour["coingecko_to_inclusive"]:
+            sliced = {k: [p for p in points if lo <= p[0] <= hi] for k, points in recorded.items()}
+        else:
+            sliced = {k: [p for p in points if lo <= p[0] < hi] for k, points in recorded.items()}
         return 200, json.dumps(sliced).encode()
 
 
@@ -248,8 +319,10 @@ class ReplayServer:
         if series not in self._fred:
             return 404, b"Series not found"
         lo, hi = query.get("cosd", ["0000"])[0], query.get("coed", ["9999"])[0]
-        lines = [f"observation_date,{series}"]
-        lines += [f"{day},{value}" for day, value in self._fred[series] if lo <= day <= hi]
+        legacy = self.behaviour["fred_legacy_csv"]
+        lines = [f"{'DATE' if legacy else 'observation_date'},{series}"]
+        lines += [f"{day},{value or ('.' if legacy else '')}"
+                  for day, value in self._fred[series] if lo <= day <= hi]
         return 200, ("\n".join(lines) + "\n").encode()
 
 
@@ -288,7 +361,9 @@ def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 return self._send(500, b'{"error":"Internal Server Error"}')
             if fault and fault.mode == "slow":
                 time.sleep(fault.delay_s)
-            status, body = server.answer(url.path, parse_qs(url.query))
+            query = parse_qs(url.query)
+            status, body = (server.refusal(url.path, query, self.headers)
+                            or server.answer(url.path, query))
             if fault and fault.mode == "truncated":
                 body = body[: len(body) // 2]
             if fault and fault.mode == "cut":
@@ -309,6 +384,8 @@ def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                     server.inject(**payload)
                 elif self.path == "/_sandbox/capture":
                     server.set_capture(payload["capture"])
+                elif self.path == "/_sandbox/configure":
+                    server.configure(**payload)
                 elif self.path == "/_sandbox/reset":
                     server.clear()
                 else:

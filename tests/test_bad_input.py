@@ -11,6 +11,9 @@ call, so an error there fails the asset before its one write):
   5. a token address that is not a checksummed address
   6. the same token contract configured twice
   7. a misspelt key in a chain entry                (rpc_url instead of rpc_url_env)
+ 34. a chain id that is not a number                 (chain_id: "1")
+ 35. an anchor without its timestamp
+ 36. more topic values than nodes take               (max_topic_values: 5000)
   8. a chain with no tokens
   9. impossible decimals                            (decimals: 77)
  10. an upper-case chain name                       (Ethereum)
@@ -37,6 +40,10 @@ call, so an error there fails the asset before its one write):
  28. a log without a block number
  29. a totalSupply() larger than Decimal(38, 0) holds
  30. a log index that is not a hex quantity
+ HTTP APIs, beside the shapes read as valid (a chain's left-out zero, FRED's older DATE header)
+ 31. DefiLlama: a per-chain balance that is not a number   ("12.3M")
+ 32. DefiLlama: a per-chain `circulating` that is not an object ("n/a")
+ 33. FRED: a date that is not a date under the older DATE header
  and end to end: a bad API value fails the run and writes nothing (DefiLlama, FRED, F&G), and
  a JSON-RPC batch answered with errors (tests/ingest/test_evm.py).
 """
@@ -51,7 +58,7 @@ import yaml
 
 from assets.ingest.alternative_me import parse_fear_greed
 from assets.ingest.coingecko import parse_market_chart
-from assets.ingest.defillama import parse_total_supply
+from assets.ingest.defillama import parse_token, parse_total_supply
 from assets.ingest.evm.extract import _LOG_QUANTITIES, _amounts, _quantities
 from assets.ingest.fred import parse_fredgraph
 from assets.ingest.labels import LabelError, load_labels
@@ -106,13 +113,20 @@ USDT = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
     (lambda c: c["ethereum"]["tokens"]["USDC"].update(address=USDT),
      f"ethereum.tokens.USDT.address = '{USDT}'", "configured twice"),
     (lambda c: c["ethereum"].update(rpc_url=c["ethereum"].pop("rpc_url_env")),
-     "ethereum = ['confirmations', 'rpc_url', 'tokens']", "expected exactly the keys"),
+     "ethereum = ['anchor', 'chain_id', 'confirmations', 'max_topic_values', 'rpc_url', "
+     "'tokens']", "expected the keys"),
+    (lambda c: c["ethereum"].update(chain_id="1"), "ethereum.chain_id = '1'",
+     "not a positive whole number"),
+    (lambda c: c["ethereum"]["anchor"].pop("timestamp"), "ethereum.anchor = ['number']",
+     "expected the keys ['number', 'timestamp']"),
+    (lambda c: c["ethereum"].update(max_topic_values=5000), "ethereum.max_topic_values = 5000",
+     "nodes refuse more than 1,000"),
     (lambda c: c["ethereum"].update(tokens={}), "ethereum.tokens = {}", "no tokens configured"),
     (lambda c: c["ethereum"]["tokens"]["USDT"].update(decimals=77),
      "ethereum.tokens.USDT.decimals = 77", "not a whole number in 0..36"),
     (lambda c: c.update(Ethereum=c.pop("ethereum")), "chain = 'Ethereum'", "lower-case identifiers"),
 ], ids=["unknown-standard", "unchecksummed-address", "duplicate-contract", "misspelt-key",
-        "no-tokens", "impossible-decimals", "upper-case-chain"])
+        "chain-id-as-text", "anchor-without-timestamp", "too-many-topic-values", "no-tokens", "impossible-decimals", "upper-case-chain"])
 def test_bad_chain_configuration(tmp_path, edit, field, reason):
     path = chains_with(tmp_path, edit)
     with pytest.raises(ConfigError) as err:
@@ -138,6 +152,13 @@ def llama(value) -> list:
     return [{"date": str(MIDNIGHT), "totalCirculating": {"peggedUSD": value}}]
 
 
+def llama_chain(circulating) -> dict:
+    """`/stablecoin/1` for one day: a valid all-chain total, Ethereum's entry as given."""
+    return {"pegType": "peggedUSD",
+            "tokens": [{"date": MIDNIGHT, "circulating": {"peggedUSD": 5.0}}],
+            "chainBalances": {"Ethereum": {"tokens": [{"date": MIDNIGHT, "circulating": circulating}]}}}
+
+
 def gecko(ms, price) -> dict:
     point = [[ms, price]]
     return {"prices": point, "market_caps": [[ms, 1e9]], "total_volumes": [[ms, 1e6]]}
@@ -159,6 +180,13 @@ API_CASES = [
      "defillama /stablecoincharts/all", "[0].totalCirculating.peggedUSD", "not a number"),
     ("defillama-missing-day", lambda: parse_total_supply(llama(5.0), DAY, D(2022, 5, 2)),
      "defillama /stablecoincharts/all", "date", "no value for every day"),
+    ("defillama-chain-balance-not-a-number",
+     lambda: parse_token(llama_chain({"peggedUSD": "12.3M"}), "USDT", DAY, DAY),
+     "defillama /stablecoin/1", "chainBalances.Ethereum.tokens[0].circulating.peggedUSD",
+     "not a number"),
+    ("defillama-chain-circulating-not-an-object",
+     lambda: parse_token(llama_chain("n/a"), "USDT", DAY, DAY),
+     "defillama /stablecoin/1", "chainBalances.Ethereum.tokens[0].circulating", "not an object"),
     ("coingecko-negative-price", lambda: parse_market_chart(gecko(NEXT_MS, -1.0), "bitcoin", DAY, DAY),
      "coingecko /coins/bitcoin/market_chart/range", "prices[0][1]", "must be positive"),
     ("coingecko-bad-timestamp", lambda: parse_market_chart(gecko("yesterday", 1.0), "bitcoin", DAY, DAY),
@@ -173,6 +201,9 @@ API_CASES = [
     ("fred-not-a-date", lambda: parse_fredgraph(
         [{"observation_date": "May 2, 2022", "SP500": "4100"}], "SP500", DAY, D(2022, 5, 3)),
      "fred SP500", "line 2 observation_date", "not a YYYY-MM-DD date"),
+    ("fred-not-a-date-under-the-older-header", lambda: parse_fredgraph(
+        [{"DATE": "May 2, 2022", "SP500": "4100"}], "SP500", DAY, D(2022, 5, 3)),
+     "fred SP500", "line 2 DATE", "not a YYYY-MM-DD date"),
     ("rpc-total-supply-not-hex", lambda: supply_word("0x" + "zz" * 32),
      "rpc ethereum eth_call", "totalSupply() of USDT at block 5", "not 64 hex digits"),
     ("rpc-total-supply-above-decimal-38", lambda: supply_word("0x" + "f" * 64),

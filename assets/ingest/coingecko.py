@@ -1,31 +1,56 @@
-"""CoinGecko market data (https://api.coingecko.com/api/v3, free tier; optional demo key).
+"""CoinGecko market data (https://api.coingecko.com/api/v3: keyless, demo key or paid key).
 
 Owns: raw.coingecko_market_daily.
 
-Sampling time: for ranges longer than 90 days `/coins/{id}/market_chart/range` returns one
-point per day stamped 00:00 UTC, plus, when the range reaches the present, an intraday "now"
-point. The 00:00 sample of day D+1 is the close of day D, so it is stored under date D; the
-"now" point is not a daily sample and is dropped. Ranges of 90 days or less come back hourly,
-so every request spans at least 91 days (a one-day partition asks for the 91 days before it
-and keeps one); no request spans more than 365 days (the free tier's limit), so long
-backfills are split, and a per-source rate limit spaces the calls.
+Sampling time: `/coins/{id}/market_chart/range` returns one point per day stamped 00:00 UTC,
+plus, when the range reaches the present, an intraday "now" point. The 00:00 sample of day D+1
+is the close of day D, so it is stored under date D; the "now" point is not a daily sample and
+is dropped.
+
+What the requests rely on (CoinGecko's docs,
+https://docs.coingecko.com/reference/coins-id-market-chart-range, unless marked):
+- Granularity: without `interval`, ranges of 2-90 days come back hourly and longer ones
+  daily at 00:00 UTC. Every request asks for `interval=daily` (listed for this endpoint in the
+  demo plan's reference too, docs.coingecko.com/demo/reference/coins-id-market-chart-range)
+  and still spans at least 91 days (a one-day partition asks for 91 days and keeps one): older
+  pages document only the automatic granularity for ranges, and that keyless calls honour
+  `interval` is not verified, so the span keeps the points daily on every tier, at no extra
+  request.
+- `to`: the docs do not say whether it is inclusive, so each request ends one hour after the
+  last midnight it needs. The next daily point is 23 hours later, so inclusive or exclusive
+  gives the same points.
+- History: the public host api.coingecko.com, keyless or with a demo key, answers a `from`
+  more than 365 days ago with HTTP 401, error_code 10012 ("Public API users are limited to
+  querying historical data within the past 365 days": the answer users report, e.g. with a
+  demo key in github.com/ghostfolio/ghostfolio/issues/5213; https://www.coingecko.com/en/api/pricing
+  gives the demo plan one year of history). Paid keys use pro-api.coingecko.com. So against the
+  public host, a window reaching back further fails before any request, naming the limit, the
+  dates and what to do; and no request reaches back past the limit.
+No request spans more than 365 days (all the public host serves), so long backfills are
+split; a per-source rate limit (`STABLEFLOW_COINGECKO_MIN_INTERVAL_S`, pipelines/settings.py)
+spaces the calls.
 """
 
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlsplit
 
 import dagster as dg
 import polars as pl
 
 from assets.ingest.parsing import amount, require, require_every_day, stamp, utc_now
 from pipelines.partitions import DAILY, window_of
-from pipelines.resources import HttpSource, Rows, Warehouse
+from pipelines.resources import HttpSource, Rows, SourceError, Warehouse
 
 COINS = ("bitcoin", "ethereum", "tether", "usd-coin")
 MAX_DAYS_PER_REQUEST = 365
 MIN_DAYS_PER_REQUEST = 91
+PUBLIC_HOST = "api.coingecko.com"
+PUBLIC_HISTORY_DAYS = 365
+_DAY = dt.timedelta(days=1)
 _DAY_MS = 86_400_000
+_TO_PAST_MIDNIGHT_S = 3600
 _METRICS = {"prices": "price_usd", "market_caps": "market_cap_usd", "total_volumes": "volume_usd"}
 
 
@@ -33,19 +58,39 @@ def _midnight(day: dt.date) -> int:
     return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
 
 
-def request_ranges(start: dt.date, end: dt.date) -> list[tuple[int, int]]:
+def earliest_day(base_url: str, today: dt.date) -> dt.date | None:
+    """The oldest day whose close `base_url` serves today; None when it serves all history.
+
+    The public host serves the past 365 days; the close of day D is the sample at 00:00 of
+    D+1. One day is kept in hand, so a run that crosses midnight stays within the limit.
+    """
+    if urlsplit(base_url).hostname != PUBLIC_HOST:
+        return None
+    return today - dt.timedelta(days=PUBLIC_HISTORY_DAYS - 1)
+
+
+def request_ranges(
+    start: dt.date, end: dt.date, earliest: dt.date | None = None
+) -> list[tuple[int, int]]:
     """(from, to) unix-second pairs covering the samples of days start..end.
 
     Day D's close is the sample at 00:00 of D+1, so the samples needed are those of
-    start+1 .. end+1. Each request covers at most 365 sample days and spans at least 91.
+    start+1 .. end+1. Each request covers at most 365 sample days and spans at least 91: it
+    reaches back before the samples it needs or, where that would pass the close of
+    `earliest` (the oldest day the source serves), forward past them. `to` is an hour after
+    the last midnight needed, so whether CoinGecko includes `to` does not matter.
     """
-    first, last = start + dt.timedelta(days=1), end + dt.timedelta(days=1)
+    first, last = start + _DAY, end + _DAY
+    oldest = earliest + _DAY if earliest else None  # the oldest sample that may be asked for
+    min_span = dt.timedelta(days=MIN_DAYS_PER_REQUEST)
     ranges = []
     while first <= last:
         chunk_last = min(last, first + dt.timedelta(days=MAX_DAYS_PER_REQUEST - 1))
-        chunk_from = min(first, chunk_last - dt.timedelta(days=MIN_DAYS_PER_REQUEST))
-        ranges.append((_midnight(chunk_from), _midnight(chunk_last)))
-        first = chunk_last + dt.timedelta(days=1)
+        lo, hi = min(first, chunk_last - min_span), chunk_last
+        if oldest and lo < oldest:
+            lo, hi = oldest, max(chunk_last, oldest + min_span)
+        ranges.append((_midnight(lo), _midnight(hi) + _TO_PAST_MIDNIGHT_S))
+        first = chunk_last + _DAY
     return ranges
 
 
@@ -118,15 +163,27 @@ def coingecko_market_daily(
     start, end = window_of(context)
     before = coingecko.requests_made  # the client may serve several steps of a run
     ingested_at = utc_now()
+    earliest = earliest_day(coingecko.base_url, ingested_at.date())
+    if earliest and start < earliest:
+        raise SourceError(
+            f"coingecko: the public API ({PUBLIC_HOST}, keyless or with a demo key) serves only "
+            f"the last {PUBLIC_HISTORY_DAYS} days of history, so today it can close the days "
+            f"from {earliest} on, and the window {start}..{end} starts before that. Nothing was "
+            "requested. Use a paid key (COINGECKO_API_KEY, COINGECKO_API_KEY_HEADER="
+            "x-cg-pro-api-key, STABLEFLOW_COINGECKO_URL=https://pro-api.coingecko.com/api/v3) "
+            f"or materialise only days from {earliest} on (STABLEFLOW_START_DATE={earliest} or "
+            "later)."
+        )
     frames = []
     for coin_id in COINS:
         path = f"/coins/{coin_id}/market_chart/range"
         parts = [
             parse_market_chart(
-                coingecko.get_json(path, {"vs_currency": "usd", "from": lo, "to": hi}),
+                coingecko.get_json(
+                    path, {"vs_currency": "usd", "from": lo, "to": hi, "interval": "daily"}),
                 coin_id, start, end,
             )
-            for lo, hi in request_ranges(start, end)
+            for lo, hi in request_ranges(start, end, earliest)
         ]
         coin = pl.concat(parts).unique()  # overlapping requests repeat identical samples
         repeated = coin.filter(pl.col("date").is_duplicated())

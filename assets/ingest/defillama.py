@@ -54,16 +54,31 @@ def _token_series(
         require(isinstance(point, dict), source, f"{field}[{i}]", point, "not an object")
         day = utc_day(point.get("date"), source, f"{field}[{i}].date")
         if start <= day <= end:
+            if not positive and _zero_balance(point):
+                values[day] = 0.0
+                continue
             circulating = point.get("circulating")
             require(
                 isinstance(circulating, dict), source, f"{field}[{i}].circulating",
-                circulating, "missing",
+                circulating, "missing" if "circulating" not in point else "not an object",
             )
             values[day] = amount(
                 circulating.get(PEG), source, f"{field}[{i}].circulating.{PEG}",
                 positive=positive,
             )
     return values
+
+
+def _zero_balance(point: dict) -> bool:
+    """A per-chain entry for a day the chain held none of the token. DefiLlama leaves zero
+    values out, so such an entry has no `circulating`, `circulating: 0` (its open-source
+    stablecoin server writes `circulating: item[chain].circulating ?? 0` in
+    craftProtocolResponse), or an empty `circulating`. Anything else is read as a balance and
+    rejected if it is not one."""
+    if "circulating" not in point:
+        return True
+    circulating = point["circulating"]
+    return circulating == {} or (type(circulating) in (int, float) and circulating == 0)
 
 
 def parse_token(

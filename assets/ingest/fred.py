@@ -2,12 +2,14 @@
 
 Owns: raw.fred_series_daily.
 
-`/graph/fredgraph.csv?id=<SERIES>&cosd=<from>&coed=<to>` is FRED's public CSV download
-(`observation_date,<SERIES>`); it needs no API key. Series: SP500 and NASDAQ100 (index close
-of the US trading day, about 20:00-21:00 UTC, so within the UTC day it is dated) and DTB3
-(3-month Treasury bill, secondary market, discount basis, percent per year). FRED has rows
-for trading days only; a holiday is a row with an empty value (older downloads wrote "."),
-stored as NULL because FRED says so, and a weekend has no row at all.
+`/graph/fredgraph.csv?id=<SERIES>&cosd=<from>&coed=<to>` is FRED's public CSV download; it
+needs no API key and FRED does not document it as an API. Its header is
+`observation_date,<SERIES>`; until late 2024 it was `DATE,<SERIES>` (observed, e.g.
+github.com/FinanceData/FinanceDataReader/issues/238), and both are read alike. Series: SP500
+and NASDAQ100 (index close of the US trading day, about 20:00-21:00 UTC, so within the UTC day
+it is dated) and DTB3 (3-month Treasury bill, secondary market, discount basis, percent per
+year). FRED has rows for trading days only; a holiday is a row with an empty value (the
+older downloads wrote "."), stored as NULL because FRED says so, and a weekend has no row.
 
 FRED posts a day's value a day or more after it: a run re-reads the LOOKBACK_DAYS before its
 window too, so a value missing when its own day ran is picked up by a later daily run.
@@ -55,17 +57,18 @@ def parse_fredgraph(rows: list[dict[str, str]], series: str, start: dt.date, end
     values: dict[dt.date, float | None] = {}
     seen: set[dt.date] = set()
     for i, row in enumerate(rows, start=2):  # line numbers as in the file, after the header
+        date_column = "DATE" if "DATE" in row else "observation_date"  # the older header
         # csv.DictReader gives None for a missing field and a None key for an extra one.
-        require(set(row) == {"observation_date", series} and None not in row.values(), source,
+        require(set(row) == {date_column, series} and None not in row.values(), source,
                 f"line {i}", ",".join(str(v) for v in row.values()),
-                f"expected two fields, observation_date,{series}")
-        raw_date = row["observation_date"]
+                f"expected two fields, observation_date (or DATE),{series}")
+        raw_date = row[date_column]
         try:
             day = dt.date.fromisoformat(raw_date or "")
         except ValueError:
-            raise SourceDataError(source, f"line {i} observation_date", raw_date,
+            raise SourceDataError(source, f"line {i} {date_column}", raw_date,
                                   "not a YYYY-MM-DD date") from None
-        require(day not in seen, source, f"line {i} observation_date", raw_date,
+        require(day not in seen, source, f"line {i} {date_column}", raw_date,
                 "the date appears twice")
         seen.add(day)
         if start <= day <= end:

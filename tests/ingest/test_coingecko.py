@@ -1,4 +1,5 @@
-"""CoinGecko: request planning, day snapping and the close convention, bad input."""
+"""CoinGecko: request planning, day snapping and the close convention, bad input, and the
+server behaviours the recordings cannot show (an exclusive `to`, the public API's history limit)."""
 
 import datetime as dt
 import json
@@ -6,9 +7,12 @@ import json
 import polars as pl
 import pytest
 
-from assets.ingest.coingecko import request_ranges, parse_market_chart
-from pipelines.resources import SourceDataError
+from assets.ingest import coingecko
+from assets.ingest.coingecko import (coingecko_market_daily, earliest_day, parse_market_chart,
+                                     request_ranges)
+from pipelines.resources import SourceDataError, SourceError, Warehouse
 from sandbox.replay import RECORDINGS
+from tests.conftest import fast_source, materialize
 
 D = dt.date
 
@@ -85,3 +89,135 @@ def test_conflicting_duplicate_samples_are_an_error():
     payload["prices"].append([point[0], point[1] * 2])
     with pytest.raises(SourceDataError, match="second, different value"):
         parse_market_chart(payload, "bitcoin", D(2021, 1, 1), D(2021, 1, 1))
+
+
+# --- HTTP edges the recordings cannot show ---------------------------------------------------
+
+# The recording's own "now": its final intraday point was taken 2023-10-25T17:16:37Z.
+RECORDED_NOW = dt.datetime(2023, 10, 25, 17, 16, 37)
+
+
+def recorded_closes(coin: str, start: dt.date, end: dt.date) -> dict[dt.date, float]:
+    """Close prices of start..end read straight from the recording: the 00:00 UTC point of D+1."""
+    points = {ms: price for ms, price in recording(coin)["prices"]}
+    closes = {}
+    for i in range((end - start).days + 1):
+        day = start + dt.timedelta(days=i)
+        midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
+        closes[day] = points[int(midnight.timestamp() * 1000)]
+    return closes
+
+
+def stored_prices(warehouse) -> pl.DataFrame:
+    return warehouse.read("SELECT * EXCLUDE (ingested_at) FROM raw.coingecko_market_daily "
+                          "ORDER BY ALL")
+
+
+def stored_closes(frame: pl.DataFrame, coin: str) -> dict[dt.date, float]:
+    coin_rows = frame.filter(pl.col("coin_id") == coin)
+    return dict(zip(coin_rows["date"], coin_rows["price_usd"]))
+
+
+def test_the_replay_honours_an_exclusive_to(replay):
+    """The replay can treat `to` either way, and it matters for a range ending on a midnight."""
+    midnight = int(dt.datetime(2023, 10, 25, tzinfo=dt.UTC).timestamp())
+    query = {"vs_currency": ["usd"], "from": [str(midnight - 100 * 86400)], "to": [str(midnight)]}
+    last_ms = []
+    for inclusive in (True, False):
+        replay.configure(coingecko_to_inclusive=inclusive)
+        _, body = replay.answer("/coingecko/api/v3/coins/bitcoin/market_chart/range", query)
+        last_ms.append(json.loads(body)["prices"][-1][0])
+    assert last_ms == [midnight * 1000, (midnight - 86400) * 1000]
+
+
+@pytest.mark.parametrize("start, end", [(D(2023, 10, 24), D(2023, 10, 24)),
+                                        (D(2022, 1, 1), D(2023, 3, 31))])
+def test_stored_rows_are_the_same_whether_to_is_inclusive_or_not(resources, replay, tmp_path,
+                                                                 start, end):
+    stored = []
+    for inclusive in (True, False):
+        replay.configure(coingecko_to_inclusive=inclusive)
+        warehouse = Warehouse(path=str(tmp_path / f"inclusive_{inclusive}.duckdb"))
+        assert materialize([coingecko_market_daily], {**resources, "warehouse": warehouse},
+                           start, end).success
+        stored.append(stored_prices(warehouse))
+    assert stored[0].equals(stored[1])
+    assert stored_closes(stored[0], "bitcoin") == recorded_closes("bitcoin", start, end)
+    for lo, hi in request_ranges(start, end):  # every `to` is an hour past a midnight
+        assert hi % 86400 == 3600 and (hi - lo) // 86400 >= 91
+
+
+def test_earliest_day_applies_to_the_public_host_only():
+    today = D(2023, 10, 25)
+    assert earliest_day("https://api.coingecko.com/api/v3", today) == D(2022, 10, 26)
+    assert earliest_day("https://pro-api.coingecko.com/api/v3", today) is None
+    assert earliest_day("http://127.0.0.1:8765/coingecko/api/v3", today) is None
+
+
+@pytest.mark.parametrize("start, end", [(D(2022, 10, 26), D(2022, 10, 26)),
+                                        (D(2022, 10, 26), D(2022, 12, 1)),
+                                        (D(2022, 10, 26), D(2023, 10, 24)),
+                                        (D(2023, 2, 1), D(2023, 2, 1))])
+def test_requests_stay_within_the_public_history_and_still_span_91_days(start, end):
+    earliest = D(2022, 10, 26)
+    oldest_sample = int(dt.datetime(2022, 10, 27, tzinfo=dt.UTC).timestamp())
+    ranges = request_ranges(start, end, earliest)
+    assert all(lo >= oldest_sample and 91 <= (hi - lo) / 86400 <= 365 for lo, hi in ranges)
+    needed = {start + dt.timedelta(days=i + 1) for i in range((end - start).days + 1)}
+    covered = {dt.datetime.fromtimestamp(lo + 86400 * k, dt.UTC).date()
+               for lo, hi in ranges for k in range(int((hi - lo) / 86400) + 1)}
+    assert needed <= covered
+
+
+@pytest.fixture
+def public_api(replay, monkeypatch):
+    """The replay answering as CoinGecko's public host at the recording's "now", and the
+    pipeline treating it as that host, on that day."""
+    replay.configure(coingecko_public_now=RECORDED_NOW.isoformat())
+    monkeypatch.setattr(coingecko, "PUBLIC_HOST", "127.0.0.1")
+    monkeypatch.setattr(coingecko, "utc_now", lambda: RECORDED_NOW)
+    return replay
+
+
+@pytest.mark.parametrize("end", [D(2022, 10, 31), D(2023, 10, 24)])
+def test_the_oldest_days_the_public_api_serves_are_ingested(resources, public_api, warehouse, end):
+    start = D(2022, 10, 26)
+    result = materialize([coingecko_market_daily], resources, start, end)
+    assert result.success
+    closes = stored_closes(stored_prices(warehouse), "bitcoin")
+    assert closes == recorded_closes("bitcoin", start, end)
+    assert sum(public_api.requests.values()) == 4  # one per coin, none refused
+    # Reaching 91 days back from the first day, as without the limit, would have been refused.
+    lo, hi = request_ranges(start, start)[0]
+    with pytest.raises(SourceError, match="HTTP 401.*10012"):
+        resources["coingecko"].get_json("/coins/bitcoin/market_chart/range",
+                                        {"vs_currency": "usd", "from": lo, "to": hi})
+
+
+def test_a_window_older_than_the_public_api_serves_fails_before_any_request(resources, public_api,
+                                                                            warehouse):
+    result = materialize([coingecko_market_daily], resources, D(2022, 10, 25), D(2022, 10, 31),
+                         raise_on_error=False)
+    assert not result.success
+    message = "\n".join(str(e.event_specific_data.error.to_string()) for e in result.all_events
+                        if e.is_step_failure)
+    assert "serves only the last 365 days" in message
+    assert "from 2022-10-26 on, and the window 2022-10-25..2022-10-31 starts before" in message
+    assert "COINGECKO_API_KEY" in message and "STABLEFLOW_START_DATE=2022-10-26" in message
+    assert sum(public_api.requests.values()) == 0
+    assert not warehouse.table_exists("raw.coingecko_market_daily")
+
+
+def test_the_public_host_serves_old_history_to_a_paid_key_only(replay):
+    replay.configure(coingecko_public_now=RECORDED_NOW.isoformat())
+    day = D(2021, 1, 1)
+    lo, hi = request_ranges(day, day)[0]
+    params = {"vs_currency": "usd", "from": lo, "to": hi, "interval": "daily"}
+    url = f"{replay.url}/coingecko/api/v3"
+    paid = fast_source("coingecko", url, api_key="CG-paid", api_key_header="x-cg-pro-api-key")
+    closes = parse_market_chart(paid.get_json("/coins/bitcoin/market_chart/range", params),
+                                "bitcoin", day, day)
+    assert stored_closes(closes, "bitcoin") == recorded_closes("bitcoin", day, day)
+    demo = fast_source("coingecko", url, api_key="CG-demo", api_key_header="x-cg-demo-api-key")
+    with pytest.raises(SourceError, match="HTTP 401"):
+        demo.get_json("/coins/bitcoin/market_chart/range", params)

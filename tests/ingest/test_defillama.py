@@ -7,9 +7,10 @@ import json
 import polars as pl
 import pytest
 
-from assets.ingest.defillama import parse_token, parse_total_supply
+from assets.ingest.defillama import defillama_token_supply, parse_token, parse_total_supply
 from pipelines.resources import Rows, SourceDataError
-from sandbox.replay import RECORDINGS, build_stablecoin
+from sandbox.replay import RECORDINGS, ZERO_ENTRIES, build_stablecoin
+from tests.conftest import materialize
 
 D = dt.date
 CHARTS = RECORDINGS / "defillama"
@@ -89,6 +90,15 @@ BAD_TOKEN_PAYLOADS = {
     "bad date": (lambda p: p["tokens"][-1].update(date="yesterday"), "not a unix timestamp"),
     "wrong peg type": (lambda p: p.update(pegType="peggedEUR"), "expected peggedUSD"),
     "negative chain balance": (lambda p: p["chainBalances"]["Ethereum"]["tokens"][-1]["circulating"].update(peggedUSD=-1), "must not be negative"),
+    # Only a left-out zero reads as 0: anything else in a chain's `circulating` must be a balance.
+    "chain balance a string": (lambda p: p["chainBalances"]["Ethereum"]["tokens"][-1]["circulating"].update(peggedUSD="12"), "not a number"),
+    "chain circulating a string": (lambda p: p["chainBalances"]["Ethereum"]["tokens"][-1].update(circulating="12"), "not an object"),
+    "chain circulating null": (lambda p: p["chainBalances"]["Ethereum"]["tokens"][-1].update(circulating=None), "not an object"),
+    "chain circulating a number": (lambda p: p["chainBalances"]["Ethereum"]["tokens"][-1].update(circulating=5), "not an object"),
+    "chain circulating another peg": (lambda p: p["chainBalances"]["Ethereum"]["tokens"][-1].update(circulating={"peggedEUR": 1.0}), "not a number"),
+    # The all-chain total is never zero, so a left-out one is an error.
+    "total without circulating": (lambda p: p["tokens"][-1].pop("circulating"), "missing"),
+    "total with empty circulating": (lambda p: p["tokens"][-1].update(circulating={}), "not a number"),
 }
 
 
@@ -108,3 +118,38 @@ def test_bad_total_supply_row_names_its_index():
     payload[-2]["totalCirculating"]["peggedUSD"] = None
     with pytest.raises(SourceDataError, match=r"field '\[3182\]\.totalCirculating\.peggedUSD' = None"):
         parse_total_supply(payload, D(2026, 8, 1), D(2026, 8, 16))
+
+
+def test_a_non_numeric_chain_balance_names_the_entry_and_the_value():
+    payload = build_stablecoin(1)
+    entries = payload["chainBalances"]["Ethereum"]["tokens"]
+    entries[-1]["circulating"] = "12.3M"
+    with pytest.raises(SourceDataError) as err:
+        parse_token(payload, "USDT", D(2022, 7, 1), D(2022, 7, 31))
+    assert str(err.value) == (f"defillama /stablecoin/1: field 'chainBalances.Ethereum.tokens"
+                              f"[{len(entries) - 1}].circulating' = '12.3M': not an object")
+
+
+# From usdc_circulating_by_chain_2022_2023.csv (UTC midnights printed in New York time): Aptos
+# holds 0 USDC until the row "2022-10-24 20:00:00" (2022-10-25 UTC), zkSync Era holds 0 all
+# through October 2022.
+APTOS_FIRST_USDC = (D(2022, 10, 25), 16_566_823.242743)
+
+
+@pytest.mark.parametrize("shape", sorted(ZERO_ENTRIES))
+def test_a_chains_zero_days_are_stored_as_zero_however_defillama_writes_them(
+        resources, replay, warehouse, shape):
+    replay.configure(llama_zero_entry=shape)
+    _, body = replay.answer("/defillama/stablecoin/2", {})
+    aptos = json.loads(body)["chainBalances"]["Aptos"]["tokens"]
+    oct_20 = int(dt.datetime(2022, 10, 20, tzinfo=dt.UTC).timestamp())
+    assert next(e for e in aptos if e["date"] == oct_20) == ZERO_ENTRIES[shape](oct_20)
+
+    assert materialize([defillama_token_supply], resources, D(2022, 10, 20), D(2022, 10, 31)).success
+    stored = warehouse.read("SELECT date, chain, circulating_tokens FROM "
+                            "raw.defillama_token_supply_by_chain WHERE token = 'USDC'")
+    value = {(d, c): v for d, c, v in stored.rows()}
+    assert [value[(D(2022, 10, d), "Aptos")] for d in range(20, 25)] == [0.0] * 5
+    assert value[(APTOS_FIRST_USDC[0], "Aptos")] == pytest.approx(APTOS_FIRST_USDC[1])
+    assert {v for (d, c), v in value.items() if c == "zkSync Era"} == {0.0}
+    assert len({d for d, _ in value}) == 12  # every day of the window, for every chain

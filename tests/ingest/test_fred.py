@@ -4,8 +4,10 @@ import datetime as dt
 
 import pytest
 
-from assets.ingest.fred import parse_fredgraph
+from assets.ingest.fred import fred_series_daily, parse_fredgraph
+from pipelines.resources import Warehouse
 from pipelines.resources.http import SourceDataError
+from tests.conftest import materialize
 
 D = dt.date
 
@@ -49,3 +51,30 @@ def test_bad_rows_name_the_field_and_value(series, bad, field, reason):
     with pytest.raises(SourceDataError) as err:
         parse_fredgraph(bad, series, D(2022, 1, 1), D(2022, 1, 31))
     assert f"fred {series}: field '{field}'" in str(err.value) and reason in str(err.value)
+
+
+def test_the_older_date_header_gives_the_same_rows(resources, replay, warehouse, tmp_path):
+    """fredgraph.csv said DATE (and "." for no value) until late 2024; both store alike."""
+    start, end = D(2022, 12, 19), D(2022, 12, 30)
+    stored, headers = [], []
+    for legacy in (False, True):
+        replay.configure(fred_legacy_csv=legacy)
+        _, body = replay.answer("/fred/graph/fredgraph.csv", {"id": ["DTB3"]})
+        headers.append(body.decode().splitlines()[0])
+        target = Warehouse(path=str(tmp_path / f"legacy_{legacy}.duckdb"))
+        assert materialize([fred_series_daily], {**resources, "warehouse": target}, start, end).success
+        stored.append(target.read("SELECT date, series_id, value FROM raw.fred_series_daily "
+                                  "ORDER BY ALL"))
+    assert headers == ["observation_date,DTB3", "DATE,DTB3"]
+    assert stored[0].equals(stored[1])
+    values = {(d, s): v for d, s, v in stored[1].rows()}
+    # fred_DTB3_2006_2026.csv: 2022-12-23,4.23 and 2022-12-26, (Christmas observed, empty).
+    assert values[(D(2022, 12, 23), "DTB3")] == 4.23 and values[(D(2022, 12, 26), "DTB3")] is None
+
+
+def test_a_bad_date_under_the_older_header_names_that_column():
+    with pytest.raises(SourceDataError) as err:
+        parse_fredgraph([{"DATE": "12/23/2022", "DTB3": "4.23"}], "DTB3", D(2022, 12, 1),
+                        D(2022, 12, 31))
+    assert str(err.value) == ("fred DTB3: field 'line 2 DATE' = '12/23/2022': "
+                              "not a YYYY-MM-DD date")

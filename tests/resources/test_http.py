@@ -113,3 +113,24 @@ def test_rate_limit_spaces_requests(replay):
     client.get_json(PATH)
     client.get_json(PATH)
     assert len(slept) == 1 and 9.0 < slept[0] <= 10.0
+
+
+@pytest.mark.parametrize("env, spacing_s", [
+    ({}, 12.0),  # keyless: CoinGecko's public API allows as few as 5 calls a minute
+    ({"COINGECKO_API_KEY": "CG-demo-key"}, 2.0),  # a demo key: 30 calls a minute
+    ({"STABLEFLOW_COINGECKO_MIN_INTERVAL_S": "0.5"}, 0.5),  # a paid plan's own rate
+], ids=["keyless", "demo-key", "explicit"])
+def test_coingecko_calls_are_spaced_for_the_tier(monkeypatch, env, spacing_s):
+    import importlib
+
+    import pipelines.definitions as module
+
+    for name in ("COINGECKO_API_KEY", "STABLEFLOW_COINGECKO_MIN_INTERVAL_S"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        assert importlib.reload(module).defs.resources["coingecko"].min_interval_s == spacing_s
+    finally:
+        monkeypatch.undo()
+        importlib.reload(module)
