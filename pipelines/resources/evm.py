@@ -3,9 +3,14 @@
 Transport is the project's one HTTP client (`HttpSource`): HTTP-level retries, Retry-After
 and the request count come from there, and the URL (which often carries a provider key in
 its path) is shown as scheme and host only. This module adds what JSON-RPC needs on top:
-many calls per HTTP request (batches), retries of rate-limit errors that arrive inside a
-200 answer, and `eth_getLogs` scans that split a block range in half whenever the node
-refuses it as too large, so the same logs come back from any node.
+many calls per HTTP request (batches), and what real nodes refuse, read by kind
+(`RpcError.kind`). Refusals that can succeed if asked differently are adapted to: rate
+limits inside a 200 answer back off, a batch too large is halved, calls cut off by a batch
+answer's size limit go again, an `eth_getLogs` range too wide or too full is cut where the
+node says or in half, so a strict node yields the same logs as a generous one. Refusals that
+cannot (pruned history, missing state, another chain, too many topic values) fail at once
+as `NodeLimitError`, naming the node's limit and the setting to change: no retry loop hides
+them. Each client checks `eth_chainId` with its first request (`expect_chain`).
 """
 
 from __future__ import annotations
@@ -370,33 +375,15 @@ class EvmRpc(dg.ConfigurableResource):
             pending = pending[len(chunk):]
             params = [[{"address": queries[q][0], "topics": queries[q][1],
                         "fromBlock": hex(lo), "toBlock": hex(hi)}] for q, lo, hi in chunk]
-            first_id = self._next_id
-            self._next_id += len(chunk)
             calls += len(chunk)
-            answers = self.http.post_json("", [
-                {"jsonrpc": "2.0", "id": first_id + i, "method": "eth_getLogs", "params": p}
-                for i, p in enumerate(params)], decode=_decode_log_answers)
-            refused_all = answers.height == 1 and answers["id"][0] is None
-            by_id = {row[0]: i for i, row in enumerate(answers.select("id").iter_rows())}
-            again, limited, errors = [], [], []
-            for i, ((q, lo, hi), p) in enumerate(zip(chunk, params)):
-                row = 0 if refused_all else by_id.get(first_id + i)
-                error = answers["error"][row] if row is not None else \
-                    {"code": None, "message": "no answer in batch"}
-                if error is None and answers["result"][row] is None:
-                    error = {"code": None, "message": "no result"}
-                if error is None:
-                    # an empty list explodes to one null row
-                    found[(q, lo)] = answers[row].select(pl.col("result").explode()) \
-                        .filter(pl.col("result").is_not_null()).unnest("result")
-                    continue
-                errors.append((RpcError(self.chain, "eth_getLogs", p, error["code"],
-                                        str(error["message"])), (q, lo, hi)))
+            logs, errors = self._send_log_queries(chunk, params)
+            found.update(logs)
+            again, limited = [], []
             if any(exc.kind == "batch" for exc, _ in errors):
                 self._shrink_batch([exc for exc, _ in errors])
                 pending = [item for _, item in errors] + pending
                 continue
-            if errors and len(errors) == len(chunk) and all(e.kind == "response" for e, _ in errors):
+            if len(errors) == len(chunk) and all(e.kind == "response" for e, _ in errors):
                 self._shrink_batch([exc for exc, _ in errors])  # no answer fitted at all
             for exc, (q, lo, hi) in errors:
                 if exc.kind == "rate":
@@ -423,6 +410,33 @@ class EvmRpc(dg.ConfigurableResource):
                   for key in sorted(found)]
         empty = pl.DataFrame(schema={**LOG_FIELDS, "query": pl.Int64})
         return pl.concat([empty, *frames], how="vertical_relaxed") if frames else empty
+
+    def _send_log_queries(self, chunk: list[tuple[int, int, int]], params: list
+                          ) -> tuple[dict[tuple[int, int], pl.DataFrame], list]:
+        """One batch of eth_getLogs calls: the logs of each answered (query, first block), and
+        (RpcError, (query, first, last)) for each refused one."""
+        first_id = self._next_id
+        self._next_id += len(chunk)
+        answers = self.http.post_json("", [
+            {"jsonrpc": "2.0", "id": first_id + i, "method": "eth_getLogs", "params": p}
+            for i, p in enumerate(params)], decode=_decode_log_answers)
+        refused_all = answers.height == 1 and answers["id"][0] is None
+        by_id = {row[0]: i for i, row in enumerate(answers.select("id").iter_rows())}
+        found, errors = {}, []
+        for i, ((q, lo, hi), p) in enumerate(zip(chunk, params)):
+            row = 0 if refused_all else by_id.get(first_id + i)
+            error = answers["error"][row] if row is not None else \
+                {"code": None, "message": "no answer in batch"}
+            if error is None and answers["result"][row] is None:
+                error = {"code": None, "message": "no result"}
+            if error is None:
+                # an empty list explodes to one null row
+                found[(q, lo)] = answers[row].select(pl.col("result").explode()) \
+                    .filter(pl.col("result").is_not_null()).unnest("result")
+            else:
+                errors.append((RpcError(self.chain, "eth_getLogs", p, error["code"],
+                                        str(error["message"])), (q, lo, hi)))
+        return found, errors
 
     def _within_budget(self, needed: int, first: int, last: int) -> None:
         if needed > self.max_log_requests:
