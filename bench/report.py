@@ -3,6 +3,11 @@
 A benchmark is a module with `run(config) -> Section`. A Section has summary `Line`s (one
 per target: ours, the baseline measured in the same run, the ratio, whether the target is
 met) and a free Markdown body with the detailed tables and the notes on method.
+
+`python -m bench --only NAME...` re-measures some benchmarks; the others' results are carried
+over from the RESULTS.md it replaces (`earlier`), with the date they were measured. Each
+section starts with an invisible marker naming its benchmark and that date, and the Summary
+with one giving each benchmark's number of rows, so a later run can tell them apart.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import datetime as dt
 import importlib.metadata
 import os
 import platform
+import re
 import statistics
 import subprocess
 import time
@@ -47,6 +53,12 @@ class Section:
     title: str
     lines: list[Line] = field(default_factory=list)
     body: str = ""
+    name: str = ""  # the benchmark (module) it comes from; set by bench/__main__.py
+    # Set only for a section carried over from an earlier RESULTS.md, not re-run: when it
+    # was measured, and its Summary and before/after rows as they were written then.
+    measured: str = ""
+    summary_rows: list[str] = field(default_factory=list)
+    gain_rows: list[str] = field(default_factory=list)
 
 
 def median_time(work: Callable[[], object], runs: int) -> tuple[float, list[float], object]:
@@ -97,6 +109,54 @@ def run_process(command: list[str], *, env: dict[str, str] | None = None,
         if log:
             out.close()
     return ProcessCost(process.returncode, seconds, peak / 1024)
+
+
+class OtherWork:
+    """How busy other processes kept the machine while a benchmark ran (with OtherWork() as
+    w: ...; w.cores): the machine's busy CPU time (/proc/stat) minus this process's and its
+    descendants' (os.times for those waited for, /proc/<pid>/stat for those alive), per
+    second of wall time. Other work (a test suite, say) makes timings noisy; request counts
+    are not affected."""
+
+    def __enter__(self) -> "OtherWork":
+        self._start, self._t0 = self._sample(), time.monotonic()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._end, self._t1 = self._sample(), time.monotonic()
+
+    @property
+    def cores(self) -> float:
+        (busy0, ours0), (busy1, ours1) = self._start, self._end
+        return max(0.0, (busy1 - busy0 - (ours1 - ours0)) / max(self._t1 - self._t0, 1e-9))
+
+    def note(self) -> str:
+        text = (f"Other processes kept {self.cores:.1f} of the machine's {os.cpu_count()} cores "
+                f"busy on average while this benchmark ran")
+        return text + (": **timings are noisier than on an idle machine** (request counts "
+                       "are not affected)." if self.cores >= 0.2 else ".")
+
+    @staticmethod
+    def _sample() -> tuple[float, float]:
+        tick = os.sysconf("SC_CLK_TCK")
+        user, nice, system, _idle, _iowait, irq, softirq = map(
+            int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8])
+        busy = (user + nice + system + irq + softirq) / tick
+        stats = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                # after the name: state ppid ... utime(14) stime cutime cstime (man 5 proc)
+                stats[int(entry.name)] = (int(fields[1]), sum(map(int, fields[11:15])) / tick)
+        tree, grew = {os.getpid()}, True
+        while grew:
+            found = {pid for pid, (ppid, _) in stats.items() if ppid in tree} - tree
+            tree, grew = tree | found, bool(found)
+        ours = sum(os.times()[:4]) + sum(stats[pid][1] for pid in tree - {os.getpid()})
+        return busy, ours
 
 
 def fmt(value: float | None, digits: int = 3) -> str:
@@ -161,9 +221,75 @@ def _verdict(line: Line) -> str:
     return {True: "met", False: "**not met**", None: "-"}[line.met]
 
 
+_SECTION_MARK = re.compile(r"^<!-- bench: (\S+) measured (.+?) -->$")
+_SUMMARY_MARK = re.compile(r"^<!-- summary rows: (.*?) -->$")
+_NOT_RERUN = "*Not re-run by the last `python -m bench`"
+
+
+def measured_now() -> str:
+    """When and at which commit this run measures: what a carried-over section shows."""
+    facts = dict(machine()[:2])
+    return f"{facts['date (UTC)']} UTC at commit {facts['commit']}"
+
+
+def _table_rows(chunk: list[str]) -> list[str]:
+    rows = [line for line in chunk if line.startswith("|")]
+    return rows[2:]  # without the header and the |---| line
+
+
+def earlier(text: str) -> dict[str, Section]:
+    """The benchmark sections of an earlier RESULTS.md, by benchmark name, as carried-over
+    Sections (title, body, date measured, Summary and before/after rows). Sections written
+    without a marker (by a bench/ older than the markers) are not carried."""
+    chunks: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            current = line[3:]
+            chunks[current] = []
+        elif current is not None:
+            chunks[current].append(line)
+    out: dict[str, Section] = {}
+    for title, chunk in chunks.items():
+        at = next((i for i, line in enumerate(chunk) if line.strip()), 0)
+        if chunk and (mark := _SECTION_MARK.match(chunk[at])):
+            name, measured = mark.groups()
+            body = [line for line in chunk[at + 1:] if not line.startswith(_NOT_RERUN)]
+            out[name] = Section(title, body="\n".join(body).strip(), name=name,
+                                measured=measured)
+    summary = chunks.get("Summary", [])
+    counts = next((m.group(1) for line in summary if (m := _SUMMARY_MARK.match(line))), "")
+    rows = iter(_table_rows(summary))
+    for entry in counts.split():
+        name, _, n = entry.partition("=")
+        taken = [next(rows) for _ in range(int(n))]
+        if name in out:
+            out[name].summary_rows = taken
+    for row in _table_rows(chunks.get("Bottlenecks removed: before and after", [])):
+        metric = row.split("|")[2].strip()
+        for section in out.values():
+            names = {r.split("|")[1].strip() for r in section.summary_rows}
+            if any(metric.startswith(f"{n}: ") for n in names):
+                section.gain_rows.append(row)
+    return out
+
+
 def render(sections: list[Section], before: dict[str, dict], runs: int,
            seconds: float) -> str:
+    """RESULTS.md from this run's sections and any carried over from an earlier one."""
     lines = [line for s in sections for line in s.lines]
+    fresh = [s.name for s in sections if not s.measured and s.name]
+    carried = [s for s in sections if s.measured]
+    summary = [["| " + " | ".join([
+        l.benchmark, l.metric, f"{fmt(l.ours)} {l.unit}",
+        f"{fmt(l.baseline)} {l.unit} ({l.baseline_name})" if l.baseline is not None else "-",
+        f"{l.ratio:.1f}x" if l.ratio is not None else "-", l.target, _verdict(l)]) + " |"
+        for l in s.lines] if not s.measured else s.summary_rows for s in sections]
+    took = f"The whole `python -m bench` took {seconds / 60:.1f} minutes."
+    if carried:
+        took = (f"This `python -m bench --only {' '.join(fresh)}` took {seconds / 60:.1f} "
+                f"minutes. The other sections were not re-run: they are carried over from "
+                f"the earlier RESULTS.md, each with the date it was measured.")
     out = [
         "# stableflow benchmarks",
         "",
@@ -176,29 +302,39 @@ def render(sections: list[Section], before: dict[str, dict], runs: int,
         "",
         table(["", ""], machine()),
         "",
-        f"The whole `python -m bench` took {seconds / 60:.1f} minutes.",
+        took,
         "",
         "## Summary",
         "",
-        table(["benchmark", "metric", "ours", "baseline", "ratio", "target", "verdict"],
-              [[l.benchmark, l.metric, f"{fmt(l.ours)} {l.unit}",
-                f"{fmt(l.baseline)} {l.unit} ({l.baseline_name})" if l.baseline is not None
-                else "-",
-                f"{l.ratio:.1f}x" if l.ratio is not None else "-", l.target, _verdict(l)]
-               for l in lines]),
+        "<!-- summary rows: " + " ".join(f"{s.name or '-'}={len(rows)}"
+                                         for s, rows in zip(sections, summary)) + " -->",
+        table(["benchmark", "metric", "ours", "baseline", "ratio", "target", "verdict"], []),
+        *(row for rows in summary for row in rows),
         "",
     ]
+    if carried:
+        out += ["Rows of " + ", ".join(f"{s.name} ({s.measured.split(' at ')[0]})"
+                                       for s in carried)
+                + " are from those earlier runs.", ""]
+    now = measured_now()
     for section in sections:
-        out += [f"## {section.title}", "", section.body.strip(), ""]
+        out += [f"## {section.title}", ""]
+        if section.name:
+            out += [f"<!-- bench: {section.name} measured {section.measured or now} -->", ""]
+        if section.measured:
+            out += [f"{_NOT_RERUN}: these results were measured {section.measured}.*", ""]
+        out += [section.body.strip(), ""]
     by_key = {l.key: l for l in lines if l.key}
     rows = [[entry["change"], by_key[key].benchmark + ": " + by_key[key].metric,
              f"{fmt(entry['before'])} {by_key[key].unit} ({entry['commit']})",
              f"{fmt(by_key[key].ours)} {by_key[key].unit}",
              f"{entry['before'] / by_key[key].ours:.1f}x" if by_key[key].ours else "-"]
             for key, entry in before.items() if key in by_key]
-    if rows:
+    gains = [row for s in carried for row in s.gain_rows]
+    if rows or gains:
         out += ["## Bottlenecks removed: before and after", "",
                 "`before` was measured by this benchmark on this machine at the commit named, "
-                "before the change (bench/before.yaml); `after` is this run.", "",
-                table(["change", "metric", "before", "after", "gain"], rows), ""]
+                "before the change (bench/before.yaml); `after` is this run"
+                + (", or the earlier run a carried-over section names" if gains else "") + ".",
+                "", table(["change", "metric", "before", "after", "gain"], rows), *gains, ""]
     return "\n".join(out)

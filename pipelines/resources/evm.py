@@ -383,8 +383,11 @@ class EvmRpc(dg.ConfigurableResource):
                 self._shrink_batch([exc for exc, _ in errors])
                 pending = [item for _, item in errors] + pending
                 continue
-            if len(errors) == len(chunk) and all(e.kind == "response" for e, _ in errors):
+            cut = sum(exc.kind == "response" for exc, _ in errors)
+            if cut == len(chunk):
                 self._shrink_batch([exc for exc, _ in errors])  # no answer fitted at all
+            elif cut:  # the node's answer size limit: later batches hold what fitted in this one
+                self._batch_limit = len(chunk) - cut
             for exc, (q, lo, hi) in errors:
                 if exc.kind == "rate":
                     limited.append((q, lo, hi))
