@@ -42,8 +42,9 @@ import re
 import sys
 import textwrap
 import warnings
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 # _STATED_SPAN: the client's own reading of a stated range limit, so the doctor reads a
@@ -51,6 +52,10 @@ from urllib.parse import urlsplit
 from pipelines.resources.evm import _STATED_SPAN, EvmRpc, RpcError, midnight
 from pipelines.resources.http import HttpSource, SourceError
 from pipelines.settings import Settings
+
+if TYPE_CHECKING:  # loaded on first use (_load), so a broken chains.yaml is a row
+    from assets.ingest.evm.blocks import ClosingBlock, Final
+    from pipelines.chains import Chain
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "-"
 ON_CHAIN_ASSETS = ("evm_day_blocks", "evm_token_supply", "evm_issuance",
@@ -63,24 +68,31 @@ ASSETS = ON_CHAIN_ASSETS + HTTP_ASSETS
 STATE_ASSETS = ("evm_token_supply", "evm_exchange_reserves")
 LOG_ASSETS = ("evm_issuance", "evm_exchange_flows")
 # Fast failure: a dead endpoint costs two attempts per request, not five with back-off.
-RPC_OPTIONS = dict(max_attempts=2, backoff_s=0.5, timeout_s=30.0)
-HTTP_OPTIONS = dict(max_attempts=2, backoff_s=0.5, timeout_s=30.0)
+CLIENT_OPTIONS = dict(max_attempts=2, backoff_s=0.5, timeout_s=30.0)
 WIDE_TOPICS = 1000  # what geth, Erigon and java-tron take per topic position
 ARCHIVE_ADVICE = ("use an archive node (or a provider's archive tier), or read balances and "
                   "supply from logs: {setting}=logs")
 PRUNED_ADVICE = ("use a node that keeps all history (geth --history.chain all, or a provider's "
                  "archive tier), or a later STABLEFLOW_START_DATE (after the node's first "
                  "block; geth --history.chain postmerge keeps blocks from 2022-09-15 on)")
+COINGECKO_PRO_URL = "https://pro-api.coingecko.com/api/v3"
 # A stated result cap: Infura "query returned more than 10000 results", reth "max results
 # 20000", Alchemy "a cap of 10K logs in the response".
 _STATED_CAP = re.compile(r"(?:more than |max results |cap of )([\d,]+)(k?)\b")
 _BLOCK_PARAM = re.compile(r"eth_getBlockByNumber\(\['(0x[0-9a-fA-F]+)'")
+_DAY = dt.timedelta(days=1)
+# A chain's checks in report order: a step that fails names those it leaves unprobed.
+_CHAIN_CHECKS = ("chain id", "batch size", "finalized tag", "closing blocks", "archive state",
+                 "eth_call state override", "values per topic position", "log range",
+                 "result cap", "pruned history", "eth_getLogs calls")
+_HEAD_CALLS = (("eth_chainId", []), ("eth_blockNumber", []),
+               ("eth_getBlockByNumber", ["finalized", False]))
 
 
-def _load():
-    """The asset-side helpers, imported on first use: a broken chains.yaml or label file is
-    then a row of the report, not a traceback. Dagster's beta warnings about the asset
-    decorators are not the doctor's business."""
+def _load() -> dict:
+    """The asset-side helpers and the label set, loaded on first use: a broken chains.yaml or
+    label file is then a row of the report, not a traceback. Dagster's beta warnings about
+    the asset decorators are not the doctor's business."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         modules = {name: importlib.import_module(f"assets.ingest.{name}") for name in
@@ -89,6 +101,7 @@ def _load():
                     ("assets", "blocks", "extract")}
         modules["chains"] = importlib.import_module("pipelines.chains")
     modules["evm_assets"] = modules.pop("assets")
+    modules["labels"] = modules["labels"].load_labels()
     return modules
 
 
@@ -157,32 +170,37 @@ class _Blockers:
         return out
 
 
-# --- JSON-RPC probes ------------------------------------------------------------------------
+@dataclass
+class _Run:
+    """One run of the doctor: what the probes read (settings, window, environment, the
+    asset-side helpers) and what they find (rows, blockers, clients whose requests count)."""
+
+    settings: Settings
+    start: dt.date
+    end: dt.date
+    env: Mapping[str, str]
+    m: dict
+    rpc_options: dict
+    blockers: _Blockers
+    rows: list[Row] = field(default_factory=list)
+    clients: dict[str, Any] = field(default_factory=dict)
+
+    def row(self, check: str, result: str, status: str, change: str = "") -> None:
+        self.rows.append(Row(check, result, status, change))
+
+    def fail(self, check: str, result: str, change: str, assets: Sequence[str],
+             why: str | None = None, fix: str | None = None) -> None:
+        """A fail row, and the assets it stops: why and what to change default to the row's."""
+        self.row(check, result, FAIL, change)
+        self.blockers.add(assets, why or result, fix or change)
+
+    def source(self, name: str, base_url: str, **extra) -> HttpSource:
+        client = HttpSource(name=name, base_url=base_url, **{**CLIENT_OPTIONS, **extra})
+        self.clients[name] = client
+        return client
 
 
-def _one_request(rpc: EvmRpc, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
-    """Exactly one HTTP request (the client's transport retries aside): each call's result or
-    its RpcError. Unlike EvmRpc.batch, a refused batch is not halved and sent again: the
-    refusal is what the probe wants to see."""
-    body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
-            for i, (m, p) in enumerate(calls)]
-    answer = rpc.http.post_json("", body if len(body) > 1 else body[0])
-    answers = answer if isinstance(answer, list) else [answer]
-    if isinstance(answer, dict) and "error" in answer and answer.get("id") is None:
-        answers = [answer] * len(calls)  # the whole batch refused
-    by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
-    out: list[Any] = []
-    for i, (method, params) in enumerate(calls):
-        reply = by_id.get(i) or (answers[i] if len(answers) == len(calls) else None)
-        if not isinstance(reply, dict):
-            out.append(RpcError(rpc.chain, method, params, None, "no answer in batch"))
-        elif reply.get("error") is not None:
-            err = reply["error"] if isinstance(reply["error"], dict) else {}
-            out.append(RpcError(rpc.chain, method, params, err.get("code"),
-                                str(err.get("message", reply["error"]))))
-        else:
-            out.append(reply.get("result"))
-    return out
+# --- text -----------------------------------------------------------------------------------
 
 
 def _refusal(error: Any) -> str:
@@ -208,102 +226,225 @@ def _http_error(exc: Exception) -> str:
 
 
 def _stated(pattern: re.Pattern, text: str) -> int | None:
+    """The number a refusal states (a range limit, a result cap); "10K" is 10,000."""
     match = pattern.search(text.lower())
     if not match:
         return None
     return int(match.group(1).replace(",", "")) * (1000 if match.group(2) else 1)
 
 
+# --- JSON-RPC probes ------------------------------------------------------------------------
+
+
+def _one_request(rpc: EvmRpc, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+    """Exactly one HTTP request (the transport's retries aside): each call's result or its
+    RpcError. Not EvmRpc.batch: a refused batch is not halved and sent again, the refusal is
+    what the probe wants to see. Not EvmRpc._send: a malformed reply (not an object, an
+    error without a message) is read as that call's answer, so it becomes a row."""
+    body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
+            for i, (m, p) in enumerate(calls)]
+    answer = rpc.http.post_json("", body if len(body) > 1 else body[0])
+    answers = answer if isinstance(answer, list) else [answer]
+    if isinstance(answer, dict) and "error" in answer and answer.get("id") is None:
+        answers = [answer] * len(calls)  # the whole batch refused
+    by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
+    out: list[Any] = []
+    for i, (method, params) in enumerate(calls):
+        reply = by_id.get(i) or (answers[i] if len(answers) == len(calls) else None)
+        if not isinstance(reply, dict):
+            out.append(RpcError(rpc.chain, method, params, None, "no answer in batch"))
+        elif reply.get("error") is not None:
+            err = reply["error"] if isinstance(reply["error"], dict) else {}
+            out.append(RpcError(rpc.chain, method, params, err.get("code"),
+                                str(err.get("message", reply["error"]))))
+        else:
+            out.append(reply.get("result"))
+    return out
+
+
+def _message(answer: Any) -> str:
+    return answer.rpc_message if isinstance(answer, RpcError) else str(answer)
+
+
+def _pruned(answer: Any) -> bool:
+    return isinstance(answer, RpcError) and answer.kind == "pruned"
+
+
 def _calls(filters: int, blocks: int, span: int) -> int:
     return filters * max(1, math.ceil(blocks / span))
 
 
-def _probe_chain(chain, settings: Settings, start: dt.date, end: dt.date, env: Mapping[str, str],
-                 rpc_options: dict, m: dict, block: _Blockers,
-                 register: Callable[[str, object], None]) -> list[Row]:
-    name, setting = chain.name, chain.rpc_url_env
-    rows: list[Row] = []
-    everything = ON_CHAIN_ASSETS
+@dataclass
+class _ChainProbe:
+    """One chain's probes: its client, and rows named after the chain."""
 
-    def row(check: str, result: str, status: str, change: str = "") -> None:
-        rows.append(Row(f"{name} {check}", result, status, change))
+    run: _Run
+    chain: Chain
+    rpc: EvmRpc | None = None
+    logs_mode: bool = False  # STABLEFLOW_<CHAIN>_BALANCES=logs
 
-    def skip(checks: Sequence[str], why: str) -> None:
-        row("other checks", f"not probed ({why}): {', '.join(checks)}", SKIP)
+    @property
+    def setting(self) -> str:
+        """The variable holding the node's URL."""
+        return self.chain.rpc_url_env
 
-    later = ["finalized tag", "closing blocks", "archive state", "eth_call state override",
-             "values per topic position", "log range", "result cap", "pruned history",
-             "eth_getLogs calls"]
-    url = env.get(setting, "")
+    @property
+    def log_assets(self) -> tuple[str, ...]:
+        """The assets that scan logs: with balances from logs, the state assets too."""
+        return LOG_ASSETS + (STATE_ASSETS if self.logs_mode else ())
+
+    def row(self, check: str, result: str, status: str, change: str = "") -> None:
+        self.run.row(f"{self.chain.name} {check}", result, status, change)
+
+    def fail(self, check: str, result: str, change: str, assets: Sequence[str],
+             why: str | None = None, fix: str | None = None) -> None:
+        self.run.fail(f"{self.chain.name} {check}", result, change, assets, why, fix)
+
+    def block(self, assets: Sequence[str], why: str, change: str) -> None:
+        self.run.blockers.add(assets, why, change)
+
+    def has(self, check: str) -> bool:
+        return any(r.check == f"{self.chain.name} {check}" for r in self.run.rows)
+
+    def skip(self, why: str, after: str | None = None) -> None:
+        """One row for the checks (after `after`) that have no row of their own."""
+        later = _CHAIN_CHECKS[_CHAIN_CHECKS.index(after) + 1:] if after else _CHAIN_CHECKS
+        self.row("other checks", f"not probed ({why}): "
+                 f"{', '.join(c for c in later if not self.has(c))}", SKIP)
+
+
+@dataclass(frozen=True)
+class _Blocks:
+    """The final block and, when they resolved, the closing blocks of the day before the
+    window and of its first day."""
+
+    final: Final
+    before: ClosingBlock | None = None
+    start: ClosingBlock | None = None
+
+    @property
+    def first(self) -> int | None:
+        """The window's first block."""
+        return self.before.number + 1 if self.before else None
+
+    @property
+    def per_day(self) -> int | None:
+        return max(1, self.start.number - self.before.number) if self.before else None
+
+
+def _probe_chain(run: _Run, chain: Chain) -> None:
+    """Every check of one chain, in report order: one batch for the chain id, the batch size
+    and the finalized tag; the closing-block search; one batch for all the rest."""
+    p = _ChainProbe(run, chain)
+    url = run.env.get(chain.rpc_url_env, "")
     if not url:
-        change = f"set {setting} to the JSON-RPC URL of a node of {name}"
-        row("endpoint", f"{setting} is not set", FAIL, change)
-        block.add(everything, f"{setting} is not set", change)
-        skip(["chain id", "batch size", *later], f"{setting} is not set")
-        return rows
-    options = {**RPC_OPTIONS, **rpc_options}
+        change = f"set {p.setting} to the JSON-RPC URL of a node of {chain.name}"
+        p.fail("endpoint", f"{p.setting} is not set", change, ON_CHAIN_ASSETS)
+        p.skip(f"{p.setting} is not set")
+        return
+    p.rpc = _client(p, url)
+    blocks = _closing_blocks(p) if _chain_head(p) else None
+    if blocks is None:  # the step that failed has said what it leaves unprobed
+        return
+    results = _probe_batch(p, blocks)
+    _window_end(p, blocks.final, results.get("final header"))
+    _archive_state(p, blocks, results)
+    _state_override(p, blocks.final.number, results.get("override"))
+    _topic_values(p, results)
+    span = _log_range(p, blocks, results.get("range"))
+    _result_cap(p, results.get("range"))
+    _pruned_history(p, blocks.first, results.get("first header"), results.get("first logs"))
+    _log_calls(p, blocks, span)
+
+
+def _client(p: _ChainProbe, url: str) -> EvmRpc:
+    """The chain's client as the resources configure it, failing fast. A balances setting
+    the pipeline rejects is a row; the probes go on as if it said state."""
     try:
-        balances = _balances(chain, m)[1]
+        balances = p.run.m["chains"].balances_from(p.chain)
     except ValueError as exc:  # ConfigError: neither state nor logs
         balances = "state"
         # pipelines/definitions.py reads it on import: no asset at all can run
-        row("balances setting", _short(str(exc), 220), FAIL, "set it to state or logs")
-        block.add(ASSETS, f"the code location fails to load: {_short(str(exc), 200)}",
-                  "set it to state or logs")
-    rpc = EvmRpc(chain=name, url=url, **{"balances": balances, **options})
-    register(f"{name} rpc", rpc)
-    shown = rpc.http.shown_url(url)
-    logs_mode = balances == "logs"
+        p.fail("balances setting", _short(str(exc), 220), "set it to state or logs", ASSETS,
+               why=f"the code location fails to load: {_short(str(exc), 200)}")
+    p.logs_mode = balances == "logs"
+    rpc = EvmRpc(chain=p.chain.name, url=url,
+                 **{"balances": balances, **CLIENT_OPTIONS, **p.run.rpc_options})
+    p.run.clients[f"{p.chain.name} rpc"] = rpc
+    return rpc
 
-    # 1. chain id, finalized tag and the batch size, in one batch of batch_size calls
-    head_calls = [("eth_chainId", []), ("eth_blockNumber", []),
-                  ("eth_getBlockByNumber", ["finalized", False])]
-    size = max(rpc.batch_size, len(head_calls))
-    big = head_calls + [("eth_blockNumber", [])] * (size - len(head_calls))
-    batch_problem = None
+
+def _chain_head(p: _ChainProbe) -> bool:
+    """The first request: eth_chainId, eth_blockNumber and the `finalized` header, padded
+    with eth_blockNumber to batch_size calls (does the node take a batch that size? if not,
+    the three go alone). Rows for chain id, batch size and finalized tag; False when the
+    later checks cannot run."""
+    size = max(p.rpc.batch_size, len(_HEAD_CALLS))
+    padding = [("eth_blockNumber", [])] * (size - len(_HEAD_CALLS))
     try:
-        answers = _one_request(rpc, big)
-        refused = [a for a in answers if isinstance(a, RpcError) and a.kind == "batch"]
-        if refused or all(isinstance(a, RpcError) for a in answers):
-            batch_problem = _refusal(refused[0] if refused else answers[0])
+        answers = _one_request(p.rpc, [*_HEAD_CALLS, *padding])
+        refusal = _batch_refusal(answers)
     except SourceError as exc:
-        batch_problem = _http_error(exc)
-    if batch_problem is not None:
+        refusal = _http_error(exc)
+    if refusal is not None:
         try:
-            answers = _one_request(rpc, head_calls)
+            answers = _one_request(p.rpc, _HEAD_CALLS)
         except SourceError as exc:
-            row("endpoint", f"{shown} did not answer: {_http_error(exc)}", FAIL,
-                f"check {setting}: the node must answer JSON-RPC over HTTP")
-            block.add(everything, f"the node at {setting} did not answer",
-                      f"check {setting}: the JSON-RPC URL of a reachable node of {name}")
-            skip(["chain id", "batch size", *later], "the node did not answer")
-            return rows
-    chain_id, latest, finalized = answers[:3]
-    try:
-        actual = int(chain_id, 16)
-    except (TypeError, ValueError):
-        row("chain id", f"eth_chainId answered {_refusal(chain_id)}", FAIL,
-            f"point {setting} at a node of {name}")
-        block.add(everything, f"eth_chainId at {setting} failed", f"point {setting} at a "
-                  f"JSON-RPC node of {name}")
-        skip(["batch size", *later], "no chain id")
-        return rows
-    if actual != chain.chain_id:
-        why = (f"the node at {setting} serves chain id {actual}, chains.yaml says "
-               f"{name}.chain_id = {chain.chain_id}")
-        row("chain id", f"{actual}, but chains.yaml says {chain.chain_id}: another network",
-            FAIL, f"point {setting} at a node of {name} (chain id {chain.chain_id})")
-        block.add(everything, why, f"point {setting} at a node of {name} (chain id "
-                                   f"{chain.chain_id})")
-        skip(["batch size", *later], "the node serves another chain")
-        return rows
-    row("chain id", f"{actual} (chains.yaml {name}.chain_id: {chain.chain_id})", OK)
-    if batch_problem is None:
-        row("batch size", f"a batch of {size} calls answered in one request", OK)
+            _no_answer(p, exc)
+            return False
+    if not _chain_id(p, answers[0]):
+        return False
+    if refusal is None:
+        p.row("batch size", f"a batch of {size} calls answered in one request", OK)
     else:
-        row("batch size", f"a batch of {size} calls refused ({batch_problem}); the client "
-            f"halves refused batches, at a few extra requests", WARN,
-            "none needed; or run the node with a higher batch limit")
+        p.row("batch size", f"a batch of {size} calls refused ({refusal}); the client halves "
+              f"refused batches, at a few extra requests", WARN,
+              "none needed; or run the node with a higher batch limit")
+    _finalized_tag(p, answers[1], answers[2])
+    return True
+
+
+def _batch_refusal(answers: list) -> str | None:
+    """A call refused as "batch too large", or every call refused: the batch was."""
+    refused = [a for a in answers if isinstance(a, RpcError) and a.kind == "batch"]
+    if refused or all(isinstance(a, RpcError) for a in answers):
+        return _refusal(refused[0] if refused else answers[0])
+    return None
+
+
+def _no_answer(p: _ChainProbe, exc: Exception) -> None:
+    p.fail("endpoint", f"{p.rpc.http.shown_url(p.rpc.url)} did not answer: {_http_error(exc)}",
+           f"check {p.setting}: the node must answer JSON-RPC over HTTP", ON_CHAIN_ASSETS,
+           why=f"the node at {p.setting} did not answer",
+           fix=f"check {p.setting}: the JSON-RPC URL of a reachable node of {p.chain.name}")
+    p.skip("the node did not answer")
+
+
+def _chain_id(p: _ChainProbe, answer: Any) -> bool:
+    """Does the node serve the chain chains.yaml names? Nothing more is asked of another."""
+    name, expected, setting = p.chain.name, p.chain.chain_id, p.setting
+    try:
+        actual = int(answer, 16)
+    except (TypeError, ValueError):
+        p.fail("chain id", f"eth_chainId answered {_refusal(answer)}",
+               f"point {setting} at a node of {name}", ON_CHAIN_ASSETS,
+               why=f"eth_chainId at {setting} failed",
+               fix=f"point {setting} at a JSON-RPC node of {name}")
+        p.skip("no chain id", after="chain id")
+        return False
+    if actual != expected:
+        p.fail("chain id", f"{actual}, but chains.yaml says {expected}: another network",
+               f"point {setting} at a node of {name} (chain id {expected})", ON_CHAIN_ASSETS,
+               why=f"the node at {setting} serves chain id {actual}, chains.yaml says "
+                   f"{name}.chain_id = {expected}")
+        p.skip("the node serves another chain", after="chain id")
+        return False
+    p.row("chain id", f"{actual} (chains.yaml {name}.chain_id: {expected})", OK)
+    return True
+
+
+def _finalized_tag(p: _ChainProbe, latest: Any, finalized: Any) -> None:
+    """Without the tag, the final block is the head minus chains.yaml confirmations."""
     try:
         head = int(latest, 16)
     except (TypeError, ValueError):
@@ -311,433 +452,460 @@ def _probe_chain(chain, settings: Settings, start: dt.date, end: dt.date, env: M
     if isinstance(finalized, dict) and "number" in finalized:
         number = int(finalized["number"], 16)
         behind = f", {head - number:,} behind the head {head:,}" if head is not None else ""
-        row("finalized tag", f"answered: block {number:,}{behind}", OK)
-    else:
-        row("finalized tag", f"not answered ({_refusal(finalized) if finalized else 'null'}): "
-            f"the final block is the head minus {chain.confirmations} blocks", WARN,
-            f"none needed; chains.yaml {name}.confirmations sets the depth")
+        p.row("finalized tag", f"answered: block {number:,}{behind}", OK)
+        return
+    p.row("finalized tag", f"not answered ({_refusal(finalized) if finalized else 'null'}): "
+          f"the final block is the head minus {p.chain.confirmations} blocks", WARN,
+          f"none needed; chains.yaml {p.chain.name}.confirmations sets the depth")
 
-    # 2. the window's first closing blocks, as the assets resolve them
-    blocks = m["blocks"]
-    first_day = start - dt.timedelta(days=1)
-    final, closing = None, {}
+
+def _closing_blocks(p: _ChainProbe) -> _Blocks | None:
+    """The closing blocks of the day before the window and of its first day, found as the
+    assets find them (they also give blocks per day). None without a final block."""
+    blocks, before, final = p.run.m["blocks"], p.run.start - _DAY, None
     try:
-        final = blocks.final_block(rpc, chain)
-        closing = blocks.resolve_closing_blocks(rpc, [first_day, start], final)
+        final = blocks.final_block(p.rpc, p.chain)
+        closing = blocks.resolve_closing_blocks(p.rpc, [before, p.run.start], final)
     except Exception as exc:  # noqa: BLE001 - every failure is a row
-        text = str(exc)
-        why, shown_change = _short(text, 220), None
-        if "another chain" in text:
-            change = f"point {setting} at a node of {name} (or fix chains.yaml {name}.anchor)"
-        elif "4444" in text or "pruned history" in text:
-            found = _BLOCK_PARAM.search(text)
-            at = f" at block {int(found.group(1), 16):,}" if found else ""
-            why = f"the search for them reached pruned history{at} (error 4444)"
-            change, shown_change = PRUNED_ADVICE, "see pruned history"
-            row("pruned history", f"the closing blocks of {first_day} and {start} are in "
-                f"pruned history: error 4444 pruned history unavailable{at}", FAIL, change)
-        elif isinstance(exc, blocks.NotFinalError):
-            change = "wait until the day has ended on chain, or an earlier STABLEFLOW_START_DATE"
-        elif isinstance(exc, ValueError):
-            change = "set STABLEFLOW_START_DATE after the chain's first block"
-        else:
-            change = f"check the node at {setting}"
-        row("closing blocks", f"could not resolve {first_day} and {start}: {why}", FAIL,
-            shown_change or change)
-        block.add(everything, f"closing blocks: {why}", change)
-    if final is None:
-        skip([c for c in later[2:] if not any(r.check == f"{name} {c}" for r in rows)],
-             "no final block")
-        return rows
-    bpd = None
-    if closing:
-        before, first = closing[first_day], closing[start]
-        bpd = max(1, first.number - before.number)
-        row("closing blocks", f"{first_day}: block {before.number:,}; {start}: block "
-            f"{first.number:,} (~{bpd:,} blocks a day); final block {final.number:,}", OK)
-    first_block = closing[first_day].number + 1 if closing else None
+        _closing_failed(p, exc)
+        if final is None:
+            p.skip("no final block", after="closing blocks")
+            return None
+        return _Blocks(final)
+    found = _Blocks(final, closing[before], closing[p.run.start])
+    p.row("closing blocks", f"{before}: block {found.before.number:,}; {p.run.start}: block "
+          f"{found.start.number:,} (~{found.per_day:,} blocks a day); final block "
+          f"{final.number:,}", OK)
+    return found
 
-    # 3. every other probe in one batch
-    extract, chains = m["extract"], m["chains"]
-    labels = m["labels"]
-    nothing = chains.topic("StableflowDoctorProbe()")  # no contract emits it: empty answers
-    tokens = chain.tokens
-    token_addresses = [t.address for t in tokens]
-    probes: list[tuple[str, str, list]] = []
-    if closing:
-        at = closing[start].number
-        probes += [(f"supply {t.symbol}", "eth_call",
-                    [{"to": t.address, "data": "0x18160ddd"}, hex(at)]) for t in tokens]
-    sample = labels.addresses()[:1] or ["0x" + "00" * 20]
-    reader_data = "0x" + format(len(tokens), "064x") + "".join(
-        a.lower().removeprefix("0x") for a in token_addresses + sample)
-    probes.append(("override", "eth_call", [
-        {"to": extract.READER_ADDRESS, "data": reader_data}, hex(final.number),
-        {extract.READER_ADDRESS: {"code": extract.READER_CODE}}]))
-    widths = list(dict.fromkeys([chain.max_topic_values, WIDE_TOPICS]))
-    for n in widths:
-        values = ["0x" + format(i + 1, "064x") for i in range(n)]
-        probes.append((f"topics {n}", "eth_getLogs", [{
-            "address": tokens[0].address, "topics": [nothing, values],
-            "fromBlock": hex(final.number), "toBlock": hex(final.number)}]))
-    low = max(first_block if first_block is not None else 0,
-              final.number - rpc.max_log_blocks + 1, 0)
-    probes.append(("range", "eth_getLogs", [{
-        "address": token_addresses, "topics": [nothing],
-        "fromBlock": hex(low), "toBlock": hex(final.number)}]))
-    if first_block is not None:
-        probes += [("first header", "eth_getBlockByNumber", [hex(first_block), False]),
-                   ("first logs", "eth_getLogs", [{
-                       "address": token_addresses, "topics": [nothing],
-                       "fromBlock": hex(first_block), "toBlock": hex(first_block)}])]
-    if final.number not in final.known:
-        probes.append(("final header", "eth_getBlockByNumber", [hex(final.number), False]))
+
+def _closing_failed(p: _ChainProbe, exc: Exception) -> None:
+    """Why the closing blocks are unknown; pruned history on the way gets its own row."""
+    text, days = str(exc), f"{p.run.start - _DAY} and {p.run.start}"
+    why, change = _short(text, 220), _closing_change(p, exc)
+    shown = change
+    if change == PRUNED_ADVICE:  # the pruned-history row carries the advice
+        found = _BLOCK_PARAM.search(text)
+        at = f" at block {int(found.group(1), 16):,}" if found else ""
+        why = f"the search for them reached pruned history{at} (error 4444)"
+        shown = "see pruned history"
+        p.row("pruned history", f"the closing blocks of {days} are in pruned history: error "
+              f"4444 pruned history unavailable{at}", FAIL, change)
+    p.fail("closing blocks", f"could not resolve {days}: {why}", shown, ON_CHAIN_ASSETS,
+           why=f"closing blocks: {why}", fix=change)
+
+
+def _closing_change(p: _ChainProbe, exc: Exception) -> str:
+    text, name = str(exc), p.chain.name
+    if "another chain" in text:
+        return f"point {p.setting} at a node of {name} (or fix chains.yaml {name}.anchor)"
+    if "4444" in text or "pruned history" in text:
+        return PRUNED_ADVICE
+    if isinstance(exc, p.run.m["blocks"].NotFinalError):
+        return "wait until the day has ended on chain, or an earlier STABLEFLOW_START_DATE"
+    if isinstance(exc, ValueError):
+        return "set STABLEFLOW_START_DATE after the chain's first block"
+    return f"check the node at {p.setting}"
+
+
+def _probe_batch(p: _ChainProbe, b: _Blocks) -> dict[str, Any]:
+    """The other probes in one batch: each one's result or its RpcError, by name (the
+    batch's own failure for each when it fails as a whole)."""
+    probes = _probes(p, b)
     try:
-        results = dict(zip([k for k, _, _ in probes],
-                           rpc.batch([(mth, p) for _, mth, p in probes], errors="return")))
-    except Exception as exc:  # noqa: BLE001
-        results = {k: exc for k, _, _ in probes}
+        answers = p.rpc.batch([(method, params) for _, method, params in probes],
+                              errors="return")
+    except Exception as exc:  # noqa: BLE001 - every failure is a row
+        answers = [exc] * len(probes)
+    return dict(zip([name for name, _, _ in probes], answers))
 
-    # window end: is its last day final?
-    final_ts = final.known.get(final.number, (None,))[0]
-    header = results.get("final header")
-    if final_ts is None and isinstance(header, dict):
-        final_ts = int(header["timestamp"], 16)
-    if final_ts is not None:
-        when = f"{dt.datetime.fromtimestamp(final_ts, dt.UTC):%Y-%m-%d %H:%M}Z"
-        if final_ts < midnight(end + dt.timedelta(days=1)):
-            why = f"{end} has not ended on chain yet (final block {final.number:,} is at {when})"
-            change = "wait until the window's last day is final, or an earlier " \
-                     "STABLEFLOW_END_DATE"
-            row("window end", why, FAIL, change)
-            block.add(everything, why, change)
-        else:
-            row("window end", f"{end} has ended on chain (final block {final.number:,} is at "
-                f"{when})", OK)
 
-    # archive state at the window's first closing block
-    setting_b = rpc.balances_setting
-    if closing:
-        at, day = closing[start].number, start
-        answers = [(t, results.get(f"supply {t.symbol}")) for t in tokens]
-        errors = [(t, a) for t, a in answers if not isinstance(a, str)]
-        empty = [(t, a) for t, a in answers if isinstance(a, str) and a in ("0x", "")]
-        if errors:
-            t, error = errors[0]
-            state = isinstance(error, RpcError) and error.kind == "state"
-            reason = f"no state there, not an archive node ({_refusal(error)})" if state \
-                else f"refused ({_refusal(error)})"
-            result = f"totalSupply() of {t.symbol} at block {at:,} ({day}'s closing block): " \
-                     f"{reason}"
-            change = ARCHIVE_ADVICE.format(setting=setting_b) if state else \
-                f"check that the node at {setting} serves eth_call at old blocks; " + \
-                ARCHIVE_ADVICE.format(setting=setting_b)
-            if logs_mode:
-                row("archive state", result, WARN, f"none needed: {setting_b}=logs reads "
-                    "state at a recent block only")
-            else:
-                row("archive state", result, FAIL, change)
-                block.add(STATE_ASSETS, f"eth_call at block {at:,} ({day}'s closing block): "
-                          + ("no state there, not an archive node" if state
-                             else _refusal(error)), change)
-        elif empty:
-            t, _ = empty[0]
-            why = f"totalSupply() of {t.symbol} at block {at:,} ({day}) returned no data: no " \
-                  f"contract there yet"
-            row("archive state", why, FAIL, "set STABLEFLOW_START_DATE after the token's "
-                                           "deployment")
-            block.add(("evm_token_supply",), why, "set STABLEFLOW_START_DATE after the "
-                                                  "token's deployment")
-        else:
-            row("archive state", f"totalSupply() at block {at:,} ({day}'s closing block) "
-                f"served", OK)
-    elif not any(r.check == f"{name} archive state" for r in rows):
-        row("archive state", "not probed: the window's closing blocks are unknown", SKIP)
+def _probes(p: _ChainProbe, b: _Blocks) -> list[tuple[str, str, list]]:
+    """(name, method, params) of the probes after the closing blocks."""
+    final, tokens = b.final.number, p.chain.tokens
+    everyone = [t.address for t in tokens]
+    nothing = p.run.m["chains"].topic("StableflowDoctorProbe()")  # no contract emits it
+    supply = p.run.m["extract"]._TOTAL_SUPPLY  # the call extract.token_supply sends
+    probes = [(f"supply {t.symbol}", "eth_call",
+               [{"to": t.address, "data": supply}, hex(b.start.number)])
+              for t in (tokens if b.start else ())]
+    probes.append(("override", "eth_call", _reader_params(p, final)))
+    for n in _topic_widths(p.chain):
+        values = ["0x" + format(i + 1, "064x") for i in range(n)]
+        probes.append((f"topics {n}", "eth_getLogs",
+                       [_log_filter(tokens[0].address, [nothing, values], final, final)]))
+    probes.append(("range", "eth_getLogs",
+                   [_log_filter(everyone, [nothing], _range_start(p, b), final)]))
+    if b.first is not None:
+        probes += [("first header", "eth_getBlockByNumber", [hex(b.first), False]),
+                   ("first logs", "eth_getLogs",
+                    [_log_filter(everyone, [nothing], b.first, b.first)])]
+    if final not in b.final.known:  # the finalized tag did not give its timestamp
+        probes.append(("final header", "eth_getBlockByNumber", [hex(final), False]))
+    return probes
 
-    # eth_call with a state override (the BalanceReader call of extract.balances)
-    answer = results.get("override")
-    expected = 64 * len(tokens) * len(sample)
-    if isinstance(answer, str) and len(answer.removeprefix("0x")) == expected:
-        row("eth_call state override", f"BalanceReader answered at block {final.number:,} "
-            f"({len(tokens)} balances)", OK)
+
+def _log_filter(address: str | list[str], topics: list, low: int, high: int) -> dict:
+    return {"address": address, "topics": topics, "fromBlock": hex(low), "toBlock": hex(high)}
+
+
+def _reader_params(p: _ChainProbe, block: int) -> list:
+    """The BalanceReader eth_call as extract.balances sends it, for one labelled address."""
+    extract, tokens = p.run.m["extract"], [t.address for t in p.chain.tokens]
+    sample = p.run.m["labels"].addresses()[:1] or ["0x" + "00" * 20]
+    data = "0x" + format(len(tokens), "064x") + "".join(
+        a.lower().removeprefix("0x") for a in tokens + sample)
+    return [{"to": extract.READER_ADDRESS, "data": data}, hex(block),
+            {extract.READER_ADDRESS: {"code": extract.READER_CODE}}]
+
+
+def _topic_widths(chain: Chain) -> list[int]:
+    return list(dict.fromkeys([chain.max_topic_values, WIDE_TOPICS]))
+
+
+def _range_start(p: _ChainProbe, b: _Blocks) -> int:
+    """max_log_blocks back from the final block, but not before the window."""
+    return max(b.first if b.first is not None else 0,
+               b.final.number - p.rpc.max_log_blocks + 1, 0)
+
+
+def _window_end(p: _ChainProbe, final: Final, header: Any) -> None:
+    """Has the window's last day ended on chain? No row when the final block's time is unknown."""
+    ts = final.known.get(final.number, (None,))[0]
+    if ts is None and isinstance(header, dict):
+        ts = int(header["timestamp"], 16)
+    if ts is None:
+        return
+    end, when = p.run.end, f"{dt.datetime.fromtimestamp(ts, dt.UTC):%Y-%m-%d %H:%M}Z"
+    if ts >= midnight(end + _DAY):
+        p.row("window end", f"{end} has ended on chain (final block {final.number:,} is at "
+              f"{when})", OK)
+        return
+    p.fail("window end", f"{end} has not ended on chain yet (final block {final.number:,} is "
+           f"at {when})", "wait until the window's last day is final, or an earlier "
+           "STABLEFLOW_END_DATE", ON_CHAIN_ASSETS)
+
+
+def _archive_state(p: _ChainProbe, b: _Blocks, results: dict[str, Any]) -> None:
+    """totalSupply() of every token at the window's first closing block: state that old?"""
+    if b.start is None:
+        p.row("archive state", "not probed: the window's closing blocks are unknown", SKIP)
+        return
+    at, day = b.start.number, p.run.start
+    answers = [(t, results.get(f"supply {t.symbol}")) for t in p.chain.tokens]
+    errors = [(t, a) for t, a in answers if not isinstance(a, str)]
+    empty = [t for t, a in answers if isinstance(a, str) and a in ("0x", "")]
+    if errors:
+        _no_archive_state(p, at, *errors[0])
+    elif empty:
+        p.fail("archive state", f"totalSupply() of {empty[0].symbol} at block {at:,} ({day}) "
+               f"returned no data: no contract there yet",
+               "set STABLEFLOW_START_DATE after the token's deployment", ("evm_token_supply",))
     else:
-        what = _refusal(answer) if not isinstance(answer, str) else \
-            f"answered {len(answer.removeprefix('0x')) // 2} bytes, not {expected // 2}: the " \
-            f"override was ignored"
-        row("eth_call state override", f"BalanceReader at block {final.number:,}: {what}",
-            FAIL, "use a node that takes eth_call state overrides (geth, Erigon, Nethermind, "
-                  "most providers)")
-        block.add(("evm_exchange_reserves",) + (("evm_token_supply",) if logs_mode else ()),
-                  f"eth_call with a state override fails ({what})",
-                  "use a node that takes eth_call state overrides")
+        p.row("archive state", f"totalSupply() at block {at:,} ({day}'s closing block) "
+              f"served", OK)
 
-    # values per topic position
-    got = {n: results.get(f"topics {n}") for n in widths}
-    configured = chain.max_topic_values
+
+def _no_archive_state(p: _ChainProbe, at: int, token: Any, error: Any) -> None:
+    """A refused totalSupply(): with balances from logs, old state is not needed."""
+    where, setting = f"block {at:,} ({p.run.start}'s closing block)", p.rpc.balances_setting
+    state = isinstance(error, RpcError) and error.kind == "state"
+    reason = "no state there, not an archive node" if state else _refusal(error)
+    result = f"totalSupply() of {token.symbol} at {where}: " + (
+        f"{reason} ({_refusal(error)})" if state else f"refused ({reason})")
+    if p.logs_mode:
+        p.row("archive state", result, WARN,
+              f"none needed: {setting}=logs reads state at a recent block only")
+        return
+    change = ARCHIVE_ADVICE.format(setting=setting)
+    if not state:
+        change = f"check that the node at {p.setting} serves eth_call at old blocks; {change}"
+    p.fail("archive state", result, change, STATE_ASSETS, why=f"eth_call at {where}: {reason}")
+
+
+def _state_override(p: _ChainProbe, final: int, answer: Any) -> None:
+    """The BalanceReader call answers one 32-byte word per token for its one address."""
+    tokens = len(p.chain.tokens)
+    expected = 64 * tokens
+    if isinstance(answer, str) and len(answer.removeprefix("0x")) == expected:
+        p.row("eth_call state override", f"BalanceReader answered at block {final:,} "
+              f"({tokens} balances)", OK)
+        return
+    what = _refusal(answer) if not isinstance(answer, str) else \
+        f"answered {len(answer.removeprefix('0x')) // 2} bytes, not {expected // 2}: the " \
+        f"override was ignored"
+    fix = "use a node that takes eth_call state overrides"
+    p.fail("eth_call state override", f"BalanceReader at block {final:,}: {what}",
+           f"{fix} (geth, Erigon, Nethermind, most providers)",
+           ("evm_exchange_reserves",) + (("evm_token_supply",) if p.logs_mode else ()),
+           why=f"eth_call with a state override fails ({what})", fix=fix)
+
+
+def _topic_values(p: _ChainProbe, results: dict[str, Any]) -> None:
+    """chains.yaml max_topic_values, and 1,000, values in one topic position."""
+    name, configured = p.chain.name, p.chain.max_topic_values
+    got = {n: results.get(f"topics {n}") for n in _topic_widths(p.chain)}
     parts = [f"{n:,}: {'accepted' if isinstance(a, list) else 'refused (' + _refusal(a) + ')'}"
              for n, a in got.items()]
+    result = "; ".join(parts) + f" (chains.yaml {name}.max_topic_values: {configured:,})"
     if isinstance(got[configured], list):
-        row("values per topic position", "; ".join(parts) + f" (chains.yaml "
-            f"{name}.max_topic_values: {configured:,})", OK)
-    else:
-        change = f"lower chains.yaml {name}.max_topic_values"
-        row("values per topic position", "; ".join(parts) + f" (chains.yaml "
-            f"{name}.max_topic_values: {configured:,})", FAIL, change)
-        block.add(("evm_exchange_flows",) + (STATE_ASSETS if logs_mode else ()),
-                  f"the node refuses {configured:,} values in one topic position", change)
+        p.row("values per topic position", result, OK)
+        return
+    p.fail("values per topic position", result, f"lower chains.yaml {name}.max_topic_values",
+           ("evm_exchange_flows",) + (STATE_ASSETS if p.logs_mode else ()),
+           why=f"the node refuses {configured:,} values in one topic position")
 
-    # log range, and a result cap if a refusal states one
-    answer = results.get("range")
-    asked = final.number - low + 1
-    span, cap = None, None
+
+def _log_range(p: _ChainProbe, b: _Blocks, answer: Any) -> int | None:
+    """eth_getLogs over up to max_log_blocks blocks: how many blocks a call may span (None:
+    unknown). A refusal may state the node's limit; the client halves ranges otherwise."""
+    low, final, widest = _range_start(p, b), b.final.number, p.rpc.max_log_blocks
+    asked = final - low + 1
+    stated = None if isinstance(answer, list) or _pruned(answer) else \
+        _stated(_STATED_SPAN, _message(answer))
     if isinstance(answer, list):
-        span = rpc.max_log_blocks
-        whole = " (all the blocks asked)" if asked < rpc.max_log_blocks else ""
-        row("log range", f"eth_getLogs over {asked:,} blocks {low:,}..{final.number:,} "
-            f"accepted{whole}", OK)
-    elif isinstance(answer, RpcError) and answer.kind == "pruned":
-        row("log range", f"not measured: blocks {low:,}..{final.number:,} reach pruned history "
-            f"({_refusal(answer)})", WARN, "see pruned history")
+        whole = " (all the blocks asked)" if asked < widest else ""
+        p.row("log range", f"eth_getLogs over {asked:,} blocks {low:,}..{final:,} "
+              f"accepted{whole}", OK)
+    elif _pruned(answer):
+        p.row("log range", f"not measured: blocks {low:,}..{final:,} reach pruned history "
+              f"({_refusal(answer)})", WARN, "see pruned history")
+    elif stated:
+        narrow = stated < 1000
+        p.row("log range", f"at most {stated:,} blocks a call (the node's refusal of "
+              f"{asked:,} blocks says so)", WARN if narrow else OK,
+              "a node or provider tier with wider log ranges" if narrow else "")
+    elif isinstance(answer, RpcError) and answer.kind == "range":
+        p.row("log range", f"{asked:,} blocks refused without a stated limit "
+              f"({_refusal(answer)}): the client halves ranges as it goes", WARN,
+              "none needed; a node with wider log ranges costs fewer requests")
     else:
-        text = answer.rpc_message if isinstance(answer, RpcError) else str(answer)
-        stated = _stated(_STATED_SPAN, text)
-        cap = _stated(_STATED_CAP, text)
-        if stated:
-            span = stated
-            row("log range", f"at most {stated:,} blocks a call (the node's refusal of "
-                f"{asked:,} blocks says so)", WARN if stated < 1000 else OK,
-                "a node or provider tier with wider log ranges" if stated < 1000 else "")
-        elif isinstance(answer, RpcError) and answer.kind == "range":
-            row("log range", f"{asked:,} blocks refused without a stated limit "
-                f"({_refusal(answer)}): the client halves ranges as it goes", WARN,
-                "none needed; a node with wider log ranges costs fewer requests")
-        else:
-            row("log range", f"eth_getLogs over {asked:,} blocks failed: {_refusal(answer)}",
-                FAIL, f"check that the node at {setting} serves eth_getLogs")
-            block.add(LOG_ASSETS + (STATE_ASSETS if logs_mode else ()),
-                      f"eth_getLogs fails ({_refusal(answer)})",
-                      f"use a node that serves eth_getLogs at {setting}")
+        p.fail("log range", f"eth_getLogs over {asked:,} blocks failed: {_refusal(answer)}",
+               f"check that the node at {p.setting} serves eth_getLogs", p.log_assets,
+               why=f"eth_getLogs fails ({_refusal(answer)})",
+               fix=f"use a node that serves eth_getLogs at {p.setting}")
+    return widest if isinstance(answer, list) else stated or None
+
+
+def _result_cap(p: _ChainProbe, answer: Any) -> None:
+    """A cap on logs per call, if the log-range refusal states one."""
+    refused = not isinstance(answer, list) and not _pruned(answer)
+    cap = _stated(_STATED_CAP, _message(answer)) if refused else None
     if cap:
-        row("result cap", f"at most {cap:,} logs a call (stated in the refusal)", OK)
+        p.row("result cap", f"at most {cap:,} logs a call (stated in the refusal)", OK)
     else:
-        row("result cap", "learnt while running: a range the node finds too full is split "
-            "where it says", OK)
+        p.row("result cap", "learnt while running: a range the node finds too full is split "
+              "where it says", OK)
 
-    # pruned history at the window's first block
-    if first_block is not None:
-        head_ok, logs_ok = results.get("first header"), results.get("first logs")
-        pruned_header = isinstance(head_ok, RpcError) and head_ok.kind == "pruned"
-        pruned_logs = isinstance(logs_ok, RpcError) and logs_ok.kind == "pruned"
-        if pruned_header or pruned_logs:
-            what = " and ".join(w for w, p in (("header", pruned_header), ("logs", pruned_logs))
-                                if p)
-            row("pruned history", f"block {first_block:,} (the window's first): {what} "
-                f"pruned (4444)", FAIL, PRUNED_ADVICE)
-            assets = everything if pruned_header else LOG_ASSETS + (
-                STATE_ASSETS if logs_mode else ())
-            block.add(assets, f"the window's first block {first_block:,} is in pruned history "
-                              f"(4444)", PRUNED_ADVICE)
-        elif isinstance(head_ok, dict) and isinstance(logs_ok, list):
-            row("pruned history", f"none at block {first_block:,} (the window's first): "
-                f"header and logs served", OK)
-        else:
-            bad = head_ok if not isinstance(head_ok, dict) else logs_ok
-            row("pruned history", f"block {first_block:,}: {_refusal(bad) if bad else 'null'}",
-                WARN, f"check that the node at {setting} serves old blocks and logs")
-            if not isinstance(logs_ok, list) and not (isinstance(logs_ok, RpcError)
-                                                      and logs_ok.kind == "range"):
-                block.add(LOG_ASSETS, f"eth_getLogs at block {first_block:,} fails "
-                          f"({_refusal(logs_ok)})", f"use a node that serves eth_getLogs "
-                                                    f"over the window at {setting}")
-    elif not any(r.check == f"{name} pruned history" for r in rows):
-        row("pruned history", "not probed: the window's closing blocks are unknown", SKIP)
 
-    # eth_getLogs calls the window needs, from the range limit and blocks per day
-    if bpd is None or span is None:
-        row("eth_getLogs calls", "not estimated: " + ("blocks per day unknown" if bpd is None
-                                                       else "the node's log range is unknown"),
+def _pruned_history(p: _ChainProbe, first: int | None, header: Any, logs: Any) -> None:
+    """The header and the logs of the window's first block: pruned (EIP-4444)? Another
+    refusal is a warning, and fails the log scans unless it is about the logs' range."""
+    if first is None:
+        if not p.has("pruned history"):  # the closing-block search may have found it
+            p.row("pruned history", "not probed: the window's closing blocks are unknown", SKIP)
+    elif _pruned(header) or _pruned(logs):
+        what = " and ".join(w for w, a in (("header", header), ("logs", logs)) if _pruned(a))
+        p.fail("pruned history", f"block {first:,} (the window's first): {what} pruned (4444)",
+               PRUNED_ADVICE, ON_CHAIN_ASSETS if _pruned(header) else p.log_assets,
+               why=f"the window's first block {first:,} is in pruned history (4444)")
+    elif isinstance(header, dict) and isinstance(logs, list):
+        p.row("pruned history", f"none at block {first:,} (the window's first): header and "
+              f"logs served", OK)
+    else:
+        bad = header if not isinstance(header, dict) else logs
+        p.row("pruned history", f"block {first:,}: {_refusal(bad) if bad else 'null'}", WARN,
+              f"check that the node at {p.setting} serves old blocks and logs")
+        if not isinstance(logs, list) and not (isinstance(logs, RpcError)
+                                               and logs.kind == "range"):
+            p.block(LOG_ASSETS, f"eth_getLogs at block {first:,} fails ({_refusal(logs)})",
+                    f"use a node that serves eth_getLogs over the window at {p.setting}")
+
+
+def _log_calls(p: _ChainProbe, b: _Blocks, span: int | None) -> None:
+    """The eth_getLogs calls each log scan needs, from the node's log range and blocks per
+    day, against max_log_requests per part of PROGRESS_DAYS days (as the assets run)."""
+    if b.per_day is None or span is None:
+        p.row("eth_getLogs calls", "not estimated: " + (
+            "blocks per day unknown" if b.per_day is None else "the node's log range is unknown"),
             SKIP)
-        return rows
-    addresses = labels.addresses()
-    per = {"evm_issuance": len(tokens),
-           "evm_exchange_flows": len(extract.transfer_filters(chain, addresses))}
-    days = (end - start).days + 1
-    part_days = min(days, m["evm_assets"].PROGRESS_DAYS)
-    limit = rpc.max_log_requests
-    estimates, over = [], []
-    for asset, filters in per.items():
-        total = _calls(filters, bpd * days, span)
-        part = _calls(filters, bpd * part_days, span)
-        estimates.append(f"{asset.removeprefix('evm_')} ~{total:,}")
-        if part > limit:
-            over.append((asset, total, part))
+        return
+    days = (p.run.end - p.run.start).days + 1
+    part_days, limit = min(days, p.run.m["evm_assets"].PROGRESS_DAYS), p.rpc.max_log_requests
+    addresses = p.run.m["labels"].addresses()
+    filters = {"evm_issuance": len(p.chain.tokens),
+               "evm_exchange_flows": len(p.run.m["extract"].transfer_filters(p.chain, addresses))}
+    calls = {asset: (_calls(n, b.per_day * days, span), _calls(n, b.per_day * part_days, span))
+             for asset, n in filters.items()}
+    estimates = [f"{asset.removeprefix('evm_')} ~{total:,}" for asset, (total, _) in calls.items()]
     rewind = None
-    if logs_mode and first_block is not None:
-        filters = sum(per.values())
-        rewind = _calls(filters, max(1, final.number - first_block + 1), span)
+    if p.logs_mode and b.first is not None:  # state at the final block, rewound to the window
+        rewind = _calls(sum(filters.values()), max(1, b.final.number - b.first + 1), span)
         estimates.append(f"rewind from the final block ~{rewind:,}")
     result = (f"{', '.join(estimates)} over {days:,} days at {span:,} blocks a call and "
-              f"~{bpd:,} blocks a day (max_log_requests: {limit:,} per "
+              f"~{b.per_day:,} blocks a day (max_log_requests: {limit:,} per "
               f"{part_days}-day part)")
+    over = {asset: n for asset, n in calls.items() if n[1] > limit}
+    if over or rewind is not None and rewind > limit:
+        _too_many_calls(p, result, span, part_days, over, rewind)
+    else:
+        p.row("eth_getLogs calls", result, OK)
+
+
+def _too_many_calls(p: _ChainProbe, result: str, span: int, part_days: int,
+                    over: dict[str, tuple[int, int]], rewind: int | None) -> None:
+    limit = p.rpc.max_log_requests
     change = (f"a node or provider tier with wider log ranges (this one: {span:,} blocks), or "
               f"fewer days per run")
-    if over or (rewind and rewind > limit):
-        row("eth_getLogs calls", result, FAIL, change)
-        for asset, total, part in over:
-            block.add((asset,), f"eth_getLogs over at most {span:,} blocks a call: ~{total:,} "
-                      f"calls for the window, ~{part:,} per {part_days}-day part, over "
-                      f"max_log_requests {limit:,}", change)
-        if rewind and rewind > limit:
-            block.add(STATE_ASSETS, f"rewinding from the final block takes ~{rewind:,} "
-                      f"eth_getLogs calls, over max_log_requests {limit:,}", change)
+    p.row("eth_getLogs calls", result, FAIL, change)
+    for asset, (total, part) in over.items():
+        p.block((asset,), f"eth_getLogs over at most {span:,} blocks a call: ~{total:,} calls "
+                f"for the window, ~{part:,} per {part_days}-day part, over max_log_requests "
+                f"{limit:,}", change)
+    if rewind is not None and rewind > limit:
+        p.block(STATE_ASSETS, f"rewinding from the final block takes ~{rewind:,} eth_getLogs "
+                f"calls, over max_log_requests {limit:,}", change)
+
+
+# --- HTTP probes: one request per source, on the path its asset uses, read by its parser ----
+
+
+def _defillama(run: _Run) -> None:
+    """The total-supply path; /stablecoin/{1,2} (defillama_token_supply) is the same host."""
+    check = "defillama /stablecoincharts/all"
+    llama = run.source("defillama", run.settings.defillama_url)
+    try:
+        payload = llama.get_json("/stablecoincharts/all")
+    except SourceError as exc:
+        why = _http_error(exc)
+        run.fail(check, f"unreachable: {why}", "check STABLEFLOW_DEFILLAMA_URL and the network",
+                 ("defillama_total_supply", "defillama_token_supply"),
+                 why=f"DefiLlama unreachable ({why})", fix="check STABLEFLOW_DEFILLAMA_URL")
+        return
+    try:
+        frame = run.m["defillama"].parse_total_supply(payload, run.start, run.end)
+    except Exception as exc:  # noqa: BLE001 - the parser's complaint is the finding
+        fix = "a window DefiLlama covers"
+        run.fail(check, _short(str(exc), 220), f"{fix} (STABLEFLOW_START_DATE, _END_DATE)",
+                 ("defillama_total_supply",), fix=fix)
+        return
+    run.row(check, f"shape as expected; every day of the window present ({frame.height:,} "
+            f"days)", OK)
+
+
+def _coingecko(run: _Run) -> None:
+    """Which tier the key gives, how far back it reaches, and whether the window's start
+    (or, when the tier cannot reach it, the oldest day it serves) is served."""
+    url = run.settings.coingecko_url
+    key = run.env.get("COINGECKO_API_KEY") or None
+    header = run.env.get("COINGECKO_API_KEY_HEADER", "x-cg-demo-api-key")
+    gecko = run.source("coingecko", url, api_key=key, api_key_header=header)
+    earliest = run.m["coingecko"].earliest_day(url, dt.datetime.now(dt.UTC).date())
+    tier = ("pro key" if header.lower() == "x-cg-pro-api-key" else "demo key") if key \
+        else "no key"
+    _coingecko_tier(run, gecko, tier, earliest)
+    _coingecko_close(run, gecko, _coingecko_first_day(run, earliest), earliest)
+
+
+def _coingecko_tier(run: _Run, gecko: HttpSource, tier: str, earliest: dt.date | None
+                    ) -> None:
+    check, url = "coingecko key tier", run.settings.coingecko_url
+    host, days = urlsplit(url).hostname, run.m["coingecko"].PUBLIC_HISTORY_DAYS
+    if earliest is not None and tier == "pro key":
+        run.row(check, f"{tier} sent to the public API ({host}), which serves {days} days of "
+                f"history: closes from {earliest} on", WARN,
+                f"STABLEFLOW_COINGECKO_URL={COINGECKO_PRO_URL}")
+    elif earliest is not None:
+        run.row(check, f"{tier}: public API ({host}), {days} days of history: closes from "
+                f"{earliest} on", OK)
+    elif host == urlsplit(COINGECKO_PRO_URL).hostname and tier == "no key":
+        run.fail(check, f"{tier}: paid API ({host}), all history", "set COINGECKO_API_KEY",
+                 ("coingecko_market_daily",), why=f"{host} without a key")
+    elif host == urlsplit(COINGECKO_PRO_URL).hostname:
+        run.row(check, f"{tier}: paid API ({host}), all history", OK)
     else:
-        row("eth_getLogs calls", result, OK)
-    return rows
+        run.row(check, f"{tier}: base URL {gecko.shown_url(url)}, not CoinGecko's public "
+                f"host: no known history limit", OK)
 
 
-# --- HTTP probes ----------------------------------------------------------------------------
+def _coingecko_first_day(run: _Run, earliest: dt.date | None) -> dt.date:
+    """The window's first day, or the oldest the tier serves when that is later (a fail)."""
+    if earliest is None or run.start >= earliest:
+        return run.start
+    run.fail("coingecko history", f"the window starts {run.start}, but the public API serves "
+             f"closes from {earliest} on ({run.m['coingecko'].PUBLIC_HISTORY_DAYS} days)",
+             f"a paid key (COINGECKO_API_KEY, COINGECKO_API_KEY_HEADER=x-cg-pro-api-key, "
+             f"STABLEFLOW_COINGECKO_URL={COINGECKO_PRO_URL}), or STABLEFLOW_START_DATE="
+             f"{earliest} or later", ("coingecko_market_daily",))
+    return min(earliest, run.end)
 
 
-def _probe_http(settings: Settings, start: dt.date, end: dt.date, env: Mapping[str, str],
-                m: dict, block: _Blockers, register: Callable[[str, object], None]) -> list[Row]:
-    rows: list[Row] = []
+def _coingecko_close(run: _Run, gecko: HttpSource, day: dt.date, earliest: dt.date | None
+                     ) -> None:
+    """The asset's first request, for the close of `day`."""
+    cg, path = run.m["coingecko"], "/coins/bitcoin/market_chart/range"
+    lo, hi = cg.request_ranges(day, day, earliest)[0]
+    check = "coingecko history" if day == run.start else "coingecko reach"
+    try:
+        payload = gecko.get_json(path, {"vs_currency": "usd", "from": lo, "to": hi,
+                                        "interval": "daily"})
+        served = cg.parse_market_chart(payload, "bitcoin", day, day).height > 0
+    except Exception as exc:  # noqa: BLE001 - every failure is a row
+        why = f"{path} for the close of {day}: {_http_error(exc)}"
+        run.fail(check, why, "check STABLEFLOW_COINGECKO_URL, COINGECKO_API_KEY and its tier",
+                 ("coingecko_market_daily",), why=f"CoinGecko {why}")
+        return
+    if served:
+        run.row(check, f"{path} served the close of {day}", OK)
+    else:
+        run.fail(check, f"{path} has no close for {day}", "a window CoinGecko covers",
+                 ("coingecko_market_daily",))
 
-    def source(name: str, base_url: str, **extra) -> HttpSource:
-        client = HttpSource(name=name, base_url=base_url, **{**HTTP_OPTIONS, **extra})
-        register(name, client)
-        return client
 
-    def guarded(check: str, assets: Sequence[str], setting: str, probe: Callable[[], None]):
-        """Run `probe`; any failure is a fail row for `check` and blocks `assets`."""
+def _fear_greed(run: _Run) -> None:
+    """The asset's path, newest values only."""
+    payload = run.source("alternative.me", run.settings.alternative_me_url).get_json(
+        "/fng/", {"limit": 2})
+    run.m["alternative_me"].parse_fear_greed(payload, run.start, run.end)
+    newest = payload["data"][0]["timestamp"] if payload.get("data") else None
+    seen = f" (newest value: {dt.datetime.fromtimestamp(int(newest), dt.UTC):%Y-%m-%d})" \
+        if newest else ""
+    run.row("alternative.me /fng/", f"shape as expected{seen}", OK)
+
+
+def _fred(run: _Run) -> None:
+    """One of the asset's series over the window's first week."""
+    last = min(run.start + dt.timedelta(days=6), run.end)
+    found = run.source("fred", run.settings.fred_url).get_csv(
+        "/graph/fredgraph.csv", {"id": "SP500", "cosd": run.start.isoformat(),
+                                 "coed": last.isoformat()})
+    frame = run.m["fred"].parse_fredgraph(found, "SP500", run.start, last)
+    run.row("fred fredgraph.csv", f"shape as expected; SP500 {run.start}..{last}: "
+            f"{frame.height} trading days", OK)
+
+
+# Per source: the probe, and if it raises, the row that becomes, the assets it stops and the
+# settings to check.
+_HTTP_PROBES = (
+    (_defillama, "defillama /stablecoincharts/all",
+     ("defillama_total_supply", "defillama_token_supply"), "STABLEFLOW_DEFILLAMA_URL"),
+    (_coingecko, "coingecko history", ("coingecko_market_daily",),
+     "STABLEFLOW_COINGECKO_URL, COINGECKO_API_KEY and its tier"),
+    (_fear_greed, "alternative.me /fng/", ("fear_greed_daily",), "STABLEFLOW_ALTERNATIVE_ME_URL"),
+    (_fred, "fred fredgraph.csv", ("fred_series_daily",), "STABLEFLOW_FRED_URL"),
+)
+
+
+def _probe_http(run: _Run) -> None:
+    for probe, check, assets, setting in _HTTP_PROBES:
         try:
-            probe()
+            probe(run)
         except Exception as exc:  # noqa: BLE001 - every failure is a row
             why = _http_error(exc)
-            rows.append(Row(check, why, FAIL, f"check {setting}"))
-            block.add(assets, f"{check}: {why}", f"check {setting}")
-
-    def defillama() -> None:
-        # the total-supply path; /stablecoin/{1,2} (defillama_token_supply) is the same host
-        llama = source("defillama", settings.defillama_url)
-        try:
-            payload = llama.get_json("/stablecoincharts/all")
-        except SourceError as exc:
-            why = _http_error(exc)
-            rows.append(Row("defillama /stablecoincharts/all", f"unreachable: {why}", FAIL,
-                            "check STABLEFLOW_DEFILLAMA_URL and the network"))
-            block.add(("defillama_total_supply", "defillama_token_supply"),
-                      f"DefiLlama unreachable ({why})", "check STABLEFLOW_DEFILLAMA_URL")
-            return
-        try:
-            frame = m["defillama"].parse_total_supply(payload, start, end)
-        except Exception as exc:  # noqa: BLE001
-            why = _short(str(exc), 220)
-            rows.append(Row("defillama /stablecoincharts/all", why, FAIL,
-                            "a window DefiLlama covers (STABLEFLOW_START_DATE, _END_DATE)"))
-            block.add(("defillama_total_supply",), why, "a window DefiLlama covers")
-            return
-        rows.append(Row("defillama /stablecoincharts/all", f"shape as expected; every day of "
-                        f"the window present ({frame.height:,} days)", OK))
-
-    def coingecko() -> None:
-        # which tier the key gives, how far back it reaches, and whether the window's
-        # start is served (the asset's first request, checked with its parser)
-        cg = m["coingecko"]
-        key = env.get("COINGECKO_API_KEY") or None
-        header = env.get("COINGECKO_API_KEY_HEADER", "x-cg-demo-api-key")
-        gecko = source("coingecko", settings.coingecko_url, api_key=key, api_key_header=header)
-        host = urlsplit(settings.coingecko_url).hostname
-        earliest = cg.earliest_day(settings.coingecko_url, dt.datetime.now(dt.UTC).date())
-        tier = ("pro key" if header.lower() == "x-cg-pro-api-key" else "demo key") if key \
-            else "no key"
-        days = getattr(cg, "PUBLIC_HISTORY_DAYS", 365)
-        pro = "https://pro-api.coingecko.com/api/v3"
-        if earliest is not None and tier == "pro key":
-            rows.append(Row("coingecko key tier", f"{tier} sent to the public API ({host}), "
-                            f"which serves {days} days of history: closes from {earliest} on",
-                            WARN, f"STABLEFLOW_COINGECKO_URL={pro}"))
-        elif earliest is not None:
-            rows.append(Row("coingecko key tier", f"{tier}: public API ({host}), {days} days "
-                            f"of history: closes from {earliest} on", OK))
-        elif host == "pro-api.coingecko.com":
-            rows.append(Row("coingecko key tier", f"{tier}: paid API ({host}), all history",
-                            OK if key else FAIL, "" if key else "set COINGECKO_API_KEY"))
-            if not key:
-                block.add(("coingecko_market_daily",), f"{host} without a key",
-                          "set COINGECKO_API_KEY")
-        else:
-            rows.append(Row("coingecko key tier", f"{tier}: base URL "
-                            f"{gecko.shown_url(settings.coingecko_url)}, not CoinGecko's "
-                            f"public host: no known history limit", OK))
-        day = start
-        if earliest is not None and start < earliest:
-            why = (f"the window starts {start}, but the public API serves closes from "
-                   f"{earliest} on ({days} days)")
-            change = (f"a paid key (COINGECKO_API_KEY, COINGECKO_API_KEY_HEADER=x-cg-pro-api-key,"
-                      f" STABLEFLOW_COINGECKO_URL={pro}), or STABLEFLOW_START_DATE={earliest} "
-                      f"or later")
-            rows.append(Row("coingecko history", why, FAIL, change))
-            block.add(("coingecko_market_daily",), why, change)
-            day = min(earliest, end)
-        lo, hi = cg.request_ranges(day, day, earliest)[0]
-        path = "/coins/bitcoin/market_chart/range"
-        # the window's start, or (when the tier cannot reach it) the oldest day it serves
-        check = "coingecko history" if day == start else "coingecko reach"
-        try:
-            payload = gecko.get_json(path, {"vs_currency": "usd", "from": lo, "to": hi,
-                                            "interval": "daily"})
-            served = cg.parse_market_chart(payload, "bitcoin", day, day).height > 0
-        except Exception as exc:  # noqa: BLE001
-            why = f"{path} for the close of {day}: {_http_error(exc)}"
-            change = "check STABLEFLOW_COINGECKO_URL, COINGECKO_API_KEY and its tier"
-            rows.append(Row(check, why, FAIL, change))
-            block.add(("coingecko_market_daily",), f"CoinGecko {why}", change)
-            return
-        if served:
-            rows.append(Row(check, f"{path} served the close of {day}", OK))
-        else:
-            why = f"{path} has no close for {day}"
-            rows.append(Row(check, why, FAIL, "a window CoinGecko covers"))
-            block.add(("coingecko_market_daily",), why, "a window CoinGecko covers")
-
-    def alternative_me() -> None:
-        # the asset's path, newest values only, checked with its parser
-        payload = source("alternative.me", settings.alternative_me_url).get_json(
-            "/fng/", {"limit": 2})
-        m["alternative_me"].parse_fear_greed(payload, start, end)
-        newest = payload["data"][0]["timestamp"] if payload.get("data") else None
-        seen = f" (newest value: {dt.datetime.fromtimestamp(int(newest), dt.UTC):%Y-%m-%d})" \
-            if newest else ""
-        rows.append(Row("alternative.me /fng/", f"shape as expected{seen}", OK))
-
-    def fred() -> None:
-        # one of the asset's series over the window's first week, checked with its parser
-        last = min(start + dt.timedelta(days=6), end)
-        found = source("fred", settings.fred_url).get_csv(
-            "/graph/fredgraph.csv", {"id": "SP500", "cosd": start.isoformat(),
-                                     "coed": last.isoformat()})
-        frame = m["fred"].parse_fredgraph(found, "SP500", start, last)
-        rows.append(Row("fred fredgraph.csv", f"shape as expected; SP500 {start}..{last}: "
-                        f"{frame.height} trading days", OK))
-
-    guarded("defillama /stablecoincharts/all", ("defillama_total_supply",
-                                                 "defillama_token_supply"),
-            "STABLEFLOW_DEFILLAMA_URL", defillama)
-    guarded("coingecko history", ("coingecko_market_daily",),
-            "STABLEFLOW_COINGECKO_URL, COINGECKO_API_KEY and its tier", coingecko)
-    guarded("alternative.me /fng/", ("fear_greed_daily",), "STABLEFLOW_ALTERNATIVE_ME_URL",
-            alternative_me)
-    guarded("fred fredgraph.csv", ("fred_series_daily",), "STABLEFLOW_FRED_URL", fred)
-    return rows
+            run.fail(check, why, f"check {setting}", assets, why=f"{check}: {why}")
 
 
 # --- the whole run --------------------------------------------------------------------------
-
-
-def _balances(chain, m: dict) -> tuple[str, str]:
-    """Where the chain's supply and balances come from, as the deployment reads it
-    (chains.balances_from): (setting, "state" | "logs"); ConfigError for another value."""
-    return EvmRpc(chain=chain.name, url="").balances_setting, m["chains"].balances_from(chain)
 
 
 def _secrets(env: Mapping[str, str], chains) -> tuple[str, ...]:
@@ -752,75 +920,78 @@ def _secrets(env: Mapping[str, str], chains) -> tuple[str, ...]:
     return tuple(sorted({s for s in found if len(s) >= 4}, key=len, reverse=True))
 
 
+def _chain_endpoints(chain: Chain, env: Mapping[str, str], m: dict) -> list[tuple[str, str]]:
+    """The node's URL as its client shows it, and where supply and balances come from."""
+    url = env.get(chain.rpc_url_env, "")
+    unkeyed = EvmRpc(chain=chain.name, url=url)
+    shown = unkeyed.http.shown_url(url) if url else "(not set)"
+    try:
+        balances = m["chains"].balances_from(chain)
+    except ValueError:
+        balances = "(invalid)"
+    return [(f"{chain.name} rpc", f"{chain.rpc_url_env} = {shown}"),
+            (f"{chain.name} balances",
+             f"supply and balances from {balances} ({unkeyed.balances_setting})")]
+
+
+def _guarded(run: _Run, probe: Callable[[], None], name: str, assets: Sequence[str],
+             subject: str = "") -> None:
+    """Run `probe`. A bug in it must not hide the other probes: its rows give way to one
+    "stopped" row, and it stops `assets`."""
+    kept = len(run.rows)
+    try:
+        probe()
+    except Exception as exc:  # noqa: BLE001
+        del run.rows[kept:]
+        why = _short(f"{type(exc).__name__}: {exc}", 220)
+        run.row(f"{name} probes", f"stopped: {why}", FAIL)
+        run.blockers.add(assets, f"{subject}the probes stopped ({why})", "")
+
+
+def _report(run: _Run, window: str) -> Report:
+    settings, chains = run.settings, run.m["chains"].CHAINS
+    for chain in chains:
+        _guarded(run, partial(_probe_chain, run, chain), chain.name, ON_CHAIN_ASSETS,
+                 f"{chain.name}: ")
+    _guarded(run, partial(_probe_http, run), "http", HTTP_ASSETS)
+    endpoints = [e for chain in chains for e in _chain_endpoints(chain, run.env, run.m)]
+    endpoints += [("defillama", settings.defillama_url), ("coingecko", settings.coingecko_url),
+                  ("alternative.me", settings.alternative_me_url), ("fred", settings.fred_url)]
+    # an HTTP source shows its URL as its client does: without its key
+    shown = [(name, run.clients[name].shown_url(url)
+              if isinstance(run.clients.get(name), HttpSource) else url)
+             for name, url in endpoints]
+    requests = {name: client.requests_made for name, client in run.clients.items()}
+    return Report(window, shown, run.rows, run.blockers.verdicts(), requests,
+                  _secrets(run.env, chains))
+
+
 def diagnose(rpc_options: dict | None = None) -> Report:
     """Probe every endpoint configured in the environment (as Settings.from_env(), chains.yaml
     and the resources read it) and say, per ingest asset, whether it will run. `rpc_options`
     override EvmRpc fields (e.g. max_log_requests) where the resources are configured so.
     Never raises."""
-    env = os.environ
-    block = _Blockers()
-    clients: dict[str, object] = {}
-    rows: list[Row] = []
-    endpoints: list[tuple[str, str]] = []
-
-    def register(name: str, client) -> None:
-        clients[name] = client
-
-    def requests() -> dict[str, int]:
-        return {name: c.requests_made for name, c in clients.items()}
-
+    blockers = _Blockers()
     try:
         settings = Settings.from_env()
     except ValueError as exc:
-        block.add(ASSETS, str(exc), "fix the setting")
+        blockers.add(ASSETS, str(exc), "fix the setting")
         return Report("unknown", [], [Row("settings", str(exc), FAIL, "fix the setting")],
-                      block.verdicts(), {})
+                      blockers.verdicts(), {})
     start = settings.start_date
-    end = settings.end_date or dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    end = settings.end_date or dt.datetime.now(dt.UTC).date() - _DAY
     window = (f"{start}..{end} ({(end - start).days + 1:,} days; STABLEFLOW_START_DATE, "
               f"STABLEFLOW_END_DATE{'' if settings.end_date else ' unset: up to yesterday'})")
     try:
         m = _load()
-        m["labels"] = m["labels"].load_labels()
-        chains = m["chains"].CHAINS
     except Exception as exc:  # noqa: BLE001 - chains.yaml or the label file is unusable
         why = _short(str(exc), 300)
-        block.add(ON_CHAIN_ASSETS, why, "fix pipelines/chains.yaml or the label file")
+        blockers.add(ON_CHAIN_ASSETS, why, "fix pipelines/chains.yaml or the label file")
         return Report(window, [], [Row("configuration", why, FAIL, "fix pipelines/chains.yaml "
                                        "or sql/seeds/exchange_labels.csv")],
-                      block.verdicts(), {})
-    secrets = _secrets(env, chains)
-    for chain in chains:
-        url = env.get(chain.rpc_url_env, "")
-        shown = EvmRpc(chain=chain.name, url=url).http.shown_url(url) if url else "(not set)"
-        try:
-            setting, balances = _balances(chain, m)
-        except ValueError:
-            setting, balances = EvmRpc(chain=chain.name, url="").balances_setting, "(invalid)"
-        endpoints.append((f"{chain.name} rpc", f"{chain.rpc_url_env} = {shown}"))
-        endpoints.append((f"{chain.name} balances", f"supply and balances from {balances} "
-                          f"({setting})"))
-        try:
-            rows += _probe_chain(chain, settings, start, end, env, rpc_options or {}, m, block,
-                                 register)
-        except Exception as exc:  # noqa: BLE001 - a probe bug must not hide the others
-            why = _short(f"{type(exc).__name__}: {exc}", 220)
-            rows.append(Row(f"{chain.name} probes", f"stopped: {why}", FAIL, ""))
-            block.add(ON_CHAIN_ASSETS, f"{chain.name}: the probes stopped ({why})", "")
-    endpoints += [("defillama", settings.defillama_url), ("coingecko", settings.coingecko_url),
-                  ("alternative.me", settings.alternative_me_url), ("fred", settings.fred_url)]
-    try:
-        rows += _probe_http(settings, start, end, env, m, block, register)
-    except Exception as exc:  # noqa: BLE001
-        why = _short(f"{type(exc).__name__}: {exc}", 220)
-        rows.append(Row("http probes", f"stopped: {why}", FAIL, ""))
-        block.add(HTTP_ASSETS, f"the probes stopped ({why})", "")
-    shown_endpoints = []
-    for name, url in endpoints:
-        if name in clients and isinstance(clients[name], HttpSource):
-            url = clients[name].shown_url(url)
-        shown_endpoints.append((name, url))
-    return Report(window, shown_endpoints, rows, block.verdicts(), requests(), secrets)
+                      blockers.verdicts(), {})
+    return _report(_Run(settings, start, end, os.environ, m, rpc_options or {}, blockers),
+                   window)
 
 
 # --- the table ------------------------------------------------------------------------------
