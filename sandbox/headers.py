@@ -18,8 +18,8 @@ import bisect
 import hashlib
 import json
 import math
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from sandbox.jsonrpc_server import JsonRpcServer
 
 POW = [(0, 0), (1, 1438269988), (4_370_000, 1508131331), (12_965_000, 1628166822),
        (15_537_393, 1663224162)]
@@ -54,28 +54,21 @@ def block_hash(number: int) -> str:
     return "0x" + hashlib.sha256(number.to_bytes(8, "big")).hexdigest()
 
 
-class HeaderNode:
+class HeaderNode(JsonRpcServer):
     """JSON-RPC on 127.0.0.1: eth_chainId (1), eth_blockNumber and eth_getBlockByNumber for
     blocks up to the last one before `now` (unix seconds)."""
 
     def __init__(self, now: int):
+        super().__init__()
         self.head = last_block_before(now, 40_000_000)
         self.requests = 0
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._httpd.daemon_threads = True
 
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> "HeaderNode":
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+    def handle(self, body: bytes) -> tuple[int, bytes]:
+        payload = json.loads(body)
+        self.requests += 1
+        answer = ([self.answer(c) for c in payload] if isinstance(payload, list)
+                  else self.answer(payload))
+        return 200, json.dumps(answer).encode()
 
     def answer(self, call: dict) -> dict:
         method, params = call.get("method"), call.get("params") or []
@@ -94,26 +87,3 @@ class HeaderNode:
                                        "hash": block_hash(number)}}
         return reply | {"error": {"code": -32601, "message": f"the method {method} does not "
                                                              "exist/is not available"}}
-
-
-def _handler(node: HeaderNode) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def log_message(self, *args) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            node.requests += 1
-            answer = ([node.answer(c) for c in payload] if isinstance(payload, list)
-                      else node.answer(payload))
-            body = json.dumps(answer).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    return Handler

@@ -29,9 +29,10 @@ import json
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
+
+from sandbox.jsonrpc_server import JsonRpcServer
 
 _STATE_METHODS = {"eth_call": 1, "eth_getBalance": 1, "eth_getCode": 1,
                   "eth_getStorageAt": 2, "eth_getTransactionCount": 1}
@@ -81,9 +82,10 @@ def _error(call: dict, code: int, message: str) -> dict:
     return {"jsonrpc": "2.0", "id": call.get("id"), "error": {"code": code, "message": message}}
 
 
-class RpcProxy:
+class RpcProxy(JsonRpcServer):
     def __init__(self, upstream: str, max_log_blocks: int | None = None,
                  profile: str | NodeProfile = "anvil", pruned_below: int | None = None):
+        super().__init__()
         self.upstream = upstream
         base = PROFILES[profile] if isinstance(profile, str) else profile
         if pruned_below is not None:
@@ -105,21 +107,10 @@ class RpcProxy:
         self.paths: Counter[str] = Counter()  # URL paths asked (providers put keys there)
         self._lock = threading.Lock()
         self._session = requests.Session()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._httpd.daemon_threads = True
 
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> "RpcProxy":
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+    def seen(self, path: str) -> None:
+        with self._lock:
+            self.paths[path] += 1
 
     def use(self, profile: str | NodeProfile, pruned_below: int | None = None) -> None:
         """Play another profile from the next request on."""
@@ -262,27 +253,3 @@ class RpcProxy:
         single = not isinstance(payload, list) and len(answers) == 1
         body = json.dumps(answers[0] if single else answers).encode()
         return 200, body[:len(body) // 2] if cut else body
-
-
-def _handler(proxy: RpcProxy) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # Headers and body go out as two writes: with Nagle's algorithm on, the body waits
-        # for the client's delayed ACK (~40 ms a request).
-        disable_nagle_algorithm = True
-
-        def log_message(self, *args) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            with proxy._lock:
-                proxy.paths[self.path] += 1
-            status, body = proxy.handle(self.rfile.read(int(self.headers["Content-Length"])))
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json" if status == 200
-                             else "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    return Handler
