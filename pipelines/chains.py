@@ -58,6 +58,13 @@ class Chain:
     confirmations: int
     tokens: tuple[Token, ...]
     max_topic_values: int = 500
+    # The chain's name at DefiLlama (chainBalances keys, /stablecoincharts/{Chain}); "" = the
+    # chain name title-cased (ethereum -> Ethereum).
+    defillama_chain: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.defillama_chain:
+            object.__setattr__(self, "defillama_chain", self.name.title())
 
     @property
     def resource_key(self) -> str:
@@ -69,11 +76,13 @@ class ConfigError(ValueError):
 
 
 _CHAIN_KEYS = {"rpc_url_env", "chain_id", "anchor", "confirmations", "tokens"}
-_OPTIONAL_CHAIN_KEYS = {"max_topic_values"}
+_OPTIONAL_CHAIN_KEYS = {"max_topic_values", "defillama_chain"}
 _TOKEN_KEYS = {"address", "decimals", "standard"}
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _SYMBOL = re.compile(r"[A-Z][A-Z0-9]*")
 _ENV = re.compile(r"[A-Z][A-Z0-9_]*")
+# DefiLlama chain names as it writes them: Ethereum, BSC, zkSync Era, Polygon zkEVM, ...
+_LLAMA_CHAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._-]*[A-Za-z0-9])?")
 
 
 def _require(ok: bool, path: Path, field: str, value: object, reason: str) -> None:
@@ -99,7 +108,7 @@ def load_chains(path: Path = CHAINS_FILE) -> tuple[Chain, ...]:
     not later as a KeyError or a silently unread token."""
     raw = yaml.safe_load(path.read_text())
     _require(isinstance(raw, dict) and raw, path, "(file)", raw, "no chains configured")
-    chains = []
+    chains, llama_names = [], {}
     for name, spec in raw.items():
         _require(isinstance(name, str) and bool(_NAME.fullmatch(name)), path, "chain", name,
                  "chain names are lower-case identifiers (they name resources and table rows)")
@@ -121,6 +130,14 @@ def load_chains(path: Path = CHAINS_FILE) -> tuple[Chain, ...]:
         # 1,000 is what geth, Erigon and java-tron accept per position; stay below it.
         _require(_whole(topics, 1, 1000), path, f"{name}.max_topic_values", topics,
                  "not a whole number in 1..1000 (nodes refuse more than 1,000)")
+        llama = spec.get("defillama_chain", name.title())
+        _require(isinstance(llama, str) and bool(_LLAMA_CHAIN.fullmatch(llama)), path,
+                 f"{name}.defillama_chain", llama, "not a DefiLlama chain name (letters, digits, "
+                 "spaces, '.', '_' or '-', as DefiLlama writes it: Ethereum, BSC, zkSync Era)")
+        # DefiLlama matches chain names case-insensitively: two entries would be one chain.
+        _require(llama.lower() not in llama_names, path, f"{name}.defillama_chain", llama,
+                 f"the same DefiLlama chain as {llama_names.get(llama.lower())}")
+        llama_names[llama.lower()] = name
         _require(isinstance(spec["tokens"], dict) and spec["tokens"], path, f"{name}.tokens",
                  spec["tokens"], "no tokens configured")
         tokens, addresses = [], set()
@@ -146,7 +163,7 @@ def load_chains(path: Path = CHAINS_FILE) -> tuple[Chain, ...]:
                      "not a whole number in 0..36")
             tokens.append(Token(symbol, address, decimals, token["standard"]))
         chains.append(Chain(name, env, spec["chain_id"], Anchor(anchor["number"],
-                            anchor["timestamp"]), confirmations, tuple(tokens), topics))
+                            anchor["timestamp"]), confirmations, tuple(tokens), topics, llama))
     return tuple(chains)
 
 

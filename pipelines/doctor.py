@@ -771,7 +771,9 @@ def _too_many_calls(p: _ChainProbe, result: str, span: int, part_days: int,
 
 
 def _defillama(run: _Run) -> None:
-    """The total-supply path; /stablecoin/{1,2} (defillama_token_supply) is the same host."""
+    """The total-supply path. defillama_token_supply's paths are on the same host:
+    /stablecoincharts/all?stablecoin={1,2}, /stablecoin/{1,2} (from 2022-05-12) and, for a
+    window before that, /stablecoincharts/{Chain}?stablecoin={1,2} per configured chain."""
     check = "defillama /stablecoincharts/all"
     llama = run.source("defillama", run.settings.defillama_url)
     try:

@@ -18,7 +18,8 @@ What is planted, over a window ``start..end`` (the sandbox window is 2021-01-01.
   historical state in memory (``--prune-history`` with a large limit), so ``eth_call`` at the
   oldest block still works and nothing is written under ~/.foundry.
 - Supply. USDT and USDC supply at each day's close equals the REAL Ethereum supply that
-  DefiLlama recorded, exactly as the replay server serves it in ``/stablecoin/{1,2}``
+  DefiLlama recorded, exactly as the replay server serves it per chain (``/stablecoin/{1,2}`` and
+  ``/stablecoincharts/Ethereum?stablecoin={1,2}``)
   ``chainBalances.Ethereum`` (USDT 2021-01-01..2022-07-31, USDC 2021-01-01..2023-07-30,
   from sandbox/recordings/defillama/), to the micro-token; after that a seeded random walk continues it
   (about a quarter of days flat, otherwise a few tenths of a percent a day, USDT drifting

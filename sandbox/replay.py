@@ -3,7 +3,9 @@
 Serves, on 127.0.0.1, the real paths, query parameters and response shapes:
 
     /defillama/stablecoincharts/all                  (base URL .../defillama)
-    /defillama/stablecoin/{1,2}
+    /defillama/stablecoincharts/all?stablecoin={1,2}
+    /defillama/stablecoincharts/{Chain}?stablecoin={1,2}
+    /defillama/stablecoin/{1,2}                      (history from 2022-05-12, as served)
     /coingecko/api/v3/coins/{id}/market_chart/range  (base URL .../coingecko/api/v3)
     /alternative_me/fng/?limit=N                     (base URL .../alternative_me)
     /fred/graph/fredgraph.csv?id=S&cosd=D&coed=D     (base URL .../fred)
@@ -30,7 +32,7 @@ from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
@@ -43,6 +45,14 @@ _LLAMA_META = {
 }
 _TOKEN_FILES = {1: "stablecoin1_usdt_circulating_daily.csv",
                 2: "stablecoin2_usdc_circulating_daily.csv"}
+# DefiLlama's stablecoin server keeps `/stablecoin/{id}` history (tokens[] and every
+# chainBalances.<Chain>.tokens[]) only from unix time 1652241600 (2022-05-11 04:00 UTC):
+# getStablecoinData filters `balances.filter((item) => item.SK >= 1652241600)` ("currently
+# frontend does not use data before May 11, 2022 for individual stablecoins"); the older
+# craftProtocolResponse passed the same 1652241600 to getHistoricalValues. Daily records are
+# stamped 00:00 UTC, so the first day served is 2022-05-12. Its chart endpoints keep the full
+# history.
+LLAMA_HISTORY_CUT = 1652241600
 _FNG_FILE = "alternative_me_fng_with_timestamp_2018_2025.csv"
 # FRED series -> (recording, date column, value column), as each recording spells them.
 _FRED_FILES = {
@@ -60,6 +70,9 @@ BEHAVIOUR = {
     "coingecko_public_now": None,
     # How DefiLlama writes a zero balance in chainBalances.<Chain>.tokens[] (ZERO_ENTRIES).
     "llama_zero_entry": "no-circulating",
+    # Whether /stablecoin/{id} drops the days before LLAMA_HISTORY_CUT, as every known version
+    # of DefiLlama's server does. False serves every recorded day (no real server does).
+    "llama_history_cut": True,
     # FRED's fredgraph.csv as downloaded until late 2024: a DATE header, "." for no value.
     "fred_legacy_csv": False,
 }
@@ -95,14 +108,18 @@ def _point(ts: int, value: float, zero_entry: str) -> dict:
     return {"date": ts, "circulating": {"peggedUSD": value}}
 
 
-def build_stablecoin(llama_id: int, zero_entry: str = BEHAVIOUR["llama_zero_entry"]) -> dict:
-    """`/stablecoin/{id}` in DefiLlama's shape, from the flattened recordings."""
-    folder = RECORDINGS / "defillama"
-    with open(folder / _TOKEN_FILES[llama_id]) as f:
-        tokens = [_point(_midnight(dt.date.fromisoformat(r["date"])), float(r["supply"]),
-                         zero_entry)
-                  for r in csv.DictReader(f)]
+def _recorded_totals(llama_id: int) -> dict[int, float]:
+    """All-chain circulating supply per UTC midnight, as recorded."""
+    with open(RECORDINGS / "defillama" / _TOKEN_FILES[llama_id]) as f:
+        return {_midnight(dt.date.fromisoformat(r["date"])): float(r["supply"])
+                for r in csv.DictReader(f)}
 
+
+def _recorded_chains(llama_id: int) -> dict[str, dict[int, float]]:
+    """Circulating supply per chain and UTC midnight, as recorded: the Ethereum export for
+    both coins, and for USDC every chain of the by-chain recording (which wins where the two
+    overlap: full precision, where the export rounds to whole tokens)."""
+    folder = RECORDINGS / "defillama"
     chains: dict[str, dict[int, float]] = {}
     symbol = _LLAMA_META[llama_id]["symbol"]
     with open(folder / "ethereum_supply_by_coin_2021_2022.csv") as f:
@@ -120,18 +137,84 @@ def build_stablecoin(llama_id: int, zero_entry: str = BEHAVIOUR["llama_zero_entr
                     continue
                 for column, value in r.items():
                     if column.endswith("_Circulating") and value != "":
-                        chains.setdefault(column.removesuffix("_Circulating"), {})[ts] = float(value)
+                        chain = column.removesuffix("_Circulating")
+                        chains.setdefault(chain, {})[ts] = float(value)
+    return {chain: dict(sorted(series.items())) for chain, series in sorted(chains.items())}
+
+
+def build_stablecoin(llama_id: int, zero_entry: str = BEHAVIOUR["llama_zero_entry"],
+                     history_from: int | None = None) -> dict:
+    """`/stablecoin/{id}` in DefiLlama's shape, from the flattened recordings.
+
+    `history_from`: drop the days before this unix time, as the real server does from
+    LLAMA_HISTORY_CUT (the replay server passes it; None keeps every recorded day, which is
+    what sandbox/chain.py plants the chain from). A chain left with no day is left out, as
+    the server leaves out a chain whose `tokens` would be empty."""
+    first = history_from if history_from is not None else -1
+    tokens = [_point(ts, v, zero_entry) for ts, v in _recorded_totals(llama_id).items()
+              if ts >= first]
+    chains = _recorded_chains(llama_id)
+    balances = {chain: [_point(ts, v, zero_entry) for ts, v in series.items() if ts >= first]
+                for chain, series in chains.items()}
     return {
         **_LLAMA_META[llama_id],
-        "chainBalances": {
-            chain: {"tokens": [_point(ts, v, zero_entry) for ts, v in sorted(series.items())]}
-            for chain, series in sorted(chains.items())
-        },
+        "chainBalances": {chain: {"tokens": points} for chain, points in balances.items()
+                          if points},
         "currentChainBalances": {
-            chain: {"peggedUSD": series[max(series)]} for chain, series in sorted(chains.items())
+            chain: {"peggedUSD": series[max(series)]} for chain, series in chains.items()
         },
         "tokens": tokens,
     }
+
+
+def _json_number(value: float) -> int | float:
+    """A whole value as DefiLlama's charts write it (12 rather than 12.0); the value is the same."""
+    return int(value) if value.is_integer() else value
+
+
+def _recorded_prices(llama_id: int) -> dict[int, float]:
+    """The coin's USD price per UTC midnight, from the CoinGecko recording (DefiLlama prices
+    stablecoins by their gecko_id)."""
+    path = RECORDINGS / "coingecko" / f"market_chart_{_LLAMA_META[llama_id]['gecko_id']}.json"
+    points = json.loads(path.read_text())["prices"]
+    return {int(ms) // 1000: price for ms, price in points if int(ms) % 86_400_000 == 0}
+
+
+def build_stablecoin_chart(llama_id: int, chain: str = "all") -> list[dict]:
+    """`/stablecoincharts/{chain}?stablecoin={id}` in DefiLlama's shape: one row per day, the
+    whole recorded history (the chart endpoints have no history cut), `date` a string of unix
+    seconds, amounts JSON numbers keyed by peg. `chain` "all" is the stored all-chain chart
+    (rows like /stablecoincharts/all: totalCirculating, totalCirculatingUSD); any other chain
+    is matched as the server normalises it (case-insensitive), and its rows also carry
+    totalMintedUSD and totalBridgedToUSD, like the recorded /stablecoincharts/Terra. A chain
+    without a recording, or an unknown id, gets [] (the server's answer when it cannot build a
+    chart).
+
+    totalCirculatingUSD is the server's formula over recorded inputs: circulating x the coin's
+    recorded CoinGecko price at 00:00 UTC that day, 1 where none is recorded (the server's
+    fallback price for peggedUSD), to the cent. Minted, unreleased and bridged-to amounts per
+    chain are not recorded: totalMintedUSD and totalBridgedToUSD are 0, what the server writes
+    for a balance that has none of them."""
+    if llama_id not in _LLAMA_META:
+        return []
+    if chain.lower() == "all":
+        series, per_chain = _recorded_totals(llama_id), False
+    else:
+        chains = {name.lower(): s for name, s in _recorded_chains(llama_id).items()}
+        if chain.lower() not in chains:
+            return []
+        series, per_chain = chains[chain.lower()], True
+    prices = _recorded_prices(llama_id)
+    rows = []
+    for ts, value in series.items():
+        usd = round(value * prices.get(ts, 1.0), 2)
+        row = {"date": str(ts), "totalCirculating": {"peggedUSD": _json_number(value)},
+               "totalCirculatingUSD": {"peggedUSD": _json_number(usd)}}
+        if per_chain:
+            row["totalMintedUSD"] = {"peggedUSD": 0}
+            row["totalBridgedToUSD"] = {"peggedUSD": 0}
+        rows.append(row)
+    return rows
 
 
 def build_fear_greed() -> list[dict]:
@@ -176,7 +259,8 @@ class ReplayServer:
             p.stem.removeprefix("stablecoincharts_all_"): p.read_bytes()
             for p in folder.glob("stablecoincharts_all_*.json")
         }
-        self._stablecoin: dict[tuple[int, str], bytes] = {}  # built on first request
+        self._stablecoin: dict[tuple[int, str, int | None], bytes] = {}  # built when first asked
+        self._stablecoin_charts: dict[tuple[int, str], bytes] = {}  # built when first asked
         self._market = {
             p.stem.removeprefix("market_chart_"): json.loads(p.read_text())
             for p in (RECORDINGS / "coingecko").glob("market_chart_*.json")
@@ -229,6 +313,8 @@ class ReplayServer:
             raise ValueError(f"unknown behaviour {sorted(unknown)}; have {sorted(BEHAVIOUR)}")
         if behaviour.get("llama_zero_entry", BEHAVIOUR["llama_zero_entry"]) not in ZERO_ENTRIES:
             raise ValueError(f"llama_zero_entry must be one of {sorted(ZERO_ENTRIES)}")
+        if not isinstance(behaviour.get("llama_history_cut", True), bool):
+            raise ValueError("llama_history_cut must be true or false")
         if behaviour.get("coingecko_public_now") is not None:
             _utc(behaviour["coingecko_public_now"])  # fails now if it is not a time
         with self._lock:
@@ -265,14 +351,19 @@ class ReplayServer:
 
     def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, bytes]:
         """The recorded API's answer to GET path?query: (status, body)."""
-        parts = path.strip("/").split("/")
-        if parts[:2] == ["defillama", "stablecoincharts"] and parts[2:] == ["all"]:
-            return 200, self._charts_all[self.capture]
+        parts = [unquote(part) for part in path.strip("/").split("/")]
+        if parts[:2] == ["defillama", "stablecoincharts"] and len(parts) == 3:
+            stablecoin = query.get("stablecoin", [""])[0]
+            if parts[2] == "all" and not stablecoin:
+                return 200, self._charts_all[self.capture]
+            if stablecoin:  # a chain's all-coin chart (no ?stablecoin=) is not recorded
+                return 200, self._stablecoin_chart(stablecoin, parts[2])
         if parts[:2] == ["defillama", "stablecoin"] and len(parts) == 3:
             llama_id = int(parts[2]) if parts[2].isdigit() else None
             if llama_id not in _LLAMA_META:
                 return 404, b'{"message":"stablecoin not found"}'
-            key = (llama_id, self.behaviour["llama_zero_entry"])
+            cut = LLAMA_HISTORY_CUT if self.behaviour["llama_history_cut"] else None
+            key = (llama_id, self.behaviour["llama_zero_entry"], cut)
             if key not in self._stablecoin:
                 self._stablecoin[key] = json.dumps(build_stablecoin(*key)).encode()
             return 200, self._stablecoin[key]
@@ -284,6 +375,12 @@ class ReplayServer:
         if parts == ["fred", "graph", "fredgraph.csv"]:
             return self._fredgraph(query)
         return 404, json.dumps({"error": f"not recorded: {path}"}).encode()
+
+    def _stablecoin_chart(self, stablecoin: str, chain: str) -> bytes:
+        key = (int(stablecoin) if stablecoin.isdigit() else -1, chain.lower())
+        if key not in self._stablecoin_charts:
+            self._stablecoin_charts[key] = json.dumps(build_stablecoin_chart(*key)).encode()
+        return self._stablecoin_charts[key]
 
     def _market_chart_range(self, coin: str, query: dict[str, list[str]]) -> tuple[int, bytes]:
         if coin not in self._market:

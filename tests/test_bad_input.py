@@ -14,6 +14,8 @@ call, so an error there fails the asset before its one write):
  34. a chain id that is not a number                 (chain_id: "1")
  35. an anchor without its timestamp
  36. more topic values than nodes take               (max_topic_values: 5000)
+ 37. a DefiLlama chain name that is not one          (defillama_chain: Ethereum/1)
+ 38. two chains with one DefiLlama chain name        (ethereum, and mainnet as ETHEREUM)
   8. a chain with no tokens
   9. impossible decimals                            (decimals: 77)
  10. an upper-case chain name                       (Ethereum)
@@ -44,6 +46,10 @@ call, so an error there fails the asset before its one write):
  31. DefiLlama: a per-chain balance that is not a number   ("12.3M")
  32. DefiLlama: a per-chain `circulating` that is not an object ("n/a")
  33. FRED: a date that is not a date under the older DATE header
+ DefiLlama charts read for the days /stablecoin/{id} no longer serves (before 2022-05-12)
+ 39. an empty per-chain chart                       (a chain name DefiLlama does not know)
+ 40. a per-chain chart amount that is not a number  ("12.3M")
+ 41. a negative all-chain token supply              (/stablecoincharts/all?stablecoin=1)
  and end to end: a bad API value fails the run and writes nothing (DefiLlama, FRED, F&G), and
  a JSON-RPC batch answered with errors (tests/ingest/test_evm.py).
 """
@@ -58,7 +64,8 @@ import yaml
 
 from assets.ingest.alternative_me import parse_fear_greed
 from assets.ingest.coingecko import parse_market_chart
-from assets.ingest.defillama import parse_token, parse_total_supply
+from assets.ingest.defillama import (parse_chain_chart, parse_token, parse_token_chart,
+                                     parse_total_supply)
 from assets.ingest.evm.extract import _LOG_QUANTITIES, _amounts, _quantities
 from assets.ingest.fred import parse_fredgraph
 from assets.ingest.labels import LabelError, load_labels
@@ -125,8 +132,13 @@ USDT = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
     (lambda c: c["ethereum"]["tokens"]["USDT"].update(decimals=77),
      "ethereum.tokens.USDT.decimals = 77", "not a whole number in 0..36"),
     (lambda c: c.update(Ethereum=c.pop("ethereum")), "chain = 'Ethereum'", "lower-case identifiers"),
+    (lambda c: c["ethereum"].update(defillama_chain="Ethereum/1"),
+     "ethereum.defillama_chain = 'Ethereum/1'", "not a DefiLlama chain name"),
+    (lambda c: c.update(mainnet=dict(c["ethereum"], defillama_chain="ETHEREUM")),
+     "mainnet.defillama_chain = 'ETHEREUM'", "the same DefiLlama chain as ethereum"),
 ], ids=["unknown-standard", "unchecksummed-address", "duplicate-contract", "misspelt-key",
-        "chain-id-as-text", "anchor-without-timestamp", "too-many-topic-values", "no-tokens", "impossible-decimals", "upper-case-chain"])
+        "chain-id-as-text", "anchor-without-timestamp", "too-many-topic-values", "no-tokens", "impossible-decimals", "upper-case-chain",
+        "bad-defillama-chain", "defillama-chain-twice"])
 def test_bad_chain_configuration(tmp_path, edit, field, reason):
     path = chains_with(tmp_path, edit)
     with pytest.raises(ConfigError) as err:
@@ -187,6 +199,16 @@ API_CASES = [
     ("defillama-chain-circulating-not-an-object",
      lambda: parse_token(llama_chain("n/a"), "USDT", DAY, DAY),
      "defillama /stablecoin/1", "chainBalances.Ethereum.tokens[0].circulating", "not an object"),
+    ("defillama-chain-chart-empty",
+     lambda: parse_chain_chart([], "USDT", "Ethereum", DAY, DAY),
+     "defillama /stablecoincharts/Ethereum?stablecoin=1", "(body)", "no chart"),
+    ("defillama-chain-chart-not-a-number",
+     lambda: parse_chain_chart(llama("12.3M"), "USDT", "Ethereum", DAY, DAY),
+     "defillama /stablecoincharts/Ethereum?stablecoin=1", "[0].totalCirculating.peggedUSD",
+     "not a number"),
+    ("defillama-token-chart-negative", lambda: parse_token_chart(llama(-5.0), "USDT", DAY, DAY),
+     "defillama /stablecoincharts/all?stablecoin=1", "[0].totalCirculating.peggedUSD",
+     "must be positive"),
     ("coingecko-negative-price", lambda: parse_market_chart(gecko(NEXT_MS, -1.0), "bitcoin", DAY, DAY),
      "coingecko /coins/bitcoin/market_chart/range", "prices[0][1]", "must be positive"),
     ("coingecko-bad-timestamp", lambda: parse_market_chart(gecko("yesterday", 1.0), "bitcoin", DAY, DAY),

@@ -46,8 +46,10 @@ def checksums(path: Path) -> dict[str, tuple]:
 
 def test_demo_fills_the_window_and_is_repeatable(tmp_path):
     out = run_demo(tmp_path)
-    # 3 DefiLlama + 4 CoinGecko + 1 alternative.me + 3 FRED (JSON-RPC goes to anvil).
-    assert "RUN_SUCCESS" in out and "HTTP requests served by the replay server: 19" in out
+    # 7 DefiLlama (all, per token: the chart, /stablecoin/{id} and the Ethereum chart before
+    # 2022-05-12) + 12 CoinGecko (4 coins x 3 years) + 1 alternative.me + 3 FRED; JSON-RPC
+    # goes to the chain.
+    assert "RUN_SUCCESS" in out and "HTTP requests served by the replay server: 23" in out
     warehouse = tmp_path / "stableflow.duckdb"
     assert f"warehouse: {warehouse}" in out
     with duckdb.connect(str(warehouse), read_only=True) as con:

@@ -15,8 +15,10 @@ START, END = D(2022, 5, 1), D(2022, 5, 31)
 TABLES = ["raw.defillama_total_supply", "raw.defillama_token_supply",
           "raw.defillama_token_supply_by_chain", "raw.coingecko_market_daily",
           "raw.fear_greed_daily", "raw.fred_series_daily"]
-# Requests one window costs: 3 DefiLlama, 4 CoinGecko, 1 alternative.me, 3 FRED.
-REQUESTS = 3 + 4 + 1 + 3
+# Requests one window costs: 7 DefiLlama (the window crosses 2022-05-12, where
+# /stablecoin/{id} history starts: /stablecoincharts/all, then per token the all-chain chart,
+# /stablecoin/{id} and the Ethereum chart), 4 CoinGecko, 1 alternative.me, 3 FRED.
+REQUESTS = 7 + 4 + 1 + 3
 
 
 def recorded_fred_rows(first: dt.date, last: dt.date) -> dict[tuple[dt.date, str], float | None]:
@@ -74,7 +76,7 @@ def test_window_run_writes_every_table_and_passes_every_check(resources, replay,
     evaluations = result.get_asset_check_evaluations()
     assert {e.asset_key for e in evaluations} == {k for a in ingest_assets for k in a.keys}
     assert all(e.passed for e in evaluations)
-    # One request per DefiLlama endpoint, per coin, per FRED series, one for Fear & Greed.
+    # One request per DefiLlama path and coin, per FRED series, one for Fear & Greed.
     assert sum(replay.requests.values()) == REQUESTS
     fng = next(line.split(",") for line in (RECORDINGS / "alternative_me" /
                "alternative_me_fng_with_timestamp_2018_2025.csv").read_text().splitlines()

@@ -1,6 +1,6 @@
 -- Staging: circulating supply of USDT and USDC across all chains, one row per token and UTC day.
 -- Grain: date x token. Value is DefiLlama's last snapshot of the day (end-of-day D, UTC).
--- Source: raw.defillama_token_supply (DefiLlama /stablecoin/{1,2}).
+-- Source: raw.defillama_token_supply (DefiLlama /stablecoincharts/all?stablecoin={1,2}).
 -- Deduplicated on (date, token), latest ingested_at wins; ingested_at dropped.
 SELECT
     CAST(date AS DATE)                 AS date,

@@ -1,15 +1,23 @@
-"""DefiLlama parsers against the real recordings, revisions, and bad input."""
+"""DefiLlama parsers against the real recordings, revisions, and bad input; the history cut
+of /stablecoin/{id} and the chart endpoints that cover the days before it."""
 
 import copy
+import csv
+import dataclasses
 import datetime as dt
 import json
 
 import polars as pl
 import pytest
 
-from assets.ingest.defillama import defillama_token_supply, parse_token, parse_total_supply
+import assets.ingest.defillama as defillama_module
+from assets.ingest.defillama import (
+    HISTORY_START, defillama_token_supply, parse_chain_chart, parse_token, parse_token_chart,
+    parse_total_supply)
+from pipelines.chains import CHAINS
 from pipelines.resources import Rows, SourceDataError
-from sandbox.replay import RECORDINGS, ZERO_ENTRIES, build_stablecoin
+from sandbox.replay import (
+    LLAMA_HISTORY_CUT, RECORDINGS, ZERO_ENTRIES, build_stablecoin, build_stablecoin_chart)
 from tests.conftest import materialize
 
 D = dt.date
@@ -153,3 +161,275 @@ def test_a_chains_zero_days_are_stored_as_zero_however_defillama_writes_them(
     assert value[(APTOS_FIRST_USDC[0], "Aptos")] == pytest.approx(APTOS_FIRST_USDC[1])
     assert {v for (d, c), v in value.items() if c == "zkSync Era"} == {0.0}
     assert len({d for d, _ in value}) == 12  # every day of the window, for every chain
+
+
+# --- the history cut of /stablecoin/{id}, and the charts that cover the days before it ------
+
+IDS = {"USDT": 1, "USDC": 2}
+TOKEN_FILES = {"USDT": "stablecoin1_usdt_circulating_daily.csv",
+               "USDC": "stablecoin2_usdc_circulating_daily.csv"}
+
+
+def midnight(day: dt.date) -> int:
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+
+
+def recorded_token_supply(start: dt.date, end: dt.date) -> dict[tuple[dt.date, str], float]:
+    """(day, token) -> all-chain supply, read straight from the token recordings."""
+    out = {}
+    for token, name in TOKEN_FILES.items():
+        with open(CHARTS / name) as f:
+            for r in csv.DictReader(f):
+                day = D.fromisoformat(r["date"])
+                if start <= day <= end:
+                    out[(day, token)] = float(r["supply"])
+    return out
+
+
+def recorded_ethereum(start: dt.date, end: dt.date) -> dict[tuple[dt.date, str], float]:
+    """(day, token) -> supply on Ethereum, read straight from the Ethereum export."""
+    out = {}
+    with open(CHARTS / "ethereum_supply_by_coin_2021_2022.csv") as f:
+        for r in csv.DictReader(f):
+            day = dt.datetime.fromtimestamp(int(r["Timestamp"]), dt.UTC).date()
+            if start <= day <= end:
+                out.update({(day, token): float(r[token]) for token in IDS})
+    return out
+
+
+def stored(warehouse, table: str) -> pl.DataFrame:
+    return warehouse.read(f"SELECT * EXCLUDE (ingested_at) FROM {table} ORDER BY ALL")
+
+
+def test_the_cut_is_the_first_midnight_the_real_server_keeps():
+    # 1652241600 is 2022-05-11 04:00 UTC; daily records are stamped 00:00 UTC, so the first
+    # day `SK >= 1652241600` keeps is 2022-05-12 (where the real by-chain recording starts).
+    assert dt.datetime.fromtimestamp(LLAMA_HISTORY_CUT, dt.UTC) == dt.datetime(2022, 5, 11, 4, tzinfo=dt.UTC)
+    assert HISTORY_START == D(2022, 5, 12)
+
+
+@pytest.mark.parametrize("llama_id", [1, 2])
+def test_the_replay_serves_stablecoin_history_only_from_the_cut(resources, replay, llama_id):
+    payload = resources["defillama"].get_json(f"/stablecoin/{llama_id}")
+    days = [p["date"] for p in payload["tokens"]]
+    days += [p["date"] for chain in payload["chainBalances"].values() for p in chain["tokens"]]
+    assert min(days) == midnight(D(2022, 5, 12))
+    assert min(p["date"] for p in payload["tokens"]) == midnight(D(2022, 5, 12))
+    assert all(chain["tokens"][0]["date"] >= LLAMA_HISTORY_CUT
+               for chain in payload["chainBalances"].values())
+    # The recordings reach further back: the server, not the recordings, cuts them.
+    assert min(p["date"] for p in build_stablecoin(llama_id)["tokens"]) < midnight(D(2021, 1, 1))
+    # So a window before the cut cannot be read from /stablecoin/{id}.
+    with pytest.raises(SourceDataError, match=r"tokens\[\]\.date.*1 missing day\(s\): 2022-05-11"):
+        parse_token(payload, "USDT" if llama_id == 1 else "USDC", D(2022, 5, 11), D(2022, 5, 12))
+    replay.configure(llama_history_cut=False)
+    uncut = resources["defillama"].get_json(f"/stablecoin/{llama_id}")
+    assert uncut == build_stablecoin(llama_id)
+
+
+@pytest.mark.parametrize("chain", ["all", "Ethereum"])
+def test_the_replay_serves_charts_in_the_real_shape(resources, replay, chain):
+    rows = resources["defillama"].get_json(f"/stablecoincharts/{chain}", params={"stablecoin": 1})
+    assert rows == build_stablecoin_chart(1, chain)
+    first = rows[0]
+    assert isinstance(first["date"], str) and int(first["date"]) % 86400 == 0
+    keys = {"date", "totalCirculating", "totalCirculatingUSD"}
+    if chain != "all":  # per-chain rows carry what /stablecoincharts/Terra's do
+        keys |= {"totalMintedUSD", "totalBridgedToUSD"}
+    assert set(first) == keys
+    assert all(type(v["peggedUSD"]) in (int, float) for r in rows for k, v in r.items() if k != "date")
+    # Peg-native amounts are not the USD-converted ones (recorded CoinGecko price that day).
+    day = next(r for r in rows if r["date"] == str(midnight(D(2021, 6, 1))))
+    assert day["totalCirculating"]["peggedUSD"] != day["totalCirculatingUSD"]["peggedUSD"]
+    # No history cut on the chart endpoints.
+    assert int(first["date"]) < LLAMA_HISTORY_CUT
+    # Without ?stablecoin=, /stablecoincharts/all is still the recorded all-coin capture.
+    assert resources["defillama"].get_json("/stablecoincharts/all") == capture("2026-08-22")
+
+
+def test_the_replay_answers_empty_where_it_cannot_build_a_chart(resources):
+    assert resources["defillama"].get_json("/stablecoincharts/Tron", params={"stablecoin": 1}) == []
+    assert resources["defillama"].get_json("/stablecoincharts/Ethereum", params={"stablecoin": 9}) == []
+    # Chain names are matched as the server normalises them; a name with a space is quoted.
+    assert resources["defillama"].get_json("/stablecoincharts/ethereum", params={"stablecoin": 2}) \
+        == build_stablecoin_chart(2, "Ethereum")
+    assert resources["defillama"].get_json("/stablecoincharts/zkSync%20Era", params={"stablecoin": 2}) \
+        == build_stablecoin_chart(2, "zkSync Era") != []
+
+
+@pytest.mark.parametrize("start, end", [(D(2021, 1, 1), D(2021, 12, 31)), (D(2023, 1, 1), D(2023, 10, 24))],
+                         ids=["2021", "2023"])
+def test_token_supply_is_the_recorded_all_chain_supply(resources, warehouse, start, end):
+    assert materialize([defillama_token_supply], resources, start, end).success
+    rows = stored(warehouse, "raw.defillama_token_supply")
+    assert {(d, t): v for d, t, v, _ in rows.rows()} == recorded_token_supply(start, end)
+    assert rows.height == 2 * ((end - start).days + 1)
+    assert set(rows["source"]) == {"defillama /stablecoincharts/all?stablecoin=1",
+                                   "defillama /stablecoincharts/all?stablecoin=2"}
+    # The same values /stablecoin/{id} tokens[] held for these days before the cut was modelled.
+    for token, llama_id in IDS.items():
+        before, _ = parse_token(build_stablecoin(llama_id), token, start, end)
+        ours = rows.filter(pl.col("token") == token).select("date", "circulating_tokens")
+        assert ours.equals(before.select("date", "circulating_tokens").sort("date"))
+
+
+def test_a_2021_window_reads_per_chain_rows_from_the_chain_chart(resources, replay, warehouse):
+    start, end = D(2021, 1, 1), D(2021, 12, 31)
+    assert materialize([defillama_token_supply], resources, start, end).success
+    rows = stored(warehouse, "raw.defillama_token_supply_by_chain")
+    assert set(rows["chain"]) == {"Ethereum"}  # before the cut, only the configured chains
+    assert {(d, t): v for d, t, _, v, _ in rows.rows()} == recorded_ethereum(start, end)
+    assert set(rows["source"]) == {"defillama /stablecoincharts/Ethereum?stablecoin=1",
+                                   "defillama /stablecoincharts/Ethereum?stablecoin=2"}
+    assert "/defillama/stablecoin/1" not in replay.requests  # it holds nothing of 2021
+
+
+def test_a_window_across_the_cut_stitches_both_sources(resources, warehouse):
+    start, end = D(2022, 5, 10), D(2022, 5, 12)
+    assert materialize([defillama_token_supply], resources, start, end).success
+    rows = stored(warehouse, "raw.defillama_token_supply_by_chain")
+    ethereum = rows.filter(pl.col("chain") == "Ethereum").sort("token", "date")
+    # Every day once per token: no gap, no duplicate.
+    assert ethereum.select("token", "date").rows() == [
+        (t, D(2022, 5, d)) for t in ("USDC", "USDT") for d in (10, 11, 12)]
+    source = {(t, d.day): s for d, t, _, _, s in ethereum.rows()}
+    for token, llama_id in IDS.items():
+        assert source[(token, 10)] == source[(token, 11)] == \
+            f"defillama /stablecoincharts/Ethereum?stablecoin={llama_id}"
+        assert source[(token, 12)] == f"defillama /stablecoin/{llama_id}"
+    # The values are the recorded ones on both sides of the seam (the USDC by-chain recording,
+    # which starts 2022-05-12, wins over the rounded Ethereum export, as before).
+    _, usdc_chains = parse_token(build_stablecoin(2), "USDC", start, end)
+    _, usdt_chains = parse_token(build_stablecoin(1), "USDT", start, end)
+    expected = pl.concat([usdc_chains, usdt_chains]).select("date", "token", "chain", "circulating_tokens")
+    assert rows.select("date", "token", "chain", "circulating_tokens").sort("date", "token", "chain").equals(
+        expected.sort("date", "token", "chain"))
+    # Other USDC chains: only from /stablecoin/2, only from the cut on.
+    others = rows.filter(pl.col("chain") != "Ethereum")
+    assert set(others["date"]) == {D(2022, 5, 12)} and set(others["source"]) == {"defillama /stablecoin/2"}
+    assert rows.select("date", "token", "chain").n_unique() == rows.height
+
+
+def materialized_requests(result) -> dict[str, int]:
+    return {"/".join(m.asset_key.path): m.metadata["requests"].value
+            for m in (e.materialization for e in result.get_asset_materialization_events())}
+
+
+@pytest.mark.parametrize("start, end, paths", [
+    # A daily run (and any window from 2022-05-12 on): no per-chain chart.
+    (D(2023, 3, 1), D(2023, 3, 1), {"/defillama/stablecoincharts/all": 2,
+                                    "/defillama/stablecoin/1": 1, "/defillama/stablecoin/2": 1}),
+    (D(2022, 5, 12), D(2022, 6, 30), {"/defillama/stablecoincharts/all": 2,
+                                      "/defillama/stablecoin/1": 1, "/defillama/stablecoin/2": 1}),
+    # Across the cut: one chart per configured chain and token on top.
+    (D(2022, 5, 1), D(2022, 5, 31), {"/defillama/stablecoincharts/all": 2,
+                                     "/defillama/stablecoin/1": 1, "/defillama/stablecoin/2": 1,
+                                     "/defillama/stablecoincharts/Ethereum": 2}),
+    # All before it: /stablecoin/{id} holds nothing of the window, so it is not asked.
+    (D(2021, 1, 1), D(2022, 5, 11), {"/defillama/stablecoincharts/all": 2,
+                                     "/defillama/stablecoincharts/Ethereum": 2}),
+], ids=["daily", "after-the-cut", "across-the-cut", "before-the-cut"])
+def test_requests_per_run(resources, replay, start, end, paths):
+    result = materialize([defillama_token_supply], resources, start, end)
+    assert result.success
+    assert dict(replay.requests) == paths
+    assert materialized_requests(result) == {
+        "raw/defillama_token_supply": sum(paths.values()),
+        "raw/defillama_token_supply_by_chain": sum(paths.values())}
+
+
+def with_chain(monkeypatch, **changes):
+    """CHAINS with one more chain: a copy of ethereum's entry under another name."""
+    extra = dataclasses.replace(CHAINS[0], **changes)
+    monkeypatch.setattr(defillama_module, "CHAINS", (*CHAINS, extra))
+
+
+def test_a_configured_chain_is_asked_under_its_defillama_name(resources, replay, warehouse, monkeypatch):
+    # USDC reached zkSync Era after the cut: its chart starts later, so no row before it.
+    usdc = tuple(t for t in CHAINS[0].tokens if t.symbol == "USDC")
+    with_chain(monkeypatch, name="zksync_era", defillama_chain="zkSync Era", tokens=usdc)
+    result = materialize([defillama_token_supply], resources, D(2022, 5, 1), D(2022, 5, 31))
+    assert result.success
+    assert replay.requests["/defillama/stablecoincharts/zkSync%20Era"] == 1  # USDC only
+    era = stored(warehouse, "raw.defillama_token_supply_by_chain").filter(pl.col("chain") == "zkSync Era")
+    assert era["date"].min() == D(2022, 5, 12) and set(era["source"]) == {"defillama /stablecoin/2"}
+    assert materialized_requests(result)["raw/defillama_token_supply"] == 7
+
+
+def test_an_empty_chart_for_a_configured_chain_fails_clearly_and_writes_nothing(
+        resources, replay, warehouse, monkeypatch):
+    with_chain(monkeypatch, name="tron", defillama_chain="Tron")  # not recorded: []
+    result = materialize([defillama_token_supply], resources, D(2022, 5, 1), D(2022, 5, 31),
+                         raise_on_error=False)
+    assert not result.success
+    errors = "\n".join(str(e.event_specific_data.error.to_string()) for e in result.all_events
+                       if e.is_step_failure)
+    assert "defillama /stablecoincharts/Tron?stablecoin=1: field '(body)' = []: no chart" in errors
+    assert "check defillama_chain in pipelines/chains.yaml" in errors
+    assert not warehouse.table_exists("raw.defillama_token_supply") or \
+        warehouse.read("SELECT count(*) AS n FROM raw.defillama_token_supply")["n"][0] == 0
+
+
+def chart_row(day: dt.date, **fields) -> dict:
+    return {"date": str(midnight(day)), **fields}
+
+
+def test_chain_chart_days_before_its_first_row_get_no_row_and_zero_shapes_read_as_zero():
+    chart = [chart_row(D(2021, 3, 3), totalMintedUSD={"peggedUSD": 5}),  # circulating left out
+             chart_row(D(2021, 3, 4), totalCirculating={"peggedUSD": 0}),
+             chart_row(D(2021, 3, 5), totalCirculating={}),
+             chart_row(D(2021, 3, 6), totalCirculating=0),
+             chart_row(D(2021, 3, 7), totalCirculating={"peggedUSD": 12.5})]
+    frame = parse_chain_chart(chart, "USDT", "Ethereum", D(2021, 3, 1), D(2021, 3, 7))
+    assert frame.select("date", "circulating_tokens").rows() == [
+        (D(2021, 3, d), v) for d, v in ((3, 0.0), (4, 0.0), (5, 0.0), (6, 0.0), (7, 12.5))]
+    assert set(frame["chain"]) == {"Ethereum"} and set(frame["token"]) == {"USDT"}
+    # A chart that starts after the window gives no row at all.
+    assert parse_chain_chart(chart, "USDT", "Ethereum", D(2021, 1, 1), D(2021, 3, 2)).height == 0
+
+
+BAD_CHAIN_CHARTS = {
+    "empty chart": ([], "'(body)' = []: no chart"),
+    "not a list": ({"error": "x"}, "'(body)' = 'dict': not a list"),
+    "a day missing after the first row": (
+        [chart_row(D(2021, 3, 1), totalCirculating={"peggedUSD": 1.0}),
+         chart_row(D(2021, 3, 3), totalCirculating={"peggedUSD": 1.0})],
+        "'date' = '1 missing day(s): 2021-03-02'"),
+    "the chart ends before the window": (
+        [chart_row(D(2021, 3, 1), totalCirculating={"peggedUSD": 1.0})],
+        "'date' = '2 missing day(s): 2021-03-02, 2021-03-03'"),
+    "negative": ([chart_row(D(2021, 3, 1), totalCirculating={"peggedUSD": -1.0})],
+                 "'[0].totalCirculating.peggedUSD' = -1.0: must not be negative"),
+    "string amount": ([chart_row(D(2021, 3, 1), totalCirculating={"peggedUSD": "12.3M"})],
+                      "'[0].totalCirculating.peggedUSD' = '12.3M': not a number"),
+    "another peg": ([chart_row(D(2021, 3, 1), totalCirculating={"peggedEUR": 1.0})],
+                    "'[0].totalCirculating.peggedUSD' = None: not a number"),
+    "circulating a string": ([chart_row(D(2021, 3, 1), totalCirculating="n/a")],
+                             "'[0].totalCirculating' = 'n/a': not an object"),
+    "circulating null": ([chart_row(D(2021, 3, 1), totalCirculating=None)],
+                         "'[0].totalCirculating' = None: not an object"),
+    "bad date": ([{"date": "yesterday", "totalCirculating": {"peggedUSD": 1.0}}],
+                 "'[0].date' = 'yesterday': not a unix timestamp"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CHAIN_CHARTS))
+def test_bad_chain_charts_fail_with_source_field_and_value(case):
+    payload, message = BAD_CHAIN_CHARTS[case]
+    end = D(2021, 3, 3) if "window" in case or "missing" in case else D(2021, 3, 1)
+    with pytest.raises(SourceDataError) as err:
+        parse_chain_chart(payload, "USDT", "Ethereum", D(2021, 3, 1), end)
+    assert str(err.value).startswith("defillama /stablecoincharts/Ethereum?stablecoin=1: field ")
+    assert message in str(err.value)
+
+
+def test_bad_token_chart_names_its_source_field_and_value():
+    chart = build_stablecoin_chart(2)
+    index = next(i for i, r in enumerate(chart) if r["date"] == str(midnight(D(2021, 3, 2))))
+    chart[index]["totalCirculating"]["peggedUSD"] = -3
+    with pytest.raises(SourceDataError) as err:
+        parse_token_chart(chart, "USDC", D(2021, 3, 1), D(2021, 3, 3))
+    assert str(err.value) == (f"defillama /stablecoincharts/all?stablecoin=2: field "
+                              f"'[{index}].totalCirculating.peggedUSD' = -3: must be positive")
+    with pytest.raises(SourceDataError, match=r"stablecoin=2: field 'date' = '1 missing day"):
+        parse_token_chart(chart[:index] + chart[index + 1:], "USDC", D(2021, 3, 1), D(2021, 3, 3))
