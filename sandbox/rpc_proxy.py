@@ -8,7 +8,7 @@ sandbox is never kinder than the world:
 |---|---|
 | `anvil` | nothing: the bare sandbox node |
 | `geth` | > 1,000 values per topic position or addresses (go-ethereum eth/filters: `maxSubTopics = 1000` since v1.14.0, PR #29535; `--rpc.logquerylimit` default 1000 since v1.16.4); > 1,000 calls per batch, "batch too large" (`--rpc.batch-request-limit`); a batch answer past 25 MB, -32003 "response too large" on the calls after it (`--rpc.batch-response-max-size`); request bodies over 5 MiB, HTTP 413 (rpc/http.go `defaultBodyLimit`) |
-| `erigon` | geth's topic limit with Erigon's message (`--rpc.logs.querylimit` 1000); > 100 calls per batch (`--rpc.batch.limit` default 100) |
+| `erigon` | geth's topic limit with Erigon's message (`--rpc.logs.querylimit` 1000); > 100 calls per batch (`--rpc.batch.limit` default 100); eth_call results over 100,000 bytes (`--rpc.returndata.limit` default 100000) |
 | `infura` | an eth_getLogs answer of more than 10,000 logs: -32005 "query returned more than 10000 results" with a suggested range (Infura docs, eth_getLogs); ranges over 10,000 blocks: -32602 "range N exceeds limit of 10000" (what the live API answers, INFURA/infura issue #237) |
 | `alchemy-free` | eth_getLogs over more than 10 blocks (Alchemy docs, eth_getLogs: Free tier block range) |
 | `full-node` | geth, keeping state for the newest 128 blocks only: eth_call at older blocks fails "missing trie node" (go-ethereum issue #20874) |
@@ -55,6 +55,7 @@ class NodeProfile:
         "[{lo}, {hi}]. Upgrade to PAYG for expanded block range.")
     max_log_results: int | None = None
     state_blocks: int | None = None  # state kept for this many newest blocks
+    max_return_bytes: int | None = None  # bytes of one eth_call result
     pruned_below: int | None = None  # blocks and logs below this are gone
     chain_id: int | None = None  # what eth_chainId answers instead of the node's own
 
@@ -67,7 +68,7 @@ PROFILES = {p.name: p for p in [
     NodeProfile("erigon", topic_values=1000, max_batch=100,
                 topic_message="query exceeds the maximum of 1000 addresses or topics per "
                               "search position",
-                batch_message="batch limit 100 exceeded"),
+                batch_message="batch limit 100 exceeded", max_return_bytes=100_000),
     NodeProfile("infura", max_log_results=10_000, max_log_blocks=10_000,
                 range_error=(-32602, "range {span} exceeds limit of {limit}")),
     NodeProfile("alchemy-free", max_log_blocks=10),
@@ -94,6 +95,7 @@ class RpcProxy(JsonRpcServer):
         # kept for tests that tighten log ranges on any profile
         self.max_log_blocks = max_log_blocks
         self.rate_limit_next = 0
+        self.rate_limit_every = 0  # every k-th request rate limited (a metered provider)
         self.limit_method: str | None = None
         self.rate_limited = 0  # requests answered with a rate-limit error
         self.cut_method: str | None = None
@@ -207,6 +209,12 @@ class RpcProxy(JsonRpcServer):
             if call.get("method") == "eth_chainId" and p.chain_id is not None:
                 answer["result"] = hex(p.chain_id)
             result = answer.get("result")
+            if call.get("method") == "eth_call" and p.max_return_bytes is not None \
+                    and isinstance(result, str) and (len(result) - 2) // 2 > p.max_return_bytes:
+                self.refused["return"] += 1
+                answer = _error(call, -32000, f"call returned result on length "
+                                f"{(len(result) - 2) // 2} exceeding --rpc.returndata.limit "
+                                f"{p.max_return_bytes}")
             if call.get("method") == "eth_getLogs" and p.max_log_results is not None \
                     and isinstance(result, list) and len(result) > p.max_log_results:
                 flt = call["params"][0]
@@ -236,8 +244,9 @@ class RpcProxy(JsonRpcServer):
         with self._lock:
             self.http_requests += 1
             self.calls.update(c.get("method") for c in calls)
-            limited = self.rate_limit_next > 0 and self.limit_method in (None, *methods)
-            self.rate_limit_next -= 1 if limited else 0
+            metered = bool(self.rate_limit_every) and self.http_requests % self.rate_limit_every == 0
+            limited = metered or self.rate_limit_next > 0 and self.limit_method in (None, *methods)
+            self.rate_limit_next -= 1 if limited and not metered else 0
             self.rate_limited += 1 if limited else 0
             failed = not limited and self.fail_method in methods
             self.fail_method = None if failed else self.fail_method

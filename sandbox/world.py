@@ -55,7 +55,10 @@ def running_sandbox(
     with ReplayServer() as server, Anvil(start) as node:
         truth = plant_scenario(node.url, load_labels().frame, start, end)
         bury(node.url)
-        with RpcProxy(node.url, profile=node_profile) as proxy:
+        # a pruned node needs a cutoff: half the chain, so the window's first half is gone
+        cutoff = int(Rpc(node.url)("eth_blockNumber"), 16) // 2 if node_profile == "pruned" \
+            else None
+        with RpcProxy(node.url, profile=node_profile, pruned_below=cutoff) as proxy:
             yield sandbox_environment(server.url, proxy.url), truth, server
 
 

@@ -41,7 +41,10 @@ _KINDS = (
     # geth "exceed max topics" (v1.14) / "exceed max addresses or topics per search position"
     # (v1.16.4), Erigon "query exceeds the maximum of 1000 addresses or topics ..."
     ("topics", ("max topics", "addresses or topics", "max addresses", "too many topics")),
-    ("batch", ("batch too large", "batch limit", "batch size")),  # geth -32600, Erigon
+    # geth -32600, Erigon, reth (jsonrpsee) "The batch request/response was too large"
+    ("batch", ("batch too large", "batch limit", "batch size", "batch request")),
+    # geth -32002: the calls of a batch still unanswered when its HTTP timeout struck
+    ("timeout", ("request timed out",)),
     ("response", ("response too large",)),  # geth -32003, calls after a 25 MB batch answer
     # eth_getLogs ranges and result caps: Infura "query returned more than 10000 results",
     # Alchemy "up to a 10 block range" / "Log response size exceeded", QuickNode "limited to
@@ -92,7 +95,7 @@ class RpcError(RuntimeError):
 
     @property
     def kind(self) -> str:
-        """rate | pruned | state | topics | batch | response | range | other."""
+        """rate | pruned | state | topics | batch | timeout | response | range | other."""
         text = self.rpc_message.lower()
         if self.code == 429 or self.code in _RATE_LIMITED_CODES and "rate" in text:
             return "rate"
@@ -199,14 +202,16 @@ class EvmRpc(dg.ConfigurableResource):
         while pending:
             chunk = next(self._chunks(pending, lambda i: calls[i][1]))
             replies = self._send([calls[i] for i in chunk])
+            if check and chunk[0] == 0 and not isinstance(replies[0], RpcError):
+                self._check_chain(replies[0])  # before any other answer is looked at
             again, limited = [], None
             if any(isinstance(r, RpcError) and r.kind == "batch" for r in replies):
-                self._shrink_batch(replies)
+                self._shrink_batch(len(chunk), replies)
                 again = chunk
             else:
                 for i, reply in zip(chunk, replies):
                     kind = reply.kind if isinstance(reply, RpcError) else None
-                    if kind in ("rate", "response"):
+                    if kind in ("rate", "response", "timeout"):
                         again.append(i)
                         limited = reply if kind == "rate" else limited
                     elif kind is not None and (errors == "raise" or check and i == 0):
@@ -214,23 +219,26 @@ class EvmRpc(dg.ConfigurableResource):
                     else:
                         results[i] = reply
                 if len(again) == len(chunk) and limited is None:  # no answer fitted at all
-                    self._shrink_batch(replies)
+                    self._shrink_batch(len(chunk), replies)
             pending = again + pending[len(chunk):]
+            # Only rate limits in a row count: a long read on a metered provider meets many,
+            # each cured by its back-off.
+            rate_rounds = rate_rounds + 1 if limited is not None and len(again) == len(chunk) \
+                else 0
             if limited is not None:
-                rate_rounds += 1
                 if rate_rounds == self.max_attempts:
                     raise SourceError(f"{limited} (still rate limited after {rate_rounds} "
                                       f"attempts)")
-                self.http.back_off(rate_rounds)
+                self.http.back_off(max(rate_rounds, 1))
         if check:
-            self._check_chain(results.pop(0))
+            results.pop(0)
         return results
 
-    def _shrink_batch(self, replies: list) -> None:
-        limit = self._batch_limit or self.batch_size
-        if limit == 1:
+    def _shrink_batch(self, sent: int, replies: list) -> None:
+        """Halve the batch after the node refused one of `sent` calls as too large."""
+        if sent == 1:
             raise self._permanent(next(r for r in replies if isinstance(r, RpcError)))
-        self._batch_limit = limit // 2
+        self._batch_limit = max(1, min(self._batch_limit or self.batch_size, sent) // 2)
 
     def _check_chain(self, answer: Any) -> None:
         expected, setting = self._expected_chain
@@ -271,10 +279,11 @@ class EvmRpc(dg.ConfigurableResource):
             return NodeLimitError(f"{error}. The node refuses even a batch of one call.")
         return error
 
-    def _chunks(self, calls: Sequence[Any], params=lambda call: call[1]) -> Iterator[list]:
-        """`calls` cut into batches of at most the batch limit and max_request_bytes of
-        parameters."""
-        limit = self._batch_limit or self.batch_size
+    def _chunks(self, calls: Sequence[Any], params=lambda call: call[1],
+                limit: int | None = None) -> Iterator[list]:
+        """`calls` cut into batches of at most `limit` (default: the batch limit) calls and
+        max_request_bytes of parameters."""
+        limit = limit or self._batch_limit or self.batch_size
         chunk: list = []
         size = 0
         for call in calls:
@@ -295,8 +304,9 @@ class EvmRpc(dg.ConfigurableResource):
                 for i, (m, p) in enumerate(calls)]
         answer = self.http.post_json("", body if len(body) > 1 else body[0])
         answers = answer if isinstance(answer, list) else [answer]
-        if isinstance(answer, dict) and "error" in answer and answer.get("id") is None:
-            answers = [answer] * len(calls)  # the whole batch was refused
+        whole = answers[0] if len(answers) == 1 and isinstance(answers[0], dict) else None
+        if whole is not None and "error" in whole and whole.get("id") is None:
+            answers = [whole] * len(calls)  # the whole batch was refused
         by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
         out = []
         for i, (method, params) in enumerate(calls):
@@ -370,8 +380,11 @@ class EvmRpc(dg.ConfigurableResource):
             self._within_budget(len(pending), first, last)
         found: dict[tuple[int, int], pl.DataFrame] = {}
         limited_rounds, calls = 0, 0
+        # Calls per batch for this read: a batch answer too big for the node (geth: 25 MB)
+        # lowers it to what fitted, a whole batch answered grows it back.
+        limit = self._batch_limit or self.batch_size
         while pending:
-            chunk = next(self._chunks(pending, lambda item: queries[item[0]]))
+            chunk = next(self._chunks(pending, lambda item: queries[item[0]], limit))
             pending = pending[len(chunk):]
             params = [[{"address": queries[q][0], "topics": queries[q][1],
                         "fromBlock": hex(lo), "toBlock": hex(hi)}] for q, lo, hi in chunk]
@@ -379,22 +392,27 @@ class EvmRpc(dg.ConfigurableResource):
             logs, errors = self._send_log_queries(chunk, params)
             found.update(logs)
             again, limited = [], []
-            if any(exc.kind == "batch" for exc, _ in errors):
-                self._shrink_batch([exc for exc, _ in errors])
+            if any(exc.kind == "batch" for exc, _ in errors):  # the node's batch limit
+                self._shrink_batch(len(chunk), [exc for exc, _ in errors])
+                limit = self._batch_limit
                 pending = [item for _, item in errors] + pending
                 continue
             cut = sum(exc.kind == "response" for exc, _ in errors)
             if cut == len(chunk):
-                self._shrink_batch([exc for exc, _ in errors])  # no answer fitted at all
-            elif cut:  # the node's answer size limit: later batches hold what fitted in this one
-                self._batch_limit = len(chunk) - cut
+                if len(chunk) == 1:
+                    raise self._permanent(errors[0][0])
+                limit = len(chunk) // 2  # no answer fitted at all
+            elif cut:
+                limit = len(chunk) - cut
+            elif not errors:
+                limit = min(2 * limit, self._batch_limit or self.batch_size)
             for exc, (q, lo, hi) in errors:
                 if exc.kind == "rate":
                     limited.append((q, lo, hi))
                     last_limit = exc
                 elif exc.kind == "response":
                     again.append((q, lo, hi))
-                elif hi > lo and exc.kind == "range":
+                elif hi > lo and exc.kind in ("range", "timeout"):
                     self._log_splits += 1
                     again += self._narrow(exc, q, lo, hi)
                 else:
@@ -403,12 +421,13 @@ class EvmRpc(dg.ConfigurableResource):
                 again, pending = self._recut(again), self._recut(pending)
                 self._within_budget(calls + len(again) + len(pending), first, last)
             pending = again + limited + pending
+            # only rate limits in a row count: each back-off that works starts again
+            limited_rounds = limited_rounds + 1 if len(limited) == len(chunk) else 0
             if limited:
-                limited_rounds += 1
                 if limited_rounds == self.max_attempts:
                     raise SourceError(f"{last_limit} (still rate limited after "
                                       f"{limited_rounds} attempts)")
-                self.http.back_off(limited_rounds)
+                self.http.back_off(max(limited_rounds, 1))
         frames = [found[key].with_columns(query=pl.lit(key[0], pl.Int64))
                   for key in sorted(found)]
         empty = pl.DataFrame(schema={**LOG_FIELDS, "query": pl.Int64})
@@ -454,7 +473,10 @@ class EvmRpc(dg.ConfigurableResource):
     def _narrow(self, error: RpcError, q: int, lo: int, hi: int) -> list[tuple[int, int, int]]:
         """Smaller ranges for a range the node refused, from what its message says."""
         text = error.rpc_message.lower()
-        if stated := _STATED_SPAN.search(text):
+        # Alchemy's paid tiers offer a choice ("up to a 2K block range ..., or any block range
+        # with a cap of 10K logs"): not a hard range limit, so only the suggested range is used.
+        stated = None if "cap of" in text else _STATED_SPAN.search(text)
+        if stated:
             limit = int(stated.group(1).replace(",", "")) * (1000 if stated.group(2) else 1)
             if 0 < limit < hi - lo + 1:
                 self._span_limit = min(self._span_limit or limit, limit)

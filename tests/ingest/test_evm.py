@@ -42,6 +42,7 @@ def chain():
 def proxy(chain):
     proxy, _ = chain
     proxy.max_log_blocks, proxy.rate_limit_next, proxy.fail_method = None, 0, None
+    proxy.rate_limit_every = 0
     proxy.limit_method = proxy.cut_method = None
     proxy.reset_counts()
     return proxy
@@ -158,6 +159,24 @@ def test_rate_limited_node_is_retried(proxy, warehouse):
     result = materialize(evm_assets, evm_resources(proxy.url, warehouse), START, D(2021, 3, 3))
     assert result.success
     assert proxy.rate_limited == 3
+
+
+def test_a_metered_provider_limiting_every_third_request_gives_the_same_tables(
+        proxy, warehouse, tmp_path):
+    """Rate limits spread over a long read (a provider metering calls per second) are each
+    cured by a back-off: only limits in a row count towards giving up."""
+    from pipelines.resources import Warehouse
+
+    assert materialize(evm_assets, evm_resources(proxy.url, warehouse), START, END).success
+    # 3-block log ranges and 2-call batches: dozens of requests, every third refused
+    proxy.max_log_blocks, proxy.rate_limit_every = 3, 3
+    metered = Warehouse(path=str(tmp_path / "metered.duckdb"))
+    resources = {"warehouse": metered, "rpc_ethereum": EvmRpc(
+        chain="ethereum", url=proxy.url, backoff_s=0.001, batch_size=2)}
+    assert materialize(evm_assets, resources, START, END).success
+    assert proxy.rate_limited > 2 * EvmRpc.model_fields["max_attempts"].default
+    assert all(a.equals(b) for a, b in zip(snapshot(warehouse, EVM_TABLES).values(),
+                                           snapshot(metered, EVM_TABLES).values()))
 
 
 def test_log_scans_survive_rate_limits_and_a_cut_answer(proxy, warehouse, tmp_path):

@@ -159,6 +159,27 @@ def test_a_node_of_another_chain_fails_before_anything_is_read(chain, tmp_path):
     assert set(proxy.calls) <= {"eth_chainId", "eth_blockNumber", "eth_getBlockByNumber"}
 
 
+def test_another_chain_is_found_even_when_every_closing_block_is_stored(chain, tmp_path):
+    proxy, _ = chain
+    proxy.use("anvil")
+    warehouse = Warehouse(path=str(tmp_path / "cached.duckdb"))
+    day_blocks = [a for a in evm_assets if a.node_def.name == "evm_day_blocks"]
+    resources = {"warehouse": warehouse, "rpc_ethereum": EvmRpc(chain="ethereum", url=proxy.url)}
+    assert materialize(day_blocks, resources, START, END).success
+    # the URL now points at a full node of another network: state reads would be refused too,
+    # but the chain id is what the failure must name
+    proxy.use(dataclasses.replace(PROFILES["full-node"], chain_id=137))
+    proxy.reset_counts()
+    supply = [a for a in evm_assets if a.node_def.name == "evm_token_supply"]
+    resources["rpc_ethereum"] = EvmRpc(chain="ethereum", url=proxy.url)
+    result = materialize(supply, resources, START, END, raise_on_error=False)
+    errors = "\n".join(str(e.event_specific_data.error.to_string())
+                       for e in result.all_events if e.is_step_failure)
+    assert "serves chain id 137, but chains.yaml says ethereum.chain_id = 1" in errors
+    assert "missing trie node" not in errors
+    assert proxy.http_requests == 1 and not warehouse.table_exists("raw.evm_token_supply")
+
+
 def test_too_many_topic_values_fail_at_once_naming_the_setting(chain, tmp_path):
     proxy, _ = chain
     proxy.use(dataclasses.replace(PROFILES["geth"], topic_values=100))  # a stricter provider

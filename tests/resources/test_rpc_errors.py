@@ -32,6 +32,9 @@ REAL = [
     # reth
     (-32602, "query exceeds max block range 100000", "range"),
     (-32602, "query exceeds max results 20000, retry with the range 0x1-0x2", "range"),
+    (-32600, "The batch request/response was too large", "batch"),
+    # go-ethereum -32002: calls of a batch unanswered when its HTTP timeout struck
+    (-32002, "request timed out", "timeout"),
 ]
 
 
@@ -52,6 +55,11 @@ def test_real_refusals_are_read_by_kind(code, message, kind):
      300, [(100, 149), (150, 300)]),
     ("query exceeds max results 20000, retry with the range 0x64-0x6e", 100, 300,
      [(100, 110), (111, 300)]),
+    # Alchemy's paid tiers offer a choice, not a limit: only the suggested range is used
+    ("Log response size exceeded. You can make eth_getLogs requests with up to a 2K block "
+     "range and no limit on the response size, or you can request any block range with a cap "
+     "of 10K logs in the response. Based on your parameters and the response size limit, this "
+     "block range should work: [0x64, 0x1387]", 100, 2_000_099, [(100, 4999), (5000, 2_000_099)]),
     # nothing said: halve
     ("block range is too wide", 100, 199, [(100, 149), (150, 199)]),
 ])

@@ -218,8 +218,10 @@ READER_CODE = (Path(__file__).resolve().parents[3] / "pipelines/contracts/Balanc
                ).read_text().strip()
 # Any address: the reader's code is supplied with each call, never deployed there.
 READER_ADDRESS = "0x00000000000000000000000000000000b41a4ce5"
-# Gas bounds one eth_call (geth's default RPC gas cap is 50M; a balanceOf costs ~5-7k).
-MAX_PAIRS_PER_CALL = 4000
+# Token-address pairs per eth_call: each answers a 32-byte word, and Erigon refuses results
+# over 100,000 bytes (--rpc.returndata.limit); gas bounds it too (geth's default RPC gas cap
+# is 50M; a balanceOf costs ~5-7k).
+MAX_PAIRS_PER_CALL = 3000
 
 
 def balances(rpc: EvmRpc, chain: Chain, addresses: list[str], closing: list[ClosingBlock]

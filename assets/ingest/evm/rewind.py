@@ -23,10 +23,12 @@ Cost: `rewind` sends no eth_call at all. Its eth_getLogs calls are the filters o
 `transfers` (two per token and chunk of `chain.max_topic_values` addresses) and of
 `issuance_events` (one per token), each once per `max_log_blocks` range of the blocks
 from the window's first closing block to B. With USDT, USDC and up to 500 addresses that is
-six queries per 50,000 blocks (about a week of Ethereum, under one a day): O(log queries),
-not O(days) like the eth_call reads it replaces. A node that refuses a range as too large (more
-than 10,000 results, busy exchange wallets) makes the client split it: the count then grows
-with the number of matching logs, still not with days.
+six queries per 50,000 blocks (about a week of Ethereum, under one a day): it grows with the
+blocks from the window's start to B, not with the number of days like the eth_call reads it
+replaces. So re-reading one old day from a snapshot at today's block scans (and holds) every
+matching log since that day. A node that refuses a range as too large (more than 10,000
+results, busy exchange wallets) makes the client split it: the count then grows with the
+number of matching logs.
 
 Drift: the rewound values are only as right as the list of balance-changing events. A
 change no log here shows (a token upgrade or migration that moves balances, a new event
