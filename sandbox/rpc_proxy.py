@@ -11,6 +11,7 @@ sandbox is never kinder than the world:
 | `erigon` | geth's topic limit with Erigon's message (`--rpc.logs.querylimit` 1000); > 100 calls per batch (`--rpc.batch.limit` default 100); eth_call results over 100,000 bytes (`--rpc.returndata.limit` default 100000) |
 | `infura` | an eth_getLogs answer of more than 10,000 logs: -32005 "query returned more than 10000 results" with a suggested range (Infura docs, eth_getLogs); ranges over 10,000 blocks: -32602 "range N exceeds limit of 10000" (what the live API answers, INFURA/infura issue #237) |
 | `alchemy-free` | eth_getLogs over more than 10 blocks (Alchemy docs, eth_getLogs: Free tier block range) |
+| `quicknode` | eth_getLogs over more than 10,000 blocks (5 on trial plans): HTTP 413 with -32614 "eth_getLogs is limited to a 10,000 range" (eternalsafe/wallet#57, OffchainLabs/arbitrum-sdk#609) |
 | `full-node` | geth, keeping state for the newest 128 blocks only: eth_call at older blocks fails "missing trie node" (go-ethereum issue #20874) |
 | `pruned` | geth with `--history.chain postmerge`: blocks and logs below a cutoff answer 4444 "pruned history unavailable" (go-ethereum core/history PrunedHistoryError) |
 | `wrong-chain` | geth, but eth_chainId answers 137 (a Polygon node behind the Ethereum URL) |
@@ -53,6 +54,7 @@ class NodeProfile:
         -32600, "Under the Free tier plan, you can make eth_getLogs requests with up to a "
         "{limit} block range. Based on your parameters, this block range should work: "
         "[{lo}, {hi}]. Upgrade to PAYG for expanded block range.")
+    range_status: int = 200  # the HTTP status an answer holding a range refusal goes out with
     max_log_results: int | None = None
     state_blocks: int | None = None  # state kept for this many newest blocks
     max_return_bytes: int | None = None  # bytes of one eth_call result
@@ -72,6 +74,8 @@ PROFILES = {p.name: p for p in [
     NodeProfile("infura", max_log_results=10_000, max_log_blocks=10_000,
                 range_error=(-32602, "range {span} exceeds limit of {limit}")),
     NodeProfile("alchemy-free", max_log_blocks=10),
+    NodeProfile("quicknode", max_log_blocks=10_000, range_status=413,
+                range_error=(-32614, "eth_getLogs is limited to a {limit:,} range")),
     NodeProfile("full-node", **_GETH, state_blocks=128),
     # the cutoff is set per chain: RpcProxy(..., pruned_below=N)
     NodeProfile("pruned", **_GETH, pruned_below=0),
@@ -185,13 +189,14 @@ class RpcProxy(JsonRpcServer):
                                    f"with this block range [{hex(lo)}, {hex(lo + span - 1)}].")
         return None
 
-    def _answer(self, calls: list[dict]) -> list[dict]:
+    def _answer(self, calls: list[dict]) -> tuple[list[dict], int]:
+        """The answers, and the HTTP status they go out with."""
         p = self.profile
         if p.max_batch is not None and len(calls) > p.max_batch:
             # geth answers one error carrying the first call's id (rpc/handler.go
             # respondWithBatchTooLarge)
             self.refused["batch"] += 1
-            return [_error(calls[0], -32600, p.batch_message)]
+            return [_error(calls[0], -32600, p.batch_message)], 200
         needs_head = p.state_blocks is not None and any(c.get("method") in _STATE_METHODS
                                                         for c in calls)
         head = self._head() if needs_head else None
@@ -230,7 +235,8 @@ class RpcProxy(JsonRpcServer):
                 answer = _error(call, -32003, "response too large")
             size += len(json.dumps(result)) if result is not None else 0
             answers.append(answer)
-        return answers
+        ranged = any(kind == "range" for kind, _ in refusals.values())
+        return answers, p.range_status if ranged else 200
 
     def handle(self, body: bytes) -> tuple[int, bytes]:
         if self.profile.max_body is not None and len(body) > self.profile.max_body:
@@ -256,9 +262,9 @@ class RpcProxy(JsonRpcServer):
         if limited or failed:
             code, message = ((-32005, "request rate exceeded") if limited
                              else (-32603, "internal error"))
-            answers = [_error(c, code, message) for c in calls]
+            answers, status = [_error(c, code, message) for c in calls], 200
         else:
-            answers = self._answer(calls)
+            answers, status = self._answer(calls)
         single = not isinstance(payload, list) and len(answers) == 1
         body = json.dumps(answers[0] if single else answers).encode()
-        return 200, body[:len(body) // 2] if cut else body
+        return status, body[:len(body) // 2] if cut else body

@@ -54,13 +54,18 @@ _KINDS = (
                "max results", "log response size", "limited to a", "too large", "too many",
                "limit exceeded", "range", "timeout", "timed out")),
 )
+# Statuses some providers send a JSON-RPC refusal with, to be read by kind like a 200 answer:
+# QuickNode answers its eth_getLogs range limit with HTTP 413 and error -32614
+# (eternalsafe/wallet#57, OffchainLabs/arbitrum-sdk#609).
+_REFUSAL_STATUSES = frozenset({400, 413})
 # Rate limiting inside a 200 answer: Infura/Alchemy use -32005 and 429 with "rate" in the text.
 _RATE_LIMITED_CODES = {-32005, -32029, -32090, 429}
 # A provider's stated maximum range, when its refusal says it: Alchemy "up to a 10 block
 # range" / "up to a 500 block range", reth "max block range 100000", QuickNode "limited to a
 # 10,000 range", Infura's live API "range 1000000 exceeds limit of 10000" (INFURA/infura#237).
 _STATED_SPAN = re.compile(
-    r"(?:up to an? |max block range |limited to an? |range \d+ exceeds limit of )([\d,]+)(k?)\b")
+    r"(?:up to an? |max block range(?: = | )|max range: |limited to an? |range \d+ exceeds limit of )"
+    r"([\d,]+)(k?)\b")
 # A suggested range: Infura "Try with this block range [0x1, 0x2]", Alchemy "this block
 # range should work: [0x1, 0x2]", reth "retry with the range 0x1-0x2".
 _SUGGESTED = re.compile(r"(?:\[|range )(0x[0-9a-f]+)(?:,\s*|-)(0x[0-9a-f]+)")
@@ -302,7 +307,8 @@ class EvmRpc(dg.ConfigurableResource):
         self._next_id += len(calls)
         body = [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": list(p)}
                 for i, (m, p) in enumerate(calls)]
-        answer = self.http.post_json("", body if len(body) > 1 else body[0])
+        answer = self.http.post_json("", body if len(body) > 1 else body[0],
+                                     answer_statuses=_REFUSAL_STATUSES)
         answers = answer if isinstance(answer, list) else [answer]
         whole = answers[0] if len(answers) == 1 and isinstance(answers[0], dict) else None
         if whole is not None and "error" in whole and whole.get("id") is None:
@@ -441,7 +447,8 @@ class EvmRpc(dg.ConfigurableResource):
         self._next_id += len(chunk)
         answers = self.http.post_json("", [
             {"jsonrpc": "2.0", "id": first_id + i, "method": "eth_getLogs", "params": p}
-            for i, p in enumerate(params)], decode=_decode_log_answers)
+            for i, p in enumerate(params)], decode=_decode_log_answers,
+            answer_statuses=_REFUSAL_STATUSES)
         refused_all = answers.height == 1 and answers["id"][0] is None
         by_id = {row[0]: i for i, row in enumerate(answers.select("id").iter_rows())}
         found, errors = {}, []

@@ -156,15 +156,19 @@ class HttpSource(dg.ConfigurableResource):
         return self._request("GET", path, params=params, decode=_decode_csv, accept="text/csv")
 
     def post_json(self, path: str, body: Any,
-                  decode: Callable[[requests.Response], Any] | None = None) -> Any:
+                  decode: Callable[[requests.Response], Any] | None = None,
+                  answer_statuses: frozenset[int] = frozenset()) -> Any:
         """POST a JSON body (JSON-RPC), with the same retry policy as GET. `decode` reads the
         200 answer (default: JSON to Python objects); it raises Undecodable for a body that
-        is not whole, which is retried."""
-        return self._request("POST", path, body=body, decode=decode)
+        is not whole, which is retried. An answer with a status in `answer_statuses` is
+        decoded too when its body is JSON (some JSON-RPC providers send a refusal so)."""
+        return self._request("POST", path, body=body, decode=decode,
+                             answer_statuses=answer_statuses)
 
     def _request(
         self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None,
         decode: Callable[[requests.Response], Any] | None = None, accept: str = "application/json",
+        answer_statuses: frozenset[int] = frozenset(),
     ) -> Any:
         decode = decode or _decode_json
         url = self.base_url.rstrip("/") + ("/" + path.lstrip("/") if path else "")
@@ -205,6 +209,12 @@ class HttpSource(dg.ConfigurableResource):
                     except Undecodable as exc:
                         # A cut-off body is a transport fault: the next attempt may be whole.
                         problem = f"HTTP 200 with {exc}"
+                elif response.status_code in answer_statuses and \
+                        response.headers.get("Content-Type", "").startswith("application/json"):
+                    try:
+                        return decode(response)
+                    except Undecodable:
+                        problem = f"HTTP {response.status_code} with a body that is not whole"
                 elif response.status_code in RETRYABLE_STATUS:
                     problem = f"HTTP {response.status_code}"
                     retry_after = _retry_after_seconds(response.headers.get("Retry-After"))

@@ -68,13 +68,24 @@ def same(left: dict, right: dict) -> bool:
     return left.keys() == right.keys() and all(left[t].equals(right[t]) for t in left)
 
 
-@pytest.mark.parametrize("profile", ["geth", "erigon", "infura", "alchemy-free"])
+@pytest.mark.parametrize("profile", ["geth", "erigon", "infura", "alchemy-free", "quicknode"])
 def test_profiles_that_can_serve_the_window_give_identical_tables(chain, reference, tmp_path,
                                                                    profile):
     proxy, _ = chain
     proxy.use(profile)
     result, warehouse, errors = run(proxy, tmp_path, profile)
     assert result.success, errors
+    assert same(tables(warehouse), reference)
+
+
+def test_a_provider_refusing_ranges_with_http_413_gives_identical_tables(chain, reference,
+                                                                         tmp_path):
+    proxy, _ = chain
+    proxy.reset_counts()
+    proxy.use(dataclasses.replace(PROFILES["quicknode"], max_log_blocks=5))  # a trial plan
+    result, warehouse, errors = run(proxy, tmp_path, "quicknode")
+    assert result.success, errors
+    assert proxy.refused["range"] > 0
     assert same(tables(warehouse), reference)
 
 

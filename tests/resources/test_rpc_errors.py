@@ -23,6 +23,8 @@ REAL = [
     (-32005, "query returned more than 10000 results. Try with this block range [0x1, 0x2].",
      "range"),
     (-32602, "range 1000000 exceeds limit of 10000", "range"),
+    # QuickNode, with HTTP 413 (eternalsafe/wallet#57)
+    (-32614, "eth_getLogs is limited to a 10,000 range", "range"),
     (-32005, "project ID request rate exceeded", "rate"),
     # Alchemy (BobTheBuidler/dank_mids#772, bancorprotocol/webapp#523)
     (-32600, "You can make eth_getLogs requests with up to a 500 block range. Based on your "
@@ -60,6 +62,9 @@ def test_real_refusals_are_read_by_kind(code, message, kind):
      "range and no limit on the response size, or you can request any block range with a cap "
      "of 10K logs in the response. Based on your parameters and the response size limit, this "
      "block range should work: [0x64, 0x1387]", 100, 2_000_099, [(100, 4999), (5000, 2_000_099)]),
+    ("block range is larger than max block range, block range = 5120, max block range = 5000",
+     0, 5119, [(0, 4999), (5000, 5119)]),
+    ("block range too large, max range: 1000", 0, 1999, [(0, 999), (1000, 1999)]),
     # nothing said: halve
     ("block range is too wide", 100, 199, [(100, 149), (150, 199)]),
 ])
