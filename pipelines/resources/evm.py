@@ -269,6 +269,12 @@ class EvmRpc(dg.ConfigurableResource):
                 f"Merge on). Use a node that keeps all history (geth --history.chain all, or a "
                 f"provider's archive tier), or set STABLEFLOW_START_DATE after the node's "
                 f"first block.")
+        if kind == "state" and self.balances == "logs":
+            return NodeLimitError(
+                f"{error}. Balances are already read from logs, from the state at the final "
+                f"block, and the node keeps none there either: finality lags further behind "
+                f"the head than the node keeps state (a geth full node: 128 blocks). Retry once "
+                f"the chain finalises again, or use an archive node.")
         if kind == "state":
             return NodeLimitError(
                 f"{error}. The node has no state at that block: it is not an archive node (a "
