@@ -236,32 +236,6 @@ def _stated(pattern: re.Pattern, text: str) -> int | None:
 # --- JSON-RPC probes ------------------------------------------------------------------------
 
 
-def _one_request(rpc: EvmRpc, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
-    """Exactly one HTTP request (the transport's retries aside): each call's result or its
-    RpcError. Not EvmRpc.batch: a refused batch is not halved and sent again, the refusal is
-    what the probe wants to see. Not EvmRpc._send: a malformed reply (not an object, an
-    error without a message) is read as that call's answer, so it becomes a row."""
-    body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
-            for i, (m, p) in enumerate(calls)]
-    answer = rpc.http.post_json("", body if len(body) > 1 else body[0])
-    answers = answer if isinstance(answer, list) else [answer]
-    if isinstance(answer, dict) and "error" in answer and answer.get("id") is None:
-        answers = [answer] * len(calls)  # the whole batch refused
-    by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
-    out: list[Any] = []
-    for i, (method, params) in enumerate(calls):
-        reply = by_id.get(i) or (answers[i] if len(answers) == len(calls) else None)
-        if not isinstance(reply, dict):
-            out.append(RpcError(rpc.chain, method, params, None, "no answer in batch"))
-        elif reply.get("error") is not None:
-            err = reply["error"] if isinstance(reply["error"], dict) else {}
-            out.append(RpcError(rpc.chain, method, params, err.get("code"),
-                                str(err.get("message", reply["error"]))))
-        else:
-            out.append(reply.get("result"))
-    return out
-
-
 def _message(answer: Any) -> str:
     return answer.rpc_message if isinstance(answer, RpcError) else str(answer)
 
@@ -382,13 +356,13 @@ def _chain_head(p: _ChainProbe) -> bool:
     size = max(p.rpc.batch_size, len(_HEAD_CALLS))
     padding = [("eth_blockNumber", [])] * (size - len(_HEAD_CALLS))
     try:
-        answers = _one_request(p.rpc, [*_HEAD_CALLS, *padding])
+        answers = p.rpc.send([*_HEAD_CALLS, *padding])
         refusal = _batch_refusal(answers)
     except SourceError as exc:
         refusal = _http_error(exc)
     if refusal is not None:
         try:
-            answers = _one_request(p.rpc, _HEAD_CALLS)
+            answers = p.rpc.send(_HEAD_CALLS)
         except SourceError as exc:
             _no_answer(p, exc)
             return False

@@ -206,7 +206,7 @@ class EvmRpc(dg.ConfigurableResource):
         pending, rate_rounds = list(range(len(calls))), 0
         while pending:
             chunk = next(self._chunks(pending, lambda i: calls[i][1]))
-            replies = self._send([calls[i] for i in chunk])
+            replies = self.send([calls[i] for i in chunk])
             if check and chunk[0] == 0 and not isinstance(replies[0], RpcError):
                 self._check_chain(replies[0])  # before any other answer is looked at
             again, limited = [], None
@@ -307,8 +307,10 @@ class EvmRpc(dg.ConfigurableResource):
         if chunk:
             yield chunk
 
-    def _send(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
-        """One HTTP request: each call's result, or its RpcError."""
+    def send(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """One HTTP request (the transport's retries aside), nothing adapted or retried: each
+        call's result, or its RpcError. A malformed reply (not an object, an error that is not
+        an object or has no message) is read as that call's answer, never raised."""
         first = self._next_id
         self._next_id += len(calls)
         body = [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": list(p)}
@@ -323,12 +325,12 @@ class EvmRpc(dg.ConfigurableResource):
         out = []
         for i, (method, params) in enumerate(calls):
             reply = by_id.get(first + i) or (answers[i] if len(answers) == len(calls) else None)
-            if reply is None:
+            if not isinstance(reply, dict):
                 out.append(RpcError(self.chain, method, params, None, "no answer in batch"))
-            elif "error" in reply:
-                err = reply["error"] or {}
+            elif reply.get("error") is not None:  # some servers send "error": null on success
+                err = reply["error"] if isinstance(reply["error"], dict) else {}
                 out.append(RpcError(self.chain, method, params, err.get("code"),
-                                    str(err.get("message"))))
+                                    str(err.get("message", reply["error"]))))
             else:
                 out.append(reply.get("result"))
         return out
