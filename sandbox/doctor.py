@@ -20,10 +20,10 @@ import sys
 import warnings
 from typing import Iterator
 
-from sandbox.chain import Anvil, GroundTruth, plant_scenario
+from sandbox.chain import GroundTruth
 from sandbox.replay import ReplayServer
 from sandbox.rpc_proxy import PROFILES, RpcProxy
-from sandbox.world import bury, sandbox_environment
+from sandbox.world import planted_chain, sandbox_environment
 
 START, END = dt.date(2023, 10, 18), dt.date(2023, 10, 20)
 # Blocks mined after the window: more than a full node's 128 blocks of state.
@@ -41,10 +41,9 @@ def doctor_sandbox(start: dt.date = START, end: dt.date = END, node_profile: str
         warnings.simplefilter("ignore")
         from assets.ingest.labels import load_labels
 
-    with ReplayServer() as server, Anvil(start) as node:
-        truth = plant_scenario(node.url, load_labels().frame, start, end)
-        bury(node.url, BURIED)
-        with RpcProxy(node.url, profile=node_profile) as proxy:
+    with ReplayServer() as server, \
+            planted_chain(start, end, load_labels().frame, BURIED) as (node_url, truth):
+        with RpcProxy(node_url, profile=node_profile) as proxy:
             env = sandbox_environment(server.url, proxy.url)
             env |= {"STABLEFLOW_START_DATE": start.isoformat(),
                     "STABLEFLOW_END_DATE": end.isoformat()}

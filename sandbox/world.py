@@ -40,6 +40,21 @@ def bury(rpc_url: str, blocks: int = FINALITY_DEPTH + 6) -> None:
 
 
 @contextlib.contextmanager
+def planted_chain(start: dt.date, end: dt.date, labels=None,
+                  buried: int = FINALITY_DEPTH + 6) -> Iterator[tuple[str, GroundTruth]]:
+    """A fresh local chain with the scenario for start..end planted (labels: the exchange
+    label frame, default the label file) and `buried` empty blocks after it, so its last day
+    is final. Yields the node's URL and the scenario's ground truth."""
+    if labels is None:
+        from assets.ingest.labels import load_labels
+        labels = load_labels().frame
+    with Anvil(start) as node:
+        truth = plant_scenario(node.url, labels, start, end)
+        bury(node.url, buried)
+        yield node.url, truth
+
+
+@contextlib.contextmanager
 def running_sandbox(
     start: dt.date = WINDOW_START, end: dt.date = WINDOW_END, node_profile: str = "geth"
 ) -> Iterator[tuple[dict[str, str], GroundTruth, ReplayServer]]:
@@ -50,15 +65,11 @@ def running_sandbox(
     Yields the environment that points the pipeline at them, the scenario's ground truth,
     and the replay server (for its request counts).
     """
-    from assets.ingest.labels import load_labels
-
-    with ReplayServer() as server, Anvil(start) as node:
-        truth = plant_scenario(node.url, load_labels().frame, start, end)
-        bury(node.url)
+    with ReplayServer() as server, planted_chain(start, end) as (node_url, truth):
         # a pruned node needs a cutoff: half the chain, so the window's first half is gone
-        cutoff = int(Rpc(node.url)("eth_blockNumber"), 16) // 2 if node_profile == "pruned" \
+        cutoff = int(Rpc(node_url)("eth_blockNumber"), 16) // 2 if node_profile == "pruned" \
             else None
-        with RpcProxy(node.url, profile=node_profile, pruned_below=cutoff) as proxy:
+        with RpcProxy(node_url, profile=node_profile, pruned_below=cutoff) as proxy:
             yield sandbox_environment(server.url, proxy.url), truth, server
 
 

@@ -121,3 +121,9 @@ def materialize(assets, resources: dict, start: dt.date, end: dt.date,
         },
         **kwargs,
     )
+
+
+def failure_messages(result) -> str:
+    """The error texts of a run's failed steps, one after another."""
+    return "\n".join(str(e.event_specific_data.error.to_string()) for e in result.all_events
+                     if e.is_step_failure)

@@ -73,7 +73,7 @@ from assets.ingest import api_assets
 from pipelines.chains import CHAINS_FILE, ConfigError, load_chains
 from pipelines.resources.http import SourceDataError
 from pipelines.settings import Settings
-from tests.conftest import materialize
+from tests.conftest import failure_messages, materialize
 
 D = dt.date
 MIDNIGHT = int(dt.datetime(2022, 5, 1, tzinfo=dt.UTC).timestamp())
@@ -289,8 +289,7 @@ def test_a_bad_value_fails_its_run_and_writes_nothing(resources, replay, warehou
     monkeypatch.setattr(replay, "answer", corrupt)
     result = materialize(api_assets, resources, DAY, D(2022, 5, 10), raise_on_error=False)
     assert not result.success
-    errors = "\n".join(str(e.event_specific_data.error.to_string()) for e in result.all_events
-                       if e.is_step_failure)
+    errors = failure_messages(result)
     assert "defillama /stablecoincharts/all: field '" in errors and "= -1.0: must be positive" in errors
     assert "fred SP500: field '2022-05-03.SP500' = '-" in errors
     assert "alternative.me /fng/: field 'data[" in errors and "].value_classification' = 'Euphoria'" in errors

@@ -8,7 +8,7 @@ import polars as pl
 
 from assets.ingest import api_assets as ingest_assets, ingest_checks
 from sandbox.replay import RECORDINGS
-from tests.conftest import fast_source, materialize
+from tests.conftest import failure_messages, fast_source, materialize
 
 D = dt.date
 START, END = D(2022, 5, 1), D(2022, 5, 31)
@@ -50,9 +50,6 @@ def assert_same(a: dict, b: dict) -> None:
         assert a[table].equals(b[table]), table
 
 
-def failure_messages(result) -> str:
-    return "\n".join(str(e.event_specific_data.error.to_string()) for e in result.all_events
-                     if e.is_step_failure)
 
 
 def test_window_run_writes_every_table_and_passes_every_check(resources, replay, warehouse):

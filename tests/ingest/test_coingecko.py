@@ -12,7 +12,7 @@ from assets.ingest.coingecko import (coingecko_market_daily, earliest_day, parse
                                      request_ranges)
 from pipelines.resources import SourceDataError, SourceError, Warehouse
 from sandbox.replay import RECORDINGS
-from tests.conftest import fast_source, materialize
+from tests.conftest import failure_messages, fast_source, materialize
 
 D = dt.date
 
@@ -199,8 +199,7 @@ def test_a_window_older_than_the_public_api_serves_fails_before_any_request(reso
     result = materialize([coingecko_market_daily], resources, D(2022, 10, 25), D(2022, 10, 31),
                          raise_on_error=False)
     assert not result.success
-    message = "\n".join(str(e.event_specific_data.error.to_string()) for e in result.all_events
-                        if e.is_step_failure)
+    message = failure_messages(result)
     assert "serves only the last 365 days" in message
     assert "from 2022-10-26 on, and the window 2022-10-25..2022-10-31 starts before" in message
     assert "COINGECKO_API_KEY" in message and "STABLEFLOW_START_DATE=2022-10-26" in message

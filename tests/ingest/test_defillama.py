@@ -18,7 +18,7 @@ from pipelines.chains import CHAINS
 from pipelines.resources import Rows, SourceDataError
 from sandbox.replay import (
     LLAMA_HISTORY_CUT, RECORDINGS, ZERO_ENTRIES, build_stablecoin, build_stablecoin_chart)
-from tests.conftest import materialize
+from tests.conftest import failure_messages, materialize
 
 D = dt.date
 CHARTS = RECORDINGS / "defillama"
@@ -362,8 +362,7 @@ def test_an_empty_chart_for_a_configured_chain_fails_clearly_and_writes_nothing(
     result = materialize([defillama_token_supply], resources, D(2022, 5, 1), D(2022, 5, 31),
                          raise_on_error=False)
     assert not result.success
-    errors = "\n".join(str(e.event_specific_data.error.to_string()) for e in result.all_events
-                       if e.is_step_failure)
+    errors = failure_messages(result)
     assert "defillama /stablecoincharts/Tron?stablecoin=1: field '(body)' = []: no chart" in errors
     assert "check defillama_chain in pipelines/chains.yaml" in errors
     assert not warehouse.table_exists("raw.defillama_token_supply") or \

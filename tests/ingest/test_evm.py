@@ -15,10 +15,9 @@ from assets.ingest.evm import evm_assets
 from assets.ingest.labels import load_labels
 from assets.ingest import ingest_checks
 from pipelines.resources.evm import EvmRpc
-from sandbox.chain import Anvil, plant_scenario
-from sandbox.world import bury
+from sandbox.world import planted_chain
 from sandbox.rpc_proxy import RpcProxy
-from tests.conftest import materialize
+from tests.conftest import failure_messages, materialize
 
 D = dt.date
 START, END = D(2021, 3, 1), D(2021, 3, 14)
@@ -29,13 +28,8 @@ EVM_TABLES = ["raw.evm_day_blocks", "raw.evm_token_supply", "raw.evm_issuance_ev
 
 @pytest.fixture(scope="module")
 def chain():
-    labels = load_labels()
-    with Anvil(START) as node:
-        truth = plant_scenario(node.url, labels.frame, START, END)
-        # anvil calls a block final 64 blocks later: bury the window's last day.
-        bury(node.url)
-        with RpcProxy(node.url) as proxy:
-            yield proxy, truth
+    with planted_chain(START, END) as (node_url, truth), RpcProxy(node_url) as proxy:
+        yield proxy, truth
 
 
 @pytest.fixture
@@ -230,6 +224,6 @@ def test_day_not_yet_final_fails_and_writes_nothing(proxy, warehouse):
     result = materialize(evm_assets, evm_resources(proxy.url, warehouse), END, END + dt.timedelta(days=2),
                          raise_on_error=False)
     assert not result.success
-    errors = "\n".join(str(e.event_specific_data.error.to_string()) for e in result.all_events if e.is_step_failure)
+    errors = failure_messages(result)
     assert f"{END + dt.timedelta(days=2)} has not ended on chain yet" in errors
     assert not any(warehouse.table_exists(t) for t in EVM_TABLES)

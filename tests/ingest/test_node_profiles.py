@@ -9,17 +9,14 @@ to change, and the failing assets write nothing.
 import dataclasses
 import datetime as dt
 
-import polars as pl
 import pytest
 
 from assets.ingest.evm import evm_assets
-from assets.ingest.labels import load_labels
 from pipelines.resources import Warehouse
 from pipelines.resources.evm import EvmRpc
-from sandbox.chain import Anvil, plant_scenario
 from sandbox.rpc_proxy import PROFILES, RpcProxy
-from sandbox.world import bury
-from tests.conftest import materialize
+from sandbox.world import planted_chain
+from tests.conftest import failure_messages, materialize
 
 START, END = dt.date(2021, 6, 1), dt.date(2021, 6, 10)  # ~25 blocks
 TABLES = ["raw.evm_day_blocks", "raw.evm_token_supply", "raw.evm_issuance_events",
@@ -31,13 +28,10 @@ LOG_TABLES = ["raw.evm_issuance_events", "raw.evm_issuance_daily", "raw.evm_exch
 
 @pytest.fixture(scope="module")
 def chain():
-    with Anvil(START) as node:
-        truth = plant_scenario(node.url, load_labels().frame, START, END)
-        # 200 blocks after the window: its closing blocks are older than the 128 blocks of
-        # state a full node keeps, as yesterday's are at the daily run (~450 blocks back)
-        bury(node.url, 200)
-        with RpcProxy(node.url) as proxy:
-            yield proxy, truth
+    # 200 blocks after the window: its closing blocks are older than the 128 blocks of state
+    # a full node keeps, as yesterday's are at the daily run (~450 blocks back)
+    with planted_chain(START, END, buried=200) as (node_url, truth), RpcProxy(node_url) as proxy:
+        yield proxy, truth
 
 
 def run(proxy, tmp_path, name, **rpc):
@@ -45,8 +39,7 @@ def run(proxy, tmp_path, name, **rpc):
     resources = {"warehouse": warehouse,
                  "rpc_ethereum": EvmRpc(chain="ethereum", url=proxy.url, backoff_s=0.01, **rpc)}
     result = materialize(evm_assets, resources, START, END, raise_on_error=False)
-    errors = "\n".join(str(e.event_specific_data.error.to_string())
-                       for e in result.all_events if e.is_step_failure)
+    errors = failure_messages(result)
     return result, warehouse, errors
 
 
@@ -184,8 +177,7 @@ def test_another_chain_is_found_even_when_every_closing_block_is_stored(chain, t
     supply = [a for a in evm_assets if a.node_def.name == "evm_token_supply"]
     resources["rpc_ethereum"] = EvmRpc(chain="ethereum", url=proxy.url)
     result = materialize(supply, resources, START, END, raise_on_error=False)
-    errors = "\n".join(str(e.event_specific_data.error.to_string())
-                       for e in result.all_events if e.is_step_failure)
+    errors = failure_messages(result)
     assert "serves chain id 137, but chains.yaml says ethereum.chain_id = 1" in errors
     assert "missing trie node" not in errors
     assert proxy.http_requests == 1 and not warehouse.table_exists("raw.evm_token_supply")

@@ -19,9 +19,9 @@ from assets.ingest.labels import load_labels
 from pipelines.chains import CHAINS
 from pipelines.resources.evm import LOG_FIELDS, EvmRpc
 from pipelines.resources.http import SourceDataError
-from sandbox.chain import BLACKLISTED, HOLDERS, MINTER, TREASURY, Anvil, plant_scenario
+from sandbox.chain import BLACKLISTED, HOLDERS, MINTER, TREASURY
 from sandbox.rpc_proxy import RpcProxy
-from sandbox.world import bury
+from sandbox.world import planted_chain
 
 D = dt.date
 # Planted 9 days; the window is the first 6, rewound from the head, 3 days and ~70 blocks
@@ -42,10 +42,8 @@ def same(a: Snapshot, b: Snapshot) -> bool:
 @pytest.fixture(scope="module")
 def chain():
     labels = load_labels()
-    with Anvil(START) as node:
-        truth = plant_scenario(node.url, labels.frame, START, PLANTED_END)
-        bury(node.url)
-        with RpcProxy(node.url) as proxy:
+    with planted_chain(START, PLANTED_END, labels.frame) as (node_url, truth), \
+            RpcProxy(node_url) as proxy:
             rpc = EvmRpc(chain=CHAIN.name, url=proxy.url, backoff_s=0.01)
             head = int(rpc.call("eth_blockNumber", []), 16)
             planted = truth.blocks.filter(pl.col("date").is_in(DAYS)).sort("date")
