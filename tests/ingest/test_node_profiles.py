@@ -86,11 +86,14 @@ def test_a_node_capping_batches_and_results_lower_than_ours_gives_identical_tabl
         chain, reference, tmp_path):
     proxy, _ = chain
     proxy.reset_counts()
-    # geth run with --rpc.batch-request-limit 8, behind a provider capping answers at 5 logs
-    proxy.use(dataclasses.replace(PROFILES["geth"], max_batch=8, max_log_results=5))
+    # geth run with --rpc.batch-request-limit 8 and a 3 kB --rpc.batch-response-max-size,
+    # behind a provider capping answers at 5 logs
+    proxy.use(dataclasses.replace(PROFILES["geth"], max_batch=8, max_log_results=5,
+                                  max_batch_response=3_000))
     result, warehouse, errors = run(proxy, tmp_path, "tight")
     assert result.success, errors
     assert proxy.refused["batch"] > 0 and proxy.refused["results"] > 0
+    assert proxy.refused["response"] > 0
     assert same(tables(warehouse), reference)
 
 
