@@ -76,9 +76,10 @@ def shared() -> DenseChain:
 
 @contextlib.contextmanager
 def dense_chain(days: int = DAYS, transfers: int = TRANSFERS) -> Iterator[DenseChain]:
-    labels = load_labels()
+    # the chain stands in for Ethereum: its labelled wallets, at its token addresses (TOKENS)
+    addresses = load_labels().addresses("ethereum")
     rng = random.Random(SEED)
-    planned = _transfers(rng, transfers, labels.addresses())
+    planned = _transfers(rng, transfers, addresses)
     window = [START + dt.timedelta(days=i) for i in range(days)]
     # Slots that hold a spray transaction: spread evenly over the window's slots.
     first_slot = 86400 // SLOT_S  # 00:00 of START
@@ -152,4 +153,4 @@ def dense_chain(days: int = DAYS, transfers: int = TRANSFERS) -> Iterator[DenseC
             transfers=pl.DataFrame(rows, orient="row", schema={
                 "block_number": pl.Int64, "token": pl.String, "from_address": pl.String,
                 "to_address": pl.String, "value": pl.Decimal(38, 0)}),
-            addresses=labels.addresses())
+            addresses=addresses)

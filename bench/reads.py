@@ -22,9 +22,8 @@ from bench.closing_blocks import binary_search_closing, naive_web3
 from bench.report import Line, Section, median_time, table
 from pipelines.chains import CHAINS
 from pipelines.resources.evm import EvmRpc
-from sandbox.chain import Anvil, plant_scenario
 from sandbox.rpc_proxy import RpcProxy
-from sandbox.world import bury
+from sandbox.world import planted_chain
 
 DAYS = 7
 SIZES = (10, 100, 1000)
@@ -72,43 +71,42 @@ def run(runs: int) -> Section:
     start = dt.date(2021, 1, 1)
     days = [start + dt.timedelta(days=i) for i in range(DAYS)]
     rows, lines, search = [], [], []
-    with Anvil(start) as node:
-        plant_scenario(node.url, labels.frame, start, days[-1])
-        bury(node.url)
-        with RpcProxy(node.url) as proxy:
-            for n in SIZES:
-                addresses = labels.addresses()[:n]
-                results = {}
-                for name, work, k in (("ours", ours, runs),
-                                      ("naive", naive,
-                                       NAIVE_RUNS_AT_LARGEST if n == max(SIZES) else runs)):
-                    proxy.reset_counts()
-                    seconds, _, values = median_time(lambda: work(proxy.url, days, addresses), k)
-                    results[name] = (seconds, proxy.http_requests // k, values)
-                (t_ours, r_ours, v_ours), (t_naive, r_naive, v_naive) = \
-                    results["ours"], results["naive"]
-                if v_ours != v_naive:
-                    diff = sorted(k for k in v_ours.keys() | v_naive.keys()
-                                  if v_ours.get(k) != v_naive.get(k))
-                    raise AssertionError(f"ours and the naive loop disagree at {diff[:5]}")
-                held = sum(1 for k, v in v_ours.items() if k[2] != "supply" and v)
-                reads = len(CHAINS[0].tokens) * (n + 1)  # per day: supply + balances
-                search.append(r_naive / DAYS - reads)
-                rows.append([n, r_ours, f"{r_ours / DAYS:.2f}", r_naive,
-                             f"{r_naive / DAYS:,.0f}", f"{r_naive / r_ours:,.0f}x",
-                             f"{t_ours:.3f}", f"{t_naive:.2f}", f"{t_naive / t_ours:,.0f}x",
-                             held])
-                if n == max(SIZES):
-                    lines += [
-                        Line("supply + reserves", f"RPC requests, {DAYS} days x {n} addresses",
-                             r_ours, "requests", ">= 100x fewer than naive",
-                             r_naive >= 100 * r_ours, baseline=r_naive,
-                             baseline_name="naive web3 loop", key="reads.requests_1000"),
-                        Line("supply + reserves", f"wall time, {DAYS} days x {n} addresses",
-                             t_ours, "s", ">= 10x less than naive", t_naive >= 10 * t_ours,
-                             baseline=t_naive, baseline_name="naive web3 loop",
-                             key="reads.seconds_1000"),
-                    ]
+    chain = CHAINS[0]
+    with planted_chain(start, days[-1], labels, chain=chain) as (node_url, _), \
+            RpcProxy(node_url) as proxy:
+        for n in SIZES:
+            addresses = labels.addresses(chain.name)[:n]
+            results = {}
+            for name, work, k in (("ours", ours, runs),
+                                  ("naive", naive,
+                                   NAIVE_RUNS_AT_LARGEST if n == max(SIZES) else runs)):
+                proxy.reset_counts()
+                seconds, _, values = median_time(lambda: work(proxy.url, days, addresses), k)
+                results[name] = (seconds, proxy.http_requests // k, values)
+            (t_ours, r_ours, v_ours), (t_naive, r_naive, v_naive) = \
+                results["ours"], results["naive"]
+            if v_ours != v_naive:
+                diff = sorted(k for k in v_ours.keys() | v_naive.keys()
+                              if v_ours.get(k) != v_naive.get(k))
+                raise AssertionError(f"ours and the naive loop disagree at {diff[:5]}")
+            held = sum(1 for k, v in v_ours.items() if k[2] != "supply" and v)
+            reads = len(chain.tokens) * (n + 1)  # per day: supply + balances
+            search.append(r_naive / DAYS - reads)
+            rows.append([n, r_ours, f"{r_ours / DAYS:.2f}", r_naive,
+                         f"{r_naive / DAYS:,.0f}", f"{r_naive / r_ours:,.0f}x",
+                         f"{t_ours:.3f}", f"{t_naive:.2f}", f"{t_naive / t_ours:,.0f}x",
+                         held])
+            if n == max(SIZES):
+                lines += [
+                    Line("supply + reserves", f"RPC requests, {DAYS} days x {n} addresses",
+                         r_ours, "requests", ">= 100x fewer than naive",
+                         r_naive >= 100 * r_ours, baseline=r_naive,
+                         baseline_name="naive web3 loop", key="reads.requests_1000"),
+                    Line("supply + reserves", f"wall time, {DAYS} days x {n} addresses",
+                         t_ours, "s", ">= 10x less than naive", t_naive >= 10 * t_ours,
+                         baseline=t_naive, baseline_name="naive web3 loop",
+                         key="reads.seconds_1000"),
+                ]
     per_day = [float(r[2]) for r in rows]
     lines.insert(0, Line("supply + reserves", "requests per day, 10 -> 1000 addresses",
                          per_day[-1], "requests/day",
@@ -116,7 +114,7 @@ def run(runs: int) -> Section:
                          baseline=per_day[0], baseline_name="at 10 addresses"))
     body = f"""
 {DAYS} days of the sandbox scenario (sandbox/chain.py), USDT and USDC, the first N addresses
-of the label file. Requests are HTTP requests counted by a proxy in front of anvil (a
+of the chain's labels. Requests are HTTP requests counted by a proxy in front of anvil (a
 JSON-RPC batch is one request). Times are medians of {runs} runs, except the naive loop at
 {max(SIZES)} addresses ({NAIVE_RUNS_AT_LARGEST} run). Both sides find the closing blocks
 themselves (the naive loop by binary search: {min(search):.0f} requests a day on this short

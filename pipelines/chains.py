@@ -11,7 +11,7 @@ import yaml
 from eth_utils import keccak, to_checksum_address
 
 CHAINS_FILE = Path(__file__).with_name("chains.yaml")
-STANDARDS = ("tether", "fiattoken")
+STANDARDS = ("tether", "fiattoken", "erc20")
 
 
 def topic(signature: str) -> str:
@@ -31,6 +31,11 @@ ISSUANCE_EVENTS = {
     },
 }
 MINTS = {"Issue", "Mint"}  # every other issuance event removes supply
+# erc20: no issuance event of its own; a mint is a Transfer from 0x0 and a burn a Transfer to
+# 0x0 (EIP-20: "a token contract which creates new tokens SHOULD trigger a Transfer event
+# with the _from address set to 0x0"; OpenZeppelin ERC20 _mint/_burn do so). Bridged tokens
+# (Arbitrum's USDT0, OP-stack OptimismMintableERC20) mint and burn this way.
+ZERO_TOPIC = "0x" + "0" * 64
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,9 @@ class Token:
     address: str
     decimals: int
     standard: str
+    # Minted by a bridge against tokens locked on another chain, not by the issuer: its mints
+    # and burns move supply between chains and are not issuance (marts leave them out).
+    bridged: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,7 @@ class ConfigError(ValueError):
 _CHAIN_KEYS = {"rpc_url_env", "chain_id", "anchor", "confirmations", "tokens"}
 _OPTIONAL_CHAIN_KEYS = {"max_topic_values", "defillama_chain"}
 _TOKEN_KEYS = {"address", "decimals", "standard"}
+_OPTIONAL_TOKEN_KEYS = {"bridged"}
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _SYMBOL = re.compile(r"[A-Z][A-Z0-9]*")
 _ENV = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -145,7 +154,7 @@ def load_chains(path: Path = CHAINS_FILE) -> tuple[Chain, ...]:
             field = f"{name}.tokens.{symbol}"
             _require(isinstance(symbol, str) and bool(_SYMBOL.fullmatch(symbol)), path, field,
                      symbol, "token symbols are upper case")
-            token = _keys(token, _TOKEN_KEYS, path, field)
+            token = _keys(token, _TOKEN_KEYS, path, field, _OPTIONAL_TOKEN_KEYS)
             _require(token["standard"] in STANDARDS, path, f"{field}.standard",
                      token["standard"], f"not one of {STANDARDS}")
             address = token["address"]
@@ -161,13 +170,32 @@ def load_chains(path: Path = CHAINS_FILE) -> tuple[Chain, ...]:
             decimals = token["decimals"]
             _require(_whole(decimals, 0, 36), path, f"{field}.decimals", decimals,
                      "not a whole number in 0..36")
-            tokens.append(Token(symbol, address, decimals, token["standard"]))
+            bridged = token.get("bridged", False)
+            _require(isinstance(bridged, bool), path, f"{field}.bridged", bridged,
+                     "not true or false")
+            tokens.append(Token(symbol, address, decimals, token["standard"], bridged))
         chains.append(Chain(name, env, spec["chain_id"], Anchor(anchor["number"],
                             anchor["timestamp"]), confirmations, tuple(tokens), topics, llama))
     return tuple(chains)
 
 
-CHAINS = load_chains()
+def enabled(chains: tuple[Chain, ...], value: str | None) -> tuple[Chain, ...]:
+    """The chains a deployment reads: STABLEFLOW_CHAINS (comma-separated names, in the
+    order of chains.yaml), default every configured chain. A deployment without a node for
+    one chain leaves it out here rather than editing chains.yaml."""
+    if value is None or not value.strip():
+        return chains
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    known = [c.name for c in chains]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"environment variable STABLEFLOW_CHAINS={value!r}: {unknown} not in "
+                          f"{CHAINS_FILE.name} (configured: {', '.join(known)})")
+    return tuple(c for c in chains if c.name in names)
+
+
+CONFIGURED = load_chains()
+CHAINS = enabled(CONFIGURED, os.environ.get("STABLEFLOW_CHAINS"))
 
 
 def balances_from(chain: Chain) -> str:

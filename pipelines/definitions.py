@@ -29,7 +29,8 @@ defs = dg.Definitions(
     schedules=[daily_refresh_schedule],
     sensors=[
         build_missing_days_sensor(
-            daily_refresh_job, DAILY, [key for asset in ingest_assets for key in asset.keys]),
+            daily_refresh_job, DAILY, [key for asset in ingest_assets if asset.partitions_def
+                                       for key in asset.keys]),
         build_reorg_sensor(daily_refresh_job, CHAINS),
     ],
     resources={

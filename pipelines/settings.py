@@ -1,7 +1,7 @@
 """Everything the deployment decides, read from the environment in one place.
 
 Live mode needs none of these set: the defaults are the real public endpoints. The sandbox
-(`sandbox/sandbox.env`) sets the base URLs to the local replay server and the window to the
+(`sandbox/world.py`) sets the base URLs to the local replay server and the window to the
 period the recordings cover. Secrets (API keys) are not read here: they reach resources
 through `dagster.EnvVar`, so Dagster never stores their values.
 """
@@ -41,6 +41,17 @@ def _coingecko_spacing_s() -> float:
     return 60 / 30 if os.environ.get("COINGECKO_API_KEY") else 60 / 5
 
 
+WORLDS = ("live", "sandbox")
+
+
+def _world() -> str:
+    value = os.environ.get("STABLEFLOW_WORLD", "live")
+    if value not in WORLDS:
+        raise ValueError(f"environment variable STABLEFLOW_WORLD={value!r}: expected one of "
+                         f"{', '.join(WORLDS)}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     start_date: dt.date
@@ -53,6 +64,10 @@ class Settings:
     alternative_me_url: str
     fred_url: str
     reports_dir: str
+    # Which world the sources are: "live" (the real endpoints, the default) or "sandbox" (set
+    # by sandbox/world.py: replayed recordings and simulated chains). Recorded with the data
+    # (raw.data_world) and shown by the report, never used to change what is read.
+    world: str = "live"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -80,4 +95,5 @@ class Settings:
                 "STABLEFLOW_ALTERNATIVE_ME_URL", "https://api.alternative.me"),
             fred_url=os.environ.get("STABLEFLOW_FRED_URL", "https://fred.stlouisfed.org"),
             reports_dir=os.environ.get("STABLEFLOW_REPORTS_DIR", "reports"),
+            world=_world(),
         )

@@ -1,9 +1,11 @@
 """`make demo`: the whole pipeline, offline, over the sandbox window.
 
-Starts the replay server, points the pipeline at it through environment variables only,
-materialises every asset for the sandbox window as one Dagster run (the same CLI a data
-engineer would use, recorded in DAGSTER_HOME so `make ui` shows it), prints a summary of
-the warehouse and the decoupling verdicts, and stops the server.
+Plants the simulated scenario on one local chain per configured chain (sandbox/chain.py:
+Ethereum and Arbitrum by default, STABLEFLOW_CHAINS picks) and starts the replay server,
+points the pipeline at them through environment variables only, materialises every asset
+for the sandbox window as one Dagster run (the same CLI a data engineer would use, recorded
+in DAGSTER_HOME so `make ui` shows it), prints the planted story, a summary of the warehouse
+and the decoupling verdicts, and stops the server and the chains.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ import time
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
+from pipelines.chains import CHAINS
+from sandbox.chain import DEFAULT_TAXONOMY, GroundTruth
 from sandbox.rpc_proxy import PROFILES
 from sandbox.world import ROOT, WINDOW_END, WINDOW_START, prepare_dagster_home, running_sandbox
+
 # The run's event lines worth showing a person; everything goes to the log file.
 _PROGRESS = re.compile(r" - (STEP_SUCCESS|STEP_FAILURE|ASSET_CHECK_EVALUATION|RUN_SUCCESS|"
                        r"RUN_FAILURE) - (.*)")
@@ -50,6 +56,18 @@ def materialize(env: dict[str, str], start: str, end: str, log_path: Path) -> bo
                 print(f"  {time.strftime('%H:%M:%S')} {'PROGRESS':24} {days_done.group(1)}",
                       flush=True)
     return process.returncode == 0
+
+
+def story(truth: GroundTruth) -> str:
+    """The planted story under the default taxonomy: each chain's exchange reserves per
+    token and kind, first day to last."""
+    told = truth.story.filter(pl.col("taxonomy") == DEFAULT_TAXONOMY).sort("chain", "token",
+                                                                            "kind")
+    return "\n".join(
+        f"  {chain:9} {token} on {kind:11} exchanges: {first / 1e6:>9,.1f} M -> "
+        f"{last / 1e6:>9,.1f} M (x{last / first:.2f})"
+        for chain, token, kind, first, last in told.select(
+            "chain", "token", "kind", "first_tokens", "last_tokens").iter_rows())
 
 
 def summary(path: str) -> str:
@@ -91,13 +109,14 @@ def main() -> None:
     parser.add_argument("--start", default=WINDOW_START.isoformat())
     parser.add_argument("--end", default=WINDOW_END.isoformat())
     parser.add_argument("--node", default="geth", choices=sorted(PROFILES),
-                        help="the node profile the sandbox chain is reached through")
+                        help="the node profile the sandbox chains are reached through")
     args = parser.parse_args()
 
     start, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
-    print(f"sandbox: planting the simulated on-chain scenario for {start}..{end} on a local "
-          "chain (anvil) and starting the replay server", flush=True)
-    print(f"sandbox: the chain is reached through the '{args.node}' node profile "
+    chains = ", ".join(f"{c.name} (chain id {c.chain_id})" for c in CHAINS)
+    print(f"sandbox: planting the simulated on-chain scenario for {start}..{end} on local "
+          f"chains (anvil): {chains}; starting the replay server", flush=True)
+    print(f"sandbox: each chain is reached through the '{args.node}' node profile "
           "(sandbox/rpc_proxy.py)", flush=True)
     with running_sandbox(start, end, args.node) as (sandbox_env, truth, server):
         env = {**os.environ, **sandbox_env}
@@ -105,6 +124,9 @@ def main() -> None:
         warehouse = env.setdefault("STABLEFLOW_WAREHOUSE", "data/stableflow.duckdb")
         log_path = Path(warehouse).with_suffix(".run.log")
         truth.write(Path(warehouse).parent / "sandbox_truth")
+        print(f"sandbox: every on-chain number is simulated; the planted story, per chain "
+              f"(ground truth: {Path(warehouse).parent / 'sandbox_truth'}):", flush=True)
+        print(story(truth), flush=True)
         print(f"sandbox: materialising every asset for {start}..{end} as one run "
               f"(full log: {log_path})", flush=True)
         ok = materialize(env, args.start, args.end, log_path)

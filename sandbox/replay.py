@@ -142,18 +142,49 @@ def _recorded_chains(llama_id: int) -> dict[str, dict[int, float]]:
     return {chain: dict(sorted(series.items())) for chain, series in sorted(chains.items())}
 
 
+def _simulated_chains(llama_id: int) -> dict[str, dict[int, float]]:
+    """DefiLlama's view of the SIMULATED sandbox chains where no recording exists: for a
+    configured chain without a recorded series of this coin (USDT on Arbitrum), the supply the
+    sandbox plants on it (sandbox/chain.py supply_path), per UTC midnight. Without it a
+    backfill before 2022-05-12 would read an empty chart, which the pipeline rightly refuses;
+    with it the sandbox's DefiLlama and its chain describe the same (simulated) world."""
+    from pipelines.chains import CONFIGURED
+    from sandbox.chain import supply_path
+
+    symbol = _LLAMA_META[llama_id]["symbol"]
+    recorded = {name.lower() for name in _recorded_chains(llama_id)}
+    series = {}
+    for chain in CONFIGURED:
+        token = next((t for t in chain.tokens if t.symbol == symbol), None)
+        if token is None or chain.defillama_chain.lower() in recorded:
+            continue
+        unit = 10**token.decimals
+        series[chain.defillama_chain] = {_midnight(day): raw / unit for day, raw
+                                         in supply_path(chain)[symbol].items()}
+    return series
+
+
+def _served_chains(llama_id: int, simulated: bool) -> dict[str, dict[int, float]]:
+    chains = _recorded_chains(llama_id)
+    if simulated:
+        chains = dict(sorted({**chains, **_simulated_chains(llama_id)}.items()))
+    return chains
+
+
 def build_stablecoin(llama_id: int, zero_entry: str = BEHAVIOUR["llama_zero_entry"],
-                     history_from: int | None = None) -> dict:
+                     history_from: int | None = None, simulated: bool = True) -> dict:
     """`/stablecoin/{id}` in DefiLlama's shape, from the flattened recordings.
 
     `history_from`: drop the days before this unix time, as the real server does from
     LLAMA_HISTORY_CUT (the replay server passes it; None keeps every recorded day, which is
     what sandbox/chain.py plants the chain from). A chain left with no day is left out, as
-    the server leaves out a chain whose `tokens` would be empty."""
+    the server leaves out a chain whose `tokens` would be empty. `simulated`: add the
+    simulated chains' series (`_simulated_chains`); sandbox/chain.py plants from the recorded
+    ones only."""
     first = history_from if history_from is not None else -1
     tokens = [_point(ts, v, zero_entry) for ts, v in _recorded_totals(llama_id).items()
               if ts >= first]
-    chains = _recorded_chains(llama_id)
+    chains = _served_chains(llama_id, simulated)
     balances = {chain: [_point(ts, v, zero_entry) for ts, v in series.items() if ts >= first]
                 for chain, series in chains.items()}
     return {
@@ -185,7 +216,8 @@ def build_stablecoin_chart(llama_id: int, chain: str = "all") -> list[dict]:
     whole recorded history (the chart endpoints have no history cut), `date` a string of unix
     seconds, amounts JSON numbers keyed by peg. `chain` "all" is the stored all-chain chart
     (rows like /stablecoincharts/all: totalCirculating, totalCirculatingUSD); any other chain
-    is matched as the server normalises it (case-insensitive), and its rows also carry
+    is matched as the server normalises it (case-insensitive; a configured chain without a
+    recording gets the simulated series, `_simulated_chains`), and its rows also carry
     totalMintedUSD and totalBridgedToUSD, like the recorded /stablecoincharts/Terra. A chain
     without a recording, or an unknown id, gets [] (the server's answer when it cannot build a
     chart).
@@ -200,7 +232,7 @@ def build_stablecoin_chart(llama_id: int, chain: str = "all") -> list[dict]:
     if chain.lower() == "all":
         series, per_chain = _recorded_totals(llama_id), False
     else:
-        chains = {name.lower(): s for name, s in _recorded_chains(llama_id).items()}
+        chains = {name.lower(): s for name, s in _served_chains(llama_id, True).items()}
         if chain.lower() not in chains:
             return []
         series, per_chain = chains[chain.lower()], True

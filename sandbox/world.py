@@ -1,16 +1,23 @@
 """The offline world in one place: what the sandbox serves, and how the pipeline is pointed
 at it. Sandbox mode differs from live mode only by environment variables (base URLs, the
-RPC URL and the window); the asset code is the same.
+RPC URLs, the chains and the window); the asset code is the same.
 """
 
+from __future__ import annotations
+
+import concurrent.futures
 import contextlib
 import datetime as dt
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from sandbox.chain import Anvil, GroundTruth, Rpc, plant_scenario
+from pipelines.chains import CHAINS, CONFIGURED, Chain
+from sandbox.chain import Anvil, GroundTruth, Rpc, compile_contracts, plant_scenario
 from sandbox.replay import ReplayServer
 from sandbox.rpc_proxy import RpcProxy
+
+if TYPE_CHECKING:
+    from assets.ingest.labels import LabelSet
 
 ROOT = Path(__file__).resolve().parents[1]
 # Every recorded series covers these days (see recordings/SOURCES.md).
@@ -20,13 +27,23 @@ WINDOW_END = dt.date(2023, 10, 24)
 FINALITY_DEPTH = 64
 
 
-def sandbox_environment(replay_url: str, rpc_url: str) -> dict[str, str]:
+def sandbox_environment(replay_url: str, rpc_urls: dict[str, str]) -> dict[str, str]:
+    """The environment pointing the pipeline at the replay server and at one node per chain
+    of ``rpc_urls`` ({chain name: URL}): exactly those chains are read."""
+    unknown = set(rpc_urls) - {c.name for c in CONFIGURED}
+    if unknown:
+        raise ValueError(f"no chain {sorted(unknown)} in pipelines/chains.yaml")
+    planted = [c for c in CONFIGURED if c.name in rpc_urls]
     return {
         "STABLEFLOW_DEFILLAMA_URL": f"{replay_url}/defillama",
         "STABLEFLOW_COINGECKO_URL": f"{replay_url}/coingecko/api/v3",
         "STABLEFLOW_ALTERNATIVE_ME_URL": f"{replay_url}/alternative_me",
         "STABLEFLOW_FRED_URL": f"{replay_url}/fred",
-        "STABLEFLOW_ETHEREUM_RPC_URL": rpc_url,
+        **{c.rpc_url_env: rpc_urls[c.name] for c in planted},
+        "STABLEFLOW_CHAINS": ",".join(c.name for c in planted),
+        # Declared, and recorded by the pipeline with its data: replayed recordings and
+        # simulated chains, not the live sources.
+        "STABLEFLOW_WORLD": "sandbox",
         "STABLEFLOW_START_DATE": WINDOW_START.isoformat(),
         "STABLEFLOW_END_DATE": WINDOW_END.isoformat(),
         # The replay server has no rate limit to respect.
@@ -39,38 +56,68 @@ def bury(rpc_url: str, blocks: int = FINALITY_DEPTH + 6) -> None:
     Rpc(rpc_url)("anvil_mine", hex(blocks), hex(12))
 
 
-@contextlib.contextmanager
-def planted_chain(start: dt.date, end: dt.date, labels=None,
-                  buried: int = FINALITY_DEPTH + 6) -> Iterator[tuple[str, GroundTruth]]:
-    """A fresh local chain with the scenario for start..end planted (labels: the exchange
-    label frame, default the label file) and `buried` empty blocks after it, so its last day
-    is final. Yields the node's URL and the scenario's ground truth."""
+def _labels(labels: LabelSet | None) -> LabelSet:
     if labels is None:
         from assets.ingest.labels import load_labels
-        labels = load_labels().frame
-    with Anvil(start) as node:
-        truth = plant_scenario(node.url, labels, start, end)
-        bury(node.url, buried)
-        yield node.url, truth
+        labels = load_labels()
+    return labels
+
+
+@contextlib.contextmanager
+def planted_chain(start: dt.date, end: dt.date, labels: LabelSet | None = None,
+                  buried: int = FINALITY_DEPTH + 6, chain: Chain = CONFIGURED[0]
+                  ) -> Iterator[tuple[str, GroundTruth]]:
+    """A fresh local node of ``chain`` with the scenario for start..end planted (labels: a
+    LabelSet, default the label files) and ``buried`` empty blocks after it, so its last day
+    is final. Yields the node's URL and the scenario's ground truth."""
+    with planted_chains(start, end, labels, (chain,), buried) as (urls, truth):
+        yield urls[chain.name], truth
+
+
+@contextlib.contextmanager
+def planted_chains(start: dt.date, end: dt.date, labels: LabelSet | None = None,
+                   chains: tuple[Chain, ...] = CHAINS, buried: int = FINALITY_DEPTH + 6
+                   ) -> Iterator[tuple[dict[str, str], GroundTruth]]:
+    """One fresh local node per chain, planted and buried as ``planted_chain`` does, all at
+    once (each anvil is its own process: planting them side by side keeps the demo's
+    start-up short). Yields {chain name: node URL} and the chains' combined ground truth."""
+    labels = _labels(labels)
+    compile_contracts()  # once, before the threads (functools.cache does not lock)
+    with contextlib.ExitStack() as stack:
+        nodes = {c.name: stack.enter_context(Anvil(start, chain_id=c.chain_id)) for c in chains}
+
+        def plant(chain: Chain) -> GroundTruth:
+            truth = plant_scenario(nodes[chain.name].url, labels, start, end, chain)
+            bury(nodes[chain.name].url, buried)
+            return truth
+
+        with concurrent.futures.ThreadPoolExecutor(len(chains)) as pool:
+            truths = list(pool.map(plant, chains))
+        yield {name: node.url for name, node in nodes.items()}, GroundTruth.concat(truths)
 
 
 @contextlib.contextmanager
 def running_sandbox(
     start: dt.date = WINDOW_START, end: dt.date = WINDOW_END, node_profile: str = "geth"
 ) -> Iterator[tuple[dict[str, str], GroundTruth, ReplayServer]]:
-    """Replay server and a local chain with the planted scenario for start..end, reached
-    through the RPC proxy playing `node_profile` (sandbox/rpc_proxy.py): by default geth's
-    limits, so the sandbox is no kinder than a real node.
+    """Replay server and one local node per chain of CHAINS with the planted scenario for
+    start..end, each reached through its own RPC proxy playing `node_profile`
+    (sandbox/rpc_proxy.py): by default geth's limits, so the sandbox is no kinder than a real
+    node.
 
-    Yields the environment that points the pipeline at them, the scenario's ground truth,
+    Yields the environment that points the pipeline at them, the scenarios' ground truth,
     and the replay server (for its request counts).
     """
-    with ReplayServer() as server, planted_chain(start, end) as (node_url, truth):
-        # a pruned node needs a cutoff: half the chain, so the window's first half is gone
-        cutoff = int(Rpc(node_url)("eth_blockNumber"), 16) // 2 if node_profile == "pruned" \
-            else None
-        with RpcProxy(node_url, profile=node_profile, pruned_below=cutoff) as proxy:
-            yield sandbox_environment(server.url, proxy.url), truth, server
+    with ReplayServer() as server, planted_chains(start, end) as (node_urls, truth), \
+            contextlib.ExitStack() as stack:
+        proxies = {}
+        for name, url in node_urls.items():
+            # a pruned node needs a cutoff: half the chain, so the window's first half is gone
+            cutoff = int(Rpc(url)("eth_blockNumber"), 16) // 2 if node_profile == "pruned" \
+                else None
+            proxy = RpcProxy(url, profile=node_profile, pruned_below=cutoff)
+            proxies[name] = stack.enter_context(proxy).url
+        yield sandbox_environment(server.url, proxies), truth, server
 
 
 def prepare_dagster_home(env: dict[str, str]) -> None:

@@ -1,10 +1,13 @@
 -- Example questions answered directly from the marts. Each query starts with a
 -- "-- name:" line and a "--" question line, and runs as written in a DuckDB shell on the
 -- warehouse. Values dated D are end-of-day D (UTC); month-end values are the last day of the
--- month that has data.
+-- month that has data. Spot vs derivatives uses taxonomy 'offers_derivatives', the market
+-- reports' split (a venue that runs a derivatives book, like Binance or OKX, is a derivatives
+-- exchange); put 'main_business' to split by main business instead (marts.exchanges says why
+-- each exchange is where it is). In the sandbox, on-chain values are simulated (raw.data_world).
 
 -- name: usdt_exchange_reserves_by_kind_monthly
--- How much USDT sat on derivatives vs spot exchanges each month (month-end and monthly average, tokens)?
+-- How much USDT (ERC-20) sat on derivatives vs spot exchanges each month (month-end and monthly average, tokens)?
 SELECT
     date_trunc('month', date)::DATE                                   AS month,
     arg_max(reserve_tokens, date) FILTER (WHERE kind = 'derivatives') AS derivatives_month_end_tokens,
@@ -14,7 +17,7 @@ SELECT
     arg_max(share_of_exchange_total, date) FILTER (WHERE kind = 'derivatives')
                                                                       AS derivatives_share_month_end
 FROM marts.exchange_reserves_by_kind_daily
-WHERE token = 'USDT'
+WHERE token = 'USDT' AND chain = 'ethereum' AND taxonomy = 'offers_derivatives'
 GROUP BY month
 ORDER BY month;
 
@@ -60,7 +63,7 @@ ORDER BY minted_tokens DESC, date, token
 LIMIT 20;
 
 -- name: usdc_spot_reserves_2022_start_vs_end
--- How much USDC sat on spot exchanges at the start of 2022 (close of 2021-12-31) vs the end (close of 2022-12-31)?
+-- How much USDC (ERC-20) sat on spot exchanges at the start of 2022 (close of 2021-12-31) vs the end (close of 2022-12-31)?
 SELECT
     max(reserve_tokens) FILTER (WHERE date = DATE '2021-12-31') AS start_2022_tokens,
     max(reserve_tokens) FILTER (WHERE date = DATE '2022-12-31') AS end_2022_tokens,
@@ -69,19 +72,25 @@ SELECT
     max(reserve_tokens) FILTER (WHERE date = DATE '2022-12-31')
         / max(reserve_tokens) FILTER (WHERE date = DATE '2021-12-31') - 1 AS change_ratio
 FROM marts.exchange_reserves_by_kind_daily
-WHERE token = 'USDC' AND kind = 'spot';
+WHERE token = 'USDC' AND chain = 'ethereum' AND taxonomy = 'offers_derivatives' AND kind = 'spot';
 
 -- name: top_exchanges_usdt_latest
--- Which 15 exchanges held the most USDT on the latest day, and what share of all exchange-held USDT is that?
+-- Which 15 exchanges held the most USDT (all ingested chains) on the latest day, and what share of all exchange-held USDT is that?
+WITH latest AS (
+    SELECT date, exchange, kind, main_business, sum(reserve_tokens) AS reserve_tokens
+    FROM marts.exchange_reserves_daily
+    WHERE token = 'USDT'
+      AND date = (SELECT max(date) FROM marts.exchange_reserves_daily WHERE token = 'USDT')
+    GROUP BY date, exchange, kind, main_business
+)
 SELECT
     date,
     exchange,
     kind,
+    main_business,
     reserve_tokens,
     reserve_tokens / sum(reserve_tokens) OVER () AS share_of_exchange_total
-FROM marts.exchange_reserves_daily
-WHERE token = 'USDT'
-  AND date = (SELECT max(date) FROM marts.exchange_reserves_daily WHERE token = 'USDT')
+FROM latest
 QUALIFY row_number() OVER (ORDER BY reserve_tokens DESC, exchange) <= 15
 ORDER BY reserve_tokens DESC, exchange;
 
@@ -99,11 +108,29 @@ GROUP BY month, token
 ORDER BY month, token;
 
 -- name: exchange_netflow_by_kind_monthly
--- How much USDT+USDC flowed net into spot vs derivatives exchanges each month (tokens)?
+-- How much USDT+USDC flowed net into spot vs derivatives exchanges each month, all ingested chains (tokens)?
 SELECT
     date_trunc('month', date)::DATE                          AS month,
     sum(netflow_tokens) FILTER (WHERE kind = 'spot')         AS spot_netflow_tokens,
     sum(netflow_tokens) FILTER (WHERE kind = 'derivatives')  AS derivatives_netflow_tokens
 FROM marts.exchange_flows_daily
+WHERE taxonomy = 'offers_derivatives'
 GROUP BY month
 ORDER BY month;
+
+-- name: label_coverage_largest
+-- Which exchanges hold the most on the labelled wallets of each chain read, with how many wallets labelled, and since when?
+SELECT
+    chain,
+    exchange,
+    kind,
+    labelled_wallets,
+    most_wallets_with_balance,
+    first_day_with_balance,
+    latest_usdt_tokens,
+    latest_usdc_tokens,
+    share_of_labelled_reserves
+FROM marts.label_coverage
+WHERE chain_read
+QUALIFY row_number() OVER (PARTITION BY chain ORDER BY share_of_labelled_reserves DESC NULLS LAST, exchange) <= 10
+ORDER BY chain, share_of_labelled_reserves DESC NULLS LAST, exchange;

@@ -7,7 +7,13 @@ the address. (Subprocesses a test starts are configured with loopback URLs only.
 
 from __future__ import annotations
 
-import datetime as dt
+import os
+
+# Tests plant and read Ethereum only unless they say otherwise (before anything imports
+# pipelines.chains, which reads it): the two-chain demo and its end-to-end test set their own.
+os.environ.setdefault("STABLEFLOW_CHAINS", "ethereum")
+
+import datetime as dt  # noqa: E402
 import ipaddress
 import socket
 

@@ -16,12 +16,14 @@ call, so an error there fails the asset before its one write):
  36. more topic values than nodes take               (max_topic_values: 5000)
  37. a DefiLlama chain name that is not one          (defillama_chain: Ethereum/1)
  38. two chains with one DefiLlama chain name        (ethereum, and mainnet as ETHEREUM)
+ 42. a bridged flag that is not true or false       (bridged: "yes")
+ 43. a chain to read that chains.yaml does not have (STABLEFLOW_CHAINS=ethereum,base)
   8. a chain with no tokens
   9. impossible decimals                            (decimals: 77)
  10. an upper-case chain name                       (Ethereum)
  exchange labels (sql/seeds/exchange_labels.csv)
  11. an address with a bad checksum
- 12. an unknown kind                                (perp instead of spot/derivatives)
+ 12. an unknown wallet role                         (warm instead of hot/cold/...)
  13. one address labelled twice
  14. a file with no rows
  HTTP APIs
@@ -70,14 +72,14 @@ from assets.ingest.evm.extract import _LOG_QUANTITIES, _amounts, _quantities
 from assets.ingest.fred import parse_fredgraph
 from assets.ingest.labels import LabelError, load_labels
 from assets.ingest import api_assets
-from pipelines.chains import CHAINS_FILE, ConfigError, load_chains
+from pipelines.chains import CHAINS_FILE, ConfigError, enabled, load_chains
 from pipelines.resources.http import SourceDataError
 from pipelines.settings import Settings
 from tests.conftest import failure_messages, materialize
 
 D = dt.date
 MIDNIGHT = int(dt.datetime(2022, 5, 1, tzinfo=dt.UTC).timestamp())
-LABEL_HEADER = "address,exchange,kind,wallet_role,source,date_added"
+LABEL_HEADER = "chain,address,exchange,wallet_role,source,date_added"
 BINANCE_14 = "0x28C6c06298d514Db089934071355E5743bf21d60"
 
 
@@ -136,9 +138,11 @@ USDT = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
      "ethereum.defillama_chain = 'Ethereum/1'", "not a DefiLlama chain name"),
     (lambda c: c.update(mainnet=dict(c["ethereum"], defillama_chain="ETHEREUM")),
      "mainnet.defillama_chain = 'ETHEREUM'", "the same DefiLlama chain as ethereum"),
+    (lambda c: c["arbitrum"]["tokens"]["USDT"].update(bridged="yes"),
+     "arbitrum.tokens.USDT.bridged = 'yes'", "not true or false"),
 ], ids=["unknown-standard", "unchecksummed-address", "duplicate-contract", "misspelt-key",
         "chain-id-as-text", "anchor-without-timestamp", "too-many-topic-values", "no-tokens", "impossible-decimals", "upper-case-chain",
-        "bad-defillama-chain", "defillama-chain-twice"])
+        "bad-defillama-chain", "defillama-chain-twice", "bridged-not-a-boolean"])
 def test_bad_chain_configuration(tmp_path, edit, field, reason):
     path = chains_with(tmp_path, edit)
     with pytest.raises(ConfigError) as err:
@@ -146,12 +150,20 @@ def test_bad_chain_configuration(tmp_path, edit, field, reason):
     assert f"{path}: {field}: " in str(err.value) and reason in str(err.value)
 
 
+def test_a_chain_to_read_that_is_not_configured():
+    with pytest.raises(ConfigError) as err:
+        enabled(load_chains(), "ethereum,base")
+    assert ("STABLEFLOW_CHAINS='ethereum,base': ['base'] not in chains.yaml "
+            "(configured: ethereum, arbitrum)") in str(err.value)
+
+
 @pytest.mark.parametrize("rows, fragment", [
-    ([f"{BINANCE_14.replace('C6c', 'c6C')},binance,spot,hot,etherscan-labels,2023-06-01"], "checksum"),
-    ([f"{BINANCE_14},binance,perp,hot,etherscan-labels,2023-06-01"], "'perp'"),
-    ([f"{BINANCE_14},binance,spot,hot,etherscan-labels,2023-06-01"] * 2, "line 3"),
+    ([f"ethereum,{BINANCE_14.replace('C6c', 'c6C')},binance,hot,etherscan-labels,2023-06-01"],
+     "checksum"),
+    ([f"ethereum,{BINANCE_14},binance,warm,etherscan-labels,2023-06-01"], "'warm'"),
+    ([f"ethereum,{BINANCE_14},binance,hot,etherscan-labels,2023-06-01"] * 2, "line 3"),
     ([], "a header but no rows"),
-], ids=["bad-checksum", "unknown-kind", "labelled-twice", "no-rows"])
+], ids=["bad-checksum", "unknown-role", "labelled-twice", "no-rows"])
 def test_bad_label_files(tmp_path, rows, fragment):
     path = tmp_path / "labels.csv"
     path.write_text("\n".join([LABEL_HEADER, *rows]) + "\n")

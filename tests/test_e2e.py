@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from sandbox.chain import GroundTruth
@@ -26,7 +27,9 @@ DAYS = (WINDOW_END - WINDOW_START).days + 1
 
 
 def run_demo(tmp_path: Path) -> str:
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+    # every configured chain, as `make demo` reads them (the test session defaults to Ethereum)
+    env = {**{k: v for k, v in os.environ.items() if k != "STABLEFLOW_CHAINS"},
+           "DAGSTER_HOME": str(tmp_path / "dagster_home"),
            "STABLEFLOW_WAREHOUSE": str(tmp_path / "stableflow.duckdb"),
            "STABLEFLOW_ANALYST_WAREHOUSE": str(tmp_path / "stableflow_analyst.duckdb"),
            "STABLEFLOW_REPORTS_DIR": str(tmp_path / "reports")}
@@ -46,10 +49,10 @@ def checksums(path: Path) -> dict[str, tuple]:
 
 def test_demo_fills_the_window_and_is_repeatable(tmp_path):
     out = run_demo(tmp_path)
-    # 7 DefiLlama (all, per token: the chart, /stablecoin/{id} and the Ethereum chart before
-    # 2022-05-12) + 12 CoinGecko (4 coins x 3 years) + 1 alternative.me + 3 FRED; JSON-RPC
-    # goes to the chain.
-    assert "RUN_SUCCESS" in out and "HTTP requests served by the replay server: 23" in out
+    # 9 DefiLlama (all, per token: the chart, /stablecoin/{id} and, before 2022-05-12, the
+    # chart of each configured chain: Ethereum and Arbitrum) + 12 CoinGecko (4 coins x 3
+    # years) + 1 alternative.me + 3 FRED; JSON-RPC goes to the chains.
+    assert "RUN_SUCCESS" in out and "HTTP requests served by the replay server: 25" in out
     warehouse = tmp_path / "stableflow.duckdb"
     assert f"warehouse: {warehouse}" in out
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -58,10 +61,10 @@ def test_demo_fills_the_window_and_is_repeatable(tmp_path):
             "raw.defillama_token_supply": "token",
             "raw.coingecko_market_daily": "coin_id",
             "raw.evm_day_blocks": "chain",
-            "raw.evm_token_supply": "token",
-            "raw.evm_issuance_daily": "token",
-            "raw.evm_exchange_reserves": "token || exchange",
-            "raw.evm_exchange_flows": "token || exchange",
+            "raw.evm_token_supply": "chain || token",
+            "raw.evm_issuance_daily": "chain || token",
+            "raw.evm_exchange_reserves": "chain || token || exchange",
+            "raw.evm_exchange_flows": "chain || token || exchange",
         }
         for table, key in per_key.items():
             rows = con.execute(
@@ -72,14 +75,10 @@ def test_demo_fills_the_window_and_is_repeatable(tmp_path):
                 assert (days, first, last) == (DAYS, WINDOW_START, WINDOW_END), (table, k)
         assert {r[0] for r in con.execute("SELECT DISTINCT token FROM raw.defillama_token_supply").fetchall()} == {"USDT", "USDC"}
         assert len(con.execute("SELECT DISTINCT coin_id FROM raw.coingecko_market_daily").fetchall()) == 4
-        # The whole simulated scenario is recovered: supply at every close, to the base unit.
-        truth = GroundTruth.read(tmp_path / "sandbox_truth")
-        stored = con.execute("SELECT date, token, supply_raw::HUGEINT FROM raw.evm_token_supply ORDER BY ALL").fetchall()
-        assert stored == truth.supply.select("date", "token", "supply_raw").sort("date", "token").rows()
-        kinds = dict(con.execute(
-            "SELECT kind, sum(balance_tokens) FILTER (WHERE date = ?) / sum(balance_tokens) FILTER (WHERE date = ?) "
-            "FROM raw.evm_exchange_reserves WHERE token = 'USDT' GROUP BY kind", [WINDOW_END, WINDOW_START]).fetchall())
-        assert kinds["derivatives"] > 2 and kinds["spot"] < 0.5  # the planted story
+        check_against_truth(con, GroundTruth.read(tmp_path / "sandbox_truth"))
+        # Which world was read is recorded with the data.
+        assert con.execute("SELECT world, latest, onchain_simulated, chains FROM raw.data_world"
+                           ).fetchall() == [("sandbox", True, True, "ethereum,arbitrum")]
     # The analysts' copy: read-only, every mart over the whole window, every column documented.
     analyst = tmp_path / "stableflow_analyst.duckdb"
     assert f"analysts' copy (open it read-only): {analyst}" in out
@@ -87,7 +86,10 @@ def test_demo_fills_the_window_and_is_repeatable(tmp_path):
         marts = [r[0] for r in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall()]
         assert "liquidity_daily" in marts
-        for mart in marts:
+        dated = {r[0] for r in con.execute("SELECT table_name FROM duckdb_columns() WHERE "
+                                           "schema_name = 'marts' AND column_name = 'date'").fetchall()}
+        assert set(marts) - dated == {"exchanges", "label_coverage"}
+        for mart in sorted(dated):
             first_day, last_day = con.execute(f"SELECT min(date), max(date) FROM marts.{mart}").fetchone()
             # The T-bill rate starts with its first value: 2021-01-01 is a holiday, then a weekend.
             slack = 3 if mart == "risk_free_daily" else 1
@@ -101,11 +103,60 @@ def test_demo_fills_the_window_and_is_repeatable(tmp_path):
             assert con.execute(sql).fetchall(), sql
         check_analytics(con, out)
     report = (tmp_path / "reports" / "decoupling_report.html").read_bytes()
+    # The reader is told, first thing, that the on-chain numbers are simulated.
+    assert b'<p class="notice"><strong>Notice:</strong> SIMULATED: every on-chain value' in report
     assert f"report: {tmp_path / 'reports' / 'decoupling_report.html'}" in out
     first = checksums(warehouse)
     run_demo(tmp_path)
     assert checksums(warehouse) == first
     assert (tmp_path / "reports" / "decoupling_report.html").read_bytes() == report
+
+
+def check_against_truth(con, truth: GroundTruth) -> None:
+    """Both chains' on-chain tables against the planted ground truth, exactly where the truth
+    is exact (base units), and the planted story under both taxonomies in the marts."""
+    stored = con.execute("SELECT date, chain, token, supply_raw::HUGEINT FROM raw.evm_token_supply "
+                         "ORDER BY ALL").fetchall()
+    assert stored == truth.supply.select("date", "chain", "token", "supply_raw").sort("date", "chain", "token").rows()
+    assert {r[0] for r in con.execute("SELECT DISTINCT chain FROM raw.evm_token_supply").fetchall()} == {
+        "ethereum", "arbitrum"}
+    issued = con.execute("SELECT date, chain, token, minted_raw::HUGEINT, burned_raw::HUGEINT "
+                         "FROM raw.evm_issuance_daily ORDER BY ALL").fetchall()
+    assert issued == truth.issuance.select("date", "chain", "token", "minted_raw", "burned_raw").sort(
+        "date", "chain", "token").rows()
+    held = con.execute("SELECT date, chain, token, exchange, balance_raw::HUGEINT FROM raw.evm_exchange_reserves "
+                       "WHERE balance_raw > 0 ORDER BY ALL").fetchall()
+    planted = (truth.reserves.group_by("date", "chain", "token", "exchange").agg(pl.col("balance_raw").sum())
+               .filter(pl.col("balance_raw") > 0).sort("date", "chain", "token", "exchange"))
+    assert held == planted.rows()
+    flows = con.execute("SELECT date, chain, token, exchange, inflow_raw::HUGEINT, outflow_raw::HUGEINT "
+                        "FROM raw.evm_exchange_flows WHERE inflow_raw > 0 OR outflow_raw > 0 ORDER BY ALL").fetchall()
+    moved = (truth.flows.filter((pl.col("inflow_raw") > 0) | (pl.col("outflow_raw") > 0))
+             .select("date", "chain", "token", "exchange", "inflow_raw", "outflow_raw")
+             .sort("date", "chain", "token", "exchange"))
+    assert flows == moved.rows()
+    # The story, as an analyst reads it from the marts, under both taxonomies.
+    for chain, token, taxonomy, kind, first, last in truth.story.select(
+            "chain", "token", "taxonomy", "kind", "first_tokens", "last_tokens").rows():
+        got = con.execute(
+            "SELECT max(reserve_tokens) FILTER (WHERE date = ?), max(reserve_tokens) FILTER (WHERE date = ?) "
+            "FROM marts.exchange_reserves_by_kind_daily WHERE chain = ? AND token = ? AND taxonomy = ? AND kind = ?",
+            [WINDOW_START, WINDOW_END, chain, token, taxonomy, kind]).fetchone()
+        assert got == pytest.approx((first, last), rel=1e-9), (chain, token, taxonomy, kind)
+    # the reports' claims, on the ERC-20 figures: derivatives USDT up by about half, USDC on
+    # spot venues halved
+    ratio = dict(con.execute(
+        "SELECT token || ' ' || kind, max(reserve_tokens) FILTER (WHERE date = ?) / "
+        "max(reserve_tokens) FILTER (WHERE date = ?) FROM marts.exchange_reserves_by_kind_daily "
+        "WHERE chain = 'ethereum' AND taxonomy = 'offers_derivatives' GROUP BY ALL",
+        [WINDOW_END, WINDOW_START]).fetchall())
+    assert 1.35 < ratio["USDT derivatives"] < 1.65 and 0.4 < ratio["USDC spot"] < 0.6
+    # coverage: every exchange the truth gave a balance has one in label_coverage
+    holding = {(c, e) for c, e in truth.reserves.filter(pl.col("balance_raw") > 0)
+               .select("chain", "exchange").unique().rows()}
+    covered = set(con.execute("SELECT chain, exchange FROM marts.label_coverage "
+                              "WHERE days_with_balance > 0").fetchall())
+    assert covered == holding
 
 
 def check_analytics(con, out: str) -> None:

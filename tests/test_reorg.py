@@ -35,12 +35,12 @@ def evaluate(sensor, url: str, warehouse: Warehouse):
 def test_reorgs_above_finality_change_nothing_and_below_it_are_reingested(tmp_path):
     job = dg.define_asset_job("daily_refresh")
     sensor = build_reorg_sensor(job, CHAINS)
-    labels = load_labels().frame
+    labels, chain = load_labels(), CHAINS[0]
     warehouse = Warehouse(path=str(tmp_path / "warehouse.duckdb"))
-    with Anvil(START) as node:
+    with Anvil(START, chain_id=chain.chain_id) as node:
         rpc = Rpc(node.url)
         fresh = rpc("evm_snapshot")
-        plant_scenario(node.url, labels, START, END)
+        plant_scenario(node.url, labels, START, END, chain)
         bury(node.url)
         assert materialize(evm_assets, evm_resources(node.url, warehouse), START, END).success
         before = snapshot(warehouse, EVM_TABLES)
@@ -60,7 +60,7 @@ def test_reorgs_above_finality_change_nothing_and_below_it_are_reingested(tmp_pa
 
         # Below it: the whole window re-mined with another story (fewer labelled wallets).
         rpc("evm_revert", fresh)
-        plant_scenario(node.url, labels.head(300), START, END)
+        plant_scenario(node.url, labels.subset(300), START, END, chain)
         bury(node.url)
         [request] = evaluate(sensor, node.url, warehouse)
         assert (request.tags["dagster/asset_partition_range_start"],

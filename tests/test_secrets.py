@@ -16,11 +16,9 @@ from dagster._serdes import serialize_value
 
 from assets.ingest import api_assets
 from assets.ingest.evm import evm_assets
-from assets.ingest.labels import load_labels
 from pipelines.resources.evm import EvmRpc
-from sandbox.chain import Anvil, plant_scenario
 from sandbox.rpc_proxy import RpcProxy
-from sandbox.world import bury
+from sandbox.world import planted_chain
 from tests.conftest import fast_source, materialize
 
 START, END = dt.date(2021, 3, 1), dt.date(2021, 3, 4)
@@ -30,11 +28,8 @@ RPC_SECRET = "planted0rpc0key0d41d8cd98f00b204e98"
 
 @pytest.fixture(scope="module")
 def node():
-    with Anvil(START) as anvil:
-        plant_scenario(anvil.url, load_labels().frame, START, END)
-        bury(anvil.url)
-        with RpcProxy(anvil.url) as proxy:
-            yield proxy
+    with planted_chain(START, END) as (node_url, _), RpcProxy(node_url) as proxy:
+        yield proxy
 
 
 def test_no_secret_in_events_metadata_tables_or_logs(node, replay, resources, warehouse,

@@ -67,10 +67,14 @@ def read_panel(warehouse: Warehouse) -> pl.DataFrame:
 
 
 def read_issuance_events(warehouse: Warehouse) -> pl.DataFrame:
+    """The issuers' own mints and burns: a bridged token's (raw.evm_tokens.bridged) only move
+    supply between chains."""
     return warehouse.read("""
         SELECT date, chain, token, block_number, tx_hash, log_index, event, direction,
                amount_tokens
-        FROM staging.stg_evm__issuance_events ORDER BY date, chain, block_number, log_index""")
+        FROM staging.stg_evm__issuance_events
+        WHERE (chain, token) NOT IN (SELECT (chain, token) FROM raw.evm_tokens WHERE bridged)
+        ORDER BY date, chain, block_number, log_index""")
 
 
 def read_table(warehouse: Warehouse, table: str) -> pl.DataFrame:
@@ -136,7 +140,7 @@ STEPS = [
     Step("regimes", ("regime_daily", "regime_periods", "structural_breaks"), (LIQUIDITY,),
          _regimes),
     Step("mint_event_study", ("large_mints", "event_study_returns", "event_study_summary"),
-         (LIQUIDITY, "staging.stg_evm__issuance_events"), _mint_event_study),
+         (LIQUIDITY, "staging.stg_evm__issuance_events", "raw.evm_tokens"), _mint_event_study),
     Step("exchange_migration", ("exchange_migration",), (LIQUIDITY,),
          lambda w: {"exchange_migration": markets.exchange_migration(read_panel(w))}),
     Step("risk", ("risk_panel", "risk_correlation"),
@@ -184,11 +188,26 @@ def build_step_asset(step: Step) -> dg.AssetsDefinition:
     return _asset
 
 
+def world_notices(warehouse: Warehouse) -> tuple[list[str], bool]:
+    """What the report must say about the world its data came from (raw.data_world), and
+    whether any on-chain value in the warehouse is simulated."""
+    if not warehouse.table_exists("raw.data_world"):
+        return [], False
+    worlds = warehouse.read("SELECT * FROM raw.data_world ORDER BY NOT latest, world")
+    notices = [n for n in worlds.filter(pl.col("onchain_simulated"))["notice"]]
+    if worlds.height > 1:
+        notices.append("This warehouse mixes days read from " + " and ".join(worlds["world"])
+                       + " sources (raw.data_world): re-read the whole window in one world "
+                       "before comparing numbers.")
+    return notices, bool(worlds["onchain_simulated"].any())
+
+
 @dg.asset(
     key=["analytics", "decoupling_report"],
     group_name=GROUP,
     kinds={"python", "html"},
-    deps=[_key(f"analytics.{t}") for step in STEPS for t in step.tables],
+    deps=[_key(f"analytics.{t}") for step in STEPS for t in step.tables]
+    + [_key("raw.data_world")],
     pool="duckdb",
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
@@ -200,16 +219,18 @@ def decoupling_report(warehouse: Warehouse) -> dg.MaterializeResult:
     panel = read_panel(warehouse)
     tables = {t: read_table(warehouse, f"analytics.{t}")
               for step in STEPS for t in step.tables}
-    charts = report.render_charts(panel, tables, out_dir)
+    notices, simulated = world_notices(warehouse)
+    charts = report.render_charts(panel, tables, out_dir, simulated=simulated)
     window = f"{panel['date'].min()}..{panel['date'].max()}" if panel.height else "no data"
     html_path = report.render_html(panel, tables, charts, out_dir / "decoupling_report.html",
-                                   generated_for=window)
+                                   generated_for=window, notices=notices)
     summary = tables["decoupling_summary"]
     verdicts = summary.group_by("verdict").len().sort("verdict").rows()
     return dg.MaterializeResult(metadata={
         "report": dg.MetadataValue.path(str(html_path.resolve())),
         "window": window,
         "verdicts": ", ".join(f"{v}: {n}" for v, n in verdicts),
+        "simulated_onchain": simulated,
         **{f"chart_{name}": dg.MetadataValue.md(report.markdown_image(path))
            for name, path in charts.items()},
     })

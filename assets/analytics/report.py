@@ -41,7 +41,7 @@ from assets.analytics.windows import MIN_OBS
 
 FIG_SIZE_INCHES = (10.0, 5.5)
 DPI = 110
-SOURCE_NOTE = "Sources: DefiLlama, CoinGecko, alternative.me, Ethereum JSON-RPC; stableflow"
+SOURCE_NOTE = "Sources: DefiLlama, CoinGecko, alternative.me, EVM JSON-RPC; stableflow"
 BILLION = 1e9
 
 # The pair the rolling-correlation chart shows: all stablecoins against the whole basket.
@@ -58,8 +58,9 @@ CHART_CAPTIONS = {
     "(BTC+ETH) market capitalisation (right axis).",
     "rolling_correlation": "Rolling Pearson correlation of daily supply log growth and daily "
     "market-cap log returns; shaded spans are divergent regimes of at least 14 days.",
-    "reserves_by_kind": "USDT+USDC held on labelled spot and derivatives exchanges, and the "
-    "derivatives share of those reserves.",
+    "reserves_by_kind": "USDT+USDC held on labelled spot and derivatives exchanges (the market "
+    "reports' split: a venue that runs a derivatives book counts as a derivatives exchange), "
+    "all ingested chains, and the derivatives share of those reserves.",
     "ssr": "Stablecoin Supply Ratio (BTC market cap / total stablecoin supply); a low SSR means "
     "stablecoins could buy a larger part of BTC.",
 }
@@ -77,10 +78,17 @@ _STYLE: list[str | dict[str, Any]] = [
 # ---------------------------------------------------------------------------------------------
 
 
+# Charts drawn from on-chain values: the ones a simulated chain makes simulated.
+ONCHAIN_CHARTS = {"reserves_by_kind"}
+
+
 def render_charts(
-    panel: pl.DataFrame, tables: dict[str, pl.DataFrame], out_dir: Path
+    panel: pl.DataFrame, tables: dict[str, pl.DataFrame], out_dir: Path,
+    simulated: bool = False,
 ) -> dict[str, Path]:
-    """Write the four report charts as PNGs into `out_dir`; return {chart name: path}."""
+    """Write the four report charts as PNGs into `out_dir`; return {chart name: path}.
+    `simulated`: the on-chain values are simulated (the sandbox); their charts say so on
+    the image itself, so a chart copied out of the report still carries it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     drawers: dict[str, Callable[[Figure], None]] = {
         "supply_vs_market_cap": lambda fig: _draw_supply_vs_market_cap(fig, panel),
@@ -89,7 +97,8 @@ def render_charts(
         "reserves_by_kind": lambda fig: _draw_reserves_by_kind(fig, panel),
         "ssr": lambda fig: _draw_ssr(fig, panel),
     }
-    return {name: _save(draw, out_dir / f"{name}.png") for name, draw in drawers.items()}
+    return {name: _save(draw, out_dir / f"{name}.png", simulated and name in ONCHAIN_CHARTS)
+            for name, draw in drawers.items()}
 
 
 def _table(tables: dict[str, pl.DataFrame], name: str) -> pl.DataFrame:
@@ -97,7 +106,10 @@ def _table(tables: dict[str, pl.DataFrame], name: str) -> pl.DataFrame:
     return tables.get(name, pl.DataFrame())
 
 
-def _save(draw: Callable[[Figure], None], path: Path) -> Path:
+SIMULATED_STAMP = "SIMULATED on-chain data (sandbox): not the real chain"
+
+
+def _save(draw: Callable[[Figure], None], path: Path, simulated: bool = False) -> Path:
     with matplotlib.style.context(_STYLE):
         fig = Figure(figsize=FIG_SIZE_INCHES, dpi=DPI)
         FigureCanvasAgg(fig)
@@ -106,6 +118,9 @@ def _save(draw: Callable[[Figure], None], path: Path) -> Path:
         fig.set_layout_engine("constrained", rect=(0, 0.04, 1, 0.96))
         draw(fig)
         fig.text(0.01, 0.012, SOURCE_NOTE, fontsize=7, color="0.4", ha="left", va="bottom")
+        if simulated:
+            fig.text(0.99, 0.012, SIMULATED_STAMP, fontsize=8, color="#b00020",
+                     fontweight="bold", ha="right", va="bottom")
         fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
     return path
 
@@ -434,6 +449,7 @@ td.v-decoupled, span.v-decoupled { background: #fde2cf !important; color: #8a3b0
 td.v-inconclusive, span.v-inconclusive { background: #e8e8e8 !important; color: #555; }
 figure { margin: 1.2rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.9rem; } .empty { color: #777; font-style: italic; }
+.notice { border: 2px solid #b00020; background: #fff0f0; padding: 0.6rem 0.9rem; }
 footer { margin-top: 2.5rem; border-top: 1px solid #ddd; color: #444; font-size: 0.9rem; }
 """
 
@@ -444,14 +460,17 @@ def render_html(
     charts: dict[str, Path],
     out_path: Path,
     generated_for: str,
+    notices: Sequence[str] = (),
 ) -> Path:
     """Write the self-contained HTML report to `out_path` and return it.
 
     `generated_for` names the data window (e.g. "2021-01-01..2023-10-24"); it is the only
-    "when" in the file, so the same inputs give the same bytes.
+    "when" in the file, so the same inputs give the same bytes. `notices` (e.g. that the
+    on-chain values are simulated) are shown first, in a box no reader can miss.
     """
     body = [
         "<h1>stableflow: stablecoin supply and crypto prices</h1>",
+        *(f'<p class="notice"><strong>Notice:</strong> {_e(n)}</p>' for n in notices),
         f'<p class="subtitle">Data window {_e(generated_for)} ({panel.height} daily rows). '
         "Is stablecoin issuance still coupled to crypto prices?</p>",
         "<h2>Decoupling verdicts</h2>",

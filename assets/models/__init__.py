@@ -88,10 +88,12 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
     )
     def _model(warehouse: Warehouse) -> dg.MaterializeResult:
         warehouse.run_in_transaction(model.statements())
+        dated = "date" in model.columns
         rows, first, last = warehouse.read(
-            f"SELECT count(*), min(date), max(date) FROM {model.table}").row(0)
+            f"SELECT count(*), {'min(date), max(date)' if dated else 'NULL, NULL'} "
+            f"FROM {model.table}").row(0)
         return dg.MaterializeResult(metadata={
-            "rows": rows, "dates": f"{first}..{last}",
+            "rows": rows, **({"dates": f"{first}..{last}"} if dated else {}),
             "sql": dg.MetadataValue.md(f"```sql\n{model.sql}\n```"),
         })
 

@@ -107,6 +107,25 @@ class Warehouse(dg.ConfigurableResource):
                 con.execute(statement)
         return {write.table: write.frame.height for write in writes}
 
+    def replace_whole(self, *writes: Rows) -> dict[str, int]:
+        """Replace every row of each table (created from its DDL in sql/, typed and
+        commented) with `frame`, in one transaction: for small reference tables that each
+        run writes whole (labels, configured tokens)."""
+        with self.transaction() as con:
+            for write in writes:
+                con.execute(table_ddl(write.table))
+                columns = con.execute(f"SELECT * FROM {write.table} LIMIT 0").pl().schema
+                if set(columns) != set(write.frame.columns):
+                    raise WarehouseError(f"{write.table}: rows have columns "
+                                         f"{sorted(write.frame.columns)}, the table has "
+                                         f"{sorted(columns)}")
+                con.execute(f"DELETE FROM {write.table}")
+                con.register("_table_rows", write.frame.select(list(columns))
+                             .sort(list(write.order_by)))
+                con.execute(f"INSERT INTO {write.table} BY NAME SELECT * FROM _table_rows")
+                con.unregister("_table_rows")
+        return {write.table: write.frame.height for write in writes}
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection inside one transaction: committed if the block ends normally,

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // SANDBOX RE-IMPLEMENTATION, NOT THE REAL CONTRACT. It reproduces only the event and
 // function signatures (topic0s, selectors) and the supply semantics of mainnet USDC
-// (FiatTokenV2_2 behind the proxy at 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48) that
+// (FiatTokenV2_2 behind the proxy at 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48; Circle's
+// native USDC on other chains, such as Arbitrum's 0xaf88...5831, is the same contract) that
 // stableflow reads: mint emits Mint AND Transfer(0x0 -> to), burn burns the caller's
 // (a minter's) own balance and emits Burn AND Transfer(burner -> 0x0). The proxy,
 // master minter, pausing, blacklisting, permits and approvals are left out; the owner
 // configures minters directly.
 // There is no constructor: sandbox/chain.py places the runtime code with anvil_setCode
-// and then calls initialize() once to set the owner.
+// and then calls initialize() once to set the owner and the decimals (chains.yaml).
 pragma solidity 0.8.30;
 
 contract FiatToken {
@@ -17,16 +18,17 @@ contract FiatToken {
     mapping(address => bool) internal minters;
     mapping(address => uint256) internal minterAllowed;
 
-    uint8 public constant decimals = 6;
+    uint8 public decimals;
 
     event Transfer(address indexed from, address indexed to, uint256 value);
     event Mint(address indexed minter, address indexed to, uint256 amount);
     event Burn(address indexed burner, uint256 amount);
     event MinterConfigured(address indexed minter, uint256 minterAllowedAmount);
 
-    function initialize(address _owner) external {
+    function initialize(address _owner, uint8 _decimals) external {
         require(owner == address(0), "initialized");
         owner = _owner;
+        decimals = _decimals;
     }
 
     function totalSupply() external view returns (uint256) {

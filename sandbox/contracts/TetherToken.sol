@@ -6,7 +6,7 @@
 // destroyBlackFunds zeroes a blacklisted balance and shrinks totalSupply. Fees, pausing,
 // approvals and the upgrade path of the real contract are left out.
 // There is no constructor: sandbox/chain.py places the runtime code with anvil_setCode
-// and then calls initialize() once to set the owner.
+// and then calls initialize() once to set the owner and the decimals (chains.yaml).
 pragma solidity 0.8.30;
 
 contract TetherToken {
@@ -16,7 +16,7 @@ contract TetherToken {
     mapping(address => bool) public isBlackListed;
 
     // Real TetherToken: decimals is a public uint (uint256), transfer returns nothing.
-    uint256 public constant decimals = 6;
+    uint256 public decimals;
 
     event Transfer(address indexed from, address indexed to, uint256 value);
     event Issue(uint256 amount);
@@ -29,9 +29,10 @@ contract TetherToken {
         _;
     }
 
-    function initialize(address _owner) external {
+    function initialize(address _owner, uint8 _decimals) external {
         require(owner == address(0), "initialized");
         owner = _owner;
+        decimals = _decimals;
     }
 
     function totalSupply() external view returns (uint256) {

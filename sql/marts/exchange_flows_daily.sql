@@ -1,18 +1,30 @@
--- Mart: USDT/USDC flowing into and out of labelled exchanges per kind (spot / derivatives)
--- and UTC day, summed over exchanges and the ingested chains.
--- Grain: date x token x kind. A transfer between two exchanges counts as an outflow of one and
--- an inflow of the other, so within one kind it appears in both inflow and outflow (it cancels
--- in netflow).
--- Source: staging.stg_evm__exchange_flows (Transfer logs of the labelled wallets).
+-- Mart: USDT/USDC flowing into and out of labelled exchanges per kind (spot / derivatives),
+-- per chain, under both taxonomies.
+-- Grain: date x chain x token x taxonomy x kind. A transfer between two exchanges counts as an
+-- outflow of one and an inflow of the other, so within one kind it appears in both inflow and
+-- outflow (it cancels in netflow).
+-- Sources: staging.stg_evm__exchange_flows, marts.exchanges.
+WITH flows AS (
+    SELECT f.*, e.kind, e.main_business
+    FROM staging.stg_evm__exchange_flows AS f
+    LEFT JOIN marts.exchanges AS e USING (exchange)
+),
+classified AS (
+    SELECT *, 'offers_derivatives' AS taxonomy, kind AS class FROM flows
+    UNION ALL
+    SELECT *, 'main_business' AS taxonomy, main_business AS class FROM flows
+)
 SELECT
     date,
+    chain,
     token,
-    kind,
+    taxonomy,
+    class               AS kind,
     sum(inflow_tokens)  AS inflow_tokens,
     sum(outflow_tokens) AS outflow_tokens,
     sum(netflow_tokens) AS netflow_tokens,
     sum(transfers_in)   AS transfers_in,
     sum(transfers_out)  AS transfers_out
-FROM staging.stg_evm__exchange_flows
-GROUP BY date, token, kind
-ORDER BY date, token, kind
+FROM classified
+GROUP BY date, chain, token, taxonomy, class
+ORDER BY date, chain, token, taxonomy, kind

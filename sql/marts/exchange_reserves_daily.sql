@@ -1,14 +1,17 @@
--- Mart: USDT/USDC held by each labelled exchange at the end of each UTC day, summed over the
--- ingested chains, with the exchange's kind (spot / derivatives).
--- Grain: date x token x exchange x kind. Every labelled exchange has a row, zero included.
--- Source: staging.stg_evm__exchange_reserves (balanceOf() at each day's closing block).
+-- Mart: USDT/USDC held by each labelled exchange at the end of each UTC day, per chain, with
+-- the exchange's class under both taxonomies.
+-- Grain: date x chain x token x exchange. Every exchange labelled on the chain has a row, zero
+-- included.
+-- Sources: staging.stg_evm__exchange_reserves, marts.exchanges.
 SELECT
-    date,
-    token,
-    exchange,
-    kind,
-    sum(reserve_tokens)       AS reserve_tokens,
-    sum(wallets_with_balance) AS wallets_with_balance
-FROM staging.stg_evm__exchange_reserves
-GROUP BY date, token, exchange, kind
-ORDER BY date, token, exchange, kind
+    r.date,
+    r.chain,
+    r.token,
+    r.exchange,
+    e.kind,
+    e.main_business,
+    r.reserve_tokens,
+    r.wallets_with_balance
+FROM staging.stg_evm__exchange_reserves AS r
+LEFT JOIN marts.exchanges AS e USING (exchange)
+ORDER BY r.date, r.chain, r.token, r.exchange

@@ -1,5 +1,6 @@
 -- Mart: one row per UTC day with the stablecoin liquidity picture: USDT, USDC and total
--- stablecoin supply (DefiLlama, all chains), USDT+USDC held on spot vs derivatives exchanges,
+-- stablecoin supply (DefiLlama, all chains), USDT+USDC held on spot vs derivatives exchanges
+-- (the market reports' split, summed over the ingested chains),
 -- BTC and ETH market caps, the Stablecoin Supply Ratio (SSR), the Fear & Greed Index and
 -- day-on-day changes.
 -- Grain: date; a row for every day in staging.stg_defillama__total_supply (itself one per day
@@ -26,7 +27,7 @@ reserves AS (
         sum(reserve_tokens) FILTER (WHERE kind = 'spot')        AS spot_exchange_reserve_tokens,
         sum(reserve_tokens) FILTER (WHERE kind = 'derivatives') AS derivatives_exchange_reserve_tokens
     FROM marts.exchange_reserves_by_kind_daily
-    WHERE token IN ('USDT', 'USDC')
+    WHERE token IN ('USDT', 'USDC') AND taxonomy = 'offers_derivatives'
     GROUP BY date
 ),
 market AS (

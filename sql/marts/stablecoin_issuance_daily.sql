@@ -1,5 +1,6 @@
 -- Mart: USDT/USDC minted, burned and net per token and UTC day (summed over the ingested
--- chains), with event counts and the largest single mint of the day.
+-- chains, issuer tokens only: a bridged token's mints mirror tokens locked on another chain),
+-- with event counts and the largest single mint of the day.
 -- Grain: date x token. Every day has a row (zero on days without events).
 -- Sources: staging.stg_evm__issuance_daily (daily sums), staging.stg_evm__issuance_events
 --          (per-event counts and largest mint).
@@ -12,6 +13,7 @@ WITH daily AS (
         sum(net_tokens)    AS net_tokens,
         sum(event_count)   AS event_count
     FROM staging.stg_evm__issuance_daily
+    WHERE (chain, token) NOT IN (SELECT (chain, token) FROM raw.evm_tokens WHERE bridged)
     GROUP BY date, token
 ),
 events AS (
@@ -23,6 +25,7 @@ events AS (
         max(amount_tokens) FILTER (WHERE direction = 'mint')              AS largest_mint_tokens,
         first(tx_hash ORDER BY amount_tokens DESC, block_number, log_index) FILTER (WHERE direction = 'mint') AS largest_mint_tx_hash
     FROM staging.stg_evm__issuance_events
+    WHERE (chain, token) NOT IN (SELECT (chain, token) FROM raw.evm_tokens WHERE bridged)
     GROUP BY date, token
 )
 SELECT

@@ -9,12 +9,14 @@ CREATE TABLE IF NOT EXISTS raw.evm_exchange_balances (
     balance_raw    DECIMAL(38, 0) NOT NULL,
     balance_tokens DOUBLE         NOT NULL,
     exchange       VARCHAR        NOT NULL,
-    kind           VARCHAR        NOT NULL,
     label_version  VARCHAR        NOT NULL,
     source         VARCHAR        NOT NULL,
     ingested_at    TIMESTAMP      NOT NULL,
     PRIMARY KEY (date, chain, token, address)
 );
+-- Warehouses from before the taxonomy moved to sql/seeds/exchanges.csv (raw.exchanges)
+-- stored a kind per row; the marts now join it, so the column goes.
+ALTER TABLE raw.evm_exchange_balances DROP COLUMN IF EXISTS kind;
 COMMENT ON TABLE raw.evm_exchange_balances IS 'balanceOf() of every labelled exchange wallet (sql/seeds/exchange_labels.csv) at the closing block of each UTC day; wallets holding zero are omitted (raw.evm_exchange_reserves has every exchange). Grain: date x chain x token x address.';
 COMMENT ON COLUMN raw.evm_exchange_balances.date IS 'UTC day';
 COMMENT ON COLUMN raw.evm_exchange_balances.chain IS 'Chain name from pipelines/chains.yaml';
@@ -24,7 +26,6 @@ COMMENT ON COLUMN raw.evm_exchange_balances.block_number IS 'Closing block the b
 COMMENT ON COLUMN raw.evm_exchange_balances.balance_raw IS 'Balance in base units, exact';
 COMMENT ON COLUMN raw.evm_exchange_balances.balance_tokens IS 'Balance in whole tokens';
 COMMENT ON COLUMN raw.evm_exchange_balances.exchange IS 'Exchange slug from the label file';
-COMMENT ON COLUMN raw.evm_exchange_balances.kind IS 'spot or derivatives, from the label file';
 COMMENT ON COLUMN raw.evm_exchange_balances.label_version IS 'Version (SHA-256 prefix) of the label file used';
 COMMENT ON COLUMN raw.evm_exchange_balances.source IS 'JSON-RPC method the row came from';
 COMMENT ON COLUMN raw.evm_exchange_balances.ingested_at IS 'UTC time this value was first fetched (kept when a re-fetch returns the same value)';

@@ -5,7 +5,6 @@ CREATE TABLE IF NOT EXISTS raw.evm_exchange_flows (
     chain          VARCHAR        NOT NULL,
     token          VARCHAR        NOT NULL,
     exchange       VARCHAR        NOT NULL,
-    kind           VARCHAR        NOT NULL,
     inflow_raw     DECIMAL(38, 0) NOT NULL,
     outflow_raw    DECIMAL(38, 0) NOT NULL,
     netflow_raw    DECIMAL(38, 0) NOT NULL,
@@ -19,12 +18,14 @@ CREATE TABLE IF NOT EXISTS raw.evm_exchange_flows (
     ingested_at    TIMESTAMP      NOT NULL,
     PRIMARY KEY (date, chain, token, exchange)
 );
+-- Warehouses from before the taxonomy moved to sql/seeds/exchanges.csv (raw.exchanges)
+-- stored a kind per row; the marts now join it, so the column goes.
+ALTER TABLE raw.evm_exchange_flows DROP COLUMN IF EXISTS kind;
 COMMENT ON TABLE raw.evm_exchange_flows IS 'Transfers into and out of each labelled exchange per UTC day (blocks after the previous day''s closing block up to this day''s). Transfers between two wallets of the same exchange are internal and not counted; between two exchanges they are an outflow of one and an inflow of the other. Grain: date x chain x token x exchange.';
 COMMENT ON COLUMN raw.evm_exchange_flows.date IS 'UTC day';
 COMMENT ON COLUMN raw.evm_exchange_flows.chain IS 'Chain name from pipelines/chains.yaml';
 COMMENT ON COLUMN raw.evm_exchange_flows.token IS 'Token symbol (USDT, USDC)';
 COMMENT ON COLUMN raw.evm_exchange_flows.exchange IS 'Exchange slug from the label file';
-COMMENT ON COLUMN raw.evm_exchange_flows.kind IS 'spot or derivatives, from the label file';
 COMMENT ON COLUMN raw.evm_exchange_flows.inflow_raw IS 'Received from outside the exchange, base units';
 COMMENT ON COLUMN raw.evm_exchange_flows.outflow_raw IS 'Sent outside the exchange, base units';
 COMMENT ON COLUMN raw.evm_exchange_flows.netflow_raw IS 'inflow_raw - outflow_raw; equals the day''s reserve change (checked)';

@@ -9,7 +9,6 @@ SELECT
     lower(chain)                   AS chain,
     upper(token)                   AS token,
     exchange,
-    lower(kind)                    AS kind,
     CAST(inflow_tokens AS DOUBLE)  AS inflow_tokens,
     CAST(outflow_tokens AS DOUBLE) AS outflow_tokens,
     CAST(netflow_tokens AS DOUBLE) AS netflow_tokens,

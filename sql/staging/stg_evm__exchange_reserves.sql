@@ -8,7 +8,6 @@ SELECT
     lower(chain)                           AS chain,
     upper(token)                           AS token,
     exchange,
-    lower(kind)                            AS kind,
     CAST(balance_tokens AS DOUBLE)         AS reserve_tokens,
     CAST(addresses_with_balance AS BIGINT) AS wallets_with_balance,
     label_version,

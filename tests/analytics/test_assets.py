@@ -42,15 +42,19 @@ def planted_marts(path: str) -> None:
     })
     # Two studied mints, an inventory round trip (0x03 burned again 3 days later) and a small
     # mint on the last day, so the others' 7-day inventory windows are complete.
+    # The largest mint of all (0x06) is a bridge minting Arbitrum's USDT: not issuance.
     events = pl.DataFrame({
-        "date": [dates[100], dates[300], dates[200], dates[203], dates[-1]],
-        "chain": "ethereum", "token": ["USDT", "USDC", "USDT", "USDT", "USDT"],
-        "block_number": [100, 300, 200, 203, 729],
-        "tx_hash": ["0x01", "0x02", "0x03", "0x04", "0x05"], "log_index": 1,
-        "event": ["Issue", "Mint", "Issue", "Redeem", "Issue"],
-        "direction": ["mint", "mint", "mint", "burn", "mint"],
-        "amount_tokens": [1e9, 5e8, 1e9, 1e9, 1e6],
+        "date": [dates[100], dates[300], dates[200], dates[203], dates[-1], dates[150]],
+        "chain": ["ethereum"] * 5 + ["arbitrum"], "token": ["USDT", "USDC", "USDT", "USDT", "USDT", "USDT"],
+        "block_number": [100, 300, 200, 203, 729, 150],
+        "tx_hash": ["0x01", "0x02", "0x03", "0x04", "0x05", "0x06"], "log_index": 1,
+        "event": ["Issue", "Mint", "Issue", "Redeem", "Issue", "Transfer"],
+        "direction": ["mint", "mint", "mint", "burn", "mint", "mint"],
+        "amount_tokens": [1e9, 5e8, 1e9, 1e9, 1e6, 5e9],
     })
+    tokens = pl.DataFrame({"chain": ["ethereum", "ethereum", "arbitrum", "arbitrum"],
+                           "token": ["USDT", "USDC", "USDT", "USDC"],
+                           "bridged": [False, False, True, False]})
     trading = [d for d in dates if d.weekday() < 5]
     prices = pl.concat([
         pl.DataFrame({"date": dates, "asset": "BTC", "close": btc / 1.9e7, "periods_per_year": 365}),
@@ -64,10 +68,11 @@ def planted_marts(path: str) -> None:
     ])
     risk_free = pl.DataFrame({"date": dates, "rate": 0.02})
     with duckdb.connect(path) as con:
-        for schema in ("marts", "staging"):
+        for schema in ("marts", "staging", "raw"):
             con.execute(f"CREATE SCHEMA {schema}")
         for table, frame in [("marts.liquidity_daily", liquidity),
                              ("staging.stg_evm__issuance_events", events),
+                             ("raw.evm_tokens", tokens),
                              ("marts.asset_prices_daily", prices),
                              ("marts.risk_free_daily", risk_free)]:
             con.register("frame", frame)
@@ -125,6 +130,9 @@ def test_the_planted_lead_is_found_and_the_summary_traces_back(run):
         studied = {t for (t,) in con.execute(
             "SELECT DISTINCT tx_hash FROM analytics.event_study_returns").fetchall()}
         assert studied == {"0x01", "0x02"}
+        # A bridge's mint (raw.evm_tokens.bridged) is no issuer mint: not a large mint at all.
+        assert con.execute("SELECT count(*) FROM analytics.large_mints WHERE tx_hash = '0x06'"
+                           ).fetchone()[0] == 0
         # A constant 2 % rate and a steady 0.04 % a trading day: the S&P 500's annualised return.
         sp = con.execute("SELECT annualised_return, risk_free_rate FROM analytics.risk_panel "
                          "WHERE period = 'full' AND asset = 'SP500'").fetchone()

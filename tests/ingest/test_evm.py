@@ -85,16 +85,20 @@ def test_every_planted_value_is_recovered_exactly(proxy, truth, warehouse):
                .select("date", "token", pl.col("address").str.to_lowercase(), "balance_raw").sort("date", "token", "address"))
     assert balances.rows() == planted.rows()
 
-    by_kind = ints(read(warehouse, "SELECT date, token, kind, sum(balance_raw) AS b FROM raw.evm_exchange_reserves "
-                                   "GROUP BY ALL HAVING b > 0 ORDER BY ALL"), "b")
-    planted_kind = (truth.reserves.group_by("date", "token", "kind").agg(b=pl.col("balance_raw").sum())
-                    .filter(pl.col("b") > 0).sort("date", "token", "kind"))
-    assert by_kind.rows() == planted_kind.rows()
+    by_exchange = ints(read(warehouse, "SELECT date, token, exchange, balance_raw AS b FROM raw.evm_exchange_reserves "
+                                       "WHERE b > 0 ORDER BY ALL"), "b")
+    planted_exchange = (truth.reserves.group_by("date", "token", "exchange").agg(b=pl.col("balance_raw").sum())
+                        .filter(pl.col("b") > 0).sort("date", "token", "exchange"))
+    assert by_exchange.rows() == planted_exchange.rows()
+    # every exchange labelled on the chain has a row every day, zero included
+    labelled = load_labels().on_chain("ethereum").frame["exchange"].n_unique()
+    assert read(warehouse, "SELECT count(*) AS n FROM raw.evm_exchange_reserves")["n"][0] == \
+        labelled * 2 * ((END - START).days + 1)
 
-    flows = ints(read(warehouse, "SELECT date, token, exchange, kind, inflow_raw, outflow_raw FROM raw.evm_exchange_flows "
+    flows = ints(read(warehouse, "SELECT date, token, exchange, inflow_raw, outflow_raw FROM raw.evm_exchange_flows "
                                  "WHERE inflow_raw > 0 OR outflow_raw > 0 ORDER BY ALL"), "inflow_raw", "outflow_raw")
     planted_flows = (truth.flows.filter((pl.col("inflow_raw") > 0) | (pl.col("outflow_raw") > 0))
-                     .select("date", "token", "exchange", "kind", "inflow_raw", "outflow_raw")
+                     .select("date", "token", "exchange", "inflow_raw", "outflow_raw")
                      .sort("date", "token", "exchange"))
     assert flows.rows() == planted_flows.rows()
 
@@ -204,7 +208,7 @@ def test_a_failed_batch_fails_its_step_clearly_and_writes_nothing_of_it(proxy, w
 
 @pytest.mark.parametrize("n", [10, 100, 1000])
 def test_reserve_requests_per_day_do_not_grow_with_addresses(proxy, warehouse, monkeypatch, n):
-    labels = load_labels().subset(n)
+    labels = load_labels().on_chain("ethereum").subset(n)
     monkeypatch.setattr(evm_module, "load_labels", lambda: labels)
     resources = evm_resources(proxy.url, warehouse)
     blocks = [a for a in evm_assets if a.node_def.name == "evm_day_blocks"]
@@ -217,7 +221,7 @@ def test_reserve_requests_per_day_do_not_grow_with_addresses(proxy, warehouse, m
     assert proxy.calls["eth_call"] == (END - START).days + 1
     assert proxy.http_requests == 1
     meta = result.get_asset_materialization_events()[0].materialization.metadata
-    assert meta["labelled_addresses"].value == n
+    assert meta["ethereum_labelled_addresses"].value == n
 
 
 def test_day_not_yet_final_fails_and_writes_nothing(proxy, warehouse):

@@ -42,11 +42,12 @@ def same(a: Snapshot, b: Snapshot) -> bool:
 @pytest.fixture(scope="module")
 def chain():
     labels = load_labels()
-    with planted_chain(START, PLANTED_END, labels.frame) as (node_url, truth), \
+    with planted_chain(START, PLANTED_END, labels, chain=CHAIN) as (node_url, truth), \
             RpcProxy(node_url) as proxy:
             rpc = EvmRpc(chain=CHAIN.name, url=proxy.url, backoff_s=0.01)
             head = int(rpc.call("eth_blockNumber", []), 16)
-            planted = truth.blocks.filter(pl.col("date").is_in(DAYS)).sort("date")
+            planted = truth.blocks.filter(pl.col("date").is_in(DAYS)).sort("date").select(
+                "date", "closing_block", "closing_timestamp")
             hashes = rpc.headers(planted["closing_block"])
             closing = [ClosingBlock(day, n, ts, hashes[n]["hash"]) for day, n, ts in planted.rows()]
             assert [c.date for c in closing] == DAYS
@@ -56,7 +57,7 @@ def chain():
 @pytest.fixture(scope="module")
 def addresses(chain):
     labels = chain[5]
-    return [*labels.addresses(), *SYNTHETIC]
+    return [*labels.addresses(CHAIN.name), *SYNTHETIC]
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +142,8 @@ def test_log_queries_are_a_few_per_block_range_not_per_day(chain, addresses, sta
 def test_a_balance_going_negative_fails_naming_where(chain, addresses, state):
     _, rpc, _, closing, _, _ = chain
     latest = state[2]
-    # the wallet whose balance grew most over the window: a snapshot that lost that growth
-    # cannot be rewound past it
+    # the wallet whose balance grew most over the window: a snapshot short by more than its
+    # lowest balance cannot be rewound past that low
     one, _, _ = rewind(rpc, CHAIN, addresses, closing, latest)
     grew = (one.group_by("token", "address").agg(low=pl.col("balance_raw").min())
             .join(latest.balances, on=["token", "address"])
@@ -151,7 +152,7 @@ def test_a_balance_going_negative_fails_naming_where(chain, addresses, state):
     assert grew["gain"] > 0
     short = latest.balances.with_columns(
         pl.when((pl.col("token") == grew["token"]) & (pl.col("address") == grew["address"]))
-        .then(pl.col("balance_raw") - grew["gain"] - 1).otherwise(pl.col("balance_raw"))
+        .then(pl.col("balance_raw") - grew["low"] - 1).otherwise(pl.col("balance_raw"))
         .cast(pl.Decimal(38, 0)))
     with pytest.raises(RewindDriftError) as error:
         rewind(rpc, CHAIN, addresses, closing, dataclasses.replace(latest, balances=short))

@@ -1,7 +1,9 @@
-"""The sandbox chain: real event/selector ABI, and a chain that says what the ground truth says.
+"""The sandbox chains: real event/selector ABI, and chains that say what the ground truth says.
 
-The chain is read here with plain JSON-RPC (eth_call, eth_getLogs, eth_getBlockByNumber),
-independently of the bookkeeping in sandbox/chain.py that produced the ground truth.
+Each chain is read here with plain JSON-RPC (eth_call, eth_getLogs, eth_getBlockByNumber),
+independently of the bookkeeping in sandbox/chain.py that produced the ground truth. Every
+configured chain is planted (Ethereum and Arbitrum, whatever STABLEFLOW_CHAINS says), with
+the real label files.
 """
 
 from __future__ import annotations
@@ -14,82 +16,78 @@ import polars as pl
 import pytest
 from eth_utils import keccak, to_checksum_address
 
+from assets.ingest.labels import load_labels
+from pipelines.chains import CONFIGURED
 from sandbox.chain import (
-    USDC,
-    USDT,
+    CLAIMS,
+    NEAR_LOW,
+    TAXONOMIES,
+    WALLETS,
+    WEIGHTS,
     Anvil,
     GroundTruth,
     Rpc,
     calldata,
     compile_contracts,
     plant_scenario,
+    story_problems,
     supply_path,
 )
+from sandbox.world import planted_chains, sandbox_environment
 
 # Copied from /work/shared/data/abi (event_topics_usdt_usdc.csv and the *.abi.json files):
 # the real mainnet topic0s, with which parameters are indexed.
+TRANSFER = ("0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef",
+            [True, True, False])
 REAL_EVENTS = {
     "TetherToken": {
-        "Transfer(address,address,uint256)": ("0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef", [True, True, False]),
+        "Transfer(address,address,uint256)": TRANSFER,
         "Issue(uint256)": ("0xcb8241adb0c3fdb35b70c24ce35c5eb0c17af7431c99f827d44a445ca624176a", [False]),
         "Redeem(uint256)": ("0x702d5967f45f6513a38ffc42d6ba9bf230bd40e8f53b16363c7eb4fd2deb9a44", [False]),
         "AddedBlackList(address)": ("0x42e160154868087d6bfdc0ca23d96a1c1cfa32f1b72ba9ba27b69b98a0d819dc", [False]),
         "DestroyedBlackFunds(address,uint256)": ("0x61e6e66b0d6339b2980aecc6ccc0039736791f0ccde9ed512e789a7fbdd698c6", [False, False]),
     },
     "FiatToken": {
-        "Transfer(address,address,uint256)": ("0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef", [True, True, False]),
+        "Transfer(address,address,uint256)": TRANSFER,
         "Mint(address,address,uint256)": ("0xab8530f87dc9b59234c4623bf917212bb2536d647574c8e7e5da92c2ede0c9f8", [True, True, False]),
         "Burn(address,uint256)": ("0xcc16f5dbb4873280815c1ee09dbd06736cffcc184412cf7a71a0fdb75d397ca5", [True, False]),
         "MinterConfigured(address,uint256)": ("0x46980fca912ef9bcdbd36877427b6b90e860769f604e89c0e67720cece530d20", [True, False]),
     },
+    # A bridged ERC-20 has no event but Transfer: its mints and burns are Transfers from/to 0x0.
+    "BridgedToken": {"Transfer(address,address,uint256)": TRANSFER},
 }
-# Real selectors (from the same ABI files).
+# Real selectors (from the same ABI files; BridgedToken's bridge functions are those of
+# Arbitrum's token-bridge L2 tokens, IArbToken).
+ERC20 = {"totalSupply()": "0x18160ddd", "balanceOf(address)": "0x70a08231",
+         "decimals()": "0x313ce567", "transfer(address,uint256)": "0xa9059cbb"}
 REAL_SELECTORS = {
     "TetherToken": {
-        "totalSupply()": "0x18160ddd", "balanceOf(address)": "0x70a08231", "decimals()": "0x313ce567",
-        "transfer(address,uint256)": "0xa9059cbb", "issue(uint256)": "0xcc872b66", "redeem(uint256)": "0xdb006a75",
+        **ERC20, "issue(uint256)": "0xcc872b66", "redeem(uint256)": "0xdb006a75",
         "addBlackList(address)": "0x0ecb93c0", "destroyBlackFunds(address)": "0xf3bdc228",
         "getBlackListStatus(address)": "0x59bf1abe", "isBlackListed(address)": "0xe47d6060", "owner()": "0x8da5cb5b",
     },
     "FiatToken": {
-        "totalSupply()": "0x18160ddd", "balanceOf(address)": "0x70a08231", "decimals()": "0x313ce567",
-        "transfer(address,uint256)": "0xa9059cbb", "mint(address,uint256)": "0x40c10f19", "burn(uint256)": "0x42966c68",
+        **ERC20, "mint(address,uint256)": "0x40c10f19", "burn(uint256)": "0x42966c68",
         "configureMinter(address,uint256)": "0x4e44d956", "isMinter(address)": "0xaa271e1a",
         "minterAllowance(address)": "0x8a6db9c3", "owner()": "0x8da5cb5b",
     },
+    "BridgedToken": {
+        **ERC20, "bridgeMint(address,uint256)": "0x8c2a993e",
+        "bridgeBurn(address,uint256)": "0x74f4f547", "l2Gateway()": "0x8fa74a0e",
+    },
 }  # fmt: skip
-SANDBOX_ONLY = {"initialize(address)"}  # sets the owner after anvil_setCode (no constructor)
-
-# Real exchange addresses (Etherscan labels); the kinds are this test's own assignment.
-# Huobi has one address only, so the scenario (top three exchanges per kind) leaves it unused.
-LABELS = pl.DataFrame(
-    [
-        ("0x71660c4005ba85c37ccec55d0c4493e66fe775d3", "Coinbase", "spot"),
-        ("0xa9d1e08c7793af67e9d92fe308d5697fb81d3e43", "Coinbase", "spot"),
-        ("0x77696bb39917c91a0c3908d577d5e322095425ca", "Coinbase", "spot"),
-        ("0x2910543af39aba0cd09dbb2d50200b3e800a63d2", "Kraken", "spot"),
-        ("0xae2d4617c862309a3d75a0ffb358c7a5009c673f", "Kraken", "spot"),
-        ("0x1151314c646ce4e0efd76d1af4760ae66a9fe30f", "Bitfinex", "spot"),
-        ("0x36a85757645e8e8aec062a1dee289c7d615901ca", "Bitfinex", "spot"),
-        ("0xab5c66752a9e8167967685f1450532fb96d5d24f", "Huobi", "spot"),
-        ("0xeea81c4416d71cef071224611359f6f99a4c4294", "BitMEX", "derivatives"),
-        ("0xfb8131c260749c7835a08ccbdb64728de432858e", "BitMEX", "derivatives"),
-        ("0x904cc2b2694ffa78f04708d6f7de205108213126", "Deribit", "derivatives"),
-        ("0x63f41034871535cee49996cc47719891fe03dff9", "Deribit", "derivatives"),
-        ("0xa0f6121319a34f24653fb82addc8dd268af5b9e1", "Deribit", "derivatives"),
-        ("0x6cc5f688a315f3dc28a7781717a9a798a59fda7b", "OKX", "derivatives"),
-    ],
-    schema=["address", "exchange", "kind"],
-    orient="row",
-).with_columns(pl.col("address").map_elements(to_checksum_address, return_dtype=pl.String))
+# Sets the owner and the decimals after anvil_setCode (no constructor).
+SANDBOX_ONLY = {"initialize(address,uint8)"}
 
 START, END = dt.date(2021, 1, 1), dt.date(2021, 1, 10)
-TOKENS = {"USDT": USDT, "USDC": USDC}
+CHAIN = {c.name: c for c in CONFIGURED}
+ZERO = "0x" + "0" * 64
 TOPIC = {name: "0x" + keccak(text=sig).hex() for name, sig in [
     ("Transfer", "Transfer(address,address,uint256)"), ("Issue", "Issue(uint256)"), ("Redeem", "Redeem(uint256)"),
     ("DestroyedBlackFunds", "DestroyedBlackFunds(address,uint256)"), ("Mint", "Mint(address,address,uint256)"),
     ("Burn", "Burn(address,uint256)"),
 ]}  # fmt: skip
+ISSUANCE = {"tether": ["Issue", "Redeem", "DestroyedBlackFunds"], "fiattoken": ["Mint", "Burn"]}
 
 
 def _signature(entry: dict) -> str:
@@ -114,36 +112,54 @@ def test_contract_abi_matches_mainnet(contract):
 
 
 @pytest.fixture(scope="module")
-def planted():
-    with Anvil(START) as node:
-        truth = plant_scenario(node.url, LABELS, START, END)
-        yield Rpc(node.url), truth
+def labels():
+    return load_labels()
+
+
+@pytest.fixture(scope="module", params=list(CHAIN))
+def planted(request, labels):
+    chain = CHAIN[request.param]
+    with Anvil(START, chain_id=chain.chain_id) as node:
+        truth = plant_scenario(node.url, labels, START, END, chain)
+        yield chain, Rpc(node.url), truth
 
 
 def _call(rpc: Rpc, to: str, data: str, block: int) -> int:
     return int(rpc("eth_call", {"to": to, "data": data}, hex(block)), 16)
 
 
-def _logs(rpc: Rpc, token: str, event: str, truth: GroundTruth) -> list[dict]:
+def _logs(rpc: Rpc, address: str, truth: GroundTruth, topics: list | None = None) -> list[dict]:
     first = truth.blocks["closing_block"].min() - 2  # the first day's blocks (at most two)
-    return rpc("eth_getLogs", {"address": TOKENS[token], "topics": [TOPIC[event]],
-                               "fromBlock": hex(max(first, 2)), "toBlock": hex(truth.blocks["closing_block"].max())})  # fmt: skip
+    last = truth.blocks["closing_block"].max()
+    return rpc("eth_getLogs", {"address": address, "topics": topics or [],
+                               "fromBlock": hex(max(first, 2)), "toBlock": hex(last)})
 
 
 def _day_of(truth: GroundTruth):
-    closing = truth.blocks.sort("date").rows()
+    closing = truth.blocks.sort("date").select("date", "closing_block").rows()
 
     def day(block: int) -> dt.date:
-        return next(d for d, close, _ in closing if block <= close)
+        return next(d for d, close in closing if block <= close)
 
     return day
 
 
+def test_the_node_is_the_configured_chain(planted):
+    chain, rpc, truth = planted
+    assert int(rpc("eth_chainId"), 16) == chain.chain_id
+    for name in GroundTruth.TABLES:
+        assert set(getattr(truth, name)["chain"]) == {chain.name}, name
+    for token in chain.tokens:
+        assert _call(rpc, token.address, calldata("decimals()"), 1) == token.decimals
+
+
 def test_blocks_close_each_day(planted):
-    rpc, truth = planted
-    assert truth.blocks["date"].to_list() == [START + dt.timedelta(days=i) for i in range((END - START).days + 1)]
-    for day, block, _ in truth.blocks.rows():
-        midnight = int(dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC).timestamp())
+    _, rpc, truth = planted
+    days = (END - START).days + 1
+    assert truth.blocks["date"].to_list() == [START + dt.timedelta(days=i) for i in range(days)]
+    for day, _, block, _ in truth.blocks.rows():
+        next_day = day + dt.timedelta(days=1)
+        midnight = int(dt.datetime.combine(next_day, dt.time(), dt.UTC).timestamp())
         closing = int(rpc("eth_getBlockByNumber", hex(block), False)["timestamp"], 16)
         after = int(rpc("eth_getBlockByNumber", hex(block + 1), False)["timestamp"], 16)
         assert closing < midnight <= after
@@ -151,59 +167,78 @@ def test_blocks_close_each_day(planted):
     assert set(per_day) == {1, 2}  # days with one block and days with two
 
 
-def test_supply_and_reserves_at_closing_blocks(planted):
-    rpc, truth = planted
+def test_supply_and_reserves_at_closing_blocks(planted, labels):
+    chain, rpc, truth = planted
+    address = {t.symbol: t.address for t in chain.tokens}
     closing = dict(truth.blocks.select("date", "closing_block").iter_rows())
-    for day, token, supply, _ in truth.supply.rows():
-        assert _call(rpc, TOKENS[token], calldata("totalSupply()"), closing[day]) == supply
-    for day, token, address, _, _, balance, _ in truth.reserves.rows():
-        assert _call(rpc, TOKENS[token], calldata("balanceOf(address)", address), closing[day]) == balance
-    # the recorded Ethereum supply, to the token
-    assert truth.supply.filter(pl.col("token") == "USDT")["supply_raw"].to_list() == [
-        supply_path()["USDT"][d] for d in truth.supply["date"].unique().sort()
-    ]
-    # labelled addresses the scenario does not use stay empty
-    unused = set(LABELS["address"]) - set(truth.reserves["address"])
-    assert "Huobi" not in set(truth.reserves["exchange"]) and unused
-    for address in unused:
-        assert _call(rpc, USDT, calldata("balanceOf(address)", address), truth.blocks["closing_block"].max()) == 0
+    for day, _, token, supply, _ in truth.supply.rows():
+        assert _call(rpc, address[token], calldata("totalSupply()"), closing[day]) == supply
+    for day, _, token, wallet, _, balance, _ in truth.reserves.rows():
+        held = _call(rpc, address[token], calldata("balanceOf(address)", wallet), closing[day])
+        assert held == balance
+    # the supply path, to the base unit (the recorded Ethereum series on these days)
+    for token in chain.tokens:
+        planted = truth.supply.filter(pl.col("token") == token.symbol).sort("date")
+        assert planted["supply_raw"].to_list() == [supply_path(chain)[token.symbol][d]
+                                                   for d in planted["date"]]
+    # labelled wallets of the chain that the scenario does not use stay empty
+    unused = sorted(set(labels.addresses(chain.name)) - set(truth.reserves["address"]))
+    last = hex(truth.blocks["closing_block"].max())
+    held = rpc.batch([("eth_call", [{"to": a, "data": calldata("balanceOf(address)", w)}, last])
+                      for a in address.values() for w in unused])
+    assert unused and all(int(h, 16) == 0 for h in held)
 
 
 def test_issuance_and_large_events_from_logs(planted):
-    rpc, truth = planted
+    chain, rpc, truth = planted
     day = _day_of(truth)
     rows = []
-    for token, event in [("USDT", "Issue"), ("USDT", "Redeem"), ("USDT", "DestroyedBlackFunds"), ("USDC", "Mint"), ("USDC", "Burn")]:
-        for log in _logs(rpc, token, event, truth):
+    for token in chain.tokens:
+        if token.standard == "erc20":
+            # a bridge's mints and burns are Transfers from and to 0x0, and nothing else
+            logs = _logs(rpc, token.address, truth)
+            assert logs and {log["topics"][0] for log in logs} == {TOPIC["Transfer"]}
+            found = [(log, "Transfer") for log in logs if ZERO in log["topics"][1:3]]
+            assert {ZERO == log["topics"][1] for log, _ in found} == {True, False}  # mints, burns
+        else:
+            found = [(log, event) for event in ISSUANCE[token.standard]
+                     for log in _logs(rpc, token.address, truth, [TOPIC[event]])]
+        for log, event in found:
             amount = int(log["data"][-64:], 16)  # the last (or only) data word in every one
             block = int(log["blockNumber"], 16)
-            rows.append((day(block), token, event, log["transactionHash"], block, amount))
-    from_logs = pl.DataFrame(rows, schema=truth.large_events.columns[:6], orient="row")
-    key = ["tx_hash", "event"]
-    assert from_logs.sort(key).equals(truth.large_events.select(from_logs.columns).sort(key))
-    assert "DestroyedBlackFunds" in set(from_logs["event"])
+            mint = event in ("Issue", "Mint") or log["topics"][1:2] == [ZERO]
+            rows.append((day(block), chain.name, token.symbol, event, log["transactionHash"],
+                         block, amount, mint))
+    columns = truth.large_events.columns[:7]
+    from_logs = pl.DataFrame(rows, schema=[*columns, "mint"], orient="row")
+    key = ["tx_hash", "event", "amount_raw"]
+    assert from_logs.drop("mint").sort(key).equals(truth.large_events.select(columns).sort(key))
     minted, burned = defaultdict(int), defaultdict(int)
-    for d, token, event, _, _, amount in rows:
-        (minted if event in ("Issue", "Mint") else burned)[(d, token)] += amount
-    for d, token, m, b, _, _ in truth.issuance.rows():
+    for d, _, token, _, _, _, amount, mint in rows:
+        (minted if mint else burned)[(d, token)] += amount
+    for d, _, token, m, b, _, _ in truth.issuance.rows():
         assert (minted[(d, token)], burned[(d, token)]) == (m, b)
     gross = truth.issuance.filter((pl.col("minted_raw") > 0) & (pl.col("burned_raw") > 0))
     idle = truth.issuance.filter((pl.col("minted_raw") == 0) & (pl.col("burned_raw") == 0))
     assert gross.height and idle.height
-    # USDT issue/redeem emit no Transfer: no USDT Transfer touches the zero address
-    zero = "0x" + "0" * 64
-    assert all(zero not in log["topics"][1:] for log in _logs(rpc, "USDT", "Transfer", truth))
+    for token in chain.tokens:
+        destroyed = truth.large_events.filter((pl.col("token") == token.symbol)
+                                              & (pl.col("event") == "DestroyedBlackFunds"))
+        assert destroyed.height == (token.standard == "tether")  # once, on tether tokens only
+        if token.standard == "tether":  # Issue/Redeem emit no Transfer: none touches 0x0
+            transfers = _logs(rpc, token.address, truth, [TOPIC["Transfer"]])
+            assert all(ZERO not in log["topics"][1:] for log in transfers)
 
 
-def test_flows_from_transfer_logs(planted):
-    rpc, truth = planted
+def test_flows_from_transfer_logs(planted, labels):
+    chain, rpc, truth = planted
     day = _day_of(truth)
-    owner = dict(LABELS.select("address", "exchange").iter_rows())
+    owner = dict(labels.on_chain(chain.name).frame.select("address", "exchange").iter_rows())
     used = set(truth.flows["exchange"])
     flows: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     kinds_seen = set()
-    for token in TOKENS:
-        for log in _logs(rpc, token, "Transfer", truth):
+    for token in chain.tokens:
+        for log in _logs(rpc, token.address, truth, [TOPIC["Transfer"]]):
             src, dst = (to_checksum_address("0x" + t[-40:]) for t in log["topics"][1:3])
             a, b = owner.get(src), owner.get(dst)
             d, value = day(int(log["blockNumber"], 16)), int(log["data"], 16)
@@ -211,39 +246,97 @@ def test_flows_from_transfer_logs(planted):
                 kinds_seen.add("internal")
                 continue
             if a in used:
-                flows[(d, token, a)][1] += value
+                flows[(d, token.symbol, a)][1] += value
             if b in used:
-                flows[(d, token, b)][0] += value
-            kinds_seen.add("exchange->exchange" if a and b else "inflow" if b else "outflow" if a else "other")
+                flows[(d, token.symbol, b)][0] += value
+            kinds_seen.add("exchange->exchange" if a and b else "inflow" if b
+                           else "outflow" if a else "other")
     assert kinds_seen >= {"internal", "exchange->exchange", "inflow", "outflow"}
-    for d, token, exchange, _, inflow, outflow, _, _ in truth.flows.rows():
+    for d, _, token, exchange, inflow, outflow, _, _ in truth.flows.rows():
         assert flows.pop((d, token, exchange), [0, 0]) == [inflow, outflow]
     assert not flows
 
 
-def test_planted_story(planted):
-    _, truth = planted
-    by = truth.reserves.group_by("date", "token", "kind").agg(pl.col("balance_raw").sum())
+def test_balances_go_to_the_big_venues(planted, labels):
+    chain, _, truth = planted
+    on_chain = labels.on_chain(chain.name).frame
+    venues = set(truth.reserves["exchange"])
+    assert venues == set(WEIGHTS[chain.name]) & set(on_chain["exchange"])
+    wallets = truth.reserves.group_by("exchange").agg(pl.col("address").n_unique())
+    assert wallets["address"].max() <= WALLETS
+    first = (truth.reserves.filter(pl.col("date") == START).group_by("token", "exchange")
+             .agg(pl.col("balance_raw").sum()).sort("balance_raw", descending=True))
+    for token in chain.tokens:
+        shares = WEIGHTS[chain.name]
+        biggest = max(venues, key=lambda v: shares[v][token.symbol])
+        assert first.filter(pl.col("token") == token.symbol)["exchange"][0] == biggest
+        held = first.filter(pl.col("token") == token.symbol)["balance_raw"].sum()
+        supply = truth.supply.filter((pl.col("date") == START)
+                                     & (pl.col("token") == token.symbol))["supply_raw"][0]
+        # a minority of the supply, as much as the table gives the venues the labels have
+        share = sum(shares[v][token.symbol] for v in venues) / 100
+        assert held / supply == pytest.approx(share, rel=0.01)
+        assert 0.01 < held / supply < 0.5
 
-    def total(day, token, kind):
-        return by.filter((pl.col("date") == day) & (pl.col("token") == token) & (pl.col("kind") == kind))["balance_raw"][0]
 
-    assert total(END, "USDT", "derivatives") > total(START, "USDT", "derivatives")
-    assert total(END, "USDT", "spot") < total(START, "USDT", "spot")
-    assert total(END, "USDC", "spot") < total(START, "USDC", "spot")
-    assert truth.reserves["balance_raw"].min() >= 0
+def test_the_story_holds_under_both_taxonomies(planted, labels):
+    chain, _, truth = planted
+    assert story_problems(truth.story) == []
+    # the story table is the reserves summed per kind, from the labels' two taxonomies
+    derivatives = pl.when("offers_derivatives").then(pl.lit("derivatives")) \
+        .otherwise(pl.lit("spot"))
+    kinds = labels.exchanges.select("exchange", "main_business", offers_derivatives=derivatives) \
+        .unpivot(index="exchange", variable_name="taxonomy", value_name="kind")
+    daily = (truth.reserves.join(kinds, on="exchange")
+             .group_by("token", "taxonomy", "kind", "date")
+             .agg(pl.col("balance_tokens").sum()).sort("date"))
+    assert set(truth.story["taxonomy"]) == set(TAXONOMIES)
+    summary = ["first_tokens", "last_tokens", "min_tokens", "max_tokens"]
+    for token, taxonomy, kind, *told in truth.story.select(
+            "token", "taxonomy", "kind", *summary).rows():
+        series = daily.filter((pl.col("token") == token) & (pl.col("taxonomy") == taxonomy)
+                              & (pl.col("kind") == kind))["balance_tokens"]
+        assert [series[0], series[-1], series.min(), series.max()] == pytest.approx(told)
+    # the claims, on every chain: its labels have both kinds of venue
+    story = {(tax, token, kind): last / first for tax, token, kind, first, last in
+             truth.story.select("taxonomy", "token", "kind", "first_tokens", "last_tokens").rows()}
+    assert {key[1:] for key in story if key[0] == "offers_derivatives"} == {
+        (t.symbol, k) for t in chain.tokens for k in ("spot", "derivatives")}
+    for key, (lowest, highest) in CLAIMS.items():
+        assert lowest <= story[key] <= highest, key
+    spot = truth.story.filter((pl.col("taxonomy") == "offers_derivatives")
+                              & (pl.col("token") == "USDT") & (pl.col("kind") == "spot"))
+    assert spot["last_tokens"][0] <= spot["min_tokens"][0] * (1 + NEAR_LOW)
 
 
-def test_deterministic(planted):
-    _, truth = planted
-    with Anvil(START) as node:
-        again = plant_scenario(node.url, LABELS, START, END)
+def test_story_problems_names_a_broken_claim(planted):
+    _, _, truth = planted
+    usdc_spot = ((pl.col("taxonomy") == "offers_derivatives") & (pl.col("token") == "USDC")
+                 & (pl.col("kind") == "spot"))
+    broken = truth.story.with_columns(
+        last_tokens=pl.when(usdc_spot).then("first_tokens").otherwise("last_tokens"))
+    [problem] = story_problems(broken)
+    assert "USDC spot (offers_derivatives): last/first 1.000" in problem
+
+
+def test_deterministic(planted, labels):
+    chain, _, truth = planted
+    with Anvil(START, chain_id=chain.chain_id) as node:
+        again = plant_scenario(node.url, labels, START, END, chain)
     for name in GroundTruth.TABLES:
         assert getattr(again, name).equals(getattr(truth, name)), name
 
 
-def test_ground_truth_roundtrips_through_parquet(planted, tmp_path):
-    _, truth = planted
+def test_a_node_of_another_chain_is_refused(labels):
+    with Anvil(START, chain_id=CHAIN["arbitrum"].chain_id) as node, \
+            pytest.raises(RuntimeError, match="chain id 42161, ethereum is 1"):
+        plant_scenario(node.url, labels, START, END, CHAIN["ethereum"])
+
+
+def test_ground_truth_of_chains_roundtrips_through_parquet(planted, tmp_path):
+    _, _, truth = planted
+    both = GroundTruth.concat([truth, truth])
+    assert all(getattr(both, n).height == 2 * getattr(truth, n).height for n in GroundTruth.TABLES)
     truth.write(tmp_path)
     back = GroundTruth.read(tmp_path)
     for name in GroundTruth.TABLES:
@@ -251,19 +344,38 @@ def test_ground_truth_roundtrips_through_parquet(planted, tmp_path):
     assert isinstance(back.supply["supply_raw"][0], int)
 
 
-def test_full_window_keeps_oldest_state():
+def test_sandbox_environment_names_exactly_the_planted_chains():
+    env = sandbox_environment("http://replay", {"arbitrum": "http://a", "ethereum": "http://e"})
+    assert env["STABLEFLOW_CHAINS"] == "ethereum,arbitrum"  # in chains.yaml's order
+    assert env["STABLEFLOW_WORLD"] == "sandbox"
+    assert env["STABLEFLOW_ETHEREUM_RPC_URL"] == "http://e"
+    assert env["STABLEFLOW_ARBITRUM_RPC_URL"] == "http://a"
+    one = sandbox_environment("http://replay", {"arbitrum": "http://a"})
+    assert one["STABLEFLOW_CHAINS"] == "arbitrum" and "STABLEFLOW_ETHEREUM_RPC_URL" not in one
+    with pytest.raises(ValueError, match="tron"):
+        sandbox_environment("http://replay", {"tron": "http://t"})
+
+
+def test_full_window_on_every_chain_keeps_oldest_state(labels):
     start, end = dt.date(2021, 1, 1), dt.date(2023, 10, 24)
-    with Anvil(start) as node:
-        began = time.monotonic()
-        truth = plant_scenario(node.url, LABELS, start, end)
+    compile_contracts()
+    began = time.monotonic()
+    with planted_chains(start, end, labels, CONFIGURED) as (urls, truth):
         elapsed = time.monotonic() - began
-        rpc = Rpc(node.url)
-        assert int(rpc("eth_blockNumber"), 16) > 1800
-        # the setup block and the first day's closing block, after ~1,900 newer blocks
-        assert _call(rpc, USDT, calldata("totalSupply()"), 1) == supply_path()["USDT"][start]
-        assert rpc("eth_getBlockByNumber", "0x1", False)["number"] == "0x1"
-        first = truth.blocks["closing_block"][0]
-        for _, token, address, _, _, balance, _ in truth.reserves.filter(pl.col("date") == start).rows():
-            assert _call(rpc, TOKENS[token], calldata("balanceOf(address)", address), first) == balance
-    print(f"planted {start}..{end} in {elapsed:.1f} s")
-    assert elapsed < 120
+        assert story_problems(truth.story) == []
+        for chain in CONFIGURED:
+            rpc = Rpc(urls[chain.name])
+            assert int(rpc("eth_blockNumber"), 16) > 1800
+            # the setup block and the first day's closing block, after ~1,900 newer blocks
+            token = chain.tokens[0]
+            supply = _call(rpc, token.address, calldata("totalSupply()"), 1)
+            assert supply == supply_path(chain)[token.symbol][start]
+            assert rpc("eth_getBlockByNumber", "0x1", False)["number"] == "0x1"
+            address = {t.symbol: t.address for t in chain.tokens}
+            first = truth.blocks.filter(pl.col("chain") == chain.name)["closing_block"][0]
+            for _, _, token, wallet, _, balance, _ in truth.reserves.filter(
+                    (pl.col("date") == start) & (pl.col("chain") == chain.name)).rows():
+                held = _call(rpc, address[token], calldata("balanceOf(address)", wallet), first)
+                assert held == balance
+    print(f"planted {start}..{end} on {', '.join(urls)} in {elapsed:.1f} s")
+    assert elapsed < 60

@@ -27,6 +27,7 @@ from pipelines.chains import CHAINS, Chain
 from pipelines.partitions import DAILY, days, window_of
 from pipelines.resources import Rows, Warehouse
 from pipelines.resources.evm import EvmRpc
+from pipelines.settings import Settings
 
 _RESOURCES = {"warehouse"} | {chain.resource_key for chain in CHAINS}
 _COMMON = dict(
@@ -88,7 +89,8 @@ class _Window:
     before: dict[str, tuple[int, int]]
 
     def metadata(self, **extra) -> dict:
-        meta = {"window": f"{self.start}..{self.end}", **extra}
+        meta = {"window": f"{self.start}..{self.end}", "world": Settings.from_env().world,
+                **extra}
         for chain, rpc, blocks in self.chains:
             requests, splits = self.before[chain.name]
             meta[f"{chain.name}_rpc_requests"] = rpc.requests_made - requests
@@ -245,17 +247,17 @@ def evm_issuance(context: dg.AssetExecutionContext):
 
 
 def _labelled(frame: pl.DataFrame, labels: LabelSet, column: str, prefix: str) -> pl.DataFrame:
-    lookup = labels.frame.select(
-        pl.col("address").str.to_lowercase().alias(column),
-        pl.col("exchange").alias(f"{prefix}exchange"), pl.col("kind").alias(f"{prefix}kind"))
+    lookup = labels.frame.select(pl.col("address").str.to_lowercase().alias(column),
+                                 pl.col("exchange").alias(f"{prefix}exchange"))
     return frame.with_columns(pl.col(column).str.to_lowercase()).join(
         lookup, on=column, how="left")
 
 
 def exchange_reserves(balances_frame: pl.DataFrame, labels: LabelSet) -> pl.DataFrame:
-    """Per-address balances -> one row per date, chain, token and exchange."""
+    """Per-address balances of one chain (`labels` of that chain) -> one row per date,
+    token and exchange."""
     joined = _labelled(balances_frame, labels, "address", "")
-    return joined.group_by("date", "chain", "token", "exchange", "kind").agg(
+    return joined.group_by("date", "chain", "token", "exchange").agg(
         balance_raw=pl.col("balance_raw").sum().cast(RAW),
         balance_tokens=pl.col("balance_tokens").sum(),
         addresses_with_balance=(pl.col("balance_raw") > 0).sum().cast(pl.Int64),
@@ -264,24 +266,23 @@ def exchange_reserves(balances_frame: pl.DataFrame, labels: LabelSet) -> pl.Data
 
 def exchange_flows(transfers_frame: pl.DataFrame, labels: LabelSet, days_: list[dt.date],
                    chain: Chain) -> pl.DataFrame:
-    """Transfers touching labelled wallets -> inflow, outflow and netflow per exchange and
-    day. A transfer between two wallets of the same exchange is internal: not a flow."""
+    """Transfers touching labelled wallets of `chain` (`labels` of that chain) -> inflow,
+    outflow and netflow per exchange and day. A transfer between two wallets of the same
+    exchange is internal: not a flow."""
     t = _labelled(_labelled(transfers_frame, labels, "from_address", "from_"),
                   labels, "to_address", "to_")
     external = t.filter(pl.col("from_exchange").is_null() | pl.col("to_exchange").is_null()
                         | (pl.col("from_exchange") != pl.col("to_exchange")))
-    keys = ["date", "chain", "token", "exchange", "kind"]
+    keys = ["date", "chain", "token", "exchange"]
     inflow = external.filter(pl.col("to_exchange").is_not_null()).group_by(
-        "date", "chain", "token", pl.col("to_exchange").alias("exchange"),
-        pl.col("to_kind").alias("kind")).agg(
+        "date", "chain", "token", pl.col("to_exchange").alias("exchange")).agg(
         inflow_raw=pl.col("value_raw").sum(), inflow_tokens=pl.col("value_tokens").sum(),
         transfers_in=pl.len().cast(pl.Int64))
     outflow = external.filter(pl.col("from_exchange").is_not_null()).group_by(
-        "date", "chain", "token", pl.col("from_exchange").alias("exchange"),
-        pl.col("from_kind").alias("kind")).agg(
+        "date", "chain", "token", pl.col("from_exchange").alias("exchange")).agg(
         outflow_raw=pl.col("value_raw").sum(), outflow_tokens=pl.col("value_tokens").sum(),
         transfers_out=pl.len().cast(pl.Int64))
-    exchanges = labels.frame.select("exchange", "kind").unique()
+    exchanges = labels.frame.select("exchange").unique()
     grid = (pl.DataFrame({"date": days_}, schema={"date": pl.Date})
             .join(pl.DataFrame({"token": [tk.symbol for tk in chain.tokens]}), how="cross")
             .join(exchanges, how="cross").with_columns(chain=pl.lit(chain.name)))
@@ -302,8 +303,8 @@ def exchange_flows(transfers_frame: pl.DataFrame, labels: LabelSet, days_: list[
               "with a non-zero balance at each day's closing block. Grain: date x chain x "
               "token x address.", _DEPS),
         _spec("evm_exchange_reserves", "Exchange-held USDT/USDC at each day's close, per "
-              "exchange (every labelled exchange, zero included), with its kind (spot | "
-              "derivatives). Grain: date x chain x token x exchange.", _DEPS),
+              "exchange (every exchange labelled on the chain, zero included). Grain: date x "
+              "chain x token x exchange.", _DEPS),
     ],
     name="evm_exchange_reserves",
     **_COMMON,
@@ -312,22 +313,24 @@ def evm_exchange_reserves(context: dg.AssetExecutionContext):
     w = _window(context, day_before=False)
     labels = load_labels()
     per_address, reserves = [], []
-
-    def reduce(frame: pl.DataFrame, *_) -> tuple[pl.DataFrame, pl.DataFrame]:
-        # every labelled wallet's balance, reduced at once: reserves per exchange, and the
-        # wallets that hold anything (most labelled wallets are empty on most days)
-        return (exchange_reserves(frame, labels),
-                _labelled(frame.filter(pl.col("balance_raw") > 0), labels, "address", "")
-                .with_columns(label_version=pl.lit(labels.version)))
-
     for chain, rpc, blocks in w.chains:
+        own = labels.on_chain(chain.name)
+
+        def reduce(frame: pl.DataFrame, *_, own=own) -> tuple[pl.DataFrame, pl.DataFrame]:
+            # every labelled wallet's balance, reduced at once: reserves per exchange, and
+            # the wallets that hold anything (most labelled wallets are empty on most days)
+            return (exchange_reserves(frame, own),
+                    _labelled(frame.filter(pl.col("balance_raw") > 0), own, "address", "")
+                    .with_columns(label_version=pl.lit(own.version)))
+
         if rpc.balances == "logs":
             chain_reserves, chain_balances = _rewound(
-                context, "evm_exchange_reserves", chain, rpc, blocks, labels.addresses(), reduce)
+                context, "evm_exchange_reserves", chain, rpc, blocks, own.addresses(), reduce)
         else:
             chain_reserves, chain_balances = _in_parts(
                 context, "evm_exchange_reserves", chain, rpc, blocks, False,
-                lambda part: reduce(balances(rpc, chain, labels.addresses(), part)))
+                lambda part, own=own, reduce=reduce, rpc=rpc, chain=chain:
+                reduce(balances(rpc, chain, own.addresses(), part)))
         reserves.append(chain_reserves)
         per_address.append(chain_balances)
     now = utc_now()
@@ -341,8 +344,7 @@ def evm_exchange_reserves(context: dg.AssetExecutionContext):
     )
     for table, rows in written.items():
         yield dg.MaterializeResult(asset_key=table.split("."), metadata=w.metadata(
-            rows=rows, label_version=labels.version,
-            labelled_addresses=len(labels.addresses())))
+            rows=rows, label_version=labels.version, **_labelled_counts(w, labels)))
 
 
 @dg.multi_asset(
@@ -356,20 +358,26 @@ def evm_exchange_reserves(context: dg.AssetExecutionContext):
 def evm_exchange_flows(context: dg.AssetExecutionContext):
     w = _window(context, day_before=True)
     labels = load_labels()
-    frame = pl.concat([
-        exchange_flows(
+    frames = []
+    for chain, rpc, blocks in w.chains:
+        own = labels.on_chain(chain.name)
+        frames.append(exchange_flows(
             _in_parts(context, "evm_exchange_flows", chain, rpc, blocks, True,
-                      lambda part: transfers(rpc, chain, labels.addresses(), DayOfBlock(part))),
-            labels, days(w.start, w.end), chain)
-        for chain, rpc, blocks in w.chains
-    ])
-    frame = stamp(frame, "json-rpc eth_getLogs Transfer", utc_now())
+                      lambda part, own=own, rpc=rpc, chain=chain:
+                      transfers(rpc, chain, own.addresses(), DayOfBlock(part))),
+            own, days(w.start, w.end), chain))
+    frame = stamp(pl.concat(frames), "json-rpc eth_getLogs Transfer", utc_now())
     written = w.warehouse.replace_window(
         w.start, w.end,
         Rows("raw.evm_exchange_flows", frame, ["date", "chain", "token", "exchange"]))
     yield dg.MaterializeResult(asset_key=["raw", "evm_exchange_flows"], metadata=w.metadata(
         rows=written["raw.evm_exchange_flows"], label_version=labels.version,
-        labelled_addresses=len(labels.addresses())))
+        **_labelled_counts(w, labels)))
+
+
+def _labelled_counts(w: _Window, labels: LabelSet) -> dict[str, int]:
+    return {f"{chain.name}_labelled_addresses": len(labels.addresses(chain.name))
+            for chain, _, _ in w.chains}
 
 
 evm_assets = [evm_day_blocks, evm_token_supply, evm_issuance, evm_exchange_reserves,

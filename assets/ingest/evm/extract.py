@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from assets.ingest.evm.blocks import ClosingBlock
-from pipelines.chains import ISSUANCE_EVENTS, MINTS, TRANSFER, Chain
+from pipelines.chains import ISSUANCE_EVENTS, MINTS, TRANSFER, ZERO_TOPIC, Chain
 from pipelines.resources.evm import EvmRpc
 from pipelines.resources.http import SourceDataError
 
@@ -149,35 +149,61 @@ def filters_per_token(chain: Chain, addresses: list[str]) -> int:
     return 2 * -(-len(addresses) // chain.max_topic_values)
 
 
+def issuance_filters(chain: Chain) -> list[tuple[int, list]]:
+    """(token index, topics) of the get_logs filters that find every mint and burn: the
+    token's issuance events, or for an erc20-standard token a Transfer from 0x0 (mints) and
+    a Transfer to 0x0 (burns)."""
+    filters: list[tuple[int, list]] = []
+    for i, token in enumerate(chain.tokens):
+        if token.standard == "erc20":
+            filters += [(i, [TRANSFER, ZERO_TOPIC]), (i, [TRANSFER, None, ZERO_TOPIC])]
+        else:
+            filters.append((i, [list(ISSUANCE_EVENTS[token.standard])]))
+    return filters
+
+
 def issuance_events(rpc: EvmRpc, chain: Chain, day_of: DayOfBlock) -> pl.DataFrame:
     """Every mint and burn of every token in the window, one row per event.
 
     USDT-style tokens emit Issue/Redeem/DestroyedBlackFunds and no Transfer; USDC-style
     tokens emit Mint/Burn and also a Transfer from/to 0x0, which is not read here, so each
-    mint or burn counts once.
+    mint or burn counts once. erc20-standard tokens have only the Transfer from/to 0x0.
     """
-    names = [ISSUANCE_EVENTS[token.standard] for token in chain.tokens]
-    queries = [(token.address, [list(events)]) for token, events in zip(chain.tokens, names)]
-    logs = rpc.get_logs(queries, day_of.first_block, day_of.last_block)
-    tokens = _query_tokens(chain, per_token=1)
-    topic0 = {topic: name for events in names for topic, name in events.items()}
-    event = pl.col("topics").list.get(0, null_on_oob=True).replace_strict(
-        topic0, default=None, return_dtype=pl.Utf8)
+    filters = issuance_filters(chain)
+    logs = rpc.get_logs([(chain.tokens[i].address, topics) for i, topics in filters],
+                        day_of.first_block, day_of.last_block)
+    tokens = pl.DataFrame({"query": range(len(filters)),
+                           "token": [chain.tokens[i].symbol for i, _ in filters],
+                           "decimals": [chain.tokens[i].decimals for i, _ in filters]},
+                          schema_overrides={"query": pl.Int64})
+    topic0 = {topic: name for token in chain.tokens if token.standard != "erc20"
+              for topic, name in ISSUANCE_EVENTS[token.standard].items()}
+    topic0[TRANSFER] = "Transfer"
+    topic = pl.col("topics").list.get
+    event = topic(0, null_on_oob=True).replace_strict(topic0, default=None,
+                                                      return_dtype=pl.Utf8)
     data = pl.col("data").str.strip_prefix("0x")
+    # A Transfer from 0x0 to 0x0 (both erc20 filters match it) changes no supply: not an event.
+    logs = logs.filter(~((pl.col("topics").list.get(0, null_on_oob=True) == TRANSFER)
+                         & (pl.col("topics").list.get(1, null_on_oob=True) == ZERO_TOPIC)
+                         & (pl.col("topics").list.get(2, null_on_oob=True) == ZERO_TOPIC)))
     frame = logs.join(tokens, on="query", maintain_order="left").select(
         pl.lit(chain.name).alias("chain"), "token",
         pl.col("blockNumber").alias("block_number"), pl.col("transactionHash").alias("tx_hash"),
         pl.col("logIndex").alias("log_index"), event.alias("event"),
-        pl.when(event.is_in(list(MINTS))).then(pl.lit("mint")).otherwise(pl.lit("burn"))
-        .alias("direction"),
+        pl.when(event.is_in(list(MINTS))
+                | ((event == "Transfer") & (topic(1, null_on_oob=True) == ZERO_TOPIC)))
+        .then(pl.lit("mint")).otherwise(pl.lit("burn")).alias("direction"),
         # DestroyedBlackFunds(address, uint256): neither indexed. Mint(minter, to, amount):
         # the account is the recipient. Burn(burner, amount). Issue/Redeem(amount) credit
-        # or debit the token owner: no account in the event.
+        # or debit the token owner: no account in the event. Transfer(from, to, value): the
+        # side that is not 0x0.
         pl.when(event == "DestroyedBlackFunds").then("0x" + data.str.slice(24, 40))
-        .when(event == "Mint").then("0x" + pl.col("topics").list.get(2, null_on_oob=True)
-                                    .str.slice(-40))
-        .when(event == "Burn").then("0x" + pl.col("topics").list.get(1, null_on_oob=True)
-                                    .str.slice(-40))
+        .when(event == "Mint").then("0x" + topic(2, null_on_oob=True).str.slice(-40))
+        .when(event == "Burn").then("0x" + topic(1, null_on_oob=True).str.slice(-40))
+        .when(event == "Transfer").then("0x" + pl.when(topic(1, null_on_oob=True) == ZERO_TOPIC)
+                                        .then(topic(2, null_on_oob=True))
+                                        .otherwise(topic(1, null_on_oob=True)).str.slice(-40))
         .alias("account"),
         pl.when(event == "DestroyedBlackFunds").then(data.str.slice(_WORD, _WORD))
         .otherwise(data.str.slice(0, _WORD)).alias("amount_hex"),
