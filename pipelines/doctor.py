@@ -526,7 +526,7 @@ def _log_filter(address: str | list[str], topics: list, low: int, high: int) -> 
 def _reader_params(p: _ChainProbe, block: int) -> list:
     """The BalanceReader eth_call as extract.balances sends it, for one labelled address."""
     extract, tokens = p.run.m["extract"], [t.address for t in p.chain.tokens]
-    sample = p.run.m["labels"].addresses()[:1] or ["0x" + "00" * 20]
+    sample = p.run.m["labels"].addresses(p.chain.name)[:1] or ["0x" + "00" * 20]
     data = "0x" + format(len(tokens), "064x") + "".join(
         a.lower().removeprefix("0x") for a in tokens + sample)
     return [{"to": extract.READER_ADDRESS, "data": data}, hex(block),
@@ -706,8 +706,8 @@ def _log_calls(p: _ChainProbe, b: _Blocks, span: int | None) -> None:
         return
     days = (p.run.end - p.run.start).days + 1
     part_days, limit = min(days, p.run.m["evm_assets"].PROGRESS_DAYS), p.rpc.max_log_requests
-    addresses = p.run.m["labels"].addresses()
-    filters = {"evm_issuance": len(p.chain.tokens),
+    addresses = p.run.m["labels"].addresses(p.chain.name)
+    filters = {"evm_issuance": len(p.run.m["extract"].issuance_filters(p.chain)),
                "evm_exchange_flows": len(p.run.m["extract"].transfer_filters(p.chain, addresses))}
     calls = {asset: (_calls(n, b.per_day * days, span), _calls(n, b.per_day * part_days, span))
              for asset, n in filters.items()}

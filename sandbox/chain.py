@@ -175,8 +175,10 @@ LLAMA_IDS = {"USDT": 1, "USDC": 2}
 # Mean daily change of the seeded supply walks, per chain and token (0 where not listed).
 DRIFT = {("ethereum", "USDT"): 0.0006, ("ethereum", "USDC"): -0.0009,
          ("arbitrum", "USDT"): 0.0015, ("arbitrum", "USDC"): 0.001}
-# Tokens with no per-chain recording at all: the walk's level on SANDBOX_START, in tokens.
+# Tokens with no per-chain recording at all: the walk's level on SANDBOX_START, in tokens
+# (UNRECORDED_LEVEL for a chain not listed, so a chain added to chains.yaml plants as is).
 UNRECORDED = {("arbitrum", "USDT"): 100e6}
+UNRECORDED_LEVEL = 100e6
 
 # Percent of the chain's supply of each token a venue holds on the window's first day.
 # A BALLPARK of public proof-of-reserves pages, not measured; the balances are simulated.
@@ -479,10 +481,8 @@ def supply_path(chain: Chain) -> dict[str, dict[dt.date, int]]:
         unit = 10**token.decimals
         days = _recorded(chain, token.symbol, unit)
         if not days:
-            if (chain.name, token.symbol) not in UNRECORDED:
-                raise ValueError(f"no recorded supply of {token.symbol} on {chain.name}: give "
-                                 "its simulated level in sandbox/chain.py UNRECORDED")
-            days = {SANDBOX_START: _raw(UNRECORDED[(chain.name, token.symbol)], unit)}
+            level = UNRECORDED.get((chain.name, token.symbol), UNRECORDED_LEVEL)
+            days = {SANDBOX_START: _raw(level, unit)}
         first, last = min(days), max(days)
         assert len(days) == (last - first).days + 1, f"{chain.name} {token.symbol}: gaps"
         rng = random.Random(f"{SEED}:{chain.name}:{token.symbol}")
@@ -564,16 +564,19 @@ class _Op:
     event: tuple[str, str, int] | None = None  # (token, event name, amount) for large_events
 
 
+def weights(chain: Chain) -> dict[str, dict[str, float]]:
+    """The chain's venue weights; a chain without its own table (one just added to
+    chains.yaml) gets Arbitrum's, a generic smaller chain's."""
+    return WEIGHTS.get(chain.name, WEIGHTS["arbitrum"])
+
+
 def _venues(labels: LabelSet, chain: Chain) -> dict[str, list[str]]:
-    """WEIGHTS' venues the labels have on the chain, each with up to WALLETS wallets."""
-    if chain.name not in WEIGHTS:
-        raise ValueError(f"no exchange weights for {chain.name}: add its venues to "
-                         "sandbox/chain.py WEIGHTS")
+    """The weighted venues the labels have on the chain, each with up to WALLETS wallets."""
     frame = labels.frame.with_columns(
         rank=pl.col("wallet_role").replace_strict(_ROLE_ORDER, default=len(_ROLE_ORDER)),
         key=pl.col("address").str.to_lowercase())
     wallets = {}
-    for venue, shares in WEIGHTS[chain.name].items():
+    for venue, shares in weights(chain).items():
         missing = {t.symbol for t in chain.tokens} - set(shares)
         if missing:
             raise ValueError(f"WEIGHTS[{chain.name!r}][{venue!r}] has no share of {missing}")
@@ -581,8 +584,8 @@ def _venues(labels: LabelSet, chain: Chain) -> dict[str, list[str]]:
         if rows.height:
             wallets[venue] = [to_checksum_address(a) for a in rows["address"]]
     if not wallets:
-        raise ValueError(f"the labels have none of the venues of WEIGHTS[{chain.name!r}] on "
-                         f"{chain.name}")
+        raise ValueError(f"the labels have none of the weighted venues on {chain.name} "
+                         f"(sandbox/chain.py WEIGHTS)")
     return wallets
 
 
@@ -735,11 +738,11 @@ class _Planter:
             total = self.path[symbol][self.start]
             handed = 0
             for venue, wallets in self.wallets.items():
-                share = WEIGHTS[self.chain.name][venue][symbol] / 100
+                share = weights(self.chain)[venue][symbol] / 100
                 r0 = self._amount(symbol, total * share / self.unit[symbol])
                 self.r0[(symbol, venue)] = r0
-                weights = [self.rng.randint(1, 3) for _ in wallets]
-                parts = [r0 * w // sum(weights) for w in weights[:-1]]
+                split = [self.rng.randint(1, 3) for _ in wallets]
+                parts = [r0 * w // sum(split) for w in split[:-1]]
                 for wallet, part in zip(wallets, [*parts, r0 - sum(parts)]):
                     self.mint(symbol, wallet, part)
                 handed += r0

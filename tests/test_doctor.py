@@ -59,7 +59,7 @@ def flow_filters() -> int:
     from assets.ingest.evm.extract import transfer_filters
     from assets.ingest.labels import load_labels
     from pipelines.chains import CHAINS
-    return len(transfer_filters(CHAINS[0], load_labels().addresses()))
+    return len(transfer_filters(CHAINS[0], load_labels().addresses(CHAINS[0].name)))
 
 
 def runs(report) -> set[str]:

@@ -65,11 +65,12 @@ def test_window_run_writes_every_table_and_passes_every_check(resources, replay,
     stored = warehouse.read("SELECT date, series_id, value FROM raw.fred_series_daily")
     assert {(d, s): v for d, s, v in stored.rows()} == fred
     assert fred[(D(2022, 5, 30), "DTB3")] is None  # Memorial Day: FRED's empty value, kept
-    # Ethereum for both tokens, plus every USDC chain recorded from 2022-05-12 on.
+    # Ethereum for both tokens, plus every USDC chain recorded from 2022-05-12 on, plus the
+    # USDT the sandbox simulates on Arbitrum (no recording: the sandbox chain's own series).
     header = (RECORDINGS / "defillama" / "usdc_circulating_by_chain_2022_2023.csv").read_text().splitlines()[0]
     usdc_chains = sum(c.endswith("_Circulating") for c in header.split(","))
     chains = warehouse.read("SELECT token, count(DISTINCT chain) AS n FROM raw.defillama_token_supply_by_chain GROUP BY ALL ORDER BY token")
-    assert chains.rows() == [("USDC", usdc_chains), ("USDT", 1)]
+    assert chains.rows() == [("USDC", usdc_chains), ("USDT", 2)]
     evaluations = result.get_asset_check_evaluations()
     assert {e.asset_key for e in evaluations} == {k for a in ingest_assets for k in a.keys}
     assert all(e.passed for e in evaluations)

@@ -56,7 +56,8 @@ def tables(path: Path) -> dict[str, list]:
         columns: dict[str, list[str]] = {}
         for table, column in con.execute(
                 "SELECT schema_name || '.' || table_name, column_name FROM duckdb_columns() "
-                "ORDER BY ALL").fetchall():
+                "WHERE (schema_name, table_name) IN (SELECT (schema_name, table_name) "
+                "FROM duckdb_tables()) ORDER BY ALL").fetchall():
             columns.setdefault(table, []).append(column)
         result = {}
         for table, names in columns.items():

@@ -52,7 +52,7 @@ def world_rows(world: str, run_id: str, previous: pl.DataFrame) -> pl.DataFrame:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(["raw", name], group_name="ingest", kinds={"duckdb"}, description=text)
+        dg.AssetSpec(["raw", name], group_name="reference", kinds={"duckdb"}, description=text)
         for name, text in (
             ("exchanges", "Every labelled exchange with its two spot/derivatives taxonomies "
                           "and the reason for each (sql/seeds/exchanges.csv)."),

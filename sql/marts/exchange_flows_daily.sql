@@ -4,6 +4,8 @@
 -- outflow of one and an inflow of the other, so within one kind it appears in both inflow and
 -- outflow (it cancels in netflow).
 -- Sources: staging.stg_evm__exchange_flows, marts.exchanges.
+-- Token sums go through DECIMAL(38, 6) (the tokens' base unit): exact, so the result does not
+-- depend on the order DuckDB's threads add rows in, and a rebuild gives identical bytes.
 WITH flows AS (
     SELECT f.*, e.kind, e.main_business
     FROM staging.stg_evm__exchange_flows AS f
@@ -20,9 +22,9 @@ SELECT
     token,
     taxonomy,
     class               AS kind,
-    sum(inflow_tokens)  AS inflow_tokens,
-    sum(outflow_tokens) AS outflow_tokens,
-    sum(netflow_tokens) AS netflow_tokens,
+    sum(inflow_tokens::DECIMAL(38, 6))::DOUBLE  AS inflow_tokens,
+    sum(outflow_tokens::DECIMAL(38, 6))::DOUBLE AS outflow_tokens,
+    sum(netflow_tokens::DECIMAL(38, 6))::DOUBLE AS netflow_tokens,
     sum(transfers_in)   AS transfers_in,
     sum(transfers_out)  AS transfers_out
 FROM classified

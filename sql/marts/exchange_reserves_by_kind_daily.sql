@@ -2,6 +2,8 @@
 -- under both taxonomies, and each kind's share of all exchange-held supply of the token.
 -- Grain: date x chain x token x taxonomy x kind.
 -- Source: marts.exchange_reserves_daily.
+-- Token sums go through DECIMAL(38, 6) (the tokens' base unit): exact, so the result does not
+-- depend on the order DuckDB's threads add rows in, and a rebuild gives identical bytes.
 WITH classified AS (
     SELECT date, chain, token, 'offers_derivatives' AS taxonomy, kind, reserve_tokens
     FROM marts.exchange_reserves_daily
@@ -16,7 +18,7 @@ by_kind AS (
         token,
         taxonomy,
         kind,
-        sum(reserve_tokens)                        AS reserve_tokens,
+        sum(reserve_tokens::DECIMAL(38, 6))::DOUBLE AS reserve_tokens,
         count(*) FILTER (WHERE reserve_tokens > 0) AS exchanges_with_reserve
     FROM classified
     GROUP BY date, chain, token, taxonomy, kind

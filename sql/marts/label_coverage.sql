@@ -3,6 +3,8 @@
 -- Grain: exchange x chain. Every (exchange, chain) with a label has a row, also on chains the
 -- pipeline does not read (chain_read = false: no balances known there).
 -- Sources: raw.exchange_labels, staging.stg_evm__exchange_reserves, marts.exchanges.
+-- Token sums go through DECIMAL(38, 6) (the tokens' base unit): exact, so the result does not
+-- depend on the order DuckDB's threads add rows in, and a rebuild gives identical bytes.
 WITH labels AS (
     SELECT
         exchange,
@@ -37,8 +39,8 @@ latest AS (
         exchange,
         chain,
         max(date)                                         AS latest_date,
-        sum(reserve_tokens) FILTER (WHERE token = 'USDT') AS latest_usdt_tokens,
-        sum(reserve_tokens) FILTER (WHERE token = 'USDC') AS latest_usdc_tokens
+        sum(reserve_tokens::DECIMAL(38, 6)) FILTER (WHERE token = 'USDT')::DOUBLE AS latest_usdt_tokens,
+        sum(reserve_tokens::DECIMAL(38, 6)) FILTER (WHERE token = 'USDC')::DOUBLE AS latest_usdc_tokens
     FROM last_day
     GROUP BY exchange, chain
 ),
@@ -66,7 +68,8 @@ SELECT
     t.latest_usdt_tokens,
     t.latest_usdc_tokens,
     (t.latest_usdt_tokens + t.latest_usdc_tokens)
-        / nullif(sum(t.latest_usdt_tokens + t.latest_usdc_tokens) OVER (PARTITION BY l.chain), 0)
+        / nullif(sum((t.latest_usdt_tokens + t.latest_usdc_tokens)::DECIMAL(38, 6))
+                 OVER (PARTITION BY l.chain), 0)::DOUBLE
         AS share_of_labelled_reserves
 FROM labels AS l
 LEFT JOIN marts.exchanges AS e USING (exchange)

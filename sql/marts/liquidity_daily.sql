@@ -24,8 +24,11 @@ supply AS (
 reserves AS (
     SELECT
         date,
-        sum(reserve_tokens) FILTER (WHERE kind = 'spot')        AS spot_exchange_reserve_tokens,
-        sum(reserve_tokens) FILTER (WHERE kind = 'derivatives') AS derivatives_exchange_reserve_tokens
+        -- exact sums (DECIMAL, the tokens' base unit): identical on every rebuild
+        sum(reserve_tokens::DECIMAL(38, 6)) FILTER (WHERE kind = 'spot')::DOUBLE
+            AS spot_exchange_reserve_tokens,
+        sum(reserve_tokens::DECIMAL(38, 6)) FILTER (WHERE kind = 'derivatives')::DOUBLE
+            AS derivatives_exchange_reserve_tokens
     FROM marts.exchange_reserves_by_kind_daily
     WHERE token IN ('USDT', 'USDC') AND taxonomy = 'offers_derivatives'
     GROUP BY date

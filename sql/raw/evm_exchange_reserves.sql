@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS raw.evm_exchange_reserves (
 -- Warehouses from before the taxonomy moved to sql/seeds/exchanges.csv (raw.exchanges)
 -- stored a kind per row; the marts now join it, so the column goes.
 ALTER TABLE raw.evm_exchange_reserves DROP COLUMN IF EXISTS kind;
-COMMENT ON TABLE raw.evm_exchange_reserves IS 'Sum of the balances of every labelled wallet of each exchange at the closing block of each UTC day; every exchange labelled on the chain has a row, zero included. Spot vs derivatives: join raw.exchanges (two taxonomies), as the marts do. Grain: date x chain x token x exchange.';
+COMMENT ON TABLE raw.evm_exchange_reserves IS 'Sum of the balances of every labelled wallet of each exchange at the closing block of each UTC day; every exchange labelled on the chain has a row, zero included. Spot vs derivatives: join raw.exchanges (two taxonomies), as the marts do. Grain: date x chain x token x exchange. Read from the JSON-RPC node of each chain (STABLEFLOW_<CHAIN>_RPC_URL); in the sandbox the chains are simulated (raw.data_world).';
 COMMENT ON COLUMN raw.evm_exchange_reserves.date IS 'UTC day';
 COMMENT ON COLUMN raw.evm_exchange_reserves.chain IS 'Chain name from pipelines/chains.yaml';
 COMMENT ON COLUMN raw.evm_exchange_reserves.token IS 'Token symbol (USDT, USDC)';

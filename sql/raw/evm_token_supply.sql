@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS raw.evm_token_supply (
     ingested_at   TIMESTAMP      NOT NULL,
     PRIMARY KEY (date, chain, token)
 );
-COMMENT ON TABLE raw.evm_token_supply IS 'totalSupply() of USDT and USDC at the closing block of each UTC day, per chain. Grain: date x chain x token.';
+COMMENT ON TABLE raw.evm_token_supply IS 'totalSupply() of USDT and USDC at the closing block of each UTC day, per chain. Grain: date x chain x token. Read from the JSON-RPC node of each chain (STABLEFLOW_<CHAIN>_RPC_URL); in the sandbox the chains are simulated (raw.data_world).';
 COMMENT ON COLUMN raw.evm_token_supply.date IS 'UTC day';
 COMMENT ON COLUMN raw.evm_token_supply.chain IS 'Chain name from pipelines/chains.yaml';
 COMMENT ON COLUMN raw.evm_token_supply.token IS 'Token symbol (USDT, USDC)';

@@ -76,11 +76,15 @@ def test_token_totals_and_chains_from_the_stablecoin_endpoint():
     payload = build_stablecoin(1)
     totals, chains = parse_token(payload, "USDT", D(2021, 1, 1), D(2023, 10, 24))
     assert totals.height == 1027 and set(totals["token"]) == {"USDT"}
-    assert set(chains["chain"]) == {"Ethereum"}  # the only USDT chain the recordings hold
-    assert chains["date"].max() == D(2022, 7, 31)
+    # the only USDT chain the recordings hold, and the simulated Arbitrum the sandbox plants
+    assert set(chains["chain"]) == {"Ethereum", "Arbitrum"}
+    assert set(parse_token(build_stablecoin(1, simulated=False), "USDT", D(2021, 1, 1),
+                           D(2023, 10, 24))[1]["chain"]) == {"Ethereum"}
+    assert chains.filter(pl.col("chain") == "Ethereum")["date"].max() == D(2022, 7, 31)
     # Values as recorded (usdt_circulating_daily.csv line 2021-01-01; Ethereum export row 1).
     assert totals.filter(pl.col("date") == D(2021, 1, 1))["circulating_tokens"].item() == 20_037_511_915.0
-    assert chains.filter(pl.col("date") == D(2021, 1, 1))["circulating_tokens"].item() == 13_154_092_646
+    assert chains.filter((pl.col("date") == D(2021, 1, 1)) & (pl.col("chain") == "Ethereum")
+                         )["circulating_tokens"].item() == 13_154_092_646
 
 
 def test_usdc_chains_cover_only_the_recorded_days():
@@ -301,12 +305,16 @@ def test_a_window_across_the_cut_stitches_both_sources(resources, warehouse):
     # which starts 2022-05-12, wins over the rounded Ethereum export, as before).
     _, usdc_chains = parse_token(build_stablecoin(2), "USDC", start, end)
     _, usdt_chains = parse_token(build_stablecoin(1), "USDT", start, end)
-    expected = pl.concat([usdc_chains, usdt_chains]).select("date", "token", "chain", "circulating_tokens")
+    # before the cut only the chains read (this session: Ethereum) come from their charts
+    expected = pl.concat([usdc_chains, usdt_chains]).filter(
+        (pl.col("chain") == "Ethereum") | (pl.col("date") >= D(2022, 5, 12))
+    ).select("date", "token", "chain", "circulating_tokens")
     assert rows.select("date", "token", "chain", "circulating_tokens").sort("date", "token", "chain").equals(
         expected.sort("date", "token", "chain"))
-    # Other USDC chains: only from /stablecoin/2, only from the cut on.
+    # Other chains: only from /stablecoin/{id}, only from the cut on.
     others = rows.filter(pl.col("chain") != "Ethereum")
-    assert set(others["date"]) == {D(2022, 5, 12)} and set(others["source"]) == {"defillama /stablecoin/2"}
+    assert set(others["date"]) == {D(2022, 5, 12)}
+    assert set(others["source"]) == {"defillama /stablecoin/1", "defillama /stablecoin/2"}
     assert rows.select("date", "token", "chain").n_unique() == rows.height
 
 

@@ -327,6 +327,33 @@ def test_deterministic(planted, labels):
         assert getattr(again, name).equals(getattr(truth, name)), name
 
 
+def test_a_third_chain_plants_from_configuration_alone(labels, tmp_path):
+    """Base added to chains.yaml (native USDC, bridged USDT): no code change, the sandbox
+    plants it from the labels' Base wallets with the default weights and levels, and the
+    story holds on it too."""
+    import yaml
+
+    from pipelines.chains import CHAINS_FILE, load_chains
+
+    config = yaml.safe_load(CHAINS_FILE.read_text())
+    config["base"] = {
+        "rpc_url_env": "STABLEFLOW_BASE_RPC_URL", "chain_id": 8453,
+        "anchor": {"number": 1, "timestamp": 1686789349}, "confirmations": 64,
+        "tokens": {
+            "USDT": {"address": "0xfde4C96c8593536E31F229EA8f37b2ADa2699bb2", "decimals": 6,
+                     "standard": "erc20", "bridged": True},
+            "USDC": {"address": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "decimals": 6,
+                     "standard": "fiattoken"}}}
+    path = tmp_path / "chains.yaml"
+    path.write_text(yaml.safe_dump(config))
+    base = next(c for c in load_chains(path) if c.name == "base")
+    with Anvil(START, chain_id=base.chain_id) as node:
+        truth = plant_scenario(node.url, labels, START, END, base)
+    assert set(truth.supply["chain"]) == {"base"} and story_problems(truth.story) == []
+    held = truth.reserves.filter(pl.col("balance_raw") > 0)["exchange"].unique().to_list()
+    assert held and set(held) <= set(labels.on_chain("base").frame["exchange"])
+
+
 def test_a_node_of_another_chain_is_refused(labels):
     with Anvil(START, chain_id=CHAIN["arbitrum"].chain_id) as node, \
             pytest.raises(RuntimeError, match="chain id 42161, ethereum is 1"):
