@@ -113,12 +113,7 @@ class Warehouse(dg.ConfigurableResource):
         run writes whole (labels, configured tokens)."""
         with self.transaction() as con:
             for write in writes:
-                con.execute(table_ddl(write.table))
-                columns = con.execute(f"SELECT * FROM {write.table} LIMIT 0").pl().schema
-                if set(columns) != set(write.frame.columns):
-                    raise WarehouseError(f"{write.table}: rows have columns "
-                                         f"{sorted(write.frame.columns)}, the table has "
-                                         f"{sorted(columns)}")
+                columns = _created(con, write)
                 con.execute(f"DELETE FROM {write.table}")
                 con.register("_table_rows", write.frame.select(list(columns))
                              .sort(list(write.order_by)))
@@ -179,15 +174,21 @@ class Warehouse(dg.ConfigurableResource):
         return bool(found["n"][0])
 
 
-def _replace(con: duckdb.DuckDBPyConnection, write: Rows, start: dt.date, end: dt.date) -> int:
-    table = write.table
-    con.execute(table_ddl(table))
-    columns = con.execute(f"SELECT * FROM {table} LIMIT 0").pl().schema
+def _created(con: duckdb.DuckDBPyConnection, write: Rows) -> pl.Schema:
+    """Create `write.table` from its DDL if needed; its schema, which the rows must match."""
+    con.execute(table_ddl(write.table))
+    columns = con.execute(f"SELECT * FROM {write.table} LIMIT 0").pl().schema
     if set(columns) != set(write.frame.columns):
         raise WarehouseError(
-            f"{table}: rows have columns {sorted(write.frame.columns)}, "
+            f"{write.table}: rows have columns {sorted(write.frame.columns)}, "
             f"the table has {sorted(columns)}"
         )
+    return columns
+
+
+def _replace(con: duckdb.DuckDBPyConnection, write: Rows, start: dt.date, end: dt.date) -> int:
+    table = write.table
+    columns = _created(con, write)
     new = write.frame.select(list(columns)).cast(dict(columns)).sort(list(write.order_by))
     old = con.execute(f"SELECT * FROM {table} WHERE date BETWEEN ? AND ?", [start, end]).pl()
     new = _keep_ingested_at_of_unchanged_rows(new, old)
