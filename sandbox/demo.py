@@ -94,13 +94,14 @@ def verdicts(path: str) -> str:
             "ORDER BY window_start, window_end DESC").fetchall()
         counts = con.execute(
             "SELECT period, count(*) FILTER (verdict = 'coupled'), "
-            "count(*) FILTER (verdict = 'decoupled'), count(*) FILTER (verdict = 'inconclusive') "
+            "count(*) FILTER (verdict = 'decoupled'), count(*) FILTER (verdict = 'not detected'), "
+            "count(*) FILTER (verdict = 'inconclusive') "
             "FROM analytics.decoupling_summary GROUP BY period, window_start, window_end "
             "ORDER BY window_start, window_end DESC").fetchall()
     lines = ["decoupling verdicts, all stablecoins vs crypto (BTC+ETH) market cap:"]
     lines += [f"  {period:14} {verdict:12} {explanation}" for period, verdict, explanation in headline]
-    lines.append("all 9 supply/price pairs (coupled / decoupled / inconclusive):")
-    lines += [f"  {period:14} {c} / {d} / {i}" for period, c, d, i in counts]
+    lines.append("all 9 supply/price pairs (coupled / decoupled / not detected / inconclusive):")
+    lines += [f"  {period:14} {c} / {d} / {n} / {i}" for period, c, d, n, i in counts]
     return "\n".join(lines)
 
 

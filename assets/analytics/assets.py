@@ -83,10 +83,9 @@ def read_table(warehouse: Warehouse, table: str) -> pl.DataFrame:
 
 def _lead_lag(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
     panel = read_panel(warehouse)
-    stationarity = decoupling.stationarity(panel)
     return {"window_correlation": decoupling.window_correlation(panel),
-            "stationarity": stationarity,
-            "granger_causality": decoupling.granger_causality(panel, stationarity)}
+            "stationarity": decoupling.stationarity(panel),
+            "granger_causality": decoupling.granger_causality(panel)}
 
 
 def _regimes(warehouse: Warehouse) -> dict[str, pl.DataFrame]:

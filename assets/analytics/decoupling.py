@@ -7,9 +7,10 @@ decoupling_summary. Supply series: USDT, USDC and total supply; price series: BT
 "crypto" (BTC+ETH) market cap; every statistic is computed for all nine (supply, price) pairs.
 
 Conventions
-- Transforms: log_level = ln(x); log_diff = first difference of ln(x) (daily log growth of supply,
-  daily log return of a market cap); log_diff2 = second difference. Missing or non-positive values
-  are missing (NULL in, NaN inside, NULL out).
+- One tested quantity, fixed in advance: every correlation and Granger test is on daily log
+  changes (log_diff = first difference of ln(x): daily log growth of supply, daily log return
+  of a market cap) on both sides, in every window. log_level = ln(x) is what cointegration and
+  the regimes use. Missing or non-positive values are missing (NULL in, NaN inside, NULL out).
 - Windows come from `windows.windows()`; a window is named by its `period` column and dated by
   window_start and window_end. A statistic over a window uses only that window's days (so a
   difference starts on the window's second day). A window with fewer than MIN_OBS usable
@@ -28,21 +29,30 @@ Methods, assumptions and how to read them
 - rolling_correlation: Pearson correlation of daily supply log growth and market-cap log return
   over the trailing 30/90/365 rows (= days); NULL until the window holds that many non-null pairs.
 - window_correlation: the same correlation over each window, with the t-test p-value (assumes
-  roughly independent daily pairs; daily log changes are close to that).
-- stationarity: ADF (H0: unit root; constant, lag by AIC) and KPSS (H0: level-stationary;
-  constant, automatic bandwidth) on each transform. stationary = ADF p < 0.05 and KPSS p >= 0.05.
-  KPSS p-values are interpolated from a short table and clipped to [0.01, 0.10]: 0.01 reads
-  "0.01 or less", 0.10 reads "0.10 or more"; the 5% decision is unaffected. `chosen` is the first
-  stationary transform of log_level, log_diff, log_diff2 (log_diff2 if none is).
+  roughly independent daily pairs; daily log changes are close to that), and equivalence_p: two
+  one-sided tests on Fisher's z of H0 |rho| >= CORRELATION_MARGIN (0.14); a small value is
+  evidence that the correlation is negligible.
+- stationarity: diagnostics, reported, deciding nothing. ADF (H0: unit root; constant, lag by
+  AIC) and KPSS (H0: level-stationary; constant, automatic bandwidth) on the log level and the
+  daily log change. stationary = ADF p < 0.05 and KPSS p >= 0.05. KPSS p-values are
+  interpolated from a short table and clipped to [0.01, 0.10]: 0.01 reads "0.01 or less", 0.10
+  reads "0.10 or more". Earlier versions let these tests pick the transform per window (and
+  fell back to second differences), so the tested quantity changed between periods; now a
+  window whose log changes do not look stationary is visible here, and the Granger test on it
+  is read with that in mind.
 - granger_causality: does the past of `cause` improve a linear forecast of `effect` beyond the
-  effect's own past? SSR F-test of effect_t on a constant and p own lags (restricted) against the
-  same plus p lags of the cause (unrestricted), on the same rows; F(p, n - 2p - 1) with n the
-  regression rows (n_obs). Each series uses its chosen (stationary) transform. Identical to
-  statsmodels' grangercausalitytests 'ssr_ftest'. Assumes stationary series (hence the chosen
-  transform) and homoskedastic errors; with fat-tailed daily crypto returns the F distribution
-  is an approximation. A small p at lag p means "cause precedes effect", predictive precedence,
-  not proof of causation; the smallest p over 14 lags must be Bonferroni-adjusted (x14), which
-  the summary does.
+  effect's own past? OLS of effect_t on a constant, p own lags and p cause lags (daily log
+  changes), and a Wald test that the p cause coefficients are zero with the HC3
+  heteroskedasticity-robust covariance (MacKinnon and White 1985), referred to F(p, n - 2p - 1)
+  (wald_f = Wald / p; identical to statsmodels' OLS(...).fit(cov_type="HC3").wald_test(...,
+  use_f=True)). Robust because daily crypto returns and supply growth have fat tails and
+  volatility clusters: the homoskedastic F-test called 7.7% of unrelated real paths coupled
+  (bench/calibration.py has the realistic null). equivalence_p tests H0: f2 >= F2_MARGIN
+  (0.02), f2 being the share of the effect's remaining variance the cause's p lags explain,
+  reading the Wald statistic as noncentral chi-square(p, n x 0.02) at the margin; a small value
+  is evidence that the cause's lags explain a negligible share. A small p at lag p means "cause
+  precedes effect", predictive precedence, not proof of causation; p_value is per lag and
+  unadjusted (the summary adjusts for the 14 lags).
 - cointegration (log levels): Engle-Granger, i.e. OLS of ln(price) on a constant and ln(supply),
   then ADF without constant (lag by AIC) on the residuals; the same computation as statsmodels'
   coint(trend='c'), done step by step to record the ADF lag. p_value is MacKinnon's (1994)
@@ -65,20 +75,37 @@ Methods, assumptions and how to read them
   first day of the second regime. Its p-value comes from the asymptotic null distribution of
   sup-F (Andrews 1993), tabulated in SUP_F_NULL_QUANTILES; it is clipped to [0.001, 0.99].
   Assumes homoskedastic errors (the Chow F), so volatile markets make it somewhat liberal.
-- decoupling_summary: one verdict per window and pair from a family of tests with a Bonferroni
-  correction. The family is the Granger test both ways (each the smallest p over 14 lags, x14)
-  plus, in windows with at least EG_MIN_OBS observations (n_obs), Engle-Granger: Bonferroni
-  over 3 tests there, over 2 tests in shorter windows (where Engle-Granger is still reported but
-  takes no part, so its absence does not matter; see EG_MIN_OBS for why). coupled if
-  family size * min p < 0.05; inconclusive if the window has fewer than MIN_OBS observations, a
-  test of the family could not be run, or family size * min p is in [0.05, 0.20); decoupled
-  otherwise. The explanation quotes the decisive statistic; its "Bonferroni p" is exactly
-  family size * min p, the number compared with 0.05. Correlation and Johansen are reported, not
-  voted. n_obs is window_correlation's: daily changes, so 364 for a full year.
+- decoupling_summary: one verdict per window and pair. The voting family is the Granger test
+  both ways (each its smallest p over the 14 lags, x14: supply_to_price_p_adj_lags,
+  price_to_supply_p_adj_lags) plus, in windows with at least EG_MIN_OBS observations (n_obs),
+  Engle-Granger (engle_granger_p, unadjusted). p_adj_family = family size x the smallest of
+  those (Bonferroni over lags and tests: 3 tests, 2 in shorter windows where Engle-Granger is
+  reported but does not vote; see EG_MIN_OBS). q_bh = Benjamini-Hochberg q-value of
+  p_adj_family across every pair and period of the table (false discovery rate 5%; the rows
+  overlap in time and pairs share series, positively dependent tests for which BH holds).
+  Verdicts:
+    coupled       q_bh < 0.05;
+    inconclusive  fewer than MIN_OBS observations, or a voting test could not be computed;
+    decoupled     not coupled and equivalence_p < 0.05: positive evidence that the relation is
+                  negligible, i.e. the correlation within +-CORRELATION_MARGIN AND, at every
+                  lag 1..14 both ways, the Granger effect f2 < F2_MARGIN (an intersection-union
+                  test: equivalence_p is the largest of those p-values, so no correction is
+                  needed). Engle-Granger not rejecting is not required to be shown: no standard
+                  test has "no cointegration" as its alternative;
+    not detected  otherwise: no relation detected, but none ruled out either. This is about
+                  power, not independence; a year of daily data rarely rules out a 2% effect
+                  at 14 lags, so "not detected" is the usual answer for a single year.
+  The explanation names what was tested (daily log changes), the decisive test and lag, and
+  quotes p_adj_family and q_bh. Correlation and Johansen are reported, not voted. n_obs is
+  window_correlation's: daily changes, so 364 for a full year. Calibration: on independent
+  Gaussian random walks and on the realistic null (real supply paths against real price
+  paths a year or more away, bench/calibration.py) no pair is called coupled more often than
+  5% (tests/analytics/test_decoupling.py).
 """
 
 import datetime as dt
 import itertools
+import math
 import warnings
 from typing import Iterable, Mapping, Sequence
 
@@ -100,7 +127,10 @@ MAX_LAG = 14
 ALPHA = 0.05
 ROLLING_WINDOWS = (30, 90, 365)
 
-TRANSFORMS = ("log_level", "log_diff", "log_diff2")
+# The stationarity diagnostics are reported for both; every Granger test and correlation is on
+# TESTED_TRANSFORM, fixed in advance, so a verdict means the same thing in every window.
+TRANSFORMS = ("log_level", "log_diff")
+TESTED_TRANSFORM = "log_diff"
 PAIRS = tuple(itertools.product(SUPPLY_SERIES, PRICE_SERIES))
 # Engle-Granger votes in the summary only in windows with at least this many observations (the
 # summary's n_obs, daily changes: 364 in a full year). Its p-value (MacKinnon's asymptotic one)
@@ -113,8 +143,12 @@ PAIRS = tuple(itertools.product(SUPPLY_SERIES, PRICE_SERIES))
 # two Granger tests only. With this rule the same random walks are called coupled in 1.9% of
 # 90-day and 3.3% of 365-day windows (1,000 seeds, the whole per-window path).
 EG_MIN_OBS = 250
-# Bonferroni p in [ALPHA, INCONCLUSIVE_BELOW) is "borderline", not evidence of independence.
-INCONCLUSIVE_BELOW = 0.20
+# "Negligible", stated once for both equivalence tests: the other side explains under 2% of a
+# series' variance. Granger: f2 (the share of the effect's remaining variance its 14 lags of the
+# cause explain) < 0.02, Cohen's (1988) "small" effect; correlation: |rho| < sqrt(0.02) = 0.14.
+# For daily returns 2% is already economically large, so "negligible" is not a loose standard.
+F2_MARGIN = 0.02
+CORRELATION_MARGIN = math.sqrt(F2_MARGIN)
 REGIME_HORIZON_DAYS = 30
 MIN_REGIME_DAYS = 14
 DIVERGENT_REGIMES = ("supply_up_price_down", "supply_down_price_up")
@@ -142,17 +176,18 @@ ROLLING_CORRELATION_SCHEMA = {
 }
 WINDOW_CORRELATION_SCHEMA = {
     **WINDOW_SCHEMA, "supply_series": pl.String, "price_series": pl.String,
-    "correlation": pl.Float64, "p_value": pl.Float64, "n_obs": pl.Int32,
+    "correlation": pl.Float64, "p_value": pl.Float64, "equivalence_p": pl.Float64,
+    "n_obs": pl.Int32,
 }
 STATIONARITY_SCHEMA = {
     **WINDOW_SCHEMA, "series": pl.String, "transform": pl.String, "adf_stat": pl.Float64,
     "adf_p_value": pl.Float64, "kpss_stat": pl.Float64, "kpss_p_value": pl.Float64,
-    "stationary": pl.Boolean, "chosen": pl.Boolean,
+    "stationary": pl.Boolean,
 }
 GRANGER_SCHEMA = {
     **WINDOW_SCHEMA, "cause": pl.String, "effect": pl.String, "cause_transform": pl.String,
-    "effect_transform": pl.String, "lag": pl.Int32, "f_stat": pl.Float64, "p_value": pl.Float64,
-    "n_obs": pl.Int32,
+    "effect_transform": pl.String, "lag": pl.Int32, "wald_f": pl.Float64, "p_value": pl.Float64,
+    "equivalence_p": pl.Float64, "n_obs": pl.Int32,
 }
 COINTEGRATION_SCHEMA = {
     **WINDOW_SCHEMA, "supply_series": pl.String, "price_series": pl.String, "method": pl.String,
@@ -175,10 +210,13 @@ STRUCTURAL_BREAKS_SCHEMA = {
 }
 DECOUPLING_SUMMARY_SCHEMA = {
     **WINDOW_SCHEMA, "supply_series": pl.String, "price_series": pl.String, "n_obs": pl.Int32,
-    "verdict": pl.String, "supply_to_price_lag": pl.Int32, "supply_to_price_p": pl.Float64,
-    "price_to_supply_lag": pl.Int32, "price_to_supply_p": pl.Float64,
-    "engle_granger_p": pl.Float64, "johansen_trace": pl.Float64,
-    "johansen_critical_5pct": pl.Float64, "correlation": pl.Float64, "explanation": pl.String,
+    "verdict": pl.String, "q_bh": pl.Float64, "p_adj_family": pl.Float64,
+    "supply_to_price_lag": pl.Int32, "supply_to_price_p_adj_lags": pl.Float64,
+    "price_to_supply_lag": pl.Int32, "price_to_supply_p_adj_lags": pl.Float64,
+    "engle_granger_p": pl.Float64, "equivalence_p": pl.Float64,
+    "correlation_equivalence_p": pl.Float64, "granger_equivalence_p": pl.Float64,
+    "correlation": pl.Float64, "johansen_trace": pl.Float64,
+    "johansen_critical_5pct": pl.Float64, "explanation": pl.String,
 }
 
 _PAIR_KEY = ["supply_series", "price_series"]
@@ -293,12 +331,27 @@ def _window_correlation_for(panel: pl.DataFrame, window: Window,
         x = _log_transform(_values(frame, SUPPLY_SERIES[supply]), "log_diff")
         y = _log_transform(_values(frame, PRICE_SERIES[price]), "log_diff")
         usable = ~(np.isnan(x) | np.isnan(y))
-        correlation, p_value = (pearson(x[usable], y[usable]) if usable.sum() >= MIN_OBS
+        n_obs = int(usable.sum())
+        correlation, p_value = (pearson(x[usable], y[usable]) if n_obs >= MIN_OBS
                                 else (None, None))
         rows.append({**_window_columns(window), "supply_series": supply, "price_series": price,
                      "correlation": correlation, "p_value": p_value,
-                     "n_obs": int(usable.sum())})
+                     "equivalence_p": correlation_equivalence_p(correlation, n_obs),
+                     "n_obs": n_obs})
     return _table(rows, WINDOW_CORRELATION_SCHEMA, _WINDOW_PAIR_KEY)
+
+
+def correlation_equivalence_p(correlation: float | None, n_obs: int) -> float | None:
+    """Two one-sided tests (TOST) on Fisher's z of H0: |rho| >= CORRELATION_MARGIN; a small p
+    is evidence that the correlation is negligible (inside +-CORRELATION_MARGIN)."""
+    if correlation is None or n_obs <= 3:
+        return None
+    z = math.atanh(max(-1 + 1e-15, min(1 - 1e-15, correlation)))
+    margin = math.atanh(CORRELATION_MARGIN)
+    se = 1 / math.sqrt(n_obs - 3)
+    below_upper = stats.norm.cdf((z - margin) / se)  # H0: rho >= +margin
+    above_lower = stats.norm.sf((z + margin) / se)   # H0: rho <= -margin
+    return float(max(below_upper, above_lower))
 
 
 def window_correlation(panel: pl.DataFrame) -> pl.DataFrame:
@@ -333,8 +386,7 @@ def _stationarity_rows(levels: np.ndarray, series: str, window: Window) -> list[
         rows.append({**_window_columns(window), "series": series, "transform": transform,
                      "adf_stat": adf_stat, "adf_p_value": adf_p, "kpss_stat": kpss_stat,
                      "kpss_p_value": kpss_p, "stationary": stationary})
-    chosen = next((i for i, row in enumerate(rows) if row["stationary"]), len(rows) - 1)
-    return [{**row, "chosen": i == chosen} for i, row in enumerate(rows)]
+    return rows
 
 
 def _stationarity_for(panel: pl.DataFrame, window: Window, series: Iterable[str]
@@ -346,7 +398,8 @@ def _stationarity_for(panel: pl.DataFrame, window: Window, series: Iterable[str]
 
 
 def stationarity(panel: pl.DataFrame) -> pl.DataFrame:
-    """stationarity: ADF and KPSS on each transform of the six series per window, and the choice."""
+    """stationarity: ADF and KPSS on the log level and the daily log change of the six series
+    per window; diagnostics only (the tests run on daily log changes whatever they say)."""
     return _concat([_stationarity_for(panel, w, _SERIES_COLUMN) for w in _panel_windows(panel)],
                    STATIONARITY_SCHEMA, ["period", "series", "transform"])
 
@@ -355,16 +408,10 @@ def stationarity(panel: pl.DataFrame) -> pl.DataFrame:
 # Granger causality
 
 
-def _ssr(design: np.ndarray, target: np.ndarray) -> float:
-    coefficients = np.linalg.lstsq(design, target, rcond=None)[0]
-    residuals = target - design @ coefficients
-    return float(residuals @ residuals)
-
-
 def _granger_design(cause: np.ndarray, effect: np.ndarray, lag: int
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(target, own lags, cause lags) of the rows the regressions use: the effect and all lags
-    of both series present, so the restricted and unrestricted models share a sample."""
+    """(target, own lags, cause lags) of the rows the regression uses: the effect and all lags
+    of both series present."""
     n_total = effect.size
     if n_total <= lag:
         return np.empty(0), np.empty((0, lag)), np.empty((0, lag))
@@ -375,64 +422,84 @@ def _granger_design(cause: np.ndarray, effect: np.ndarray, lag: int
     return target[usable], own[usable], other[usable]
 
 
-def granger_f_test(cause: np.ndarray, effect: np.ndarray, lag: int
-                   ) -> tuple[float | None, float | None, int]:
-    """SSR F-test that `lag` lags of `cause` help forecast `effect`: (F, p-value, rows used).
+def granger_wald_test(cause: np.ndarray, effect: np.ndarray, lag: int
+                      ) -> tuple[float | None, float | None, float | None, int]:
+    """HC3-robust Wald test that `lag` lags of `cause` help forecast `effect`:
+    (F = Wald / lag, p-value, equivalence p, rows used).
 
-    Both arrays are aligned day by day (NaN = missing); see _granger_design for the rows used.
+    OLS of effect_t on a constant, `lag` own lags and `lag` cause lags; the cause block is
+    tested with the HC3 covariance (MacKinnon and White 1985), F(lag, n - 2 lag - 1), as
+    statsmodels' OLS(...).fit(cov_type="HC3").wald_test(..., use_f=True). The equivalence p
+    tests H0: f2 >= F2_MARGIN against "negligible" (f2 < F2_MARGIN), reading the Wald
+    statistic as noncentral chi-square(lag, n * F2_MARGIN) at the margin (f2 = the share of
+    the effect's remaining variance the cause's lags explain). Arrays are aligned day by day,
+    NaN = missing; see _granger_design for the rows used.
     """
     target, own, other = _granger_design(cause, effect, lag)
     n = target.size
-    df_den = n - 2 * lag - 1
-    if df_den < 1:
-        return None, None, n
-    constant = np.ones((n, 1))
-    ssr_restricted = _ssr(np.hstack([constant, own]), target)
-    ssr_unrestricted = _ssr(np.hstack([constant, own, other]), target)
-    f_stat = ((ssr_restricted - ssr_unrestricted) / lag) / (ssr_unrestricted / df_den)
-    if not np.isfinite(f_stat):
-        return None, None, n
-    return float(f_stat), float(stats.f.sf(f_stat, lag, df_den)), n
+    if n - 2 * lag - 1 < 1:
+        return None, None, None, n
+    design = np.hstack([np.ones((n, 1)), own, other])
+    # Each column scaled to unit size so the normal equations stay well conditioned (daily log
+    # changes are ~0.01 beside the constant's 1); the Wald statistic does not depend on scale.
+    design = design / np.sqrt((design * design).mean(axis=0))
+    gram = design.T @ design
+    if np.linalg.cond(gram) > 1e12:
+        return None, None, None, n  # collinear lags (a constant series): nothing to test
+    gram_inverse = np.linalg.inv(gram)
+    coefficients = gram_inverse @ (design.T @ target)
+    residuals = target - design @ coefficients
+    leverage = np.einsum("ij,jk,ik->i", design, gram_inverse, design)
+    scaled = design * (residuals / (1.0 - np.minimum(leverage, 1 - 1e-12)))[:, None]
+    covariance = gram_inverse @ (scaled.T @ scaled) @ gram_inverse
+    block = slice(1 + lag, 1 + 2 * lag)
+    beta = coefficients[block]
+    try:
+        wald = float(beta @ np.linalg.solve(covariance[block, block], beta))
+    except np.linalg.LinAlgError:
+        return None, None, None, n
+    if not np.isfinite(wald):
+        return None, None, None, n
+    f_stat = wald / lag
+    p_value = float(stats.f.sf(f_stat, lag, n - 2 * lag - 1))
+    equivalence_p = float(stats.ncx2.cdf(wald, lag, n * F2_MARGIN))
+    return f_stat, p_value, equivalence_p, n
 
 
-def _granger_rows(levels: Mapping[str, np.ndarray], transforms: Mapping[str, str], cause: str,
-                  effect: str, window: Window) -> list[dict]:
-    x = _log_transform(levels[cause], transforms[cause])
-    y = _log_transform(levels[effect], transforms[effect])
+def _granger_rows(levels: Mapping[str, np.ndarray], cause: str, effect: str, window: Window
+                  ) -> list[dict]:
+    x = _log_transform(levels[cause], TESTED_TRANSFORM)
+    y = _log_transform(levels[effect], TESTED_TRANSFORM)
     testable = int((~(np.isnan(x) | np.isnan(y))).sum()) >= MIN_OBS
     rows = []
     for lag in range(1, MAX_LAG + 1):
         # n_obs is the regression rows in every window, also where the test is not run.
-        f_stat, p_value, n_obs = (granger_f_test(x, y, lag) if testable
-                                  else (None, None, _granger_design(x, y, lag)[0].size))
+        f_stat, p_value, equivalence_p, n_obs = (
+            granger_wald_test(x, y, lag) if testable
+            else (None, None, None, _granger_design(x, y, lag)[0].size))
         rows.append({**_window_columns(window), "cause": cause, "effect": effect,
-                     "cause_transform": transforms[cause],
-                     "effect_transform": transforms[effect], "lag": lag, "f_stat": f_stat,
-                     "p_value": p_value, "n_obs": n_obs})
+                     "cause_transform": TESTED_TRANSFORM, "effect_transform": TESTED_TRANSFORM,
+                     "lag": lag, "wald_f": f_stat, "p_value": p_value,
+                     "equivalence_p": equivalence_p, "n_obs": n_obs})
     return rows
 
 
-def _granger_for(panel: pl.DataFrame, window: Window, transforms: Mapping[str, str],
-                 pairs: Iterable[tuple[str, str]]) -> pl.DataFrame:
+def _granger_for(panel: pl.DataFrame, window: Window, pairs: Iterable[tuple[str, str]]
+                 ) -> pl.DataFrame:
     frame = _window_frame(panel, window)
     rows = []
     for supply, price in pairs:
         levels = {name: _values(frame, _SERIES_COLUMN[name]) for name in (supply, price)}
-        rows += _granger_rows(levels, transforms, supply, price, window)
-        rows += _granger_rows(levels, transforms, price, supply, window)
+        rows += _granger_rows(levels, supply, price, window)
+        rows += _granger_rows(levels, price, supply, window)
     return _table(rows, GRANGER_SCHEMA, ["period", "cause", "effect", "lag"])
 
 
-def granger_causality(panel: pl.DataFrame, stationarity_table: pl.DataFrame) -> pl.DataFrame:
-    """granger_causality: Granger F-tests at lags 1..14, both directions, each series in its
-    chosen form; n_obs = regression rows (days with the effect and all lags present)."""
-    chosen = stationarity_table.filter(pl.col("chosen"))
-    frames = []
-    for window in _panel_windows(panel):
-        rows = chosen.filter(pl.col("period") == window.name)
-        transforms = dict(zip(rows["series"].to_list(), rows["transform"].to_list()))
-        frames.append(_granger_for(panel, window, transforms, PAIRS))
-    return _concat(frames, GRANGER_SCHEMA, ["period", "cause", "effect", "lag"])
+def granger_causality(panel: pl.DataFrame) -> pl.DataFrame:
+    """granger_causality: HC3-robust Granger Wald tests at lags 1..14, both directions, on
+    daily log changes; n_obs = regression rows (days with the effect and all lags present)."""
+    return _concat([_granger_for(panel, w, PAIRS) for w in _panel_windows(panel)],
+                   GRANGER_SCHEMA, ["period", "cause", "effect", "lag"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -471,8 +538,10 @@ _NO_TEST = {"statistic": None, "critical_value_5pct": None, "p_value": None, "la
             "cointegrated": None}
 
 
-def _cointegration_for(panel: pl.DataFrame, window: Window, pairs: Iterable[tuple[str, str]]
-                       ) -> pl.DataFrame:
+def _cointegration_for(panel: pl.DataFrame, window: Window, pairs: Iterable[tuple[str, str]],
+                       johansen: bool = True) -> pl.DataFrame:
+    """Engle-Granger and Johansen rows; johansen=False leaves Johansen's empty (it never votes,
+    and it is the costliest step: the calibration runs skip it)."""
     frame = _window_frame(panel, window)
     rows = []
     for supply, price in pairs:
@@ -484,7 +553,8 @@ def _cointegration_for(panel: pl.DataFrame, window: Window, pairs: Iterable[tupl
         for method, test in (("engle_granger", _engle_granger), ("johansen", _johansen)):
             rows.append({**_window_columns(window), "supply_series": supply,
                          "price_series": price, "method": method,
-                         **(test(x, y) if testable else _NO_TEST), "n_obs": x.size})
+                         **(test(x, y) if testable and (johansen or method != "johansen")
+                            else _NO_TEST), "n_obs": x.size})
     return _table(rows, COINTEGRATION_SCHEMA, [*_WINDOW_PAIR_KEY, "method"])
 
 
@@ -662,13 +732,30 @@ def structural_breaks(panel: pl.DataFrame) -> pl.DataFrame:
 
 
 def _best_lag(granger_table: pl.DataFrame, causes: Iterable[str]) -> pl.DataFrame:
-    """Per window and (cause, effect): the lag with the smallest p (ties: shortest lag), p x 14."""
-    return (granger_table
-            .filter(pl.col("cause").is_in(list(causes)) & pl.col("p_value").is_not_null())
-            .sort([*_WINDOW_KEY, "cause", "effect", "p_value", "lag"])
+    """Per window and (cause, effect): the lag with the smallest p (ties: shortest lag), that p
+    x 14 (capped at 1), and the largest equivalence p over the lags."""
+    tested = granger_table.filter(pl.col("cause").is_in(list(causes))
+                                  & pl.col("p_value").is_not_null())
+    best = (tested.sort([*_WINDOW_KEY, "cause", "effect", "p_value", "lag"])
             .group_by([*_WINDOW_KEY, "cause", "effect"], maintain_order=True).first()
             .select(*_WINDOW_KEY, "cause", "effect", "lag",
-                    bonferroni_p=(pl.col("p_value") * MAX_LAG).clip(upper_bound=1.0)))
+                    p_adj_lags=(pl.col("p_value") * MAX_LAG).clip(upper_bound=1.0)))
+    # Equivalence must hold at every lag (an intersection-union test): the largest p decides.
+    equivalence = tested.group_by([*_WINDOW_KEY, "cause", "effect"]).agg(
+        equivalence_p=pl.col("equivalence_p").max(), lags=pl.len())
+    return best.join(equivalence, on=[*_WINDOW_KEY, "cause", "effect"], how="left")
+
+
+def benjamini_hochberg(p_values: Sequence[float | None]) -> list[float | None]:
+    """Benjamini-Hochberg (1995) q-values of the non-missing p-values; None stays None."""
+    present = [(p, i) for i, p in enumerate(p_values) if p is not None]
+    q: list[float | None] = [None] * len(p_values)
+    m = len(present)
+    running = 1.0
+    for rank, (p, i) in reversed(list(enumerate(sorted(present), start=1))):
+        running = min(running, p * m / rank)
+        q[i] = running
+    return q
 
 
 def _format_p(p: float) -> str:
@@ -685,73 +772,100 @@ _ENGLE_GRANGER = "the Engle-Granger test"
 
 
 def _family(row: dict) -> dict[str, float | None]:
-    """The tests that vote in this row's window, by name, with their p-values (None = missing).
+    """The tests that vote in this row's window, by name, with their p-values (None = missing);
+    Granger p-values already x14 for the lags.
 
     Dict order breaks ties: supply->price, then price->supply, then Engle-Granger.
     """
-    tests = {_SUPPLY_LEADS: row["supply_to_price_p"], _PRICE_LEADS: row["price_to_supply_p"]}
+    tests = {_SUPPLY_LEADS: row["supply_to_price_p_adj_lags"],
+             _PRICE_LEADS: row["price_to_supply_p_adj_lags"]}
     if row["n_obs"] >= EG_MIN_OBS:
         tests[_ENGLE_GRANGER] = row["engle_granger_p"]
     return tests
 
 
+def _family_p(row: dict) -> float | None:
+    """Bonferroni over the family: its size x the smallest available p (capped at 1)."""
+    if not row["n_obs"] or row["n_obs"] < MIN_OBS:
+        return None
+    tests = _family(row)
+    present = [p for p in tests.values() if p is not None]
+    return min(1.0, len(tests) * min(present)) if present else None
+
+
 def _family_phrase(size: int) -> str:
     if size == 3:
-        return "over 3 tests: Granger both ways and Engle-Granger"
-    return (f"over 2 tests: Granger both ways, Engle-Granger not used under {EG_MIN_OBS} "
-            f"observations")
+        return "Bonferroni over 14 lags and 3 tests: Granger both ways and Engle-Granger"
+    return (f"Bonferroni over 14 lags and 2 tests: Granger both ways, Engle-Granger not used "
+            f"under {EG_MIN_OBS} observations")
+
+
+def _equivalence(row: dict) -> float | None:
+    """Intersection-union: negligible only if the correlation and every Granger effect are."""
+    parts = (row["correlation_equivalence_p"], row["granger_equivalence_p"])
+    return None if None in parts else max(parts)
 
 
 def _verdict(row: dict) -> tuple[str, str]:
     """(verdict, one-sentence explanation) for one summary row; see the module docstring."""
     supply, price = row["supply_series"], row["price_series"]
     where = "over the full sample" if row["period"] == "full" else f"in {row['period']}"
-    pair = f"{_SUPPLY_LABEL[supply]} and {_PRICE_LABEL[price]}"
+    pair = f"daily log changes of {_SUPPLY_LABEL[supply]} and {_PRICE_LABEL[price]}"
     if not row["n_obs"] or row["n_obs"] < MIN_OBS:
         count = f"Only {row['n_obs']}" if row["n_obs"] else "No"
         return "inconclusive", f"{count} usable daily observations {where}, too few to test {pair}."
     tests = _family(row)
-    family = {name: min(1.0, len(tests) * p) for name, p in tests.items() if p is not None}
     over = _family_phrase(len(tests))
+    family = {name: p for name, p in tests.items() if p is not None}
     decisive = min(family, key=family.get) if family else None
-    if decisive is not None and family[decisive] < ALPHA:
-        return "coupled", _coupled_sentence(row, decisive, family[decisive], where, over)
+    q = row["q_bh"]
+    if q is not None and q < ALPHA:
+        return "coupled", _coupled_sentence(row, decisive, where, over)
     missing = [name for name, p in tests.items() if p is None]
     if missing:
-        rest = (f" (smallest Bonferroni p of the others = {_format_p(family[decisive])} {over})"
-                if decisive else "")
         return "inconclusive", _capitalised(f"{' and '.join(missing)} could not be computed "
                                             f"{where}, so the evidence on {pair} is "
-                                            f"incomplete{rest}.")
-    p = _format_p(family[decisive])
-    if family[decisive] < INCONCLUSIVE_BELOW:
-        return "inconclusive", (f"The evidence on {pair} {where} is borderline ({decisive} "
-                                f"gives the smallest Bonferroni p = {p} {over}), so they are "
-                                f"neither clearly coupled nor clearly decoupled.")
-    return "decoupled", (f"No test found a relation between {pair} {where} (smallest Bonferroni "
-                         f"p = {p} {over}), so they look decoupled.")
+                                            f"incomplete.")
+    p = (f"smallest p = {_format_p(row['p_adj_family'])} ({over}), q = {_format_p(q)} "
+         f"(Benjamini-Hochberg over every pair and period)")
+    margin = (f"the correlation within +-{CORRELATION_MARGIN:.2f} and each side's lags "
+              f"explaining under {F2_MARGIN:.0%} of the other's remaining variance")
+    equivalence = row["equivalence_p"]
+    if equivalence is not None and equivalence < ALPHA:
+        return "decoupled", (f"No relation between {pair} was detected {where} ({p}), and the "
+                             f"relation is shown to be negligible: {margin} (equivalence "
+                             f"p = {_format_p(equivalence)}).")
+    shown = "could not be tested" if equivalence is None else \
+        f"is not shown (equivalence p = {_format_p(equivalence)})"
+    return "not detected", (f"No relation between {pair} was detected {where} ({p}), but a "
+                            f"negligible relation ({margin}) {shown}: absence of evidence, not "
+                            f"evidence of independence.")
 
 
-def _coupled_sentence(row: dict, decisive: str, p: float, where: str, over: str) -> str:
+def _coupled_sentence(row: dict, decisive: str, where: str, over: str) -> str:
     supply, price = row["supply_series"], row["price_series"]
-    growth = f"{_SUPPLY_LABEL[supply]} growth"
-    returns = _PRICE_RETURNS_LABEL[price]
+    growth = f"daily {_SUPPLY_LABEL[supply]} log growth"
+    returns = f"daily {_PRICE_RETURNS_LABEL[price]}"
+    p = (f"p = {_format_p(row['p_adj_family'])}, {over}; q = {_format_p(row['q_bh'])}, "
+         f"Benjamini-Hochberg over every pair and period")
     if decisive == _ENGLE_GRANGER:
         sentence = (f"log {_SUPPLY_LABEL[supply]} and log {_PRICE_LABEL[price]} were cointegrated "
-                    f"{where} (Engle-Granger, Bonferroni p = {_format_p(p)} {over}).")
+                    f"{where} (Engle-Granger, {p}).")
     else:
         supply_leads = decisive == _SUPPLY_LEADS
         lag = row["supply_to_price_lag"] if supply_leads else row["price_to_supply_lag"]
         leader, follower = (growth, returns) if supply_leads else (returns, growth)
-        sentence = (f"{leader} led {follower} by {lag} day{'' if lag == 1 else 's'} {where} "
-                    f"(Granger F-test, Bonferroni p = {_format_p(p)} {over}).")
+        sentence = (f"{leader} helped forecast {follower} {lag} day{'' if lag == 1 else 's'} "
+                    f"ahead {where} (HC3-robust Granger Wald test, {p}): the leader moved "
+                    f"first, which is not proof that it caused the move.")
     return _capitalised(sentence)
 
 
 def decoupling_summary(window_correlation_table: pl.DataFrame, granger_table: pl.DataFrame,
                        cointegration_table: pl.DataFrame) -> pl.DataFrame:
     """decoupling_summary: one verdict per window and pair; every number is taken from the
-    window_correlation, granger_causality and cointegration tables.
+    window_correlation, granger_causality and cointegration tables, or computed from them as
+    the table's documentation states (p_adj_family, q_bh, equivalence_p).
 
     The rows are window_correlation's (its windows and n_obs: daily changes, 364 for a full
     year). Granger and cointegration rows join on the window's name and dates, so statistics
@@ -760,13 +874,16 @@ def decoupling_summary(window_correlation_table: pl.DataFrame, granger_table: pl
     inconclusive.
     """
     key = [*_WINDOW_KEY, *_PAIR_KEY]
-    grid = window_correlation_table.select(*key, "n_obs", "correlation")
+    grid = window_correlation_table.select(*key, "n_obs", "correlation",
+                                           correlation_equivalence_p="equivalence_p")
     supply_to_price = _best_lag(granger_table, SUPPLY_SERIES).rename(
         {"cause": "supply_series", "effect": "price_series", "lag": "supply_to_price_lag",
-         "bonferroni_p": "supply_to_price_p"})
+         "p_adj_lags": "supply_to_price_p_adj_lags", "equivalence_p": "supply_equivalence_p",
+         "lags": "supply_lags"})
     price_to_supply = _best_lag(granger_table, PRICE_SERIES).rename(
         {"cause": "price_series", "effect": "supply_series", "lag": "price_to_supply_lag",
-         "bonferroni_p": "price_to_supply_p"})
+         "p_adj_lags": "price_to_supply_p_adj_lags", "equivalence_p": "price_equivalence_p",
+         "lags": "price_lags"})
     engle_granger = cointegration_table.filter(pl.col("method") == "engle_granger").select(
         *key, engle_granger_p="p_value")
     johansen = cointegration_table.filter(pl.col("method") == "johansen").select(
@@ -774,8 +891,15 @@ def decoupling_summary(window_correlation_table: pl.DataFrame, granger_table: pl
     joined = grid
     for table in (supply_to_price, price_to_supply, engle_granger, johansen):
         joined = joined.join(table, on=key, how="left")
-    rows = []
-    for row in joined.iter_rows(named=True):
-        verdict, explanation = _verdict(row)
-        rows.append({**row, "verdict": verdict, "explanation": explanation})
-    return _table(rows, DECOUPLING_SUMMARY_SCHEMA, _WINDOW_PAIR_KEY)
+    # Equivalence needs all 14 lags both ways: a lag that could not be tested leaves it open.
+    joined = joined.with_columns(granger_equivalence_p=pl.when(
+        (pl.col("supply_lags") == MAX_LAG) & (pl.col("price_lags") == MAX_LAG)).then(
+        pl.max_horizontal("supply_equivalence_p", "price_equivalence_p")))
+    rows = [{**row, "p_adj_family": _family_p(row)}
+            for row in joined.sort(key).iter_rows(named=True)]
+    for row, q in zip(rows, benjamini_hochberg([row["p_adj_family"] for row in rows])):
+        row["q_bh"] = q
+        row["equivalence_p"] = _equivalence(row)
+        row["verdict"], row["explanation"] = _verdict(row)
+    return _table(({c: row[c] for c in DECOUPLING_SUMMARY_SCHEMA} for row in rows),
+                  DECOUPLING_SUMMARY_SCHEMA, _WINDOW_PAIR_KEY)

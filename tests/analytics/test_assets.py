@@ -112,7 +112,7 @@ def test_the_planted_lead_is_found_and_the_summary_traces_back(run):
     _, path, _ = run
     with duckdb.connect(path, read_only=True) as con:
         verdict, lag, p, granger_p = con.execute("""
-            SELECT s.verdict, s.supply_to_price_lag, s.supply_to_price_p, g.p_value
+            SELECT s.verdict, s.supply_to_price_lag, s.supply_to_price_p_adj_lags, g.p_value
             FROM analytics.decoupling_summary s
             JOIN analytics.granger_causality g ON g.period = s.period AND g.cause = 'total'
              AND g.effect = 'BTC' AND g.lag = s.supply_to_price_lag
@@ -121,7 +121,7 @@ def test_the_planted_lead_is_found_and_the_summary_traces_back(run):
         assert (verdict, lag) == ("coupled", LEAD)
         assert p == min(1.0, 14 * granger_p) and p < 0.05
         # ETH was drawn independently of supply: no Granger lead from supply to ETH.
-        eth = con.execute("SELECT supply_to_price_p FROM analytics.decoupling_summary "
+        eth = con.execute("SELECT supply_to_price_p_adj_lags FROM analytics.decoupling_summary "
                           "WHERE period = 'full' AND supply_series = 'total' AND price_series = 'ETH'").fetchone()
         assert eth[0] > 0.05
         # The inventory round trip is flagged and left out of the event study.

@@ -96,17 +96,25 @@ def _window_columns(windows: list[str]) -> dict[str, list]:
 
 def _summary() -> pl.DataFrame:
     return pl.DataFrame({
-        **_window_columns(["2022", "full", "trailing_90d"]),
-        "supply_series": ["total", "total", MALICIOUS], "price_series": ["crypto"] * 3,
-        "n_obs": _i32(365, 400, 45), "verdict": ["coupled", "decoupled", "inconclusive"],
-        "supply_to_price_lag": _i32(3, 1, None), "supply_to_price_p": [0.00012, 0.61, None],
-        "price_to_supply_lag": _i32(7, 2, None), "price_to_supply_p": [0.2345, 0.98, None],
-        "engle_granger_p": [0.04, 0.5, None], "johansen_trace": [21.5, 8.2, None],
-        "johansen_critical_5pct": [15.49, 15.49, None], "correlation": [0.31, -0.02, None],
+        **_window_columns(["2022", "full", "trailing_90d", "2023"]),
+        "supply_series": ["total", "total", MALICIOUS, "USDT"], "price_series": ["crypto"] * 4,
+        "n_obs": _i32(365, 400, 45, 364),
+        "verdict": ["coupled", "decoupled", "inconclusive", "not detected"],
+        "q_bh": [0.0009, 1.0, None, 0.7], "p_adj_family": [0.00036, 1.0, None, 0.61],
+        "supply_to_price_lag": _i32(3, 1, None, 2),
+        "supply_to_price_p_adj_lags": [0.00012, 0.61, None, 0.9],
+        "price_to_supply_lag": _i32(7, 2, None, 5),
+        "price_to_supply_p_adj_lags": [0.2345, 0.98, None, 0.2],
+        "engle_granger_p": [0.04, 0.5, None, 0.3], "equivalence_p": [0.9, 0.01, None, 0.3],
+        "correlation_equivalence_p": [0.9, 0.01, None, 0.3],
+        "granger_equivalence_p": [0.5, 0.004, None, 0.1],
+        "correlation": [0.31, -0.02, None, 0.05], "johansen_trace": [21.5, 8.2, None, 3.0],
+        "johansen_critical_5pct": [15.49, 15.49, None, 15.49],
         "explanation": [
             "Supply growth leads crypto returns by 3 days (Granger p = 0.0004 after Bonferroni).",
             "No test is significant: smallest adjusted p-value is 1.0.",
             f"Only 45 days, fewer than MIN_OBS = 60 {MALICIOUS}",
+            "No relation was detected, but none was ruled out.",
         ],
     })
 
@@ -251,8 +259,9 @@ def test_html_is_self_contained(html_report: str, charts: dict[str, Path]):
 
 def test_html_shows_verdicts_explanations_and_formatted_numbers(html_report: str):
     summary = _summary()
-    for verdict in ("coupled", "decoupled", "inconclusive"):
-        assert re.search(rf'<td class="verdict v-{verdict}">{verdict}</td>', html_report), verdict
+    for verdict in ("coupled", "decoupled", "inconclusive", "not detected"):
+        css = verdict.replace(" ", "-")
+        assert re.search(rf'<td class="verdict v-{css}">{verdict}</td>', html_report), verdict
     for explanation in summary["explanation"]:
         assert html.escape(explanation) in html_report
     # p-values: tiny ones as "<0.001" (escaped), others with three decimals; NULL as a dash.
@@ -268,7 +277,8 @@ def test_html_shows_verdicts_explanations_and_formatted_numbers(html_report: str
         assert heading in html_report, heading
     # The footer explains the rule, MIN_OBS and the data window.
     footer = html_report[html_report.index("<footer>"):]
-    for text in ("Bonferroni", "Engle-Granger", "MIN_OBS", "60", "inconclusive",
+    for text in ("Bonferroni", "Benjamini-Hochberg", "HC3", "daily log changes", "Engle-Granger",
+                 "MIN_OBS", "60", "inconclusive", "not detected", "absence of evidence",
                  "2022-01-01..2023-02-04"):
         assert text in footer, text
 

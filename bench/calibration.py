@@ -1,0 +1,130 @@
+"""How often the decoupling summary calls independent series "coupled", on data like the real data.
+
+The realistic null of issue 14: real daily supply paths (DefiLlama, from the recordings) over a
+year, against real market-cap paths (CoinGecko, from the recordings) of a year that starts at
+least NULL_MIN_SHIFT_DAYS away, so the two are unrelated by construction yet keep every fat
+tail, volatility cluster and drift the real series have. Each draw runs the summary's own
+per-window path (correlation, HC3 Granger both ways, Engle-Granger, the verdict) on one
+365-day window; Johansen takes no part in the verdict and is skipped. A verdict of "coupled"
+on such a draw is a false positive: the family-wise level is 5% per pair.
+
+Used by tests/analytics/test_decoupling.py (sized to the required 200 draws) and by
+`make bench` (more draws, the table in bench/RESULTS.md).
+"""
+
+import csv
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from assets.analytics import decoupling as dc
+from assets.analytics.windows import Window
+
+RECORDINGS = Path(__file__).resolve().parents[1] / "sandbox" / "recordings"
+# A year of supply against a year of prices starting at least 395 days away: the windows never
+# share a day (365) and leave a month between them (30), so no common shock is shared.
+NULL_MIN_SHIFT_DAYS = 395
+WINDOW_DAYS = 365
+SUPPLY_WINDOWS = (dt.date(2021, 1, 1), dt.date(2022, 1, 1), dt.date(2022, 10, 26))
+
+
+def _day(unix_seconds: float) -> dt.date:
+    return dt.datetime.fromtimestamp(unix_seconds, dt.timezone.utc).date()
+
+
+def _defillama_csv(name: str) -> dict[dt.date, float]:
+    with open(RECORDINGS / "defillama" / name) as handle:
+        return {dt.date.fromisoformat(r["date"]): float(r["supply"]) for r in csv.DictReader(handle)}
+
+
+def _defillama_total() -> dict[dt.date, float]:
+    rows = json.loads((RECORDINGS / "defillama" / "stablecoincharts_all_2026-08-22.json").read_text())
+    return {_day(int(r["date"])): float(sum(r["totalCirculatingUSD"].values())) for r in rows}
+
+
+def _coingecko(coin: str) -> dict[dt.date, float]:
+    """Market caps at 00:00 UTC of D+1, i.e. the close of D (the project's alignment); the
+    recording's last, intraday point is not a close and is left out."""
+    chart = json.loads((RECORDINGS / "coingecko" / f"market_chart_{coin}.json").read_text())
+    points = [(ms / 1000, cap) for ms, cap in chart["market_caps"] if ms % 86_400_000 == 0]
+    return {_day(seconds) - dt.timedelta(days=1): float(cap) for seconds, cap in points}
+
+
+@dataclass(frozen=True)
+class RealSeries:
+    supply: dict[str, dict[dt.date, float]]
+    price: dict[str, dict[dt.date, float]]
+
+
+def load_real_series() -> RealSeries:
+    btc, eth = _coingecko("bitcoin"), _coingecko("ethereum")
+    crypto = {d: btc[d] + eth[d] for d in btc.keys() & eth.keys()}
+    return RealSeries(
+        supply={"USDT": _defillama_csv("stablecoin1_usdt_circulating_daily.csv"),
+                "USDC": _defillama_csv("stablecoin2_usdc_circulating_daily.csv"),
+                "total": _defillama_total()},
+        price={"BTC": btc, "ETH": eth, "crypto": crypto})
+
+
+def _days(start: dt.date) -> list[dt.date]:
+    return [start + dt.timedelta(days=i) for i in range(WINDOW_DAYS)]
+
+
+def price_starts(series: RealSeries, supply_start: dt.date) -> list[dt.date]:
+    """Every price-window start with a complete year of closes, far enough from supply_start."""
+    common = set.intersection(*(set(v) for v in series.price.values()))
+    first, last = min(common), max(common)
+    starts = []
+    day = first
+    while day + dt.timedelta(days=WINDOW_DAYS - 1) <= last:
+        if abs((day - supply_start).days) >= NULL_MIN_SHIFT_DAYS:
+            starts.append(day)
+        day += dt.timedelta(days=1)
+    return starts
+
+
+def null_panel(series: RealSeries, supply_start: dt.date, price_start: dt.date) -> pl.DataFrame:
+    """A year of real supply from supply_start beside a year of real prices from price_start,
+    dated by the supply days."""
+    supply_days, price_days = _days(supply_start), _days(price_start)
+    columns = {dc.SUPPLY_SERIES[name]: [values.get(d) for d in supply_days]
+               for name, values in series.supply.items()}
+    columns |= {dc.PRICE_SERIES[name]: [values.get(d) for d in price_days]
+                for name, values in series.price.items()}
+    return pl.DataFrame({"date": supply_days, **columns},
+                        schema={"date": pl.Date, **{c: pl.Float64 for c in columns}})
+
+
+def null_verdicts(series: RealSeries, draws: int, seed: int) -> pl.DataFrame:
+    """One summary row per draw and pair: draw i takes supply window i mod 3 and a price start
+    drawn (seeded) from the eligible ones. Columns: draw, supply_start, price_start,
+    supply_series, price_series, verdict, p_adj_family."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for draw in range(draws):
+        supply_start = SUPPLY_WINDOWS[draw % len(SUPPLY_WINDOWS)]
+        starts = price_starts(series, supply_start)
+        price_start = starts[int(rng.integers(len(starts)))]
+        panel = null_panel(series, supply_start, price_start)
+        window = Window("null", supply_start, supply_start + dt.timedelta(days=WINDOW_DAYS - 1))
+        summary = dc.decoupling_summary(
+            dc._window_correlation_for(panel, window, dc.PAIRS),
+            dc._granger_for(panel, window, dc.PAIRS),
+            dc._cointegration_for(panel, window, dc.PAIRS, johansen=False))
+        frames.append(summary.select(
+            pl.lit(draw).alias("draw"), pl.lit(supply_start).alias("supply_start"),
+            pl.lit(price_start).alias("price_start"), "supply_series", "price_series",
+            "verdict", "p_adj_family"))
+    return pl.concat(frames)
+
+
+def coupled_rates(verdicts: pl.DataFrame) -> pl.DataFrame:
+    """Per pair: draws, share called coupled, share called decoupled."""
+    return (verdicts.group_by("supply_series", "price_series")
+            .agg(draws=pl.len(), coupled=(pl.col("verdict") == "coupled").mean(),
+                 decoupled=(pl.col("verdict") == "decoupled").mean())
+            .sort("supply_series", "price_series"))
