@@ -23,6 +23,7 @@ import polars as pl
 
 from assets.analytics import decoupling as dc
 from assets.analytics.windows import Window
+from assets.ingest.defillama import load_known_incomplete
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "sandbox" / "recordings"
 # A year of supply against a year of prices starting at least 395 days away: the windows never
@@ -36,14 +37,21 @@ def _day(unix_seconds: float) -> dt.date:
     return dt.datetime.fromtimestamp(unix_seconds, dt.timezone.utc).date()
 
 
+# DefiLlama's row stamped S holds the close of S-1, as the pipeline dates it (llama_day,
+# assets/ingest/DEFILLAMA_TIMING.md); the recorded CSVs print the stamp's date.
+_LLAMA_SHIFT = dt.timedelta(days=1)
+
+
 def _defillama_csv(name: str) -> dict[dt.date, float]:
     with open(RECORDINGS / "defillama" / name) as handle:
-        return {dt.date.fromisoformat(r["date"]): float(r["supply"]) for r in csv.DictReader(handle)}
+        return {dt.date.fromisoformat(r["date"]) - _LLAMA_SHIFT: float(r["supply"])
+                for r in csv.DictReader(handle)}
 
 
 def _defillama_total() -> dict[dt.date, float]:
     rows = json.loads((RECORDINGS / "defillama" / "stablecoincharts_all_2026-08-22.json").read_text())
-    return {_day(int(r["date"])): float(sum(r["totalCirculatingUSD"].values())) for r in rows}
+    return {_day(int(r["date"])) - _LLAMA_SHIFT: float(sum(r["totalCirculatingUSD"].values()))
+            for r in rows}
 
 
 def _coingecko(coin: str) -> dict[dt.date, float]:
@@ -54,10 +62,18 @@ def _coingecko(coin: str) -> dict[dt.date, float]:
     return {_day(seconds) - dt.timedelta(days=1): float(cap) for seconds, cap in points}
 
 
+def _coingecko_prices(coin: str) -> dict[dt.date, float]:
+    """Prices at 00:00 UTC of D+1 (the close of D), like _coingecko."""
+    chart = json.loads((RECORDINGS / "coingecko" / f"market_chart_{coin}.json").read_text())
+    return {_day(ms / 1000) - dt.timedelta(days=1): float(price)
+            for ms, price in chart["prices"] if ms % 86_400_000 == 0}
+
+
 @dataclass(frozen=True)
 class RealSeries:
     supply: dict[str, dict[dt.date, float]]
     price: dict[str, dict[dt.date, float]]
+    usdt_price: dict[str, float]
 
 
 def load_real_series() -> RealSeries:
@@ -67,7 +83,26 @@ def load_real_series() -> RealSeries:
         supply={"USDT": _defillama_csv("stablecoin1_usdt_circulating_daily.csv"),
                 "USDC": _defillama_csv("stablecoin2_usdc_circulating_daily.csv"),
                 "total": _defillama_total()},
-        price={"BTC": btc, "ETH": eth, "crypto": crypto})
+        price={"BTC": btc, "ETH": eth, "crypto": crypto},
+        usdt_price=_coingecko_prices("tether"))
+
+
+def _known_complete(name: str, day: dt.date) -> bool:
+    return not any(s.series == name and s.overlap(day, day) for s in load_known_incomplete())
+
+
+def real_panel(series: RealSeries, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """The decoupling panel (supply and market-cap columns) from the recordings, start..end;
+    a supply is NULL on the days sql/seeds/known_incomplete_history.csv lists, as the
+    pipeline's read_panel leaves them out."""
+    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    columns = {dc.SUPPLY_SERIES[name]: [values.get(d) if _known_complete(name, d) else None
+                                        for d in days]
+               for name, values in series.supply.items()}
+    columns |= {dc.PRICE_SERIES[name]: [values.get(d) for d in days]
+                for name, values in series.price.items()}
+    return pl.DataFrame({"date": days, **columns},
+                        schema={"date": pl.Date, **{c: pl.Float64 for c in columns}})
 
 
 def _days(start: dt.date) -> list[dt.date]:

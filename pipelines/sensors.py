@@ -77,7 +77,7 @@ def build_missing_days_sensor(job, partitions_def: dg.PartitionsDefinition,
     )
     def missing_days_sensor(context: dg.SensorEvaluationContext):
         now = dt.datetime.now(dt.UTC)
-        # A day is due once it has ended and settled (finality, the sources' last snapshot),
+        # A day is due once it has ended and settled (finality, the sources' first snapshot of the new day),
         # the same margin the daily schedule waits.
         due = [day for day in partitions_def.get_partition_keys(current_time=now)
                if dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)

@@ -28,11 +28,12 @@ What is planted on a chain, over a window ``start..end`` (the sandbox window is
 - Supply (``supply_path``). Each token's supply at each day's close follows, where the
   replay server has one, the REAL per-chain series DefiLlama recorded, exactly as the replay
   serves it (``/stablecoin/{1,2}`` ``chainBalances.<defillama_chain>`` and
-  ``/stablecoincharts/<defillama_chain>?stablecoin={1,2}``), to the micro-token: Ethereum
-  USDT 2021-01-01..2022-07-31, Ethereum USDC 2021-01-01..2023-07-30, Arbitrum USDC
-  2022-05-12..2023-07-30. Before and after the recording a seeded random walk extends it
-  (about a quarter of days flat, otherwise a few tenths of a percent a day with a drift per
-  chain and token, ``DRIFT``; walked backwards from the first recorded day). USDT on
+  ``/stablecoincharts/<defillama_chain>?stablecoin={1,2}``), to the micro-token, its row
+  stamped D+1 as day D's close (DefiLlama's first snapshot after midnight, as the pipeline
+  dates it): Ethereum USDT 2021-01-01..2022-07-30, Ethereum USDC 2021-01-01..2023-07-29,
+  Arbitrum USDC 2022-05-11..2023-07-29. Before and after the recording a seeded random walk
+  extends it (about a quarter of days flat, otherwise a few tenths of a percent a day with a
+  drift per chain and token, ``DRIFT``; walked backwards from the first recorded day). USDT on
   Arbitrum has no recording: it is a seeded walk from ``UNRECORDED`` (100 million tokens on
   2021-01-01, drifting up ~0.15 %/day to ~290 million by late 2023: hundreds of millions,
   the size of Arbitrum's USDC in the recording), SIMULATED; the replay server serves this
@@ -449,18 +450,21 @@ def _raw(tokens: str | float | int, unit: int) -> int:
 
 
 def _recorded(chain: Chain, symbol: str, unit: int) -> dict[dt.date, int]:
-    """The token's recorded supply on the chain, raw, on days above 0: what the replay server
-    serves as DefiLlama's (not the series it simulates from this module where none is
-    recorded)."""
+    """The token's recorded supply on the chain at each day's close, raw, on days above 0,
+    within the sandbox window: what the replay server serves as DefiLlama's (not the series it
+    simulates from this module where none is recorded). DefiLlama's row stamped D+1 00:00 UTC
+    is its first snapshot after midnight, the close of D (assets/ingest/DEFILLAMA_TIMING.md),
+    so it is planted as day D's closing supply: the pipeline dates it D too."""
     from sandbox.replay import build_stablecoin
 
     if symbol not in LLAMA_IDS:
         return {}
     balances = build_stablecoin(LLAMA_IDS[symbol], simulated=False)["chainBalances"]
     points = balances.get(chain.defillama_chain, {"tokens": []})["tokens"]
-    return {dt.datetime.fromtimestamp(p["date"], dt.UTC).date():
-            _raw(p["circulating"]["peggedUSD"], unit)
-            for p in points if p.get("circulating", {}).get("peggedUSD")}
+    closes = {dt.datetime.fromtimestamp(p["date"], dt.UTC).date() - dt.timedelta(days=1):
+              _raw(p["circulating"]["peggedUSD"], unit)
+              for p in points if p.get("circulating", {}).get("peggedUSD")}
+    return {day: raw for day, raw in closes.items() if SANDBOX_START <= day <= SANDBOX_END}
 
 
 def _step(rng: random.Random, supply: int, drift: float, unit: int) -> int:

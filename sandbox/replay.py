@@ -5,7 +5,7 @@ Serves, on 127.0.0.1, the real paths, query parameters and response shapes:
     /defillama/stablecoincharts/all                  (base URL .../defillama)
     /defillama/stablecoincharts/all?stablecoin={1,2}
     /defillama/stablecoincharts/{Chain}?stablecoin={1,2}
-    /defillama/stablecoin/{1,2}                      (history from 2022-05-12, as served)
+    /defillama/stablecoin/{1,2}                      (rows stamped from 2022-05-12, as served)
     /coingecko/api/v3/coins/{id}/market_chart/range  (base URL .../coingecko/api/v3)
     /alternative_me/fng/?limit=N                     (base URL .../alternative_me)
     /fred/graph/fredgraph.csv?id=S&cosd=D&coed=D     (base URL .../fred)
@@ -50,7 +50,8 @@ _TOKEN_FILES = {1: "stablecoin1_usdt_circulating_daily.csv",
 # getStablecoinData filters `balances.filter((item) => item.SK >= 1652241600)` ("currently
 # frontend does not use data before May 11, 2022 for individual stablecoins"); the older
 # craftProtocolResponse passed the same 1652241600 to getHistoricalValues. Daily records are
-# stamped 00:00 UTC, so the first day served is 2022-05-12. Its chart endpoints keep the full
+# stamped 00:00 UTC, so the first row served is stamped 2022-05-12 (the close of 2022-05-11,
+# assets/ingest/DEFILLAMA_TIMING.md). Its chart endpoints keep the full
 # history.
 LLAMA_HISTORY_CUT = 1652241600
 _FNG_FILE = "alternative_me_fng_with_timestamp_2018_2025.csv"
@@ -145,9 +146,11 @@ def _recorded_chains(llama_id: int) -> dict[str, dict[int, float]]:
 def _simulated_chains(llama_id: int) -> dict[str, dict[int, float]]:
     """DefiLlama's view of the SIMULATED sandbox chains where no recording exists: for a
     configured chain without a recorded series of this coin (USDT on Arbitrum), the supply the
-    sandbox plants on it (sandbox/chain.py supply_path), per UTC midnight. Without it a
-    backfill before 2022-05-12 would read an empty chart, which the pipeline rightly refuses;
-    with it the sandbox's DefiLlama and its chain describe the same (simulated) world."""
+    sandbox plants on it (sandbox/chain.py supply_path), per UTC midnight. The close of day D
+    is served under the stamp of D+1 00:00, as DefiLlama stamps its first snapshot after
+    midnight (assets/ingest/DEFILLAMA_TIMING.md). Without it a backfill before 2022-05-11
+    would read an empty chart, which the pipeline rightly refuses; with it the sandbox's
+    DefiLlama and its chain describe the same (simulated) world."""
     from pipelines.chains import CONFIGURED
     from sandbox.chain import supply_path
 
@@ -159,8 +162,8 @@ def _simulated_chains(llama_id: int) -> dict[str, dict[int, float]]:
         if token is None or chain.defillama_chain.lower() in recorded:
             continue
         unit = 10**token.decimals
-        series[chain.defillama_chain] = {_midnight(day): raw / unit for day, raw
-                                         in supply_path(chain)[symbol].items()}
+        series[chain.defillama_chain] = {_midnight(day + dt.timedelta(days=1)): raw / unit
+                                         for day, raw in supply_path(chain)[symbol].items()}
     return series
 
 

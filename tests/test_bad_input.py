@@ -52,6 +52,10 @@ call, so an error there fails the asset before its one write):
  39. an empty per-chain chart                       (a chain name DefiLlama does not know)
  40. a per-chain chart amount that is not a number  ("12.3M")
  41. a negative all-chain token supply              (/stablecoincharts/all?stablecoin=1)
+ Known-incomplete history (sql/seeds/known_incomplete_history.csv, assets/ingest/DEFILLAMA_TIMING.md)
+ 44. a start date before a series' complete history  (STABLEFLOW_START_DATE=2019-12-01: USDT
+     and the total before 2020-01-02) - not refused: the run warns, the marts flag the days
+ 45. a seed row that is not one                      (unknown series, dates the wrong way round)
  and end to end: a bad API value fails the run and writes nothing (DefiLlama, FRED, F&G), and
  a JSON-RPC batch answered with errors (tests/ingest/test_evm.py).
 """
@@ -172,15 +176,19 @@ def test_bad_label_files(tmp_path, rows, fragment):
     assert str(path) in str(err.value) and fragment in str(err.value)
 
 
+# DefiLlama stamps the close of 2022-05-01 00:00 of 2022-05-02 (assets/ingest/DEFILLAMA_TIMING.md).
+LLAMA_STAMP = MIDNIGHT + 86_400
+
+
 def llama(value) -> list:
-    return [{"date": str(MIDNIGHT), "totalCirculating": {"peggedUSD": value}}]
+    return [{"date": str(LLAMA_STAMP), "totalCirculating": {"peggedUSD": value}}]
 
 
 def llama_chain(circulating) -> dict:
     """`/stablecoin/1` for one day: a valid all-chain total, Ethereum's entry as given."""
     return {"pegType": "peggedUSD",
-            "tokens": [{"date": MIDNIGHT, "circulating": {"peggedUSD": 5.0}}],
-            "chainBalances": {"Ethereum": {"tokens": [{"date": MIDNIGHT, "circulating": circulating}]}}}
+            "tokens": [{"date": LLAMA_STAMP, "circulating": {"peggedUSD": 5.0}}],
+            "chainBalances": {"Ethereum": {"tokens": [{"date": LLAMA_STAMP, "circulating": circulating}]}}}
 
 
 def gecko(ms, price) -> dict:
@@ -307,3 +315,115 @@ def test_a_bad_value_fails_its_run_and_writes_nothing(resources, replay, warehou
     assert "alternative.me /fng/: field 'data[" in errors and "].value_classification' = 'Euphoria'" in errors
     for table in ("raw.defillama_total_supply", "raw.fred_series_daily", "raw.fear_greed_daily"):
         assert not warehouse.table_exists(table), table
+
+
+# --- 44, 45: known-incomplete history ---------------------------------------------------------
+
+EARLY_RUN = """
+import datetime as dt, json, logging, sys
+import dagster as dg
+from assets.ingest import api_assets, reference_data
+from assets.models import model_assets
+from pipelines.resources import HttpSource, Warehouse
+from pipelines.resources.warehouse import SQL_DIR
+
+url, path, start, end = sys.argv[1:5]
+warehouse = Warehouse(path=path)
+def source(name, base):
+    return HttpSource(name=name, base_url=f"{url}/{base}", backoff_s=0.01, max_backoff_s=0.05,
+                      max_attempts=4, timeout_s=5)
+resources = {"warehouse": warehouse, "defillama": source("defillama", "defillama"),
+             "coingecko": source("coingecko", "coingecko/api/v3"),
+             "alternative_me": source("alternative.me", "alternative_me"),
+             "fred": source("fred", "fred")}
+instance = dg.DagsterInstance.ephemeral()
+ingest = dg.materialize([*api_assets, reference_data], resources=resources, instance=instance,
+                        tags={"dagster/asset_partition_range_start": start,
+                              "dagster/asset_partition_range_end": end})
+# No chain is read here: the on-chain tables exist, empty, so the marts build.
+with warehouse.connect() as con:
+    for ddl in sorted((SQL_DIR / "raw").glob("*.sql")):
+        con.execute(ddl.read_text())
+built = dg.materialize(model_assets, resources={"warehouse": warehouse}, instance=instance)
+meta = {"/".join(m.asset_key.path): {k: str(v.value) for k, v in m.metadata.items()}
+        for m in (e.materialization for e in ingest.get_asset_materialization_events())}
+print(json.dumps({
+    "success": [ingest.success, built.success],
+    "warnings": [r.user_message for r in instance.all_logs(ingest.run_id)
+                 if r.level == logging.WARNING],
+    "metadata": meta,
+    "liquidity": warehouse.read(
+        "SELECT date, usdt_supply_incomplete, usdc_supply_incomplete, "
+        "total_stablecoin_supply_incomplete, supply_incomplete_reason, usdt_supply_tokens, "
+        "usdt_supply_tokens_change FROM marts.liquidity_daily ORDER BY date").rows(),
+    "supply": warehouse.read(
+        "SELECT date, token, supply_incomplete, supply_incomplete_reason "
+        "FROM marts.stablecoin_supply_daily WHERE chain = 'all' ORDER BY date, token").rows(),
+}, default=str))
+"""
+
+
+def test_a_start_before_the_complete_history_warns_and_is_flagged(replay, tmp_path):
+    """A user who configures STABLEFLOW_START_DATE=2019-12-01 gets the window 2019-12-30..
+    2020-01-03 (the replay serves DefiLlama's real 2019 USDT): the run is not refused (its
+    prices, USDC and the rest are sound), it warns for USDT and the total, and the marts flag
+    exactly the incomplete days with the reason; USDC, complete then, is not flagged."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "STABLEFLOW_START_DATE": "2019-12-01", "STABLEFLOW_CHAINS": "ethereum",
+           "PYTHONPATH": str(root), "DAGSTER_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", EARLY_RUN, replay.url, str(tmp_path / "early.duckdb"),
+         "2019-12-30", "2020-01-03"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["success"] == [True, True]
+
+    known = [w for w in out["warnings"] if w.startswith("KNOWN INCOMPLETE DefiLlama history")]
+    assert len(known) == 2 and len(out["warnings"]) == 2
+    assert any("USDT: 3 day(s) 2019-12-30..2020-01-01 are known incomplete (up to 99% of the "
+               "supply missing)" in w and "usdt_supply_incomplete" in w for w in known)
+    assert any("total: 3 day(s) 2019-12-30..2020-01-01" in w for w in known)
+    assert "USDT: 3 day(s)" in out["metadata"]["raw/defillama_token_supply"]["known_incomplete"]
+    assert "total: 3 day(s)" in out["metadata"]["raw/defillama_total_supply"]["known_incomplete"]
+
+    days = [D(2019, 12, 30) + dt.timedelta(days=i) for i in range(5)]
+    liquidity = {D.fromisoformat(r[0]): r[1:] for r in out["liquidity"]}
+    assert sorted(liquidity) == days
+    for day, (usdt, usdc, total, reason, *_rest) in liquidity.items():
+        incomplete = day < D(2020, 1, 2)
+        assert (usdt, usdc, total) == (incomplete, False, incomplete), day
+        assert (reason is not None) == incomplete
+        if incomplete:
+            assert reason.startswith("USDT: DefiLlama's USDT series misses most of the supply")
+            assert "total: The all-stablecoin total" in reason
+    # Why the day after the last flagged one matters: its change is the step to the full series.
+    assert liquidity[D(2020, 1, 2)][5] > 1.0e9
+    supply = {(D.fromisoformat(d), t): (flag, reason) for d, t, flag, reason in out["supply"]}
+    assert {k for k, (flag, _) in supply.items() if flag} == {
+        (d, "USDT") for d in days[:3]}
+    assert all(reason is None for flag, reason in supply.values() if not flag)
+
+
+@pytest.mark.parametrize("row, fragment", [
+    ("defillama,DAI,,2020-01-02,0.5,why,how", "series = 'DAI': not one of"),
+    ("defillama,USDT,2020-02-01,2020-01-02,0.5,why,how",
+     "incomplete_from = 2020-02-01 is not before incomplete_before = 2020-01-02"),
+    ("defillama,USDT,,2020-13-02,0.5,why,how", "incomplete_before = '2020-13-02': not a YYYY-MM-DD"),
+    ("defillama,USDT,,2020-01-02,1.5,why,how", "max_missing_share = '1.5': not a share"),
+    ("defillama,USDT,,2020-01-02,0.5,, ", "reason is empty"),
+    ("coingecko,USDT,,2020-01-02,0.5,why,how", "source = 'coingecko': only 'defillama'"),
+], ids=["unknown-series", "dates-reversed", "not-a-date", "share-above-1", "no-reason",
+        "other-source"])
+def test_bad_known_incomplete_rows(tmp_path, row, fragment):
+    from assets.ingest.defillama import KNOWN_INCOMPLETE_COLUMNS, SeedError, load_known_incomplete
+
+    path = tmp_path / "known_incomplete_history.csv"
+    path.write_text(",".join(KNOWN_INCOMPLETE_COLUMNS) + "\n" + row + "\n")
+    with pytest.raises(SeedError) as err:
+        load_known_incomplete(path)
+    assert f"{path}: line 2: " in str(err.value) and fragment in str(err.value)

@@ -26,7 +26,7 @@ def test_definitions_load_and_validate():
         "raw/evm_issuance_daily", "raw/evm_exchange_balances", "raw/evm_exchange_reserves",
         "raw/evm_exchange_flows", "raw/fear_greed_daily", "raw/fred_series_daily"}
     assert by_group["reference"] == {"raw/exchanges", "raw/exchange_labels", "raw/evm_tokens",
-                                     "raw/data_world"}
+                                     "raw/data_world", "raw/known_incomplete_history"}
     assert {k.split("/")[0] for k in by_group["staging"]} == {"staging"}
     assert {"marts/liquidity_daily", "marts/exchange_reserves_by_kind_daily",
             "marts/stablecoin_supply_daily", "marts/stablecoin_issuance_daily",

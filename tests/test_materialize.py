@@ -15,7 +15,7 @@ START, END = D(2022, 5, 1), D(2022, 5, 31)
 TABLES = ["raw.defillama_total_supply", "raw.defillama_token_supply",
           "raw.defillama_token_supply_by_chain", "raw.coingecko_market_daily",
           "raw.fear_greed_daily", "raw.fred_series_daily"]
-# Requests one window costs: 7 DefiLlama (the window crosses 2022-05-12, where
+# Requests one window costs: 7 DefiLlama (the window crosses 2022-05-11, where
 # /stablecoin/{id} history starts: /stablecoincharts/all, then per token the all-chain chart,
 # /stablecoin/{id} and the Ethereum chart), 4 CoinGecko, 1 alternative.me, 3 FRED.
 REQUESTS = 7 + 4 + 1 + 3
@@ -84,7 +84,8 @@ def test_window_run_writes_every_table_and_passes_every_check(resources, replay,
     assert stored.row(0) == (int(fng[0]), fng[1])
     # Stored values are the recorded ones.
     recorded = json.loads((RECORDINGS / "defillama" / "stablecoincharts_all_2026-08-22.json").read_text())
-    may_15 = next(r for r in recorded if r["date"] == "1652572800")
+    # The row stamped 2022-05-16 00:00 UTC holds the close of 2022-05-15.
+    may_15 = next(r for r in recorded if r["date"] == "1652659200")
     stored = warehouse.read("SELECT circulating_usd FROM raw.defillama_total_supply WHERE date = '2022-05-15'")
     assert stored.item() == may_15["totalCirculating"]["peggedUSD"]
 

@@ -52,11 +52,19 @@ def load_doc(name: str) -> TableDoc:
 # ---- inputs: the marts, shaped as the statistics expect -----------------------------------
 
 def read_panel(warehouse: Warehouse) -> pl.DataFrame:
-    """One row per day: supplies, market caps (crypto = BTC + ETH), reserves, SSR, sentiment."""
+    """One row per day: supplies, market caps (crypto = BTC + ETH), reserves, SSR, sentiment.
+
+    A supply on a day the mart flags as known incomplete (raw.known_incomplete_history: e.g.
+    DefiLlama's USDT before 2020-01-02, a USDC chain missing in 2021) is NULL here: every
+    statistic leaves it out, and with it the change into the first complete day, which is
+    the catch-up step (+1.09 bn USDT on 2020-01-02), not growth.
+    """
     return warehouse.read("""
         SELECT date,
-               usdt_supply_tokens AS usdt_supply, usdc_supply_tokens AS usdc_supply,
-               total_stablecoin_supply_usd AS total_supply,
+               CASE WHEN NOT usdt_supply_incomplete THEN usdt_supply_tokens END AS usdt_supply,
+               CASE WHEN NOT usdc_supply_incomplete THEN usdc_supply_tokens END AS usdc_supply,
+               CASE WHEN NOT total_stablecoin_supply_incomplete
+                    THEN total_stablecoin_supply_usd END AS total_supply,
                btc_market_cap_usd AS btc_mcap, eth_market_cap_usd AS eth_mcap,
                btc_market_cap_usd + eth_market_cap_usd AS crypto_mcap,
                spot_exchange_reserve_tokens AS spot_reserve,

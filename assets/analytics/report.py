@@ -392,9 +392,14 @@ BREAK_COLUMNS = [
 ]
 EVENT_COLUMNS = [
     Column("token", "Token"), Column("car_window", "CAR window (days)"),
-    _num("n_events", "Events", _text), _num("excluded_inventory", "Inventory excluded", _text),
-    _num("mean_car", "Mean CAR", _percent(2)), _num("t_stat", "t", _fixed(2)),
-    _num("p_value", "p", _p_value),
+    Column("model", "Benchmark"),
+    _num("n_events", "Events", _text), _num("overlapping_events", "Overlapping", _text),
+    _num("excluded_inventory", "Inventory excluded", _text),
+    _num("mean_car", "Mean CAR", _percent(2)),
+    _num("t_p_value_independent", "p (t-test, independent)", _p_value),
+    _num("avg_cross_correlation", "Avg. cross-corr.", _fixed(3)),
+    _num("adj_bmp_t_stat", "Adj. BMP t", _fixed(2)),
+    _num("adj_bmp_p_value", "p (adj. BMP)", _p_value),
 ]
 MIGRATION_COLUMNS = [
     *_WINDOW, _num("share_start", "Derivatives share at start", _percent()),
@@ -404,11 +409,12 @@ MIGRATION_COLUMNS = [
     _num("corr_p_value", "p", _p_value), _num("n_obs", "Daily changes", _text),
 ]
 RISK_COLUMNS = [
-    *_WINDOW, Column("asset", "Asset"),
+    *_WINDOW, Column("asset", "Asset"), Column("partial_period", "Partial year", _yes_no),
     _num("annualised_return", "Return p.a.", _percent()),
     _num("annualised_volatility", "Volatility p.a.", _percent()),
     _num("sharpe", "Sharpe", _fixed(2)), _num("max_drawdown", "Max drawdown", _percent()),
     _num("risk_free_rate", "Risk-free p.a.", _percent(2)), _num("n_obs", "Daily changes", _text),
+    _num("days_in_window", "Days", _text),
 ]
 
 # (table name, section heading, one-line description, columns), in report order.
@@ -420,16 +426,20 @@ SECTIONS = [
      "Quandt-Andrews sup-F test for one unknown break in the slope of daily market-cap returns "
      "on daily supply growth (15% trimming).", BREAK_COLUMNS),
     ("event_study_summary", "Large mints: event study",
-     "Cumulative abnormal BTC log return around large non-inventory mints (expected return = "
-     "mean over days -60..-11); p from a two-sided cross-sectional t-test, not computed below "
-     "3 events.",
+     "Cumulative abnormal BTC log return around large non-inventory mints, against a constant "
+     "mean (days -60..-11) and a market model on ETH (BTC's move beyond what ETH's move "
+     "predicts). The deciding p is the Kolari-Pynnönen adjusted BMP test, robust to the "
+     "overlapping windows of clustered mints; the t-test p assumes independent events and is "
+     "shown for comparison only. Not computed below 3 events; market-model p over 0..+5 and "
+     "-5..+10 are indicative (BTC's residual against ETH drifts for weeks).",
      EVENT_COLUMNS),
     ("exchange_migration", "Migration to derivatives exchanges",
      "Derivatives share of labelled exchange reserves: OLS trend with Newey-West p-value, and its "
      "daily change against BTC returns.", MIGRATION_COLUMNS),
     ("risk_panel", "Risk panel",
      "Annualised geometric return, volatility of daily log returns, Sharpe ratio over the "
-     "3-month T-bill, and maximum drawdown.", RISK_COLUMNS),
+     "3-month T-bill's bond-equivalent yield, and maximum drawdown. A partial year (Partial "
+     "year = yes) is annualised from the days it has.", RISK_COLUMNS),
 ]
 
 VERDICT_CLASSES = {

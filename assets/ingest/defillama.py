@@ -2,27 +2,47 @@
 
 Owns: raw.defillama_total_supply, raw.defillama_token_supply, raw.defillama_token_supply_by_chain.
 
-Sampling time: DefiLlama keeps one row per UTC day, stamped 00:00 of that day, and updates
-it while the day runs; once the day has ended the row holds the day's last snapshot. So a
-row stamped D is end-of-day D, and only days that have ended are ingested (the newest
-partition is yesterday). DefiLlama also rewrites recent days after the fact: re-ingesting a
-day replaces it. Amounts are peg-native (`peggedUSD`: whole tokens), never USD-converted.
+Sampling time (DESIGN notes with the server code, the numbers and the decision:
+assets/ingest/DEFILLAMA_TIMING.md). DefiLlama keeps one row per UTC day, stamped 00:00 of
+that day, and writes it ONCE: its store job runs hourly and writes the daily record on its
+first write of the day (peggedassets-server storeNewPeggedBalances.ts, "First write of the
+day", `SK: getTimestampAtStartOfDay(unixTimestamp)`). So the row stamped S holds the state
+just after 00:00 UTC of S, i.e. the close of S-1, and the pipeline dates it S-1 (`llama_day`):
+a value dated D is the close of D, as for every other source (CoinGecko's 00:00 sample of D+1
+is dated D too). Only the chart's newest row is different: the server answers it with its
+latest hourly snapshot (the live state), so the window's last day is the live state when its
+row is the newest one; the 01:30 UTC schedule reads it within about an hour and a half of
+midnight, and a later re-ingest gets the stored first snapshot. DefiLlama also rewrites
+recent days after the fact: re-ingesting a day replaces it. Amounts are peg-native
+(`peggedUSD`: whole tokens), never USD-converted.
+
+Known-incomplete history. DefiLlama's series are not always complete: USDT lacks most of its
+supply before 2020-01-02 (0.03 bn in 2018-19 against CoinGecko's 2 bn; the chain then holding
+nearly all of it, Omni, is read from a current-only API), USDC lacks a chain (2-12 %) from
+2021-04-29 to 2021-12-31. sql/seeds/known_incomplete_history.csv lists such stretches with
+their evidence; a window that reaches one warns in the run (a log warning and the
+`known_incomplete` metadata entry) and the marts flag its days (marts.liquidity_daily
+`usdt_supply_incomplete`, `usdc_supply_incomplete`, `total_stablecoin_supply_incomplete`,
+marts.stablecoin_supply_daily `supply_incomplete`, each with the reason). The run is not
+refused: the window's other series (prices, the other coin) are sound, and what DefiLlama
+serves is stored as served.
 
 History cut. `/stablecoin/{id}` serves its history (`tokens[]` and every
 `chainBalances.<Chain>.tokens[]`) only from unix time 1652241600 (2022-05-11 04:00 UTC):
 DefiLlama's stablecoin server filters `balances.filter((item) => item.SK >= 1652241600)` in
 getStablecoinData ("currently frontend does not use data before May 11, 2022 for individual
 stablecoins"; its older craftProtocolResponse passed the same 1652241600 to
-getHistoricalValues). Daily records are stamped 00:00 UTC, so the first day it serves is
-2022-05-12 (HISTORY_START). The chart endpoints keep the whole history, so:
+getHistoricalValues). Daily records are stamped 00:00 UTC, so the first row it serves is
+stamped 2022-05-12: the close of 2022-05-11, the first day it serves (HISTORY_START). The
+chart endpoints keep the whole history, so:
 
 - raw.defillama_token_supply (all chains) comes from `/stablecoincharts/all?stablecoin={id}`
   for every day (`totalCirculating.peggedUSD`, rows shaped like `/stablecoincharts/all`).
 - raw.defillama_token_supply_by_chain comes from `/stablecoin/{id}` `chainBalances` for days
-  from 2022-05-12 on (every chain DefiLlama reports), and for earlier days from
+  from 2022-05-11 on (every chain DefiLlama reports), and for earlier days from
   `/stablecoincharts/{Chain}?stablecoin={id}` for each chain of pipelines/chains.yaml that
   carries the token (`defillama_chain`, default the chain name title-cased). So before
-  2022-05-12 only the configured chains have per-chain rows.
+  2022-05-11 only the configured chains have per-chain rows.
 
 A per-chain chart row without a circulating amount (none, 0 or {}) is a zero balance, the
 `_zero_balance` rule. Days before a chart's first row get no row: the table holds the days
@@ -34,14 +54,17 @@ answer when it cannot build one: an unknown chain name, or a token it never saw 
 chain), fails the run, naming the source, field and value.
 
 Requests per run: 1 for raw.defillama_total_supply; for the two token tables, per token, 1
-chart, plus 1 `/stablecoin/{id}` if the window reaches 2022-05-12 or later, plus 1 chart for
-each configured chain carrying the token if the window starts before 2022-05-12. With
-chains.yaml's Ethereum (USDT and USDC): 4 for a window from 2022-05-12 on (every daily run),
-6 for a window across 2022-05-12, 4 for a window that ends before it.
+chart, plus 1 `/stablecoin/{id}` if the window reaches 2022-05-11 or later, plus 1 chart for
+each configured chain carrying the token if the window starts before 2022-05-11. With
+chains.yaml's Ethereum (USDT and USDC): 4 for a window from 2022-05-11 on (every daily run),
+6 for a window across 2022-05-11, 4 for a window that ends before it.
 """
 
 
+import csv
 import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -52,15 +75,166 @@ from assets.ingest.parsing import amount, require, require_every_day, stamp, utc
 from pipelines.chains import CHAINS, Chain
 from pipelines.partitions import DAILY, window_of
 from pipelines.resources import HttpSource, Rows, Warehouse
+from pipelines.resources.warehouse import SQL_DIR
 
 # DefiLlama stablecoin ids of the tokens the pipeline follows.
 TOKENS = {"USDT": 1, "USDC": 2}
 PEG = "peggedUSD"
+_DAY = dt.timedelta(days=1)
 # `/stablecoin/{id}` keeps the daily records at or after this time (2022-05-11 04:00 UTC; see
-# the module docstring), so its first day (records are stamped 00:00 UTC) is the first
-# midnight at or after it: 2022-05-12.
+# the module docstring). Its first row is stamped at the first midnight at or after it
+# (2022-05-12) and holds the close of the day before: HISTORY_START, 2022-05-11.
 HISTORY_CUT = 1652241600
-HISTORY_START = dt.datetime.fromtimestamp(-(-HISTORY_CUT // 86_400) * 86_400, dt.UTC).date()
+HISTORY_START = dt.datetime.fromtimestamp(-(-HISTORY_CUT // 86_400) * 86_400, dt.UTC).date() - _DAY
+
+
+def llama_day(value: Any, source: str, field: str) -> dt.date:
+    """The day whose close a DefiLlama daily row holds: the day before its stamp. The row
+    stamped 00:00 UTC of S is DefiLlama's first snapshot of S, taken just after midnight
+    (assets/ingest/DEFILLAMA_TIMING.md), so it is the close of S-1."""
+    return utc_day(value, source, field) - _DAY
+
+
+def llama_stamp(day: dt.date) -> int:
+    """The unix time DefiLlama stamps the row holding the close of `day` with (its inverse)."""
+    following = day + _DAY
+    return int(dt.datetime(following.year, following.month, following.day,
+                           tzinfo=dt.UTC).timestamp())
+
+
+# --- known-incomplete history (sql/seeds/known_incomplete_history.csv) -------------------
+
+KNOWN_INCOMPLETE_FILE = SQL_DIR / "seeds" / "known_incomplete_history.csv"
+KNOWN_INCOMPLETE_COLUMNS = ["source", "series", "incomplete_from", "incomplete_before",
+                            "max_missing_share", "reason", "evidence"]
+# The series a row can name: a token's all-chain supply (raw.defillama_token_supply) or the
+# supply of all USD-pegged stablecoins (raw.defillama_total_supply).
+SERIES = {"USDT": "raw.defillama_token_supply", "USDC": "raw.defillama_token_supply",
+          "total": "raw.defillama_total_supply"}
+# The column of marts.liquidity_daily that flags each series' days.
+FLAG_COLUMNS = {"USDT": "usdt_supply_incomplete", "USDC": "usdc_supply_incomplete",
+                "total": "total_stablecoin_supply_incomplete"}
+
+
+class SeedError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class IncompleteStretch:
+    """Days incomplete_from..incomplete_before-1 (project days: the close of each day) of a
+    DefiLlama series that are known to miss part of the supply."""
+
+    source: str
+    series: str
+    incomplete_from: dt.date | None  # None: from the series' first day
+    incomplete_before: dt.date
+    max_missing_share: float
+    reason: str
+    evidence: str
+
+    def overlap(self, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date] | None:
+        """The days of start..end in the stretch, or None."""
+        first = max(start, self.incomplete_from or start)
+        last = min(end, self.incomplete_before - _DAY)
+        return (first, last) if first <= last else None
+
+
+def _seed_date(text: str, where: str, column: str, optional: bool) -> dt.date | None:
+    if text == "" and optional:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise SeedError(f"{where}: {column} = {text!r}: not a YYYY-MM-DD date") from None
+
+
+def load_known_incomplete(path: Path = KNOWN_INCOMPLETE_FILE) -> list[IncompleteStretch]:
+    """Every row of the seed, checked: an error names file, line, column and value."""
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames != KNOWN_INCOMPLETE_COLUMNS:
+            raise SeedError(f"{path}: header {reader.fieldnames} is not "
+                            f"{KNOWN_INCOMPLETE_COLUMNS}")
+        stretches = []
+        for line, row in enumerate(reader, start=2):
+            where = f"{path}: line {line}"
+            if row["source"] != "defillama":
+                raise SeedError(f"{where}: source = {row['source']!r}: only 'defillama' is read")
+            if row["series"] not in SERIES:
+                raise SeedError(f"{where}: series = {row['series']!r}: not one of "
+                                f"{sorted(SERIES)}")
+            first = _seed_date(row["incomplete_from"], where, "incomplete_from", True)
+            before = _seed_date(row["incomplete_before"], where, "incomplete_before", False)
+            if first is not None and first >= before:
+                raise SeedError(f"{where}: incomplete_from = {first} is not before "
+                                f"incomplete_before = {before}")
+            try:
+                share = float(row["max_missing_share"])
+            except ValueError:
+                share = float("nan")
+            if not 0 < share <= 1:
+                raise SeedError(f"{where}: max_missing_share = {row['max_missing_share']!r}: "
+                                "not a share in (0, 1]")
+            for column in ("reason", "evidence"):
+                if not row[column].strip():
+                    raise SeedError(f"{where}: {column} is empty: say why, and how it is known")
+            stretches.append(IncompleteStretch(row["source"], row["series"], first, before,
+                                               share, row["reason"], row["evidence"]))
+    return stretches
+
+
+def known_incomplete_frame(path: Path = KNOWN_INCOMPLETE_FILE) -> pl.DataFrame:
+    """The seed as raw.known_incomplete_history's rows."""
+    return pl.DataFrame(
+        [(s.source, s.series, s.incomplete_from, s.incomplete_before, s.max_missing_share,
+          s.reason, s.evidence) for s in load_known_incomplete(path)],
+        schema={"source": pl.Utf8, "series": pl.Utf8, "incomplete_from": pl.Date,
+                "incomplete_before": pl.Date, "max_missing_share": pl.Float64,
+                "reason": pl.Utf8, "evidence": pl.Utf8},
+        orient="row")
+
+
+def incomplete_in_window(series: list[str], start: dt.date,
+                         end: dt.date) -> list[tuple[IncompleteStretch, dt.date, dt.date]]:
+    """The known-incomplete stretches of `series` that start..end reaches, with the days."""
+    return [(s, *days) for s in load_known_incomplete() if s.series in series
+            for days in [s.overlap(start, end)] if days]
+
+
+def warn_incomplete(context: dg.AssetExecutionContext, series: list[str], start: dt.date,
+                    end: dt.date) -> dict[str, str]:
+    """Log a warning for each known-incomplete stretch the window reaches; the metadata entry
+    that says so (nothing when the window is clear)."""
+    found = incomplete_in_window(series, start, end)
+    lines = []
+    for stretch, first, last in found:
+        lines.append(
+            f"{stretch.series}: {(last - first).days + 1} day(s) {first}..{last} are known "
+            f"incomplete (up to {stretch.max_missing_share:.0%} of the supply missing): "
+            f"{stretch.reason} Flagged in marts.liquidity_daily."
+            f"{FLAG_COLUMNS[stretch.series]}; statistics over these days, and over the day "
+            f"after the last one (its change compares with an incomplete day), describe a "
+            f"partial series.")
+        context.log.warning(f"KNOWN INCOMPLETE DefiLlama history in {start}..{end}: {lines[-1]}")
+    return {"known_incomplete": "\n".join(lines)} if lines else {}
+
+
+def _newest_is_live(payload: Any, end: dt.date) -> dict[str, str]:
+    """Metadata saying the window's last day was read from the chart's newest row, which the
+    server fills with its latest hourly snapshot (the live state, not yet the stored one)."""
+    if not isinstance(payload, list) or not payload:
+        return {}
+    try:
+        newest = max(int(row["date"]) for row in payload if isinstance(row, dict))
+    except (KeyError, TypeError, ValueError):
+        return {}
+    if newest != llama_stamp(end):
+        return {}
+    return {"live_last_day": f"{end} is the chart's newest row (stamped {end + _DAY}), which "
+                             "DefiLlama fills with its latest snapshot at fetch time; "
+                             f"re-ingest after {end + 2 * _DAY} 00:00 UTC for its stored "
+                             "first snapshot"}
 
 
 def token_chart_source(token: str) -> str:
@@ -81,7 +255,7 @@ def _chart_totals(payload: Any, source: str, start: dt.date, end: dt.date) -> di
     values: dict[dt.date, float] = {}
     for i, row in enumerate(payload):
         require(isinstance(row, dict), source, f"[{i}]", row, "not an object")
-        day = utc_day(row.get("date"), source, f"[{i}].date")
+        day = llama_day(row.get("date"), source, f"[{i}].date")
         if start <= day <= end:
             total = row.get("totalCirculating")
             require(isinstance(total, dict), source, f"[{i}].totalCirculating", total, "missing")
@@ -127,7 +301,7 @@ def parse_chain_chart(
     first = None
     for i, row in enumerate(payload):
         require(isinstance(row, dict), source, f"[{i}]", row, "not an object")
-        day = utc_day(row.get("date"), source, f"[{i}].date")
+        day = llama_day(row.get("date"), source, f"[{i}].date")
         first = day if first is None else min(first, day)
         if start <= day <= end:
             if "totalCirculating" not in row or _zero_balance(row["totalCirculating"]):
@@ -153,7 +327,7 @@ def _token_series(
     values: dict[dt.date, float] = {}
     for i, point in enumerate(points):
         require(isinstance(point, dict), source, f"{field}[{i}]", point, "not an object")
-        day = utc_day(point.get("date"), source, f"{field}[{i}].date")
+        day = llama_day(point.get("date"), source, f"{field}[{i}].date")
         if start <= day <= end:
             if not positive and ("circulating" not in point
                                  or _zero_balance(point["circulating"])):
@@ -231,14 +405,16 @@ _COMMON = dict(
 def defillama_total_supply(
     context: dg.AssetExecutionContext, defillama: HttpSource, warehouse: Warehouse
 ) -> dg.MaterializeResult:
-    """Total supply of all USD-pegged stablecoins, one row per UTC day.
+    """Total supply of all USD-pegged stablecoins, one row per UTC day (the close of the
+    day: DefiLlama's row stamped the next day).
 
     Source: DefiLlama `/stablecoincharts/all` (`totalCirculating.peggedUSD`, all chains).
     One request serves any window.
     """
     start, end = window_of(context)
     before = defillama.requests_made  # the client may serve several steps of a run
-    frame = parse_total_supply(defillama.get_json("/stablecoincharts/all"), start, end)
+    payload = defillama.get_json("/stablecoincharts/all")
+    frame = parse_total_supply(payload, start, end)
     frame = stamp(frame, "defillama /stablecoincharts/all", utc_now())
     written = warehouse.replace_window(
         start, end, Rows("raw.defillama_total_supply", frame, ["date"])
@@ -248,6 +424,8 @@ def defillama_total_supply(
             "rows": written["raw.defillama_total_supply"],
             "window": f"{start}..{end}",
             "requests": defillama.requests_made - before,
+            **_newest_is_live(payload, end),
+            **warn_incomplete(context, ["total"], start, end),
         }
     )
 
@@ -259,17 +437,19 @@ def defillama_total_supply(
             group_name="ingest",
             kinds={"duckdb"},
             description="USDT and USDC circulating supply across all chains, one row per "
-            "token and UTC day. Source: DefiLlama `/stablecoincharts/all?stablecoin={id}` "
+            "token and UTC day (the close of the day: DefiLlama's row stamped the next "
+            "day). Source: DefiLlama `/stablecoincharts/all?stablecoin={id}` "
             "`totalCirculating` (the whole history; `/stablecoin/{id}` keeps only days from "
-            "2022-05-12).",
+            "2022-05-11).",
         ),
         dg.AssetSpec(
             ["raw", "defillama_token_supply_by_chain"],
             group_name="ingest",
             kinds={"duckdb"},
             description="USDT and USDC circulating supply per chain, one row per token, "
-            "chain and UTC day, for the days DefiLlama reports that chain. Source: "
-            "DefiLlama `/stablecoin/{id}` `chainBalances` from 2022-05-12 (every chain); "
+            "chain and UTC day (the close of the day: DefiLlama's row stamped the next day), "
+            "for the days DefiLlama reports that chain. Source: "
+            "DefiLlama `/stablecoin/{id}` `chainBalances` from 2022-05-11 (every chain); "
             "before that `/stablecoincharts/{Chain}?stablecoin={id}` for the chains of "
             "pipelines/chains.yaml only.",
         ),
@@ -287,10 +467,12 @@ def defillama_token_supply(
     ingested_at = utc_now()
     totals, by_chain = [], []
     early_chains: set[str] = set()
+    live: dict[str, str] = {}
     for token, llama_id in TOKENS.items():
         chart = defillama.get_json("/stablecoincharts/all", params={"stablecoin": llama_id})
         totals.append(stamp(parse_token_chart(chart, token, start, end),
                             token_chart_source(token), ingested_at))
+        live.update(_newest_is_live(chart, end))
         if end >= HISTORY_START:
             # tokens[] is read too (not stored): every day of the window must be in the answer.
             _, chains = parse_token(defillama.get_json(f"/stablecoin/{llama_id}"), token,
@@ -313,8 +495,12 @@ def defillama_token_supply(
         Rows("raw.defillama_token_supply_by_chain", chain_rows, ["date", "token", "chain"]),
     )
     chains_seen = sorted(set(chain_rows["chain"].to_list()))
+    incomplete = warn_incomplete(context, list(TOKENS), start, end)
     for table, rows in written.items():
         extra = {}
+        if table == "raw.defillama_token_supply":
+            extra.update(live)
+            extra.update(incomplete)
         if table.endswith("by_chain"):
             extra["chains"] = ", ".join(chains_seen)
             if early_chains:

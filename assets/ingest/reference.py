@@ -1,7 +1,9 @@
 """Reference data every run writes whole: the exchange labels and taxonomies (sql/seeds/), the
 token contracts read (pipelines/chains.yaml) and which world the run read (live or sandbox).
 
-Owns: raw.exchanges, raw.exchange_labels, raw.evm_tokens, raw.data_world.
+Owns: raw.exchanges, raw.exchange_labels, raw.evm_tokens, raw.data_world,
+raw.known_incomplete_history (sql/seeds/known_incomplete_history.csv, checked by
+assets/ingest/defillama.py load_known_incomplete).
 
 They are in the warehouse so that an analyst can join and question them like any table
 (which wallets make up "Binance", why OKX counts as a derivatives venue, whether the exchange
@@ -12,6 +14,7 @@ change of taxonomy re-classifies the whole history without reading a chain again
 import dagster as dg
 import polars as pl
 
+from assets.ingest.defillama import known_incomplete_frame
 from assets.ingest.labels import load_labels
 from assets.ingest.parsing import utc_now
 from pipelines.chains import CHAINS
@@ -61,6 +64,9 @@ def world_rows(world: str, run_id: str, previous: pl.DataFrame) -> pl.DataFrame:
             ("evm_tokens", "The token contracts read, per chain (pipelines/chains.yaml)."),
             ("data_world", "Which world runs read: live, or the sandbox's simulated chains "
                            "and replayed recordings."),
+            ("known_incomplete_history", "Stretches of days in which a supply series is "
+                                         "known incomplete, with the evidence "
+                                         "(sql/seeds/known_incomplete_history.csv)."),
         )
     ],
     name="reference_data",
@@ -86,11 +92,13 @@ def reference_data(context: dg.AssetExecutionContext, warehouse: Warehouse):
              ["chain", "address"]),
         Rows("raw.evm_tokens", tokens, ["chain", "token"]),
         Rows("raw.data_world", world_rows(world, context.run_id, previous), ["world"]),
+        Rows("raw.known_incomplete_history", known_incomplete_frame(),
+             ["source", "series", "incomplete_before"]),
     )
     for table, rows in written.items():
         meta = {"rows": rows, "world": world}
-        if table != "raw.data_world":
-            meta["label_version"] = labels.version
-        else:
+        if table == "raw.data_world":
             meta["notice"] = NOTICES[world]
+        elif table != "raw.known_incomplete_history":
+            meta["label_version"] = labels.version
         yield dg.MaterializeResult(asset_key=table.split("."), metadata=meta)

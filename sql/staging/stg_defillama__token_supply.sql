@@ -1,5 +1,6 @@
 -- Staging: circulating supply of USDT and USDC across all chains, one row per token and UTC day.
--- Grain: date x token. Value is DefiLlama's last snapshot of the day (end-of-day D, UTC).
+-- Grain: date x token. Value dated D is the close of D (UTC): DefiLlama's row stamped D+1 00:00,
+-- its first snapshot after midnight (assets/ingest/DEFILLAMA_TIMING.md).
 -- Source: raw.defillama_token_supply (DefiLlama /stablecoincharts/all?stablecoin={1,2}).
 -- Deduplicated on (date, token), latest ingested_at wins; ingested_at dropped.
 SELECT

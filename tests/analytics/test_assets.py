@@ -19,6 +19,7 @@ from pipelines.resources import Warehouse
 LEAD = 3
 START = dt.date(2021, 1, 1)
 DAYS = 730
+INCOMPLETE_DAYS = 50
 
 
 def planted_marts(path: str) -> None:
@@ -39,6 +40,10 @@ def planted_marts(path: str) -> None:
         "derivatives_share_of_exchange_reserves": share, "btc_market_cap_usd": btc,
         "eth_market_cap_usd": eth, "ssr": btc / total,
         "fear_greed": rng.integers(0, 101, DAYS).astype(np.int32),
+        # USDC is known incomplete on the first INCOMPLETE_DAYS days (raw.known_incomplete_history).
+        "usdt_supply_incomplete": False,
+        "usdc_supply_incomplete": np.arange(DAYS) < INCOMPLETE_DAYS,
+        "total_stablecoin_supply_incomplete": False,
     })
     # Two studied mints, an inventory round trip (0x03 burned again 3 days later) and a small
     # mint on the last day, so the others' 7-day inventory windows are complete.
@@ -137,6 +142,17 @@ def test_the_planted_lead_is_found_and_the_summary_traces_back(run):
         sp = con.execute("SELECT annualised_return, risk_free_rate FROM analytics.risk_panel "
                          "WHERE period = 'full' AND asset = 'SP500'").fetchone()
         assert sp[0] == pytest.approx(1.0004 ** 252 - 1, rel=1e-9) and sp[1] == pytest.approx(0.02)
+
+
+def test_days_a_supply_is_known_incomplete_are_left_out(run):
+    """read_panel drops the flagged days' USDC, and with them the change into the first
+    complete day (the catch-up step of a series that starts counting a missing chain)."""
+    _, path, _ = run
+    with duckdb.connect(path, read_only=True) as con:
+        n_obs = dict(con.execute("""
+            SELECT supply_series, max(n_obs) FROM analytics.window_correlation
+            WHERE period = 'full' GROUP BY supply_series""").fetchall())
+    assert n_obs == {"USDT": DAYS - 1, "total": DAYS - 1, "USDC": DAYS - 1 - INCOMPLETE_DAYS}
 
 
 def test_report_files_and_charts_in_metadata(run):

@@ -1,4 +1,5 @@
-"""Large mints, the event study, exchange migration and the risk panel against truth built by hand.
+"""Large mints, the event study, exchange migration, the risk panel and the risk-free mart's
+bond-equivalent yield against truth built by hand.
 
 Every expected value here is computed independently of assets/analytics/markets.py: from the
 planted series directly (plain Python / numpy on the generating arrays), or by hand.
@@ -9,9 +10,11 @@ import io
 import math
 import statistics
 
+import duckdb
 import numpy as np
 import polars as pl
 import pytest
+from scipy import stats
 
 from assets.analytics import markets
 from assets.analytics.markets import (
@@ -25,6 +28,7 @@ from assets.analytics.markets import (
     risk_panel,
     sharpe_ratio,
 )
+from pipelines.resources.warehouse import SQL_DIR
 
 START = dt.date(2020, 1, 1)
 ISSUANCE_SCHEMA = {
@@ -47,11 +51,21 @@ def _day(i: int) -> dt.date:
     return START + dt.timedelta(days=i)
 
 
+def _levels(log_returns: np.ndarray, first: float = 1e12) -> np.ndarray:
+    """Levels whose log return on day t is log_returns[t] (day 0 has none)."""
+    return first * np.exp(np.cumsum(np.concatenate([[0.0], log_returns[1:]])))
+
+
 def _btc_panel(log_returns: np.ndarray, **columns) -> pl.DataFrame:
-    """Daily panel whose BTC log return on day t is log_returns[t] (day 0 has none)."""
-    mcap = 1e12 * np.exp(np.cumsum(np.concatenate([[0.0], log_returns[1:]])))
-    days = [_day(i) for i in range(len(log_returns))]
-    return pl.DataFrame({"date": days, "btc_mcap": mcap, **columns})
+    """Daily panel whose BTC log return on day t is log_returns[t] (day 0 has none); ETH (the
+    market model's regressor) is an independent N(0, 3%) walk unless given."""
+    n = len(log_returns)
+    eth = columns.pop("eth_mcap", None)
+    if eth is None:
+        eth = _levels(np.random.default_rng(99).normal(0.0, 0.03, n), 2e11)
+    days = [_day(i) for i in range(n)]
+    return pl.DataFrame(
+        {"date": days, "btc_mcap": _levels(log_returns), "eth_mcap": eth, **columns})
 
 
 def _log(
@@ -71,11 +85,6 @@ def _issuance(*rows: tuple) -> pl.DataFrame:
 
 def _flags(table: pl.DataFrame) -> dict[str, bool | None]:
     return dict(zip(table["tx_hash"], table["inventory"]))
-
-
-def _summary_row(summary: pl.DataFrame, token: str, car_window: str) -> dict:
-    chosen = summary.filter((pl.col("token") == token) & (pl.col("car_window") == car_window))
-    return chosen.row(0, named=True)
 
 
 # --- large mints ------------------------------------------------------------------------------
@@ -162,6 +171,7 @@ def test_mints_without_their_full_window_are_pending():
 
 N_DAYS = 1500
 EVENT_DAYS = list(range(70, N_DAYS - 11, 80))  # 80 days apart: no window overlaps another
+MODELS = ("constant_mean", "market_model")
 
 
 def _planted_study(seed: int, effect: tuple[float, float]) -> tuple[np.ndarray, list[tuple]]:
@@ -188,30 +198,47 @@ def _hand_car(r: np.ndarray, i: int, first: int, last: int) -> float:
     return float(sum(r[i + k] - expected for k in range(first, last + 1)))
 
 
+def _model_row(summary: pl.DataFrame, token: str, car_window: str, model: str) -> dict:
+    chosen = summary.filter((pl.col("token") == token) & (pl.col("car_window") == car_window)
+                            & (pl.col("model") == model))
+    assert chosen.height == 1
+    return chosen.row(0, named=True)
+
+
 def test_planted_abnormal_return_is_recovered_and_significant():
     r, rows = _planted_study(seed=11, effect=(0.05, 0.02))
     mints = large_mints(_issuance(*rows))
     returns, summary = event_study(_btc_panel(r), mints)
     assert dict(summary.schema) == markets.EVENT_STUDY_SUMMARY_SCHEMA
+    assert summary.select("token", "car_window", "model").rows() == [
+        (t, w, m) for t in ("USDC", "USDT", "all") for w in ("-5..+10", "0..+1", "0..+5")
+        for m in MODELS]
 
     for token in ("USDT", "USDC", "all"):
-        row = _summary_row(summary, token, "0..+1")
-        assert row["mean_car"] == pytest.approx(0.07, abs=0.02)
-        assert row["p_value"] < 0.001 and row["t_stat"] > 0
+        for model in MODELS:  # ETH is independent of the planted effect: both models see it
+            row = _model_row(summary, token, "0..+1", model)
+            assert row["mean_car"] == pytest.approx(0.07, abs=0.02)
+            assert row["adj_bmp_p_value"] < 0.001 and row["adj_bmp_t_stat"] > 0
+            assert row["t_p_value_independent"] < 0.001 and row["t_stat_independent"] > 0
+            # 80 days apart, no CAR or estimation window touches another: r = 0, adjusted = BMP.
+            assert row["overlapping_events"] == 0
+            assert row["avg_cross_correlation"] == pytest.approx(0.0, abs=1e-12)
+            assert row["adj_bmp_t_stat"] == pytest.approx(row["bmp_t_stat"], rel=1e-9)
 
     # 'all' counts one event per day; its mean CAR is the plain average over the event days.
-    row = _summary_row(summary, "all", "0..+5")
+    row = _model_row(summary, "all", "0..+5", "constant_mean")
     assert row["n_events"] == len(EVENT_DAYS)
     hand = np.mean([_hand_car(r, i, 0, 5) for i in EVENT_DAYS])
     assert row["mean_car"] == pytest.approx(hand, abs=1e-12)
     # USDT days are the odd events (0xdup adds no day); 0xboth adds one USDC day.
-    assert _summary_row(summary, "USDT", "0..+1")["n_events"] == len(EVENT_DAYS[1::2])
-    assert _summary_row(summary, "USDC", "0..+1")["n_events"] == len(EVENT_DAYS[0::2]) + 1
+    usdt, usdc = (_model_row(summary, t, "0..+1", "market_model") for t in ("USDT", "USDC"))
+    assert usdt["n_events"] == len(EVENT_DAYS[1::2])
+    assert usdc["n_events"] == len(EVENT_DAYS[0::2]) + 1
 
-    # event_study_returns: one 16-row block per mint log (same-day duplicates included).
+    # event_study_returns: one 16-row block per mint log and model (same-day duplicates included).
     assert dict(returns.schema) == markets.EVENT_STUDY_RETURNS_SCHEMA
-    assert returns.height == 16 * mints.height
-    block = returns.filter(pl.col("tx_hash") == "0xdup")
+    assert returns.height == 2 * 16 * mints.height
+    block = returns.filter((pl.col("tx_hash") == "0xdup") & (pl.col("model") == "constant_mean"))
     i = EVENT_DAYS[1]
     assert block["offset"].to_list() == list(range(-5, 11))
     assert block["date"].to_list() == [_day(i + k) for k in range(-5, 11)]
@@ -224,7 +251,146 @@ def test_no_planted_effect_is_not_significant():
     r, rows = _planted_study(seed=11, effect=(0.0, 0.0))
     _, summary = event_study(_btc_panel(r), large_mints(_issuance(*rows)))
     for token in ("USDT", "USDC", "all"):
-        assert _summary_row(summary, token, "0..+1")["p_value"] > 0.05
+        for model in MODELS:
+            assert _model_row(summary, token, "0..+1", model)["adj_bmp_p_value"] > 0.05
+
+
+def _eth_btc(n: int, seed: int, beta: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
+    """ETH log returns N(0, 3%) and BTC = 0.001 + beta * ETH + N(0, 1.5%)."""
+    rng = np.random.default_rng(seed)
+    eth = rng.normal(0.0, 0.03, n)
+    return 0.001 + beta * eth + rng.normal(0.0, 0.015, n), eth
+
+
+def _hand_adjusted_bmp(
+    btc: np.ndarray, eth: np.ndarray, days: list[int], first: int, last: int, model: str
+) -> dict:
+    """The adjusted BMP test from its textbook pieces: OLS by matrix algebra (Campbell, Lo &
+    MacKinlay 1997, ch. 4), CAR variance sigma^2 (K + g'(X'X)^-1 g), r from the weight each
+    CAR puts on each calendar day, Kolari & Pynnonen's factor, Kish's effective n."""
+    length, k = 50, last - first + 1
+    scars, weights = [], []
+    for i in days:
+        estimation = list(range(i - 60, i - 10))
+        car_days = list(range(i + first, i + last + 1))
+        y = btc[estimation]
+        if model == "constant_mean":
+            x, x_car = np.ones((length, 1)), np.ones((k, 1))
+        else:
+            x = np.column_stack([np.ones(length), eth[estimation]])
+            x_car = np.column_stack([np.ones(k), eth[car_days]])
+        xtx_inv = np.linalg.inv(x.T @ x)
+        coef = xtx_inv @ x.T @ y
+        residuals = y - x @ coef
+        s2 = residuals @ residuals / (length - x.shape[1])
+        car = float((btc[car_days] - x_car @ coef).sum())
+        g = x_car.sum(axis=0)
+        scars.append(car / math.sqrt(s2 * (k + g @ xtx_inv @ g)))
+        h = x @ xtx_inv @ g  # the estimation days' weight in the CAR's prediction error
+        w = {d: 1.0 for d in car_days}
+        for d, weight in zip(estimation, h):
+            w[d] = w.get(d, 0.0) - weight
+        weights.append(w)
+
+    def dot(a: dict, b: dict) -> float:
+        return sum(v * b.get(d, 0.0) for d, v in a.items())
+
+    n = len(days)
+    corr = [dot(a, b) / math.sqrt(dot(a, a) * dot(b, b))
+            for x_, a in enumerate(weights) for y_, b in enumerate(weights) if x_ != y_]
+    r_bar = statistics.fmean(corr)
+    bmp = statistics.fmean(scars) / (statistics.stdev(scars) / math.sqrt(n))
+    adjusted = bmp * math.sqrt((1 - r_bar) / (1 + (n - 1) * r_bar))
+    # Student's t with n_eff - 1 degrees of freedom, n_eff = n / (1 + (n - 1) r) (Kish).
+    df = min(n / (1 + (n - 1) * r_bar), n) - 1
+    return {"bmp_t_stat": bmp, "avg_cross_correlation": r_bar, "adj_bmp_t_stat": adjusted,
+            "adj_bmp_p_value": 2 * stats.t.sf(abs(adjusted), df)}
+
+
+def test_adjusted_bmp_matches_a_hand_computation():
+    btc, eth = _eth_btc(260, seed=21)
+    days = [80, 83, 90, 170, 174]  # 80/83 and 170/174 share 0..+5 days; 90 only -5..+10 ones
+    rows = [_log(_day(i), "USDT", f"0x{i}", 1e9) for i in days]
+    rows.append(_log(_day(259), "USDT", "0xend", 1e6))
+    panel = _btc_panel(btc, eth_mcap=_levels(eth))
+    _, summary = event_study(panel, large_mints(_issuance(*rows)))
+    windows = {"0..+1": (0, 1), "0..+5": (0, 5), "-5..+10": (-5, 10)}
+    for car_window, (first, last) in windows.items():
+        for model in MODELS:
+            row = _model_row(summary, "all", car_window, model)
+            hand = _hand_adjusted_bmp(btc, eth, days, first, last, model)
+            for column, value in hand.items():
+                where = (car_window, model, column)
+                assert row[column] == pytest.approx(value, rel=1e-9, abs=1e-15), where
+    overlapping = {w: _model_row(summary, "all", w, "market_model")["overlapping_events"]
+                   for w in ("0..+1", "0..+5", "-5..+10")}
+    assert overlapping == {"0..+1": 0, "0..+5": 4, "-5..+10": 5}
+
+
+def test_overlap_correlation_of_two_events_by_hand():
+    """Two events 3 days apart, constant mean, CAR 0..+5 (K = 6, L = 50): the CARs share 3 days
+    (weight 1 each) and 47 estimation days (weight -6/50 each); |w|^2 = 6 + 36/50."""
+    btc, eth = _eth_btc(200, seed=4)
+    rows = [_log(_day(100), "USDC", "0xa", 1e9), _log(_day(103), "USDC", "0xb", 1e9),
+            _log(_day(199), "USDC", "0xend", 1e6)]
+    _, summary = event_study(_btc_panel(btc, eth_mcap=_levels(eth)), large_mints(_issuance(*rows)))
+    row = _model_row(summary, "USDC", "0..+5", "constant_mean")
+    expected = (3 + 47 * (6 / 50) ** 2) / (6 + 36 / 50)
+    assert row["avg_cross_correlation"] == pytest.approx(expected, rel=1e-12)
+    assert row["n_events"] == 2 and row["overlapping_events"] == 2
+    assert row["mean_car"] is not None and row["adj_bmp_p_value"] is None  # fewer than 3 events
+
+
+def test_market_model_abnormal_returns_are_ols_by_hand():
+    btc, eth = _eth_btc(200, seed=9, beta=0.8)
+    i = 120
+    # A shock shared by BTC and ETH on day 0: abnormal against a constant mean, but predicted
+    # by ETH's move in the market model (what the market model cannot see).
+    btc[i] += 0.8 * 0.20
+    eth[i] += 0.20
+    rows = [_log(_day(i), "USDT", "0xm", 1e9), _log(_day(199), "USDT", "0xend", 1e6)]
+    returns, _ = event_study(_btc_panel(btc, eth_mcap=_levels(eth)), large_mints(_issuance(*rows)))
+    slope, intercept = statistics.linear_regression(eth[i - 60 : i - 10], btc[i - 60 : i - 10])
+    block = returns.filter(pl.col("model") == "market_model")
+    assert block["offset"].to_list() == list(range(-5, 11))
+    np.testing.assert_allclose(block["eth_return"].to_numpy(), eth[i - 5 : i + 11], atol=1e-12)
+    expected = intercept + slope * eth[i - 5 : i + 11]
+    np.testing.assert_allclose(block["expected_return"].to_numpy(), expected, atol=1e-12)
+    abnormal = btc[i - 5 : i + 11] - expected
+    np.testing.assert_allclose(block["abnormal_return"].to_numpy(), abnormal, atol=1e-12)
+    np.testing.assert_allclose(block["car"].to_numpy(), np.cumsum(abnormal), atol=1e-12)
+    day0 = {m: returns.filter((pl.col("model") == m) & (pl.col("offset") == 0))
+            ["abnormal_return"][0] for m in MODELS}
+    assert day0["constant_mean"] > 0.10 and abs(day0["market_model"]) < 0.06
+
+
+def test_overlapping_events_keep_the_adjusted_test_near_its_nominal_size():
+    """Null series (BTC and ETH driven by a common shock, no event effect) with events in
+    clusters of five, two days apart: their CAR windows overlap, so the t-test that assumes
+    independent events over-rejects; the adjusted BMP test stays near 5 %."""
+    n_days, repetitions = 1000, 120
+    days = [c + 2 * k for c in range(70, n_days - 21, 80) for k in range(5)]  # 12 clusters
+    rows = [_log(_day(i), "USDT", f"0x{i:04d}", 1e9) for i in days]
+    rows.append(_log(_day(n_days - 1), "USDT", "0xend", 1e6))
+    mints = large_mints(_issuance(*rows))
+    rng = np.random.default_rng(2024)
+    naive, adjusted = {}, {}
+    for _ in range(repetitions):
+        common = rng.normal(0.0, 0.03, n_days)
+        eth = common + rng.normal(0.0, 0.015, n_days)
+        btc = 0.8 * common + rng.normal(0.0, 0.02, n_days)
+        _, summary = event_study(_btc_panel(btc, eth_mcap=_levels(eth)), mints)
+        for row in summary.filter(pl.col("token") == "all").iter_rows(named=True):
+            key = (row["car_window"], row["model"])
+            naive[key] = naive.get(key, 0) + (row["t_p_value_independent"] < 0.05)
+            adjusted[key] = adjusted.get(key, 0) + (row["adj_bmp_p_value"] < 0.05)
+    naive_rate = {k: v / repetitions for k, v in naive.items()}
+    adjusted_rate = {k: v / repetitions for k, v in adjusted.items()}
+    for key, rate in naive_rate.items():
+        if key[0] != "0..+1":  # windows of 6 and 16 days: neighbours share most of them
+            assert rate > 0.15, (key, naive_rate)
+    assert all(rate <= 0.10 for rate in adjusted_rate.values()), adjusted_rate
+    assert 0.025 <= statistics.fmean(adjusted_rate.values()) <= 0.075, adjusted_rate
 
 
 def test_event_with_null_return_in_its_windows_is_skipped():
@@ -234,7 +400,15 @@ def test_event_with_null_return_in_its_windows_is_skipped():
     panel = _btc_panel(r).with_columns(btc_mcap.alias("btc_mcap"))
     returns, summary = event_study(panel, large_mints(_issuance(*rows)))
     assert _day(EVENT_DAYS[0]) not in returns["event_date"].to_list()
-    assert _summary_row(summary, "all", "0..+1")["n_events"] == len(EVENT_DAYS) - 1
+    assert _model_row(summary, "all", "0..+1", "constant_mean")["n_events"] == len(EVENT_DAYS) - 1
+    # A NULL ETH day drops the event from both models, so both describe the same events.
+    gap = _day(EVENT_DAYS[1] + 4)
+    eth_mcap = pl.when(pl.col("date") == gap).then(None).otherwise(pl.col("eth_mcap"))
+    returns, summary = event_study(panel.with_columns(eth_mcap.alias("eth_mcap")),
+                                   large_mints(_issuance(*rows)))
+    assert _day(EVENT_DAYS[1]) not in returns["event_date"].to_list()
+    for model in MODELS:
+        assert _model_row(summary, "all", "0..+1", model)["n_events"] == len(EVENT_DAYS) - 2
 
 
 def test_inventory_round_trip_is_excluded_from_the_study():
@@ -248,8 +422,8 @@ def test_inventory_round_trip_is_excluded_from_the_study():
     returns, summary = event_study(_btc_panel(r), large_mints(events))
     assert "0xswap" not in returns["tx_hash"].to_list()
     one_window = summary.filter(pl.col("car_window") == "0..+1")
-    excluded = dict(one_window.select("token", "excluded_inventory").rows())
-    assert excluded == {"USDT": 1, "USDC": 0, "all": 1}
+    excluded = set(one_window.select("token", "excluded_inventory").rows())
+    assert excluded == {("USDT", 1), ("USDC", 0), ("all", 1)}
 
 
 def test_pending_mints_are_neither_studied_nor_excluded():
@@ -267,7 +441,7 @@ def test_pending_mints_are_neither_studied_nor_excluded():
     returns, summary = event_study(_btc_panel(r), mints)
     assert "0xrecent" not in returns["tx_hash"].to_list()
     assert summary["excluded_inventory"].sum() == 0
-    assert _summary_row(summary, "all", "0..+1")["n_events"] == len(EVENT_DAYS)
+    assert _model_row(summary, "all", "0..+1", "market_model")["n_events"] == len(EVENT_DAYS)
 
 
 def test_short_panel_gives_empty_event_study():
@@ -276,8 +450,9 @@ def test_short_panel_gives_empty_event_study():
     assert mints["inventory"].to_list() == [False]
     returns, summary = event_study(_btc_panel(np.zeros(40)), mints)
     assert returns.is_empty() and dict(returns.schema) == markets.EVENT_STUDY_RETURNS_SCHEMA
-    assert summary.height == 9 and summary["n_events"].sum() == 0
-    assert summary["mean_car"].null_count() == 9 and summary["p_value"].null_count() == 9
+    assert summary.height == 18 and summary["n_events"].sum() == 0
+    for column in ("mean_car", "avg_cross_correlation", "adj_bmp_p_value", "t_p_value_independent"):
+        assert summary[column].null_count() == 18, column
 
 
 # --- exchange migration -----------------------------------------------------------------------
@@ -373,6 +548,11 @@ def test_risk_panel_matches_hand_computation():
     assert row["annualised_volatility"] == pytest.approx(volatility, rel=1e-9)
     assert row["risk_free_rate"] == pytest.approx(0.03, abs=1e-15)
     assert row["sharpe"] == pytest.approx(sharpe, rel=1e-9)
+    # 2 January .. 28 April: 117 days, a partial 2023 ('full' is never partial).
+    assert (row["days_in_window"], row["coverage"], row["partial_period"]) == (117, 1.0, False)
+    year = table.filter(pl.col("period") == "2023").row(0, named=True)
+    assert (year["days_in_window"], year["partial_period"]) == (117, True)
+    assert year["coverage"] == pytest.approx(117 / 365, rel=1e-15)
 
 
 def test_risk_free_is_the_mean_of_the_given_rates_and_short_windows_are_null():
@@ -394,6 +574,64 @@ def test_risk_free_is_the_mean_of_the_given_rates_and_short_windows_are_null():
     corr = risk_correlation(prices)
     assert corr["correlation"].null_count() == corr.height == 2  # full and 2023, BTC x BTC
     assert corr["n_obs"].to_list() == [4, 4]  # returns, not days
+
+
+def test_partial_periods_are_labelled():
+    days = [dt.date(2023, 3, 1) + dt.timedelta(days=i) for i in range(672)]  # to 2024-12-31
+    closes = 100 * 1.001 ** np.arange(len(days))
+    prices = pl.DataFrame({"date": days, "asset": "BTC", "close": closes, "periods_per_year": 365})
+    risk_free = pl.DataFrame({"date": days, "rate": 0.05})
+    table = risk_panel(prices, risk_free)
+    assert dict(table.schema) == markets.RISK_PANEL_SCHEMA
+    got = {row["period"]: (row["days_in_window"], row["coverage"], row["partial_period"])
+           for row in table.iter_rows(named=True)}
+    # 2023 from 1 March: 306 of 365 days; 2024 is a whole leap year; full covers itself.
+    assert got == {"full": (672, 1.0, False), "2023": (306, 306 / 365, True),
+                   "2024": (366, 1.0, False)}
+    # A partial year is still annualised, from the returns it has (305 in 2023).
+    row = table.filter(pl.col("period") == "2023").row(0, named=True)
+    assert row["n_obs"] == 305
+    assert row["annualised_return"] == pytest.approx(1.001 ** 365 - 1, rel=1e-9)
+
+
+# --- risk-free mart ----------------------------------------------------------------------------
+
+
+def _risk_free_mart(dtb3: list[tuple[dt.date, float | None]]) -> list[tuple]:
+    """sql/marts/risk_free_daily.sql run as written over a staging table holding `dtb3`."""
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA staging")
+    con.execute("CREATE TABLE staging.stg_fred__series "
+                "(date DATE, series_id VARCHAR, value DOUBLE)")
+    con.executemany("INSERT INTO staging.stg_fred__series VALUES (?, 'DTB3', ?)", dtb3)
+    con.execute("INSERT INTO staging.stg_fred__series VALUES ('2022-12-30', 'SP500', 3839.5)")
+    return con.execute((SQL_DIR / "marts" / "risk_free_daily.sql").read_text()).fetchall()
+
+
+def test_risk_free_rate_is_the_bond_equivalent_yield():
+    d = dt.date
+    rows = _risk_free_mart([
+        (d(2022, 12, 29), None),  # before the first value: no row (nothing to carry)
+        (d(2022, 12, 30), 4.975),
+        (d(2023, 1, 2), None),  # holiday
+        (d(2023, 1, 3), 5.00),
+        (d(2023, 1, 4), 0.0),
+    ])
+    assert [r[0] for r in rows] == [d(2022, 12, 30) + dt.timedelta(days=i) for i in range(6)]
+    rate = {r[0]: r[2] for r in rows}
+    # TreasuryDirect, a 91-day bill auction: discount rate 4.975 %, price 98.742431,
+    # investment rate 5.108 % (both rounded as published).
+    price = 100 * (1 - 0.04975 * 91 / 360)
+    assert round(price, 6) == 98.742431
+    assert rate[d(2022, 12, 30)] == pytest.approx((100 / price - 1) * 365 / 91, rel=1e-12)
+    assert round(100 * rate[d(2022, 12, 30)], 3) == 5.108
+    # 5 % on a discount basis: 365 * 0.05 / (360 - 0.05 * 91) = 18.25 / 355.45 = 5.13434 %.
+    assert rate[d(2023, 1, 3)] == pytest.approx(0.0513433675622450, rel=1e-12)
+    assert rate[d(2023, 1, 4)] == 0.0
+    # Weekend and holiday carry the last published yield; dtb3_percent stays as published.
+    assert rate[d(2023, 1, 2)] == rate[d(2022, 12, 31)] == rate[d(2022, 12, 30)]
+    carried = {r[0]: (r[1], r[3]) for r in rows}
+    assert carried[d(2023, 1, 1)] == (None, True) and carried[d(2023, 1, 3)] == (5.00, False)
 
 
 # --- risk correlation -------------------------------------------------------------------------

@@ -140,9 +140,13 @@ def _tables() -> dict[str, pl.DataFrame]:
         }),
         "event_study_summary": pl.DataFrame({
             "token": ["USDT", "all"], "car_window": ["0..+1", "-5..+10"],
-            "n_events": _i32(2, 9),
+            "model": ["constant_mean", "market_model"],
+            "n_events": _i32(2, 9), "overlapping_events": _i32(0, 7),
             "excluded_inventory": _i32(1, 3),
-            "mean_car": [0.0123, -0.0456], "t_stat": [None, -1.87], "p_value": [None, 0.0981],
+            "mean_car": [0.0123, -0.0456], "t_stat_independent": [None, -1.87],
+            "t_p_value_independent": [None, 0.0981], "bmp_t_stat": [None, -1.52],
+            "avg_cross_correlation": [None, 0.0123], "adj_bmp_t_stat": [None, -1.12],
+            "adj_bmp_p_value": [None, 0.2871],
         }),
         "exchange_migration": pl.DataFrame({
             **_window_columns(["full"]), "share_start": [0.312], "share_end": [0.4567],
@@ -155,7 +159,8 @@ def _tables() -> dict[str, pl.DataFrame]:
             "annualised_return": [-0.6412, 0.0834], "annualised_volatility": [0.5521, 0.1876],
             "sharpe": [-1.02, 0.41], "max_drawdown": [-0.7734, -0.2551],
             "risk_free_rate": [0.0213, 0.0213], "periods_per_year": _i32(365, 252),
-            "n_obs": _i32(365, 250),
+            "n_obs": _i32(365, 250), "days_in_window": _i32(365, 365), "coverage": [1.0, 1.0],
+            "partial_period": [False, False],
         }),
     }
 
