@@ -23,7 +23,7 @@ import yaml
 
 from bench.report import ROOT, Section, earlier, render
 
-BENCHMARKS = ("reads", "extraction", "closing_blocks", "backfill", "marts")
+BENCHMARKS = ("reads", "extraction", "closing_blocks", "backfill", "marts", "calibration")
 
 
 def main(argv: list[str] | None = None) -> int:

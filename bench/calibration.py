@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from bench.report import Line, Section, table
+
 from assets.analytics import decoupling as dc
 from assets.analytics.windows import Window
 from assets.ingest.defillama import load_known_incomplete
@@ -158,8 +160,45 @@ def null_verdicts(series: RealSeries, draws: int, seed: int) -> pl.DataFrame:
 
 
 def coupled_rates(verdicts: pl.DataFrame) -> pl.DataFrame:
-    """Per pair: draws, share called coupled, share called decoupled."""
+    """Per pair: draws, and the shares called coupled, decoupled and not detected."""
     return (verdicts.group_by("supply_series", "price_series")
             .agg(draws=pl.len(), coupled=(pl.col("verdict") == "coupled").mean(),
-                 decoupled=(pl.col("verdict") == "decoupled").mean())
+                 decoupled=(pl.col("verdict") == "decoupled").mean(),
+                 not_detected=(pl.col("verdict") == "not detected").mean())
             .sort("supply_series", "price_series"))
+
+
+DRAWS = 600  # make bench: three times the test's 200 (python -m bench --set calibration.DRAWS=N)
+SEED = 14
+NOMINAL = 0.05
+
+
+def run(runs: int = 3) -> Section:
+    """The realistic null at DRAWS draws per pair; `runs` does not apply (one deterministic
+    simulation, not a timing)."""
+    verdicts = null_verdicts(load_real_series(), DRAWS, SEED)
+    rates = coupled_rates(verdicts)
+    by_year = (verdicts.group_by("supply_start").agg(coupled=(pl.col("verdict") == "coupled").mean())
+               .sort("supply_start"))
+    worst = float(rates["coupled"].max())
+    overall = float((verdicts["verdict"] == "coupled").mean())
+    lines = [
+        Line("decoupling calibration", f"largest share of unrelated real pairs called coupled "
+             f"(9 pairs x {DRAWS} draws)", worst * 100, "%", "<= 5 % per pair",
+             worst <= NOMINAL, key="calibration_worst_pair"),
+        Line("decoupling calibration", "share of all draws called coupled", overall * 100, "%",
+             "reported only", None, key="calibration_overall"),
+    ]
+    body = "\n\n".join([
+        "Real DefiLlama supply years (2021, 2022, 2022-10-26..2023-10-25) against real CoinGecko "
+        f"market-cap years starting at least {NULL_MIN_SHIFT_DAYS} days away (bench/calibration.py, "
+        f"seed {SEED}): every verdict of 'coupled' is a false positive. The review measured 7.7 % "
+        "with the homoskedastic F-test and per-window transforms this replaced.",
+        table(["supply", "price", "draws", "coupled", "decoupled", "not detected"],
+              [[r["supply_series"], r["price_series"], r["draws"], f"{r['coupled']:.1%}",
+                f"{r['decoupled']:.1%}", f"{r['not_detected']:.1%}"]
+               for r in rates.iter_rows(named=True)]),
+        table(["supply year from", "coupled"],
+              [[str(r["supply_start"]), f"{r['coupled']:.1%}"] for r in by_year.iter_rows(named=True)]),
+    ])
+    return Section("Decoupling verdicts under the realistic null", lines=lines, body=body)
