@@ -442,7 +442,10 @@ def granger_wald_test(cause: np.ndarray, effect: np.ndarray, lag: int
     design = np.hstack([np.ones((n, 1)), own, other])
     # Each column scaled to unit size so the normal equations stay well conditioned (daily log
     # changes are ~0.01 beside the constant's 1); the Wald statistic does not depend on scale.
-    design = design / np.sqrt((design * design).mean(axis=0))
+    scale = np.sqrt((design * design).mean(axis=0))
+    if not scale.all():
+        return None, None, None, n  # an all-zero lag column (no change at all): nothing to test
+    design = design / scale
     gram = design.T @ design
     if np.linalg.cond(gram) > 1e12:
         return None, None, None, n  # collinear lags (a constant series): nothing to test

@@ -9,6 +9,7 @@ the 'full' window and one (supply, price) pair only, through the module's per-wi
 import datetime as dt
 import math
 import re
+import warnings
 
 import numpy as np
 import polars as pl
@@ -104,6 +105,17 @@ def test_granger_wald_test_drops_only_rows_touching_a_gap():
     effect[150] = np.nan  # lost as target and as lags 1..4 of the next four rows
     cause[200] = np.nan   # lost as lags 1..4 of the next four rows
     assert dc.granger_wald_test(cause, effect, 4)[3] == (300 - 4) - 5 - 4
+
+
+@pytest.mark.parametrize("case", ["constant cause", "constant effect", "cause equals effect"])
+def test_an_untestable_regression_gives_null_not_an_error(case):
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=200)
+    cause, effect = {"constant cause": (np.zeros(200), x), "constant effect": (x, np.ones(200)),
+                     "cause equals effect": (x, x.copy())}[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert dc.granger_wald_test(cause, effect, 2) == (None, None, None, 198)
 
 
 def test_the_robust_test_holds_its_size_where_the_plain_f_test_does_not():
