@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 PORT ?= 3000
 MODE ?= sandbox
 
-.PHONY: help install chromium demo doctor test bench ui clean
+.PHONY: help install chromium demo doctor test bench ui sql clean
 
 help:
 	@echo "make demo   - run the whole pipeline offline over the sandbox window"
@@ -19,6 +19,7 @@ help:
 	@echo "make test   - run the full test suite"
 	@echo "make bench  - run the benchmarks offline, write bench/RESULTS.md"
 	@echo "make ui     - Dagster UI on http://127.0.0.1:$(PORT) (MODE=sandbox|live)"
+	@echo "make sql    - the analysts' copy, read-only, in the DuckDB CLI (ANALYST_DB=<file>)"
 
 # uv, pinned, in a private folder: nothing is installed system-wide.
 $(UV):
@@ -50,6 +51,16 @@ chromium:
 # NODE=erigon|infura|... runs the demo through another node profile (sandbox/rpc_proxy.py).
 demo: install
 	$(RUN) python -m sandbox.demo $(if $(NODE),--node $(NODE))
+
+# The analysts' copy in the DuckDB CLI, pinned in pyproject.toml to the library's version,
+# read-only: no query can change the file, and an open session never blocks a run (the
+# pipeline replaces the copy by renaming a new file over it). Reads a query from stdin too:
+#   echo "SELECT count(*) FROM marts.liquidity_daily;" | make -s sql
+ANALYST_DB ?= $(or $(STABLEFLOW_ANALYST_WAREHOUSE),data/stableflow_analyst.duckdb)
+sql: .venv/.installed
+	@test -f "$(ANALYST_DB)" || { echo "make sql: $(ANALYST_DB) does not exist yet (make demo" \
+		"writes it)" >&2; exit 1; }
+	@$(RUN) duckdb -readonly "$(ANALYST_DB)"
 
 # A preflight: probes the endpoints (~20 requests) and says which assets will run, and why not;
 # exits 1 if any will not. MODE=live: the endpoints of the environment, as the pipeline reads
