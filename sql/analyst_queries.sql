@@ -25,9 +25,11 @@ ORDER BY month;
 -- What was net USDT and USDC issuance (minted minus burned, tokens) per ISO week (Monday start)?
 SELECT
     date_trunc('week', date)::DATE                     AS week_start,
-    sum(net_tokens) FILTER (WHERE token = 'USDT')      AS usdt_net_tokens,
-    sum(net_tokens) FILTER (WHERE token = 'USDC')      AS usdc_net_tokens,
-    sum(net_tokens)                                    AS usdt_usdc_net_tokens,
+    -- DECIMAL sums: whole-token amounts add up exactly (a DOUBLE sum shows float noise)
+    sum(net_tokens::DECIMAL(38, 6)) FILTER (WHERE token = 'USDT') AS usdt_net_tokens,
+    sum(net_tokens::DECIMAL(38, 6)) FILTER (WHERE token = 'USDC') AS usdc_net_tokens,
+    sum(net_tokens::DECIMAL(38, 6))                    AS usdt_usdc_net_tokens,
+    -- a first or last week the data covers only partly has fewer than 7 days
     count(DISTINCT date)                               AS days_in_data
 FROM marts.stablecoin_issuance_daily
 GROUP BY week_start

@@ -106,6 +106,10 @@ def test_analyst_queries_run_as_written(built):
         assert len(readme_queries()) == 3
         for sql in readme_queries():
             assert con.execute(sql).fetchall(), sql
+        # Weekly sums of whole-token amounts are exact (DECIMAL), with the days each week has.
+        weekly = con.sql(queries["net_issuance_weekly"])
+        types = dict(zip(weekly.columns, map(str, weekly.types)))
+        assert types["usdt_net_tokens"].startswith("DECIMAL") and "days_in_data" in types
 
 
 def test_materialisation_succeeds_while_an_analyst_holds_the_copy_open(built, resources, chain_url):

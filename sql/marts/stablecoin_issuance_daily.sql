@@ -8,9 +8,11 @@ WITH daily AS (
     SELECT
         date,
         token,
-        sum(minted_tokens) AS minted_tokens,
-        sum(burned_tokens) AS burned_tokens,
-        sum(net_tokens)    AS net_tokens,
+        -- exact sums (DECIMAL, the tokens' 6 decimals): no float noise such as
+        -- -107482504.00000003 in a sum of whole-token amounts, identical on every rebuild
+        sum(minted_tokens::DECIMAL(38, 6))::DOUBLE AS minted_tokens,
+        sum(burned_tokens::DECIMAL(38, 6))::DOUBLE AS burned_tokens,
+        sum(net_tokens::DECIMAL(38, 6))::DOUBLE    AS net_tokens,
         sum(event_count)   AS event_count
     FROM staging.stg_evm__issuance_daily
     WHERE (chain, token) NOT IN (SELECT (chain, token) FROM raw.evm_tokens WHERE bridged)

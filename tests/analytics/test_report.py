@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from assets.analytics.report import (
+    CHART_SOURCES,
     DPI,
     FIG_SIZE_INCHES,
     markdown_image,
@@ -300,8 +301,31 @@ def test_html_is_reproducible_and_handles_empty_tables(charts: dict[str, Path], 
 
     empty = render_html(_panel().clear(), {}, {}, tmp_path / "empty.html", "")
     text = empty.read_text(encoding="utf-8")
-    assert text.count("No rows.") == 6  # the summary and the five sections
+    # the headline pair's verdicts, every verdict (collapsed) and the five sections
+    assert text.count("No rows.") == 7 and "No verdicts yet." in text
     assert "<img" not in text
+
+
+def test_html_answers_first_then_charts_then_tables(html_report: str):
+    answer = html_report.index("<h2>The answer</h2>")
+    assert answer < html_report.index("<h2>Charts</h2>") < html_report.index(
+        "<h2>Decoupling verdicts</h2>")
+    headline = html_report[answer:html_report.index("<h2>Charts</h2>")]
+    # The fixture's full-window verdict for all stablecoins vs crypto, with its deciding number.
+    assert "Over the full window" in headline and "decoupled" in headline
+    assert "equivalence p = 0.010" in headline
+    assert "not proof that it caused" in headline and "absence of evidence" in headline
+    # Full period first in the verdict tables; the whole table is collapsed.
+    verdicts = html_report[html_report.index("<h2>Decoupling verdicts</h2>"):]
+    assert verdicts.index("<td>full</td>") < verdicts.index("<td>2022</td>")
+    assert "<details><summary>All 4 verdicts" in verdicts
+
+
+def test_each_chart_names_its_own_sources(html_report: str):
+    for name, source in CHART_SOURCES.items():
+        assert html.escape(source) in html_report, name
+    assert "JSON-RPC" in CHART_SOURCES["reserves_by_kind"]
+    assert "JSON-RPC" not in CHART_SOURCES["supply_vs_market_cap"]
 
 
 def test_markdown_image_embeds_the_png(charts: dict[str, Path]):
