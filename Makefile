@@ -86,11 +86,15 @@ test: install chromium
 bench: install .bench/etl/.installed .bench/cryo/.installed
 	$(RUN) python -m bench $(if $(ONLY),--only $(ONLY))
 
+# What `dagster dev` runs (webserver, daemon, one code server), but the webserver answers only
+# http://127.0.0.1:$(PORT) (localhost, [::1]): other Host names (DNS rebinding) and cross-site
+# requests are refused (pipelines/ui.py). For a team: an authenticating proxy in front and
+# STABLEFLOW_UI_ALLOWED_HOSTS (README "Web UI").
 ui: install
 ifeq ($(MODE),live)
-	$(RUN) dagster dev -m pipelines.definitions -h 127.0.0.1 -p $(PORT)
+	$(RUN) python -m pipelines.ui --port $(PORT)
 else
-	$(RUN) python -m sandbox.ui --port $(PORT)
+	$(RUN) python -m pipelines.ui --port $(PORT) --sandbox
 endif
 
 clean:

@@ -7,9 +7,16 @@ of the table's asset (asset key = the table name split on "."); a suite's checks
 one step that reads the table once and validates it with GX on a pandas frame (GX cannot
 validate DuckDB tables through SQLAlchemy). Blocking checks stop downstream assets.
 
-One expectation is ours, because GX has no notion of a daily series: `NoMissingDays` (with
-optional `by` columns) becomes GX's `ExpectColumnValuesToBeBetween` on the number of days
-since the previous row of the same key, which must be at most 1.
+Three expectations are ours, because GX has no notion of a daily series:
+- `NoMissingDays` (with optional `by` columns) becomes GX's `ExpectColumnValuesToBeBetween`
+  on the number of days since the previous row of the same key, which must be at most 1.
+- `DayOverDay` applies the blocking day-over-day limits of pipelines/plausibility.yaml for the
+  table to every stored row (assets/ingest/plausibility.py, the same function the ingest
+  assets run before they write), and `WithinCeiling` (kwargs `ceiling`: a ceiling's name there)
+  checks the `rows` of its query (date, names, value, ceiling) against that ceiling. Each
+  becomes GX's `ExpectColumnValuesToBeNull` on one row per implausible value, its description
+  (source, field, day, value, the limit and why), so a failure lists them; a failed blocking
+  one is also logged as an error in the run.
 
 Reconciliations across tables use the same machinery: an expectation may name `rows`, a
 plain SQL file under `sql/checks/` whose result is validated instead of the table (for
@@ -30,6 +37,8 @@ from pipelines.resources.warehouse import SQL_DIR, Warehouse
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations"
 _GAP_COLUMN = "_days_since_previous"
+_IMPLAUSIBLE_COLUMN = "implausible"
+PLAUSIBILITY_TYPES = ("DayOverDay", "WithinCeiling")
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,12 @@ def load_suite(path: Path) -> Suite:
         ))
         if expectations[-1].rows and not (SQL_DIR / expectations[-1].rows).exists():
             raise ValueError(f"{path}: {entry['name']}: no SQL file sql/{entry['rows']}")
+        if entry["type"] == "WithinCeiling":
+            from assets.ingest import plausibility  # not at the top: assets.ingest imports us
+
+            if not expectations[-1].rows:
+                raise ValueError(f"{path}: {entry['name']}: WithinCeiling needs `rows`")
+            plausibility.config().ceiling(expectations[-1].kwargs.get("ceiling"))
     names = [e.name for e in expectations]
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: expectation names must be unique, got {names}")
@@ -103,6 +118,19 @@ def _with_gap_column(frame: pl.DataFrame, kwargs: dict[str, Any]) -> pl.DataFram
     else:
         frame = frame.sort(date)
     return frame.with_columns((pl.col(date) - previous).dt.total_days().alias(_GAP_COLUMN))
+
+
+def _implausible(frame: pl.DataFrame, exp: Expectation, table: str) -> pl.DataFrame:
+    """One row per value beyond a blocking plausibility limit, described."""
+    from assets.ingest import plausibility  # not at the top: assets.ingest imports us
+
+    if exp.type == "DayOverDay":
+        found = [m.line() for m in plausibility.day_over_day(frame, table) if m.level == "block"]
+    else:
+        ceiling = plausibility.config().ceiling(exp.kwargs["ceiling"])
+        found = [f"{table}: field {e.field!r} = {float(e.row['value'])!r}: {e.describe()}"
+                 for e in plausibility.over_ceiling(frame, ceiling)]
+    return pl.DataFrame({_IMPLAUSIBLE_COLUMN: found}, schema={_IMPLAUSIBLE_COLUMN: pl.Utf8})
 
 
 def validate(frame: pl.DataFrame, suite: Suite,
@@ -129,6 +157,9 @@ def validate(frame: pl.DataFrame, suite: Suite,
             gx_type = "ExpectColumnValuesToBeBetween"
             # 0 is a duplicate day, which the uniqueness expectations report.
             kwargs = {"column": _GAP_COLUMN, "min_value": 0, "max_value": 1}
+        elif exp.type in PLAUSIBILITY_TYPES:
+            data = _implausible(data, exp, suite.table)
+            gx_type, kwargs = "ExpectColumnValuesToBeNull", {"column": _IMPLAUSIBLE_COLUMN}
         expectation = getattr(gx.expectations, gx_type)(**kwargs)
         batch = batch_definition.get_batch(batch_parameters={"dataframe": data.to_pandas()})
         result = batch.validate(expectation)
@@ -178,12 +209,12 @@ def _suite_checks(suite: Suite) -> dg.AssetChecksDefinition:
         selected = context.selected_asset_check_keys
         chosen = [e for e in suite.expectations
                   if dg.AssetCheckKey(suite.asset_key, e.name) in selected]
-        yield from _run_suite(warehouse, Suite(suite.table, chosen))
+        yield from _run_suite(warehouse, Suite(suite.table, chosen), context.log)
 
     return _checks
 
 
-def _run_suite(warehouse: Warehouse, suite: Suite):
+def _run_suite(warehouse: Warehouse, suite: Suite, log=None):
     missing = {
         exp.name: [t for t in (suite.table, *exp.deps) if not warehouse.table_exists(t)]
         for exp in suite.expectations
@@ -202,6 +233,12 @@ def _run_suite(warehouse: Warehouse, suite: Suite):
     rows = {e.name: warehouse.read(e.sql) for e in runnable.expectations if e.rows}
     by_name = {e.name: e for e in runnable.expectations}
     for outcome in validate(frame, runnable, rows):
+        exp = by_name[outcome.name]
+        if log is not None and not outcome.passed and exp.type in PLAUSIBILITY_TYPES:
+            shown = outcome.details.get("partial_unexpected_list", [])
+            log.error(f"{suite.table} {outcome.name} failed: "
+                      f"{outcome.details.get('unexpected_count', len(shown))} implausible "
+                      f"value(s): " + " | ".join(str(v) for v in shown))
         yield dg.AssetCheckResult(
             asset_key=suite.asset_key,
             check_name=outcome.name,

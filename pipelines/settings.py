@@ -4,6 +4,12 @@ Live mode needs none of these set: the defaults are the real public endpoints. T
 (`sandbox/world.py`) sets the base URLs to the local replay server and the window to the
 period the recordings cover. Secrets (API keys) are not read here: they reach resources
 through `dagster.EnvVar`, so Dagster never stores their values.
+
+File paths (the warehouse, the analysts' copy, the reports folder) are anchored to the
+project: a relative value is taken from the project root (the folder holding pyproject.toml,
+found from this file's location), never from the working directory, so `make`, `dagster dev`,
+the CLI run from another folder or with `--working-directory`, and every code server read
+and write the same files.
 """
 
 from __future__ import annotations
@@ -11,6 +17,25 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass
+from pathlib import Path
+
+# The project root: pipelines/settings.py -> pipelines/ -> the checkout.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def project_path(value: str | os.PathLike[str]) -> str:
+    """`value` as an absolute path: kept if absolute (after expanding `~`), otherwise taken
+    from the project root, whatever the working directory is."""
+    path = Path(value).expanduser()
+    return os.path.normpath(path if path.is_absolute() else PROJECT_ROOT / path)
+
+
+def _path(name: str, default: str) -> str:
+    """The path in environment variable `name` (unset or empty: `default`), anchored to the
+    project root. Empty is not "no file": DuckDB would open an in-memory database and the
+    run's data would vanish."""
+    raw = os.environ.get(name, "")
+    return project_path(raw if raw.strip() else default)
 
 
 def _date(name: str, default: str | None) -> dt.date | None:
@@ -56,14 +81,14 @@ def _world() -> str:
 class Settings:
     start_date: dt.date
     end_date: dt.date | None  # last day to ingest (inclusive); None = up to yesterday
-    warehouse_path: str
-    analyst_warehouse_path: str
+    warehouse_path: str  # absolute (project_path): never relative to the working directory
+    analyst_warehouse_path: str  # absolute
     defillama_url: str
     coingecko_url: str
     coingecko_min_interval_s: float
     alternative_me_url: str
     fred_url: str
-    reports_dir: str
+    reports_dir: str  # absolute
     # Which world the sources are: "live" (the real endpoints, the default) or "sandbox" (set
     # by sandbox/world.py: replayed recordings and simulated chains). Recorded with the data
     # (raw.data_world) and shown by the report, never used to change what is read.
@@ -80,8 +105,8 @@ class Settings:
         return cls(
             start_date=start,
             end_date=end,
-            warehouse_path=os.environ.get("STABLEFLOW_WAREHOUSE", "data/stableflow.duckdb"),
-            analyst_warehouse_path=os.environ.get(
+            warehouse_path=_path("STABLEFLOW_WAREHOUSE", "data/stableflow.duckdb"),
+            analyst_warehouse_path=_path(
                 "STABLEFLOW_ANALYST_WAREHOUSE", "data/stableflow_analyst.duckdb"),
             defillama_url=os.environ.get(
                 "STABLEFLOW_DEFILLAMA_URL", "https://stablecoins.llama.fi"
@@ -94,6 +119,6 @@ class Settings:
             alternative_me_url=os.environ.get(
                 "STABLEFLOW_ALTERNATIVE_ME_URL", "https://api.alternative.me"),
             fred_url=os.environ.get("STABLEFLOW_FRED_URL", "https://fred.stlouisfed.org"),
-            reports_dir=os.environ.get("STABLEFLOW_REPORTS_DIR", "reports"),
+            reports_dir=_path("STABLEFLOW_REPORTS_DIR", "reports"),
             world=_world(),
         )

@@ -56,6 +56,30 @@ call, so an error there fails the asset before its one write):
  44. a start date before a series' complete history  (STABLEFLOW_START_DATE=2019-12-01: USDT
      and the total before 2020-01-02) - not refused: the run warns, the marts flag the days
  45. a seed row that is not one                      (unknown series, dates the wrong way round)
+ Values that keep the schema but not the sense (pipelines/plausibility.yaml: each limit with
+ its reason and source; assets/ingest/plausibility.py)
+ 46. CoinGecko: a BTC close 100 times the day before    (3.66 M USD; within one answer)
+ 47. CoinGecko: a BTC close 100 times the stored one     (a daily run: yesterday read from the
+     warehouse) - fails the run naming source, field, day and value; nothing written
+ 48. CoinGecko: a market cap a hundredth of the day before
+ 49. CoinGecko: a stablecoin price in cents              (100 USD for USDC)
+ 50. CoinGecko: a volume ten thousand times smaller
+ 51. DefiLlama: a token's supply 100 times the day before
+ 52. DefiLlama: the all-stablecoin supply a hundredth of the day before
+ 53. DefiLlama: one chain holding more than all chains together
+ 54. DefiLlama: /stablecoin/{id} answering for another coin   (symbol USDe for id 1)
+ 55. DefiLlama: a chain renamed upstream ('Ethereum' -> 'Ethereum Mainnet') - fails naming both
+     chains, nothing written; passes (with a warning) once listed in chain_changes.allowed
+ 56. DefiLlama: a chain that vanishes from the answer
+ 57. FRED: an S&P 500 close a hundredth of the day before
+ 58. FRED: the T-bill yield as a fraction               (0.045 after 4.5 percent)
+ 59. exchange reserves above the token's supply         (the raw suite's reserves_within_supply)
+ 60. a BTC close 100 times the day before already stored (the raw suite's day_over_day_plausible)
+ 61. a plausibility limit that is not one               (block below warn, no source, a float
+     YAML reads as text, an unknown table or change)
+ - and what is not refused: a rare move (BTC -20 %) warns and is written; DefiLlama's seeded
+   catch-up steps (+1.09 bn USDT on 2020-01-02, +4.53 bn USDC on 2022-01-01) neither block nor
+   warn as moves.
  and end to end: a bad API value fails the run and writes nothing (DefiLlama, FRED, F&G), and
  a JSON-RPC batch answered with errors (tests/ingest/test_evm.py).
 """
@@ -427,3 +451,284 @@ def test_bad_known_incomplete_rows(tmp_path, row, fragment):
     with pytest.raises(SeedError) as err:
         load_known_incomplete(path)
     assert f"{path}: line 2: " in str(err.value) and fragment in str(err.value)
+
+
+# --- 46-61: values that keep the schema but not the sense (pipelines/plausibility.yaml) -------
+
+from assets.ingest import plausibility  # noqa: E402
+from assets.ingest.defillama import check_chains_within_total, token_chart_source  # noqa: E402
+from assets.ingest.parsing import stamp  # noqa: E402
+
+FETCHED = dt.datetime(2022, 5, 10)
+
+
+def gecko_days(coin: str, prices: list, caps: list | None = None,
+               volumes: list | None = None) -> pl.DataFrame:
+    """Closes of consecutive days from DAY on, parsed and stamped as the asset does."""
+    n = len(prices)
+    ms = [NEXT_MS + i * 86_400_000 for i in range(n)]
+    payload = {"prices": [[m, v] for m, v in zip(ms, prices)],
+               "market_caps": [[m, v] for m, v in zip(ms, caps or [1e9] * n)],
+               "total_volumes": [[m, v] for m, v in zip(ms, volumes or [1e6] * n)]}
+    frame = parse_market_chart(payload, coin, DAY, DAY + dt.timedelta(days=n - 1))
+    return stamp(frame, f"coingecko /coins/{coin}/market_chart/range", FETCHED)
+
+
+def llama_days(values: list) -> list:
+    return [{"date": str(LLAMA_STAMP + 86_400 * i), "totalCirculating": {"peggedUSD": v}}
+            for i, v in enumerate(values)]
+
+
+def fred_days(series: str, values: list) -> pl.DataFrame:
+    rows = [{"observation_date": str(DAY + dt.timedelta(days=i)), series: v}
+            for i, v in enumerate(values)]
+    return stamp(parse_fredgraph(rows, series, DAY, DAY + dt.timedelta(days=len(values))),
+                 f"fred {series}", FETCHED)
+
+
+def judged(table: str, rows: pl.DataFrame) -> dict:
+    """What an ingest asset does with a window's rows before it writes them."""
+    return plausibility.report(None, plausibility.day_over_day(rows, table))
+
+
+def one_chain(total: float, ethereum: float) -> tuple[pl.DataFrame, pl.DataFrame]:
+    totals, chains = parse_token(llama_chain({"peggedUSD": ethereum}), "USDT", DAY, DAY)
+    totals = totals.with_columns(circulating_tokens=pl.lit(total))
+    return (stamp(chains, "defillama /stablecoin/1", FETCHED),
+            stamp(totals, token_chart_source("USDT"), FETCHED))
+
+
+D2 = "2022-05-02"
+PLAUSIBILITY_CASES = [
+    ("btc-close-100x", lambda: judged("raw.coingecko_market_daily",
+                                      gecko_days("bitcoin", [36_600.0, 3_660_000.0])),
+     "coingecko /coins/bitcoin/market_chart/range", f"price_usd of bitcoin on {D2}", 3_660_000.0,
+     "is 100 times 36600 on 2022-05-01; the blocking limit 'bitcoin price' allows a factor of 2"),
+    ("market-cap-a-hundredth", lambda: judged("raw.coingecko_market_daily", gecko_days(
+        "ethereum", [2_800.0, 2_810.0], caps=[3.4e11, 3.4e9])),
+     "coingecko /coins/ethereum/market_chart/range", f"market_cap_usd of ethereum on {D2}",
+     3.4e9, "'ethereum market cap' allows a factor of 2.5"),
+    ("stablecoin-price-in-cents", lambda: judged("raw.coingecko_market_daily",
+                                                 gecko_days("usd-coin", [1.0, 100.0])),
+     "coingecko /coins/usd-coin/market_chart/range", f"price_usd of usd-coin on {D2}", 100.0,
+     "'stablecoin price' allows a factor of 2"),
+    ("volume-ten-thousand-times-smaller", lambda: judged("raw.coingecko_market_daily", gecko_days(
+        "bitcoin", [36_600.0, 36_700.0], volumes=[3e10, 3e6])),
+     "coingecko /coins/bitcoin/market_chart/range", f"volume_usd of bitcoin on {D2}", 3e6,
+     "'trading volume' allows a factor of 1000"),
+    ("token-supply-100x", lambda: judged("raw.defillama_token_supply", stamp(
+        parse_token_chart(llama_days([83e9, 8.3e12]), "USDT", DAY, D(2022, 5, 2)),
+        token_chart_source("USDT"), FETCHED)),
+     "defillama /stablecoincharts/all?stablecoin=1", f"circulating_tokens of USDT on {D2}",
+     8.3e12, "'USDT supply' allows a factor of 2"),
+    ("total-supply-a-hundredth", lambda: judged("raw.defillama_total_supply", stamp(
+        parse_total_supply(llama_days([1.6e11, 1.6e9]), DAY, D(2022, 5, 2)),
+        "defillama /stablecoincharts/all", FETCHED)),
+     "defillama /stablecoincharts/all", f"circulating_usd on {D2}", 1.6e9,
+     "'all stablecoins supply' allows a factor of 2"),
+    ("chain-above-all-chains", lambda: check_chains_within_total(*one_chain(5e9, 5e11)),
+     "defillama /stablecoin/1", "circulating_tokens of USDT/Ethereum on 2022-05-01", 5e11,
+     "is 100 times the token's all-chain supply"),
+    ("another-coin-behind-the-id", lambda: parse_token(
+        {**llama_chain({"peggedUSD": 1.0}), "symbol": "USDe"}, "USDT", DAY, DAY),
+     "defillama /stablecoin/1", "symbol", "USDe", "expected USDT: DefiLlama id 1 names another"),
+    ("sp500-a-hundredth", lambda: judged("raw.fred_series_daily",
+                                         fred_days("SP500", ["4155.38", "41.75"])),
+     "fred SP500", f"value of SP500 on {D2}", 41.75, "'S&P 500' allows a factor of 1.5"),
+    ("t-bill-as-a-fraction", lambda: judged("raw.fred_series_daily",
+                                            fred_days("DTB3", ["4.5", "0.045"])),
+     "fred DTB3", f"value of DTB3 on {D2}", 0.045, "is -4.455 from 4.5 on 2022-05-01; the "
+     "blocking limit '3-month T-bill' allows 2 either way"),
+]
+
+
+@pytest.mark.parametrize("call, source, field, value, reason", [c[1:] for c in PLAUSIBILITY_CASES],
+                         ids=[c[0] for c in PLAUSIBILITY_CASES])
+def test_implausible_values_fail_naming_source_field_day_and_value(call, source, field, value,
+                                                                    reason):
+    with pytest.raises(SourceDataError) as err:
+        call()
+    assert str(err.value).startswith(f"{source}: field {field!r} = {value!r}: "), str(err.value)
+    assert reason in str(err.value), str(err.value)
+
+
+class _Log:
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def warning(self, text):
+        self.lines.append(text)
+
+
+def test_a_rare_move_warns_and_is_written_and_catch_up_steps_do_not_block():
+    """BTC -20 % in a day is rare, not impossible: the run warns, names it, and goes on.
+    DefiLlama's seeded catch-up steps are neither: real recorded values, listed apart."""
+    context = type("Context", (), {"log": _Log()})()
+    meta = plausibility.report(context, plausibility.day_over_day(
+        gecko_days("bitcoin", [36_600.0, 29_280.0]), "raw.coingecko_market_daily"))
+    (line,) = context.log.lines
+    assert line.startswith("RARE MOVE coingecko /coins/bitcoin/market_chart/range: field "
+                           "'price_usd of bitcoin on 2022-05-02' = 29280.0: 29280 on 2022-05-02 "
+                           "is 0.8 times 36600 on 2022-05-01; the warning limit 'bitcoin "
+                           "price' allows a factor of 1.15")
+    assert meta["rare_moves"] == line.removeprefix("RARE MOVE ")
+    # The recorded catch-up steps, as a backfill over them reads them.
+    from sandbox.replay import build_stablecoin_chart
+
+    for llama_id, token, first in ((1, "USDT", D(2019, 12, 30)), (2, "USDC", D(2021, 12, 30))):
+        rows = stamp(parse_token_chart(build_stablecoin_chart(llama_id), token, first,
+                                       first + dt.timedelta(days=4)),
+                     token_chart_source(token), FETCHED)
+        context = type("Context", (), {"log": _Log()})()
+        meta = plausibility.report(context, plausibility.day_over_day(
+            rows, "raw.defillama_token_supply"))
+        assert context.log.lines == [] and "rare_moves" not in meta
+        assert "is known incomplete before" in meta["moves_in_known_incomplete_history"]
+    # ... but a hundredfold value on the catch-up day still blocks.
+    with pytest.raises(SourceDataError, match="no catch-up step is this large"):
+        judged("raw.defillama_token_supply", stamp(parse_token_chart(
+            llama_days([3.2e9, 3.2e11]), "USDT", DAY, D(2022, 5, 2)), token_chart_source("USDT"),
+            FETCHED).with_columns(date=pl.col("date") + (D(2020, 1, 1) - DAY)))
+
+
+def test_a_btc_close_100x_the_stored_day_fails_the_daily_run(resources, replay, warehouse,
+                                                            monkeypatch):
+    """The issue's case: yesterday is stored, today's BTC close comes 100 times too large. The
+    run's window has one day, so yesterday is read from the warehouse."""
+    from assets.ingest.coingecko import coingecko_market_daily
+
+    assert materialize([coingecko_market_daily], resources, DAY, DAY).success
+    stored = warehouse.read("SELECT price_usd FROM raw.coingecko_market_daily "
+                            "WHERE coin_id = 'bitcoin'").item()
+    original = replay.answer
+    close_of_may_2 = (MIDNIGHT + 2 * 86_400) * 1000
+
+    def corrupt(path, query):
+        status, body = original(path, query)
+        if path.endswith("/coins/bitcoin/market_chart/range"):
+            payload = json.loads(body)
+            payload["prices"] = [[ms, v * 100 if ms == close_of_may_2 else v]
+                                 for ms, v in payload["prices"]]
+            body = json.dumps(payload).encode()
+        return status, body
+
+    monkeypatch.setattr(replay, "answer", corrupt)
+    result = materialize([coingecko_market_daily], resources, D(2022, 5, 2), D(2022, 5, 2),
+                         raise_on_error=False)
+    assert not result.success
+    errors = failure_messages(result)
+    assert ("coingecko /coins/bitcoin/market_chart/range: field 'price_usd of bitcoin on "
+            "2022-05-02' = ") in errors
+    assert f" times {stored:.6g} on 2022-05-01 (stored); the blocking limit 'bitcoin price'" in errors
+    assert "Nothing was written" in errors
+    dates = warehouse.read("SELECT DISTINCT date FROM raw.coingecko_market_daily")["date"]
+    assert dates.to_list() == [DAY]
+
+
+def _rename(chain: str, new: str | None):
+    """A replay answer for /stablecoin/2 with `chain` renamed to `new` (None: dropped)."""
+    def answer(original):
+        def corrupt(path, query):
+            status, body = original(path, query)
+            if path == "/defillama/stablecoin/2":
+                payload = json.loads(body)
+                balance = payload["chainBalances"].pop(chain)
+                if new is not None:
+                    payload["chainBalances"][new] = balance
+                body = json.dumps(payload).encode()
+            return status, body
+        return corrupt
+    return answer
+
+
+@pytest.mark.parametrize("new, expected", [
+    ("Ethereum Mainnet", "'Ethereum Mainnet' appears (in the answer for 2022-06-03, not stored "
+                         "for 2022-06-02); 'Ethereum' disappears (stored for 2022-06-02, not in "
+                         "the answer for 2022-06-03)"),
+    (None, "'Ethereum' disappears (stored for 2022-06-02, not in the answer for 2022-06-03)"),
+], ids=["renamed", "dropped"])
+def test_a_chain_renamed_or_dropped_upstream_fails_naming_it(resources, replay, warehouse,
+                                                            monkeypatch, new, expected):
+    from dataclasses import replace
+
+    from assets.ingest.defillama import defillama_token_supply
+
+    assert materialize([defillama_token_supply], resources, D(2022, 6, 1), D(2022, 6, 2)).success
+    before = warehouse.read("SELECT * FROM raw.defillama_token_supply_by_chain ORDER BY ALL")
+    monkeypatch.setattr(replay, "answer", _rename("Ethereum", new)(replay.answer))
+    result = materialize([defillama_token_supply], resources, D(2022, 6, 3), D(2022, 6, 3),
+                         raise_on_error=False)
+    assert not result.success
+    errors = failure_messages(result)
+    assert "defillama /stablecoin/2: field 'chainBalances' = " in errors
+    assert f"the USDC chains differ from the stored ones: {expected}." in errors
+    assert "list it under chain_changes.allowed in pipelines/plausibility.yaml" in errors
+    after = warehouse.read("SELECT * FROM raw.defillama_token_supply_by_chain ORDER BY ALL")
+    assert after.equals(before)  # nothing written
+
+    # Listed in the configuration, the same change passes, with a warning.
+    import dagster as dg
+
+    allowed = [plausibility.AllowedChange("USDC", "Ethereum", "disappears", "a test rename")]
+    if new:
+        allowed.append(plausibility.AllowedChange("USDC", new, "appears", "a test rename"))
+    configured = replace(plausibility.config(), allowed_changes=tuple(allowed))
+    monkeypatch.setattr(plausibility, "config", lambda: configured)
+    instance = dg.DagsterInstance.ephemeral()
+    result = materialize([defillama_token_supply], resources, D(2022, 6, 3), D(2022, 6, 3),
+                         instance=instance)
+    assert result.success
+    warnings = [r.user_message for r in instance.all_logs(result.run_id)
+                if r.user_message.startswith("CHAIN CHANGE")]
+    assert any("'Ethereum' disappears" in w and "allowed (a test rename)" in w for w in warnings)
+
+
+def test_stored_values_beyond_a_limit_fail_the_raw_suites():
+    """Rows stored before the limits existed (or written another way) are checked too: a
+    stored BTC close 100 times the day before, and exchanges holding more than the supply."""
+    from assets.quality import EXPECTATIONS_DIR, Suite, load_suite, validate
+
+    market = load_suite(EXPECTATIONS_DIR / "raw.coingecko_market_daily.yaml")
+    check = [e for e in market.expectations if e.name == "day_over_day_plausible"]
+    (outcome,) = validate(gecko_days("bitcoin", [36_600.0, 3_660_000.0, 36_800.0]),
+                          Suite(market.table, check))
+    assert not outcome.passed and outcome.details["unexpected_count"] == 2
+    assert outcome.details["partial_unexpected_list"][0].startswith(
+        "coingecko /coins/bitcoin/market_chart/range: field 'price_usd of bitcoin on 2022-05-02' "
+        "= 3660000.0: 3.66e+06 on 2022-05-02 is 100 times 36600 on 2022-05-01")
+
+    reserves = load_suite(EXPECTATIONS_DIR / "raw.evm_exchange_reserves.yaml")
+    check = [e for e in reserves.expectations if e.name == "reserves_within_supply"]
+    rows = pl.DataFrame({"date": [DAY, D(2022, 5, 2)], "chain": ["ethereum"] * 2,
+                         "token": ["USDT"] * 2, "value": [4e15, 4e17],
+                         "ceiling": [4e16, 4e16]})
+    (outcome,) = validate(pl.DataFrame(), Suite(reserves.table, check),
+                          {"reserves_within_supply": rows})
+    assert not outcome.passed and outcome.details["unexpected_count"] == 1
+    assert outcome.details["partial_unexpected_list"][0].startswith(
+        "raw.evm_exchange_reserves: field 'balance_raw of ethereum/USDT on 2022-05-02' = 4e+17: "
+        "4e+17 is "
+        "10 times totalSupply() of the token on the chain the same day")
+
+
+@pytest.mark.parametrize("edit, where, reason", [
+    (lambda c: c["day_over_day"][0].update(block=1.1),
+     "day_over_day[0] (bitcoin price).block = 1.1", "not above warn = 1.15"),
+    (lambda c: c["day_over_day"][0].pop("source"),
+     "day_over_day[0] (bitcoin price).source = None", "every limit states its reason and its source"),
+    (lambda c: c["day_over_day"][7].update(floor="1.0e8"),
+     "day_over_day[7] (USDT supply).floor = '1.0e8'", "not a number"),
+    (lambda c: c["day_over_day"][0].update(table="raw.coingecko"),
+     "day_over_day[0] (bitcoin price).table = 'raw.coingecko'", "not one of"),
+    (lambda c: c["chain_changes"].update(allowed=[{"token": "USDC", "chain": "Base",
+                                                   "change": "renamed", "reason": "x"}]),
+     "chain_changes.allowed[0].change = 'renamed'", "not one of ['appears', 'disappears']"),
+], ids=["block-below-warn", "no-source", "float-read-as-text", "unknown-table", "unknown-change"])
+def test_bad_plausibility_configuration(tmp_path, edit, where, reason):
+    config = yaml.safe_load(plausibility.CONFIG_FILE.read_text())
+    edit(config)
+    path = tmp_path / "plausibility.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(plausibility.PlausibilityConfigError) as err:
+        plausibility.load(path)
+    assert f"{path}: {where}: " in str(err.value) and reason in str(err.value), str(err.value)

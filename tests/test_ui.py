@@ -2,10 +2,11 @@
 installs it).
 
 A partition of two raw assets is materialised through the CLI against the replay server,
-the webserver is started on that DAGSTER_HOME, and headless Chromium renders the asset
-group (lineage and list), an asset's partitions page and its checks. The rendered pages must
-show the asset names, the materialised partition and the passed checks; the screenshots are
-kept in test-artifacts/ui/ for a person to look at.
+the UI is started on that DAGSTER_HOME as `make ui` starts it (pipelines/ui.py: the
+webserver behind its Host and cross-site guard, without the daemon), and headless Chromium
+renders the asset group (lineage and list), an asset's partitions page and its checks. The
+rendered pages must show the asset names, the materialised partition and the passed checks;
+the screenshots are kept in test-artifacts/ui/ for a person to look at.
 """
 
 import os
@@ -56,8 +57,8 @@ def ui(tmp_path_factory):
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     port = free_port()
     web = subprocess.Popen(
-        [sys.executable, "-m", "dagster_webserver", "-m", LOCATION, "-h", "127.0.0.1",
-         "-p", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        [sys.executable, "-m", "pipelines.ui", "--port", str(port), "--no-daemon"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"

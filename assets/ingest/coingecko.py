@@ -26,6 +26,12 @@ https://docs.coingecko.com/reference/coins-id-market-chart-range, unless marked)
   gives the demo plan one year of history). Paid keys use pro-api.coingecko.com. So against the
   public host, a window reaching back further fails before any request, naming the limit, the
   dates and what to do; and no request reaches back past the limit.
+Plausibility: before the write each price, market cap and volume is compared with the day
+before (for the window's first day, the stored one); a move beyond a blocking limit of
+pipelines/plausibility.yaml (BTC halving or doubling in a day, say) fails the run, a rare one
+is logged. Each request names one coin, so no coin can appear in or vanish from an answer
+unnoticed: a coin CoinGecko stops serving fails its request or the every-day check.
+
 No request spans more than 365 days (all the public host serves), so long backfills are
 split; a per-source rate limit (`STABLEFLOW_COINGECKO_MIN_INTERVAL_S`, pipelines/settings.py)
 spaces the calls.
@@ -39,6 +45,7 @@ from urllib.parse import urlsplit
 import dagster as dg
 import polars as pl
 
+from assets.ingest import plausibility
 from assets.ingest.parsing import amount, require, require_every_day, stamp, utc_now
 from pipelines.partitions import DAILY, window_of
 from pipelines.resources import HttpSource, Rows, SourceError, Warehouse
@@ -192,13 +199,17 @@ def coingecko_market_daily(
                 "two requests returned different values for the same day")
         require_every_day(set(coin["date"]), start, end, f"coingecko {path}", "prices")
         frames.append(stamp(coin, f"coingecko {path}", ingested_at))
+    rows = pl.concat(frames)
+    plausible = plausibility.check_window(context, warehouse, "raw.coingecko_market_daily",
+                                          rows, start, end)
     written = warehouse.replace_window(
-        start, end, Rows("raw.coingecko_market_daily", pl.concat(frames), ["date", "coin_id"])
+        start, end, Rows("raw.coingecko_market_daily", rows, ["date", "coin_id"])
     )
     return dg.MaterializeResult(
         metadata={
             "rows": written["raw.coingecko_market_daily"],
             "window": f"{start}..{end}",
             "requests": coingecko.requests_made - before,
+            **plausible,
         }
     )

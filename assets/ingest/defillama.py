@@ -44,6 +44,14 @@ chart endpoints keep the whole history, so:
   carries the token (`defillama_chain`, default the chain name title-cased). So before
   2022-05-11 only the configured chains have per-chain rows.
 
+Plausibility (pipelines/plausibility.yaml, assets/ingest/plausibility.py): before the write,
+each supply is compared with the day before (for the window's first day, the stored one): a
+token's or the total's supply doubling or halving in a day fails the run, a 10 % move warns
+(the seeded catch-up steps excepted), a chain holding more than the token's all-chain supply
+fails it; the chains of `/stablecoin/{id}` are compared with the chains stored for the days
+around and in the window, and one that appears or disappears (a rename upstream) fails the run
+naming it unless the configuration allows it.
+
 A per-chain chart row without a circulating amount (none, 0 or {}) is a zero balance, the
 `_zero_balance` rule. Days before a chart's first row get no row: the table holds the days
 DefiLlama reports for a chain, as `chainBalances` does. A chart that starts late does not
@@ -71,10 +79,12 @@ from urllib.parse import quote
 import dagster as dg
 import polars as pl
 
+from assets.ingest import plausibility
 from assets.ingest.parsing import amount, require, require_every_day, stamp, utc_day, utc_now
 from pipelines.chains import CHAINS, Chain
 from pipelines.partitions import DAILY, window_of
 from pipelines.resources import HttpSource, Rows, Warehouse
+from pipelines.resources.http import SourceDataError
 from pipelines.resources.warehouse import SQL_DIR
 
 # DefiLlama stablecoin ids of the tokens the pipeline follows.
@@ -363,6 +373,9 @@ def parse_token(
     require(isinstance(payload, dict), source, "(body)", type(payload).__name__, "not an object")
     require(payload.get("pegType") == PEG, source, "pegType", payload.get("pegType"),
             f"expected {PEG}")
+    # The id must still name the coin followed (DefiLlama's answer carries its symbol).
+    require(payload.get("symbol", token) == token, source, "symbol", payload.get("symbol"),
+            f"expected {token}: DefiLlama id {TOKENS[token]} names another coin")
     totals = _token_series(payload.get("tokens"), source, "tokens", start, end, positive=True)
     require_every_day(set(totals), start, end, source, "tokens[].date")
 
@@ -416,6 +429,8 @@ def defillama_total_supply(
     payload = defillama.get_json("/stablecoincharts/all")
     frame = parse_total_supply(payload, start, end)
     frame = stamp(frame, "defillama /stablecoincharts/all", utc_now())
+    plausible = plausibility.check_window(context, warehouse, "raw.defillama_total_supply",
+                                          frame, start, end)
     written = warehouse.replace_window(
         start, end, Rows("raw.defillama_total_supply", frame, ["date"])
     )
@@ -426,6 +441,7 @@ def defillama_total_supply(
             "requests": defillama.requests_made - before,
             **_newest_is_live(payload, end),
             **warn_incomplete(context, ["total"], start, end),
+            **plausible,
         }
     )
 
@@ -468,6 +484,7 @@ def defillama_token_supply(
     totals, by_chain = [], []
     early_chains: set[str] = set()
     live: dict[str, str] = {}
+    changes: list[str] = []
     for token, llama_id in TOKENS.items():
         chart = defillama.get_json("/stablecoincharts/all", params={"stablecoin": llama_id})
         totals.append(stamp(parse_token_chart(chart, token, start, end),
@@ -475,9 +492,12 @@ def defillama_token_supply(
         live.update(_newest_is_live(chart, end))
         if end >= HISTORY_START:
             # tokens[] is read too (not stored): every day of the window must be in the answer.
+            first = max(start, HISTORY_START)
             _, chains = parse_token(defillama.get_json(f"/stablecoin/{llama_id}"), token,
-                                    max(start, HISTORY_START), end)
-            by_chain.append(stamp(chains, f"defillama /stablecoin/{llama_id}", ingested_at))
+                                    first, end)
+            source = f"defillama /stablecoin/{llama_id}"
+            changes += check_chain_changes(context, warehouse, token, source, chains, first, end)
+            by_chain.append(stamp(chains, source, ingested_at))
         if start < HISTORY_START:
             for chain in _chains_carrying(token):
                 name = chain.defillama_chain
@@ -487,17 +507,21 @@ def defillama_token_supply(
                                          min(end, HISTORY_START - dt.timedelta(days=1)))
                 by_chain.append(stamp(rows, chain_chart_source(token, name), ingested_at))
                 early_chains.add(name)
-    chain_rows = pl.concat(by_chain)
+    chain_rows, token_rows = pl.concat(by_chain), pl.concat(totals)
+    check_chains_within_total(chain_rows, token_rows)
+    plausible = {table: plausibility.check_window(context, warehouse, table, rows, start, end)
+                 for table, rows in (("raw.defillama_token_supply", token_rows),
+                                     ("raw.defillama_token_supply_by_chain", chain_rows))}
     written = warehouse.replace_window(
         start,
         end,
-        Rows("raw.defillama_token_supply", pl.concat(totals), ["date", "token"]),
+        Rows("raw.defillama_token_supply", token_rows, ["date", "token"]),
         Rows("raw.defillama_token_supply_by_chain", chain_rows, ["date", "token", "chain"]),
     )
     chains_seen = sorted(set(chain_rows["chain"].to_list()))
     incomplete = warn_incomplete(context, list(TOKENS), start, end)
     for table, rows in written.items():
-        extra = {}
+        extra = dict(plausible[table])
         if table == "raw.defillama_token_supply":
             extra.update(live)
             extra.update(incomplete)
@@ -505,6 +529,8 @@ def defillama_token_supply(
             extra["chains"] = ", ".join(chains_seen)
             if early_chains:
                 extra[f"chains before {HISTORY_START}"] = ", ".join(sorted(early_chains))
+            if changes:
+                extra["chain_changes"] = "\n".join(changes)
         yield dg.MaterializeResult(
             asset_key=table.split("."),
             metadata={
@@ -514,6 +540,59 @@ def defillama_token_supply(
                 **extra,
             },
         )
+
+
+def check_chain_changes(context: dg.AssetExecutionContext, warehouse: Warehouse, token: str,
+                        source: str, chains: pl.DataFrame, first: dt.date,
+                        end: dt.date) -> list[str]:
+    """Compare the chains of a `/stablecoin/{id}` answer (days first..end) with the chains
+    stored from that endpoint for the day before, the days of and the day after the window.
+    A chain that appears or disappears fails the run naming it (DefiLlama renamed, added or
+    dropped it: under a new name its series would silently end and another begin), unless
+    pipelines/plausibility.yaml allows the change; an allowed one is logged. Returns the
+    allowed changes' descriptions."""
+    table = "raw.defillama_token_supply_by_chain"
+    if not warehouse.table_exists(table):
+        return []
+    stored = warehouse.read(
+        f"SELECT date, chain FROM {table} WHERE token = ? AND source = ? AND date BETWEEN ? AND ?",
+        [token, source, first - _DAY, end + _DAY])
+    config = plausibility.config()
+    failing, allowed = [], []
+    for change in plausibility.chain_changes(chains, stored, first, end):
+        entry = config.allows(token, change.chain, change.change)
+        if entry is not None:
+            allowed.append(f"{token} {change.describe()}: allowed ({entry.reason})")
+        elif change.change == "appears" and config.new_chains == "warn":
+            allowed.append(f"{token} {change.describe()}: new chains only warn (new_chains)")
+        else:
+            failing.append(change)
+    if failing:
+        raise SourceDataError(
+            source, "chainBalances", "; ".join(f"{c.chain} {c.change}" for c in failing),
+            f"the {token} chains differ from the stored ones: "
+            f"{'; '.join(c.describe() for c in failing)}. DefiLlama renamed, added or dropped "
+            "a chain; written as served, the old chain's series would end and a new one begin. "
+            "Nothing was written. If the change is real, list it under chain_changes.allowed in "
+            "pipelines/plausibility.yaml (token, chain, change: appears or disappears, reason).")
+    for line in allowed:
+        context.log.warning(f"CHAIN CHANGE {source}: {line}")
+    return allowed
+
+
+def check_chains_within_total(chain_rows: pl.DataFrame, token_rows: pl.DataFrame) -> None:
+    """No chain may hold more of a token than all chains together (the ceiling in
+    pipelines/plausibility.yaml): a unit error on one chain fails the run before the write."""
+    ceiling = plausibility.config().ceiling("chain within all chains")
+    frame = chain_rows.select(
+        "date", "token", "chain", pl.col("circulating_tokens").alias("value"), "source",
+    ).join(token_rows.select("date", "token", pl.col("circulating_tokens").alias("ceiling")),
+           on=["date", "token"])
+    excess = plausibility.over_ceiling(frame, ceiling)
+    if excess:
+        first = excess[0]
+        raise SourceDataError(first.row["source"], first.field, first.row["value"],
+                              f"implausible: {first.describe()}. Nothing was written.")
 
 
 def _chains_carrying(token: str) -> list[Chain]:

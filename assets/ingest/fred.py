@@ -14,6 +14,11 @@ older downloads wrote "."), stored as NULL because FRED says so, and a weekend h
 FRED posts a day's value a day or more after it: a run re-reads the LOOKBACK_DAYS before its
 window too, so a value missing when its own day ran is picked up by a later daily run.
 Unchanged rows keep their ingested_at, so the re-read leaves nothing changed.
+
+Plausibility: before the write each value is compared with the series' previous trading day
+(for the first, the stored one, up to 5 days back): an index a third lower or half higher, or
+a T-bill yield 2 points away, fails the run (pipelines/plausibility.yaml); a rare move is
+logged.
 """
 
 import datetime as dt
@@ -22,6 +27,7 @@ import math
 import dagster as dg
 import polars as pl
 
+from assets.ingest import plausibility
 from assets.ingest.parsing import require, require_nothing_lost, stamp, utc_now
 from pipelines.partitions import DAILY, window_of
 from pipelines.resources import HttpSource, Rows, Warehouse
@@ -106,9 +112,11 @@ def fred_series_daily(
     rows = pl.concat(frames)
     require_nothing_lost(warehouse, "raw.fred_series_daily", rows, ["date", "series_id"],
                          first, end, "fred")
+    plausible = plausibility.check_window(context, warehouse, "raw.fred_series_daily", rows,
+                                          first, end)
     written = warehouse.replace_window(
         first, end, Rows("raw.fred_series_daily", rows, ["date", "series_id"]))
     return dg.MaterializeResult(metadata={
         "rows": written["raw.fred_series_daily"], "window": f"{start}..{end}",
-        "reread_from": str(first), "requests": fred.requests_made - before,
+        "reread_from": str(first), "requests": fred.requests_made - before, **plausible,
     })

@@ -21,6 +21,7 @@ from assets.ingest.evm.blocks import ClosingBlock, final_block, resolve_closing_
 from assets.ingest.evm.rewind import rewind, snapshot
 from assets.ingest.evm.extract import (DayOfBlock, RAW, balances, daily_issuance,
                                        issuance_events, token_supply, transfers)
+from assets.ingest import plausibility
 from assets.ingest.labels import LabelSet, load_labels
 from assets.ingest.parsing import stamp, utc_now
 from pipelines.chains import CHAINS, Chain
@@ -335,16 +336,20 @@ def evm_exchange_reserves(context: dg.AssetExecutionContext):
         per_address.append(chain_balances)
     now = utc_now()
     source = _state_source(w, "balanceOf (BalanceReader)")
+    reserve_rows = stamp(pl.concat(reserves), source, now)
+    # day-over-day moves (pipelines/plausibility.yaml): reserves only warn
+    plausible = {"raw.evm_exchange_reserves": plausibility.check_window(
+        context, w.warehouse, "raw.evm_exchange_reserves", reserve_rows, w.start, w.end)}
     written = w.warehouse.replace_window(
         w.start, w.end,
         Rows("raw.evm_exchange_balances", stamp(pl.concat(per_address), source, now),
              ["date", "chain", "token", "address"]),
-        Rows("raw.evm_exchange_reserves", stamp(pl.concat(reserves), source, now),
-             ["date", "chain", "token", "exchange"]),
+        Rows("raw.evm_exchange_reserves", reserve_rows, ["date", "chain", "token", "exchange"]),
     )
     for table, rows in written.items():
         yield dg.MaterializeResult(asset_key=table.split("."), metadata=w.metadata(
-            rows=rows, label_version=labels.version, **_labelled_counts(w, labels)))
+            rows=rows, label_version=labels.version, **_labelled_counts(w, labels),
+            **plausible.get(table, {})))
 
 
 @dg.multi_asset(
