@@ -10,12 +10,13 @@
 -- How much USDT (ERC-20) sat on derivatives vs spot exchanges each month (month-end and monthly average, tokens)?
 SELECT
     date_trunc('month', date)::DATE                                   AS month,
-    arg_max(reserve_tokens, date) FILTER (WHERE kind = 'derivatives') AS derivatives_month_end_tokens,
+    arg_max(reserve_tokens, date) FILTER (WHERE kind = 'derivatives')
+        AS derivatives_month_end_tokens,
     arg_max(reserve_tokens, date) FILTER (WHERE kind = 'spot')        AS spot_month_end_tokens,
     avg(reserve_tokens) FILTER (WHERE kind = 'derivatives')           AS derivatives_avg_tokens,
     avg(reserve_tokens) FILTER (WHERE kind = 'spot')                  AS spot_avg_tokens,
     arg_max(share_of_exchange_total, date) FILTER (WHERE kind = 'derivatives')
-                                                                      AS derivatives_share_month_end
+        AS derivatives_share_month_end
 FROM marts.exchange_reserves_by_kind_daily
 WHERE token = 'USDT' AND chain = 'ethereum' AND taxonomy = 'offers_derivatives'
 GROUP BY month
@@ -61,7 +62,7 @@ SELECT
     largest_mint_tx_hash
 FROM marts.stablecoin_issuance_daily
 WHERE minted_tokens > 0
-ORDER BY minted_tokens DESC, date, token
+ORDER BY minted_tokens DESC, date ASC, token ASC
 LIMIT 20;
 
 -- name: usdc_spot_reserves_2022_start_vs_end
@@ -70,9 +71,9 @@ SELECT
     max(reserve_tokens) FILTER (WHERE date = DATE '2021-12-31') AS start_2022_tokens,
     max(reserve_tokens) FILTER (WHERE date = DATE '2022-12-31') AS end_2022_tokens,
     max(reserve_tokens) FILTER (WHERE date = DATE '2022-12-31')
-        - max(reserve_tokens) FILTER (WHERE date = DATE '2021-12-31') AS change_tokens,
+    - max(reserve_tokens) FILTER (WHERE date = DATE '2021-12-31') AS change_tokens,
     max(reserve_tokens) FILTER (WHERE date = DATE '2022-12-31')
-        / max(reserve_tokens) FILTER (WHERE date = DATE '2021-12-31') - 1 AS change_ratio
+    / max(reserve_tokens) FILTER (WHERE date = DATE '2021-12-31') - 1 AS change_ratio
 FROM marts.exchange_reserves_by_kind_daily
 WHERE token = 'USDC' AND chain = 'ethereum' AND taxonomy = 'offers_derivatives' AND kind = 'spot';
 
@@ -81,10 +82,15 @@ WHERE token = 'USDC' AND chain = 'ethereum' AND taxonomy = 'offers_derivatives' 
 WITH latest AS (
     SELECT date, exchange, kind, main_business, sum(reserve_tokens) AS reserve_tokens
     FROM marts.exchange_reserves_daily
-    WHERE token = 'USDT'
-      AND date = (SELECT max(date) FROM marts.exchange_reserves_daily WHERE token = 'USDT')
+    WHERE
+        token = 'USDT'
+        AND date = (
+            SELECT max(newest.date) FROM marts.exchange_reserves_daily AS newest
+            WHERE newest.token = 'USDT'
+        )
     GROUP BY date, exchange, kind, main_business
 )
+
 SELECT
     date,
     exchange,
@@ -93,8 +99,8 @@ SELECT
     reserve_tokens,
     reserve_tokens / sum(reserve_tokens) OVER () AS share_of_exchange_total
 FROM latest
-QUALIFY row_number() OVER (ORDER BY reserve_tokens DESC, exchange) <= 15
-ORDER BY reserve_tokens DESC, exchange;
+QUALIFY row_number() OVER (ORDER BY reserve_tokens DESC, exchange ASC) <= 15
+ORDER BY reserve_tokens DESC, exchange ASC;
 
 -- name: supply_vs_onchain_ethereum_monthly
 -- How far apart were DefiLlama's Ethereum supply and on-chain totalSupply each month (ratio, 1 = agreement)?
@@ -134,5 +140,8 @@ SELECT
     share_of_labelled_reserves
 FROM marts.label_coverage
 WHERE chain_read
-QUALIFY row_number() OVER (PARTITION BY chain ORDER BY share_of_labelled_reserves DESC NULLS LAST, exchange) <= 10
-ORDER BY chain, share_of_labelled_reserves DESC NULLS LAST, exchange;
+QUALIFY
+    row_number()
+        OVER (PARTITION BY chain ORDER BY share_of_labelled_reserves DESC NULLS LAST, exchange ASC)
+    <= 10
+ORDER BY chain ASC, share_of_labelled_reserves DESC NULLS LAST, exchange ASC;

@@ -2,8 +2,9 @@
 -- on the chain (pipelines/plausibility.yaml, "reserves within supply": balances of distinct
 -- wallets sum to at most totalSupply(), and each wallet is labelled for one exchange).
 -- One row per chain, token and day with both values, in base units.
-SELECT r.date, r.chain, r.token, sum(r.balance_raw)::DOUBLE AS value,
-       any_value(s.supply_raw)::DOUBLE AS ceiling
+SELECT
+    r.date, r.chain, r.token, sum(r.balance_raw)::DOUBLE AS value,
+    any_value(s.supply_raw)::DOUBLE AS ceiling
 FROM raw.evm_exchange_reserves AS r
 JOIN raw.evm_token_supply AS s USING (date, chain, token)
 GROUP BY r.date, r.chain, r.token

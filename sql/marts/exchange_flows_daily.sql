@@ -11,11 +11,13 @@ WITH flows AS (
     FROM staging.stg_evm__exchange_flows AS f
     LEFT JOIN marts.exchanges AS e USING (exchange)
 ),
+
 classified AS (
     SELECT *, 'offers_derivatives' AS taxonomy, kind AS class FROM flows
     UNION ALL
     SELECT *, 'main_business' AS taxonomy, main_business AS class FROM flows
 )
+
 SELECT
     date,
     chain,

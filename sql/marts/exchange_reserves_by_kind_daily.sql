@@ -11,6 +11,7 @@ WITH classified AS (
     SELECT date, chain, token, 'main_business' AS taxonomy, main_business AS kind, reserve_tokens
     FROM marts.exchange_reserves_daily
 ),
+
 by_kind AS (
     SELECT
         date,
@@ -23,6 +24,7 @@ by_kind AS (
     FROM classified
     GROUP BY date, chain, token, taxonomy, kind
 )
+
 SELECT
     date,
     chain,

@@ -5,10 +5,12 @@
 -- Token sums go through DECIMAL(38, 6) (the tokens' base unit): exact, so the result does not
 -- depend on the order DuckDB's threads add rows in, and a rebuild gives identical bytes.
 WITH held AS (
-    SELECT date, chain, token, sum(reserve_tokens::DECIMAL(38, 6))::DOUBLE AS labelled_exchange_tokens
+    SELECT
+        date, chain, token, sum(reserve_tokens::DECIMAL(38, 6))::DOUBLE AS labelled_exchange_tokens
     FROM staging.stg_evm__exchange_reserves
     GROUP BY date, chain, token
 )
+
 SELECT
     s.date,
     s.chain,

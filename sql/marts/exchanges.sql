@@ -10,6 +10,7 @@ WITH wallets AS (
     FROM raw.exchange_labels
     GROUP BY exchange
 )
+
 SELECT
     e.exchange,
     e.name,

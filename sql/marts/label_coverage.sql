@@ -19,6 +19,7 @@ WITH labels AS (
     FROM raw.exchange_labels
     GROUP BY exchange, chain
 ),
+
 held AS (
     SELECT
         exchange,
@@ -30,23 +31,29 @@ held AS (
     FROM staging.stg_evm__exchange_reserves
     GROUP BY exchange, chain
 ),
+
 last_day AS (
     SELECT * FROM staging.stg_evm__exchange_reserves
     QUALIFY date = max(date) OVER (PARTITION BY chain)
 ),
+
 latest AS (
     SELECT
         exchange,
         chain,
         max(date)                                         AS latest_date,
-        sum(reserve_tokens::DECIMAL(38, 6)) FILTER (WHERE token = 'USDT')::DOUBLE AS latest_usdt_tokens,
-        sum(reserve_tokens::DECIMAL(38, 6)) FILTER (WHERE token = 'USDC')::DOUBLE AS latest_usdc_tokens
+        sum(reserve_tokens::DECIMAL(38, 6)) FILTER (WHERE token = 'USDT')::DOUBLE
+            AS latest_usdt_tokens,
+        sum(reserve_tokens::DECIMAL(38, 6)) FILTER (WHERE token = 'USDC')::DOUBLE
+            AS latest_usdc_tokens
     FROM last_day
     GROUP BY exchange, chain
 ),
+
 read_chains AS (
     SELECT DISTINCT chain FROM staging.stg_evm__exchange_reserves
 )
+
 SELECT
     l.exchange,
     l.chain,
@@ -68,8 +75,8 @@ SELECT
     t.latest_usdt_tokens,
     t.latest_usdc_tokens,
     (t.latest_usdt_tokens + t.latest_usdc_tokens)
-        / nullif(sum((t.latest_usdt_tokens + t.latest_usdc_tokens)::DECIMAL(38, 6))
-                 OVER (PARTITION BY l.chain), 0)::DOUBLE
+    / nullif(sum((t.latest_usdt_tokens + t.latest_usdc_tokens)::DECIMAL(38, 6))
+        OVER (PARTITION BY l.chain), 0)::DOUBLE
         AS share_of_labelled_reserves
 FROM labels AS l
 LEFT JOIN marts.exchanges AS e USING (exchange)

@@ -13,6 +13,7 @@ WITH spine AS (
     SELECT date, total_circulating_usd AS total_stablecoin_supply_usd
     FROM staging.stg_defillama__total_supply
 ),
+
 supply AS (
     SELECT
         date,
@@ -22,6 +23,7 @@ supply AS (
     WHERE chain = 'all'
     GROUP BY date
 ),
+
 -- Per day and series, the known-incomplete stretches it falls in (sql/seeds/, reason joined).
 incomplete AS (
     SELECT
@@ -30,21 +32,26 @@ incomplete AS (
         string_agg(k.series || ': ' || k.reason, ' ' ORDER BY k.incomplete_before) AS reason
     FROM spine AS s
     JOIN raw.known_incomplete_history AS k
-      ON k.source = 'defillama'
-     AND s.date >= coalesce(k.incomplete_from, s.date) AND s.date < k.incomplete_before
+        ON
+            k.source = 'defillama'
+            AND s.date >= coalesce(k.incomplete_from, s.date) AND s.date < k.incomplete_before
     GROUP BY s.date, k.series
 ),
+
 flags AS (
     SELECT
         date,
         bool_or(series = 'USDT')  AS usdt_incomplete,
         bool_or(series = 'USDC')  AS usdc_incomplete,
         bool_or(series = 'total') AS total_incomplete,
-        string_agg(reason, ' ' ORDER BY CASE series WHEN 'USDT' THEN 1 WHEN 'USDC' THEN 2 ELSE 3 END)
+        string_agg(
+            reason, ' ' ORDER BY CASE series WHEN 'USDT' THEN 1 WHEN 'USDC' THEN 2 ELSE 3 END
+        )
             AS reason
     FROM incomplete
     GROUP BY date
 ),
+
 reserves AS (
     SELECT
         date,
@@ -57,6 +64,7 @@ reserves AS (
     WHERE token IN ('USDT', 'USDC') AND taxonomy = 'offers_derivatives'
     GROUP BY date
 ),
+
 market AS (
     SELECT
         date,
@@ -65,6 +73,7 @@ market AS (
     FROM marts.market_daily
     GROUP BY date
 ),
+
 joined AS (
     SELECT
         s.date,
@@ -74,7 +83,7 @@ joined AS (
         r.spot_exchange_reserve_tokens,
         r.derivatives_exchange_reserve_tokens,
         r.derivatives_exchange_reserve_tokens
-            / nullif(r.spot_exchange_reserve_tokens + r.derivatives_exchange_reserve_tokens, 0)
+        / nullif(r.spot_exchange_reserve_tokens + r.derivatives_exchange_reserve_tokens, 0)
             AS derivatives_share_of_exchange_reserves,
         m.btc_market_cap_usd,
         m.eth_market_cap_usd,
@@ -82,37 +91,52 @@ joined AS (
         f.fear_greed,
         f.fear_greed_classification,
         -- NULL supply is not flagged: the flag is about a value that is there but partial.
-        coalesce(k.usdt_incomplete AND p.usdt_supply_tokens IS NOT NULL, false)
+        coalesce(k.usdt_incomplete AND p.usdt_supply_tokens IS NOT NULL, FALSE)
             AS usdt_supply_incomplete,
-        coalesce(k.usdc_incomplete AND p.usdc_supply_tokens IS NOT NULL, false)
+        coalesce(k.usdc_incomplete AND p.usdc_supply_tokens IS NOT NULL, FALSE)
             AS usdc_supply_incomplete,
-        coalesce(k.total_incomplete, false) AS total_stablecoin_supply_incomplete,
+        coalesce(k.total_incomplete, FALSE) AS total_stablecoin_supply_incomplete,
         k.reason AS supply_incomplete_reason
     FROM spine AS s
-    LEFT JOIN flags AS k ON k.date = s.date
-    LEFT JOIN supply AS p ON p.date = s.date
-    LEFT JOIN reserves AS r ON r.date = s.date
-    LEFT JOIN market AS m ON m.date = s.date
-    LEFT JOIN staging.stg_alternative_me__fear_greed AS f ON f.date = s.date
+    LEFT JOIN flags AS k ON s.date = k.date
+    LEFT JOIN supply AS p ON s.date = p.date
+    LEFT JOIN reserves AS r ON s.date = r.date
+    LEFT JOIN market AS m ON s.date = m.date
+    LEFT JOIN staging.stg_alternative_me__fear_greed AS f ON s.date = f.date
 )
+
 SELECT
-    * EXCLUDE (usdt_supply_incomplete, usdc_supply_incomplete,
-               total_stablecoin_supply_incomplete, supply_incomplete_reason),
+    * EXCLUDE (
+        usdt_supply_incomplete, usdc_supply_incomplete,
+        total_stablecoin_supply_incomplete, supply_incomplete_reason
+    ),
     -- day-on-day changes; NULL when the previous calendar day has no row
-    CASE WHEN lag(date) OVER w = date - INTERVAL 1 DAY
-         THEN usdt_supply_tokens - lag(usdt_supply_tokens) OVER w END
+    CASE
+        WHEN lag(date) OVER w = date - INTERVAL 1 DAY
+            THEN usdt_supply_tokens - lag(usdt_supply_tokens) OVER w
+    END
         AS usdt_supply_tokens_change,
-    CASE WHEN lag(date) OVER w = date - INTERVAL 1 DAY
-         THEN usdc_supply_tokens - lag(usdc_supply_tokens) OVER w END
+    CASE
+        WHEN lag(date) OVER w = date - INTERVAL 1 DAY
+            THEN usdc_supply_tokens - lag(usdc_supply_tokens) OVER w
+    END
         AS usdc_supply_tokens_change,
-    CASE WHEN lag(date) OVER w = date - INTERVAL 1 DAY
-         THEN total_stablecoin_supply_usd - lag(total_stablecoin_supply_usd) OVER w END
+    CASE
+        WHEN lag(date) OVER w = date - INTERVAL 1 DAY
+            THEN total_stablecoin_supply_usd - lag(total_stablecoin_supply_usd) OVER w
+    END
         AS total_stablecoin_supply_usd_change,
-    CASE WHEN lag(date) OVER w = date - INTERVAL 1 DAY
-         THEN spot_exchange_reserve_tokens - lag(spot_exchange_reserve_tokens) OVER w END
+    CASE
+        WHEN lag(date) OVER w = date - INTERVAL 1 DAY
+            THEN spot_exchange_reserve_tokens - lag(spot_exchange_reserve_tokens) OVER w
+    END
         AS spot_exchange_reserve_tokens_change,
-    CASE WHEN lag(date) OVER w = date - INTERVAL 1 DAY
-         THEN derivatives_exchange_reserve_tokens - lag(derivatives_exchange_reserve_tokens) OVER w END
+    CASE
+        WHEN lag(date) OVER w = date - INTERVAL 1 DAY
+            THEN
+                derivatives_exchange_reserve_tokens
+                - lag(derivatives_exchange_reserve_tokens) OVER w
+    END
         AS derivatives_exchange_reserve_tokens_change,
     -- Known-incomplete supply (raw.known_incomplete_history). A change is also partial on the
     -- day after a flagged day: it compares with the incomplete value.

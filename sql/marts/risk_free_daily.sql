@@ -26,11 +26,19 @@ WITH bills AS (
     FROM staging.stg_fred__series
     WHERE series_id = 'DTB3'
 ),
+
 calendar AS (
-    SELECT CAST(d AS DATE) AS date
-    FROM range((SELECT min(date) FROM bills WHERE dtb3_percent IS NOT NULL),
-               (SELECT max(date) FROM bills) + INTERVAL 1 DAY, INTERVAL 1 DAY) AS t(d)
+    -- range() names its one column "range"
+    SELECT cast(days.range AS DATE) AS date
+    FROM range(
+        (
+            SELECT min(date) FROM bills
+            WHERE dtb3_percent IS NOT NULL
+        ),
+        (SELECT max(date) FROM bills) + INTERVAL 1 DAY, INTERVAL 1 DAY
+    ) AS days
 )
+
 SELECT
     c.date,
     b.dtb3_percent,

@@ -15,9 +15,14 @@ WITH daily AS (
         sum(net_tokens::DECIMAL(38, 6))::DOUBLE    AS net_tokens,
         sum(event_count)   AS event_count
     FROM staging.stg_evm__issuance_daily
-    WHERE (chain, token) NOT IN (SELECT (chain, token) FROM raw.evm_tokens WHERE bridged)
+    WHERE (
+        chain, token) NOT IN (
+        SELECT (chain, token) FROM raw.evm_tokens
+        WHERE bridged
+    )
     GROUP BY date, token
 ),
+
 events AS (
     SELECT
         date,
@@ -25,11 +30,18 @@ events AS (
         count(*) FILTER (WHERE direction = 'mint')                        AS mint_count,
         count(*) FILTER (WHERE direction = 'burn')                        AS burn_count,
         max(amount_tokens) FILTER (WHERE direction = 'mint')              AS largest_mint_tokens,
-        first(tx_hash ORDER BY amount_tokens DESC, block_number, log_index) FILTER (WHERE direction = 'mint') AS largest_mint_tx_hash
+        first(tx_hash ORDER BY amount_tokens DESC, block_number ASC, log_index ASC) FILTER (
+            WHERE direction = 'mint'
+        ) AS largest_mint_tx_hash
     FROM staging.stg_evm__issuance_events
-    WHERE (chain, token) NOT IN (SELECT (chain, token) FROM raw.evm_tokens WHERE bridged)
+    WHERE (
+        chain, token) NOT IN (
+        SELECT (chain, token) FROM raw.evm_tokens
+        WHERE bridged
+    )
     GROUP BY date, token
 )
+
 SELECT
     date,
     token,

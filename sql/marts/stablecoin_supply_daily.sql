@@ -14,10 +14,12 @@ WITH defillama AS (
     SELECT date, token, 'all' AS chain, circulating_tokens AS supply_defillama_tokens
     FROM staging.stg_defillama__token_supply
 ),
+
 onchain AS (
     SELECT date, token, chain, supply_tokens AS supply_onchain_tokens
     FROM staging.stg_evm__token_supply
 ),
+
 joined AS (
     SELECT
         date,
@@ -30,6 +32,7 @@ joined AS (
     FROM defillama AS d
     FULL OUTER JOIN onchain AS o USING (date, token, chain)
 ),
+
 -- A token's all-chain DefiLlama series on the days it is known to be incomplete.
 incomplete AS (
     SELECT
@@ -38,15 +41,17 @@ incomplete AS (
         string_agg(k.reason, ' ' ORDER BY k.incomplete_before) AS reason
     FROM joined AS j
     JOIN raw.known_incomplete_history AS k
-      ON k.source = 'defillama' AND k.series = j.token AND j.chain = 'all'
-     AND j.supply_defillama_tokens IS NOT NULL
-     AND j.date >= coalesce(k.incomplete_from, j.date) AND j.date < k.incomplete_before
+        ON
+            k.source = 'defillama' AND j.token = k.series AND j.chain = 'all'
+            AND j.supply_defillama_tokens IS NOT NULL
+            AND j.date >= coalesce(k.incomplete_from, j.date) AND j.date < k.incomplete_before
     GROUP BY j.date, j.token
 )
+
 SELECT
     j.*,
     i.reason IS NOT NULL AS supply_incomplete,
     i.reason             AS supply_incomplete_reason
 FROM joined AS j
-LEFT JOIN incomplete AS i ON i.date = j.date AND i.token = j.token AND j.chain = 'all'
+LEFT JOIN incomplete AS i ON j.date = i.date AND j.token = i.token AND j.chain = 'all'
 ORDER BY date, token, chain

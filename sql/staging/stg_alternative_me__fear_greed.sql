@@ -3,8 +3,8 @@
 -- Deduplicated on date, latest ingested_at wins; ingested_at dropped. Days the index skipped
 -- have no row.
 SELECT
-    CAST(date AS DATE)       AS date,
-    CAST(value AS INTEGER)   AS fear_greed,
+    cast(date AS DATE)       AS date,
+    cast(value AS INTEGER)   AS fear_greed,
     classification           AS fear_greed_classification,
     source
 FROM raw.fear_greed_daily

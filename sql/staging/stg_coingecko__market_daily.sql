@@ -3,12 +3,12 @@
 -- Source: raw.coingecko_market_daily (CoinGecko /coins/{id}/market_chart/range).
 -- Deduplicated on (date, coin_id), latest ingested_at wins; ingested_at dropped.
 SELECT
-    CAST(date AS DATE)               AS date,
+    cast(date AS DATE)               AS date,
     lower(coin_id)                   AS coin_id,
-    CAST(price_usd AS DOUBLE)        AS price_usd,
-    CAST(market_cap_usd AS DOUBLE)   AS market_cap_usd,
-    CAST(volume_usd AS DOUBLE)       AS volume_usd,
-    CAST(sampled_at AS TIMESTAMP)    AS sampled_at,
+    cast(price_usd AS DOUBLE)        AS price_usd,
+    cast(market_cap_usd AS DOUBLE)   AS market_cap_usd,
+    cast(volume_usd AS DOUBLE)       AS volume_usd,
+    cast(sampled_at AS TIMESTAMP)    AS sampled_at,
     source
 FROM raw.coingecko_market_daily
 QUALIFY row_number() OVER (PARTITION BY date, lower(coin_id) ORDER BY ingested_at DESC) = 1

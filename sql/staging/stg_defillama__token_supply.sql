@@ -4,9 +4,9 @@
 -- Source: raw.defillama_token_supply (DefiLlama /stablecoincharts/all?stablecoin={1,2}).
 -- Deduplicated on (date, token), latest ingested_at wins; ingested_at dropped.
 SELECT
-    CAST(date AS DATE)                 AS date,
+    cast(date AS DATE)                 AS date,
     upper(token)                       AS token,
-    CAST(circulating_tokens AS DOUBLE) AS circulating_tokens,
+    cast(circulating_tokens AS DOUBLE) AS circulating_tokens,
     source
 FROM raw.defillama_token_supply
 QUALIFY row_number() OVER (PARTITION BY date, upper(token) ORDER BY ingested_at DESC) = 1

@@ -6,10 +6,10 @@
 -- Chain names lower-cased ('Ethereum' -> 'ethereum') to match the on-chain tables.
 -- Deduplicated on (date, token, chain), latest ingested_at wins; ingested_at dropped.
 SELECT
-    CAST(date AS DATE)                 AS date,
+    cast(date AS DATE)                 AS date,
     upper(token)                       AS token,
     lower(chain)                       AS chain,
-    CAST(circulating_tokens AS DOUBLE) AS circulating_tokens,
+    cast(circulating_tokens AS DOUBLE) AS circulating_tokens,
     source
 FROM raw.defillama_token_supply_by_chain
 QUALIFY row_number() OVER (

@@ -4,8 +4,8 @@
 -- Source: raw.defillama_total_supply (DefiLlama /stablecoincharts/all).
 -- Renamed, deduplicated on date (latest ingested_at wins); ingested_at dropped.
 SELECT
-    CAST(date AS DATE)              AS date,
-    CAST(circulating_usd AS DOUBLE) AS total_circulating_usd,
+    cast(date AS DATE)              AS date,
+    cast(circulating_usd AS DOUBLE) AS total_circulating_usd,
     source
 FROM raw.defillama_total_supply
 QUALIFY row_number() OVER (PARTITION BY date ORDER BY ingested_at DESC) = 1

@@ -5,15 +5,15 @@
 -- Amounts as DOUBLE whole tokens.
 -- Deduplicated on (date, chain, token, exchange), latest ingested_at wins; ingested_at dropped.
 SELECT
-    CAST(date AS DATE)             AS date,
+    cast(date AS DATE)             AS date,
     lower(chain)                   AS chain,
     upper(token)                   AS token,
     exchange,
-    CAST(inflow_tokens AS DOUBLE)  AS inflow_tokens,
-    CAST(outflow_tokens AS DOUBLE) AS outflow_tokens,
-    CAST(netflow_tokens AS DOUBLE) AS netflow_tokens,
-    CAST(transfers_in AS BIGINT)   AS transfers_in,
-    CAST(transfers_out AS BIGINT)  AS transfers_out,
+    cast(inflow_tokens AS DOUBLE)  AS inflow_tokens,
+    cast(outflow_tokens AS DOUBLE) AS outflow_tokens,
+    cast(netflow_tokens AS DOUBLE) AS netflow_tokens,
+    cast(transfers_in AS BIGINT)   AS transfers_in,
+    cast(transfers_out AS BIGINT)  AS transfers_out,
     label_version,
     source
 FROM raw.evm_exchange_flows

@@ -4,12 +4,12 @@
 -- balance_tokens renamed reserve_tokens (DOUBLE whole tokens).
 -- Deduplicated on (date, chain, token, exchange), latest ingested_at wins; ingested_at dropped.
 SELECT
-    CAST(date AS DATE)                     AS date,
+    cast(date AS DATE)                     AS date,
     lower(chain)                           AS chain,
     upper(token)                           AS token,
     exchange,
-    CAST(balance_tokens AS DOUBLE)         AS reserve_tokens,
-    CAST(addresses_with_balance AS BIGINT) AS wallets_with_balance,
+    cast(balance_tokens AS DOUBLE)         AS reserve_tokens,
+    cast(addresses_with_balance AS BIGINT) AS wallets_with_balance,
     label_version,
     source
 FROM raw.evm_exchange_reserves

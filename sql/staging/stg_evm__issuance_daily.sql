@@ -4,13 +4,13 @@
 -- Amounts as DOUBLE whole tokens; events renamed event_count.
 -- Deduplicated on (date, chain, token), latest ingested_at wins; ingested_at dropped.
 SELECT
-    CAST(date AS DATE)            AS date,
+    cast(date AS DATE)            AS date,
     lower(chain)                  AS chain,
     upper(token)                  AS token,
-    CAST(minted_tokens AS DOUBLE) AS minted_tokens,
-    CAST(burned_tokens AS DOUBLE) AS burned_tokens,
-    CAST(net_tokens AS DOUBLE)    AS net_tokens,
-    CAST(events AS BIGINT)        AS event_count,
+    cast(minted_tokens AS DOUBLE) AS minted_tokens,
+    cast(burned_tokens AS DOUBLE) AS burned_tokens,
+    cast(net_tokens AS DOUBLE)    AS net_tokens,
+    cast(events AS BIGINT)        AS event_count,
     source
 FROM raw.evm_issuance_daily
 QUALIFY row_number() OVER (

@@ -4,16 +4,16 @@
 -- USDC Mint/Burn). Amounts as DOUBLE whole tokens.
 -- Deduplicated on (chain, block_number, log_index), latest ingested_at wins; ingested_at dropped.
 SELECT
-    CAST(date AS DATE)             AS date,
+    cast(date AS DATE)             AS date,
     lower(chain)                   AS chain,
     upper(token)                   AS token,
-    CAST(block_number AS BIGINT)   AS block_number,
+    cast(block_number AS BIGINT)   AS block_number,
     lower(tx_hash)                 AS tx_hash,
-    CAST(log_index AS BIGINT)      AS log_index,
+    cast(log_index AS BIGINT)      AS log_index,
     event,
     lower(direction)               AS direction,
     lower(account)                 AS account,
-    CAST(amount_tokens AS DOUBLE)  AS amount_tokens,
+    cast(amount_tokens AS DOUBLE)  AS amount_tokens,
     source
 FROM raw.evm_issuance_events
 QUALIFY row_number() OVER (

@@ -4,11 +4,11 @@
 -- Amounts as DOUBLE whole tokens (the exact base-unit DECIMAL stays in raw for reconciliation).
 -- Deduplicated on (date, chain, token), latest ingested_at wins; ingested_at dropped.
 SELECT
-    CAST(date AS DATE)            AS date,
+    cast(date AS DATE)            AS date,
     lower(chain)                  AS chain,
     upper(token)                  AS token,
-    CAST(block_number AS BIGINT)  AS block_number,
-    CAST(supply_tokens AS DOUBLE) AS supply_tokens,
+    cast(block_number AS BIGINT)  AS block_number,
+    cast(supply_tokens AS DOUBLE) AS supply_tokens,
     source
 FROM raw.evm_token_supply
 QUALIFY row_number() OVER (

@@ -3,9 +3,9 @@
 -- Source: raw.fred_series_daily (FRED fredgraph.csv).
 -- Deduplicated on (date, series_id), latest ingested_at wins; ingested_at dropped.
 SELECT
-    CAST(date AS DATE)      AS date,
+    cast(date AS DATE)      AS date,
     upper(series_id)        AS series_id,
-    CAST(value AS DOUBLE)   AS value,
+    cast(value AS DOUBLE)   AS value,
     source
 FROM raw.fred_series_daily
 QUALIFY row_number() OVER (PARTITION BY date, upper(series_id) ORDER BY ingested_at DESC) = 1
