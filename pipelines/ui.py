@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pipelines import quiet
 from pipelines.settings import PROJECT_ROOT
 
 ALLOWED_HOSTS_ENV = "STABLEFLOW_UI_ALLOWED_HOSTS"
@@ -209,6 +210,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-daemon", action="store_true",
                         help="the webserver only: no schedules, sensors or queued runs")
     args = parser.parse_args(argv)
+    # Dagster's beta/superseded notices, here and in the code server and daemon we start.
+    quiet.silence()
     signal.signal(signal.SIGTERM, _on_sigterm)
     if not args.sandbox:
         serve(args.port, daemon=not args.no_daemon)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import re
 import subprocess
 import sys
 import time
@@ -22,20 +21,24 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines import quiet
 from pipelines.chains import CHAINS
+from pipelines.settings import project_path
 from sandbox.chain import DEFAULT_TAXONOMY, GroundTruth
+from sandbox.progress import RunProgress, clock
 from sandbox.rpc_proxy import PROFILES
 from sandbox.world import ROOT, WINDOW_END, WINDOW_START, prepare_dagster_home, running_sandbox
 
-# The run's event lines worth showing a person; everything goes to the log file.
-_PROGRESS = re.compile(r" - (STEP_SUCCESS|STEP_FAILURE|ASSET_CHECK_EVALUATION|RUN_SUCCESS|"
-                       r"RUN_FAILURE) - (.*)")
-# Progress of long on-chain reads: "<step> <chain>: <done>/<total> days, <n> requests".
-_DAYS_DONE = re.compile(r" - (\S+ \S+: \d+/\d+ days, \d+ requests)$")
+def planned_steps() -> int:
+    """How many steps a run of every asset has (the implicit asset job's ops)."""
+    from pipelines.definitions import defs  # loaded only when the run has started planning
+
+    return len(defs.resolve_implicit_global_asset_job_def().graph.node_dict)
 
 
 def materialize(env: dict[str, str], start: str, end: str, log_path: Path) -> bool:
-    """Every asset, every day of start..end, as one run. Returns whether the run succeeded."""
+    """Every asset, every day of start..end, as one run. Returns whether the run succeeded.
+    Prints progress (sandbox/progress.py); everything goes to the log file."""
     command = [
         sys.executable, "-m", "dagster", "asset", "materialize",
         "-m", "pipelines.definitions",
@@ -43,18 +46,16 @@ def materialize(env: dict[str, str], start: str, end: str, log_path: Path) -> bo
         "--partition-range", f"{start}...{end}",
     ]
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    progress = RunProgress(planned_steps)
+    progress.start(f"{start}..{end}")
     with open(log_path, "w") as log, subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command, cwd=ROOT, env=quiet.environment(env), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
     ) as process:
         for line in process.stdout:
             log.write(line)
-            shown = _PROGRESS.search(line)
-            if shown and ("passed" not in shown.group(2)):
-                print(f"  {time.strftime('%H:%M:%S')} {shown.group(1):24} {shown.group(2)}",
-                      flush=True)
-            elif days_done := _DAYS_DONE.search(line.rstrip()):
-                print(f"  {time.strftime('%H:%M:%S')} {'PROGRESS':24} {days_done.group(1)}",
-                      flush=True)
+            progress.line(line)
+    progress.finish()
     return process.returncode == 0
 
 
@@ -111,9 +112,18 @@ def main() -> None:
     parser.add_argument("--end", default=WINDOW_END.isoformat())
     parser.add_argument("--node", default="geth", choices=sorted(PROFILES),
                         help="the node profile the sandbox chains are reached through")
+    parser.add_argument("--run-start", default=None,
+                        help="materialise only the days from this one to --end (default: "
+                             "--start); the chains are still planted for --start..--end, so "
+                             "those days read what a whole-window run reads: re-runs the "
+                             "window's last days over an existing warehouse")
     args = parser.parse_args()
+    began = time.monotonic()
 
     start, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
+    run_start = dt.date.fromisoformat(args.run_start) if args.run_start else start
+    if not start <= run_start <= end:
+        parser.error(f"--run-start {run_start} is outside {start}..{end}")
     chains = ", ".join(f"{c.name} (chain id {c.chain_id})" for c in CHAINS)
     print(f"sandbox: planting the simulated on-chain scenario for {start}..{end} on local "
           f"chains (anvil): {chains}; starting the replay server", flush=True)
@@ -122,25 +132,28 @@ def main() -> None:
     with running_sandbox(start, end, args.node) as (sandbox_env, truth, server):
         env = {**os.environ, **sandbox_env}
         prepare_dagster_home(env)
-        warehouse = env.setdefault("STABLEFLOW_WAREHOUSE", "data/stableflow.duckdb")
+        # The pipeline anchors relative paths to the project root (pipelines/settings.py).
+        warehouse = project_path(env.get("STABLEFLOW_WAREHOUSE") or "data/stableflow.duckdb")
         log_path = Path(warehouse).with_suffix(".run.log")
         truth.write(Path(warehouse).parent / "sandbox_truth")
         print(f"sandbox: every on-chain number is simulated; the planted story, per chain "
               f"(ground truth: {Path(warehouse).parent / 'sandbox_truth'}):", flush=True)
         print(story(truth), flush=True)
-        print(f"sandbox: materialising every asset for {start}..{end} as one run "
+        print(f"sandbox: materialising every asset for {run_start}..{end} as one run "
               f"(full log: {log_path})", flush=True)
-        ok = materialize(env, args.start, args.end, log_path)
+        ok = materialize(env, run_start.isoformat(), end.isoformat(), log_path)
         if not ok:
             tail = log_path.read_text().splitlines()[-30:]
             sys.exit("demo run failed; end of its log:\n" + "\n".join(tail))
         print(summary(warehouse))
         print(verdicts(warehouse))
-        reports = Path(env.get("STABLEFLOW_REPORTS_DIR", "reports"))
-        print(f"report: {(ROOT / reports / 'decoupling_report.html').resolve()}")
-        analyst = env.get("STABLEFLOW_ANALYST_WAREHOUSE", "data/stableflow_analyst.duckdb")
-        print(f"analysts' copy (open it read-only): {Path(analyst).resolve()}")
+        reports = Path(project_path(env.get("STABLEFLOW_REPORTS_DIR") or "reports"))
+        print(f"report: {reports / 'decoupling_report.html'}")
+        analyst = project_path(env.get("STABLEFLOW_ANALYST_WAREHOUSE")
+                               or "data/stableflow_analyst.duckdb")
+        print(f"analysts' copy (open it read-only): {analyst}")
         print(f"HTTP requests served by the replay server: {sum(server.requests.values())}")
+    print(f"demo: done in {clock(time.monotonic() - began)} (minutes:seconds)")
 
 
 if __name__ == "__main__":

@@ -94,8 +94,8 @@ class RunProgress:
                       + (f" ({took['took']})" if took else ""))
         elif kind in ("RUN_SUCCESS", "RUN_FAILURE"):
             self._first_step.set()
-            self._out(f"  {self.elapsed()} {kind.lower().replace('_', ' ')}")
+            self._out(f"  {self.elapsed()} {kind}")
 
     def finish(self) -> None:
         self._first_step.set()
-        self._out(f"  {self.elapsed()} total")
+        self._out(f"  {self.elapsed()} the run took {self.elapsed()} (minutes:seconds)")

@@ -52,7 +52,7 @@ def test_steps_are_counted_and_named_by_the_assets_they_wrote():
     assert "CHECK Asset check 'day_over_day_plausible' on 'raw/fred_series_daily' failed." in text
     assert "'schema'" not in text  # passed checks are not news
     assert "reading evm_issuance ethereum: 90/1027 days, 1 requests" in text
-    assert "run failure" in text and printed[-1].endswith(" total")
+    assert "RUN_FAILURE" in text and "the run took" in printed[-1]
     assert "BetaWarning" not in text
 
 
