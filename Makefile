@@ -11,12 +11,13 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 PORT ?= 3000
 MODE ?= sandbox
 
-.PHONY: help install chromium demo doctor test bench ui sql clean
+.PHONY: help install chromium demo doctor lint test test-fast bench ui sql clean
 
 help:
 	@echo "make demo   - run the whole pipeline offline over the sandbox window"
 	@echo "make doctor - probe the endpoints, say which assets will run (MODE=sandbox|live, NODE=<profile>)"
-	@echo "make test   - run the full test suite"
+	@echo "make test   - lint, then the full test suite (what CI runs)"
+	@echo "make test-fast - lint and the unit tests only (no process-level runs), a few minutes"
 	@echo "make bench  - run the benchmarks offline, write bench/RESULTS.md"
 	@echo "make ui     - Dagster UI on http://127.0.0.1:$(PORT) (MODE=sandbox|live)"
 	@echo "make sql    - the analysts' copy, read-only, in the DuckDB CLI (ANALYST_DB=<file>)"
@@ -72,8 +73,20 @@ else
 	$(RUN) python -m sandbox.doctor $(if $(NODE),--node $(NODE))
 endif
 
-test: install chromium
+# The gates, configured in pyproject.toml: ruff (lint and format) on all Python, sqlfluff
+# (DuckDB dialect) on all SQL. Part of `make test`, so CI fails on a violation.
+lint: .venv/.installed
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) sqlfluff lint sql
+
+test: install chromium lint
 	$(RUN) pytest
+
+# Everything but the process-level tests (tests marked slow: whole demos, kills, parallel
+# runs, the browser): the loop to run while editing.
+test-fast: install lint
+	$(RUN) pytest -m "not slow"
 
 # The extraction baselines, each in its own venv: ethereum-etl needs web3<6, and neither may
 # touch the project's lock. Pinned in bench/requirements-*.txt (fully resolved, so --no-deps).

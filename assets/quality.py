@@ -24,7 +24,6 @@ example, one row per day with the difference between supply change and net issua
 expected to be zero), and `deps`, the other tables it reads, so it runs after them.
 """
 
-
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,16 +79,23 @@ def load_suite(path: Path) -> Suite:
         raise ValueError(f"{path}: 'table' is {table!r}, expected the file's name {path.stem!r}")
     expectations = []
     for i, entry in enumerate(raw.get("expectations") or []):
-        unknown = set(entry) - {"name", "type", "kwargs", "blocking", "description", "rows",
-                                "deps"}
+        unknown = set(entry) - {"name", "type", "kwargs", "blocking", "description", "rows", "deps"}
         if unknown or "name" not in entry or "type" not in entry:
-            raise ValueError(f"{path}: expectation #{i + 1} needs name and type, "
-                             f"and has unknown keys {sorted(unknown)}")
-        expectations.append(Expectation(
-            name=entry["name"], type=entry["type"], kwargs=entry.get("kwargs") or {},
-            blocking=entry.get("blocking", True), description=entry.get("description", ""),
-            rows=entry.get("rows"), deps=tuple(entry.get("deps") or ()),
-        ))
+            raise ValueError(
+                f"{path}: expectation #{i + 1} needs name and type, "
+                f"and has unknown keys {sorted(unknown)}"
+            )
+        expectations.append(
+            Expectation(
+                name=entry["name"],
+                type=entry["type"],
+                kwargs=entry.get("kwargs") or {},
+                blocking=entry.get("blocking", True),
+                description=entry.get("description", ""),
+                rows=entry.get("rows"),
+                deps=tuple(entry.get("deps") or ()),
+            )
+        )
         if expectations[-1].rows and not (SQL_DIR / expectations[-1].rows).exists():
             raise ValueError(f"{path}: {entry['name']}: no SQL file sql/{entry['rows']}")
         if entry["type"] == "WithinCeiling":
@@ -128,17 +134,19 @@ def _implausible(frame: pl.DataFrame, exp: Expectation, table: str) -> pl.DataFr
         found = [m.line() for m in plausibility.day_over_day(frame, table) if m.level == "block"]
     else:
         ceiling = plausibility.config().ceiling(exp.kwargs["ceiling"])
-        found = [f"{table}: field {e.field!r} = {float(e.row['value'])!r}: {e.describe()}"
-                 for e in plausibility.over_ceiling(frame, ceiling)]
+        found = [
+            f"{table}: field {e.field!r} = {float(e.row['value'])!r}: {e.describe()}"
+            for e in plausibility.over_ceiling(frame, ceiling)
+        ]
     return pl.DataFrame({_IMPLAUSIBLE_COLUMN: found}, schema={_IMPLAUSIBLE_COLUMN: pl.Utf8})
 
 
-def validate(frame: pl.DataFrame, suite: Suite,
-             rows: dict[str, pl.DataFrame] | None = None) -> list[Outcome]:
+def validate(
+    frame: pl.DataFrame, suite: Suite, rows: dict[str, pl.DataFrame] | None = None
+) -> list[Outcome]:
     """Run every expectation of `suite` on `frame` (or, for an expectation with `rows`,
     on `rows[name]`) with Great Expectations."""
     import great_expectations as gx  # ~3 s to import: only where a check actually runs
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
@@ -168,8 +176,14 @@ def validate(frame: pl.DataFrame, suite: Suite,
 
 
 def _details(result: dict[str, Any]) -> dict[str, Any]:
-    keep = ("observed_value", "element_count", "unexpected_count", "unexpected_percent",
-            "partial_unexpected_list", "details")
+    keep = (
+        "observed_value",
+        "element_count",
+        "unexpected_count",
+        "unexpected_percent",
+        "partial_unexpected_list",
+        "details",
+    )
     return {k: _plain(result[k]) for k in keep if k in result and result[k] is not None}
 
 
@@ -207,8 +221,9 @@ def _suite_checks(suite: Suite) -> dg.AssetChecksDefinition:
     )
     def _checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse):
         selected = context.selected_asset_check_keys
-        chosen = [e for e in suite.expectations
-                  if dg.AssetCheckKey(suite.asset_key, e.name) in selected]
+        chosen = [
+            e for e in suite.expectations if dg.AssetCheckKey(suite.asset_key, e.name) in selected
+        ]
         yield from _run_suite(warehouse, Suite(suite.table, chosen), context.log)
 
     return _checks
@@ -222,7 +237,9 @@ def _run_suite(warehouse: Warehouse, suite: Suite, log=None):
     for exp in suite.expectations:
         if missing[exp.name]:
             yield dg.AssetCheckResult(
-                asset_key=suite.asset_key, check_name=exp.name, passed=False,
+                asset_key=suite.asset_key,
+                check_name=exp.name,
+                passed=False,
                 severity=_severity(exp),
                 metadata={"error": f"not materialised yet: {', '.join(missing[exp.name])}"},
             )
@@ -236,18 +253,23 @@ def _run_suite(warehouse: Warehouse, suite: Suite, log=None):
         exp = by_name[outcome.name]
         if log is not None and not outcome.passed and exp.type in PLAUSIBILITY_TYPES:
             shown = outcome.details.get("partial_unexpected_list", [])
-            log.error(f"{suite.table} {outcome.name} failed: "
-                      f"{outcome.details.get('unexpected_count', len(shown))} implausible "
-                      f"value(s): " + " | ".join(str(v) for v in shown))
+            log.error(
+                f"{suite.table} {outcome.name} failed: "
+                f"{outcome.details.get('unexpected_count', len(shown))} implausible "
+                f"value(s): " + " | ".join(str(v) for v in shown)
+            )
         yield dg.AssetCheckResult(
             asset_key=suite.asset_key,
             check_name=outcome.name,
             passed=outcome.passed,
             severity=_severity(by_name[outcome.name]),
-            metadata={"rows": rows.get(outcome.name, frame).height, **{
-                k: dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v
-                for k, v in outcome.details.items()
-            }},
+            metadata={
+                "rows": rows.get(outcome.name, frame).height,
+                **{
+                    k: dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v
+                    for k, v in outcome.details.items()
+                },
+            },
         )
 
 

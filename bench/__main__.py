@@ -27,13 +27,21 @@ BENCHMARKS = ("reads", "extraction", "closing_blocks", "backfill", "marts", "cal
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS))
     parser.add_argument("--runs", type=int, default=3, help="runs per median (default 3)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/RESULTS.md")
-    parser.add_argument("--set", nargs="+", default=[], metavar="MODULE.NAME=N",
-                        help="change a size constant, e.g. densechain.TRANSFERS=250000")
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="MODULE.NAME=N",
+        help="change a size constant, e.g. densechain.TRANSFERS=250000",
+    )
     args = parser.parse_args(argv)
     for assignment in args.set:
         name, _, value = assignment.partition("=")
@@ -64,8 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = section
         for line in section.lines:
             ratio = f" ratio {line.ratio:.1f}x" if line.ratio is not None else ""
-            print(f"  {line.metric}: {line.ours:.4g} {line.unit}{ratio} "
-                  f"(target {line.target}: {'met' if line.met else line.met})", flush=True)
+            print(
+                f"  {line.metric}: {line.ours:.4g} {line.unit}{ratio} "
+                f"(target {line.target}: {'met' if line.met else line.met})",
+                flush=True,
+            )
         print(f"bench: {name} done in {time.perf_counter() - started:.0f} s", flush=True)
         # written after each benchmark, so a later failure keeps what was measured
         sections = [results[n] for n in BENCHMARKS if n in results]

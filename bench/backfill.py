@@ -36,9 +36,22 @@ GIB = 1024  # MiB
 
 
 def _materialize(env: dict[str, str], log: Path, select: str, *partition: str) -> ProcessCost:
-    cost = run_process([sys.executable, "-m", "dagster", "asset", "materialize",
-                        "-m", "pipelines.definitions", "--select", select, *partition],
-                       env=env, log=log)
+    cost = run_process(
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "pipelines.definitions",
+            "--select",
+            select,
+            *partition,
+        ],
+        env=env,
+        log=log,
+    )
     if cost.returncode:
         raise RuntimeError(f"bench backfill: run failed ({select} {partition}), see {log}")
     return cost
@@ -46,55 +59,103 @@ def _materialize(env: dict[str, str], log: Path, select: str, *partition: str) -
 
 def run(runs: int) -> Section:
     days = (END - START).days + 1
-    sample = [START + dt.timedelta(days=round(i * (days - 1) / (SAMPLE_DAYS - 1)))
-              for i in range(SAMPLE_DAYS)]
-    with tempfile.TemporaryDirectory(prefix="stableflow-bench-") as tmp, \
-            running_sandbox(START, END) as (sandbox_env, _, _):
+    sample = [
+        START + dt.timedelta(days=round(i * (days - 1) / (SAMPLE_DAYS - 1)))
+        for i in range(SAMPLE_DAYS)
+    ]
+    with (
+        tempfile.TemporaryDirectory(prefix="stableflow-bench-") as tmp,
+        running_sandbox(START, END) as (sandbox_env, _, _),
+    ):
         work = Path(tmp)
         (work / "home").mkdir()
-        (work / "home/dagster.yaml").write_text((Path(__file__).parents[1] / "dagster.yaml")
-                                                .read_text())
-        env = {**os.environ, **sandbox_env,
-               "STABLEFLOW_START_DATE": str(START), "STABLEFLOW_END_DATE": str(END),
-               "DAGSTER_HOME": str(work / "home"),
-               "STABLEFLOW_WAREHOUSE": str(work / "stableflow.duckdb"),
-               "STABLEFLOW_ANALYST_WAREHOUSE": str(work / "analyst.duckdb"),
-               "STABLEFLOW_REPORTS_DIR": str(work / "reports")}
+        (work / "home/dagster.yaml").write_text(
+            (Path(__file__).parents[1] / "dagster.yaml").read_text()
+        )
+        env = {
+            **os.environ,
+            **sandbox_env,
+            "STABLEFLOW_START_DATE": str(START),
+            "STABLEFLOW_END_DATE": str(END),
+            "DAGSTER_HOME": str(work / "home"),
+            "STABLEFLOW_WAREHOUSE": str(work / "stableflow.duckdb"),
+            "STABLEFLOW_ANALYST_WAREHOUSE": str(work / "analyst.duckdb"),
+            "STABLEFLOW_REPORTS_DIR": str(work / "reports"),
+        }
         # One measurement of the single run: it is the longest thing `make bench` does.
-        single = _materialize(env, work / "single.log", "*",
-                              "--partition-range", f"{START}...{END}")
+        single = _materialize(
+            env, work / "single.log", "*", "--partition-range", f"{START}...{END}"
+        )
         with duckdb.connect(str(work / "stableflow.duckdb"), read_only=True) as con:
-            stored = con.execute("SELECT count(DISTINCT date) FROM marts.exchange_reserves_daily"
-                                 ).fetchone()[0]
+            stored = con.execute(
+                "SELECT count(DISTINCT date) FROM marts.exchange_reserves_daily"
+            ).fetchone()[0]
         if stored != days:
             raise AssertionError(f"the single run stored {stored} days of reserves, not {days}")
-        per_day = [_materialize(env, work / f"day-{d}.log", "group:ingest",
-                                "--partition", str(d)) for d in sample]
+        per_day = [
+            _materialize(env, work / f"day-{d}.log", "group:ingest", "--partition", str(d))
+            for d in sample
+        ]
         rest = _materialize(env, work / "unpartitioned.log", "not group:ingest")
     median_day = statistics.median(c.seconds for c in per_day)
     estimate = days * median_day + rest.seconds
     peak = max([single.peak_rss_mib, *(c.peak_rss_mib for c in per_day), rest.peak_rss_mib])
     lines = [
-        Line("2-year backfill", f"wall time, {days} days, every asset", single.seconds, "s",
-             ">= 10x faster than one run per partition", estimate >= 10 * single.seconds,
-             baseline=estimate, baseline_name=f"one run per day, {SAMPLE_DAYS}-day sample",
-             key="backfill.single_run_s"),
-        Line("2-year backfill", "peak memory of the single run", single.peak_rss_mib, "MiB",
-             "< 1 GiB", single.peak_rss_mib < GIB, key="backfill.peak_mib"),
+        Line(
+            "2-year backfill",
+            f"wall time, {days} days, every asset",
+            single.seconds,
+            "s",
+            ">= 10x faster than one run per partition",
+            estimate >= 10 * single.seconds,
+            baseline=estimate,
+            baseline_name=f"one run per day, {SAMPLE_DAYS}-day sample",
+            key="backfill.single_run_s",
+        ),
+        Line(
+            "2-year backfill",
+            "peak memory of the single run",
+            single.peak_rss_mib,
+            "MiB",
+            "< 1 GiB",
+            single.peak_rss_mib < GIB,
+            key="backfill.peak_mib",
+        ),
     ]
     body = f"""
 Sandbox window {START}..{END} ({days} daily partitions), replay server and planted chain as
 in `make demo`, a fresh Dagster instance and warehouse. One measurement each (the single
 run is the longest part of `make bench`).
 
-{table(["run", "partitions", "wall s", "peak RSS MiB"], [
-    ["one run, every asset", days, f"{single.seconds:.1f}", f"{single.peak_rss_mib:.0f}"],
-    *([f"ingest assets, {c_day}", 1, f"{c.seconds:.1f}", f"{c.peak_rss_mib:.0f}"]
-      for c_day, c in zip(sample, per_day)),
-    ["unpartitioned assets, once", "-", f"{rest.seconds:.1f}", f"{rest.peak_rss_mib:.0f}"],
-    [f"one run per day: {days} x {median_day:.1f} s + {rest.seconds:.1f} s", days,
-     f"{estimate:,.0f}", f"{peak:.0f}"],
-])}
+{
+        table(
+            ["run", "partitions", "wall s", "peak RSS MiB"],
+            [
+                [
+                    "one run, every asset",
+                    days,
+                    f"{single.seconds:.1f}",
+                    f"{single.peak_rss_mib:.0f}",
+                ],
+                *(
+                    [f"ingest assets, {c_day}", 1, f"{c.seconds:.1f}", f"{c.peak_rss_mib:.0f}"]
+                    for c_day, c in zip(sample, per_day)
+                ),
+                [
+                    "unpartitioned assets, once",
+                    "-",
+                    f"{rest.seconds:.1f}",
+                    f"{rest.peak_rss_mib:.0f}",
+                ],
+                [
+                    f"one run per day: {days} x {median_day:.1f} s + {rest.seconds:.1f} s",
+                    days,
+                    f"{estimate:,.0f}",
+                    f"{peak:.0f}",
+                ],
+            ],
+        )
+    }
 
 Each per-day run pays what every run pays: a process start, loading the definitions,
 resources and the run's own events, 13 steps each opening the warehouse, and for the

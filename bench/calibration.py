@@ -21,11 +21,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from bench.report import Line, Section, table
-
 from assets.analytics import decoupling as dc
 from assets.analytics.windows import Window
 from assets.ingest.defillama import load_known_incomplete
+from bench.report import Line, Section, table
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "sandbox" / "recordings"
 # A year of supply against a year of prices starting at least 395 days away: the windows never
@@ -36,7 +35,7 @@ SUPPLY_WINDOWS = (dt.date(2021, 1, 1), dt.date(2022, 1, 1), dt.date(2022, 10, 26
 
 
 def _day(unix_seconds: float) -> dt.date:
-    return dt.datetime.fromtimestamp(unix_seconds, dt.timezone.utc).date()
+    return dt.datetime.fromtimestamp(unix_seconds, dt.UTC).date()
 
 
 # DefiLlama's row stamped S holds the close of S-1, as the pipeline dates it (llama_day,
@@ -46,14 +45,20 @@ _LLAMA_SHIFT = dt.timedelta(days=1)
 
 def _defillama_csv(name: str) -> dict[dt.date, float]:
     with open(RECORDINGS / "defillama" / name) as handle:
-        return {dt.date.fromisoformat(r["date"]) - _LLAMA_SHIFT: float(r["supply"])
-                for r in csv.DictReader(handle)}
+        return {
+            dt.date.fromisoformat(r["date"]) - _LLAMA_SHIFT: float(r["supply"])
+            for r in csv.DictReader(handle)
+        }
 
 
 def _defillama_total() -> dict[dt.date, float]:
-    rows = json.loads((RECORDINGS / "defillama" / "stablecoincharts_all_2026-08-22.json").read_text())
-    return {_day(int(r["date"])) - _LLAMA_SHIFT: float(sum(r["totalCirculatingUSD"].values()))
-            for r in rows}
+    rows = json.loads(
+        (RECORDINGS / "defillama" / "stablecoincharts_all_2026-08-22.json").read_text()
+    )
+    return {
+        _day(int(r["date"])) - _LLAMA_SHIFT: float(sum(r["totalCirculatingUSD"].values()))
+        for r in rows
+    }
 
 
 def _coingecko(coin: str) -> dict[dt.date, float]:
@@ -67,8 +72,11 @@ def _coingecko(coin: str) -> dict[dt.date, float]:
 def _coingecko_prices(coin: str) -> dict[dt.date, float]:
     """Prices at 00:00 UTC of D+1 (the close of D), like _coingecko."""
     chart = json.loads((RECORDINGS / "coingecko" / f"market_chart_{coin}.json").read_text())
-    return {_day(ms / 1000) - dt.timedelta(days=1): float(price)
-            for ms, price in chart["prices"] if ms % 86_400_000 == 0}
+    return {
+        _day(ms / 1000) - dt.timedelta(days=1): float(price)
+        for ms, price in chart["prices"]
+        if ms % 86_400_000 == 0
+    }
 
 
 @dataclass(frozen=True)
@@ -82,11 +90,14 @@ def load_real_series() -> RealSeries:
     btc, eth = _coingecko("bitcoin"), _coingecko("ethereum")
     crypto = {d: btc[d] + eth[d] for d in btc.keys() & eth.keys()}
     return RealSeries(
-        supply={"USDT": _defillama_csv("stablecoin1_usdt_circulating_daily.csv"),
-                "USDC": _defillama_csv("stablecoin2_usdc_circulating_daily.csv"),
-                "total": _defillama_total()},
+        supply={
+            "USDT": _defillama_csv("stablecoin1_usdt_circulating_daily.csv"),
+            "USDC": _defillama_csv("stablecoin2_usdc_circulating_daily.csv"),
+            "total": _defillama_total(),
+        },
         price={"BTC": btc, "ETH": eth, "crypto": crypto},
-        usdt_price=_coingecko_prices("tether"))
+        usdt_price=_coingecko_prices("tether"),
+    )
 
 
 def _known_complete(name: str, day: dt.date) -> bool:
@@ -98,13 +109,17 @@ def real_panel(series: RealSeries, start: dt.date, end: dt.date) -> pl.DataFrame
     a supply is NULL on the days sql/seeds/known_incomplete_history.csv lists, as the
     pipeline's read_panel leaves them out."""
     days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-    columns = {dc.SUPPLY_SERIES[name]: [values.get(d) if _known_complete(name, d) else None
-                                        for d in days]
-               for name, values in series.supply.items()}
-    columns |= {dc.PRICE_SERIES[name]: [values.get(d) for d in days]
-                for name, values in series.price.items()}
-    return pl.DataFrame({"date": days, **columns},
-                        schema={"date": pl.Date, **{c: pl.Float64 for c in columns}})
+    columns = {
+        dc.SUPPLY_SERIES[name]: [values.get(d) if _known_complete(name, d) else None for d in days]
+        for name, values in series.supply.items()
+    }
+    columns |= {
+        dc.PRICE_SERIES[name]: [values.get(d) for d in days]
+        for name, values in series.price.items()
+    }
+    return pl.DataFrame(
+        {"date": days, **columns}, schema={"date": pl.Date, **{c: pl.Float64 for c in columns}}
+    )
 
 
 def _days(start: dt.date) -> list[dt.date]:
@@ -128,12 +143,18 @@ def null_panel(series: RealSeries, supply_start: dt.date, price_start: dt.date) 
     """A year of real supply from supply_start beside a year of real prices from price_start,
     dated by the supply days."""
     supply_days, price_days = _days(supply_start), _days(price_start)
-    columns = {dc.SUPPLY_SERIES[name]: [values.get(d) for d in supply_days]
-               for name, values in series.supply.items()}
-    columns |= {dc.PRICE_SERIES[name]: [values.get(d) for d in price_days]
-                for name, values in series.price.items()}
-    return pl.DataFrame({"date": supply_days, **columns},
-                        schema={"date": pl.Date, **{c: pl.Float64 for c in columns}})
+    columns = {
+        dc.SUPPLY_SERIES[name]: [values.get(d) for d in supply_days]
+        for name, values in series.supply.items()
+    }
+    columns |= {
+        dc.PRICE_SERIES[name]: [values.get(d) for d in price_days]
+        for name, values in series.price.items()
+    }
+    return pl.DataFrame(
+        {"date": supply_days, **columns},
+        schema={"date": pl.Date, **{c: pl.Float64 for c in columns}},
+    )
 
 
 def null_verdicts(series: RealSeries, draws: int, seed: int) -> pl.DataFrame:
@@ -151,21 +172,34 @@ def null_verdicts(series: RealSeries, draws: int, seed: int) -> pl.DataFrame:
         summary = dc.decoupling_summary(
             dc._window_correlation_for(panel, window, dc.PAIRS),
             dc._granger_for(panel, window, dc.PAIRS),
-            dc._cointegration_for(panel, window, dc.PAIRS, johansen=False))
-        frames.append(summary.select(
-            pl.lit(draw).alias("draw"), pl.lit(supply_start).alias("supply_start"),
-            pl.lit(price_start).alias("price_start"), "supply_series", "price_series",
-            "verdict", "p_adj_family"))
+            dc._cointegration_for(panel, window, dc.PAIRS, johansen=False),
+        )
+        frames.append(
+            summary.select(
+                pl.lit(draw).alias("draw"),
+                pl.lit(supply_start).alias("supply_start"),
+                pl.lit(price_start).alias("price_start"),
+                "supply_series",
+                "price_series",
+                "verdict",
+                "p_adj_family",
+            )
+        )
     return pl.concat(frames)
 
 
 def coupled_rates(verdicts: pl.DataFrame) -> pl.DataFrame:
     """Per pair: draws, and the shares called coupled, decoupled and not detected."""
-    return (verdicts.group_by("supply_series", "price_series")
-            .agg(draws=pl.len(), coupled=(pl.col("verdict") == "coupled").mean(),
-                 decoupled=(pl.col("verdict") == "decoupled").mean(),
-                 not_detected=(pl.col("verdict") == "not detected").mean())
-            .sort("supply_series", "price_series"))
+    return (
+        verdicts.group_by("supply_series", "price_series")
+        .agg(
+            draws=pl.len(),
+            coupled=(pl.col("verdict") == "coupled").mean(),
+            decoupled=(pl.col("verdict") == "decoupled").mean(),
+            not_detected=(pl.col("verdict") == "not detected").mean(),
+        )
+        .sort("supply_series", "price_series")
+    )
 
 
 DRAWS = 600  # make bench: three times the test's 200 (python -m bench --set calibration.DRAWS=N)
@@ -178,27 +212,61 @@ def run(runs: int = 3) -> Section:
     simulation, not a timing)."""
     verdicts = null_verdicts(load_real_series(), DRAWS, SEED)
     rates = coupled_rates(verdicts)
-    by_year = (verdicts.group_by("supply_start").agg(coupled=(pl.col("verdict") == "coupled").mean())
-               .sort("supply_start"))
+    by_year = (
+        verdicts.group_by("supply_start")
+        .agg(coupled=(pl.col("verdict") == "coupled").mean())
+        .sort("supply_start")
+    )
     worst = float(rates["coupled"].max())
     overall = float((verdicts["verdict"] == "coupled").mean())
     lines = [
-        Line("decoupling calibration", f"largest share of unrelated real pairs called coupled "
-             f"(9 pairs x {DRAWS} draws)", worst * 100, "%", "<= 5 % per pair",
-             worst <= NOMINAL, key="calibration_worst_pair"),
-        Line("decoupling calibration", "share of all draws called coupled", overall * 100, "%",
-             "reported only", None, key="calibration_overall"),
+        Line(
+            "decoupling calibration",
+            f"largest share of unrelated real pairs called coupled (9 pairs x {DRAWS} draws)",
+            worst * 100,
+            "%",
+            "<= 5 % per pair",
+            worst <= NOMINAL,
+            key="calibration_worst_pair",
+        ),
+        Line(
+            "decoupling calibration",
+            "share of all draws called coupled",
+            overall * 100,
+            "%",
+            "reported only",
+            None,
+            key="calibration_overall",
+        ),
     ]
-    body = "\n\n".join([
-        "Real DefiLlama supply years (2021, 2022, 2022-10-26..2023-10-25) against real CoinGecko "
-        f"market-cap years starting at least {NULL_MIN_SHIFT_DAYS} days away (bench/calibration.py, "
-        f"seed {SEED}): every verdict of 'coupled' is a false positive. The review measured 7.7 % "
-        "with the homoskedastic F-test and per-window transforms this replaced.",
-        table(["supply", "price", "draws", "coupled", "decoupled", "not detected"],
-              [[r["supply_series"], r["price_series"], r["draws"], f"{r['coupled']:.1%}",
-                f"{r['decoupled']:.1%}", f"{r['not_detected']:.1%}"]
-               for r in rates.iter_rows(named=True)]),
-        table(["supply year from", "coupled"],
-              [[str(r["supply_start"]), f"{r['coupled']:.1%}"] for r in by_year.iter_rows(named=True)]),
-    ])
+    body = "\n\n".join(
+        [
+            "Real DefiLlama supply years (2021, 2022, 2022-10-26..2023-10-25) against real "
+            f"CoinGecko market-cap years starting at least {NULL_MIN_SHIFT_DAYS} days away "
+            f"(bench/calibration.py, seed {SEED}): every verdict of 'coupled' is a false positive. "
+            "The review measured 7.7 % with the homoskedastic F-test and per-window transforms "
+            "this replaced.",
+            table(
+                ["supply", "price", "draws", "coupled", "decoupled", "not detected"],
+                [
+                    [
+                        r["supply_series"],
+                        r["price_series"],
+                        r["draws"],
+                        f"{r['coupled']:.1%}",
+                        f"{r['decoupled']:.1%}",
+                        f"{r['not_detected']:.1%}",
+                    ]
+                    for r in rates.iter_rows(named=True)
+                ],
+            ),
+            table(
+                ["supply year from", "coupled"],
+                [
+                    [str(r["supply_start"]), f"{r['coupled']:.1%}"]
+                    for r in by_year.iter_rows(named=True)
+                ],
+            ),
+        ]
+    )
     return Section("Decoupling verdicts under the realistic null", lines=lines, body=body)

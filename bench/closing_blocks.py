@@ -56,8 +56,9 @@ def binary_search_closing(w3: Web3, day: dt.date, latest: int) -> int:
 def naive_web3(url: str) -> Web3:
     """web3 as a script would use it, minus the eth_chainId web3 sends before every call
     (cached: only that one), so the baseline is what it claims: one request per read."""
-    return Web3(Web3.HTTPProvider(url, cache_allowed_requests=True,
-                                  cacheable_requests={"eth_chainId"}))
+    return Web3(
+        Web3.HTTPProvider(url, cache_allowed_requests=True, cacheable_requests={"eth_chainId"})
+    )
 
 
 # --- the 'before' baseline: the search as it was at 21acc9d --------------------------------
@@ -65,6 +66,7 @@ def naive_web3(url: str) -> Web3:
 # final_block; EvmRpc.head() of that commit was two requests): its search loop unchanged,
 # without the hints and the checks for windows outside the chain, which no case here needs.
 # It starts from genesis and the final block and sends only g and g+1 per day and round.
+
 
 def final_before(rpc: EvmRpc, confirmations: int) -> int:
     latest = int(rpc.call("eth_blockNumber", []), 16)
@@ -103,6 +105,7 @@ def search_before(rpc: EvmRpc, days: list[dt.date], latest: int) -> dict[dt.date
         if guesses:
             learn(guesses)
     return {day: ClosingBlock(day, n, known[n], hashes[n]) for day, n in result.items()}
+
 
 # --- end of the 'before' baseline -----------------------------------------------------------
 
@@ -143,18 +146,36 @@ def dense_chain_cases(runs: int) -> tuple[list[list], list[Line], dict]:
             for label, answer in (("ours", found), ("binary search", found_base)):
                 wrong = {d: n for d, n in answer.items() if n != truth[d]}
                 if wrong:
-                    raise AssertionError(f"{label} found wrong closing blocks {wrong}, "
-                                         f"truth {truth}")
+                    raise AssertionError(
+                        f"{label} found wrong closing blocks {wrong}, truth {truth}"
+                    )
             per_day, base_per_day = r_ours / len(days), r_base / len(days)
-            rows.append([name, r_ours, f"{per_day:.2f}", r_base, f"{base_per_day:.1f}",
-                         f"{base_per_day / per_day:.0f}x", f"{t_ours * 1000:.0f}",
-                         f"{t_base * 1000:.0f}"])
+            rows.append(
+                [
+                    name,
+                    r_ours,
+                    f"{per_day:.2f}",
+                    r_base,
+                    f"{base_per_day:.1f}",
+                    f"{base_per_day / per_day:.0f}x",
+                    f"{t_ours * 1000:.0f}",
+                    f"{t_base * 1000:.0f}",
+                ]
+            )
             if hints is None and len(days) > 1:
-                lines.append(Line(
-                    "closing blocks", f"requests per day, {len(days)} consecutive days",
-                    per_day, "requests/day", "<= 3 per day", per_day <= 3,
-                    baseline=base_per_day, baseline_name="binary search per day",
-                    key="closing_blocks.requests_per_day"))
+                lines.append(
+                    Line(
+                        "closing blocks",
+                        f"requests per day, {len(days)} consecutive days",
+                        per_day,
+                        "requests/day",
+                        "<= 3 per day",
+                        per_day <= 3,
+                        baseline=base_per_day,
+                        baseline_name="binary search per day",
+                        key="closing_blocks.requests_per_day",
+                    )
+                )
     return rows, lines, {"latest": chain.latest, "days": len(chain.days)}
 
 
@@ -175,6 +196,7 @@ def model_cases(runs: int) -> tuple[list[list], list[Line], dict]:
             rpc = EvmRpc(chain=chain.name, url=url)
             found = resolve_closing_blocks(rpc, days, final_block(rpc, chain))
             return {d: b.number for d, b in found.items()}
+
         return work
 
     def before(url: str, days: list[dt.date]) -> dict:
@@ -194,36 +216,60 @@ def model_cases(runs: int) -> tuple[list[list], list[Line], dict]:
         ("binary search per day (web3)", binary),
     ]
     rows, counts, lines = [], {}, []
-    with HeaderNode(int(NOW.timestamp())) as node, \
-            RpcProxy(node.url, profile="geth") as proxy:
+    with HeaderNode(int(NOW.timestamp())) as node, RpcProxy(node.url, profile="geth") as proxy:
         for window, days in windows.items():
-            truth = {d: last_block_before(midnight(d + dt.timedelta(days=1)), node.head)
-                     for d in days}
+            truth = {
+                d: last_block_before(midnight(d + dt.timedelta(days=1)), node.head) for d in days
+            }
             for label, work in methods:
                 proxy.reset_counts()
-                seconds, _, found = median_time(lambda: work(proxy.url, days), runs)
+                seconds, _, found = median_time(
+                    lambda work=work, days=days: work(proxy.url, days), runs
+                )
                 if found != truth:
                     raise AssertionError(f"{label}, {window}: found {found}, truth {truth}")
                 requests = proxy.http_requests // runs
                 headers = proxy.calls["eth_getBlockByNumber"] // runs
                 refused = ", ".join(f"{k} {v // runs}" for k, v in sorted(proxy.refused.items()))
                 counts[window, label] = requests
-                rows.append([f"{window}: {days[0]} and {days[1]}", label, requests, headers,
-                             refused or "none", f"{seconds * 1000:.0f}"])
+                rows.append(
+                    [
+                        f"{window}: {days[0]} and {days[1]}",
+                        label,
+                        requests,
+                        headers,
+                        refused or "none",
+                        f"{seconds * 1000:.0f}",
+                    ]
+                )
         head = node.head
     names = [label for label, _ in methods]
-    lines.append(Line(
-        "closing blocks", "cold start for yesterday (2 days), mainnet-shaped model via geth",
-        counts["yesterday", names[0]], "requests", "<= 3 requests",
-        counts["yesterday", names[0]] <= 3, baseline=counts["yesterday", names[2]],
-        baseline_name=f"the search before the anchor, {BEFORE}",
-        key="closing_blocks.cold_yesterday"))
-    lines.append(Line(
-        "closing blocks", "cold start for 2021-01-01 (2 days), mainnet-shaped model via geth",
-        counts["2021-01-01 start", names[0]], "requests", "reported only", None,
-        baseline=counts["2021-01-01 start", names[2]],
-        baseline_name=f"the search before the anchor, {BEFORE}",
-        key="closing_blocks.cold_2021"))
+    lines.append(
+        Line(
+            "closing blocks",
+            "cold start for yesterday (2 days), mainnet-shaped model via geth",
+            counts["yesterday", names[0]],
+            "requests",
+            "<= 3 requests",
+            counts["yesterday", names[0]] <= 3,
+            baseline=counts["yesterday", names[2]],
+            baseline_name=f"the search before the anchor, {BEFORE}",
+            key="closing_blocks.cold_yesterday",
+        )
+    )
+    lines.append(
+        Line(
+            "closing blocks",
+            "cold start for 2021-01-01 (2 days), mainnet-shaped model via geth",
+            counts["2021-01-01 start", names[0]],
+            "requests",
+            "reported only",
+            None,
+            baseline=counts["2021-01-01 start", names[2]],
+            baseline_name=f"the search before the anchor, {BEFORE}",
+            key="closing_blocks.cold_2021",
+        )
+    )
     return rows, lines, {"head": head}
 
 
@@ -239,8 +285,21 @@ Chain: {dense["latest"]:,} blocks, one every 12 s with 1 % of slots missed, {den
 (a JSON-RPC batch is one request); times are medians of {runs} runs. Both methods are given
 the final block number; both answers are checked against a scan of every header.
 
-{table(["case", "ours: requests", "ours: per day", "binary search: requests",
-        "binary search: per day", "fewer requests", "ours: ms", "binary search: ms"], dense_rows)}
+{
+        table(
+            [
+                "case",
+                "ours: requests",
+                "ours: per day",
+                "binary search: requests",
+                "binary search: per day",
+                "fewer requests",
+                "ours: ms",
+                "binary search: ms",
+            ],
+            dense_rows,
+        )
+    }
 
 Each round of ours sends one batch holding, for every unresolved day, an interpolated guess
 and the block after it; every header learnt narrows every day's bracket, so a window of
@@ -261,8 +320,12 @@ header and the anchor's header). Both windows are 2 days, as the daily run needs
 before bounds the first day's blocks. Every answer is checked against the model's own truth.
 Times are medians of {runs} runs (local, so mostly the proxy's and the client's own work).
 
-{table(["window", "search", "HTTP requests", "headers fetched", "refused by geth", "ms"],
-        model_rows)}
+{
+        table(
+            ["window", "search", "HTTP requests", "headers fetched", "refused by geth", "ms"],
+            model_rows,
+        )
+    }
 
 - **ours, from the anchor**: assets/ingest/evm/blocks.py as it runs: the search starts from
   chains.yaml's anchor (the Merge's first block) and the final block; with a handful of days

@@ -21,13 +21,13 @@ import dataclasses
 import datetime as dt
 import functools
 import random
-from typing import Iterator
+from collections.abc import Iterator
 
 import polars as pl
 
 from assets.ingest.labels import load_labels
 from pipelines.resources.evm import midnight
-from sandbox.chain import TOKENS, Anvil, Rpc, compile_contracts, genesis_time, _synthetic
+from sandbox.chain import TOKENS, Anvil, Rpc, _synthetic, compile_contracts, genesis_time
 
 START = dt.date(2024, 3, 1)  # first day with transfers; block 0 is at 00:00 the day before
 SLOT_S = 12
@@ -60,7 +60,11 @@ def _transfers(rng: random.Random, n: int, labelled: list[str]) -> list[tuple[st
         src, dst = (exchange, other) if kind < 0.55 else (other, exchange)
         # whole dollars to a few million, and now and then a value above 2**64 (USDT's
         # supply in base units is ~10**17; extractors must not assume 64-bit values)
-        value = rng.randrange(10**6, 5 * 10**12) if rng.random() > 0.001 else 2**70 + rng.randrange(10**9)
+        value = (
+            rng.randrange(10**6, 5 * 10**12)
+            if rng.random() > 0.001
+            else 2**70 + rng.randrange(10**9)
+        )
         out.append((src, dst, value))
     return out
 
@@ -92,9 +96,13 @@ def dense_chain(days: int = DAYS, transfers: int = TRANSFERS) -> Iterator[DenseC
         rpc = Rpc(node.url)
         sender = _synthetic("bench-sprayer")
         spray = compile_contracts()["TransferSpray"]["runtime"]
-        rpc.batch([*(("anvil_setCode", [a, spray]) for a in TOKENS.values()),
-                   ("anvil_autoImpersonateAccount", [True]),
-                   ("anvil_setBalance", [sender, hex(10**24)])])
+        rpc.batch(
+            [
+                *(("anvil_setCode", [a, spray]) for a in TOKENS.values()),
+                ("anvil_autoImpersonateAccount", [True]),
+                ("anvil_setBalance", [sender, hex(10**24)]),
+            ]
+        )
         genesis = genesis_time(START)
         blocks: list[tuple[int, int]] = []  # (number, timestamp) of every block mined
         rows: list[tuple[int, str, str, str, int]] = []
@@ -114,13 +122,22 @@ def dense_chain(days: int = DAYS, transfers: int = TRANSFERS) -> Iterator[DenseC
             if slot in tx_slots:
                 flush()
                 token = list(TOKENS)[tx_index % 2]
-                batch = planned[tx_index * PER_TX:(tx_index + 1) * PER_TX]
-                data = "0x" + "".join(s[2:].lower() + d[2:].lower() + f"{v:064x}"
-                                      for s, d, v in batch)
+                batch = planned[tx_index * PER_TX : (tx_index + 1) * PER_TX]
+                data = "0x" + "".join(
+                    s[2:].lower() + d[2:].lower() + f"{v:064x}" for s, d, v in batch
+                )
                 rpc("evm_setNextBlockTimestamp", ts)
-                rpc("eth_sendTransaction", {"from": sender, "to": TOKENS[token], "data": data,
-                                            "gas": hex(30_000_000), "gasPrice": "0x1",
-                                            "nonce": hex(nonce)})
+                rpc(
+                    "eth_sendTransaction",
+                    {
+                        "from": sender,
+                        "to": TOKENS[token],
+                        "data": data,
+                        "gas": hex(30_000_000),
+                        "gasPrice": "0x1",
+                        "nonce": hex(nonce),
+                    },
+                )
                 rpc("evm_mine")
                 nonce += 1
                 blocks.append((len(blocks) + 1, ts))
@@ -140,17 +157,38 @@ def dense_chain(days: int = DAYS, transfers: int = TRANSFERS) -> Iterator[DenseC
             raise RuntimeError(f"dense chain: expected {len(blocks)} blocks, anvil has {latest}")
         # The truth comes from every header (anvil may shift a mined run by a second): a
         # full scan, independent of the search being benchmarked.
-        stamps = [int(b["timestamp"], 16) for lo in range(1, latest + 1, 2000)
-                  for b in rpc.batch([("eth_getBlockByNumber", [hex(n), False])
-                                      for n in range(lo, min(lo + 2000, latest + 1))])]
+        stamps = [
+            int(b["timestamp"], 16)
+            for lo in range(1, latest + 1, 2000)
+            for b in rpc.batch(
+                [
+                    ("eth_getBlockByNumber", [hex(n), False])
+                    for n in range(lo, min(lo + 2000, latest + 1))
+                ]
+            )
+        ]
         blocks = list(enumerate(stamps, start=1))
         if any(b >= a for a, b in zip(stamps[1:], stamps)):
             raise RuntimeError("dense chain: block timestamps are not increasing")
-        closing = {day: max(n for n, ts in blocks if ts < midnight(day + dt.timedelta(days=1)))
-                   for day in [START - dt.timedelta(days=1), *window]}
+        closing = {
+            day: max(n for n, ts in blocks if ts < midnight(day + dt.timedelta(days=1)))
+            for day in [START - dt.timedelta(days=1), *window]
+        }
         yield DenseChain(
-            url=node.url, days=window, latest=latest, closing=closing,
-            transfers=pl.DataFrame(rows, orient="row", schema={
-                "block_number": pl.Int64, "token": pl.String, "from_address": pl.String,
-                "to_address": pl.String, "value": pl.Decimal(38, 0)}),
-            addresses=addresses)
+            url=node.url,
+            days=window,
+            latest=latest,
+            closing=closing,
+            transfers=pl.DataFrame(
+                rows,
+                orient="row",
+                schema={
+                    "block_number": pl.Int64,
+                    "token": pl.String,
+                    "from_address": pl.String,
+                    "to_address": pl.String,
+                    "value": pl.Decimal(38, 0),
+                },
+            ),
+            addresses=addresses,
+        )

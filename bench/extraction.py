@@ -45,8 +45,14 @@ COUNT_SLICE = 500
 # maximum, and every labelled address in one position (what ours sent before f715f28, and
 # what geth refuses, > 1,000).
 CHUNKS = (1000, 2000)
-COLUMNS = {"block_number": pl.Int64, "log_index": pl.Int64, "token": pl.String,
-           "from_address": pl.String, "to_address": pl.String, "value": pl.String}
+COLUMNS = {
+    "block_number": pl.Int64,
+    "log_index": pl.Int64,
+    "token": pl.String,
+    "from_address": pl.String,
+    "to_address": pl.String,
+    "value": pl.String,
+}
 KEY = ["block_number", "token", "from_address", "to_address", "value"]
 
 
@@ -56,8 +62,7 @@ def tools() -> dict[str, tuple[str, Path, dict, dict]]:
     return {
         "ours": ("ours", Path(sys.executable), {**os.environ, "PYTHONPATH": str(ROOT)}, {}),
         "ethereum-etl": ("etl", ROOT / ".bench/etl/bin/python", bare, {}),
-        "cryo": ("cryo", ROOT / ".bench/cryo/bin/python", bare,
-                 {"inner_request_size": LOG_SPAN}),
+        "cryo": ("cryo", ROOT / ".bench/cryo/bin/python", bare, {"inner_request_size": LOG_SPAN}),
         "cryo, defaults": ("cryo", ROOT / ".bench/cryo/bin/python", bare, {}),
     }
 
@@ -72,33 +77,46 @@ def run_child(name: str, spec: dict, url: str, work: Path, tag: str) -> dict:
     spec_path = stem.with_suffix(".spec.json")
     spec_path.write_text(json.dumps({**spec, "url": url, "options": options}))
     out, log = stem.with_suffix(".csv"), stem.with_suffix(".log")
-    cost = run_process([str(python), str(CHILD), mode, str(spec_path), str(out),
-                        repr(time.time())], env=env, log=log)
+    cost = run_process(
+        [str(python), str(CHILD), mode, str(spec_path), str(out), repr(time.time())],
+        env=env,
+        log=log,
+    )
     if cost.returncode != 0:
-        raise RuntimeError(f"{name} failed (exit {cost.returncode}):\n"
-                           + "\n".join(log.read_text().splitlines()[-20:]))
+        raise RuntimeError(
+            f"{name} failed (exit {cost.returncode}):\n"
+            + "\n".join(log.read_text().splitlines()[-20:])
+        )
     timings = json.loads(Path(f"{out}.json").read_text())
     return {**timings, "wall_s": cost.seconds, "rss_mib": cost.peak_rss_mib, "rows": out}
 
 
-def check(name: str, rows: pl.DataFrame, truth: pl.DataFrame, reference: pl.DataFrame | None
-          ) -> None:
+def check(
+    name: str, rows: pl.DataFrame, truth: pl.DataFrame, reference: pl.DataFrame | None
+) -> None:
     """`rows` must be the planted transfers as a multiset, and (when given) the same rows,
     log indexes included, as `reference` (ours)."""
     got, want = rows.group_by(KEY).len("got"), truth.group_by(KEY).len("want")
-    diff = (got.join(want, on=KEY, how="full", coalesce=True).fill_null(0)
-            .filter(pl.col("got") != pl.col("want")))
+    diff = (
+        got.join(want, on=KEY, how="full", coalesce=True)
+        .fill_null(0)
+        .filter(pl.col("got") != pl.col("want"))
+    )
     if diff.height:
-        raise AssertionError(f"{name}: {diff.height} transfers differ from the planted ones "
-                             f"({rows.height:,} rows, {truth.height:,} planted); first: "
-                             f"{diff.head(3).to_dicts()}")
+        raise AssertionError(
+            f"{name}: {diff.height} transfers differ from the planted ones "
+            f"({rows.height:,} rows, {truth.height:,} planted); first: "
+            f"{diff.head(3).to_dicts()}"
+        )
     if reference is not None:
         order = ["block_number", "log_index"]
         a, b = rows.sort(order), reference.sort(order)
         if not a.equals(b):
             at = next(i for i, (x, y) in enumerate(zip(a.iter_rows(), b.iter_rows())) if x != y)
-            raise AssertionError(f"{name} and ours disagree (log index or row) at row {at}: "
-                                 f"{a.row(at)} vs {b.row(at)}")
+            raise AssertionError(
+                f"{name} and ours disagree (log index or row) at row {at}: "
+                f"{a.row(at)} vs {b.row(at)}"
+            )
 
 
 def node_alone(url: str, spec: dict, runs: int) -> dict[str, float]:
@@ -109,12 +127,24 @@ def node_alone(url: str, spec: dict, runs: int) -> dict[str, float]:
     from assets.ingest.evm.extract import TRANSFER, transfer_filters
 
     span = {"fromBlock": hex(spec["first"]), "toBlock": hex(spec["last"])}
-    ours = [{"jsonrpc": "2.0", "id": i, "method": "eth_getLogs",
-             "params": [{"address": token, "topics": topics, **span}]}
-            for i, (token, topics) in enumerate(transfer_filters(CHAINS[0], spec["addresses"]))]
-    unfiltered = [{"jsonrpc": "2.0", "id": 0, "method": "eth_getLogs",
-                   "params": [{"address": token, "topics": [TRANSFER], **span}]}
-                  for token in spec["tokens"]]
+    ours = [
+        {
+            "jsonrpc": "2.0",
+            "id": i,
+            "method": "eth_getLogs",
+            "params": [{"address": token, "topics": topics, **span}],
+        }
+        for i, (token, topics) in enumerate(transfer_filters(CHAINS[0], spec["addresses"]))
+    ]
+    unfiltered = [
+        {
+            "jsonrpc": "2.0",
+            "id": 0,
+            "method": "eth_getLogs",
+            "params": [{"address": token, "topics": [TRANSFER], **span}],
+        }
+        for token in spec["tokens"]
+    ]
     session = requests.Session()
     size = {}
 
@@ -130,16 +160,28 @@ def node_alone(url: str, spec: dict, runs: int) -> dict[str, float]:
     by_chunk = {}
     for values in CHUNKS:
         chain = dataclasses.replace(CHAINS[0], max_topic_values=values)
-        batch = [{"jsonrpc": "2.0", "id": i, "method": "eth_getLogs",
-                  "params": [{"address": token, "topics": topics, **span}]}
-                 for i, (token, topics) in enumerate(transfer_filters(chain, spec["addresses"]))]
+        batch = [
+            {
+                "jsonrpc": "2.0",
+                "id": i,
+                "method": "eth_getLogs",
+                "params": [{"address": token, "topics": topics, **span}],
+            }
+            for i, (token, topics) in enumerate(transfer_filters(chain, spec["addresses"]))
+        ]
         by_chunk[values] = (len(batch), seconds(f"chunk {values}", [batch]))
-    return {"ours": seconds("ours", [ours]), "cryo": seconds("cryo", unfiltered),
-            "ours_bytes": size["ours"], "cryo_bytes": size["cryo"], "by_chunk": by_chunk}
+    return {
+        "ours": seconds("ours", [ours]),
+        "cryo": seconds("cryo", unfiltered),
+        "ours_bytes": size["ours"],
+        "cryo_bytes": size["cryo"],
+        "by_chunk": by_chunk,
+    }
 
 
-def geth_runs(names: list[str], spec: dict, truth: pl.DataFrame, url: str, work: Path,
-              runs: int) -> tuple[dict[str, list[dict]], dict[str, str], pl.DataFrame]:
+def geth_runs(
+    names: list[str], spec: dict, truth: pl.DataFrame, url: str, work: Path, runs: int
+) -> tuple[dict[str, list[dict]], dict[str, str], pl.DataFrame]:
     """Every tool through one RpcProxy with the geth profile, `runs` times (cryo's defaults
     once, over COUNT_SLICE blocks, scaled): per run its timings, HTTP requests, calls by
     method and refusals by kind, its rows checked. Returns those, the baselines that geth
@@ -165,17 +207,30 @@ def geth_runs(names: list[str], spec: dict, truth: pl.DataFrame, url: str, work:
                 continue
             rows = pl.read_csv(result.pop("rows"), schema=COLUMNS)
             within = pl.col("block_number") <= part["last"]
-            check(f"{name} through geth", rows, truth.filter(within),
-                  None if reference is None else reference.filter(within))
+            check(
+                f"{name} through geth",
+                rows,
+                truth.filter(within),
+                None if reference is None else reference.filter(within),
+            )
             reference = rows if reference is None else reference  # ours runs first
             # scale per-block calls to the range; eth_chainId is sent once per run
             scale = (last - first + 1) / COUNT_SLICE if sliced else 1
-            calls = {m: n if m == "eth_chainId" else round(n * scale)
-                     for m, n in proxy.calls.items()}
-            http = round((proxy.http_requests - calls.get("eth_chainId", 0)) * scale) \
-                + calls.get("eth_chainId", 0)
-            found[name].append({**result, "http": http, "calls": calls, "n": rows.height,
-                                "refused": {k: round(v * scale) for k, v in proxy.refused.items()}})
+            calls = {
+                m: n if m == "eth_chainId" else round(n * scale) for m, n in proxy.calls.items()
+            }
+            http = round((proxy.http_requests - calls.get("eth_chainId", 0)) * scale) + calls.get(
+                "eth_chainId", 0
+            )
+            found[name].append(
+                {
+                    **result,
+                    "http": http,
+                    "calls": calls,
+                    "n": rows.height,
+                    "refused": {k: round(v * scale) for k, v in proxy.refused.items()},
+                }
+            )
     return found, failed, reference
 
 
@@ -195,13 +250,20 @@ def run(runs: int) -> Section:
     with work_dir, OtherWork() as other:
         days = sorted(chain.closing)  # the day before the window, then the window's days
         first, last = chain.closing[days[0]] + 1, chain.closing[days[-1]]
-        spec = {"first": first, "last": last, "tokens": [t.address for t in CHAINS[0].tokens],
-                "closing": [[d.isoformat(), chain.closing[d]] for d in days],
-                "addresses": chain.addresses}
+        spec = {
+            "first": first,
+            "last": last,
+            "tokens": [t.address for t in CHAINS[0].tokens],
+            "closing": [[d.isoformat(), chain.closing[d]] for d in days],
+            "addresses": chain.addresses,
+        }
         truth = chain.transfers.select(
-            "block_number", pl.col("token").replace_strict(
-                {s: a.lower() for s, a in TOKENS.items()}),
-            "from_address", "to_address", value=pl.col("value").cast(pl.String))
+            "block_number",
+            pl.col("token").replace_strict({s: a.lower() for s, a in TOKENS.items()}),
+            "from_address",
+            "to_address",
+            value=pl.col("value").cast(pl.String),
+        )
 
         # Through geth first: every tool under the same node limits, counted. These runs
         # also warm the page cache and anvil for the runs straight to anvil.
@@ -211,8 +273,9 @@ def run(runs: int) -> Section:
         # alike; cryo's defaults (100,000 requests, which leave anvil busy for a while) after
         # them. The proxy (Python, re-encoding every answer) would time itself as well.
         results: dict[str, list[dict]] = {n: [] for n in names}
-        for name, i in [(n, i) for i in range(runs) for n in names[:-1]] + \
-                [(names[-1], i) for i in range(runs)]:
+        for name, i in [(n, i) for i in range(runs) for n in names[:-1]] + [
+            (names[-1], i) for i in range(runs)
+        ]:
             result = run_child(name, spec, chain.url, work, f"run{i}")
             rows = pl.read_csv(result.pop("rows"), schema=COLUMNS)
             check(name, rows, truth, reference)
@@ -222,31 +285,64 @@ def run(runs: int) -> Section:
 
     filters = transfer_filters(CHAINS[0], chain.addresses)
     topic_values = CHAINS[0].max_topic_values
-    med = {n: {k: statistics.median(r[k] for r in rs)
-               for k in ("startup_s", "extraction_s", "wall_s", "rss_mib")}
-           for n, rs in results.items()}
+    med = {
+        n: {
+            k: statistics.median(r[k] for r in rs)
+            for k in ("startup_s", "extraction_s", "wall_s", "rss_mib")
+        }
+        for n, rs in results.items()
+    }
     version = {n: rs[0]["version"] for n, rs in results.items()}
     ours, etl, cryo = med["ours"], med["ethereum-etl"], med["cryo"]
     metric = f"extraction, {n_transfers:,} transfers over {blocks:,} blocks"
     http = {n: statistics.median(r["http"] for r in rs) for n, rs in geth.items() if rs}
     lines = [
-        Line("transfer extraction", metric, ours["extraction_s"], "s",
-             "faster than ethereum-etl", ours["extraction_s"] < etl["extraction_s"],
-             baseline=etl["extraction_s"], baseline_name=f"ethereum-etl {version['ethereum-etl']}",
-             key="extraction.seconds_vs_etl"),
-        Line("transfer extraction", metric, ours["extraction_s"], "s", "within 2x of cryo",
-             ours["extraction_s"] <= 2 * cryo["extraction_s"], baseline=cryo["extraction_s"],
-             baseline_name=f"cryo {version['cryo']}, {LOG_SPAN:,} blocks per eth_getLogs",
-             key="extraction.seconds_vs_cryo"),
-        Line("transfer extraction", "start-up (launch to client ready)", ours["startup_s"],
-             "s", "reported only", None, baseline=cryo["startup_s"],
-             baseline_name=f"cryo {version['cryo']}"),
+        Line(
+            "transfer extraction",
+            metric,
+            ours["extraction_s"],
+            "s",
+            "faster than ethereum-etl",
+            ours["extraction_s"] < etl["extraction_s"],
+            baseline=etl["extraction_s"],
+            baseline_name=f"ethereum-etl {version['ethereum-etl']}",
+            key="extraction.seconds_vs_etl",
+        ),
+        Line(
+            "transfer extraction",
+            metric,
+            ours["extraction_s"],
+            "s",
+            "within 2x of cryo",
+            ours["extraction_s"] <= 2 * cryo["extraction_s"],
+            baseline=cryo["extraction_s"],
+            baseline_name=f"cryo {version['cryo']}, {LOG_SPAN:,} blocks per eth_getLogs",
+            key="extraction.seconds_vs_cryo",
+        ),
+        Line(
+            "transfer extraction",
+            "start-up (launch to client ready)",
+            ours["startup_s"],
+            "s",
+            "reported only",
+            None,
+            baseline=cryo["startup_s"],
+            baseline_name=f"cryo {version['cryo']}",
+        ),
     ]
     if "ethereum-etl" in http:
-        lines.append(Line(
-            "transfer extraction", "HTTP requests through the geth profile", http["ours"],
-            "requests", "reported only", None, baseline=http["ethereum-etl"],
-            baseline_name=f"ethereum-etl {version['ethereum-etl']}"))
+        lines.append(
+            Line(
+                "transfer extraction",
+                "HTTP requests through the geth profile",
+                http["ours"],
+                "requests",
+                "reported only",
+                None,
+                baseline=http["ethereum-etl"],
+                baseline_name=f"ethereum-etl {version['ethereum-etl']}",
+            )
+        )
 
     def label(name: str) -> str:  # "cryo, defaults" -> "cryo 0.3.2, defaults"
         head, comma, tail = name.partition(",")
@@ -255,41 +351,64 @@ def run(runs: int) -> Section:
     chunks = -(-len(chain.addresses) // topic_values)
     configuration = {
         "ours": f"as in production: {len(filters)} filters (from, to x {chunks} chunks of "
-                f"<= {topic_values} addresses x 2 tokens), EvmRpc defaults",
+        f"<= {topic_values} addresses x 2 tokens), EvmRpc defaults",
         "ethereum-etl": "its defaults (100 blocks per filter, 5 workers)",
         "cryo": f"inner_request_size={LOG_SPAN:,} (the target's baseline)",
         "cryo, defaults": f"its defaults (1 block per eth_getLogs); counted over the first "
-                          f"{COUNT_SLICE} blocks and scaled, not timed",
+        f"{COUNT_SLICE} blocks and scaled, not timed",
     }
 
     def refusals(rs: list[dict]) -> str:
         kinds = sorted({k for r in rs for k in r["refused"]})
-        return ", ".join(f"{k} {_spread([r['refused'].get(k, 0) for r in rs])}"
-                         for k in kinds) or "none"
+        return (
+            ", ".join(f"{k} {_spread([r['refused'].get(k, 0) for r in rs])}" for k in kinds)
+            or "none"
+        )
 
     geth_rows = []
     for n in names:
         rs = geth[n]
         if not rs:
-            geth_rows.append([label(n), configuration[n], "-", "-", "-",
-                              f"**{refused_outright[n]}**", "-", "-"])
+            geth_rows.append(
+                [label(n), configuration[n], "-", "-", "-", f"**{refused_outright[n]}**", "-", "-"]
+            )
             continue
         logs = [sum(c for m, c in r["calls"].items() if "Logs" in m) for r in rs]
         timed = n != "cryo, defaults"
-        geth_rows.append([
-            label(n), configuration[n], _spread([r["http"] for r in rs]), _spread(logs),
-            _spread([sum(r["calls"].values()) for r in rs]), refusals(rs),
-            f"{statistics.median(r['extraction_s'] for r in rs):.2f}" if timed else "-",
-            rs[-1]["n"] if timed else f"{rs[-1]['n']:,} (first {COUNT_SLICE} blocks)"])
-    calls_text = "; ".join(n + ": " + ", ".join(f"{m} {c:,}" for m, c in sorted(
-        geth[n][-1]["calls"].items())) for n in names if geth[n])
-    rows = [[label(n), f"{m['startup_s']:.2f}", f"{m['extraction_s']:.2f}",
-             f"{m['wall_s']:.2f}", f"{m['rss_mib']:,.0f}", results[n][-1]["n"]]
-            for n, m in med.items()]
-    spread = [[n, ", ".join(f"{r['extraction_s']:.2f}" for r in rs)]
-              for n, rs in results.items()]
-    geth_spread = [[n, ", ".join(f"{r['extraction_s']:.2f}" for r in rs)]
-                   for n, rs in geth.items() if rs and n != "cryo, defaults"]
+        geth_rows.append(
+            [
+                label(n),
+                configuration[n],
+                _spread([r["http"] for r in rs]),
+                _spread(logs),
+                _spread([sum(r["calls"].values()) for r in rs]),
+                refusals(rs),
+                f"{statistics.median(r['extraction_s'] for r in rs):.2f}" if timed else "-",
+                rs[-1]["n"] if timed else f"{rs[-1]['n']:,} (first {COUNT_SLICE} blocks)",
+            ]
+        )
+    calls_text = "; ".join(
+        n + ": " + ", ".join(f"{m} {c:,}" for m, c in sorted(geth[n][-1]["calls"].items()))
+        for n in names
+        if geth[n]
+    )
+    rows = [
+        [
+            label(n),
+            f"{m['startup_s']:.2f}",
+            f"{m['extraction_s']:.2f}",
+            f"{m['wall_s']:.2f}",
+            f"{m['rss_mib']:,.0f}",
+            results[n][-1]["n"],
+        ]
+        for n, m in med.items()
+    ]
+    spread = [[n, ", ".join(f"{r['extraction_s']:.2f}" for r in rs)] for n, rs in results.items()]
+    geth_spread = [
+        [n, ", ".join(f"{r['extraction_s']:.2f}" for r in rs)]
+        for n, rs in geth.items()
+        if rs and n != "cryo, defaults"
+    ]
     ours_refused = refusals(geth["ours"])
     refused_baselines = [n for n in names[1:] if not geth[n] or refusals(geth[n]) != "none"]
     baselines_text = (
@@ -297,32 +416,55 @@ def run(runs: int) -> Section:
         "single calls (eth_newFilter, eth_getFilterLogs and eth_uninstallFilter per 100 "
         "blocks, no batches, the two token addresses in one filter); cryo sends single "
         "eth_getLogs per token and block range. Both take every Transfer, so no topic "
-        "position holds more than one value." if not refused_baselines else
-        f"**geth refused {', '.join(refused_baselines)}** as the table shows.")
+        "position holds more than one value."
+        if not refused_baselines
+        else f"**geth refused {', '.join(refused_baselines)}** as the table shows."
+    )
     mb = node["ours_bytes"] / 1e6
     fewest = min(node["by_chunk"].values())
-    missed_text = "" if lines[1].met else (
-        f"**Within 2x of cryo is not met**: the node alone takes {node['ours']:.2f} s for ours' "
-        f"{len(filters)} filters, {node['ours'] / cryo['extraction_s']:.1f}x cryo's whole "
-        f"extraction, against {fewest[1]:.2f} s for {fewest[0]} filters with every address in "
-        f"one position, which geth refuses. Chunking at {topic_values} addresses (f715f28) is "
-        f"what makes ours work under geth's limit, and what costs the time here.")
+    missed_text = (
+        ""
+        if lines[1].met
+        else (
+            "**Within 2x of cryo is not met**: the node alone takes "
+            f"{node['ours']:.2f} s for ours' {len(filters)} filters, "
+            f"{node['ours'] / cryo['extraction_s']:.1f}x cryo's whole "
+            f"extraction, against {fewest[1]:.2f} s for {fewest[0]} filters with every address in "
+            f"one position, which geth refuses. Chunking at {topic_values} addresses (f715f28) is "
+            f"what makes ours work under geth's limit, and what costs the time here."
+        )
+    )
     chunk_text = "; ".join(
-        [f"{topic_values} addresses per position (chains.yaml, as timed above): "
-         f"{len(filters)} filters, {node['ours']:.2f} s"]
-        + [f"{'every address' if v >= len(chain.addresses) else f'{v:,}'} per position: "
-           f"{n} filters, {t:.2f} s" + (" (refused by geth: more than 1,000 values; what ours "
-                                          "sent before f715f28)" if v > 1000 else
-                                          " (geth's maximum)" if v == 1000 else "")
-           for v, (n, t) in node["by_chunk"].items()])
+        [
+            f"{topic_values} addresses per position (chains.yaml, as timed above): "
+            f"{len(filters)} filters, {node['ours']:.2f} s"
+        ]
+        + [
+            f"{'every address' if v >= len(chain.addresses) else f'{v:,}'} per position: "
+            f"{n} filters, {t:.2f} s"
+            + (
+                " (refused by geth: more than 1,000 values; what ours sent before f715f28)"
+                if v > 1000
+                else " (geth's maximum)"
+                if v == 1000
+                else ""
+            )
+            for v, (n, t) in node["by_chunk"].items()
+        ]
+    )
     ours_text = (
         f"Its answers, {mb:.0f} MB in all, exceed the 25 MB a geth batch answer may hold: "
-        f"geth answers \"response too large\" for the calls past it, and EvmRpc sends those "
+        f'geth answers "response too large" for the calls past it, and EvmRpc sends those '
         f"again in the next request until all are answered, with the same rows."
-        if "response" in ours_refused else f"Its answers, {mb:.0f} MB in all, fit.")
+        if "response" in ours_refused
+        else f"Its answers, {mb:.0f} MB in all, fit."
+    )
     ours_calls = _spread([r["calls"].get("eth_getLogs", 0) for r in geth["ours"]])
-    ours_text += (f" So {ours_calls} eth_getLogs calls for {len(filters)} filters."
-                  if "response" in ours_refused else "")
+    ours_text += (
+        f" So {ours_calls} eth_getLogs calls for {len(filters)} filters."
+        if "response" in ours_refused
+        else ""
+    )
     body = f"""
 Blocks {first:,}..{last:,} ({blocks:,} blocks, the {len(chain.days)} days of bench/densechain.py:
 a block every 12 s, 1 % of slots missed) hold {n_transfers:,} Transfer logs of USDT and USDC at
@@ -347,8 +489,21 @@ proxy's own work (Python, decoding and re-encoding every answer), the
 same for every tool per byte, so it is reported, not compared (the targets use the runs
 straight to anvil below).
 
-{table(["tool", "configuration", "HTTP requests", "log queries", "calls", "refused by geth",
-        "extraction s (via proxy)", "rows"], geth_rows)}
+{
+        table(
+            [
+                "tool",
+                "configuration",
+                "HTTP requests",
+                "log queries",
+                "calls",
+                "refused by geth",
+                "extraction s (via proxy)",
+                "rows",
+            ],
+            geth_rows,
+        )
+    }
 
 {baselines_text} Ours sends its {len(filters)} filters in one batch, well under the
 1,000-call and 5 MiB limits and within 1,000 values per position (refused: {ours_refused}).

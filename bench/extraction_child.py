@@ -17,8 +17,8 @@ import importlib.metadata
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 COLUMNS = ["block_number", "log_index", "token", "from_address", "to_address", "value"]
 
@@ -40,8 +40,9 @@ def ours(spec: dict, out: Path) -> Callable:
     chain = CHAINS[0]
     rpc = EvmRpc(chain=chain.name, url=spec["url"])
     # only number and date are used: the timestamp and hash are not needed here
-    day_of = DayOfBlock([ClosingBlock(dt.date.fromisoformat(d), n, 0, "")
-                         for d, n in spec["closing"]])
+    day_of = DayOfBlock(
+        [ClosingBlock(dt.date.fromisoformat(d), n, 0, "") for d, n in spec["closing"]]
+    )
     assert (day_of.first_block, day_of.last_block) == (spec["first"], spec["last"])
     symbols = {t.symbol: t.address.lower() for t in chain.tokens}
     assert sorted(symbols.values()) == sorted(t.lower() for t in spec["tokens"])
@@ -49,7 +50,9 @@ def ours(spec: dict, out: Path) -> Callable:
     def extract() -> Callable:
         frame = transfers(rpc, chain, spec["addresses"], day_of)
         return lambda: frame.select(
-            "block_number", "log_index", pl.col("token").replace_strict(symbols),
+            "block_number",
+            "log_index",
+            pl.col("token").replace_strict(symbols),
             pl.col("from_address", "to_address").str.to_lowercase(),
             value=pl.col("value_raw").cast(pl.String),
         ).write_csv(out)
@@ -62,16 +65,34 @@ def etl(spec: dict, out: Path) -> Callable:
 
     native = out.with_suffix(".etl.csv")
     # its defaults for batch size (100 blocks per filter) and workers (5): not passed
-    args = ["export_token_transfers", "-s", str(spec["first"]), "-e", str(spec["last"]),
-            "-p", spec["url"], "-o", str(native)]
+    args = [
+        "export_token_transfers",
+        "-s",
+        str(spec["first"]),
+        "-e",
+        str(spec["last"]),
+        "-p",
+        spec["url"],
+        "-o",
+        str(native),
+    ]
     for token in spec["tokens"]:  # -t may repeat; web3 wants them checksummed
         args += ["-t", token]
 
     def extract() -> Callable:
         cli.main(args, standalone_mode=False)
-        return lambda: _rewrite(native, out, lambda r: [
-            r["block_number"], r["log_index"], r["token_address"].lower(),
-            r["from_address"].lower(), r["to_address"].lower(), r["value"]])
+        return lambda: _rewrite(
+            native,
+            out,
+            lambda r: [
+                r["block_number"],
+                r["log_index"],
+                r["token_address"].lower(),
+                r["from_address"].lower(),
+                r["to_address"].lower(),
+                r["value"],
+            ],
+        )
 
     return extract
 
@@ -85,13 +106,22 @@ def cryo(spec: dict, out: Path) -> Callable:
     options = spec.get("options", {})
 
     def extract() -> Callable:
-        frame = cryo.collect("erc20_transfers", blocks=[f"{spec['first']}:{spec['last'] + 1}"],
-                             rpc=spec["url"], contract=[t.lower() for t in spec["tokens"]],
-                             output_format="polars", hex=True, no_verbose=True, **options)
+        frame = cryo.collect(
+            "erc20_transfers",
+            blocks=[f"{spec['first']}:{spec['last'] + 1}"],
+            rpc=spec["url"],
+            contract=[t.lower() for t in spec["tokens"]],
+            output_format="polars",
+            hex=True,
+            no_verbose=True,
+            **options,
+        )
         return lambda: frame.select(
-            pl.col("block_number", "log_index").cast(pl.Int64), token=pl.col("erc20"),
+            pl.col("block_number", "log_index").cast(pl.Int64),
+            token=pl.col("erc20"),
             from_address=pl.col("from_address").str.to_lowercase(),
-            to_address=pl.col("to_address").str.to_lowercase(), value=pl.col("value_string"),
+            to_address=pl.col("to_address").str.to_lowercase(),
+            value=pl.col("value_string"),
         ).write_csv(out)
 
     return extract
@@ -108,8 +138,12 @@ PACKAGES = {"ours": None, "etl": "ethereum-etl", "cryo": "cryo"}
 
 
 def main() -> None:
-    tool, spec_path, out, launched = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), \
-        float(sys.argv[4])
+    tool, spec_path, out, launched = (
+        sys.argv[1],
+        Path(sys.argv[2]),
+        Path(sys.argv[3]),
+        float(sys.argv[4]),
+    )
     spec = json.loads(spec_path.read_text())
     extract = globals()[tool](spec, out)
     ready = time.time()
@@ -117,9 +151,12 @@ def main() -> None:
     done = time.time()
     write()
     package = PACKAGES[tool]
-    timings = {"startup_s": ready - launched, "extraction_s": done - ready,
-               "version": importlib.metadata.version(package) if package else "",
-               "python": sys.version.split()[0]}
+    timings = {
+        "startup_s": ready - launched,
+        "extraction_s": done - ready,
+        "version": importlib.metadata.version(package) if package else "",
+        "python": sys.version.split()[0],
+    }
     Path(f"{out}.json").write_text(json.dumps(timings))
     print(json.dumps(timings), flush=True)
 

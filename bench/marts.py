@@ -229,7 +229,6 @@ RAW_TABLES = tuple(INSERTS)
 def generate(path: Path) -> dict:
     """Write the synthetic warehouse to `path` (replacing it); rows and seconds per raw table."""
     import duckdb
-
     import polars as pl
 
     from assets.ingest.labels import load_labels
@@ -238,9 +237,23 @@ def generate(path: Path) -> dict:
 
     labels = load_labels().on_chain("ethereum").subset(ADDRESSES)
     ethereum = next(c for c in CONFIGURED if c.name == "ethereum")
-    tokens = pl.DataFrame([(ethereum.name, ethereum.chain_id, t.symbol, t.address, t.decimals,
-                            t.standard, t.bridged, ethereum.defillama_chain)
-                           for t in ethereum.tokens if t.symbol in TOKENS], orient="row")
+    tokens = pl.DataFrame(
+        [
+            (
+                ethereum.name,
+                ethereum.chain_id,
+                t.symbol,
+                t.address,
+                t.decimals,
+                t.standard,
+                t.bridged,
+                ethereum.defillama_chain,
+            )
+            for t in ethereum.tokens
+            if t.symbol in TOKENS
+        ],
+        orient="row",
+    )
     path.unlink(missing_ok=True)
     with duckdb.connect(str(path)) as con:
         con.register("labels_frame", labels.frame)
@@ -248,19 +261,24 @@ def generate(path: Path) -> dict:
         con.register("tokens_frame", tokens)
         con.execute(MACROS)
         # Each address's typical balance: 1e3..1e8 tokens, log-uniform.
-        con.execute("CREATE TEMP TABLE labels AS SELECT lower(address) AS address, exchange, "
-                    "pow(10, 3 + 5 * u(address, 'level', 0)) AS level FROM labels_frame")
+        con.execute(
+            "CREATE TEMP TABLE labels AS SELECT lower(address) AS address, exchange, "
+            "pow(10, 3 + 5 * u(address, 'level', 0)) AS level FROM labels_frame"
+        )
         seconds = {}
         for name in RAW_TABLES:
             t = time.perf_counter()
             con.execute(table_ddl(name))
             sql = INSERTS[name].replace("{START}", START)
-            con.execute(f"INSERT INTO {name} {sql}",
-                        {"version": labels.version} if "$version" in sql else {})
+            con.execute(
+                f"INSERT INTO {name} {sql}",
+                {"version": labels.version} if "$version" in sql else {},
+            )
             seconds[name] = time.perf_counter() - t
         con.execute("CHECKPOINT")
-        rows = {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
-                for name in RAW_TABLES}
+        rows = {
+            name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in RAW_TABLES
+        }
     return {"rows": rows, "seconds": seconds}
 
 
@@ -308,23 +326,43 @@ def rebuild(path: Path) -> dict:
         warehouse.run_in_transaction([])
         empty.append(time.perf_counter() - t)
     with warehouse.connect(read_only=True) as con:
-        rows = {m.table: con.execute(f"SELECT count(*) FROM {m.table}").fetchone()[0]
-                for m in order}
+        rows = {
+            m.table: con.execute(f"SELECT count(*) FROM {m.table}").fetchone()[0] for m in order
+        }
     # CPU seconds of all threads: less disturbed than wall time when the machine is shared.
-    return {"rebuild_s": total, "cpu_s": cpu, "model_s": seconds, "model_cpu_s": cpu_seconds,
-            "empty_transaction_s": statistics.median(empty), "rows": rows,
-            "rss_before_mib": rss_before}
+    return {
+        "rebuild_s": total,
+        "cpu_s": cpu,
+        "model_s": seconds,
+        "model_cpu_s": cpu_seconds,
+        "empty_transaction_s": statistics.median(empty),
+        "rows": rows,
+        "rss_before_mib": rss_before,
+    }
 
 
 def _child(mode: str, path: Path, log: Path) -> tuple[dict, object]:
     """Run this module in `mode` in a fresh process; its printed result and its cost."""
-    cost = run_process([sys.executable, "-m", "bench.marts", mode, str(path),
-                        "--days", str(DAYS), "--addresses", str(ADDRESSES)], log=log)
+    cost = run_process(
+        [
+            sys.executable,
+            "-m",
+            "bench.marts",
+            mode,
+            str(path),
+            "--days",
+            str(DAYS),
+            "--addresses",
+            str(ADDRESSES),
+        ],
+        log=log,
+    )
     lines = log.read_text().splitlines()
     if cost.returncode != 0:
-        raise RuntimeError(f"bench.marts {mode} failed ({cost.returncode}):\n"
-                           + "\n".join(lines[-30:]))
-    found = [l[len(RESULT):] for l in lines if l.startswith(RESULT)]
+        raise RuntimeError(
+            f"bench.marts {mode} failed ({cost.returncode}):\n" + "\n".join(lines[-30:])
+        )
+    found = [line[len(RESULT) :] for line in lines if line.startswith(RESULT)]
     return json.loads(found[-1]), cost
 
 
@@ -350,77 +388,122 @@ def run(runs: int = 3) -> Section:
     peak = median(c.peak_rss_mib for c in costs)
     scale = f"{DAYS // 365} y x {ADDRESSES} addresses x {len(TOKENS)} tokens"
     lines = [
-        Line("mart rebuild", f"wall time, {scale}", rebuild_s, "s", f"< {TARGET_S:g} s",
-             rebuild_s < TARGET_S, key="marts.rebuild_s"),
-        Line("mart rebuild", "whole rebuild process (start-up, imports, rebuild)", process_s,
-             "s", "-", None, key="marts.process_s"),
-        Line("mart rebuild", "peak memory (RSS) of the rebuild process", peak, "MiB", "-",
-             None, key="marts.peak_rss_mib"),
+        Line(
+            "mart rebuild",
+            f"wall time, {scale}",
+            rebuild_s,
+            "s",
+            f"< {TARGET_S:g} s",
+            rebuild_s < TARGET_S,
+            key="marts.rebuild_s",
+        ),
+        Line(
+            "mart rebuild",
+            "whole rebuild process (start-up, imports, rebuild)",
+            process_s,
+            "s",
+            "-",
+            None,
+            key="marts.process_s",
+        ),
+        Line(
+            "mart rebuild",
+            "peak memory (RSS) of the rebuild process",
+            peak,
+            "MiB",
+            "-",
+            None,
+            key="marts.peak_rss_mib",
+        ),
     ]
 
     def runs_of(values, unit: str) -> list[str]:
         values = list(values)
         return [f"{fmt(median(values))} {unit}", ", ".join(fmt(v) for v in values)]
 
-    model_rows = [[t, median(r["model_s"][t] for r in results),
-                   median(r["model_cpu_s"][t] for r in results), results[-1]["rows"][t]]
-                  for t in results[0]["model_s"]]
+    model_rows = [
+        [
+            t,
+            median(r["model_s"][t] for r in results),
+            median(r["model_cpu_s"][t] for r in results),
+            results[-1]["rows"][t],
+        ]
+        for t in results[0]["model_s"]
+    ]
     slowest = sorted(model_rows, key=lambda row: -row[1])[:3]
-    body = "\n".join([
-        f"A synthetic warehouse of {DAYS} days from {START} x the first {ADDRESSES} labelled "
-        f"Ethereum addresses of sql/seeds/exchange_labels.csv x {', '.join(TOKENS)} is "
-        "generated in SQL, then every staging and marts model is rebuilt on a fresh copy of "
-        f"it, {runs} times, each time in a new process. Load average when the rebuilds "
-        f"started: {load:.1f} on {os.cpu_count()} cores (the CPU time below is the figure "
-        "least changed by other work on the machine).",
-        "",
-        table(["", "median", "each run"], [
-            ["rebuild, wall (timed inside the process around all models)",
-             *runs_of((r["rebuild_s"] for r in results), "s")],
-            ["rebuild, CPU (all threads)", *runs_of((r["cpu_s"] for r in results), "s")],
-            ["whole process (interpreter, imports, rebuild)",
-             *runs_of((c.seconds for c in costs), "s")],
-            ["peak RSS of the process (VmHWM)",
-             *runs_of((c.peak_rss_mib for c in costs), "MiB")],
-            ["RSS before the rebuild (interpreter and imports)",
-             *runs_of((r["rss_before_mib"] for r in results), "MiB")],
-        ]),
-        "",
-        "Per model, in the order rebuilt (dependency order): the median wall and CPU time "
-        "of one "
-        "`Warehouse.run_in_transaction(model.statements())`, which opens the file, "
-        "CREATE OR REPLACEs the table in grain order, COMMENTs it, commits and closes.",
-        "",
-        table(["model", "wall (s)", "CPU (s)", "rows"], model_rows),
-        "",
-        "Slowest: " + "; ".join(f"{t} {fmt(s)} s" for t, s, _, _ in slowest) + ". Each "
-        f"model also pays for its own connection: an empty `run_in_transaction` on this file "
-        f"takes {fmt(median(r['empty_transaction_s'] for r in results) * 1000)} ms (open, "
-        f"commit, close), {len(model_rows)} times per rebuild.",
-        "",
-        f"Generation (not a target): {fmt(gen_cost.seconds)} s for the whole process, peak "
-        f"RSS {fmt(gen_cost.peak_rss_mib)} MiB, a {fmt(generated.stat().st_size / 2**20)} MiB "
-        "file. Each raw table is created from its DDL in sql/raw/ (primary key included):",
-        "",
-        table(["raw table", "rows", "generation (s)"],
-              [[t, n, raw["seconds"][t]] for t, n in raw["rows"].items()]),
-        "",
-        "Method: values are hash() of each row's key (deterministic whatever the thread "
-        "count), consistent as sql/checks/ expects: reserves are the sums of the balances, "
-        "netflow is the reserve change, on-chain supply moves by the net issuance, DefiLlama "
-        "Ethereum supply is within 0.1 % of it. The rebuild time excludes interpreter "
-        "start-up and imports; process time and peak RSS come from the kernel. No model "
-        "reads raw.evm_exchange_balances (the 7.3 M rows): the models read its per-exchange "
-        "sums (raw.evm_exchange_reserves and _flows: 65 exchanges x 2 tokens x 3650 days), so "
-        "the rebuild grows with exchanges x days, not with addresses.",
-    ])
+    body = "\n".join(
+        [
+            f"A synthetic warehouse of {DAYS} days from {START} x the first {ADDRESSES} labelled "
+            f"Ethereum addresses of sql/seeds/exchange_labels.csv x {', '.join(TOKENS)} is "
+            "generated in SQL, then every staging and marts model is rebuilt on a fresh copy of "
+            f"it, {runs} times, each time in a new process. Load average when the rebuilds "
+            f"started: {load:.1f} on {os.cpu_count()} cores (the CPU time below is the figure "
+            "least changed by other work on the machine).",
+            "",
+            table(
+                ["", "median", "each run"],
+                [
+                    [
+                        "rebuild, wall (timed inside the process around all models)",
+                        *runs_of((r["rebuild_s"] for r in results), "s"),
+                    ],
+                    ["rebuild, CPU (all threads)", *runs_of((r["cpu_s"] for r in results), "s")],
+                    [
+                        "whole process (interpreter, imports, rebuild)",
+                        *runs_of((c.seconds for c in costs), "s"),
+                    ],
+                    [
+                        "peak RSS of the process (VmHWM)",
+                        *runs_of((c.peak_rss_mib for c in costs), "MiB"),
+                    ],
+                    [
+                        "RSS before the rebuild (interpreter and imports)",
+                        *runs_of((r["rss_before_mib"] for r in results), "MiB"),
+                    ],
+                ],
+            ),
+            "",
+            "Per model, in the order rebuilt (dependency order): the median wall and CPU time "
+            "of one "
+            "`Warehouse.run_in_transaction(model.statements())`, which opens the file, "
+            "CREATE OR REPLACEs the table in grain order, COMMENTs it, commits and closes.",
+            "",
+            table(["model", "wall (s)", "CPU (s)", "rows"], model_rows),
+            "",
+            "Slowest: " + "; ".join(f"{t} {fmt(s)} s" for t, s, _, _ in slowest) + ". Each "
+            f"model also pays for its own connection: an empty `run_in_transaction` on this file "
+            f"takes {fmt(median(r['empty_transaction_s'] for r in results) * 1000)} ms (open, "
+            f"commit, close), {len(model_rows)} times per rebuild.",
+            "",
+            f"Generation (not a target): {fmt(gen_cost.seconds)} s for the whole process, peak "
+            f"RSS {fmt(gen_cost.peak_rss_mib)} MiB, a {fmt(generated.stat().st_size / 2**20)} MiB "
+            "file. Each raw table is created from its DDL in sql/raw/ (primary key included):",
+            "",
+            table(
+                ["raw table", "rows", "generation (s)"],
+                [[t, n, raw["seconds"][t]] for t, n in raw["rows"].items()],
+            ),
+            "",
+            "Method: values are hash() of each row's key (deterministic whatever the thread "
+            "count), consistent as sql/checks/ expects: reserves are the sums of the balances, "
+            "netflow is the reserve change, on-chain supply moves by the net issuance, DefiLlama "
+            "Ethereum supply is within 0.1 % of it. The rebuild time excludes interpreter "
+            "start-up and imports; process time and peak RSS come from the kernel. No model "
+            "reads raw.evm_exchange_balances (the 7.3 M rows): the models read its per-exchange "
+            "sums (raw.evm_exchange_reserves and _flows: 65 exchanges x 2 tokens x 3650 days), so "
+            "the rebuild grows with exchanges x days, not with addresses.",
+        ]
+    )
     return Section("Mart rebuild", lines, body)
 
 
 def main(argv: list[str] | None = None) -> int:
     global DAYS, ADDRESSES
-    parser = argparse.ArgumentParser(prog="python -m bench.marts", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.marts",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--generate", type=Path, metavar="PATH")
     mode.add_argument("--rebuild", type=Path, metavar="PATH")

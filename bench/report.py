@@ -20,9 +20,9 @@ import re
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,12 +85,18 @@ def memory_kib(field: str, pid: int | str = "self") -> int | None:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
-    return next((int(line.split()[1]) for line in status.splitlines()
-                 if line.startswith(f"{field}:")), None)
+    return next(
+        (int(line.split()[1]) for line in status.splitlines() if line.startswith(f"{field}:")), None
+    )
 
 
-def run_process(command: list[str], *, env: dict[str, str] | None = None,
-                log: Path | None = None, cwd: Path = ROOT) -> ProcessCost:
+def run_process(
+    command: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+    cwd: Path = ROOT,
+) -> ProcessCost:
     """Run a command to the end: its wall time, and its peak memory read from
     /proc/<pid>/status (VmHWM, a high-water mark) until it exits. Not wait4's ru_maxrss:
     Linux carries the parent's peak into a forked child, so a child of a large benchmark
@@ -99,8 +105,7 @@ def run_process(command: list[str], *, env: dict[str, str] | None = None,
     peak = 0
     try:
         t0 = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         while process.poll() is None:
             peak = max(peak, memory_kib("VmHWM", process.pid) or 0)
             time.sleep(0.05)
@@ -118,7 +123,7 @@ class OtherWork:
     second of wall time. Other work (a test suite, say) makes timings noisy; request counts
     are not affected."""
 
-    def __enter__(self) -> "OtherWork":
+    def __enter__(self) -> OtherWork:
         self._start, self._t0 = self._sample(), time.monotonic()
         return self
 
@@ -131,16 +136,22 @@ class OtherWork:
         return max(0.0, (busy1 - busy0 - (ours1 - ours0)) / max(self._t1 - self._t0, 1e-9))
 
     def note(self) -> str:
-        text = (f"Other processes kept {self.cores:.1f} of the machine's {os.cpu_count()} cores "
-                f"busy on average while this benchmark ran")
-        return text + (": **timings are noisier than on an idle machine** (request counts "
-                       "are not affected)." if self.cores >= 0.2 else ".")
+        text = (
+            f"Other processes kept {self.cores:.1f} of the machine's {os.cpu_count()} cores "
+            f"busy on average while this benchmark ran"
+        )
+        return text + (
+            ": **timings are noisier than on an idle machine** (request counts are not affected)."
+            if self.cores >= 0.2
+            else "."
+        )
 
     @staticmethod
     def _sample() -> tuple[float, float]:
         tick = os.sysconf("SC_CLK_TCK")
         user, nice, system, _idle, _iowait, irq, softirq = map(
-            int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8])
+            int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]
+        )
         busy = (user + nice + system + irq + softirq) / tick
         stats = {}
         for entry in Path("/proc").iterdir():
@@ -191,18 +202,41 @@ def _version(package: str, python: Path | None = None) -> str:
 
 
 def machine() -> list[list[str]]:
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-               platform.processor())
-    mem_kib = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text()
-                       .splitlines() if line.startswith("MemTotal")))
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kib = int(
+        next(
+            line.split()[1]
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
+    )
     anvil = ROOT / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
-    anvil_version = (subprocess.run([str(anvil), "--version"], capture_output=True, text=True)
-                     .stdout.split("\n")[0] if anvil.exists() else "not installed")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip() or "unknown"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                           capture_output=True, text=True).stdout.strip()
+    anvil_version = (
+        subprocess.run([str(anvil), "--version"], capture_output=True, text=True).stdout.split(
+            "\n"
+        )[0]
+        if anvil.exists()
+        else "not installed"
+    )
+    commit = (
+        subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        or "unknown"
+    )
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return [
         ["date (UTC)", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")],
         ["commit", commit + (" (with uncommitted changes)" if dirty else "")],
@@ -254,9 +288,8 @@ def earlier(text: str) -> dict[str, Section]:
         at = next((i for i, line in enumerate(chunk) if line.strip()), 0)
         if chunk and (mark := _SECTION_MARK.match(chunk[at])):
             name, measured = mark.groups()
-            body = [line for line in chunk[at + 1:] if not line.startswith(_NOT_RERUN)]
-            out[name] = Section(title, body="\n".join(body).strip(), name=name,
-                                measured=measured)
+            body = [line for line in chunk[at + 1 :] if not line.startswith(_NOT_RERUN)]
+            out[name] = Section(title, body="\n".join(body).strip(), name=name, measured=measured)
     summary = chunks.get("Summary", [])
     counts = next((m.group(1) for line in summary if (m := _SUMMARY_MARK.match(line))), "")
     rows = iter(_table_rows(summary))
@@ -274,22 +307,41 @@ def earlier(text: str) -> dict[str, Section]:
     return out
 
 
-def render(sections: list[Section], before: dict[str, dict], runs: int,
-           seconds: float) -> str:
+def render(sections: list[Section], before: dict[str, dict], runs: int, seconds: float) -> str:
     """RESULTS.md from this run's sections and any carried over from an earlier one."""
     lines = [line for s in sections for line in s.lines]
     fresh = [s.name for s in sections if not s.measured and s.name]
     carried = [s for s in sections if s.measured]
-    summary = [["| " + " | ".join([
-        l.benchmark, l.metric, f"{fmt(l.ours)} {l.unit}",
-        f"{fmt(l.baseline)} {l.unit} ({l.baseline_name})" if l.baseline is not None else "-",
-        f"{l.ratio:.1f}x" if l.ratio is not None else "-", l.target, _verdict(l)]) + " |"
-        for l in s.lines] if not s.measured else s.summary_rows for s in sections]
+    summary = [
+        [
+            "| "
+            + " | ".join(
+                [
+                    line.benchmark,
+                    line.metric,
+                    f"{fmt(line.ours)} {line.unit}",
+                    f"{fmt(line.baseline)} {line.unit} ({line.baseline_name})"
+                    if line.baseline is not None
+                    else "-",
+                    f"{line.ratio:.1f}x" if line.ratio is not None else "-",
+                    line.target,
+                    _verdict(line),
+                ]
+            )
+            + " |"
+            for line in s.lines
+        ]
+        if not s.measured
+        else s.summary_rows
+        for s in sections
+    ]
     took = f"The whole `python -m bench` took {seconds / 60:.1f} minutes."
     if carried:
-        took = (f"This `python -m bench --only {' '.join(fresh)}` took {seconds / 60:.1f} "
-                f"minutes. The other sections were not re-run: they are carried over from "
-                f"the earlier RESULTS.md, each with the date it was measured.")
+        took = (
+            f"This `python -m bench --only {' '.join(fresh)}` took {seconds / 60:.1f} "
+            f"minutes. The other sections were not re-run: they are carried over from "
+            f"the earlier RESULTS.md, each with the date it was measured."
+        )
     out = [
         "# stableflow benchmarks",
         "",
@@ -306,16 +358,20 @@ def render(sections: list[Section], before: dict[str, dict], runs: int,
         "",
         "## Summary",
         "",
-        "<!-- summary rows: " + " ".join(f"{s.name or '-'}={len(rows)}"
-                                         for s, rows in zip(sections, summary)) + " -->",
+        "<!-- summary rows: "
+        + " ".join(f"{s.name or '-'}={len(rows)}" for s, rows in zip(sections, summary))
+        + " -->",
         table(["benchmark", "metric", "ours", "baseline", "ratio", "target", "verdict"], []),
         *(row for rows in summary for row in rows),
         "",
     ]
     if carried:
-        out += ["Rows of " + ", ".join(f"{s.name} ({s.measured.split(' at ')[0]})"
-                                       for s in carried)
-                + " are from those earlier runs.", ""]
+        out += [
+            "Rows of "
+            + ", ".join(f"{s.name} ({s.measured.split(' at ')[0]})" for s in carried)
+            + " are from those earlier runs.",
+            "",
+        ]
     now = measured_now()
     for section in sections:
         out += [f"## {section.title}", ""]
@@ -324,17 +380,30 @@ def render(sections: list[Section], before: dict[str, dict], runs: int,
         if section.measured:
             out += [f"{_NOT_RERUN}: these results were measured {section.measured}.*", ""]
         out += [section.body.strip(), ""]
-    by_key = {l.key: l for l in lines if l.key}
-    rows = [[entry["change"], by_key[key].benchmark + ": " + by_key[key].metric,
-             f"{fmt(entry['before'])} {by_key[key].unit} ({entry['commit']})",
-             f"{fmt(by_key[key].ours)} {by_key[key].unit}",
-             f"{entry['before'] / by_key[key].ours:.1f}x" if by_key[key].ours else "-"]
-            for key, entry in before.items() if key in by_key]
+    by_key = {line.key: line for line in lines if line.key}
+    rows = [
+        [
+            entry["change"],
+            by_key[key].benchmark + ": " + by_key[key].metric,
+            f"{fmt(entry['before'])} {by_key[key].unit} ({entry['commit']})",
+            f"{fmt(by_key[key].ours)} {by_key[key].unit}",
+            f"{entry['before'] / by_key[key].ours:.1f}x" if by_key[key].ours else "-",
+        ]
+        for key, entry in before.items()
+        if key in by_key
+    ]
     gains = [row for s in carried for row in s.gain_rows]
     if rows or gains:
-        out += ["## Bottlenecks removed: before and after", "",
-                "`before` was measured by this benchmark on this machine at the commit named, "
-                "before the change (bench/before.yaml); `after` is this run"
-                + (", or the earlier run a carried-over section names" if gains else "") + ".",
-                "", table(["change", "metric", "before", "after", "gain"], rows), *gains, ""]
+        out += [
+            "## Bottlenecks removed: before and after",
+            "",
+            "`before` was measured by this benchmark on this machine at the commit named, "
+            "before the change (bench/before.yaml); `after` is this run"
+            + (", or the earlier run a carried-over section names" if gains else "")
+            + ".",
+            "",
+            table(["change", "metric", "before", "after", "gain"], rows),
+            *gains,
+            "",
+        ]
     return "\n".join(out)

@@ -99,12 +99,18 @@ def _require(ok: bool, path: Path, field: str, value: object, reason: str) -> No
         raise ConfigError(f"{path}: {field} = {value!r}: {reason}")
 
 
-def _keys(spec: object, expected: set[str], path: Path, field: str,
-          optional: set[str] = frozenset()) -> dict:
+def _keys(
+    spec: object, expected: set[str], path: Path, field: str, optional: set[str] = frozenset()
+) -> dict:
     _require(isinstance(spec, dict), path, field, spec, "not a mapping")
-    _require(expected <= set(spec) <= expected | optional, path, field, sorted(spec),
-             f"expected the keys {sorted(expected)}"
-             + (f" and optionally {sorted(optional)}" if optional else ""))
+    _require(
+        expected <= set(spec) <= expected | optional,
+        path,
+        field,
+        sorted(spec),
+        f"expected the keys {sorted(expected)}"
+        + (f" and optionally {sorted(optional)}" if optional else ""),
+    )
     return spec
 
 
@@ -119,63 +125,149 @@ def load_chains(path: Path = CHAINS_FILE) -> tuple[Chain, ...]:
     _require(isinstance(raw, dict) and raw, path, "(file)", raw, "no chains configured")
     chains, llama_names = [], {}
     for name, spec in raw.items():
-        _require(isinstance(name, str) and bool(_NAME.fullmatch(name)), path, "chain", name,
-                 "chain names are lower-case identifiers (they name resources and table rows)")
+        _require(
+            isinstance(name, str) and bool(_NAME.fullmatch(name)),
+            path,
+            "chain",
+            name,
+            "chain names are lower-case identifiers (they name resources and table rows)",
+        )
         spec = _keys(spec, _CHAIN_KEYS, path, name, _OPTIONAL_CHAIN_KEYS)
         env = spec["rpc_url_env"]
-        _require(isinstance(env, str) and bool(_ENV.fullmatch(env)), path, f"{name}.rpc_url_env",
-                 env, "not an environment variable name")
+        _require(
+            isinstance(env, str) and bool(_ENV.fullmatch(env)),
+            path,
+            f"{name}.rpc_url_env",
+            env,
+            "not an environment variable name",
+        )
         confirmations = spec["confirmations"]
-        _require(_whole(confirmations, 1, 10_000), path, f"{name}.confirmations", confirmations,
-                 "not a whole number of blocks in 1..10000")
-        _require(_whole(spec["chain_id"], 1, 2**53), path, f"{name}.chain_id", spec["chain_id"],
-                 "not a positive whole number (the node's eth_chainId)")
+        _require(
+            _whole(confirmations, 1, 10_000),
+            path,
+            f"{name}.confirmations",
+            confirmations,
+            "not a whole number of blocks in 1..10000",
+        )
+        _require(
+            _whole(spec["chain_id"], 1, 2**53),
+            path,
+            f"{name}.chain_id",
+            spec["chain_id"],
+            "not a positive whole number (the node's eth_chainId)",
+        )
         anchor = _keys(spec["anchor"], {"number", "timestamp"}, path, f"{name}.anchor")
-        _require(_whole(anchor["number"], 1, 2**53), path, f"{name}.anchor.number",
-                 anchor["number"], "not a block number above 0")
-        _require(_whole(anchor["timestamp"], 1, 2**40), path, f"{name}.anchor.timestamp",
-                 anchor["timestamp"], "not a unix timestamp in seconds")
+        _require(
+            _whole(anchor["number"], 1, 2**53),
+            path,
+            f"{name}.anchor.number",
+            anchor["number"],
+            "not a block number above 0",
+        )
+        _require(
+            _whole(anchor["timestamp"], 1, 2**40),
+            path,
+            f"{name}.anchor.timestamp",
+            anchor["timestamp"],
+            "not a unix timestamp in seconds",
+        )
         topics = spec.get("max_topic_values", 500)
         # 1,000 is what geth, Erigon and java-tron accept per position; stay below it.
-        _require(_whole(topics, 1, 1000), path, f"{name}.max_topic_values", topics,
-                 "not a whole number in 1..1000 (nodes refuse more than 1,000)")
+        _require(
+            _whole(topics, 1, 1000),
+            path,
+            f"{name}.max_topic_values",
+            topics,
+            "not a whole number in 1..1000 (nodes refuse more than 1,000)",
+        )
         llama = spec.get("defillama_chain", name.title())
-        _require(isinstance(llama, str) and bool(_LLAMA_CHAIN.fullmatch(llama)), path,
-                 f"{name}.defillama_chain", llama, "not a DefiLlama chain name (letters, digits, "
-                 "spaces, '.', '_' or '-', as DefiLlama writes it: Ethereum, BSC, zkSync Era)")
+        _require(
+            isinstance(llama, str) and bool(_LLAMA_CHAIN.fullmatch(llama)),
+            path,
+            f"{name}.defillama_chain",
+            llama,
+            "not a DefiLlama chain name (letters, digits, "
+            "spaces, '.', '_' or '-', as DefiLlama writes it: Ethereum, BSC, zkSync Era)",
+        )
         # DefiLlama matches chain names case-insensitively: two entries would be one chain.
-        _require(llama.lower() not in llama_names, path, f"{name}.defillama_chain", llama,
-                 f"the same DefiLlama chain as {llama_names.get(llama.lower())}")
+        _require(
+            llama.lower() not in llama_names,
+            path,
+            f"{name}.defillama_chain",
+            llama,
+            f"the same DefiLlama chain as {llama_names.get(llama.lower())}",
+        )
         llama_names[llama.lower()] = name
-        _require(isinstance(spec["tokens"], dict) and spec["tokens"], path, f"{name}.tokens",
-                 spec["tokens"], "no tokens configured")
+        _require(
+            isinstance(spec["tokens"], dict) and spec["tokens"],
+            path,
+            f"{name}.tokens",
+            spec["tokens"],
+            "no tokens configured",
+        )
         tokens, addresses = [], set()
         for symbol, token in spec["tokens"].items():
             field = f"{name}.tokens.{symbol}"
-            _require(isinstance(symbol, str) and bool(_SYMBOL.fullmatch(symbol)), path, field,
-                     symbol, "token symbols are upper case")
+            _require(
+                isinstance(symbol, str) and bool(_SYMBOL.fullmatch(symbol)),
+                path,
+                field,
+                symbol,
+                "token symbols are upper case",
+            )
             token = _keys(token, _TOKEN_KEYS, path, field, _OPTIONAL_TOKEN_KEYS)
-            _require(token["standard"] in STANDARDS, path, f"{field}.standard",
-                     token["standard"], f"not one of {STANDARDS}")
+            _require(
+                token["standard"] in STANDARDS,
+                path,
+                f"{field}.standard",
+                token["standard"],
+                f"not one of {STANDARDS}",
+            )
             address = token["address"]
             try:
                 checksummed = to_checksum_address(address)
             except (TypeError, ValueError):
                 checksummed = None
-            _require(checksummed == address, path, f"{field}.address", address,
-                     "not a checksummed 20-byte address")
-            _require(address not in addresses, path, f"{field}.address", address,
-                     "the same contract is configured twice")
+            _require(
+                checksummed == address,
+                path,
+                f"{field}.address",
+                address,
+                "not a checksummed 20-byte address",
+            )
+            _require(
+                address not in addresses,
+                path,
+                f"{field}.address",
+                address,
+                "the same contract is configured twice",
+            )
             addresses.add(address)
             decimals = token["decimals"]
-            _require(_whole(decimals, 0, 36), path, f"{field}.decimals", decimals,
-                     "not a whole number in 0..36")
+            _require(
+                _whole(decimals, 0, 36),
+                path,
+                f"{field}.decimals",
+                decimals,
+                "not a whole number in 0..36",
+            )
             bridged = token.get("bridged", False)
-            _require(isinstance(bridged, bool), path, f"{field}.bridged", bridged,
-                     "not true or false")
+            _require(
+                isinstance(bridged, bool), path, f"{field}.bridged", bridged, "not true or false"
+            )
             tokens.append(Token(symbol, address, decimals, token["standard"], bridged))
-        chains.append(Chain(name, env, spec["chain_id"], Anchor(anchor["number"],
-                            anchor["timestamp"]), confirmations, tuple(tokens), topics, llama))
+        chains.append(
+            Chain(
+                name,
+                env,
+                spec["chain_id"],
+                Anchor(anchor["number"], anchor["timestamp"]),
+                confirmations,
+                tuple(tokens),
+                topics,
+                llama,
+            )
+        )
     return tuple(chains)
 
 
@@ -189,8 +281,10 @@ def enabled(chains: tuple[Chain, ...], value: str | None) -> tuple[Chain, ...]:
     known = [c.name for c in chains]
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ConfigError(f"environment variable STABLEFLOW_CHAINS={value!r}: {unknown} not in "
-                          f"{CHAINS_FILE.name} (configured: {', '.join(known)})")
+        raise ConfigError(
+            f"environment variable STABLEFLOW_CHAINS={value!r}: {unknown} not in "
+            f"{CHAINS_FILE.name} (configured: {', '.join(known)})"
+        )
     return tuple(c for c in chains if c.name in names)
 
 
@@ -205,6 +299,8 @@ def balances_from(chain: Chain) -> str:
     name = f"STABLEFLOW_{chain.name.upper()}_BALANCES"
     value = os.environ.get(name, "state")
     if value not in ("state", "logs"):
-        raise ConfigError(f"environment variable {name}={value!r}: expected 'state' (an archive "
-                          f"node) or 'logs' (a full node: balances rewound with logs)")
+        raise ConfigError(
+            f"environment variable {name}={value!r}: expected 'state' (an archive "
+            f"node) or 'logs' (a full node: balances rewound with logs)"
+        )
     return value

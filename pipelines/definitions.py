@@ -10,9 +10,9 @@ from assets.models import model_assets, model_checks
 from assets.publish import analyst_warehouse
 from pipelines.chains import CHAINS, balances_from
 from pipelines.jobs import daily_refresh_job
+from pipelines.partitions import DAILY
 from pipelines.resources import HttpSource, Warehouse
 from pipelines.resources.evm import EvmRpc
-from pipelines.partitions import DAILY
 from pipelines.schedules import daily_refresh_schedule
 from pipelines.sensors import build_missing_days_sensor, build_reorg_sensor
 from pipelines.settings import Settings
@@ -29,8 +29,10 @@ defs = dg.Definitions(
     schedules=[daily_refresh_schedule],
     sensors=[
         build_missing_days_sensor(
-            daily_refresh_job, DAILY, [key for asset in ingest_assets if asset.partitions_def
-                                       for key in asset.keys]),
+            daily_refresh_job,
+            DAILY,
+            [key for asset in ingest_assets if asset.partitions_def for key in asset.keys],
+        ),
         build_reorg_sensor(daily_refresh_job, CHAINS),
     ],
     resources={
@@ -47,8 +49,11 @@ defs = dg.Definitions(
         "alternative_me": HttpSource(name="alternative.me", base_url=settings.alternative_me_url),
         "fred": HttpSource(name="fred", base_url=settings.fred_url),
         # One JSON-RPC endpoint per chain; URLs usually embed a provider key, so EnvVar.
-        **{chain.resource_key: EvmRpc(chain=chain.name, url=dg.EnvVar(chain.rpc_url_env),
-                                      balances=balances_from(chain))
-           for chain in CHAINS},
+        **{
+            chain.resource_key: EvmRpc(
+                chain=chain.name, url=dg.EnvVar(chain.rpc_url_env), balances=balances_from(chain)
+            )
+            for chain in CHAINS
+        },
     },
 )

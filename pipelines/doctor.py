@@ -42,9 +42,10 @@ import re
 import sys
 import textwrap
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 # _STATED_SPAN: the client's own reading of a stated range limit, so the doctor reads a
@@ -58,10 +59,20 @@ if TYPE_CHECKING:  # loaded on first use (_load), so a broken chains.yaml is a r
     from pipelines.chains import Chain
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "-"
-ON_CHAIN_ASSETS = ("evm_day_blocks", "evm_token_supply", "evm_issuance",
-                   "evm_exchange_reserves", "evm_exchange_flows")
-HTTP_ASSETS = ("defillama_total_supply", "defillama_token_supply", "coingecko_market_daily",
-               "fear_greed_daily", "fred_series_daily")
+ON_CHAIN_ASSETS = (
+    "evm_day_blocks",
+    "evm_token_supply",
+    "evm_issuance",
+    "evm_exchange_reserves",
+    "evm_exchange_flows",
+)
+HTTP_ASSETS = (
+    "defillama_total_supply",
+    "defillama_token_supply",
+    "coingecko_market_daily",
+    "fear_greed_daily",
+    "fred_series_daily",
+)
 ASSETS = ON_CHAIN_ASSETS + HTTP_ASSETS
 # Assets that read state at old closing blocks when balances come from state (eth_call), and
 # that rewind from a recent block with logs when they come from logs.
@@ -70,11 +81,15 @@ LOG_ASSETS = ("evm_issuance", "evm_exchange_flows")
 # Fast failure: a dead endpoint costs two attempts per request, not five with back-off.
 CLIENT_OPTIONS = dict(max_attempts=2, backoff_s=0.5, timeout_s=30.0)
 WIDE_TOPICS = 1000  # what geth, Erigon and java-tron take per topic position
-ARCHIVE_ADVICE = ("use an archive node (or a provider's archive tier), or read balances and "
-                  "supply from logs: {setting}=logs")
-PRUNED_ADVICE = ("use a node that keeps all history (geth --history.chain all, or a provider's "
-                 "archive tier), or a later STABLEFLOW_START_DATE (after the node's first "
-                 "block; geth --history.chain postmerge keeps blocks from 2022-09-15 on)")
+ARCHIVE_ADVICE = (
+    "use an archive node (or a provider's archive tier), or read balances and "
+    "supply from logs: {setting}=logs"
+)
+PRUNED_ADVICE = (
+    "use a node that keeps all history (geth --history.chain all, or a provider's "
+    "archive tier), or a later STABLEFLOW_START_DATE (after the node's first "
+    "block; geth --history.chain postmerge keeps blocks from 2022-09-15 on)"
+)
 COINGECKO_PRO_URL = "https://pro-api.coingecko.com/api/v3"
 # A stated result cap: Infura "query returned more than 10000 results", reth "max results
 # 20000", Alchemy "a cap of 10K logs in the response".
@@ -82,11 +97,24 @@ _STATED_CAP = re.compile(r"(?:more than |max results |cap of )([\d,]+)(k?)\b")
 _BLOCK_PARAM = re.compile(r"eth_getBlockByNumber\(\['(0x[0-9a-fA-F]+)'")
 _DAY = dt.timedelta(days=1)
 # A chain's checks in report order: a step that fails names those it leaves unprobed.
-_CHAIN_CHECKS = ("chain id", "batch size", "finalized tag", "closing blocks", "archive state",
-                 "eth_call state override", "values per topic position", "log range",
-                 "result cap", "pruned history", "eth_getLogs calls")
-_HEAD_CALLS = (("eth_chainId", []), ("eth_blockNumber", []),
-               ("eth_getBlockByNumber", ["finalized", False]))
+_CHAIN_CHECKS = (
+    "chain id",
+    "batch size",
+    "finalized tag",
+    "closing blocks",
+    "archive state",
+    "eth_call state override",
+    "values per topic position",
+    "log range",
+    "result cap",
+    "pruned history",
+    "eth_getLogs calls",
+)
+_HEAD_CALLS = (
+    ("eth_chainId", []),
+    ("eth_blockNumber", []),
+    ("eth_getBlockByNumber", ["finalized", False]),
+)
 
 
 def _load() -> dict:
@@ -95,10 +123,14 @@ def _load() -> dict:
     the asset decorators are not the doctor's business."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        modules = {name: importlib.import_module(f"assets.ingest.{name}") for name in
-                   ("alternative_me", "coingecko", "defillama", "fred", "labels")}
-        modules |= {name: importlib.import_module(f"assets.ingest.evm.{name}") for name in
-                    ("assets", "blocks", "extract")}
+        modules = {
+            name: importlib.import_module(f"assets.ingest.{name}")
+            for name in ("alternative_me", "coingecko", "defillama", "fred", "labels")
+        }
+        modules |= {
+            name: importlib.import_module(f"assets.ingest.evm.{name}")
+            for name in ("assets", "blocks", "extract")
+        }
         modules["chains"] = importlib.import_module("pipelines.chains")
     modules["evm_assets"] = modules.pop("assets")
     modules["labels"] = modules["labels"].load_labels()
@@ -165,8 +197,9 @@ class _Blockers:
         out = []
         for asset, problems in self.found.items():
             changes = list(dict.fromkeys(c for _, c in problems if c))
-            out.append(Verdict(asset, not problems, "; ".join(w for w, _ in problems),
-                               "; ".join(changes)))
+            out.append(
+                Verdict(asset, not problems, "; ".join(w for w, _ in problems), "; ".join(changes))
+            )
         return out
 
 
@@ -188,8 +221,15 @@ class _Run:
     def row(self, check: str, result: str, status: str, change: str = "") -> None:
         self.rows.append(Row(check, result, status, change))
 
-    def fail(self, check: str, result: str, change: str, assets: Sequence[str],
-             why: str | None = None, fix: str | None = None) -> None:
+    def fail(
+        self,
+        check: str,
+        result: str,
+        change: str,
+        assets: Sequence[str],
+        why: str | None = None,
+        fix: str | None = None,
+    ) -> None:
         """A fail row, and the assets it stops: why and what to change default to the row's."""
         self.row(check, result, FAIL, change)
         self.blockers.add(assets, why or result, fix or change)
@@ -215,7 +255,7 @@ def _short(text: str, limit: int = 160) -> str:
     `limit` characters."""
     text = " ".join(text.split())
     text = re.sub(r"(?:0x)?[0-9a-fA-F]{24,}", lambda m: m.group(0)[:10] + "...", text)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _http_error(exc: Exception) -> str:
@@ -270,8 +310,15 @@ class _ChainProbe:
     def row(self, check: str, result: str, status: str, change: str = "") -> None:
         self.run.row(f"{self.chain.name} {check}", result, status, change)
 
-    def fail(self, check: str, result: str, change: str, assets: Sequence[str],
-             why: str | None = None, fix: str | None = None) -> None:
+    def fail(
+        self,
+        check: str,
+        result: str,
+        change: str,
+        assets: Sequence[str],
+        why: str | None = None,
+        fix: str | None = None,
+    ) -> None:
         self.run.fail(f"{self.chain.name} {check}", result, change, assets, why, fix)
 
     def block(self, assets: Sequence[str], why: str, change: str) -> None:
@@ -282,9 +329,12 @@ class _ChainProbe:
 
     def skip(self, why: str, after: str | None = None) -> None:
         """One row for the checks (after `after`) that have no row of their own."""
-        later = _CHAIN_CHECKS[_CHAIN_CHECKS.index(after) + 1:] if after else _CHAIN_CHECKS
-        self.row("other checks", f"not probed ({why}): "
-                 f"{', '.join(c for c in later if not self.has(c))}", SKIP)
+        later = _CHAIN_CHECKS[_CHAIN_CHECKS.index(after) + 1 :] if after else _CHAIN_CHECKS
+        self.row(
+            "other checks",
+            f"not probed ({why}): {', '.join(c for c in later if not self.has(c))}",
+            SKIP,
+        )
 
 
 @dataclass(frozen=True)
@@ -339,11 +389,17 @@ def _client(p: _ChainProbe, url: str) -> EvmRpc:
     except ValueError as exc:  # ConfigError: neither state nor logs
         balances = "state"
         # pipelines/definitions.py reads it on import: no asset at all can run
-        p.fail("balances setting", _short(str(exc), 220), "set it to state or logs", ASSETS,
-               why=f"the code location fails to load: {_short(str(exc), 200)}")
+        p.fail(
+            "balances setting",
+            _short(str(exc), 220),
+            "set it to state or logs",
+            ASSETS,
+            why=f"the code location fails to load: {_short(str(exc), 200)}",
+        )
     p.logs_mode = balances == "logs"
-    rpc = EvmRpc(chain=p.chain.name, url=url,
-                 **{"balances": balances, **CLIENT_OPTIONS, **p.run.rpc_options})
+    rpc = EvmRpc(
+        chain=p.chain.name, url=url, **{"balances": balances, **CLIENT_OPTIONS, **p.run.rpc_options}
+    )
     p.run.clients[f"{p.chain.name} rpc"] = rpc
     return rpc
 
@@ -371,9 +427,13 @@ def _chain_head(p: _ChainProbe) -> bool:
     if refusal is None:
         p.row("batch size", f"a batch of {size} calls answered in one request", OK)
     else:
-        p.row("batch size", f"a batch of {size} calls refused ({refusal}); the client halves "
-              f"refused batches, at a few extra requests", WARN,
-              "none needed; or run the node with a higher batch limit")
+        p.row(
+            "batch size",
+            f"a batch of {size} calls refused ({refusal}); the client halves "
+            f"refused batches, at a few extra requests",
+            WARN,
+            "none needed; or run the node with a higher batch limit",
+        )
     _finalized_tag(p, answers[1], answers[2])
     return True
 
@@ -387,10 +447,14 @@ def _batch_refusal(answers: list) -> str | None:
 
 
 def _no_answer(p: _ChainProbe, exc: Exception) -> None:
-    p.fail("endpoint", f"{p.rpc.http.shown_url(p.rpc.url)} did not answer: {_http_error(exc)}",
-           f"check {p.setting}: the node must answer JSON-RPC over HTTP", ON_CHAIN_ASSETS,
-           why=f"the node at {p.setting} did not answer",
-           fix=f"check {p.setting}: the JSON-RPC URL of a reachable node of {p.chain.name}")
+    p.fail(
+        "endpoint",
+        f"{p.rpc.http.shown_url(p.rpc.url)} did not answer: {_http_error(exc)}",
+        f"check {p.setting}: the node must answer JSON-RPC over HTTP",
+        ON_CHAIN_ASSETS,
+        why=f"the node at {p.setting} did not answer",
+        fix=f"check {p.setting}: the JSON-RPC URL of a reachable node of {p.chain.name}",
+    )
     p.skip("the node did not answer")
 
 
@@ -400,17 +464,25 @@ def _chain_id(p: _ChainProbe, answer: Any) -> bool:
     try:
         actual = int(answer, 16)
     except (TypeError, ValueError):
-        p.fail("chain id", f"eth_chainId answered {_refusal(answer)}",
-               f"point {setting} at a node of {name}", ON_CHAIN_ASSETS,
-               why=f"eth_chainId at {setting} failed",
-               fix=f"point {setting} at a JSON-RPC node of {name}")
+        p.fail(
+            "chain id",
+            f"eth_chainId answered {_refusal(answer)}",
+            f"point {setting} at a node of {name}",
+            ON_CHAIN_ASSETS,
+            why=f"eth_chainId at {setting} failed",
+            fix=f"point {setting} at a JSON-RPC node of {name}",
+        )
         p.skip("no chain id", after="chain id")
         return False
     if actual != expected:
-        p.fail("chain id", f"{actual}, but chains.yaml says {expected}: another network",
-               f"point {setting} at a node of {name} (chain id {expected})", ON_CHAIN_ASSETS,
-               why=f"the node at {setting} serves chain id {actual}, chains.yaml says "
-                   f"{name}.chain_id = {expected}")
+        p.fail(
+            "chain id",
+            f"{actual}, but chains.yaml says {expected}: another network",
+            f"point {setting} at a node of {name} (chain id {expected})",
+            ON_CHAIN_ASSETS,
+            why=f"the node at {setting} serves chain id {actual}, chains.yaml says "
+            f"{name}.chain_id = {expected}",
+        )
         p.skip("the node serves another chain", after="chain id")
         return False
     p.row("chain id", f"{actual} (chains.yaml {name}.chain_id: {expected})", OK)
@@ -428,9 +500,13 @@ def _finalized_tag(p: _ChainProbe, latest: Any, finalized: Any) -> None:
         behind = f", {head - number:,} behind the head {head:,}" if head is not None else ""
         p.row("finalized tag", f"answered: block {number:,}{behind}", OK)
         return
-    p.row("finalized tag", f"not answered ({_refusal(finalized) if finalized else 'null'}): "
-          f"the final block is the head minus {p.chain.confirmations} blocks", WARN,
-          f"none needed; chains.yaml {p.chain.name}.confirmations sets the depth")
+    p.row(
+        "finalized tag",
+        f"not answered ({_refusal(finalized) if finalized else 'null'}): "
+        f"the final block is the head minus {p.chain.confirmations} blocks",
+        WARN,
+        f"none needed; chains.yaml {p.chain.name}.confirmations sets the depth",
+    )
 
 
 def _closing_blocks(p: _ChainProbe) -> _Blocks | None:
@@ -447,9 +523,13 @@ def _closing_blocks(p: _ChainProbe) -> _Blocks | None:
             return None
         return _Blocks(final)
     found = _Blocks(final, closing[before], closing[p.run.start])
-    p.row("closing blocks", f"{before}: block {found.before.number:,}; {p.run.start}: block "
-          f"{found.start.number:,} (~{found.per_day:,} blocks a day); final block "
-          f"{final.number:,}", OK)
+    p.row(
+        "closing blocks",
+        f"{before}: block {found.before.number:,}; {p.run.start}: block "
+        f"{found.start.number:,} (~{found.per_day:,} blocks a day); final block "
+        f"{final.number:,}",
+        OK,
+    )
     return found
 
 
@@ -463,10 +543,21 @@ def _closing_failed(p: _ChainProbe, exc: Exception) -> None:
         at = f" at block {int(found.group(1), 16):,}" if found else ""
         why = f"the search for them reached pruned history{at} (error 4444)"
         shown = "see pruned history"
-        p.row("pruned history", f"the closing blocks of {days} are in pruned history: error "
-              f"4444 pruned history unavailable{at}", FAIL, change)
-    p.fail("closing blocks", f"could not resolve {days}: {why}", shown, ON_CHAIN_ASSETS,
-           why=f"closing blocks: {why}", fix=change)
+        p.row(
+            "pruned history",
+            f"the closing blocks of {days} are in pruned history: error "
+            f"4444 pruned history unavailable{at}",
+            FAIL,
+            change,
+        )
+    p.fail(
+        "closing blocks",
+        f"could not resolve {days}: {why}",
+        shown,
+        ON_CHAIN_ASSETS,
+        why=f"closing blocks: {why}",
+        fix=change,
+    )
 
 
 def _closing_change(p: _ChainProbe, exc: Exception) -> str:
@@ -487,8 +578,7 @@ def _probe_batch(p: _ChainProbe, b: _Blocks) -> dict[str, Any]:
     batch's own failure for each when it fails as a whole)."""
     probes = _probes(p, b)
     try:
-        answers = p.rpc.batch([(method, params) for _, method, params in probes],
-                              errors="return")
+        answers = p.rpc.batch([(method, params) for _, method, params in probes], errors="return")
     except Exception as exc:  # noqa: BLE001 - every failure is a row
         answers = [exc] * len(probes)
     return dict(zip([name for name, _, _ in probes], answers))
@@ -500,20 +590,28 @@ def _probes(p: _ChainProbe, b: _Blocks) -> list[tuple[str, str, list]]:
     everyone = [t.address for t in tokens]
     nothing = p.run.m["chains"].topic("StableflowDoctorProbe()")  # no contract emits it
     supply = p.run.m["extract"]._TOTAL_SUPPLY  # the call extract.token_supply sends
-    probes = [(f"supply {t.symbol}", "eth_call",
-               [{"to": t.address, "data": supply}, hex(b.start.number)])
-              for t in (tokens if b.start else ())]
+    probes = [
+        (f"supply {t.symbol}", "eth_call", [{"to": t.address, "data": supply}, hex(b.start.number)])
+        for t in (tokens if b.start else ())
+    ]
     probes.append(("override", "eth_call", _reader_params(p, final)))
     for n in _topic_widths(p.chain):
         values = ["0x" + format(i + 1, "064x") for i in range(n)]
-        probes.append((f"topics {n}", "eth_getLogs",
-                       [_log_filter(tokens[0].address, [nothing, values], final, final)]))
-    probes.append(("range", "eth_getLogs",
-                   [_log_filter(everyone, [nothing], _range_start(p, b), final)]))
+        probes.append(
+            (
+                f"topics {n}",
+                "eth_getLogs",
+                [_log_filter(tokens[0].address, [nothing, values], final, final)],
+            )
+        )
+    probes.append(
+        ("range", "eth_getLogs", [_log_filter(everyone, [nothing], _range_start(p, b), final)])
+    )
     if b.first is not None:
-        probes += [("first header", "eth_getBlockByNumber", [hex(b.first), False]),
-                   ("first logs", "eth_getLogs",
-                    [_log_filter(everyone, [nothing], b.first, b.first)])]
+        probes += [
+            ("first header", "eth_getBlockByNumber", [hex(b.first), False]),
+            ("first logs", "eth_getLogs", [_log_filter(everyone, [nothing], b.first, b.first)]),
+        ]
     if final not in b.final.known:  # the finalized tag did not give its timestamp
         probes.append(("final header", "eth_getBlockByNumber", [hex(final), False]))
     return probes
@@ -527,10 +625,16 @@ def _reader_params(p: _ChainProbe, block: int) -> list:
     """The BalanceReader eth_call as extract.balances sends it, for one labelled address."""
     extract, tokens = p.run.m["extract"], [t.address for t in p.chain.tokens]
     sample = p.run.m["labels"].addresses(p.chain.name)[:1] or ["0x" + "00" * 20]
-    data = "0x" + format(len(tokens), "064x") + "".join(
-        a.lower().removeprefix("0x") for a in tokens + sample)
-    return [{"to": extract.READER_ADDRESS, "data": data}, hex(block),
-            {extract.READER_ADDRESS: {"code": extract.READER_CODE}}]
+    data = (
+        "0x"
+        + format(len(tokens), "064x")
+        + "".join(a.lower().removeprefix("0x") for a in tokens + sample)
+    )
+    return [
+        {"to": extract.READER_ADDRESS, "data": data},
+        hex(block),
+        {extract.READER_ADDRESS: {"code": extract.READER_CODE}},
+    ]
 
 
 def _topic_widths(chain: Chain) -> list[int]:
@@ -539,8 +643,7 @@ def _topic_widths(chain: Chain) -> list[int]:
 
 def _range_start(p: _ChainProbe, b: _Blocks) -> int:
     """max_log_blocks back from the final block, but not before the window."""
-    return max(b.first if b.first is not None else 0,
-               b.final.number - p.rpc.max_log_blocks + 1, 0)
+    return max(b.first if b.first is not None else 0, b.final.number - p.rpc.max_log_blocks + 1, 0)
 
 
 def _window_end(p: _ChainProbe, final: Final, header: Any) -> None:
@@ -552,12 +655,18 @@ def _window_end(p: _ChainProbe, final: Final, header: Any) -> None:
         return
     end, when = p.run.end, f"{dt.datetime.fromtimestamp(ts, dt.UTC):%Y-%m-%d %H:%M}Z"
     if ts >= midnight(end + _DAY):
-        p.row("window end", f"{end} has ended on chain (final block {final.number:,} is at "
-              f"{when})", OK)
+        p.row(
+            "window end",
+            f"{end} has ended on chain (final block {final.number:,} is at {when})",
+            OK,
+        )
         return
-    p.fail("window end", f"{end} has not ended on chain yet (final block {final.number:,} is "
-           f"at {when})", "wait until the window's last day is final, or an earlier "
-           "STABLEFLOW_END_DATE", ON_CHAIN_ASSETS)
+    p.fail(
+        "window end",
+        f"{end} has not ended on chain yet (final block {final.number:,} is at {when})",
+        "wait until the window's last day is final, or an earlier STABLEFLOW_END_DATE",
+        ON_CHAIN_ASSETS,
+    )
 
 
 def _archive_state(p: _ChainProbe, b: _Blocks, results: dict[str, Any]) -> None:
@@ -572,12 +681,15 @@ def _archive_state(p: _ChainProbe, b: _Blocks, results: dict[str, Any]) -> None:
     if errors:
         _no_archive_state(p, at, *errors[0])
     elif empty:
-        p.fail("archive state", f"totalSupply() of {empty[0].symbol} at block {at:,} ({day}) "
-               f"returned no data: no contract there yet",
-               "set STABLEFLOW_START_DATE after the token's deployment", ("evm_token_supply",))
+        p.fail(
+            "archive state",
+            f"totalSupply() of {empty[0].symbol} at block {at:,} ({day}) "
+            f"returned no data: no contract there yet",
+            "set STABLEFLOW_START_DATE after the token's deployment",
+            ("evm_token_supply",),
+        )
     else:
-        p.row("archive state", f"totalSupply() at block {at:,} ({day}'s closing block) "
-              f"served", OK)
+        p.row("archive state", f"totalSupply() at block {at:,} ({day}'s closing block) served", OK)
 
 
 def _no_archive_state(p: _ChainProbe, at: int, token: Any, error: Any) -> None:
@@ -586,10 +698,15 @@ def _no_archive_state(p: _ChainProbe, at: int, token: Any, error: Any) -> None:
     state = isinstance(error, RpcError) and error.kind == "state"
     reason = "no state there, not an archive node" if state else _refusal(error)
     result = f"totalSupply() of {token.symbol} at {where}: " + (
-        f"{reason} ({_refusal(error)})" if state else f"refused ({reason})")
+        f"{reason} ({_refusal(error)})" if state else f"refused ({reason})"
+    )
     if p.logs_mode:
-        p.row("archive state", result, WARN,
-              f"none needed: {setting}=logs reads state at a recent block only")
+        p.row(
+            "archive state",
+            result,
+            WARN,
+            f"none needed: {setting}=logs reads state at a recent block only",
+        )
         return
     change = ARCHIVE_ADVICE.format(setting=setting)
     if not state:
@@ -602,32 +719,48 @@ def _state_override(p: _ChainProbe, final: int, answer: Any) -> None:
     tokens = len(p.chain.tokens)
     expected = 64 * tokens
     if isinstance(answer, str) and len(answer.removeprefix("0x")) == expected:
-        p.row("eth_call state override", f"BalanceReader answered at block {final:,} "
-              f"({tokens} balances)", OK)
+        p.row(
+            "eth_call state override",
+            f"BalanceReader answered at block {final:,} ({tokens} balances)",
+            OK,
+        )
         return
-    what = _refusal(answer) if not isinstance(answer, str) else \
-        f"answered {len(answer.removeprefix('0x')) // 2} bytes, not {expected // 2}: the " \
+    what = (
+        _refusal(answer)
+        if not isinstance(answer, str)
+        else f"answered {len(answer.removeprefix('0x')) // 2} bytes, not {expected // 2}: the "
         f"override was ignored"
+    )
     fix = "use a node that takes eth_call state overrides"
-    p.fail("eth_call state override", f"BalanceReader at block {final:,}: {what}",
-           f"{fix} (geth, Erigon, Nethermind, most providers)",
-           ("evm_exchange_reserves",) + (("evm_token_supply",) if p.logs_mode else ()),
-           why=f"eth_call with a state override fails ({what})", fix=fix)
+    p.fail(
+        "eth_call state override",
+        f"BalanceReader at block {final:,}: {what}",
+        f"{fix} (geth, Erigon, Nethermind, most providers)",
+        ("evm_exchange_reserves",) + (("evm_token_supply",) if p.logs_mode else ()),
+        why=f"eth_call with a state override fails ({what})",
+        fix=fix,
+    )
 
 
 def _topic_values(p: _ChainProbe, results: dict[str, Any]) -> None:
     """chains.yaml max_topic_values, and 1,000, values in one topic position."""
     name, configured = p.chain.name, p.chain.max_topic_values
     got = {n: results.get(f"topics {n}") for n in _topic_widths(p.chain)}
-    parts = [f"{n:,}: {'accepted' if isinstance(a, list) else 'refused (' + _refusal(a) + ')'}"
-             for n, a in got.items()]
+    parts = [
+        f"{n:,}: {'accepted' if isinstance(a, list) else 'refused (' + _refusal(a) + ')'}"
+        for n, a in got.items()
+    ]
     result = "; ".join(parts) + f" (chains.yaml {name}.max_topic_values: {configured:,})"
     if isinstance(got[configured], list):
         p.row("values per topic position", result, OK)
         return
-    p.fail("values per topic position", result, f"lower chains.yaml {name}.max_topic_values",
-           ("evm_exchange_flows",) + (STATE_ASSETS if p.logs_mode else ()),
-           why=f"the node refuses {configured:,} values in one topic position")
+    p.fail(
+        "values per topic position",
+        result,
+        f"lower chains.yaml {name}.max_topic_values",
+        ("evm_exchange_flows",) + (STATE_ASSETS if p.logs_mode else ()),
+        why=f"the node refuses {configured:,} values in one topic position",
+    )
 
 
 def _log_range(p: _ChainProbe, b: _Blocks, answer: Any) -> int | None:
@@ -635,29 +768,48 @@ def _log_range(p: _ChainProbe, b: _Blocks, answer: Any) -> int | None:
     unknown). A refusal may state the node's limit; the client halves ranges otherwise."""
     low, final, widest = _range_start(p, b), b.final.number, p.rpc.max_log_blocks
     asked = final - low + 1
-    stated = None if isinstance(answer, list) or _pruned(answer) else \
-        _stated(_STATED_SPAN, _message(answer))
+    stated = (
+        None
+        if isinstance(answer, list) or _pruned(answer)
+        else _stated(_STATED_SPAN, _message(answer))
+    )
     if isinstance(answer, list):
         whole = " (all the blocks asked)" if asked < widest else ""
-        p.row("log range", f"eth_getLogs over {asked:,} blocks {low:,}..{final:,} "
-              f"accepted{whole}", OK)
+        p.row(
+            "log range", f"eth_getLogs over {asked:,} blocks {low:,}..{final:,} accepted{whole}", OK
+        )
     elif _pruned(answer):
-        p.row("log range", f"not measured: blocks {low:,}..{final:,} reach pruned history "
-              f"({_refusal(answer)})", WARN, "see pruned history")
+        p.row(
+            "log range",
+            f"not measured: blocks {low:,}..{final:,} reach pruned history ({_refusal(answer)})",
+            WARN,
+            "see pruned history",
+        )
     elif stated:
         narrow = stated < 1000
-        p.row("log range", f"at most {stated:,} blocks a call (the node's refusal of "
-              f"{asked:,} blocks says so)", WARN if narrow else OK,
-              "a node or provider tier with wider log ranges" if narrow else "")
+        p.row(
+            "log range",
+            f"at most {stated:,} blocks a call (the node's refusal of {asked:,} blocks says so)",
+            WARN if narrow else OK,
+            "a node or provider tier with wider log ranges" if narrow else "",
+        )
     elif isinstance(answer, RpcError) and answer.kind == "range":
-        p.row("log range", f"{asked:,} blocks refused without a stated limit "
-              f"({_refusal(answer)}): the client halves ranges as it goes", WARN,
-              "none needed; a node with wider log ranges costs fewer requests")
+        p.row(
+            "log range",
+            f"{asked:,} blocks refused without a stated limit "
+            f"({_refusal(answer)}): the client halves ranges as it goes",
+            WARN,
+            "none needed; a node with wider log ranges costs fewer requests",
+        )
     else:
-        p.fail("log range", f"eth_getLogs over {asked:,} blocks failed: {_refusal(answer)}",
-               f"check that the node at {p.setting} serves eth_getLogs", p.log_assets,
-               why=f"eth_getLogs fails ({_refusal(answer)})",
-               fix=f"use a node that serves eth_getLogs at {p.setting}")
+        p.fail(
+            "log range",
+            f"eth_getLogs over {asked:,} blocks failed: {_refusal(answer)}",
+            f"check that the node at {p.setting} serves eth_getLogs",
+            p.log_assets,
+            why=f"eth_getLogs fails ({_refusal(answer)})",
+            fix=f"use a node that serves eth_getLogs at {p.setting}",
+        )
     return widest if isinstance(answer, list) else stated or None
 
 
@@ -668,8 +820,11 @@ def _result_cap(p: _ChainProbe, answer: Any) -> None:
     if cap:
         p.row("result cap", f"at most {cap:,} logs a call (stated in the refusal)", OK)
     else:
-        p.row("result cap", "learnt while running: a range the node finds too full is split "
-              "where it says", OK)
+        p.row(
+            "result cap",
+            "learnt while running: a range the node finds too full is split where it says",
+            OK,
+        )
 
 
 def _pruned_history(p: _ChainProbe, first: int | None, header: Any, logs: Any) -> None:
@@ -680,45 +835,69 @@ def _pruned_history(p: _ChainProbe, first: int | None, header: Any, logs: Any) -
             p.row("pruned history", "not probed: the window's closing blocks are unknown", SKIP)
     elif _pruned(header) or _pruned(logs):
         what = " and ".join(w for w, a in (("header", header), ("logs", logs)) if _pruned(a))
-        p.fail("pruned history", f"block {first:,} (the window's first): {what} pruned (4444)",
-               PRUNED_ADVICE, ON_CHAIN_ASSETS if _pruned(header) else p.log_assets,
-               why=f"the window's first block {first:,} is in pruned history (4444)")
+        p.fail(
+            "pruned history",
+            f"block {first:,} (the window's first): {what} pruned (4444)",
+            PRUNED_ADVICE,
+            ON_CHAIN_ASSETS if _pruned(header) else p.log_assets,
+            why=f"the window's first block {first:,} is in pruned history (4444)",
+        )
     elif isinstance(header, dict) and isinstance(logs, list):
-        p.row("pruned history", f"none at block {first:,} (the window's first): header and "
-              f"logs served", OK)
+        p.row(
+            "pruned history",
+            f"none at block {first:,} (the window's first): header and logs served",
+            OK,
+        )
     else:
         bad = header if not isinstance(header, dict) else logs
-        p.row("pruned history", f"block {first:,}: {_refusal(bad) if bad else 'null'}", WARN,
-              f"check that the node at {p.setting} serves old blocks and logs")
-        if not isinstance(logs, list) and not (isinstance(logs, RpcError)
-                                               and logs.kind == "range"):
-            p.block(LOG_ASSETS, f"eth_getLogs at block {first:,} fails ({_refusal(logs)})",
-                    f"use a node that serves eth_getLogs over the window at {p.setting}")
+        p.row(
+            "pruned history",
+            f"block {first:,}: {_refusal(bad) if bad else 'null'}",
+            WARN,
+            f"check that the node at {p.setting} serves old blocks and logs",
+        )
+        if not isinstance(logs, list) and not (isinstance(logs, RpcError) and logs.kind == "range"):
+            p.block(
+                LOG_ASSETS,
+                f"eth_getLogs at block {first:,} fails ({_refusal(logs)})",
+                f"use a node that serves eth_getLogs over the window at {p.setting}",
+            )
 
 
 def _log_calls(p: _ChainProbe, b: _Blocks, span: int | None) -> None:
     """The eth_getLogs calls each log scan needs, from the node's log range and blocks per
     day, against max_log_requests per part of PROGRESS_DAYS days (as the assets run)."""
     if b.per_day is None or span is None:
-        p.row("eth_getLogs calls", "not estimated: " + (
-            "blocks per day unknown" if b.per_day is None else "the node's log range is unknown"),
-            SKIP)
+        p.row(
+            "eth_getLogs calls",
+            "not estimated: "
+            + (
+                "blocks per day unknown" if b.per_day is None else "the node's log range is unknown"
+            ),
+            SKIP,
+        )
         return
     days = (p.run.end - p.run.start).days + 1
     part_days, limit = min(days, p.run.m["evm_assets"].PROGRESS_DAYS), p.rpc.max_log_requests
     addresses = p.run.m["labels"].addresses(p.chain.name)
-    filters = {"evm_issuance": len(p.run.m["extract"].issuance_filters(p.chain)),
-               "evm_exchange_flows": len(p.run.m["extract"].transfer_filters(p.chain, addresses))}
-    calls = {asset: (_calls(n, b.per_day * days, span), _calls(n, b.per_day * part_days, span))
-             for asset, n in filters.items()}
+    filters = {
+        "evm_issuance": len(p.run.m["extract"].issuance_filters(p.chain)),
+        "evm_exchange_flows": len(p.run.m["extract"].transfer_filters(p.chain, addresses)),
+    }
+    calls = {
+        asset: (_calls(n, b.per_day * days, span), _calls(n, b.per_day * part_days, span))
+        for asset, n in filters.items()
+    }
     estimates = [f"{asset.removeprefix('evm_')} ~{total:,}" for asset, (total, _) in calls.items()]
     rewind = None
     if p.logs_mode and b.first is not None:  # state at the final block, rewound to the window
         rewind = _calls(sum(filters.values()), max(1, b.final.number - b.first + 1), span)
         estimates.append(f"rewind from the final block ~{rewind:,}")
-    result = (f"{', '.join(estimates)} over {days:,} days at {span:,} blocks a call and "
-              f"~{b.per_day:,} blocks a day (max_log_requests: {limit:,} per "
-              f"{part_days}-day part)")
+    result = (
+        f"{', '.join(estimates)} over {days:,} days at {span:,} blocks a call and "
+        f"~{b.per_day:,} blocks a day (max_log_requests: {limit:,} per "
+        f"{part_days}-day part)"
+    )
     over = {asset: n for asset, n in calls.items() if n[1] > limit}
     if over or rewind is not None and rewind > limit:
         _too_many_calls(p, result, span, part_days, over, rewind)
@@ -726,19 +905,35 @@ def _log_calls(p: _ChainProbe, b: _Blocks, span: int | None) -> None:
         p.row("eth_getLogs calls", result, OK)
 
 
-def _too_many_calls(p: _ChainProbe, result: str, span: int, part_days: int,
-                    over: dict[str, tuple[int, int]], rewind: int | None) -> None:
+def _too_many_calls(
+    p: _ChainProbe,
+    result: str,
+    span: int,
+    part_days: int,
+    over: dict[str, tuple[int, int]],
+    rewind: int | None,
+) -> None:
     limit = p.rpc.max_log_requests
-    change = (f"a node or provider tier with wider log ranges (this one: {span:,} blocks), or "
-              f"fewer days per run")
+    change = (
+        f"a node or provider tier with wider log ranges (this one: {span:,} blocks), or "
+        f"fewer days per run"
+    )
     p.row("eth_getLogs calls", result, FAIL, change)
     for asset, (total, part) in over.items():
-        p.block((asset,), f"eth_getLogs over at most {span:,} blocks a call: ~{total:,} calls "
-                f"for the window, ~{part:,} per {part_days}-day part, over max_log_requests "
-                f"{limit:,}", change)
+        p.block(
+            (asset,),
+            f"eth_getLogs over at most {span:,} blocks a call: ~{total:,} calls "
+            f"for the window, ~{part:,} per {part_days}-day part, over max_log_requests "
+            f"{limit:,}",
+            change,
+        )
     if rewind is not None and rewind > limit:
-        p.block(STATE_ASSETS, f"rewinding from the final block takes ~{rewind:,} eth_getLogs "
-                f"calls, over max_log_requests {limit:,}", change)
+        p.block(
+            STATE_ASSETS,
+            f"rewinding from the final block takes ~{rewind:,} eth_getLogs "
+            f"calls, over max_log_requests {limit:,}",
+            change,
+        )
 
 
 # --- HTTP probes: one request per source, on the path its asset uses, read by its parser ----
@@ -754,19 +949,30 @@ def _defillama(run: _Run) -> None:
         payload = llama.get_json("/stablecoincharts/all")
     except SourceError as exc:
         why = _http_error(exc)
-        run.fail(check, f"unreachable: {why}", "check STABLEFLOW_DEFILLAMA_URL and the network",
-                 ("defillama_total_supply", "defillama_token_supply"),
-                 why=f"DefiLlama unreachable ({why})", fix="check STABLEFLOW_DEFILLAMA_URL")
+        run.fail(
+            check,
+            f"unreachable: {why}",
+            "check STABLEFLOW_DEFILLAMA_URL and the network",
+            ("defillama_total_supply", "defillama_token_supply"),
+            why=f"DefiLlama unreachable ({why})",
+            fix="check STABLEFLOW_DEFILLAMA_URL",
+        )
         return
     try:
         frame = run.m["defillama"].parse_total_supply(payload, run.start, run.end)
     except Exception as exc:  # noqa: BLE001 - the parser's complaint is the finding
         fix = "a window DefiLlama covers"
-        run.fail(check, _short(str(exc), 220), f"{fix} (STABLEFLOW_START_DATE, _END_DATE)",
-                 ("defillama_total_supply",), fix=fix)
+        run.fail(
+            check,
+            _short(str(exc), 220),
+            f"{fix} (STABLEFLOW_START_DATE, _END_DATE)",
+            ("defillama_total_supply",),
+            fix=fix,
+        )
         return
-    run.row(check, f"shape as expected; every day of the window present ({frame.height:,} "
-            f"days)", OK)
+    run.row(
+        check, f"shape as expected; every day of the window present ({frame.height:,} days)", OK
+    )
 
 
 def _coingecko(run: _Run) -> None:
@@ -777,75 +983,106 @@ def _coingecko(run: _Run) -> None:
     header = run.env.get("COINGECKO_API_KEY_HEADER", "x-cg-demo-api-key")
     gecko = run.source("coingecko", url, api_key=key, api_key_header=header)
     earliest = run.m["coingecko"].earliest_day(url, dt.datetime.now(dt.UTC).date())
-    tier = ("pro key" if header.lower() == "x-cg-pro-api-key" else "demo key") if key \
-        else "no key"
+    tier = ("pro key" if header.lower() == "x-cg-pro-api-key" else "demo key") if key else "no key"
     _coingecko_tier(run, gecko, tier, earliest)
     _coingecko_close(run, gecko, _coingecko_first_day(run, earliest), earliest)
 
 
-def _coingecko_tier(run: _Run, gecko: HttpSource, tier: str, earliest: dt.date | None
-                    ) -> None:
+def _coingecko_tier(run: _Run, gecko: HttpSource, tier: str, earliest: dt.date | None) -> None:
     check, url = "coingecko key tier", run.settings.coingecko_url
     host, days = urlsplit(url).hostname, run.m["coingecko"].PUBLIC_HISTORY_DAYS
     if earliest is not None and tier == "pro key":
-        run.row(check, f"{tier} sent to the public API ({host}), which serves {days} days of "
-                f"history: closes from {earliest} on", WARN,
-                f"STABLEFLOW_COINGECKO_URL={COINGECKO_PRO_URL}")
+        run.row(
+            check,
+            f"{tier} sent to the public API ({host}), which serves {days} days of "
+            f"history: closes from {earliest} on",
+            WARN,
+            f"STABLEFLOW_COINGECKO_URL={COINGECKO_PRO_URL}",
+        )
     elif earliest is not None:
-        run.row(check, f"{tier}: public API ({host}), {days} days of history: closes from "
-                f"{earliest} on", OK)
+        run.row(
+            check,
+            f"{tier}: public API ({host}), {days} days of history: closes from {earliest} on",
+            OK,
+        )
     elif host == urlsplit(COINGECKO_PRO_URL).hostname and tier == "no key":
-        run.fail(check, f"{tier}: paid API ({host}), all history", "set COINGECKO_API_KEY",
-                 ("coingecko_market_daily",), why=f"{host} without a key")
+        run.fail(
+            check,
+            f"{tier}: paid API ({host}), all history",
+            "set COINGECKO_API_KEY",
+            ("coingecko_market_daily",),
+            why=f"{host} without a key",
+        )
     elif host == urlsplit(COINGECKO_PRO_URL).hostname:
         run.row(check, f"{tier}: paid API ({host}), all history", OK)
     else:
-        run.row(check, f"{tier}: base URL {gecko.shown_url(url)}, not CoinGecko's public "
-                f"host: no known history limit", OK)
+        run.row(
+            check,
+            f"{tier}: base URL {gecko.shown_url(url)}, not CoinGecko's public "
+            f"host: no known history limit",
+            OK,
+        )
 
 
 def _coingecko_first_day(run: _Run, earliest: dt.date | None) -> dt.date:
     """The window's first day, or the oldest the tier serves when that is later (a fail)."""
     if earliest is None or run.start >= earliest:
         return run.start
-    run.fail("coingecko history", f"the window starts {run.start}, but the public API serves "
-             f"closes from {earliest} on ({run.m['coingecko'].PUBLIC_HISTORY_DAYS} days)",
-             f"a paid key (COINGECKO_API_KEY, COINGECKO_API_KEY_HEADER=x-cg-pro-api-key, "
-             f"STABLEFLOW_COINGECKO_URL={COINGECKO_PRO_URL}), or STABLEFLOW_START_DATE="
-             f"{earliest} or later", ("coingecko_market_daily",))
+    run.fail(
+        "coingecko history",
+        f"the window starts {run.start}, but the public API serves "
+        f"closes from {earliest} on ({run.m['coingecko'].PUBLIC_HISTORY_DAYS} days)",
+        f"a paid key (COINGECKO_API_KEY, COINGECKO_API_KEY_HEADER=x-cg-pro-api-key, "
+        f"STABLEFLOW_COINGECKO_URL={COINGECKO_PRO_URL}), or STABLEFLOW_START_DATE="
+        f"{earliest} or later",
+        ("coingecko_market_daily",),
+    )
     return min(earliest, run.end)
 
 
-def _coingecko_close(run: _Run, gecko: HttpSource, day: dt.date, earliest: dt.date | None
-                     ) -> None:
+def _coingecko_close(run: _Run, gecko: HttpSource, day: dt.date, earliest: dt.date | None) -> None:
     """The asset's first request, for the close of `day`."""
     cg, path = run.m["coingecko"], "/coins/bitcoin/market_chart/range"
     lo, hi = cg.request_ranges(day, day, earliest)[0]
     check = "coingecko history" if day == run.start else "coingecko reach"
     try:
-        payload = gecko.get_json(path, {"vs_currency": "usd", "from": lo, "to": hi,
-                                        "interval": "daily"})
+        payload = gecko.get_json(
+            path, {"vs_currency": "usd", "from": lo, "to": hi, "interval": "daily"}
+        )
         served = cg.parse_market_chart(payload, "bitcoin", day, day).height > 0
     except Exception as exc:  # noqa: BLE001 - every failure is a row
         why = f"{path} for the close of {day}: {_http_error(exc)}"
-        run.fail(check, why, "check STABLEFLOW_COINGECKO_URL, COINGECKO_API_KEY and its tier",
-                 ("coingecko_market_daily",), why=f"CoinGecko {why}")
+        run.fail(
+            check,
+            why,
+            "check STABLEFLOW_COINGECKO_URL, COINGECKO_API_KEY and its tier",
+            ("coingecko_market_daily",),
+            why=f"CoinGecko {why}",
+        )
         return
     if served:
         run.row(check, f"{path} served the close of {day}", OK)
     else:
-        run.fail(check, f"{path} has no close for {day}", "a window CoinGecko covers",
-                 ("coingecko_market_daily",))
+        run.fail(
+            check,
+            f"{path} has no close for {day}",
+            "a window CoinGecko covers",
+            ("coingecko_market_daily",),
+        )
 
 
 def _fear_greed(run: _Run) -> None:
     """The asset's path, newest values only."""
     payload = run.source("alternative.me", run.settings.alternative_me_url).get_json(
-        "/fng/", {"limit": 2})
+        "/fng/", {"limit": 2}
+    )
     run.m["alternative_me"].parse_fear_greed(payload, run.start, run.end)
     newest = payload["data"][0]["timestamp"] if payload.get("data") else None
-    seen = f" (newest value: {dt.datetime.fromtimestamp(int(newest), dt.UTC):%Y-%m-%d})" \
-        if newest else ""
+    seen = (
+        f" (newest value: {dt.datetime.fromtimestamp(int(newest), dt.UTC):%Y-%m-%d})"
+        if newest
+        else ""
+    )
     run.row("alternative.me /fng/", f"shape as expected{seen}", OK)
 
 
@@ -853,20 +1090,32 @@ def _fred(run: _Run) -> None:
     """One of the asset's series over the window's first week."""
     last = min(run.start + dt.timedelta(days=6), run.end)
     found = run.source("fred", run.settings.fred_url).get_csv(
-        "/graph/fredgraph.csv", {"id": "SP500", "cosd": run.start.isoformat(),
-                                 "coed": last.isoformat()})
+        "/graph/fredgraph.csv",
+        {"id": "SP500", "cosd": run.start.isoformat(), "coed": last.isoformat()},
+    )
     frame = run.m["fred"].parse_fredgraph(found, "SP500", run.start, last)
-    run.row("fred fredgraph.csv", f"shape as expected; SP500 {run.start}..{last}: "
-            f"{frame.height} trading days", OK)
+    run.row(
+        "fred fredgraph.csv",
+        f"shape as expected; SP500 {run.start}..{last}: {frame.height} trading days",
+        OK,
+    )
 
 
 # Per source: the probe, and if it raises, the row that becomes, the assets it stops and the
 # settings to check.
 _HTTP_PROBES = (
-    (_defillama, "defillama /stablecoincharts/all",
-     ("defillama_total_supply", "defillama_token_supply"), "STABLEFLOW_DEFILLAMA_URL"),
-    (_coingecko, "coingecko history", ("coingecko_market_daily",),
-     "STABLEFLOW_COINGECKO_URL, COINGECKO_API_KEY and its tier"),
+    (
+        _defillama,
+        "defillama /stablecoincharts/all",
+        ("defillama_total_supply", "defillama_token_supply"),
+        "STABLEFLOW_DEFILLAMA_URL",
+    ),
+    (
+        _coingecko,
+        "coingecko history",
+        ("coingecko_market_daily",),
+        "STABLEFLOW_COINGECKO_URL, COINGECKO_API_KEY and its tier",
+    ),
     (_fear_greed, "alternative.me /fng/", ("fear_greed_daily",), "STABLEFLOW_ALTERNATIVE_ME_URL"),
     (_fred, "fred fredgraph.csv", ("fred_series_daily",), "STABLEFLOW_FRED_URL"),
 )
@@ -905,13 +1154,18 @@ def _chain_endpoints(chain: Chain, env: Mapping[str, str], m: dict) -> list[tupl
         balances = m["chains"].balances_from(chain)
     except ValueError:
         balances = "(invalid)"
-    return [(f"{chain.name} rpc", f"{chain.rpc_url_env} = {shown}"),
-            (f"{chain.name} balances",
-             f"supply and balances from {balances} ({unkeyed.balances_setting})")]
+    return [
+        (f"{chain.name} rpc", f"{chain.rpc_url_env} = {shown}"),
+        (
+            f"{chain.name} balances",
+            f"supply and balances from {balances} ({unkeyed.balances_setting})",
+        ),
+    ]
 
 
-def _guarded(run: _Run, probe: Callable[[], None], name: str, assets: Sequence[str],
-             subject: str = "") -> None:
+def _guarded(
+    run: _Run, probe: Callable[[], None], name: str, assets: Sequence[str], subject: str = ""
+) -> None:
     """Run `probe`. A bug in it must not hide the other probes: its rows give way to one
     "stopped" row, and it stops `assets`."""
     kept = len(run.rows)
@@ -927,19 +1181,31 @@ def _guarded(run: _Run, probe: Callable[[], None], name: str, assets: Sequence[s
 def _report(run: _Run, window: str) -> Report:
     settings, chains = run.settings, run.m["chains"].CHAINS
     for chain in chains:
-        _guarded(run, partial(_probe_chain, run, chain), chain.name, ON_CHAIN_ASSETS,
-                 f"{chain.name}: ")
+        _guarded(
+            run, partial(_probe_chain, run, chain), chain.name, ON_CHAIN_ASSETS, f"{chain.name}: "
+        )
     _guarded(run, partial(_probe_http, run), "http", HTTP_ASSETS)
     endpoints = [e for chain in chains for e in _chain_endpoints(chain, run.env, run.m)]
-    endpoints += [("defillama", settings.defillama_url), ("coingecko", settings.coingecko_url),
-                  ("alternative.me", settings.alternative_me_url), ("fred", settings.fred_url)]
+    endpoints += [
+        ("defillama", settings.defillama_url),
+        ("coingecko", settings.coingecko_url),
+        ("alternative.me", settings.alternative_me_url),
+        ("fred", settings.fred_url),
+    ]
     # an HTTP source shows its URL as its client does: without its key
-    shown = [(name, run.clients[name].shown_url(url)
-              if isinstance(run.clients.get(name), HttpSource) else url)
-             for name, url in endpoints]
+    shown = [
+        (
+            name,
+            run.clients[name].shown_url(url)
+            if isinstance(run.clients.get(name), HttpSource)
+            else url,
+        )
+        for name, url in endpoints
+    ]
     requests = {name: client.requests_made for name, client in run.clients.items()}
-    return Report(window, shown, run.rows, run.blockers.verdicts(), requests,
-                  _secrets(run.env, chains))
+    return Report(
+        window, shown, run.rows, run.blockers.verdicts(), requests, _secrets(run.env, chains)
+    )
 
 
 def diagnose(rpc_options: dict | None = None) -> Report:
@@ -952,22 +1218,39 @@ def diagnose(rpc_options: dict | None = None) -> Report:
         settings = Settings.from_env()
     except ValueError as exc:
         blockers.add(ASSETS, str(exc), "fix the setting")
-        return Report("unknown", [], [Row("settings", str(exc), FAIL, "fix the setting")],
-                      blockers.verdicts(), {})
+        return Report(
+            "unknown",
+            [],
+            [Row("settings", str(exc), FAIL, "fix the setting")],
+            blockers.verdicts(),
+            {},
+        )
     start = settings.start_date
     end = settings.end_date or dt.datetime.now(dt.UTC).date() - _DAY
-    window = (f"{start}..{end} ({(end - start).days + 1:,} days; STABLEFLOW_START_DATE, "
-              f"STABLEFLOW_END_DATE{'' if settings.end_date else ' unset: up to yesterday'})")
+    window = (
+        f"{start}..{end} ({(end - start).days + 1:,} days; STABLEFLOW_START_DATE, "
+        f"STABLEFLOW_END_DATE{'' if settings.end_date else ' unset: up to yesterday'})"
+    )
     try:
         m = _load()
     except Exception as exc:  # noqa: BLE001 - chains.yaml or the label file is unusable
         why = _short(str(exc), 300)
         blockers.add(ON_CHAIN_ASSETS, why, "fix pipelines/chains.yaml or the label file")
-        return Report(window, [], [Row("configuration", why, FAIL, "fix pipelines/chains.yaml "
-                                       "or sql/seeds/exchange_labels.csv")],
-                      blockers.verdicts(), {})
-    return _report(_Run(settings, start, end, os.environ, m, rpc_options or {}, blockers),
-                   window)
+        return Report(
+            window,
+            [],
+            [
+                Row(
+                    "configuration",
+                    why,
+                    FAIL,
+                    "fix pipelines/chains.yaml or sql/seeds/exchange_labels.csv",
+                )
+            ],
+            blockers.verdicts(),
+            {},
+        )
+    return _report(_Run(settings, start, end, os.environ, m, rpc_options or {}, blockers), window)
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -975,13 +1258,19 @@ def diagnose(rpc_options: dict | None = None) -> Report:
 
 def _table(headers: Sequence[str], widths: Sequence[int], rows: Sequence[Sequence[str]]) -> str:
     """Fixed-width columns; long cells wrap within their column."""
+
     def lines(cells: Sequence[str]) -> list[str]:
-        wrapped = [textwrap.wrap(c, w, break_long_words=True, break_on_hyphens=False) or [""]
-                   for c, w in zip(cells, widths)]
+        wrapped = [
+            textwrap.wrap(c, w, break_long_words=True, break_on_hyphens=False) or [""]
+            for c, w in zip(cells, widths)
+        ]
         height = max(len(w) for w in wrapped)
-        return ["  ".join((w[i] if i < len(w) else "").ljust(width)
-                          for w, width in zip(wrapped, widths)).rstrip()
-                for i in range(height)]
+        return [
+            "  ".join(
+                (w[i] if i < len(w) else "").ljust(width) for w, width in zip(wrapped, widths)
+            ).rstrip()
+            for i in range(height)
+        ]
 
     out = lines(headers)
     out.append("  ".join("-" * w for w in widths))
@@ -993,20 +1282,40 @@ def _table(headers: Sequence[str], widths: Sequence[int], rows: Sequence[Sequenc
 def render(report: Report) -> str:
     """The report as text: endpoints, the probe table, the asset table, requests and the
     verdict. Secrets are masked as a last line of defence."""
-    out = ["stableflow doctor: will each ingest asset run against the configured endpoints?",
-           "", f"window: {report.window}"]
+    out = [
+        "stableflow doctor: will each ingest asset run against the configured endpoints?",
+        "",
+        f"window: {report.window}",
+    ]
     out += [f"{name}: {url}" for name, url in report.endpoints]
-    out += ["", _table(["check", "result", "status", "what to change"], [24, 50, 6, 38],
-                       [(r.check, r.result, r.status, r.change) for r in report.rows])]
-    out += ["", _table(["asset", "verdict", "why", "what to change"], [22, 12, 50, 38],
-                       [(v.asset, "will run" if v.runs else "will not run", v.why, v.change)
-                        for v in report.verdicts])]
+    out += [
+        "",
+        _table(
+            ["check", "result", "status", "what to change"],
+            [24, 50, 6, 38],
+            [(r.check, r.result, r.status, r.change) for r in report.rows],
+        ),
+    ]
+    out += [
+        "",
+        _table(
+            ["asset", "verdict", "why", "what to change"],
+            [22, 12, 50, 38],
+            [
+                (v.asset, "will run" if v.runs else "will not run", v.why, v.change)
+                for v in report.verdicts
+            ],
+        ),
+    ]
     cost = ", ".join(f"{name} {n}" for name, n in report.requests.items())
     out += ["", f"requests: {report.total_requests} HTTP requests in all ({cost})"]
     failing = [v.asset for v in report.verdicts if not v.runs]
-    out.append("verdict: every asset will run" if not failing else
-               f"verdict: {len(failing)} of {len(report.verdicts)} assets will not run: "
-               f"{', '.join(failing)}")
+    out.append(
+        "verdict: every asset will run"
+        if not failing
+        else f"verdict: {len(failing)} of {len(report.verdicts)} assets will not run: "
+        f"{', '.join(failing)}"
+    )
     text = "\n".join(out) + "\n"
     for secret in report.secrets:
         text = text.replace(secret, "***")
@@ -1019,8 +1328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argparse.ArgumentParser(
         prog="python -m pipelines.doctor",
         description="Probe the endpoints configured in the environment (about 20 requests) and "
-                    "say which ingest assets will run over the configured window; exit 1 if "
-                    "any will not.").parse_args(argv)
+        "say which ingest assets will run over the configured window; exit 1 if "
+        "any will not.",
+    ).parse_args(argv)
     report = diagnose()
     sys.stdout.write(render(report))
     sys.stdout.flush()

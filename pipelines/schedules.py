@@ -7,7 +7,8 @@ import dagster as dg
 from pipelines.jobs import daily_refresh_job
 
 # How long after midnight UTC a day counts as settled: it has ended, its closing blocks are
-# final (Ethereum finalises in about 13 minutes), and DefiLlama has written today's first snapshot (yesterday's close).
+# final (Ethereum finalises in about 13 minutes), and DefiLlama has written today's first
+# snapshot (yesterday's close).
 SETTLE_AFTER = dt.timedelta(hours=1, minutes=30)
 assert SETTLE_AFTER < dt.timedelta(days=1), "the schedule runs once a day, at this time of day"
 

@@ -11,7 +11,7 @@ finality anyway, the days whose closing blocks changed are ingested again.
 """
 
 import datetime as dt
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import dagster as dg
 
@@ -24,9 +24,16 @@ from pipelines.schedules import SETTLE_AFTER
 # A gap is requested again only after this long, so a run that fails (an API down for the
 # day) is retried the next hour rather than in a tight loop.
 RETRY_AFTER = dt.timedelta(hours=1)
-_RANGE_START, _RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
-_ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
-           dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+_RANGE_START, _RANGE_END = (
+    "dagster/asset_partition_range_start",
+    "dagster/asset_partition_range_end",
+)
+_ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
 def days_in_progress(instance: dg.DagsterInstance) -> set[str]:
@@ -36,14 +43,18 @@ def days_in_progress(instance: dg.DagsterInstance) -> set[str]:
     for run in instance.get_runs(dg.RunsFilter(statuses=_ACTIVE)):
         start, end = run.tags.get(_RANGE_START), run.tags.get(_RANGE_END)
         if start and end:
-            keys.update(d.isoformat() for d in days(dt.date.fromisoformat(start),
-                                                     dt.date.fromisoformat(end)))
+            keys.update(
+                d.isoformat()
+                for d in days(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+            )
         elif run.tags.get("dagster/partition"):
             keys.add(run.tags["dagster/partition"])
     return keys
 
 
-def missing_ranges(all_days: Sequence[str], materialized: Iterable[set[str]]) -> list[tuple[str, str]]:
+def missing_ranges(
+    all_days: Sequence[str], materialized: Iterable[set[str]]
+) -> list[tuple[str, str]]:
     """Contiguous runs of `all_days` (partition keys in order) missing from any of the sets."""
     have = set(all_days)
     for done in materialized:
@@ -63,10 +74,12 @@ def missing_ranges(all_days: Sequence[str], materialized: Iterable[set[str]]) ->
     return ranges
 
 
-def build_missing_days_sensor(job, partitions_def: dg.PartitionsDefinition,
-                              asset_keys: Sequence[dg.AssetKey]) -> dg.SensorDefinition:
+def build_missing_days_sensor(
+    job, partitions_def: dg.PartitionsDefinition, asset_keys: Sequence[dg.AssetKey]
+) -> dg.SensorDefinition:
     """The sensor for `job` (an asset job over `partitions_def`, e.g. daily_refresh),
     watching `asset_keys` (the raw assets)."""
+
     @dg.sensor(
         name="missing_days_sensor",
         job=job,
@@ -77,25 +90,35 @@ def build_missing_days_sensor(job, partitions_def: dg.PartitionsDefinition,
     )
     def missing_days_sensor(context: dg.SensorEvaluationContext):
         now = dt.datetime.now(dt.UTC)
-        # A day is due once it has ended and settled (finality, the sources' first snapshot of the new day),
-        # the same margin the daily schedule waits.
-        due = [day for day in partitions_def.get_partition_keys(current_time=now)
-               if dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
-               + dt.timedelta(days=1) + SETTLE_AFTER <= now]
+        # A day is due once it has ended and settled (finality, the sources' first snapshot of
+        # the new day), the same margin the daily schedule waits.
+        due = [
+            day
+            for day in partitions_def.get_partition_keys(current_time=now)
+            if dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
+            + dt.timedelta(days=1)
+            + SETTLE_AFTER
+            <= now
+        ]
         # Days a queued or running run will write are not requested again.
         going = days_in_progress(context.instance)
         due = [day for day in due if day not in going]
         ranges = missing_ranges(
-            due, (context.instance.get_materialized_partitions(k) for k in asset_keys))
+            due, (context.instance.get_materialized_partitions(k) for k in asset_keys)
+        )
         if not ranges:
-            return dg.SkipReason(f"no missing day among {len(due)} settled days "
-                                 "(or its run is in progress)")
+            return dg.SkipReason(
+                f"no missing day among {len(due)} settled days (or its run is in progress)"
+            )
         # The run key names the gap and the hour: a gap still open an hour later (its run
         # failed) is requested again, never twice within the hour.
         hour = now.strftime("%Y-%m-%dT%H")
-        return [dg.RunRequest(run_key=f"{start}..{end}@{hour}",
-                              tags={_RANGE_START: start, _RANGE_END: end})
-                for start, end in ranges]
+        return [
+            dg.RunRequest(
+                run_key=f"{start}..{end}@{hour}", tags={_RANGE_START: start, _RANGE_END: end}
+            )
+            for start, end in ranges
+        ]
 
     return missing_days_sensor
 
@@ -106,15 +129,18 @@ def build_missing_days_sensor(job, partitions_def: dg.PartitionsDefinition,
 REORG_LOOKBACK_DAYS = 30
 
 
-def reorged_days(warehouse: Warehouse, rpc: EvmRpc, chain: str,
-                 lookback_days: int = REORG_LOOKBACK_DAYS) -> list[str]:
+def reorged_days(
+    warehouse: Warehouse, rpc: EvmRpc, chain: str, lookback_days: int = REORG_LOOKBACK_DAYS
+) -> list[str]:
     """The stored days, among the newest `lookback_days`, from the first whose closing block
     hash the chain no longer has to the newest: the days to ingest again."""
     if not warehouse.table_exists("raw.evm_day_blocks"):
         return []
     stored = warehouse.read(
         "SELECT date, block_number, block_hash FROM raw.evm_day_blocks WHERE chain = ? "
-        "ORDER BY date DESC LIMIT ?", [chain, lookback_days]).sort("date")
+        "ORDER BY date DESC LIMIT ?",
+        [chain, lookback_days],
+    ).sort("date")
     if stored.is_empty():
         return []
     numbers = stored["block_number"].to_list()
@@ -128,16 +154,16 @@ def reorged_days(warehouse: Warehouse, rpc: EvmRpc, chain: str,
             except RpcError:
                 current[n] = None
     dates = [d.isoformat() for d in stored["date"]]
-    changed = [i for i, (n, h) in enumerate(zip(numbers, stored["block_hash"]))
-               if current[n] != h]
+    changed = [i for i, (n, h) in enumerate(zip(numbers, stored["block_hash"])) if current[n] != h]
     # The day before the first changed closing block may have gained or lost blocks after
     # its own (unchanged) closing block: it is ingested again too.
-    return dates[max(changed[0] - 1, 0):] if changed else []
+    return dates[max(changed[0] - 1, 0) :] if changed else []
 
 
 def build_reorg_sensor(job, chains: Sequence[Chain]) -> dg.SensorDefinition:
     """For `job` (the daily job): re-ingest the days whose stored closing blocks the chain
     no longer has."""
+
     @dg.sensor(
         name="reorg_sensor",
         job=job,
@@ -159,12 +185,17 @@ def build_reorg_sensor(job, chains: Sequence[Chain]) -> dg.SensorDefinition:
             rpc.expect_chain(chain.chain_id, chain.rpc_url_env)
             changed = reorged_days(context.resources.warehouse, rpc, chain.name)
             if changed and not set(changed) <= going:
-                context.log.warning(f"{chain.name}: the closing blocks of {changed[0]}.."
-                                    f"{changed[-1]} are no longer on the chain; ingesting "
-                                    "those days again")
-                requests.append(dg.RunRequest(
-                    run_key=f"reorg {chain.name} {changed[0]}..{changed[-1]}@{hour}",
-                    tags={_RANGE_START: changed[0], _RANGE_END: changed[-1]}))
+                context.log.warning(
+                    f"{chain.name}: the closing blocks of {changed[0]}.."
+                    f"{changed[-1]} are no longer on the chain; ingesting "
+                    "those days again"
+                )
+                requests.append(
+                    dg.RunRequest(
+                        run_key=f"reorg {chain.name} {changed[0]}..{changed[-1]}@{hour}",
+                        tags={_RANGE_START: changed[0], _RANGE_END: changed[-1]},
+                    )
+                )
         return requests or dg.SkipReason("every stored closing block is still on its chain")
 
     return reorg_sensor

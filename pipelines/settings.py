@@ -72,8 +72,9 @@ WORLDS = ("live", "sandbox")
 def _world() -> str:
     value = os.environ.get("STABLEFLOW_WORLD", "live")
     if value not in WORLDS:
-        raise ValueError(f"environment variable STABLEFLOW_WORLD={value!r}: expected one of "
-                         f"{', '.join(WORLDS)}")
+        raise ValueError(
+            f"environment variable STABLEFLOW_WORLD={value!r}: expected one of {', '.join(WORLDS)}"
+        )
     return value
 
 
@@ -95,19 +96,18 @@ class Settings:
     world: str = "live"
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         start = _date("STABLEFLOW_START_DATE", "2021-01-01")
         end = _date("STABLEFLOW_END_DATE", None)
         if end is not None and end < start:
-            raise ValueError(
-                f"STABLEFLOW_END_DATE={end} is before STABLEFLOW_START_DATE={start}"
-            )
+            raise ValueError(f"STABLEFLOW_END_DATE={end} is before STABLEFLOW_START_DATE={start}")
         return cls(
             start_date=start,
             end_date=end,
             warehouse_path=_path("STABLEFLOW_WAREHOUSE", "data/stableflow.duckdb"),
             analyst_warehouse_path=_path(
-                "STABLEFLOW_ANALYST_WAREHOUSE", "data/stableflow_analyst.duckdb"),
+                "STABLEFLOW_ANALYST_WAREHOUSE", "data/stableflow_analyst.duckdb"
+            ),
             defillama_url=os.environ.get(
                 "STABLEFLOW_DEFILLAMA_URL", "https://stablecoins.llama.fi"
             ),
@@ -115,9 +115,11 @@ class Settings:
                 "STABLEFLOW_COINGECKO_URL", "https://api.coingecko.com/api/v3"
             ),
             coingecko_min_interval_s=_float(
-                "STABLEFLOW_COINGECKO_MIN_INTERVAL_S", _coingecko_spacing_s()),
+                "STABLEFLOW_COINGECKO_MIN_INTERVAL_S", _coingecko_spacing_s()
+            ),
             alternative_me_url=os.environ.get(
-                "STABLEFLOW_ALTERNATIVE_ME_URL", "https://api.alternative.me"),
+                "STABLEFLOW_ALTERNATIVE_ME_URL", "https://api.alternative.me"
+            ),
             fred_url=os.environ.get("STABLEFLOW_FRED_URL", "https://fred.stlouisfed.org"),
             reports_dir=_path("STABLEFLOW_REPORTS_DIR", "reports"),
             world=_world(),

@@ -32,8 +32,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 from urllib.parse import urlsplit
 
 from starlette.responses import PlainTextResponse
@@ -62,7 +62,8 @@ def allowed_hosts(port: int, extra: str | None = None) -> frozenset[str]:
         if "*" in entry or "/" in entry or "@" in entry or entry.startswith(":"):
             raise ValueError(
                 f"{ALLOWED_HOSTS_ENV}: {entry!r} is not a host name or host:port as a browser "
-                "sends it in the Host header (no scheme, path or wildcard)")
+                "sends it in the Host header (no scheme, path or wildcard)"
+            )
         hosts.add(entry)
     return frozenset(hosts)
 
@@ -86,8 +87,7 @@ class HostGuard:
             await self.app(scope, receive, send)
             return
         status, text = refusal
-        logger.warning("refused %s %s: %s", scope.get("method", "WEBSOCKET"), scope["path"],
-                       text)
+        logger.warning("refused %s %s: %s", scope.get("method", "WEBSOCKET"), scope["path"], text)
         await PlainTextResponse(text, status_code=status)(scope, receive, send)
 
     def refusal(self, scope: Scope) -> tuple[int, str] | None:
@@ -100,16 +100,21 @@ class HostGuard:
                 headers[key] = value.decode("latin-1")
         host = headers.get("host", "").strip().lower()
         if host not in self.allowed:
-            return 400, (f"Invalid host header {host!r}: this Dagster UI answers only "
-                         f"{', '.join(sorted(self.allowed))} (see {ALLOWED_HOSTS_ENV})")
+            return 400, (
+                f"Invalid host header {host!r}: this Dagster UI answers only "
+                f"{', '.join(sorted(self.allowed))} (see {ALLOWED_HOSTS_ENV})"
+            )
         origin = headers.get("origin")
         if origin is not None:
             parts = urlsplit(origin.strip().lower())
             if parts.scheme not in ("http", "https") or parts.netloc not in self.allowed:
                 return 403, f"Cross-origin request refused (Origin {origin!r})"
         fetch_site = headers.get("sec-fetch-site", "").strip().lower()
-        if (scope["path"].rstrip("/") == self.graphql_path
-                and fetch_site not in ("", "same-origin", "none")):
+        if scope["path"].rstrip("/") == self.graphql_path and fetch_site not in (
+            "",
+            "same-origin",
+            "none",
+        ):
             return 403, f"Cross-site GraphQL request refused (Sec-Fetch-Site: {fetch_site})"
         return None
 
@@ -119,8 +124,9 @@ def build_app(workspace_process_context, allowed: Iterable[str]) -> HostGuard:
     from dagster_webserver.app import create_app_from_workspace_process_context
     from dagster_webserver.cli import _lifespan
 
-    app = create_app_from_workspace_process_context(workspace_process_context, "", 2000,
-                                                    lifespan=_lifespan)
+    app = create_app_from_workspace_process_context(
+        workspace_process_context, "", 2000, lifespan=_lifespan
+    )
     return HostGuard(app, allowed)
 
 
@@ -135,15 +141,30 @@ def _on_sigterm(signum, frame) -> None:
 @contextlib.contextmanager
 def _daemon(instance_ref: str, workspace_file: str) -> Iterator[None]:
     """The dagster daemon on the shared code server, stopped as `dagster dev` stops it."""
-    from dagster_shared.ipc import (get_ipc_shutdown_pipe, open_ipc_subprocess,
-                                    send_ipc_shutdown_message)
+    from dagster_shared.ipc import (
+        get_ipc_shutdown_pipe,
+        open_ipc_subprocess,
+        send_ipc_shutdown_message,
+    )
 
     read_fd, write_fd = get_ipc_shutdown_pipe()
     process = open_ipc_subprocess(
-        [sys.executable, "-m", "dagster._daemon", "run", "--log-level", "info",
-         "--shutdown-pipe", str(read_fd), "--instance-ref", instance_ref,
-         "--workspace", workspace_file],
-        pass_fds=[read_fd])
+        [
+            sys.executable,
+            "-m",
+            "dagster._daemon",
+            "run",
+            "--log-level",
+            "info",
+            "--shutdown-pipe",
+            str(read_fd),
+            "--instance-ref",
+            instance_ref,
+            "--workspace",
+            workspace_file,
+        ],
+        pass_fds=[read_fd],
+    )
     try:
         yield
     finally:
@@ -177,25 +198,44 @@ def serve(port: int, daemon: bool = True) -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         with contextlib.ExitStack() as stack:
-            instance = stack.enter_context(get_possibly_temporary_instance_for_cli(
-                "make ui", logger=logging.getLogger("dagster")))
-            target = ModuleTarget(module_name=LOCATION_MODULE, attribute=None,
-                                  working_directory=str(PROJECT_ROOT), location_name=None)
-            code_servers = stack.enter_context(ProxyServerManager(
-                instance=instance, workspace_load_target=target, code_server_log_level="info"))
+            instance = stack.enter_context(
+                get_possibly_temporary_instance_for_cli(
+                    "make ui", logger=logging.getLogger("dagster")
+                )
+            )
+            target = ModuleTarget(
+                module_name=LOCATION_MODULE,
+                attribute=None,
+                working_directory=str(PROJECT_ROOT),
+                location_name=None,
+            )
+            code_servers = stack.enter_context(
+                ProxyServerManager(
+                    instance=instance, workspace_load_target=target, code_server_log_level="info"
+                )
+            )
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="stableflow-ui-"))
             workspace_file = Path(folder) / "workspace.yaml"
             workspace_file.write_text(
-                yaml.dump({"load_from": code_servers.get_code_server_specs()}))
+                yaml.dump({"load_from": code_servers.get_code_server_specs()})
+            )
             if daemon:
-                stack.enter_context(_daemon(serialize_value(instance.get_ref()),
-                                            str(workspace_file)))
-            context = stack.enter_context(WorkspaceProcessContext(
-                instance, version=__version__,
-                workspace_load_target=WorkspaceFileTarget(paths=[str(workspace_file)])))
+                stack.enter_context(
+                    _daemon(serialize_value(instance.get_ref()), str(workspace_file))
+                )
+            context = stack.enter_context(
+                WorkspaceProcessContext(
+                    instance,
+                    version=__version__,
+                    workspace_load_target=WorkspaceFileTarget(paths=[str(workspace_file)]),
+                )
+            )
             app = build_app(context, allowed)
-            logger.info("Dagster UI on http://127.0.0.1:%s (answers Host %s)", port,
-                        ", ".join(sorted(allowed)))
+            logger.info(
+                "Dagster UI on http://127.0.0.1:%s (answers Host %s)",
+                port,
+                ", ".join(sorted(allowed)),
+            )
             uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the ExitStack has stopped everything
         pass
@@ -204,11 +244,17 @@ def serve(port: int, daemon: bool = True) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=3000)
-    parser.add_argument("--sandbox", action="store_true",
-                        help="plant the simulated chain and start the replay server first, "
-                             "and point the pipeline at them (what `make ui` does)")
-    parser.add_argument("--no-daemon", action="store_true",
-                        help="the webserver only: no schedules, sensors or queued runs")
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="plant the simulated chain and start the replay server first, "
+        "and point the pipeline at them (what `make ui` does)",
+    )
+    parser.add_argument(
+        "--no-daemon",
+        action="store_true",
+        help="the webserver only: no schedules, sensors or queued runs",
+    )
     args = parser.parse_args(argv)
     # Dagster's beta/superseded notices, here and in the code server and daemon we start.
     quiet.silence()
@@ -226,14 +272,19 @@ def main(argv: list[str] | None = None) -> None:
 def _serve_sandbox(port: int, daemon: bool) -> None:
     from sandbox.world import prepare_dagster_home, running_sandbox
 
-    print("sandbox: planting the simulated on-chain scenario and starting the replay server",
-          flush=True)
+    print(
+        "sandbox: planting the simulated on-chain scenario and starting the replay server",
+        flush=True,
+    )
     with running_sandbox() as (sandbox_env, _, server):
         os.environ.update(sandbox_env)
         prepare_dagster_home(os.environ)
-        print(f"sandbox: replay server on {server.url}, chain on "
-              f"{os.environ['STABLEFLOW_ETHEREUM_RPC_URL']}; UI on "
-              f"http://127.0.0.1:{port}", flush=True)
+        print(
+            f"sandbox: replay server on {server.url}, chain on "
+            f"{os.environ['STABLEFLOW_ETHEREUM_RPC_URL']}; UI on "
+            f"http://127.0.0.1:{port}",
+            flush=True,
+        )
         serve(port, daemon=daemon)
 
 

@@ -174,8 +174,12 @@ ISSUER = {"tether": TREASURY, "fiattoken": MINTER, "erc20": BRIDGE}
 # DefiLlama's stablecoin ids of the tokens the replay server has recordings for.
 LLAMA_IDS = {"USDT": 1, "USDC": 2}
 # Mean daily change of the seeded supply walks, per chain and token (0 where not listed).
-DRIFT = {("ethereum", "USDT"): 0.0006, ("ethereum", "USDC"): -0.0009,
-         ("arbitrum", "USDT"): 0.0015, ("arbitrum", "USDC"): 0.001}
+DRIFT = {
+    ("ethereum", "USDT"): 0.0006,
+    ("ethereum", "USDC"): -0.0009,
+    ("arbitrum", "USDT"): 0.0015,
+    ("arbitrum", "USDC"): 0.001,
+}
 # Tokens with no per-chain recording at all: the walk's level on SANDBOX_START, in tokens
 # (UNRECORDED_LEVEL for a chain not listed, so a chain added to chains.yaml plants as is).
 UNRECORDED = {("arbitrum", "USDT"): 100e6}
@@ -280,8 +284,9 @@ class Rpc:
         """One HTTP request for many calls; any error fails the whole batch."""
         if not calls:
             return []
-        body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p}
-                for i, (m, p) in enumerate(calls)]
+        body = [
+            {"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)
+        ]
         answer = self.session.post(self.url, json=body, timeout=120).json()
         if isinstance(answer, dict):
             raise RpcError(f"anvil rejected the batch: {answer}")
@@ -315,14 +320,16 @@ class _Pipeline:
     def __call__(self, calls: list[tuple[str, list]]) -> list:
         results = []
         for lo in range(0, len(calls), self.DEPTH):
-            chunk = calls[lo:lo + self.DEPTH]
+            chunk = calls[lo : lo + self.DEPTH]
             wire = []
             for method, params in chunk:
-                body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
-                                   "params": params}).encode()
-                wire.append(b"POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json"
-                            b"\r\nContent-Length: %d\r\n\r\n%s"
-                            % (self.host.encode(), len(body), body))
+                body = json.dumps(
+                    {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+                ).encode()
+                wire.append(
+                    b"POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json"
+                    b"\r\nContent-Length: %d\r\n\r\n%s" % (self.host.encode(), len(body), body)
+                )
             self.sock.sendall(b"".join(wire))
             results += [_result(m, p, self._answer()) for m, p in chunk]
         return results
@@ -371,8 +378,9 @@ class Anvil:
     persisted under ~/.foundry.
     """
 
-    def __init__(self, start: dt.date | int, *, chain_id: int = 1,
-                 keep_states: int = 50_000) -> None:
+    def __init__(
+        self, start: dt.date | int, *, chain_id: int = 1, keep_states: int = 50_000
+    ) -> None:
         self.genesis = start if isinstance(start, int) else genesis_time(start)
         self.chain_id = chain_id
         self.keep_states = keep_states
@@ -385,8 +393,10 @@ class Anvil:
 
     def __enter__(self) -> Anvil:
         if not ANVIL_BIN.exists():
-            raise FileNotFoundError(f"anvil not found at {ANVIL_BIN}: run `make install` "
-                                    "(npm ci installs the pinned @foundry-rs/anvil)")
+            raise FileNotFoundError(
+                f"anvil not found at {ANVIL_BIN}: run `make install` "
+                "(npm ci installs the pinned @foundry-rs/anvil)"
+            )
         self.port = _free_port()
         cmd = [
             str(ANVIL_BIN), "--host", "127.0.0.1", "--port", str(self.port),
@@ -401,8 +411,9 @@ class Anvil:
         ]  # fmt: skip
         # a file, not a pipe: nobody drains a pipe while anvil runs, and a full one would block it
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -435,8 +446,9 @@ def compile_contracts() -> dict[str, dict]:
     node_solc = ROOT / "node_modules/solc"
     if not node_solc.exists():
         raise FileNotFoundError(f"solc-js not found at {node_solc}: run `make install`")
-    out = subprocess.run(["node", str(CONTRACTS_DIR / "compile.js")], capture_output=True,
-                         text=True, cwd=ROOT)
+    out = subprocess.run(
+        ["node", str(CONTRACTS_DIR / "compile.js")], capture_output=True, text=True, cwd=ROOT
+    )
     if out.returncode != 0:
         raise RuntimeError(f"compiling sandbox/contracts failed:\n{out.stderr}")
     return json.loads(out.stdout)
@@ -461,9 +473,13 @@ def _recorded(chain: Chain, symbol: str, unit: int) -> dict[dt.date, int]:
         return {}
     balances = build_stablecoin(LLAMA_IDS[symbol], simulated=False)["chainBalances"]
     points = balances.get(chain.defillama_chain, {"tokens": []})["tokens"]
-    closes = {dt.datetime.fromtimestamp(p["date"], dt.UTC).date() - dt.timedelta(days=1):
-              _raw(p["circulating"]["peggedUSD"], unit)
-              for p in points if p.get("circulating", {}).get("peggedUSD")}
+    closes = {
+        dt.datetime.fromtimestamp(p["date"], dt.UTC).date() - dt.timedelta(days=1): _raw(
+            p["circulating"]["peggedUSD"], unit
+        )
+        for p in points
+        if p.get("circulating", {}).get("peggedUSD")
+    }
     return {day: raw for day, raw in closes.items() if SANDBOX_START <= day <= SANDBOX_END}
 
 
@@ -521,8 +537,7 @@ class GroundTruth:
     @classmethod
     def concat(cls, truths: list[GroundTruth]) -> GroundTruth:
         """Several chains' truths as one (each table's rows, chain after chain)."""
-        return cls(**{name: pl.concat([getattr(t, name) for t in truths])
-                      for name in cls.TABLES})
+        return cls(**{name: pl.concat([getattr(t, name) for t in truths]) for name in cls.TABLES})
 
     def write(self, directory: Path | str) -> None:
         directory = Path(directory)
@@ -532,8 +547,9 @@ class GroundTruth:
 
     @classmethod
     def read(cls, directory: Path | str) -> GroundTruth:
-        return cls(**{name: pl.read_parquet(Path(directory) / f"{name}.parquet")
-                      for name in cls.TABLES})
+        return cls(
+            **{name: pl.read_parquet(Path(directory) / f"{name}.parquet") for name in cls.TABLES}
+        )
 
 
 def story_problems(story: pl.DataFrame) -> list[str]:
@@ -542,18 +558,23 @@ def story_problems(story: pl.DataFrame) -> list[str]:
     problems = []
     told = story.filter(pl.col("first_date") < pl.col("last_date"))
     for chain, token, taxonomy, kind, first, last, low in told.select(
-            "chain", "token", "taxonomy", "kind", "first_tokens", "last_tokens",
-            "min_tokens").iter_rows():
+        "chain", "token", "taxonomy", "kind", "first_tokens", "last_tokens", "min_tokens"
+    ).iter_rows():
         if (taxonomy, token, kind) not in CLAIMS:
             continue
         lowest, highest = CLAIMS[(taxonomy, token, kind)]
         if not lowest <= last / first <= highest:
-            problems.append(f"{chain} {token} {kind} ({taxonomy}): last/first "
-                            f"{last / first:.3f} is not in {lowest}..{highest}")
-        if (taxonomy, token, kind) == (DEFAULT_TAXONOMY, "USDT", "spot") \
-                and last > low * (1 + NEAR_LOW):
-            problems.append(f"{chain} USDT spot: last day {last:,.0f} is not within "
-                            f"{NEAR_LOW:.0%} of the lowest {low:,.0f}")
+            problems.append(
+                f"{chain} {token} {kind} ({taxonomy}): last/first "
+                f"{last / first:.3f} is not in {lowest}..{highest}"
+            )
+        if (taxonomy, token, kind) == (DEFAULT_TAXONOMY, "USDT", "spot") and last > low * (
+            1 + NEAR_LOW
+        ):
+            problems.append(
+                f"{chain} USDT spot: last day {last:,.0f} is not within "
+                f"{NEAR_LOW:.0%} of the lowest {low:,.0f}"
+            )
     return problems
 
 
@@ -578,7 +599,8 @@ def _venues(labels: LabelSet, chain: Chain) -> dict[str, list[str]]:
     """The weighted venues the labels have on the chain, each with up to WALLETS wallets."""
     frame = labels.frame.with_columns(
         rank=pl.col("wallet_role").replace_strict(_ROLE_ORDER, default=len(_ROLE_ORDER)),
-        key=pl.col("address").str.to_lowercase())
+        key=pl.col("address").str.to_lowercase(),
+    )
     wallets = {}
     for venue, shares in weights(chain).items():
         missing = {t.symbol for t in chain.tokens} - set(shares)
@@ -588,20 +610,28 @@ def _venues(labels: LabelSet, chain: Chain) -> dict[str, list[str]]:
         if rows.height:
             wallets[venue] = [to_checksum_address(a) for a in rows["address"]]
     if not wallets:
-        raise ValueError(f"the labels have none of the weighted venues on {chain.name} "
-                         f"(sandbox/chain.py WEIGHTS)")
+        raise ValueError(
+            f"the labels have none of the weighted venues on {chain.name} "
+            f"(sandbox/chain.py WEIGHTS)"
+        )
     return wallets
 
 
 def _kinds(exchanges: pl.DataFrame, venues: list[str]) -> dict[str, dict[str, str]]:
     """{taxonomy: {venue: "spot" | "derivatives"}} from the labels' exchanges."""
-    known = {e: (d, m) for e, d, m in exchanges.select(
-        "exchange", "offers_derivatives", "main_business").iter_rows()}
+    known = {
+        e: (d, m)
+        for e, d, m in exchanges.select(
+            "exchange", "offers_derivatives", "main_business"
+        ).iter_rows()
+    }
     missing = [v for v in venues if v not in known]
     if missing:
         raise ValueError(f"the labels' exchanges do not classify {missing}")
-    return {"offers_derivatives": {v: "derivatives" if known[v][0] else "spot" for v in venues},
-            "main_business": {v: known[v][1] for v in venues}}
+    return {
+        "offers_derivatives": {v: "derivatives" if known[v][0] else "spot" for v in venues},
+        "main_business": {v: known[v][1] for v in venues},
+    }
 
 
 class _Planter:
@@ -615,12 +645,13 @@ class _Planter:
         self.unit = {s: 10**t.decimals for s, t in self.tokens.items()}
         self.path = supply_path(chain)
         labels = labels.on_chain(chain.name)
-        self.owner_of = {to_checksum_address(a): e for a, e in
-                         labels.frame.select("address", "exchange").iter_rows()}
+        self.owner_of = {
+            to_checksum_address(a): e
+            for a, e in labels.frame.select("address", "exchange").iter_rows()
+        }
         self.wallets = _venues(labels, chain)
         self.kinds = _kinds(labels.exchanges, list(self.wallets))
-        self.derivatives = {v: k == "derivatives"
-                            for v, k in self.kinds[DEFAULT_TAXONOMY].items()}
+        self.derivatives = {v: k == "derivatives" for v, k in self.kinds[DEFAULT_TAXONOMY].items()}
         self.bal: dict[str, dict[str, int]] = {s: {} for s in self.tokens}
         self.supply = {s: 0 for s in self.tokens}
         self.ops: list[_Op] = []
@@ -642,11 +673,23 @@ class _Planter:
             if b in self.wallets:
                 self.flow[(token, b)][0] += amount
 
-    def _op(self, token: str, sender: str, signature: str, *args: int | str,
-            event: tuple[str, int] | None = None) -> None:
+    def _op(
+        self,
+        token: str,
+        sender: str,
+        signature: str,
+        *args: int | str,
+        event: tuple[str, int] | None = None,
+    ) -> None:
         """A call of the token's contract; ``event``: (name, amount) for large_events."""
-        self.ops.append(_Op(sender, self.tokens[token].address, calldata(signature, *args),
-                            (token, *event) if event else None))
+        self.ops.append(
+            _Op(
+                sender,
+                self.tokens[token].address,
+                calldata(signature, *args),
+                (token, *event) if event else None,
+            )
+        )
 
     def transfer(self, token: str, src: str, dst: str, amount: int) -> None:
         self._move(token, src, dst, amount)
@@ -666,8 +709,9 @@ class _Planter:
         elif standard == "fiattoken":
             self._op(token, MINTER, "mint(address,uint256)", to, amount, event=("Mint", amount))
         else:
-            self._op(token, BRIDGE, "bridgeMint(address,uint256)", to, amount,
-                     event=("Transfer", amount))
+            self._op(
+                token, BRIDGE, "bridgeMint(address,uint256)", to, amount, event=("Transfer", amount)
+            )
 
     def _from_holders(self, token: str, amount: int) -> list[tuple[str, int]]:
         """(holder, part) covering ``amount``, richest holders first."""
@@ -690,8 +734,14 @@ class _Planter:
         for holder, part in self._from_holders(token, amount):
             if standard == "erc20":
                 self.bal[token][holder] -= part
-                self._op(token, BRIDGE, "bridgeBurn(address,uint256)", holder, part,
-                         event=("Transfer", part))
+                self._op(
+                    token,
+                    BRIDGE,
+                    "bridgeBurn(address,uint256)",
+                    holder,
+                    part,
+                    event=("Transfer", part),
+                )
             else:
                 self.transfer(token, holder, issuer, part)
         if standard == "tether":
@@ -751,15 +801,17 @@ class _Planter:
                     self.mint(symbol, wallet, part)
                 handed += r0
             if token.standard == "tether":
-                blacklisted = self._amount(symbol, total * self.rng.uniform(4e-4, 2e-3)
-                                           / self.unit[symbol])
+                blacklisted = self._amount(
+                    symbol, total * self.rng.uniform(4e-4, 2e-3) / self.unit[symbol]
+                )
                 self.mint(symbol, BLACKLISTED, blacklisted)
                 handed += blacklisted
             rest = total - handed
             assert rest > 0, f"{symbol} supply on {self.start} too small for the scenario"
             for i, holder in enumerate(HOLDERS):
-                self.mint(symbol, holder,
-                          rest // len(HOLDERS) + (rest % len(HOLDERS) if i == 0 else 0))
+                self.mint(
+                    symbol, holder, rest // len(HOLDERS) + (rest % len(HOLDERS) if i == 0 else 0)
+                )
 
     def day(self, index: int, day: dt.date) -> None:
         self.flow = {(t, v): [0, 0] for t in self.tokens for v in self.wallets}
@@ -777,8 +829,13 @@ class _Planter:
         if destroy_day and tether:
             destroyed = self.bal[token].get(BLACKLISTED, 0)
             self._op(token, TREASURY, "addBlackList(address)", BLACKLISTED)
-            self._op(token, TREASURY, "destroyBlackFunds(address)", BLACKLISTED,
-                     event=("DestroyedBlackFunds", destroyed))
+            self._op(
+                token,
+                TREASURY,
+                "destroyBlackFunds(address)",
+                BLACKLISTED,
+                event=("DestroyedBlackFunds", destroyed),
+            )
             self.bal[token][BLACKLISTED] = 0
             self.supply[token] -= destroyed
             self.burned[token] += destroyed
@@ -786,8 +843,11 @@ class _Planter:
         if net == 0:
             return
         unit = self.unit[token]
-        extra = self._amount(token, abs(net) / unit * self.rng.uniform(0.2, 0.6)) \
-            if index % 4 == 2 else 0
+        extra = (
+            self._amount(token, abs(net) / unit * self.rng.uniform(0.2, 0.6))
+            if index % 4 == 2
+            else 0
+        )
         mint, burn = (net + extra, extra) if net > 0 else (extra, -net + extra)
         derivatives = [v for v, d in self.derivatives.items() if d]
         if mint and tether and derivatives and mint > 4 * unit:
@@ -812,9 +872,12 @@ class _Planter:
             src = self.rng.choice([v for v in venues if not self.derivatives[v]] or venues)
             dst = self.rng.choice([v for v in venues if v != src])
             wallet = max(self.wallets[src], key=lambda w: self.bal[token].get(w, 0))
-            amount = min(self._amount(token, self.r0[(token, src)] / self.unit[token]
-                                      * self.rng.uniform(0.005, 0.02)),
-                         self.bal[token].get(wallet, 0))
+            amount = min(
+                self._amount(
+                    token, self.r0[(token, src)] / self.unit[token] * self.rng.uniform(0.005, 0.02)
+                ),
+                self.bal[token].get(wallet, 0),
+            )
             if amount:
                 self.transfer(token, wallet, self.rng.choice(self.wallets[dst]), amount)
         # each venue: deposits and withdrawals that put its reserve on the story's line
@@ -845,8 +908,9 @@ def _day_times(day: dt.date) -> list[int]:
     return [midnight + h * 3600 for h in hours]
 
 
-def _send(pipe: _Pipeline, nonces: dict[str, int],
-          blocks: list[tuple[int, list[_Op]]]) -> list[list[str]]:
+def _send(
+    pipe: _Pipeline, nonces: dict[str, int], blocks: list[tuple[int, list[_Op]]]
+) -> list[list[str]]:
     """Mines each (timestamp, ops) as one block; returns the transaction hashes."""
     calls = []
     for ts, ops in blocks:
@@ -854,9 +918,21 @@ def _send(pipe: _Pipeline, nonces: dict[str, int],
         for op in ops:
             nonce = nonces.get(op.sender, 0)
             nonces[op.sender] = nonce + 1
-            calls.append(("eth_sendTransaction", [{
-                "from": op.sender, "to": op.to, "data": op.data, "gas": TX_GAS,
-                "gasPrice": "0x1", "nonce": hex(nonce)}]))
+            calls.append(
+                (
+                    "eth_sendTransaction",
+                    [
+                        {
+                            "from": op.sender,
+                            "to": op.to,
+                            "data": op.data,
+                            "gas": TX_GAS,
+                            "gasPrice": "0x1",
+                            "nonce": hex(nonce),
+                        }
+                    ],
+                )
+            )
         calls.append(("evm_mine", []))
     results = iter(pipe(calls))
     hashes = []
@@ -867,27 +943,36 @@ def _send(pipe: _Pipeline, nonces: dict[str, int],
     return hashes
 
 
-def plant_scenario(url: str, labels: LabelSet, start: dt.date, end: dt.date,
-                   chain: Chain) -> GroundTruth:
+def plant_scenario(
+    url: str, labels: LabelSet, start: dt.date, end: dt.date, chain: Chain
+) -> GroundTruth:
     """Deploys ``chain``'s token contracts on a fresh anvil answering its chain id and plants
     the scenario (module docstring). ``labels``: a LabelSet (assets/ingest/labels.py); only
     its wallets on ``chain`` are used."""
     if not SANDBOX_START <= start <= end <= SANDBOX_END:
-        raise ValueError(f"window {start}..{end} is outside the sandbox window "
-                         f"{SANDBOX_START}..{SANDBOX_END}")
+        raise ValueError(
+            f"window {start}..{end} is outside the sandbox window {SANDBOX_START}..{SANDBOX_END}"
+        )
     rpc = Rpc(url)
     if int(rpc("eth_blockNumber"), 16) != 0:
         raise RuntimeError("plant_scenario needs a fresh anvil (block 0)")
     if int(rpc("eth_chainId"), 16) != chain.chain_id:
-        raise RuntimeError(f"the node answers chain id {int(rpc('eth_chainId'), 16)}, "
-                           f"{chain.name} is {chain.chain_id}: Anvil(start, chain_id=...)")
+        raise RuntimeError(
+            f"the node answers chain id {int(rpc('eth_chainId'), 16)}, "
+            f"{chain.name} is {chain.chain_id}: Anvil(start, chain_id=...)"
+        )
     planter = _Planter(labels, chain, start, end)
     code = compile_contracts()
-    setup_calls = [("anvil_setCode", [t.address, code[CONTRACTS[t.standard]]["runtime"]])
-                   for t in chain.tokens]
+    setup_calls = [
+        ("anvil_setCode", [t.address, code[CONTRACTS[t.standard]]["runtime"]]) for t in chain.tokens
+    ]
     setup_calls.append(("anvil_autoImpersonateAccount", [True]))
-    senders = {*ISSUER.values(), BLACKLISTED, *HOLDERS,
-               *(w for ws in planter.wallets.values() for w in ws)}
+    senders = {
+        *ISSUER.values(),
+        BLACKLISTED,
+        *HOLDERS,
+        *(w for ws in planter.wallets.values() for w in ws),
+    }
     setup_calls += [("anvil_setBalance", [s, hex(10**24)]) for s in sorted(senders)]
     rpc.batch(setup_calls)
 
@@ -907,9 +992,11 @@ def plant_scenario(url: str, labels: LabelSet, start: dt.date, end: dt.date,
             hashes = _send(pipe, nonces, list(zip(times, parts)))
             for ops, txs in zip(parts, hashes):
                 mined.append(txs)
-                rows["large_events"] += [(day, chain.name, *op.event[:2], tx, len(mined),
-                                          op.event[2])
-                                         for op, tx in zip(ops, txs) if op.event]
+                rows["large_events"] += [
+                    (day, chain.name, *op.event[:2], tx, len(mined), op.event[2])
+                    for op, tx in zip(ops, txs)
+                    if op.event
+                ]
             rows["blocks"].append((day, chain.name, len(mined), times[-1]))
             _book_day(rows, planter, day)
 
@@ -918,8 +1005,7 @@ def plant_scenario(url: str, labels: LabelSet, start: dt.date, end: dt.date,
         token = chain.tokens[0].symbol
         derivatives = [v for v, d in planter.derivatives.items() if d] or list(planter.wallets)
         planter.deposit(token, derivatives[0], 1_000 * planter.unit[token])
-        mined += _send(pipe, nonces, [(genesis_time(end + dt.timedelta(days=2)) + 30,
-                                       planter.ops)])
+        mined += _send(pipe, nonces, [(genesis_time(end + dt.timedelta(days=2)) + 30, planter.ops)])
     _check_chain(rpc, planter, mined)
     truth = _truth(rows, planter)
     # the default taxonomy's story holds by construction, whatever the labels; the
@@ -934,12 +1020,12 @@ def _book_day(rows: dict[str, list], planter: _Planter, day: dt.date) -> None:
     chain = planter.chain.name
     for token in planter.tokens:
         rows["supply"].append((day, chain, token, planter.supply[token]))
-        rows["issuance"].append((day, chain, token, planter.minted[token],
-                                 planter.burned[token]))
+        rows["issuance"].append((day, chain, token, planter.minted[token], planter.burned[token]))
         for venue, wallets in planter.wallets.items():
             rows["flows"].append((day, chain, token, venue, *planter.flow[(token, venue)]))
-            rows["reserves"] += [(day, chain, token, w, venue, planter.bal[token].get(w, 0))
-                                 for w in wallets]
+            rows["reserves"] += [
+                (day, chain, token, w, venue, planter.bal[token].get(w, 0)) for w in wallets
+            ]
 
 
 _SCHEMAS = {
@@ -947,8 +1033,12 @@ _SCHEMAS = {
     "issuance": {"minted_raw": pl.Int64, "burned_raw": pl.Int64},
     "reserves": {"address": pl.String, "exchange": pl.String, "balance_raw": pl.Int64},
     "flows": {"exchange": pl.String, "inflow_raw": pl.Int64, "outflow_raw": pl.Int64},
-    "large_events": {"event": pl.String, "tx_hash": pl.String, "block_number": pl.Int64,
-                     "amount_raw": pl.Int64},
+    "large_events": {
+        "event": pl.String,
+        "tx_hash": pl.String,
+        "block_number": pl.Int64,
+        "amount_raw": pl.Int64,
+    },
 }
 
 
@@ -964,44 +1054,71 @@ def _truth(rows: dict[str, list], planter: _Planter) -> GroundTruth:
         schema = {"date": pl.Date, "chain": pl.String, "token": pl.String, **columns}
         frame = pl.DataFrame(rows[name], schema=schema, orient="row")
         tables[name] = frame.with_columns(tokens(c) for c in columns if c.endswith("_raw"))
-    tables["blocks"] = pl.DataFrame(rows["blocks"], orient="row", schema={
-        "date": pl.Date, "chain": pl.String, "closing_block": pl.Int64,
-        "closing_timestamp": pl.Int64})
-    kinds = pl.DataFrame([(t, v, k) for t, venues in planter.kinds.items()
-                          for v, k in venues.items()],
-                         schema=["taxonomy", "exchange", "kind"], orient="row")
-    daily = (tables["reserves"].join(kinds, on="exchange")
-             .group_by("chain", "token", "taxonomy", "kind", "date")
-             .agg(pl.col("balance_raw").sum()).with_columns(tokens("balance_raw"))
-             .sort("chain", "token", "taxonomy", "kind", "date"))
-    tables["story"] = daily.group_by("chain", "token", "taxonomy", "kind",
-                                     maintain_order=True).agg(
-        first_date=pl.col("date").first(), last_date=pl.col("date").last(),
+    tables["blocks"] = pl.DataFrame(
+        rows["blocks"],
+        orient="row",
+        schema={
+            "date": pl.Date,
+            "chain": pl.String,
+            "closing_block": pl.Int64,
+            "closing_timestamp": pl.Int64,
+        },
+    )
+    kinds = pl.DataFrame(
+        [(t, v, k) for t, venues in planter.kinds.items() for v, k in venues.items()],
+        schema=["taxonomy", "exchange", "kind"],
+        orient="row",
+    )
+    daily = (
+        tables["reserves"]
+        .join(kinds, on="exchange")
+        .group_by("chain", "token", "taxonomy", "kind", "date")
+        .agg(pl.col("balance_raw").sum())
+        .with_columns(tokens("balance_raw"))
+        .sort("chain", "token", "taxonomy", "kind", "date")
+    )
+    tables["story"] = daily.group_by("chain", "token", "taxonomy", "kind", maintain_order=True).agg(
+        first_date=pl.col("date").first(),
+        last_date=pl.col("date").last(),
         first_tokens=pl.col("balance_tokens").first(),
         last_tokens=pl.col("balance_tokens").last(),
-        min_tokens=pl.col("balance_tokens").min(), max_tokens=pl.col("balance_tokens").max())
+        min_tokens=pl.col("balance_tokens").min(),
+        max_tokens=pl.col("balance_tokens").max(),
+    )
     return GroundTruth(**tables)
 
 
 def _check_chain(rpc: Rpc, planter: _Planter, mined: list[list[str]]) -> None:
     """The chain must be what the books say: a dropped, reordered or reverted tx shows here."""
     if int(rpc("eth_blockNumber"), 16) != len(mined):
-        raise RuntimeError(f"expected {len(mined)} blocks, anvil has "
-                           f"{int(rpc('eth_blockNumber'), 16)}")
-    blocks = rpc.batch([("eth_getBlockByNumber", [hex(n), False])
-                        for n in range(1, len(mined) + 1)])
+        raise RuntimeError(
+            f"expected {len(mined)} blocks, anvil has {int(rpc('eth_blockNumber'), 16)}"
+        )
+    blocks = rpc.batch(
+        [("eth_getBlockByNumber", [hex(n), False]) for n in range(1, len(mined) + 1)]
+    )
     for n, (block, hashes) in enumerate(zip(blocks, mined), start=1):
         if block["transactions"] != hashes:
             raise RuntimeError(f"block {n} does not hold the scenario's transactions in order")
     calls = []
     for symbol, token in planter.tokens.items():
         calls.append((token.address, "totalSupply()", None, planter.supply[symbol]))
-        calls += [(token.address, "balanceOf(address)", a, b)
-                  for a, b in sorted(planter.bal[symbol].items())]
-    got = rpc.batch([("eth_call", [{"to": to, "data": calldata(sig, *([a] if a else []))},
-                                   "latest"]) for to, sig, a, _ in calls])
-    bad = [(to, sig, a, want, int(g, 16))
-           for (to, sig, a, want), g in zip(calls, got) if int(g, 16) != want]
+        calls += [
+            (token.address, "balanceOf(address)", a, b)
+            for a, b in sorted(planter.bal[symbol].items())
+        ]
+    got = rpc.batch(
+        [
+            ("eth_call", [{"to": to, "data": calldata(sig, *([a] if a else []))}, "latest"])
+            for to, sig, a, _ in calls
+        ]
+    )
+    bad = [
+        (to, sig, a, want, int(g, 16))
+        for (to, sig, a, want), g in zip(calls, got)
+        if int(g, 16) != want
+    ]
     if bad:
-        raise RuntimeError(f"chain disagrees with the scenario's books (first 5 of {len(bad)}): "
-                           f"{bad[:5]}")
+        raise RuntimeError(
+            f"chain disagrees with the scenario's books (first 5 of {len(bad)}): {bad[:5]}"
+        )

@@ -19,7 +19,7 @@ import datetime as dt
 import os
 import sys
 import warnings
-from typing import Iterator
+from collections.abc import Iterator
 
 import polars as pl
 
@@ -34,8 +34,9 @@ BURIED = 200
 
 
 @contextlib.contextmanager
-def doctor_sandbox(start: dt.date = START, end: dt.date = END, node_profile: str = "geth"
-                   ) -> Iterator[tuple[dict[str, str], GroundTruth, dict[str, RpcProxy]]]:
+def doctor_sandbox(
+    start: dt.date = START, end: dt.date = END, node_profile: str = "geth"
+) -> Iterator[tuple[dict[str, str], GroundTruth, dict[str, RpcProxy]]]:
     """The replay server and one node per chain of STABLEFLOW_CHAINS with start..end planted
     and BURIED blocks after it, each behind an RPC proxy playing `node_profile`. Yields the
     environment pointing the pipeline (and the doctor) at them, the scenarios' ground truth
@@ -44,14 +45,17 @@ def doctor_sandbox(start: dt.date = START, end: dt.date = END, node_profile: str
         warnings.simplefilter("ignore")
         from assets.ingest.labels import load_labels
 
-    with ReplayServer() as server, \
-            planted_chains(start, end, load_labels(), buried=BURIED) as (node_urls, truth), \
-            contextlib.ExitStack() as stack:
-        proxies = {name: stack.enter_context(RpcProxy(url, profile=node_profile))
-                   for name, url in node_urls.items()}
+    with (
+        ReplayServer() as server,
+        planted_chains(start, end, load_labels(), buried=BURIED) as (node_urls, truth),
+        contextlib.ExitStack() as stack,
+    ):
+        proxies = {
+            name: stack.enter_context(RpcProxy(url, profile=node_profile))
+            for name, url in node_urls.items()
+        }
         env = sandbox_environment(server.url, {name: p.url for name, p in proxies.items()})
-        env |= {"STABLEFLOW_START_DATE": start.isoformat(),
-                "STABLEFLOW_END_DATE": end.isoformat()}
+        env |= {"STABLEFLOW_START_DATE": start.isoformat(), "STABLEFLOW_END_DATE": end.isoformat()}
         yield env, truth, proxies
 
 
@@ -64,14 +68,21 @@ def pruned_cutoff(truth: GroundTruth, chain: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--node", default="geth", choices=sorted(PROFILES),
-                        help="the node profile the sandbox chains are reached through")
+    parser.add_argument(
+        "--node",
+        default="geth",
+        choices=sorted(PROFILES),
+        help="the node profile the sandbox chains are reached through",
+    )
     parser.add_argument("--start", default=START.isoformat())
     parser.add_argument("--end", default=END.isoformat())
     args = parser.parse_args(argv)
     start, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
-    print(f"sandbox: planting {start}..{end} on local chains (anvil), {BURIED} blocks after "
-          f"it, and starting the replay server", flush=True)
+    print(
+        f"sandbox: planting {start}..{end} on local chains (anvil), {BURIED} blocks after "
+        f"it, and starting the replay server",
+        flush=True,
+    )
     with doctor_sandbox(start, end, args.node) as (env, truth, proxies):
         notes = []
         for name, proxy in proxies.items():
@@ -79,8 +90,11 @@ def main(argv: list[str] | None = None) -> int:
                 cutoff = pruned_cutoff(truth, name)
                 proxy.use("pruned", pruned_below=cutoff)
                 notes.append(f"{name}: history below block {cutoff} pruned (inside the window)")
-        print(f"sandbox: {', '.join(proxies)} reached through the '{args.node}' node profile "
-              f"(sandbox/rpc_proxy.py){''.join(f'; {n}' for n in notes)}\n", flush=True)
+        print(
+            f"sandbox: {', '.join(proxies)} reached through the '{args.node}' node profile "
+            f"(sandbox/rpc_proxy.py){''.join(f'; {n}' for n in notes)}\n",
+            flush=True,
+        )
         os.environ.update(env)
         from pipelines import doctor
 

@@ -21,8 +21,13 @@ import math
 
 from sandbox.jsonrpc_server import JsonRpcServer
 
-POW = [(0, 0), (1, 1438269988), (4_370_000, 1508131331), (12_965_000, 1628166822),
-       (15_537_393, 1663224162)]
+POW = [
+    (0, 0),
+    (1, 1438269988),
+    (4_370_000, 1508131331),
+    (12_965_000, 1628166822),
+    (15_537_393, 1663224162),
+]
 MERGE_BLOCK, MERGE_TIME = 15_537_394, 1663224179
 FINALITY = 96
 
@@ -66,8 +71,9 @@ class HeaderNode(JsonRpcServer):
     def handle(self, body: bytes) -> tuple[int, bytes]:
         payload = json.loads(body)
         self.requests += 1
-        answer = ([self.answer(c) for c in payload] if isinstance(payload, list)
-                  else self.answer(payload))
+        answer = (
+            [self.answer(c) for c in payload] if isinstance(payload, list) else self.answer(payload)
+        )
         return 200, json.dumps(answer).encode()
 
     def answer(self, call: dict) -> dict:
@@ -83,7 +89,16 @@ class HeaderNode(JsonRpcServer):
             number = int(tag, 16) if number is None else number
             if number > self.head:
                 return reply | {"result": None}
-            return reply | {"result": {"number": hex(number), "timestamp": hex(timestamp(number)),
-                                       "hash": block_hash(number)}}
-        return reply | {"error": {"code": -32601, "message": f"the method {method} does not "
-                                                             "exist/is not available"}}
+            return reply | {
+                "result": {
+                    "number": hex(number),
+                    "timestamp": hex(timestamp(number)),
+                    "hash": block_hash(number),
+                }
+            }
+        return reply | {
+            "error": {
+                "code": -32601,
+                "message": f"the method {method} does not exist/is not available",
+            }
+        }

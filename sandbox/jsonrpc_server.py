@@ -47,8 +47,9 @@ def _handler(server: JsonRpcServer) -> type[BaseHTTPRequestHandler]:
             server.seen(self.path)
             status, body = server.handle(self.rfile.read(int(self.headers["Content-Length"])))
             self.send_response(status)
-            self.send_header("Content-Type", "application/json" if body[:1] in (b"{", b"[")
-                             else "text/plain")
+            self.send_header(
+                "Content-Type", "application/json" if body[:1] in (b"{", b"[") else "text/plain"
+            )
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

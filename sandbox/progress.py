@@ -18,8 +18,10 @@ from collections.abc import Callable
 PLANNING_TICK_S = 15
 
 # "... - <run id> - <pid> - [<step> - ]<EVENT> - <text>": the step is absent on run events.
-_EVENT = re.compile(r" - [0-9a-f-]{36} - \d+ - (?:(?P<step>\S+) - )?(?P<event>[A-Z][A-Z_]+) - "
-                    r"(?P<text>.*)$")
+_EVENT = re.compile(
+    r" - [0-9a-f-]{36} - \d+ - (?:(?P<step>\S+) - )?(?P<event>[A-Z][A-Z_]+) - "
+    r"(?P<text>.*)$"
+)
 _MATERIALIZED = re.compile(r"Materialized value (?P<key>.+?)\.$")
 _FINISHED = re.compile(r'Finished execution of step "[^"]+" in (?P<took>[\d.]+m?s)')
 # Progress of long on-chain reads: "<step> <chain>: <done>/<total> days, <n> requests".
@@ -59,8 +61,10 @@ class RunProgress:
         return clock(time.monotonic() - self._started)
 
     def start(self, what: str) -> None:
-        self._out(f"  {self.elapsed()} planning {what}: Dagster builds the run's plan first "
-                  f"(a few minutes for years of days); nothing is read until the first step")
+        self._out(
+            f"  {self.elapsed()} planning {what}: Dagster builds the run's plan first "
+            f"(a few minutes for years of days); nothing is read until the first step"
+        )
         threading.Thread(target=self._tick, daemon=True).start()
 
     def _tick(self) -> None:
@@ -90,8 +94,10 @@ class RunProgress:
             took = _FINISHED.search(message)
             wrote = ", ".join(self._assets.pop(step, [])) or _step_name(step)
             status = "" if kind == "STEP_SUCCESS" else "FAILED "
-            self._out(f"  {self.elapsed()} [{self._done:>3}/{self.total}] {status}{wrote}"
-                      + (f" ({took['took']})" if took else ""))
+            self._out(
+                f"  {self.elapsed()} [{self._done:>3}/{self.total}] {status}{wrote}"
+                + (f" ({took['took']})" if took else "")
+            )
         elif kind in ("RUN_SUCCESS", "RUN_FAILURE"):
             self._first_step.set()
             self._out(f"  {self.elapsed()} {kind}")

@@ -38,13 +38,27 @@ from zoneinfo import ZoneInfo
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
 DEFAULT_CAPTURE = "2026-08-22"
 _LLAMA_META = {
-    1: {"id": "1", "name": "Tether", "symbol": "USDT", "gecko_id": "tether",
-        "pegType": "peggedUSD", "pegMechanism": "fiat-backed"},
-    2: {"id": "2", "name": "USD Coin", "symbol": "USDC", "gecko_id": "usd-coin",
-        "pegType": "peggedUSD", "pegMechanism": "fiat-backed"},
+    1: {
+        "id": "1",
+        "name": "Tether",
+        "symbol": "USDT",
+        "gecko_id": "tether",
+        "pegType": "peggedUSD",
+        "pegMechanism": "fiat-backed",
+    },
+    2: {
+        "id": "2",
+        "name": "USD Coin",
+        "symbol": "USDC",
+        "gecko_id": "usd-coin",
+        "pegType": "peggedUSD",
+        "pegMechanism": "fiat-backed",
+    },
 }
-_TOKEN_FILES = {1: "stablecoin1_usdt_circulating_daily.csv",
-                2: "stablecoin2_usdc_circulating_daily.csv"}
+_TOKEN_FILES = {
+    1: "stablecoin1_usdt_circulating_daily.csv",
+    2: "stablecoin2_usdc_circulating_daily.csv",
+}
 # DefiLlama's stablecoin server keeps `/stablecoin/{id}` history (tokens[] and every
 # chainBalances.<Chain>.tokens[]) only from unix time 1652241600 (2022-05-11 04:00 UTC):
 # getStablecoinData filters `balances.filter((item) => item.SK >= 1652241600)` ("currently
@@ -90,7 +104,8 @@ ZERO_ENTRIES = {
 _COINGECKO_HISTORY_REFUSAL = (
     "Your request exceeds the allowed time range. Public API users are limited to querying "
     "historical data within the past 365 days. Upgrade to a paid plan to enjoy full historical "
-    "data access: https://www.coingecko.com/en/api/pricing. ")
+    "data access: https://www.coingecko.com/en/api/pricing. "
+)
 
 
 def _utc(iso: str) -> dt.datetime:
@@ -112,8 +127,10 @@ def _point(ts: int, value: float, zero_entry: str) -> dict:
 def _recorded_totals(llama_id: int) -> dict[int, float]:
     """All-chain circulating supply per UTC midnight, as recorded."""
     with open(RECORDINGS / "defillama" / _TOKEN_FILES[llama_id]) as f:
-        return {_midnight(dt.date.fromisoformat(r["date"])): float(r["supply"])
-                for r in csv.DictReader(f)}
+        return {
+            _midnight(dt.date.fromisoformat(r["date"])): float(r["supply"])
+            for r in csv.DictReader(f)
+        }
 
 
 def _recorded_chains(llama_id: int) -> dict[str, dict[int, float]]:
@@ -162,8 +179,10 @@ def _simulated_chains(llama_id: int) -> dict[str, dict[int, float]]:
         if token is None or chain.defillama_chain.lower() in recorded:
             continue
         unit = 10**token.decimals
-        series[chain.defillama_chain] = {_midnight(day + dt.timedelta(days=1)): raw / unit
-                                         for day, raw in supply_path(chain)[symbol].items()}
+        series[chain.defillama_chain] = {
+            _midnight(day + dt.timedelta(days=1)): raw / unit
+            for day, raw in supply_path(chain)[symbol].items()
+        }
     return series
 
 
@@ -174,8 +193,12 @@ def _served_chains(llama_id: int, simulated: bool) -> dict[str, dict[int, float]
     return chains
 
 
-def build_stablecoin(llama_id: int, zero_entry: str = BEHAVIOUR["llama_zero_entry"],
-                     history_from: int | None = None, simulated: bool = True) -> dict:
+def build_stablecoin(
+    llama_id: int,
+    zero_entry: str = BEHAVIOUR["llama_zero_entry"],
+    history_from: int | None = None,
+    simulated: bool = True,
+) -> dict:
     """`/stablecoin/{id}` in DefiLlama's shape, from the flattened recordings.
 
     `history_from`: drop the days before this unix time, as the real server does from
@@ -185,15 +208,19 @@ def build_stablecoin(llama_id: int, zero_entry: str = BEHAVIOUR["llama_zero_entr
     simulated chains' series (`_simulated_chains`); sandbox/chain.py plants from the recorded
     ones only."""
     first = history_from if history_from is not None else -1
-    tokens = [_point(ts, v, zero_entry) for ts, v in _recorded_totals(llama_id).items()
-              if ts >= first]
+    tokens = [
+        _point(ts, v, zero_entry) for ts, v in _recorded_totals(llama_id).items() if ts >= first
+    ]
     chains = _served_chains(llama_id, simulated)
-    balances = {chain: [_point(ts, v, zero_entry) for ts, v in series.items() if ts >= first]
-                for chain, series in chains.items()}
+    balances = {
+        chain: [_point(ts, v, zero_entry) for ts, v in series.items() if ts >= first]
+        for chain, series in chains.items()
+    }
     return {
         **_LLAMA_META[llama_id],
-        "chainBalances": {chain: {"tokens": points} for chain, points in balances.items()
-                          if points},
+        "chainBalances": {
+            chain: {"tokens": points} for chain, points in balances.items() if points
+        },
         "currentChainBalances": {
             chain: {"peggedUSD": series[max(series)]} for chain, series in chains.items()
         },
@@ -243,8 +270,11 @@ def build_stablecoin_chart(llama_id: int, chain: str = "all") -> list[dict]:
     rows = []
     for ts, value in series.items():
         usd = round(value * prices.get(ts, 1.0), 2)
-        row = {"date": str(ts), "totalCirculating": {"peggedUSD": _json_number(value)},
-               "totalCirculatingUSD": {"peggedUSD": _json_number(usd)}}
+        row = {
+            "date": str(ts),
+            "totalCirculating": {"peggedUSD": _json_number(value)},
+            "totalCirculatingUSD": {"peggedUSD": _json_number(usd)},
+        }
         if per_chain:
             row["totalMintedUSD"] = {"peggedUSD": 0}
             row["totalBridgedToUSD"] = {"peggedUSD": 0}
@@ -255,8 +285,14 @@ def build_stablecoin_chart(llama_id: int, chain: str = "all") -> list[dict]:
 def build_fear_greed() -> list[dict]:
     """`/fng/` entries in alternative.me's shape (strings, newest first), from the recording."""
     with open(RECORDINGS / "alternative_me" / _FNG_FILE) as f:
-        rows = [{"value": r["fear_greed_index"], "value_classification": r["value_classification"],
-                 "timestamp": r["timestamp"]} for r in csv.DictReader(f)]
+        rows = [
+            {
+                "value": r["fear_greed_index"],
+                "value_classification": r["value_classification"],
+                "timestamp": r["timestamp"],
+            }
+            for r in csv.DictReader(f)
+        ]
     return sorted(rows, key=lambda r: int(r["timestamp"]), reverse=True)
 
 
@@ -311,7 +347,7 @@ class ReplayServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "ReplayServer":
+    def start(self) -> ReplayServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -320,14 +356,20 @@ class ReplayServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def __enter__(self) -> "ReplayServer":
+    def __enter__(self) -> ReplayServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def inject(self, path_prefix: str, mode: str, times: int = 1,
-               retry_after: float | None = None, delay_s: float = 0.0) -> None:
+    def inject(
+        self,
+        path_prefix: str,
+        mode: str,
+        times: int = 1,
+        retry_after: float | None = None,
+        delay_s: float = 0.0,
+    ) -> None:
         if mode not in {"429", "500", "slow", "truncated", "cut"}:
             raise ValueError(f"unknown fault mode {mode!r}")
         with self._lock:
@@ -366,8 +408,11 @@ class ReplayServer:
                 return None
         except (KeyError, ValueError):
             return None  # the endpoint itself answers a missing or bad `from`
-        status = {"timestamp": now, "error_code": 10012,
-                  "error_message": _COINGECKO_HISTORY_REFUSAL}
+        status = {
+            "timestamp": now,
+            "error_code": 10012,
+            "error_message": _COINGECKO_HISTORY_REFUSAL,
+        }
         return 401, json.dumps({"error": {"status": status}}).encode()
 
     def set_capture(self, capture: str) -> None:
@@ -402,8 +447,11 @@ class ReplayServer:
             if key not in self._stablecoin:
                 self._stablecoin[key] = json.dumps(build_stablecoin(*key)).encode()
             return 200, self._stablecoin[key]
-        if (len(parts) == 7 and parts[:4] == ["coingecko", "api", "v3", "coins"]
-                and parts[5:] == ["market_chart", "range"]):
+        if (
+            len(parts) == 7
+            and parts[:4] == ["coingecko", "api", "v3", "coins"]
+            and parts[5:] == ["market_chart", "range"]
+        ):
             return self._market_chart_range(parts[4], query)
         if parts == ["alternative_me", "fng"]:
             return self._fng(query)
@@ -436,7 +484,6 @@ class ReplayServer:
             sliced = {k: [p for p in points if lo <= p[0] < hi] for k, points in recorded.items()}
         return 200, json.dumps(sliced).encode()
 
-
     def _fng(self, query: dict[str, list[str]]) -> tuple[int, bytes]:
         try:
             limit = int(query.get("limit", ["1"])[0])
@@ -453,8 +500,11 @@ class ReplayServer:
         lo, hi = query.get("cosd", ["0000"])[0], query.get("coed", ["9999"])[0]
         legacy = self.behaviour["fred_legacy_csv"]
         lines = [f"{'DATE' if legacy else 'observation_date'},{series}"]
-        lines += [f"{day},{value or ('.' if legacy else '')}"
-                  for day, value in self._fred[series] if lo <= day <= hi]
+        lines += [
+            f"{day},{value or ('.' if legacy else '')}"
+            for day, value in self._fred[series]
+            if lo <= day <= hi
+        ]
         return 200, ("\n".join(lines) + "\n").encode()
 
 
@@ -485,17 +535,23 @@ def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                         server.api_keys[value] += 1
             fault = server._take_fault(url.path)
             if fault and fault.mode == "429":
-                headers = {} if fault.retry_after is None else {
-                    "Retry-After": f"{fault.retry_after:g}"}
-                return self._send(429, b'{"status":{"error_code":429,"error_message":'
-                                       b'"You\'ve exceeded the Rate Limit."}}', headers)
+                headers = (
+                    {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
+                )
+                return self._send(
+                    429,
+                    b'{"status":{"error_code":429,"error_message":'
+                    b'"You\'ve exceeded the Rate Limit."}}',
+                    headers,
+                )
             if fault and fault.mode == "500":
                 return self._send(500, b'{"error":"Internal Server Error"}')
             if fault and fault.mode == "slow":
                 time.sleep(fault.delay_s)
             query = parse_qs(url.query)
-            status, body = (server.refusal(url.path, query, self.headers)
-                            or server.answer(url.path, query))
+            status, body = server.refusal(url.path, query, self.headers) or server.answer(
+                url.path, query
+            )
             if fault and fault.mode == "truncated":
                 body = body[: len(body) // 2]
             if fault and fault.mode == "cut":

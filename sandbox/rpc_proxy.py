@@ -2,19 +2,31 @@
 
 anvil accepts anything; real clients and providers do not. The proxy plays a **node profile**
 (`PROFILES`), each modelled on a documented limit of a real client or provider, so the
-sandbox is never kinder than the world:
+sandbox is never kinder than the world. What each profile refuses (source):
 
-| profile | what it refuses (source) |
-|---|---|
-| `anvil` | nothing: the bare sandbox node |
-| `geth` | > 1,000 values per topic position or addresses (go-ethereum eth/filters: `maxSubTopics = 1000` since v1.14.0, PR #29535; `--rpc.logquerylimit` default 1000 since v1.16.4); > 1,000 calls per batch, "batch too large" (`--rpc.batch-request-limit`); a batch answer past 25 MB, -32003 "response too large" on the calls after it (`--rpc.batch-response-max-size`); request bodies over 5 MiB, HTTP 413 (rpc/http.go `defaultBodyLimit`) |
-| `erigon` | geth's topic limit with Erigon's message (`--rpc.logs.querylimit` 1000); > 100 calls per batch (`--rpc.batch.limit` default 100); eth_call results over 100,000 bytes (`--rpc.returndata.limit` default 100000) |
-| `infura` | an eth_getLogs answer of more than 10,000 logs: -32005 "query returned more than 10000 results" with a suggested range (Infura docs, eth_getLogs); ranges over 10,000 blocks: -32602 "range N exceeds limit of 10000" (what the live API answers, INFURA/infura issue #237) |
-| `alchemy-free` | eth_getLogs over more than 10 blocks (Alchemy docs, eth_getLogs: Free tier block range) |
-| `quicknode` | eth_getLogs over more than 10,000 blocks (5 on trial plans): HTTP 413 with -32614 "eth_getLogs is limited to a 10,000 range" (eternalsafe/wallet#57, OffchainLabs/arbitrum-sdk#609) |
-| `full-node` | geth, keeping state for the newest 128 blocks only: eth_call at older blocks fails "missing trie node" (go-ethereum issue #20874) |
-| `pruned` | geth with `--history.chain postmerge`: blocks and logs below a cutoff answer 4444 "pruned history unavailable" (go-ethereum core/history PrunedHistoryError) |
-| `wrong-chain` | geth, but eth_chainId answers 137 (a Polygon node behind the Ethereum URL) |
+- `anvil`: nothing: the bare sandbox node.
+- `geth`: > 1,000 values per topic position or addresses (go-ethereum eth/filters:
+  `maxSubTopics = 1000` since v1.14.0, PR #29535; `--rpc.logquerylimit` default 1000 since
+  v1.16.4); > 1,000 calls per batch, "batch too large" (`--rpc.batch-request-limit`); a batch
+  answer past 25 MB, -32003 "response too large" on the calls after it
+  (`--rpc.batch-response-max-size`); request bodies over 5 MiB, HTTP 413 (rpc/http.go
+  `defaultBodyLimit`).
+- `erigon`: geth's topic limit with Erigon's message (`--rpc.logs.querylimit` 1000); > 100
+  calls per batch (`--rpc.batch.limit` default 100); eth_call results over 100,000 bytes
+  (`--rpc.returndata.limit` default 100000).
+- `infura`: an eth_getLogs answer of more than 10,000 logs: -32005 "query returned more than
+  10000 results" with a suggested range (Infura docs, eth_getLogs); ranges over 10,000 blocks:
+  -32602 "range N exceeds limit of 10000" (what the live API answers, INFURA/infura issue #237).
+- `alchemy-free`: eth_getLogs over more than 10 blocks (Alchemy docs, eth_getLogs: Free tier
+  block range).
+- `quicknode`: eth_getLogs over more than 10,000 blocks (5 on trial plans): HTTP 413 with
+  -32614 "eth_getLogs is limited to a 10,000 range" (eternalsafe/wallet#57,
+  OffchainLabs/arbitrum-sdk#609).
+- `full-node`: geth, keeping state for the newest 128 blocks only: eth_call at older blocks
+  fails "missing trie node" (go-ethereum issue #20874).
+- `pruned`: geth with `--history.chain postmerge`: blocks and logs below a cutoff answer 4444
+  "pruned history unavailable" (go-ethereum core/history PrunedHistoryError).
+- `wrong-chain`: geth, but eth_chainId answers 137 (a Polygon node behind the Ethereum URL).
 
 Besides, on demand: answer the next N requests (holding a call of `limit_method`, if set)
 with a rate-limit error inside HTTP 200; cut the answer to the next request holding a call of
@@ -35,8 +47,13 @@ import requests
 
 from sandbox.jsonrpc_server import JsonRpcServer
 
-_STATE_METHODS = {"eth_call": 1, "eth_getBalance": 1, "eth_getCode": 1,
-                  "eth_getStorageAt": 2, "eth_getTransactionCount": 1}
+_STATE_METHODS = {
+    "eth_call": 1,
+    "eth_getBalance": 1,
+    "eth_getCode": 1,
+    "eth_getStorageAt": 2,
+    "eth_getTransactionCount": 1,
+}
 
 
 @dataclass(frozen=True)
@@ -51,9 +68,11 @@ class NodeProfile:
     max_log_blocks: int | None = None
     # the refusal of a wider range: code and message ({span} blocks asked, {limit}, {lo}, {hi})
     range_error: tuple[int, str] = (
-        -32600, "Under the Free tier plan, you can make eth_getLogs requests with up to a "
+        -32600,
+        "Under the Free tier plan, you can make eth_getLogs requests with up to a "
         "{limit} block range. Based on your parameters, this block range should work: "
-        "[{lo}, {hi}]. Upgrade to PAYG for expanded block range.")
+        "[{lo}, {hi}]. Upgrade to PAYG for expanded block range.",
+    )
     range_status: int = 200  # the HTTP status an answer holding a range refusal goes out with
     max_log_results: int | None = None
     state_blocks: int | None = None  # state kept for this many newest blocks
@@ -62,25 +81,42 @@ class NodeProfile:
     chain_id: int | None = None  # what eth_chainId answers instead of the node's own
 
 
-_GETH = dict(topic_values=1000, max_batch=1000, max_batch_response=25_000_000,
-             max_body=5 * 1024 * 1024)
-PROFILES = {p.name: p for p in [
-    NodeProfile("anvil"),
-    NodeProfile("geth", **_GETH),
-    NodeProfile("erigon", topic_values=1000, max_batch=100,
-                topic_message="query exceeds the maximum of 1000 addresses or topics per "
-                              "search position",
-                batch_message="batch limit 100 exceeded", max_return_bytes=100_000),
-    NodeProfile("infura", max_log_results=10_000, max_log_blocks=10_000,
-                range_error=(-32602, "range {span} exceeds limit of {limit}")),
-    NodeProfile("alchemy-free", max_log_blocks=10),
-    NodeProfile("quicknode", max_log_blocks=10_000, range_status=413,
-                range_error=(-32614, "eth_getLogs is limited to a {limit:,} range")),
-    NodeProfile("full-node", **_GETH, state_blocks=128),
-    # the cutoff is set per chain: RpcProxy(..., pruned_below=N)
-    NodeProfile("pruned", **_GETH, pruned_below=0),
-    NodeProfile("wrong-chain", **_GETH, chain_id=137),
-]}
+_GETH = dict(
+    topic_values=1000, max_batch=1000, max_batch_response=25_000_000, max_body=5 * 1024 * 1024
+)
+PROFILES = {
+    p.name: p
+    for p in [
+        NodeProfile("anvil"),
+        NodeProfile("geth", **_GETH),
+        NodeProfile(
+            "erigon",
+            topic_values=1000,
+            max_batch=100,
+            topic_message="query exceeds the maximum of 1000 addresses or topics per "
+            "search position",
+            batch_message="batch limit 100 exceeded",
+            max_return_bytes=100_000,
+        ),
+        NodeProfile(
+            "infura",
+            max_log_results=10_000,
+            max_log_blocks=10_000,
+            range_error=(-32602, "range {span} exceeds limit of {limit}"),
+        ),
+        NodeProfile("alchemy-free", max_log_blocks=10),
+        NodeProfile(
+            "quicknode",
+            max_log_blocks=10_000,
+            range_status=413,
+            range_error=(-32614, "eth_getLogs is limited to a {limit:,} range"),
+        ),
+        NodeProfile("full-node", **_GETH, state_blocks=128),
+        # the cutoff is set per chain: RpcProxy(..., pruned_below=N)
+        NodeProfile("pruned", **_GETH, pruned_below=0),
+        NodeProfile("wrong-chain", **_GETH, chain_id=137),
+    ]
+}
 
 
 def _error(call: dict, code: int, message: str) -> dict:
@@ -88,8 +124,13 @@ def _error(call: dict, code: int, message: str) -> dict:
 
 
 class RpcProxy(JsonRpcServer):
-    def __init__(self, upstream: str, max_log_blocks: int | None = None,
-                 profile: str | NodeProfile = "anvil", pruned_below: int | None = None):
+    def __init__(
+        self,
+        upstream: str,
+        max_log_blocks: int | None = None,
+        profile: str | NodeProfile = "anvil",
+        pruned_below: int | None = None,
+    ):
         super().__init__()
         self.upstream = upstream
         base = PROFILES[profile] if isinstance(profile, str) else profile
@@ -121,8 +162,11 @@ class RpcProxy(JsonRpcServer):
     def use(self, profile: str | NodeProfile, pruned_below: int | None = None) -> None:
         """Play another profile from the next request on."""
         base = PROFILES[profile] if isinstance(profile, str) else profile
-        self.profile = dataclasses.replace(base, pruned_below=pruned_below) \
-            if pruned_below is not None else base
+        self.profile = (
+            dataclasses.replace(base, pruned_below=pruned_below)
+            if pruned_below is not None
+            else base
+        )
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -142,8 +186,12 @@ class RpcProxy(JsonRpcServer):
         return {a["id"]: a for a in answers}
 
     def _head(self) -> int:
-        return int(self._upstream([{"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber",
-                                    "params": []}])[0]["result"], 16)
+        return int(
+            self._upstream(
+                [{"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber", "params": []}]
+            )[0]["result"],
+            16,
+        )
 
     @staticmethod
     def _block_param(call: dict) -> int | None:
@@ -161,14 +209,24 @@ class RpcProxy(JsonRpcServer):
         """(kind, error answer) when the profile refuses this call before the node sees it."""
         p, method = self.profile, call.get("method")
         block = self._block_param(call)
-        if p.pruned_below and method == "eth_getBlockByNumber" and block is not None \
-                and block < p.pruned_below:
+        if (
+            p.pruned_below
+            and method == "eth_getBlockByNumber"
+            and block is not None
+            and block < p.pruned_below
+        ):
             return "pruned", _error(call, 4444, "pruned history unavailable")
-        if p.state_blocks is not None and method in _STATE_METHODS and block is not None \
-                and head is not None and block < head - p.state_blocks:
+        if (
+            p.state_blocks is not None
+            and method in _STATE_METHODS
+            and block is not None
+            and head is not None
+            and block < head - p.state_blocks
+        ):
             root = "0x" + format(block, "064x")
-            return "state", _error(call, -32000, f"missing trie node {root[2:]} (path ) "
-                                                 f"state {root} is not available")
+            return "state", _error(
+                call, -32000, f"missing trie node {root[2:]} (path ) state {root} is not available"
+            )
         if method != "eth_getLogs":
             return None
         flt = (call.get("params") or [{}])[0]
@@ -177,16 +235,24 @@ class RpcProxy(JsonRpcServer):
             return "pruned", _error(call, 4444, "pruned history unavailable")
         positions = [flt.get("address")] + list(flt.get("topics") or [])
         if p.topic_values is not None and any(
-                isinstance(v, list) and len(v) > p.topic_values for v in positions):
+            isinstance(v, list) and len(v) > p.topic_values for v in positions
+        ):
             return "topics", _error(call, -32602, p.topic_message)
         span = min(self.max_log_blocks or 2**62, p.max_log_blocks or 2**62)
         if hi - lo + 1 > span:
             if p.max_log_blocks == span:
                 code, message = p.range_error
-                return "range", _error(call, code, message.format(
-                    span=hi - lo + 1, limit=span, lo=hex(lo), hi=hex(lo + span - 1)))
-            return "range", _error(call, -32005, "query returned more than 10000 results. Try "
-                                   f"with this block range [{hex(lo)}, {hex(lo + span - 1)}].")
+                return "range", _error(
+                    call,
+                    code,
+                    message.format(span=hi - lo + 1, limit=span, lo=hex(lo), hi=hex(lo + span - 1)),
+                )
+            return "range", _error(
+                call,
+                -32005,
+                "query returned more than 10000 results. Try "
+                f"with this block range [{hex(lo)}, {hex(lo + span - 1)}].",
+            )
         return None
 
     def _answer(self, calls: list[dict]) -> tuple[list[dict], int]:
@@ -197,8 +263,9 @@ class RpcProxy(JsonRpcServer):
             # respondWithBatchTooLarge)
             self.refused["batch"] += 1
             return [_error(calls[0], -32600, p.batch_message)], 200
-        needs_head = p.state_blocks is not None and any(c.get("method") in _STATE_METHODS
-                                                        for c in calls)
+        needs_head = p.state_blocks is not None and any(
+            c.get("method") in _STATE_METHODS for c in calls
+        )
         head = self._head() if needs_head else None
         refusals = {i: r for i, c in enumerate(calls) if (r := self._refusal(c, head))}
         for kind, _ in refusals.values():
@@ -214,22 +281,38 @@ class RpcProxy(JsonRpcServer):
             if call.get("method") == "eth_chainId" and p.chain_id is not None:
                 answer["result"] = hex(p.chain_id)
             result = answer.get("result")
-            if call.get("method") == "eth_call" and p.max_return_bytes is not None \
-                    and isinstance(result, str) and (len(result) - 2) // 2 > p.max_return_bytes:
+            if (
+                call.get("method") == "eth_call"
+                and p.max_return_bytes is not None
+                and isinstance(result, str)
+                and (len(result) - 2) // 2 > p.max_return_bytes
+            ):
                 self.refused["return"] += 1
-                answer = _error(call, -32000, f"call returned result on length "
-                                f"{(len(result) - 2) // 2} exceeding --rpc.returndata.limit "
-                                f"{p.max_return_bytes}")
-            if call.get("method") == "eth_getLogs" and p.max_log_results is not None \
-                    and isinstance(result, list) and len(result) > p.max_log_results:
+                answer = _error(
+                    call,
+                    -32000,
+                    f"call returned result on length "
+                    f"{(len(result) - 2) // 2} exceeding --rpc.returndata.limit "
+                    f"{p.max_return_bytes}",
+                )
+            if (
+                call.get("method") == "eth_getLogs"
+                and p.max_log_results is not None
+                and isinstance(result, list)
+                and len(result) > p.max_log_results
+            ):
                 flt = call["params"][0]
                 lo = int(flt["fromBlock"], 16)
                 # Infura suggests a range that would have held the cap
                 last = int(result[p.max_log_results - 1]["blockNumber"], 16) - 1
                 self.refused["results"] += 1
-                answer = _error(call, -32005, f"query returned more than "
-                                f"{p.max_log_results} results. Try with this block range "
-                                f"[{hex(lo)}, {hex(max(lo, last))}].")
+                answer = _error(
+                    call,
+                    -32005,
+                    f"query returned more than "
+                    f"{p.max_log_results} results. Try with this block range "
+                    f"[{hex(lo)}, {hex(max(lo, last))}].",
+                )
             elif p.max_batch_response is not None and size > p.max_batch_response:
                 self.refused["response"] += 1
                 answer = _error(call, -32003, "response too large")
@@ -250,7 +333,9 @@ class RpcProxy(JsonRpcServer):
         with self._lock:
             self.http_requests += 1
             self.calls.update(c.get("method") for c in calls)
-            metered = bool(self.rate_limit_every) and self.http_requests % self.rate_limit_every == 0
+            metered = (
+                bool(self.rate_limit_every) and self.http_requests % self.rate_limit_every == 0
+            )
             limited = metered or self.rate_limit_next > 0 and self.limit_method in (None, *methods)
             self.rate_limit_next -= 1 if limited and not metered else 0
             self.rate_limited += 1 if limited else 0
@@ -260,11 +345,12 @@ class RpcProxy(JsonRpcServer):
             self.cut_method = None if cut else self.cut_method
             self.cut += 1 if cut else 0
         if limited or failed:
-            code, message = ((-32005, "request rate exceeded") if limited
-                             else (-32603, "internal error"))
+            code, message = (
+                (-32005, "request rate exceeded") if limited else (-32603, "internal error")
+            )
             answers, status = [_error(c, code, message) for c in calls], 200
         else:
             answers, status = self._answer(calls)
         single = not isinstance(payload, list) and len(answers) == 1
         body = json.dumps(answers[0] if single else answers).encode()
-        return status, body[:len(body) // 2] if cut else body
+        return status, body[: len(body) // 2] if cut else body

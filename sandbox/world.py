@@ -8,8 +8,9 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from pipelines.chains import CHAINS, CONFIGURED, Chain
 from sandbox.chain import Anvil, GroundTruth, Rpc, compile_contracts, plant_scenario
@@ -59,14 +60,19 @@ def bury(rpc_url: str, blocks: int = FINALITY_DEPTH + 6) -> None:
 def _labels(labels: LabelSet | None) -> LabelSet:
     if labels is None:
         from assets.ingest.labels import load_labels
+
         labels = load_labels()
     return labels
 
 
 @contextlib.contextmanager
-def planted_chain(start: dt.date, end: dt.date, labels: LabelSet | None = None,
-                  buried: int = FINALITY_DEPTH + 6, chain: Chain = CONFIGURED[0]
-                  ) -> Iterator[tuple[str, GroundTruth]]:
+def planted_chain(
+    start: dt.date,
+    end: dt.date,
+    labels: LabelSet | None = None,
+    buried: int = FINALITY_DEPTH + 6,
+    chain: Chain = CONFIGURED[0],
+) -> Iterator[tuple[str, GroundTruth]]:
     """A fresh local node of ``chain`` with the scenario for start..end planted (labels: a
     LabelSet, default the label files) and ``buried`` empty blocks after it, so its last day
     is final. Yields the node's URL and the scenario's ground truth."""
@@ -75,9 +81,13 @@ def planted_chain(start: dt.date, end: dt.date, labels: LabelSet | None = None,
 
 
 @contextlib.contextmanager
-def planted_chains(start: dt.date, end: dt.date, labels: LabelSet | None = None,
-                   chains: tuple[Chain, ...] = CHAINS, buried: int = FINALITY_DEPTH + 6
-                   ) -> Iterator[tuple[dict[str, str], GroundTruth]]:
+def planted_chains(
+    start: dt.date,
+    end: dt.date,
+    labels: LabelSet | None = None,
+    chains: tuple[Chain, ...] = CHAINS,
+    buried: int = FINALITY_DEPTH + 6,
+) -> Iterator[tuple[dict[str, str], GroundTruth]]:
     """One fresh local node per chain, planted and buried as ``planted_chain`` does, all at
     once (each anvil is its own process: planting them side by side keeps the demo's
     start-up short). Yields {chain name: node URL} and the chains' combined ground truth."""
@@ -108,13 +118,15 @@ def running_sandbox(
     Yields the environment that points the pipeline at them, the scenarios' ground truth,
     and the replay server (for its request counts).
     """
-    with ReplayServer() as server, planted_chains(start, end) as (node_urls, truth), \
-            contextlib.ExitStack() as stack:
+    with (
+        ReplayServer() as server,
+        planted_chains(start, end) as (node_urls, truth),
+        contextlib.ExitStack() as stack,
+    ):
         proxies = {}
         for name, url in node_urls.items():
             # a pruned node needs a cutoff: half the chain, so the window's first half is gone
-            cutoff = int(Rpc(url)("eth_blockNumber"), 16) // 2 if node_profile == "pruned" \
-                else None
+            cutoff = int(Rpc(url)("eth_blockNumber"), 16) // 2 if node_profile == "pruned" else None
             proxy = RpcProxy(url, profile=node_profile, pruned_below=cutoff)
             proxies[name] = stack.enter_context(proxy).url
         yield sandbox_environment(server.url, proxies), truth, server

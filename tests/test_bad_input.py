@@ -52,7 +52,8 @@ call, so an error there fails the asset before its one write):
  39. an empty per-chain chart                       (a chain name DefiLlama does not know)
  40. a per-chain chart amount that is not a number  ("12.3M")
  41. a negative all-chain token supply              (/stablecoincharts/all?stablecoin=1)
- Known-incomplete history (sql/seeds/known_incomplete_history.csv, assets/ingest/DEFILLAMA_TIMING.md)
+ Known-incomplete history (sql/seeds/known_incomplete_history.csv,
+ assets/ingest/DEFILLAMA_TIMING.md)
  44. a start date before a series' complete history  (STABLEFLOW_START_DATE=2019-12-01: USDT
      and the total before 2020-01-02) - not refused: the run warns, the marts flag the days
  45. a seed row that is not one                      (unknown series, dates the wrong way round)
@@ -92,14 +93,18 @@ import polars as pl
 import pytest
 import yaml
 
+from assets.ingest import api_assets
 from assets.ingest.alternative_me import parse_fear_greed
 from assets.ingest.coingecko import parse_market_chart
-from assets.ingest.defillama import (parse_chain_chart, parse_token, parse_token_chart,
-                                     parse_total_supply)
+from assets.ingest.defillama import (
+    parse_chain_chart,
+    parse_token,
+    parse_token_chart,
+    parse_total_supply,
+)
 from assets.ingest.evm.extract import _LOG_QUANTITIES, _amounts, _quantities
 from assets.ingest.fred import parse_fredgraph
 from assets.ingest.labels import LabelError, load_labels
-from assets.ingest import api_assets
 from pipelines.chains import CHAINS_FILE, ConfigError, enabled, load_chains
 from pipelines.resources.http import SourceDataError
 from pipelines.settings import Settings
@@ -119,13 +124,24 @@ def settings_error(monkeypatch, **env):
     return str(err.value)
 
 
-@pytest.mark.parametrize("env, expected", [
-    ({"STABLEFLOW_START_DATE": "2023-02-01", "STABLEFLOW_END_DATE": "2023-01-31"},
-     "STABLEFLOW_END_DATE=2023-01-31 is before STABLEFLOW_START_DATE=2023-02-01"),
-    ({"STABLEFLOW_END_DATE": "2023-02-30"}, "STABLEFLOW_END_DATE='2023-02-30' is not a YYYY-MM-DD date"),
-    ({"STABLEFLOW_COINGECKO_MIN_INTERVAL_S": "fast"},
-     "STABLEFLOW_COINGECKO_MIN_INTERVAL_S='fast' is not a number"),
-], ids=["start-after-end", "not-a-date", "not-a-number"])
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        (
+            {"STABLEFLOW_START_DATE": "2023-02-01", "STABLEFLOW_END_DATE": "2023-01-31"},
+            "STABLEFLOW_END_DATE=2023-01-31 is before STABLEFLOW_START_DATE=2023-02-01",
+        ),
+        (
+            {"STABLEFLOW_END_DATE": "2023-02-30"},
+            "STABLEFLOW_END_DATE='2023-02-30' is not a YYYY-MM-DD date",
+        ),
+        (
+            {"STABLEFLOW_COINGECKO_MIN_INTERVAL_S": "fast"},
+            "STABLEFLOW_COINGECKO_MIN_INTERVAL_S='fast' is not a number",
+        ),
+    ],
+    ids=["start-after-end", "not-a-date", "not-a-number"],
+)
 def test_bad_settings(monkeypatch, env, expected):
     assert expected in settings_error(monkeypatch, **env)
 
@@ -141,36 +157,89 @@ def chains_with(tmp_path: Path, edit) -> Path:
 USDT = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
 
 
-@pytest.mark.parametrize("edit, field, reason", [
-    (lambda c: c["ethereum"]["tokens"]["USDT"].update(standard="erc777"),
-     "ethereum.tokens.USDT.standard = 'erc777'", "not one of"),
-    (lambda c: c["ethereum"]["tokens"]["USDT"].update(address=USDT.lower()),
-     f"ethereum.tokens.USDT.address = '{USDT.lower()}'", "not a checksummed 20-byte address"),
-    # Keys are read in file order (USDC before USDT once re-dumped): the second one is named.
-    (lambda c: c["ethereum"]["tokens"]["USDC"].update(address=USDT),
-     f"ethereum.tokens.USDT.address = '{USDT}'", "configured twice"),
-    (lambda c: c["ethereum"].update(rpc_url=c["ethereum"].pop("rpc_url_env")),
-     "ethereum = ['anchor', 'chain_id', 'confirmations', 'max_topic_values', 'rpc_url', "
-     "'tokens']", "expected the keys"),
-    (lambda c: c["ethereum"].update(chain_id="1"), "ethereum.chain_id = '1'",
-     "not a positive whole number"),
-    (lambda c: c["ethereum"]["anchor"].pop("timestamp"), "ethereum.anchor = ['number']",
-     "expected the keys ['number', 'timestamp']"),
-    (lambda c: c["ethereum"].update(max_topic_values=5000), "ethereum.max_topic_values = 5000",
-     "nodes refuse more than 1,000"),
-    (lambda c: c["ethereum"].update(tokens={}), "ethereum.tokens = {}", "no tokens configured"),
-    (lambda c: c["ethereum"]["tokens"]["USDT"].update(decimals=77),
-     "ethereum.tokens.USDT.decimals = 77", "not a whole number in 0..36"),
-    (lambda c: c.update(Ethereum=c.pop("ethereum")), "chain = 'Ethereum'", "lower-case identifiers"),
-    (lambda c: c["ethereum"].update(defillama_chain="Ethereum/1"),
-     "ethereum.defillama_chain = 'Ethereum/1'", "not a DefiLlama chain name"),
-    (lambda c: c.update(mainnet=dict(c["ethereum"], defillama_chain="ETHEREUM")),
-     "mainnet.defillama_chain = 'ETHEREUM'", "the same DefiLlama chain as ethereum"),
-    (lambda c: c["arbitrum"]["tokens"]["USDT"].update(bridged="yes"),
-     "arbitrum.tokens.USDT.bridged = 'yes'", "not true or false"),
-], ids=["unknown-standard", "unchecksummed-address", "duplicate-contract", "misspelt-key",
-        "chain-id-as-text", "anchor-without-timestamp", "too-many-topic-values", "no-tokens", "impossible-decimals", "upper-case-chain",
-        "bad-defillama-chain", "defillama-chain-twice", "bridged-not-a-boolean"])
+@pytest.mark.parametrize(
+    "edit, field, reason",
+    [
+        (
+            lambda c: c["ethereum"]["tokens"]["USDT"].update(standard="erc777"),
+            "ethereum.tokens.USDT.standard = 'erc777'",
+            "not one of",
+        ),
+        (
+            lambda c: c["ethereum"]["tokens"]["USDT"].update(address=USDT.lower()),
+            f"ethereum.tokens.USDT.address = '{USDT.lower()}'",
+            "not a checksummed 20-byte address",
+        ),
+        # Keys are read in file order (USDC before USDT once re-dumped): the second one is named.
+        (
+            lambda c: c["ethereum"]["tokens"]["USDC"].update(address=USDT),
+            f"ethereum.tokens.USDT.address = '{USDT}'",
+            "configured twice",
+        ),
+        (
+            lambda c: c["ethereum"].update(rpc_url=c["ethereum"].pop("rpc_url_env")),
+            "ethereum = ['anchor', 'chain_id', 'confirmations', 'max_topic_values', 'rpc_url', "
+            "'tokens']",
+            "expected the keys",
+        ),
+        (
+            lambda c: c["ethereum"].update(chain_id="1"),
+            "ethereum.chain_id = '1'",
+            "not a positive whole number",
+        ),
+        (
+            lambda c: c["ethereum"]["anchor"].pop("timestamp"),
+            "ethereum.anchor = ['number']",
+            "expected the keys ['number', 'timestamp']",
+        ),
+        (
+            lambda c: c["ethereum"].update(max_topic_values=5000),
+            "ethereum.max_topic_values = 5000",
+            "nodes refuse more than 1,000",
+        ),
+        (lambda c: c["ethereum"].update(tokens={}), "ethereum.tokens = {}", "no tokens configured"),
+        (
+            lambda c: c["ethereum"]["tokens"]["USDT"].update(decimals=77),
+            "ethereum.tokens.USDT.decimals = 77",
+            "not a whole number in 0..36",
+        ),
+        (
+            lambda c: c.update(Ethereum=c.pop("ethereum")),
+            "chain = 'Ethereum'",
+            "lower-case identifiers",
+        ),
+        (
+            lambda c: c["ethereum"].update(defillama_chain="Ethereum/1"),
+            "ethereum.defillama_chain = 'Ethereum/1'",
+            "not a DefiLlama chain name",
+        ),
+        (
+            lambda c: c.update(mainnet=dict(c["ethereum"], defillama_chain="ETHEREUM")),
+            "mainnet.defillama_chain = 'ETHEREUM'",
+            "the same DefiLlama chain as ethereum",
+        ),
+        (
+            lambda c: c["arbitrum"]["tokens"]["USDT"].update(bridged="yes"),
+            "arbitrum.tokens.USDT.bridged = 'yes'",
+            "not true or false",
+        ),
+    ],
+    ids=[
+        "unknown-standard",
+        "unchecksummed-address",
+        "duplicate-contract",
+        "misspelt-key",
+        "chain-id-as-text",
+        "anchor-without-timestamp",
+        "too-many-topic-values",
+        "no-tokens",
+        "impossible-decimals",
+        "upper-case-chain",
+        "bad-defillama-chain",
+        "defillama-chain-twice",
+        "bridged-not-a-boolean",
+    ],
+)
 def test_bad_chain_configuration(tmp_path, edit, field, reason):
     path = chains_with(tmp_path, edit)
     with pytest.raises(ConfigError) as err:
@@ -181,17 +250,28 @@ def test_bad_chain_configuration(tmp_path, edit, field, reason):
 def test_a_chain_to_read_that_is_not_configured():
     with pytest.raises(ConfigError) as err:
         enabled(load_chains(), "ethereum,base")
-    assert ("STABLEFLOW_CHAINS='ethereum,base': ['base'] not in chains.yaml "
-            "(configured: ethereum, arbitrum)") in str(err.value)
+    assert (
+        "STABLEFLOW_CHAINS='ethereum,base': ['base'] not in chains.yaml "
+        "(configured: ethereum, arbitrum)"
+    ) in str(err.value)
 
 
-@pytest.mark.parametrize("rows, fragment", [
-    ([f"ethereum,{BINANCE_14.replace('C6c', 'c6C')},binance,hot,etherscan-labels,2023-06-01"],
-     "checksum"),
-    ([f"ethereum,{BINANCE_14},binance,warm,etherscan-labels,2023-06-01"], "'warm'"),
-    ([f"ethereum,{BINANCE_14},binance,hot,etherscan-labels,2023-06-01"] * 2, "line 3"),
-    ([], "a header but no rows"),
-], ids=["bad-checksum", "unknown-role", "labelled-twice", "no-rows"])
+@pytest.mark.parametrize(
+    "rows, fragment",
+    [
+        (
+            [
+                f"ethereum,{BINANCE_14.replace('C6c', 'c6C')},binance,hot,"
+                "etherscan-labels,2023-06-01"
+            ],
+            "checksum",
+        ),
+        ([f"ethereum,{BINANCE_14},binance,warm,etherscan-labels,2023-06-01"], "'warm'"),
+        ([f"ethereum,{BINANCE_14},binance,hot,etherscan-labels,2023-06-01"] * 2, "line 3"),
+        ([], "a header but no rows"),
+    ],
+    ids=["bad-checksum", "unknown-role", "labelled-twice", "no-rows"],
+)
 def test_bad_label_files(tmp_path, rows, fragment):
     path = tmp_path / "labels.csv"
     path.write_text("\n".join([LABEL_HEADER, *rows]) + "\n")
@@ -210,9 +290,13 @@ def llama(value) -> list:
 
 def llama_chain(circulating) -> dict:
     """`/stablecoin/1` for one day: a valid all-chain total, Ethereum's entry as given."""
-    return {"pegType": "peggedUSD",
-            "tokens": [{"date": LLAMA_STAMP, "circulating": {"peggedUSD": 5.0}}],
-            "chainBalances": {"Ethereum": {"tokens": [{"date": LLAMA_STAMP, "circulating": circulating}]}}}
+    return {
+        "pegType": "peggedUSD",
+        "tokens": [{"date": LLAMA_STAMP, "circulating": {"peggedUSD": 5.0}}],
+        "chainBalances": {
+            "Ethereum": {"tokens": [{"date": LLAMA_STAMP, "circulating": circulating}]}
+        },
+    }
 
 
 def gecko(ms, price) -> dict:
@@ -221,88 +305,206 @@ def gecko(ms, price) -> dict:
 
 
 def fng(value: str, label: str) -> dict:
-    return {"name": "Fear and Greed Index", "metadata": {"error": None},
-            "data": [{"value": value, "value_classification": label, "timestamp": str(MIDNIGHT)}]}
+    return {
+        "name": "Fear and Greed Index",
+        "metadata": {"error": None},
+        "data": [{"value": value, "value_classification": label, "timestamp": str(MIDNIGHT)}],
+    }
 
 
 DAY = D(2022, 5, 1)
 NEXT_MS = (MIDNIGHT + 86_400) * 1000
 API_CASES = [
-    ("defillama-negative", lambda: parse_total_supply(llama(-5.0), DAY, DAY),
-     "defillama /stablecoincharts/all", "[0].totalCirculating.peggedUSD", "must be positive"),
-    ("defillama-absurd", lambda: parse_total_supply(llama(1e20), DAY, DAY),
-     "defillama /stablecoincharts/all", "[0].totalCirculating.peggedUSD", "implausibly large"),
-    ("defillama-not-a-number", lambda: parse_total_supply(llama("12.3M"), DAY, DAY),
-     "defillama /stablecoincharts/all", "[0].totalCirculating.peggedUSD", "not a number"),
-    ("defillama-missing-day", lambda: parse_total_supply(llama(5.0), DAY, D(2022, 5, 2)),
-     "defillama /stablecoincharts/all", "date", "no value for every day"),
-    ("defillama-chain-balance-not-a-number",
-     lambda: parse_token(llama_chain({"peggedUSD": "12.3M"}), "USDT", DAY, DAY),
-     "defillama /stablecoin/1", "chainBalances.Ethereum.tokens[0].circulating.peggedUSD",
-     "not a number"),
-    ("defillama-chain-circulating-not-an-object",
-     lambda: parse_token(llama_chain("n/a"), "USDT", DAY, DAY),
-     "defillama /stablecoin/1", "chainBalances.Ethereum.tokens[0].circulating", "not an object"),
-    ("defillama-chain-chart-empty",
-     lambda: parse_chain_chart([], "USDT", "Ethereum", DAY, DAY),
-     "defillama /stablecoincharts/Ethereum?stablecoin=1", "(body)", "no chart"),
-    ("defillama-chain-chart-not-a-number",
-     lambda: parse_chain_chart(llama("12.3M"), "USDT", "Ethereum", DAY, DAY),
-     "defillama /stablecoincharts/Ethereum?stablecoin=1", "[0].totalCirculating.peggedUSD",
-     "not a number"),
-    ("defillama-token-chart-negative", lambda: parse_token_chart(llama(-5.0), "USDT", DAY, DAY),
-     "defillama /stablecoincharts/all?stablecoin=1", "[0].totalCirculating.peggedUSD",
-     "must be positive"),
-    ("coingecko-negative-price", lambda: parse_market_chart(gecko(NEXT_MS, -1.0), "bitcoin", DAY, DAY),
-     "coingecko /coins/bitcoin/market_chart/range", "prices[0][1]", "must be positive"),
-    ("coingecko-bad-timestamp", lambda: parse_market_chart(gecko("yesterday", 1.0), "bitcoin", DAY, DAY),
-     "coingecko /coins/bitcoin/market_chart/range", "prices[0][0]", "not a millisecond timestamp"),
-    ("fear-greed-above-100", lambda: parse_fear_greed(fng("140", "Greed"), DAY, DAY),
-     "alternative.me /fng/", "data[0].value", "outside the index's 0..100"),
-    ("fear-greed-unknown-label", lambda: parse_fear_greed(fng("40", "Meh"), DAY, DAY),
-     "alternative.me /fng/", "data[0].value_classification", "not one of"),
-    ("fred-negative-close", lambda: parse_fredgraph(
-        [{"observation_date": "2022-05-02", "SP500": "-4100"}], "SP500", DAY, D(2022, 5, 3)),
-     "fred SP500", "2022-05-02.SP500", "outside the plausible range"),
-    ("fred-not-a-date", lambda: parse_fredgraph(
-        [{"observation_date": "May 2, 2022", "SP500": "4100"}], "SP500", DAY, D(2022, 5, 3)),
-     "fred SP500", "line 2 observation_date", "not a YYYY-MM-DD date"),
-    ("fred-not-a-date-under-the-older-header", lambda: parse_fredgraph(
-        [{"DATE": "May 2, 2022", "SP500": "4100"}], "SP500", DAY, D(2022, 5, 3)),
-     "fred SP500", "line 2 DATE", "not a YYYY-MM-DD date"),
-    ("rpc-total-supply-not-hex", lambda: supply_word("0x" + "zz" * 32),
-     "rpc ethereum eth_call", "totalSupply() of USDT at block 5", "not 64 hex digits"),
-    ("rpc-total-supply-above-decimal-38", lambda: supply_word("0x" + "f" * 64),
-     "rpc ethereum eth_call", "totalSupply() of USDT at block 5", "larger than Decimal(38, 0)"),
-    ("rpc-log-amount-cut-short", lambda: log_frame(amount_hex="0" * 40),
-     "rpc ethereum eth_getLogs", "Issue log 0x01 data", "not 64 hex digits"),
-    ("rpc-block-number-missing", lambda: log_frame(block_number=None),
-     "rpc ethereum eth_getLogs", "Issue log 0x01 blockNumber", "not a hex quantity"),
-    ("rpc-log-index-not-hex", lambda: log_frame(log_index="12"),
-     "rpc ethereum eth_getLogs", "Issue log 0x01 logIndex", "not a hex quantity"),
+    (
+        "defillama-negative",
+        lambda: parse_total_supply(llama(-5.0), DAY, DAY),
+        "defillama /stablecoincharts/all",
+        "[0].totalCirculating.peggedUSD",
+        "must be positive",
+    ),
+    (
+        "defillama-absurd",
+        lambda: parse_total_supply(llama(1e20), DAY, DAY),
+        "defillama /stablecoincharts/all",
+        "[0].totalCirculating.peggedUSD",
+        "implausibly large",
+    ),
+    (
+        "defillama-not-a-number",
+        lambda: parse_total_supply(llama("12.3M"), DAY, DAY),
+        "defillama /stablecoincharts/all",
+        "[0].totalCirculating.peggedUSD",
+        "not a number",
+    ),
+    (
+        "defillama-missing-day",
+        lambda: parse_total_supply(llama(5.0), DAY, D(2022, 5, 2)),
+        "defillama /stablecoincharts/all",
+        "date",
+        "no value for every day",
+    ),
+    (
+        "defillama-chain-balance-not-a-number",
+        lambda: parse_token(llama_chain({"peggedUSD": "12.3M"}), "USDT", DAY, DAY),
+        "defillama /stablecoin/1",
+        "chainBalances.Ethereum.tokens[0].circulating.peggedUSD",
+        "not a number",
+    ),
+    (
+        "defillama-chain-circulating-not-an-object",
+        lambda: parse_token(llama_chain("n/a"), "USDT", DAY, DAY),
+        "defillama /stablecoin/1",
+        "chainBalances.Ethereum.tokens[0].circulating",
+        "not an object",
+    ),
+    (
+        "defillama-chain-chart-empty",
+        lambda: parse_chain_chart([], "USDT", "Ethereum", DAY, DAY),
+        "defillama /stablecoincharts/Ethereum?stablecoin=1",
+        "(body)",
+        "no chart",
+    ),
+    (
+        "defillama-chain-chart-not-a-number",
+        lambda: parse_chain_chart(llama("12.3M"), "USDT", "Ethereum", DAY, DAY),
+        "defillama /stablecoincharts/Ethereum?stablecoin=1",
+        "[0].totalCirculating.peggedUSD",
+        "not a number",
+    ),
+    (
+        "defillama-token-chart-negative",
+        lambda: parse_token_chart(llama(-5.0), "USDT", DAY, DAY),
+        "defillama /stablecoincharts/all?stablecoin=1",
+        "[0].totalCirculating.peggedUSD",
+        "must be positive",
+    ),
+    (
+        "coingecko-negative-price",
+        lambda: parse_market_chart(gecko(NEXT_MS, -1.0), "bitcoin", DAY, DAY),
+        "coingecko /coins/bitcoin/market_chart/range",
+        "prices[0][1]",
+        "must be positive",
+    ),
+    (
+        "coingecko-bad-timestamp",
+        lambda: parse_market_chart(gecko("yesterday", 1.0), "bitcoin", DAY, DAY),
+        "coingecko /coins/bitcoin/market_chart/range",
+        "prices[0][0]",
+        "not a millisecond timestamp",
+    ),
+    (
+        "fear-greed-above-100",
+        lambda: parse_fear_greed(fng("140", "Greed"), DAY, DAY),
+        "alternative.me /fng/",
+        "data[0].value",
+        "outside the index's 0..100",
+    ),
+    (
+        "fear-greed-unknown-label",
+        lambda: parse_fear_greed(fng("40", "Meh"), DAY, DAY),
+        "alternative.me /fng/",
+        "data[0].value_classification",
+        "not one of",
+    ),
+    (
+        "fred-negative-close",
+        lambda: parse_fredgraph(
+            [{"observation_date": "2022-05-02", "SP500": "-4100"}], "SP500", DAY, D(2022, 5, 3)
+        ),
+        "fred SP500",
+        "2022-05-02.SP500",
+        "outside the plausible range",
+    ),
+    (
+        "fred-not-a-date",
+        lambda: parse_fredgraph(
+            [{"observation_date": "May 2, 2022", "SP500": "4100"}], "SP500", DAY, D(2022, 5, 3)
+        ),
+        "fred SP500",
+        "line 2 observation_date",
+        "not a YYYY-MM-DD date",
+    ),
+    (
+        "fred-not-a-date-under-the-older-header",
+        lambda: parse_fredgraph(
+            [{"DATE": "May 2, 2022", "SP500": "4100"}], "SP500", DAY, D(2022, 5, 3)
+        ),
+        "fred SP500",
+        "line 2 DATE",
+        "not a YYYY-MM-DD date",
+    ),
+    (
+        "rpc-total-supply-not-hex",
+        lambda: supply_word("0x" + "zz" * 32),
+        "rpc ethereum eth_call",
+        "totalSupply() of USDT at block 5",
+        "not 64 hex digits",
+    ),
+    (
+        "rpc-total-supply-above-decimal-38",
+        lambda: supply_word("0x" + "f" * 64),
+        "rpc ethereum eth_call",
+        "totalSupply() of USDT at block 5",
+        "larger than Decimal(38, 0)",
+    ),
+    (
+        "rpc-log-amount-cut-short",
+        lambda: log_frame(amount_hex="0" * 40),
+        "rpc ethereum eth_getLogs",
+        "Issue log 0x01 data",
+        "not 64 hex digits",
+    ),
+    (
+        "rpc-block-number-missing",
+        lambda: log_frame(block_number=None),
+        "rpc ethereum eth_getLogs",
+        "Issue log 0x01 blockNumber",
+        "not a hex quantity",
+    ),
+    (
+        "rpc-log-index-not-hex",
+        lambda: log_frame(log_index="12"),
+        "rpc ethereum eth_getLogs",
+        "Issue log 0x01 logIndex",
+        "not a hex quantity",
+    ),
 ]
 
 
 def supply_word(word: str) -> pl.DataFrame:
     """extract.token_supply's decoding of one totalSupply() answer."""
-    frame = pl.DataFrame({"token": ["USDT"], "block_number": [5], "supply_hex": [word],
-                          "decimals": [6]})
-    return _amounts(frame, "supply", "rpc ethereum eth_call",
-                    pl.format("totalSupply() of {} at block {}", "token", "block_number"))
+    frame = pl.DataFrame(
+        {"token": ["USDT"], "block_number": [5], "supply_hex": [word], "decimals": [6]}
+    )
+    return _amounts(
+        frame,
+        "supply",
+        "rpc ethereum eth_call",
+        pl.format("totalSupply() of {} at block {}", "token", "block_number"),
+    )
 
 
 def log_frame(block_number="0x10", log_index="0x0", amount_hex="0" * 63 + "1") -> pl.DataFrame:
     """extract.issuance_events's decoding of one Issue log."""
-    frame = pl.DataFrame({"event": ["Issue"], "tx_hash": ["0x01"], "block_number": [block_number],
-                          "log_index": [log_index], "amount_hex": [amount_hex], "decimals": [6]},
-                         schema_overrides={"block_number": pl.Utf8})
+    frame = pl.DataFrame(
+        {
+            "event": ["Issue"],
+            "tx_hash": ["0x01"],
+            "block_number": [block_number],
+            "log_index": [log_index],
+            "amount_hex": [amount_hex],
+            "decimals": [6],
+        },
+        schema_overrides={"block_number": pl.Utf8},
+    )
     field = pl.format("{} log {}", "event", "tx_hash")
     frame = _quantities(frame, _LOG_QUANTITIES, "rpc ethereum eth_getLogs", field)
     return _amounts(frame, "amount", "rpc ethereum eth_getLogs", field + " data")
 
 
-@pytest.mark.parametrize("call, source, field, reason", [c[1:] for c in API_CASES],
-                         ids=[c[0] for c in API_CASES])
+@pytest.mark.parametrize(
+    "call, source, field, reason", [c[1:] for c in API_CASES], ids=[c[0] for c in API_CASES]
+)
 def test_bad_values_from_sources_name_source_field_and_value(call, source, field, reason):
     with pytest.raises(SourceDataError) as err:
         call()
@@ -334,9 +536,15 @@ def test_a_bad_value_fails_its_run_and_writes_nothing(resources, replay, warehou
     result = materialize(api_assets, resources, DAY, D(2022, 5, 10), raise_on_error=False)
     assert not result.success
     errors = failure_messages(result)
-    assert "defillama /stablecoincharts/all: field '" in errors and "= -1.0: must be positive" in errors
+    assert (
+        "defillama /stablecoincharts/all: field '" in errors
+        and "= -1.0: must be positive" in errors
+    )
     assert "fred SP500: field '2022-05-03.SP500' = '-" in errors
-    assert "alternative.me /fng/: field 'data[" in errors and "].value_classification' = 'Euphoria'" in errors
+    assert (
+        "alternative.me /fng/: field 'data[" in errors
+        and "].value_classification' = 'Euphoria'" in errors
+    )
     for table in ("raw.defillama_total_supply", "raw.fred_series_daily", "raw.fear_greed_daily"):
         assert not warehouse.table_exists(table), table
 
@@ -397,20 +605,42 @@ def test_a_start_before_the_complete_history_warns_and_is_flagged(replay, tmp_pa
     import sys
 
     root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "STABLEFLOW_START_DATE": "2019-12-01", "STABLEFLOW_CHAINS": "ethereum",
-           "PYTHONPATH": str(root), "DAGSTER_HOME": str(tmp_path)}
+    env = {
+        **os.environ,
+        "STABLEFLOW_START_DATE": "2019-12-01",
+        "STABLEFLOW_CHAINS": "ethereum",
+        "PYTHONPATH": str(root),
+        "DAGSTER_HOME": str(tmp_path),
+    }
     done = subprocess.run(
-        [sys.executable, "-c", EARLY_RUN, replay.url, str(tmp_path / "early.duckdb"),
-         "2019-12-30", "2020-01-03"],
-        cwd=root, env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-c",
+            EARLY_RUN,
+            replay.url,
+            str(tmp_path / "early.duckdb"),
+            "2019-12-30",
+            "2020-01-03",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["success"] == [True, True]
 
     known = [w for w in out["warnings"] if w.startswith("KNOWN INCOMPLETE DefiLlama history")]
     assert len(known) == 2 and len(out["warnings"]) == 2
-    assert any("USDT: 3 day(s) 2019-12-30..2020-01-01 are known incomplete (up to 99% of the "
-               "supply missing)" in w and "usdt_supply_incomplete" in w for w in known)
+    assert any(
+        "USDT: 3 day(s) 2019-12-30..2020-01-01 are known incomplete (up to 99% of the "
+        "supply missing)"
+        in w
+        and "usdt_supply_incomplete" in w
+        for w in known
+    )
     assert any("total: 3 day(s) 2019-12-30..2020-01-01" in w for w in known)
     assert "USDT: 3 day(s)" in out["metadata"]["raw/defillama_token_supply"]["known_incomplete"]
     assert "total: 3 day(s)" in out["metadata"]["raw/defillama_total_supply"]["known_incomplete"]
@@ -428,21 +658,35 @@ def test_a_start_before_the_complete_history_warns_and_is_flagged(replay, tmp_pa
     # Why the day after the last flagged one matters: its change is the step to the full series.
     assert liquidity[D(2020, 1, 2)][5] > 1.0e9
     supply = {(D.fromisoformat(d), t): (flag, reason) for d, t, flag, reason in out["supply"]}
-    assert {k for k, (flag, _) in supply.items() if flag} == {
-        (d, "USDT") for d in days[:3]}
+    assert {k for k, (flag, _) in supply.items() if flag} == {(d, "USDT") for d in days[:3]}
     assert all(reason is None for flag, reason in supply.values() if not flag)
 
 
-@pytest.mark.parametrize("row, fragment", [
-    ("defillama,DAI,,2020-01-02,0.5,why,how", "series = 'DAI': not one of"),
-    ("defillama,USDT,2020-02-01,2020-01-02,0.5,why,how",
-     "incomplete_from = 2020-02-01 is not before incomplete_before = 2020-01-02"),
-    ("defillama,USDT,,2020-13-02,0.5,why,how", "incomplete_before = '2020-13-02': not a YYYY-MM-DD"),
-    ("defillama,USDT,,2020-01-02,1.5,why,how", "max_missing_share = '1.5': not a share"),
-    ("defillama,USDT,,2020-01-02,0.5,, ", "reason is empty"),
-    ("coingecko,USDT,,2020-01-02,0.5,why,how", "source = 'coingecko': only 'defillama'"),
-], ids=["unknown-series", "dates-reversed", "not-a-date", "share-above-1", "no-reason",
-        "other-source"])
+@pytest.mark.parametrize(
+    "row, fragment",
+    [
+        ("defillama,DAI,,2020-01-02,0.5,why,how", "series = 'DAI': not one of"),
+        (
+            "defillama,USDT,2020-02-01,2020-01-02,0.5,why,how",
+            "incomplete_from = 2020-02-01 is not before incomplete_before = 2020-01-02",
+        ),
+        (
+            "defillama,USDT,,2020-13-02,0.5,why,how",
+            "incomplete_before = '2020-13-02': not a YYYY-MM-DD",
+        ),
+        ("defillama,USDT,,2020-01-02,1.5,why,how", "max_missing_share = '1.5': not a share"),
+        ("defillama,USDT,,2020-01-02,0.5,, ", "reason is empty"),
+        ("coingecko,USDT,,2020-01-02,0.5,why,how", "source = 'coingecko': only 'defillama'"),
+    ],
+    ids=[
+        "unknown-series",
+        "dates-reversed",
+        "not-a-date",
+        "share-above-1",
+        "no-reason",
+        "other-source",
+    ],
+)
 def test_bad_known_incomplete_rows(tmp_path, row, fragment):
     from assets.ingest.defillama import KNOWN_INCOMPLETE_COLUMNS, SeedError, load_known_incomplete
 
@@ -462,28 +706,38 @@ from assets.ingest.parsing import stamp  # noqa: E402
 FETCHED = dt.datetime(2022, 5, 10)
 
 
-def gecko_days(coin: str, prices: list, caps: list | None = None,
-               volumes: list | None = None) -> pl.DataFrame:
+def gecko_days(
+    coin: str, prices: list, caps: list | None = None, volumes: list | None = None
+) -> pl.DataFrame:
     """Closes of consecutive days from DAY on, parsed and stamped as the asset does."""
     n = len(prices)
     ms = [NEXT_MS + i * 86_400_000 for i in range(n)]
-    payload = {"prices": [[m, v] for m, v in zip(ms, prices)],
-               "market_caps": [[m, v] for m, v in zip(ms, caps or [1e9] * n)],
-               "total_volumes": [[m, v] for m, v in zip(ms, volumes or [1e6] * n)]}
+    payload = {
+        "prices": [[m, v] for m, v in zip(ms, prices)],
+        "market_caps": [[m, v] for m, v in zip(ms, caps or [1e9] * n)],
+        "total_volumes": [[m, v] for m, v in zip(ms, volumes or [1e6] * n)],
+    }
     frame = parse_market_chart(payload, coin, DAY, DAY + dt.timedelta(days=n - 1))
     return stamp(frame, f"coingecko /coins/{coin}/market_chart/range", FETCHED)
 
 
 def llama_days(values: list) -> list:
-    return [{"date": str(LLAMA_STAMP + 86_400 * i), "totalCirculating": {"peggedUSD": v}}
-            for i, v in enumerate(values)]
+    return [
+        {"date": str(LLAMA_STAMP + 86_400 * i), "totalCirculating": {"peggedUSD": v}}
+        for i, v in enumerate(values)
+    ]
 
 
 def fred_days(series: str, values: list) -> pl.DataFrame:
-    rows = [{"observation_date": str(DAY + dt.timedelta(days=i)), series: v}
-            for i, v in enumerate(values)]
-    return stamp(parse_fredgraph(rows, series, DAY, DAY + dt.timedelta(days=len(values))),
-                 f"fred {series}", FETCHED)
+    rows = [
+        {"observation_date": str(DAY + dt.timedelta(days=i)), series: v}
+        for i, v in enumerate(values)
+    ]
+    return stamp(
+        parse_fredgraph(rows, series, DAY, DAY + dt.timedelta(days=len(values))),
+        f"fred {series}",
+        FETCHED,
+    )
 
 
 def judged(table: str, rows: pl.DataFrame) -> dict:
@@ -494,58 +748,129 @@ def judged(table: str, rows: pl.DataFrame) -> dict:
 def one_chain(total: float, ethereum: float) -> tuple[pl.DataFrame, pl.DataFrame]:
     totals, chains = parse_token(llama_chain({"peggedUSD": ethereum}), "USDT", DAY, DAY)
     totals = totals.with_columns(circulating_tokens=pl.lit(total))
-    return (stamp(chains, "defillama /stablecoin/1", FETCHED),
-            stamp(totals, token_chart_source("USDT"), FETCHED))
+    return (
+        stamp(chains, "defillama /stablecoin/1", FETCHED),
+        stamp(totals, token_chart_source("USDT"), FETCHED),
+    )
 
 
 D2 = "2022-05-02"
 PLAUSIBILITY_CASES = [
-    ("btc-close-100x", lambda: judged("raw.coingecko_market_daily",
-                                      gecko_days("bitcoin", [36_600.0, 3_660_000.0])),
-     "coingecko /coins/bitcoin/market_chart/range", f"price_usd of bitcoin on {D2}", 3_660_000.0,
-     "is 100 times 36600 on 2022-05-01; the blocking limit 'bitcoin price' allows a factor of 2"),
-    ("market-cap-a-hundredth", lambda: judged("raw.coingecko_market_daily", gecko_days(
-        "ethereum", [2_800.0, 2_810.0], caps=[3.4e11, 3.4e9])),
-     "coingecko /coins/ethereum/market_chart/range", f"market_cap_usd of ethereum on {D2}",
-     3.4e9, "'ethereum market cap' allows a factor of 2.5"),
-    ("stablecoin-price-in-cents", lambda: judged("raw.coingecko_market_daily",
-                                                 gecko_days("usd-coin", [1.0, 100.0])),
-     "coingecko /coins/usd-coin/market_chart/range", f"price_usd of usd-coin on {D2}", 100.0,
-     "'stablecoin price' allows a factor of 2"),
-    ("volume-ten-thousand-times-smaller", lambda: judged("raw.coingecko_market_daily", gecko_days(
-        "bitcoin", [36_600.0, 36_700.0], volumes=[3e10, 3e6])),
-     "coingecko /coins/bitcoin/market_chart/range", f"volume_usd of bitcoin on {D2}", 3e6,
-     "'trading volume' allows a factor of 1000"),
-    ("token-supply-100x", lambda: judged("raw.defillama_token_supply", stamp(
-        parse_token_chart(llama_days([83e9, 8.3e12]), "USDT", DAY, D(2022, 5, 2)),
-        token_chart_source("USDT"), FETCHED)),
-     "defillama /stablecoincharts/all?stablecoin=1", f"circulating_tokens of USDT on {D2}",
-     8.3e12, "'USDT supply' allows a factor of 2"),
-    ("total-supply-a-hundredth", lambda: judged("raw.defillama_total_supply", stamp(
-        parse_total_supply(llama_days([1.6e11, 1.6e9]), DAY, D(2022, 5, 2)),
-        "defillama /stablecoincharts/all", FETCHED)),
-     "defillama /stablecoincharts/all", f"circulating_usd on {D2}", 1.6e9,
-     "'all stablecoins supply' allows a factor of 2"),
-    ("chain-above-all-chains", lambda: check_chains_within_total(*one_chain(5e9, 5e11)),
-     "defillama /stablecoin/1", "circulating_tokens of USDT/Ethereum on 2022-05-01", 5e11,
-     "is 100 times the token's all-chain supply"),
-    ("another-coin-behind-the-id", lambda: parse_token(
-        {**llama_chain({"peggedUSD": 1.0}), "symbol": "USDe"}, "USDT", DAY, DAY),
-     "defillama /stablecoin/1", "symbol", "USDe", "expected USDT: DefiLlama id 1 names another"),
-    ("sp500-a-hundredth", lambda: judged("raw.fred_series_daily",
-                                         fred_days("SP500", ["4155.38", "41.75"])),
-     "fred SP500", f"value of SP500 on {D2}", 41.75, "'S&P 500' allows a factor of 1.5"),
-    ("t-bill-as-a-fraction", lambda: judged("raw.fred_series_daily",
-                                            fred_days("DTB3", ["4.5", "0.045"])),
-     "fred DTB3", f"value of DTB3 on {D2}", 0.045, "is -4.455 from 4.5 on 2022-05-01; the "
-     "blocking limit '3-month T-bill' allows 2 either way"),
+    (
+        "btc-close-100x",
+        lambda: judged(
+            "raw.coingecko_market_daily", gecko_days("bitcoin", [36_600.0, 3_660_000.0])
+        ),
+        "coingecko /coins/bitcoin/market_chart/range",
+        f"price_usd of bitcoin on {D2}",
+        3_660_000.0,
+        "is 100 times 36600 on 2022-05-01; the blocking limit 'bitcoin price' allows a factor of 2",
+    ),
+    (
+        "market-cap-a-hundredth",
+        lambda: judged(
+            "raw.coingecko_market_daily",
+            gecko_days("ethereum", [2_800.0, 2_810.0], caps=[3.4e11, 3.4e9]),
+        ),
+        "coingecko /coins/ethereum/market_chart/range",
+        f"market_cap_usd of ethereum on {D2}",
+        3.4e9,
+        "'ethereum market cap' allows a factor of 2.5",
+    ),
+    (
+        "stablecoin-price-in-cents",
+        lambda: judged("raw.coingecko_market_daily", gecko_days("usd-coin", [1.0, 100.0])),
+        "coingecko /coins/usd-coin/market_chart/range",
+        f"price_usd of usd-coin on {D2}",
+        100.0,
+        "'stablecoin price' allows a factor of 2",
+    ),
+    (
+        "volume-ten-thousand-times-smaller",
+        lambda: judged(
+            "raw.coingecko_market_daily",
+            gecko_days("bitcoin", [36_600.0, 36_700.0], volumes=[3e10, 3e6]),
+        ),
+        "coingecko /coins/bitcoin/market_chart/range",
+        f"volume_usd of bitcoin on {D2}",
+        3e6,
+        "'trading volume' allows a factor of 1000",
+    ),
+    (
+        "token-supply-100x",
+        lambda: judged(
+            "raw.defillama_token_supply",
+            stamp(
+                parse_token_chart(llama_days([83e9, 8.3e12]), "USDT", DAY, D(2022, 5, 2)),
+                token_chart_source("USDT"),
+                FETCHED,
+            ),
+        ),
+        "defillama /stablecoincharts/all?stablecoin=1",
+        f"circulating_tokens of USDT on {D2}",
+        8.3e12,
+        "'USDT supply' allows a factor of 2",
+    ),
+    (
+        "total-supply-a-hundredth",
+        lambda: judged(
+            "raw.defillama_total_supply",
+            stamp(
+                parse_total_supply(llama_days([1.6e11, 1.6e9]), DAY, D(2022, 5, 2)),
+                "defillama /stablecoincharts/all",
+                FETCHED,
+            ),
+        ),
+        "defillama /stablecoincharts/all",
+        f"circulating_usd on {D2}",
+        1.6e9,
+        "'all stablecoins supply' allows a factor of 2",
+    ),
+    (
+        "chain-above-all-chains",
+        lambda: check_chains_within_total(*one_chain(5e9, 5e11)),
+        "defillama /stablecoin/1",
+        "circulating_tokens of USDT/Ethereum on 2022-05-01",
+        5e11,
+        "is 100 times the token's all-chain supply",
+    ),
+    (
+        "another-coin-behind-the-id",
+        lambda: parse_token(
+            {**llama_chain({"peggedUSD": 1.0}), "symbol": "USDe"}, "USDT", DAY, DAY
+        ),
+        "defillama /stablecoin/1",
+        "symbol",
+        "USDe",
+        "expected USDT: DefiLlama id 1 names another",
+    ),
+    (
+        "sp500-a-hundredth",
+        lambda: judged("raw.fred_series_daily", fred_days("SP500", ["4155.38", "41.75"])),
+        "fred SP500",
+        f"value of SP500 on {D2}",
+        41.75,
+        "'S&P 500' allows a factor of 1.5",
+    ),
+    (
+        "t-bill-as-a-fraction",
+        lambda: judged("raw.fred_series_daily", fred_days("DTB3", ["4.5", "0.045"])),
+        "fred DTB3",
+        f"value of DTB3 on {D2}",
+        0.045,
+        "is -4.455 from 4.5 on 2022-05-01; the blocking limit '3-month T-bill' allows 2 either way",
+    ),
 ]
 
 
-@pytest.mark.parametrize("call, source, field, value, reason", [c[1:] for c in PLAUSIBILITY_CASES],
-                         ids=[c[0] for c in PLAUSIBILITY_CASES])
-def test_implausible_values_fail_naming_source_field_day_and_value(call, source, field, value,
-                                                                    reason):
+@pytest.mark.parametrize(
+    "call, source, field, value, reason",
+    [c[1:] for c in PLAUSIBILITY_CASES],
+    ids=[c[0] for c in PLAUSIBILITY_CASES],
+)
+def test_implausible_values_fail_naming_source_field_day_and_value(
+    call, source, field, value, reason
+):
     with pytest.raises(SourceDataError) as err:
         call()
     assert str(err.value).startswith(f"{source}: field {field!r} = {value!r}: "), str(err.value)
@@ -564,42 +889,60 @@ def test_a_rare_move_warns_and_is_written_and_catch_up_steps_do_not_block():
     """BTC -20 % in a day is rare, not impossible: the run warns, names it, and goes on.
     DefiLlama's seeded catch-up steps are neither: real recorded values, listed apart."""
     context = type("Context", (), {"log": _Log()})()
-    meta = plausibility.report(context, plausibility.day_over_day(
-        gecko_days("bitcoin", [36_600.0, 29_280.0]), "raw.coingecko_market_daily"))
+    meta = plausibility.report(
+        context,
+        plausibility.day_over_day(
+            gecko_days("bitcoin", [36_600.0, 29_280.0]), "raw.coingecko_market_daily"
+        ),
+    )
     (line,) = context.log.lines
-    assert line.startswith("RARE MOVE coingecko /coins/bitcoin/market_chart/range: field "
-                           "'price_usd of bitcoin on 2022-05-02' = 29280.0: 29280 on 2022-05-02 "
-                           "is 0.8 times 36600 on 2022-05-01; the warning limit 'bitcoin "
-                           "price' allows a factor of 1.15")
+    assert line.startswith(
+        "RARE MOVE coingecko /coins/bitcoin/market_chart/range: field "
+        "'price_usd of bitcoin on 2022-05-02' = 29280.0: 29280 on 2022-05-02 "
+        "is 0.8 times 36600 on 2022-05-01; the warning limit 'bitcoin "
+        "price' allows a factor of 1.15"
+    )
     assert meta["rare_moves"] == line.removeprefix("RARE MOVE ")
     # The recorded catch-up steps, as a backfill over them reads them.
     from sandbox.replay import build_stablecoin_chart
 
     for llama_id, token, first in ((1, "USDT", D(2019, 12, 30)), (2, "USDC", D(2021, 12, 30))):
-        rows = stamp(parse_token_chart(build_stablecoin_chart(llama_id), token, first,
-                                       first + dt.timedelta(days=4)),
-                     token_chart_source(token), FETCHED)
+        rows = stamp(
+            parse_token_chart(
+                build_stablecoin_chart(llama_id), token, first, first + dt.timedelta(days=4)
+            ),
+            token_chart_source(token),
+            FETCHED,
+        )
         context = type("Context", (), {"log": _Log()})()
-        meta = plausibility.report(context, plausibility.day_over_day(
-            rows, "raw.defillama_token_supply"))
+        meta = plausibility.report(
+            context, plausibility.day_over_day(rows, "raw.defillama_token_supply")
+        )
         assert context.log.lines == [] and "rare_moves" not in meta
         assert "is known incomplete before" in meta["moves_in_known_incomplete_history"]
     # ... but a hundredfold value on the catch-up day still blocks.
     with pytest.raises(SourceDataError, match="no catch-up step is this large"):
-        judged("raw.defillama_token_supply", stamp(parse_token_chart(
-            llama_days([3.2e9, 3.2e11]), "USDT", DAY, D(2022, 5, 2)), token_chart_source("USDT"),
-            FETCHED).with_columns(date=pl.col("date") + (D(2020, 1, 1) - DAY)))
+        judged(
+            "raw.defillama_token_supply",
+            stamp(
+                parse_token_chart(llama_days([3.2e9, 3.2e11]), "USDT", DAY, D(2022, 5, 2)),
+                token_chart_source("USDT"),
+                FETCHED,
+            ).with_columns(date=pl.col("date") + (D(2020, 1, 1) - DAY)),
+        )
 
 
-def test_a_btc_close_100x_the_stored_day_fails_the_daily_run(resources, replay, warehouse,
-                                                            monkeypatch):
+def test_a_btc_close_100x_the_stored_day_fails_the_daily_run(
+    resources, replay, warehouse, monkeypatch
+):
     """The issue's case: yesterday is stored, today's BTC close comes 100 times too large. The
     run's window has one day, so yesterday is read from the warehouse."""
     from assets.ingest.coingecko import coingecko_market_daily
 
     assert materialize([coingecko_market_daily], resources, DAY, DAY).success
-    stored = warehouse.read("SELECT price_usd FROM raw.coingecko_market_daily "
-                            "WHERE coin_id = 'bitcoin'").item()
+    stored = warehouse.read(
+        "SELECT price_usd FROM raw.coingecko_market_daily WHERE coin_id = 'bitcoin'"
+    ).item()
     original = replay.answer
     close_of_may_2 = (MIDNIGHT + 2 * 86_400) * 1000
 
@@ -607,19 +950,24 @@ def test_a_btc_close_100x_the_stored_day_fails_the_daily_run(resources, replay, 
         status, body = original(path, query)
         if path.endswith("/coins/bitcoin/market_chart/range"):
             payload = json.loads(body)
-            payload["prices"] = [[ms, v * 100 if ms == close_of_may_2 else v]
-                                 for ms, v in payload["prices"]]
+            payload["prices"] = [
+                [ms, v * 100 if ms == close_of_may_2 else v] for ms, v in payload["prices"]
+            ]
             body = json.dumps(payload).encode()
         return status, body
 
     monkeypatch.setattr(replay, "answer", corrupt)
-    result = materialize([coingecko_market_daily], resources, D(2022, 5, 2), D(2022, 5, 2),
-                         raise_on_error=False)
+    result = materialize(
+        [coingecko_market_daily], resources, D(2022, 5, 2), D(2022, 5, 2), raise_on_error=False
+    )
     assert not result.success
     errors = failure_messages(result)
-    assert ("coingecko /coins/bitcoin/market_chart/range: field 'price_usd of bitcoin on "
-            "2022-05-02' = ") in errors
-    assert f" times {stored:.6g} on 2022-05-01 (stored); the blocking limit 'bitcoin price'" in errors
+    assert (
+        "coingecko /coins/bitcoin/market_chart/range: field 'price_usd of bitcoin on 2022-05-02' = "
+    ) in errors
+    assert (
+        f" times {stored:.6g} on 2022-05-01 (stored); the blocking limit 'bitcoin price'" in errors
+    )
     assert "Nothing was written" in errors
     dates = warehouse.read("SELECT DISTINCT date FROM raw.coingecko_market_daily")["date"]
     assert dates.to_list() == [DAY]
@@ -627,6 +975,7 @@ def test_a_btc_close_100x_the_stored_day_fails_the_daily_run(resources, replay, 
 
 def _rename(chain: str, new: str | None):
     """A replay answer for /stablecoin/2 with `chain` renamed to `new` (None: dropped)."""
+
     def answer(original):
         def corrupt(path, query):
             status, body = original(path, query)
@@ -637,18 +986,28 @@ def _rename(chain: str, new: str | None):
                     payload["chainBalances"][new] = balance
                 body = json.dumps(payload).encode()
             return status, body
+
         return corrupt
+
     return answer
 
 
-@pytest.mark.parametrize("new, expected", [
-    ("Ethereum Mainnet", "'Ethereum Mainnet' appears (in the answer for 2022-06-03, not stored "
-                         "for 2022-06-02); 'Ethereum' disappears (stored for 2022-06-02, not in "
-                         "the answer for 2022-06-03)"),
-    (None, "'Ethereum' disappears (stored for 2022-06-02, not in the answer for 2022-06-03)"),
-], ids=["renamed", "dropped"])
-def test_a_chain_renamed_or_dropped_upstream_fails_naming_it(resources, replay, warehouse,
-                                                            monkeypatch, new, expected):
+@pytest.mark.parametrize(
+    "new, expected",
+    [
+        (
+            "Ethereum Mainnet",
+            "'Ethereum Mainnet' appears (in the answer for 2022-06-03, not stored "
+            "for 2022-06-02); 'Ethereum' disappears (stored for 2022-06-02, not in "
+            "the answer for 2022-06-03)",
+        ),
+        (None, "'Ethereum' disappears (stored for 2022-06-02, not in the answer for 2022-06-03)"),
+    ],
+    ids=["renamed", "dropped"],
+)
+def test_a_chain_renamed_or_dropped_upstream_fails_naming_it(
+    resources, replay, warehouse, monkeypatch, new, expected
+):
     from dataclasses import replace
 
     from assets.ingest.defillama import defillama_token_supply
@@ -656,8 +1015,9 @@ def test_a_chain_renamed_or_dropped_upstream_fails_naming_it(resources, replay, 
     assert materialize([defillama_token_supply], resources, D(2022, 6, 1), D(2022, 6, 2)).success
     before = warehouse.read("SELECT * FROM raw.defillama_token_supply_by_chain ORDER BY ALL")
     monkeypatch.setattr(replay, "answer", _rename("Ethereum", new)(replay.answer))
-    result = materialize([defillama_token_supply], resources, D(2022, 6, 3), D(2022, 6, 3),
-                         raise_on_error=False)
+    result = materialize(
+        [defillama_token_supply], resources, D(2022, 6, 3), D(2022, 6, 3), raise_on_error=False
+    )
     assert not result.success
     errors = failure_messages(result)
     assert "defillama /stablecoin/2: field 'chainBalances' = " in errors
@@ -675,11 +1035,15 @@ def test_a_chain_renamed_or_dropped_upstream_fails_naming_it(resources, replay, 
     configured = replace(plausibility.config(), allowed_changes=tuple(allowed))
     monkeypatch.setattr(plausibility, "config", lambda: configured)
     instance = dg.DagsterInstance.ephemeral()
-    result = materialize([defillama_token_supply], resources, D(2022, 6, 3), D(2022, 6, 3),
-                         instance=instance)
+    result = materialize(
+        [defillama_token_supply], resources, D(2022, 6, 3), D(2022, 6, 3), instance=instance
+    )
     assert result.success
-    warnings = [r.user_message for r in instance.all_logs(result.run_id)
-                if r.user_message.startswith("CHAIN CHANGE")]
+    warnings = [
+        r.user_message
+        for r in instance.all_logs(result.run_id)
+        if r.user_message.startswith("CHAIN CHANGE")
+    ]
     assert any("'Ethereum' disappears" in w and "allowed (a test rename)" in w for w in warnings)
 
 
@@ -690,40 +1054,70 @@ def test_stored_values_beyond_a_limit_fail_the_raw_suites():
 
     market = load_suite(EXPECTATIONS_DIR / "raw.coingecko_market_daily.yaml")
     check = [e for e in market.expectations if e.name == "day_over_day_plausible"]
-    (outcome,) = validate(gecko_days("bitcoin", [36_600.0, 3_660_000.0, 36_800.0]),
-                          Suite(market.table, check))
+    (outcome,) = validate(
+        gecko_days("bitcoin", [36_600.0, 3_660_000.0, 36_800.0]), Suite(market.table, check)
+    )
     assert not outcome.passed and outcome.details["unexpected_count"] == 2
     assert outcome.details["partial_unexpected_list"][0].startswith(
         "coingecko /coins/bitcoin/market_chart/range: field 'price_usd of bitcoin on 2022-05-02' "
-        "= 3660000.0: 3.66e+06 on 2022-05-02 is 100 times 36600 on 2022-05-01")
+        "= 3660000.0: 3.66e+06 on 2022-05-02 is 100 times 36600 on 2022-05-01"
+    )
 
     reserves = load_suite(EXPECTATIONS_DIR / "raw.evm_exchange_reserves.yaml")
     check = [e for e in reserves.expectations if e.name == "reserves_within_supply"]
-    rows = pl.DataFrame({"date": [DAY, D(2022, 5, 2)], "chain": ["ethereum"] * 2,
-                         "token": ["USDT"] * 2, "value": [4e15, 4e17],
-                         "ceiling": [4e16, 4e16]})
-    (outcome,) = validate(pl.DataFrame(), Suite(reserves.table, check),
-                          {"reserves_within_supply": rows})
+    rows = pl.DataFrame(
+        {
+            "date": [DAY, D(2022, 5, 2)],
+            "chain": ["ethereum"] * 2,
+            "token": ["USDT"] * 2,
+            "value": [4e15, 4e17],
+            "ceiling": [4e16, 4e16],
+        }
+    )
+    (outcome,) = validate(
+        pl.DataFrame(), Suite(reserves.table, check), {"reserves_within_supply": rows}
+    )
     assert not outcome.passed and outcome.details["unexpected_count"] == 1
     assert outcome.details["partial_unexpected_list"][0].startswith(
         "raw.evm_exchange_reserves: field 'balance_raw of ethereum/USDT on 2022-05-02' = 4e+17: "
         "4e+17 is "
-        "10 times totalSupply() of the token on the chain the same day")
+        "10 times totalSupply() of the token on the chain the same day"
+    )
 
 
-@pytest.mark.parametrize("edit, where, reason", [
-    (lambda c: c["day_over_day"][0].update(block=1.1),
-     "day_over_day[0] (bitcoin price).block = 1.1", "not above warn = 1.15"),
-    (lambda c: c["day_over_day"][0].pop("source"),
-     "day_over_day[0] (bitcoin price).source = None", "every limit states its reason and its source"),
-    (lambda c: c["day_over_day"][7].update(floor="1.0e8"),
-     "day_over_day[7] (USDT supply).floor = '1.0e8'", "not a number"),
-    (lambda c: c["day_over_day"][0].update(table="raw.coingecko"),
-     "day_over_day[0] (bitcoin price).table = 'raw.coingecko'", "not one of"),
-    (lambda c: c["chain_changes"].update(allowed=[{"token": "USDC", "chain": "Base",
-                                                   "change": "renamed", "reason": "x"}]),
-     "chain_changes.allowed[0].change = 'renamed'", "not one of ['appears', 'disappears']"),
-], ids=["block-below-warn", "no-source", "float-read-as-text", "unknown-table", "unknown-change"])
+@pytest.mark.parametrize(
+    "edit, where, reason",
+    [
+        (
+            lambda c: c["day_over_day"][0].update(block=1.1),
+            "day_over_day[0] (bitcoin price).block = 1.1",
+            "not above warn = 1.15",
+        ),
+        (
+            lambda c: c["day_over_day"][0].pop("source"),
+            "day_over_day[0] (bitcoin price).source = None",
+            "every limit states its reason and its source",
+        ),
+        (
+            lambda c: c["day_over_day"][7].update(floor="1.0e8"),
+            "day_over_day[7] (USDT supply).floor = '1.0e8'",
+            "not a number",
+        ),
+        (
+            lambda c: c["day_over_day"][0].update(table="raw.coingecko"),
+            "day_over_day[0] (bitcoin price).table = 'raw.coingecko'",
+            "not one of",
+        ),
+        (
+            lambda c: c["chain_changes"].update(
+                allowed=[{"token": "USDC", "chain": "Base", "change": "renamed", "reason": "x"}]
+            ),
+            "chain_changes.allowed[0].change = 'renamed'",
+            "not one of ['appears', 'disappears']",
+        ),
+    ],
+    ids=["block-below-warn", "no-source", "float-read-as-text", "unknown-table", "unknown-change"],
+)
 def test_bad_plausibility_configuration(tmp_path, edit, where, reason):
     config = yaml.safe_load(plausibility.CONFIG_FILE.read_text())
     edit(config)

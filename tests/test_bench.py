@@ -25,8 +25,10 @@ def test_closing_block_benchmark_on_a_small_dense_chain(monkeypatch):
     section.name = "closing_blocks"
     results = render([section], {}, runs=1, seconds=1.0)
     assert "| closing blocks | requests per day, 2 consecutive days |" in results
-    assert ("| closing blocks | cold start for yesterday (2 days), mainnet-shaped model via "
-            "geth | 3 requests |") in results
+    assert (
+        "| closing blocks | cold start for yesterday (2 days), mainnet-shaped model via "
+        "geth | 3 requests |"
+    ) in results
     assert "| met |" in results and "**not met**" not in results
     assert "a model, not recorded data" in results
 
@@ -35,7 +37,9 @@ def test_closing_block_benchmark_on_a_small_dense_chain(monkeypatch):
     assert kept.name == "closing_blocks" and kept.measured and kept.title == section.title
     assert len(kept.summary_rows) == 3 and kept.body == section.body.strip()
     again = render([Section("Other", name="marts"), kept], {}, runs=1, seconds=1.0)
-    assert f"*Not re-run by the last `python -m bench`: these results were measured " \
-           f"{kept.measured}.*" in again
+    assert (
+        f"*Not re-run by the last `python -m bench`: these results were measured "
+        f"{kept.measured}.*" in again
+    )
     assert all(row in again for row in kept.summary_rows)
     assert earlier(again)["closing_blocks"].body == kept.body  # carried again unchanged

@@ -11,7 +11,6 @@ abort the whole process (SIGABRT), leaving the run STARTED and its pool slot tak
 """
 
 import datetime as dt
-import json
 import shutil
 import subprocess
 import sys
@@ -32,9 +31,14 @@ ROOT = Path(__file__).resolve().parents[1]
 D = dt.date
 FIRST = (D(2022, 5, 2), D(2022, 5, 4))
 SECOND = (D(2022, 5, 5), D(2022, 5, 11))  # FRED re-reads 2022-04-28.., FIRST's days among them
-RAW = ["raw.coingecko_market_daily", "raw.defillama_token_supply",
-       "raw.defillama_token_supply_by_chain", "raw.defillama_total_supply",
-       "raw.fear_greed_daily", "raw.fred_series_daily"]
+RAW = [
+    "raw.coingecko_market_daily",
+    "raw.defillama_token_supply",
+    "raw.defillama_token_supply_by_chain",
+    "raw.defillama_total_supply",
+    "raw.fear_greed_daily",
+    "raw.fred_series_daily",
+]
 
 
 def api_resources(replay_url: str, warehouse: Warehouse) -> dict:
@@ -70,8 +74,10 @@ RUN = """
 def tables(path: Path, where: str = "TRUE", ingested_at: bool = True) -> dict[str, list]:
     skip = "" if ingested_at else " EXCLUDE (ingested_at)"
     with duckdb.connect(str(path), read_only=True) as con:
-        return {t: con.execute(f"SELECT *{skip} FROM {t} WHERE {where} ORDER BY ALL").fetchall()
-                for t in RAW}
+        return {
+            t: con.execute(f"SELECT *{skip} FROM {t} WHERE {where} ORDER BY ALL").fetchall()
+            for t in RAW
+        }
 
 
 def headline(error) -> str:
@@ -86,7 +92,8 @@ def small_disk(tmp_path) -> Path:
 
 
 def test_a_disk_full_mid_run_fails_the_run_frees_the_pool_and_a_rerun_equals_an_uninterrupted_run(
-        small_disk, replay, tmp_path):
+    small_disk, replay, tmp_path
+):
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
@@ -99,23 +106,38 @@ def test_a_disk_full_mid_run_fails_the_run_frees_the_pool_and_a_rerun_equals_an_
         filler = fill(small_disk)
 
         done = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(RUN), str(home), replay.url, str(path),
-             *(day.isoformat() for day in SECOND)],
-            cwd=ROOT, capture_output=True, text=True, timeout=300)
+            [
+                sys.executable,
+                "-c",
+                textwrap.dedent(RUN),
+                str(home),
+                replay.url,
+                str(path),
+                *(day.isoformat() for day in SECOND),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         [run] = instance.get_runs(limit=1)
         assert done.returncode == 0, (
             f"the run's process died (exit {done.returncode}); the run is left "
-            f"{run.status.value}:\n{done.stderr[-3000:]}")
+            f"{run.status.value}:\n{done.stderr[-3000:]}"
+        )
 
         # Recorded as a failed run, every failed step's message leading with the cause.
         assert run.status == dg.DagsterRunStatus.FAILURE
-        failures = {e.step_key: e.dagster_event.event_specific_data.error for e in
-                    instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)}
+        failures = {
+            e.step_key: e.dagster_event.event_specific_data.error
+            for e in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+        }
         assert "raw__fred_series_daily" in failures, sorted(failures)
         for step, error in failures.items():
             assert headline(error).startswith(
                 f"pipelines.resources.warehouse.WarehouseError: warehouse {path}: No space left "
-                f"on device while writing raw."), (step, error.to_string())
+                f"on device while writing raw."
+            ), (step, error.to_string())
             assert "nothing was written" in headline(error), (step, headline(error))
             assert "cannot rollback" not in error.to_string(), step
 
@@ -123,8 +145,9 @@ def test_a_disk_full_mid_run_fails_the_run_frees_the_pool_and_a_rerun_equals_an_
         # are as they were; no partial window: each table has all of the second window's
         # days or none (checked against the re-run below).
         first = f"date <= DATE '{FIRST[1]}'"
-        assert tables(path, first) == {t: [r for r in rows if r[0] <= FIRST[1]]
-                                       for t, rows in before.items()}
+        assert tables(path, first) == {
+            t: [r for r in rows if r[0] <= FIRST[1]] for t, rows in before.items()
+        }
         second = f"date >= DATE '{SECOND[0]}'"
         after_failure = tables(path, second, ingested_at=False)
 
@@ -140,7 +163,8 @@ def test_a_disk_full_mid_run_fails_the_run_frees_the_pool_and_a_rerun_equals_an_
 
     rerun = tables(path, second, ingested_at=False)
     assert all(after_failure[t] in ([], rerun[t]) for t in RAW), {
-        t: len(after_failure[t]) for t in RAW}
+        t: len(after_failure[t]) for t in RAW
+    }
 
     reference = Warehouse(path=str(tmp_path / "uninterrupted.duckdb"))
     for window in (FIRST, SECOND):

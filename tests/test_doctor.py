@@ -59,6 +59,7 @@ def flow_filters() -> int:
     from assets.ingest.evm.extract import transfer_filters
     from assets.ingest.labels import load_labels
     from pipelines.chains import CHAINS
+
     return len(transfer_filters(CHAINS[0], load_labels().addresses(CHAINS[0].name)))
 
 
@@ -72,23 +73,35 @@ def status(report, check) -> str:
 
 def test_the_doctor_judges_every_ingest_asset():
     from assets.ingest import ingest_assets
+
     # reference_data reads no endpoint (the seeds and chains.yaml): nothing to judge
-    assert set(doctor.ASSETS) == {a.node_def.name.removeprefix("raw__") for a in ingest_assets
-                                  if a.partitions_def}
+    assert set(doctor.ASSETS) == {
+        a.node_def.name.removeprefix("raw__") for a in ingest_assets if a.partitions_def
+    }
 
 
 @pytest.mark.parametrize("profile", ["anvil", "geth", "erigon", "infura"])
 def test_nodes_that_serve_the_window_run_everything(run, profile):
     report = run(profile)
     assert report.exit_code == 0 and runs(report) == ON_CHAIN | HTTP
-    for check in ["chain id", "batch size", "finalized tag", "closing blocks", "archive state",
-                  "eth_call state override", "values per topic position", "log range",
-                  "pruned history", "eth_getLogs calls"]:
+    for check in [
+        "chain id",
+        "batch size",
+        "finalized tag",
+        "closing blocks",
+        "archive state",
+        "eth_call state override",
+        "values per topic position",
+        "log range",
+        "pruned history",
+        "eth_getLogs calls",
+    ]:
         assert status(report, f"ethereum {check}") == "ok", report.row(f"ethereum {check}")
     assert "1,000: accepted" in report.row("ethereum values per topic position").result
     assert "learnt while running" in report.row("ethereum result cap").result
-    assert "a batch of 100 calls answered in one request" in \
-        report.row("ethereum batch size").result
+    assert (
+        "a batch of 100 calls answered in one request" in report.row("ethereum batch size").result
+    )
 
 
 def test_a_full_node_has_no_archive_state_and_names_the_logs_setting(run):
@@ -112,8 +125,10 @@ def test_a_full_node_reading_balances_from_logs_runs_everything(run):
     assert report.exit_code == 0, [v for v in report.verdicts if not v.runs]
     assert status(report, "ethereum archive state") == "warn"
     assert "rewind from the final block" in report.row("ethereum eth_getLogs calls").result
-    assert ("ethereum balances", "supply and balances from logs "
-            "(STABLEFLOW_ETHEREUM_BALANCES)") in report.endpoints
+    assert (
+        "ethereum balances",
+        "supply and balances from logs (STABLEFLOW_ETHEREUM_BALANCES)",
+    ) in report.endpoints
 
 
 def test_pruned_history_inside_the_window_fails_every_on_chain_asset(run, world):
@@ -174,6 +189,7 @@ def test_a_dead_or_missing_endpoint_fails_fast(run, monkeypatch):
 
 def test_a_keyless_coingecko_window_older_than_a_year_will_not_run(run, monkeypatch):
     from assets.ingest import coingecko
+
     # as on the public host today: closes from the window's second day on
     monkeypatch.setattr(coingecko, "earliest_day", lambda url, today: START + dt.timedelta(1))
     report = run("geth")
@@ -189,8 +205,10 @@ def test_a_keyless_coingecko_window_older_than_a_year_will_not_run(run, monkeypa
 def test_the_table_shows_checks_verdicts_and_cost_but_no_secret(run, world, capsys):
     _, _, proxy = world
     key, cg_key = "0123456789abcdef0123456789abcdef", "cg-demo-secret-4242"
-    report = run("full-node", extra={"STABLEFLOW_ETHEREUM_RPC_URL": f"{proxy.url}/v3/{key}",
-                                     "COINGECKO_API_KEY": cg_key})
+    report = run(
+        "full-node",
+        extra={"STABLEFLOW_ETHEREUM_RPC_URL": f"{proxy.url}/v3/{key}", "COINGECKO_API_KEY": cg_key},
+    )
     assert "demo key" in report.row("coingecko key tier").result
     text = doctor.render(report)
     assert key not in text and cg_key not in text
@@ -198,16 +216,16 @@ def test_the_table_shows_checks_verdicts_and_cost_but_no_secret(run, world, caps
     lines = text.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("check "))
     assert lines[header].split() == ["check", "result", "status", "what", "to", "change"]
-    assert any(line.startswith("ethereum archive state") and " fail " in line
-               for line in lines)
-    assert any(line.startswith("evm_exchange_reserves") and "will not run" in line
-               for line in lines)
+    assert any(line.startswith("ethereum archive state") and " fail " in line for line in lines)
+    assert any(
+        line.startswith("evm_exchange_reserves") and "will not run" in line for line in lines
+    )
     assert any(line.startswith("fred_series_daily") and "will run" in line for line in lines)
     assert f"requests: {report.total_requests} HTTP requests in all" in text
-    assert lines[-1] == ("verdict: 2 of 10 assets will not run: evm_token_supply, "
-                         "evm_exchange_reserves")
-    assert max(len(line) for line in lines if not line.startswith(("requests", "verdict"))) \
-        <= 130
+    assert lines[-1] == (
+        "verdict: 2 of 10 assets will not run: evm_token_supply, evm_exchange_reserves"
+    )
+    assert max(len(line) for line in lines if not line.startswith(("requests", "verdict"))) <= 130
     # the command line prints the same and exits 1 when an asset will not run
     assert doctor.main([]) == 1
     printed = capsys.readouterr().out
@@ -215,15 +233,18 @@ def test_the_table_shows_checks_verdicts_and_cost_but_no_secret(run, world, caps
 
 
 @pytest.mark.parametrize("profile, span", [("alchemy-free", 10), ("infura", 10_000)])
-def test_a_mainnet_shaped_chain_from_2021_stays_within_the_budget(replay_server, monkeypatch,
-                                                                   profile, span):
+def test_a_mainnet_shaped_chain_from_2021_stays_within_the_budget(
+    replay_server, monkeypatch, profile, span
+):
     """26 million headers (sandbox/headers.py, a node of headers only) behind a provider's
     profile: the closing blocks of 2021-01-01 come from the anchor in a few requests; 10-block
     log ranges over six years need millions of calls, which the doctor says before any run
     tries, and Infura's 10,000 blocks fit max_log_requests."""
     now = dt.datetime(2026, 11, 30, 1, 30, tzinfo=dt.UTC)
-    with HeaderNode(int(now.timestamp())) as headers, \
-            RpcProxy(headers.url, profile=profile) as proxy:
+    with (
+        HeaderNode(int(now.timestamp())) as headers,
+        RpcProxy(headers.url, profile=profile) as proxy,
+    ):
         env = sandbox_environment(replay_server.url, {"ethereum": proxy.url})
         env |= {"STABLEFLOW_START_DATE": "2021-01-01", "STABLEFLOW_END_DATE": "2026-11-28"}
         for name in _CLEARED:

@@ -32,8 +32,12 @@ def built(resources, chain_url, tmp_path, monkeypatch):
     analyst = tmp_path / "analyst.duckdb"
     monkeypatch.setenv("STABLEFLOW_ANALYST_WAREHOUSE", str(analyst))
     everything = {**resources, "rpc_ethereum": EvmRpc(chain="ethereum", url=chain_url)}
-    result = materialize([*ingest_assets, *model_assets, analyst_warehouse, *ingest_checks,
-                          *model_checks], everything, START, END)
+    result = materialize(
+        [*ingest_assets, *model_assets, analyst_warehouse, *ingest_checks, *model_checks],
+        everything,
+        START,
+        END,
+    )
     return result, resources["warehouse"], analyst
 
 
@@ -48,8 +52,12 @@ def readme_queries() -> list[str]:
     readme = (SQL_DIR.parent / "README.md").read_text()
     section = readme.split("## For analysts", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```sql\n(.*?)```", section, flags=re.S)
-    return [q.strip() for block in blocks for q in block.split(";") if q.strip()
-            and not all(line.startswith("--") for line in q.strip().splitlines())]
+    return [
+        q.strip()
+        for block in blocks
+        for q in block.split(";")
+        if q.strip() and not all(line.startswith("--") for line in q.strip().splitlines())
+    ]
 
 
 FRED_MARTS = {"marts.asset_prices_daily", "marts.risk_free_daily"}
@@ -58,15 +66,20 @@ FRED_MARTS = {"marts.asset_prices_daily", "marts.risk_free_daily"}
 def test_models_build_documented_and_checked(built):
     result, warehouse, analyst = built
     assert result.success
-    failed = [(e.asset_key.to_user_string(), e.check_name)
-              for e in result.get_asset_check_evaluations() if not e.passed]
+    failed = [
+        (e.asset_key.to_user_string(), e.check_name)
+        for e in result.get_asset_check_evaluations()
+        if not e.passed
+    ]
     assert failed == []
     with duckdb.connect(str(analyst), read_only=True) as con:
         for model in models:
             dated = "date" in model.columns
             days, first, last = con.execute(
-                f"SELECT count(DISTINCT date), min(date), max(date) FROM {model.table}" if dated
-                else "SELECT NULL, NULL, NULL").fetchone()
+                f"SELECT count(DISTINCT date), min(date), max(date) FROM {model.table}"
+                if dated
+                else "SELECT NULL, NULL, NULL"
+            ).fetchone()
             if not dated:
                 assert model.table in ("marts.exchanges", "marts.label_coverage"), model.table
                 assert con.execute(f"SELECT count(*) FROM {model.table}").fetchone()[0] > 0
@@ -74,10 +87,15 @@ def test_models_build_documented_and_checked(built):
                 # FRED rows are re-read from 7 days before the window (late postings).
                 assert START - dt.timedelta(days=7) <= first < START and last == END, model.table
             else:
-                assert (first, last) == (START, END) or model.table.endswith("issuance_events"), model.table
+                assert (first, last) == (START, END) or model.table.endswith("issuance_events"), (
+                    model.table
+                )
             undocumented = con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE schema_name || '.' || table_name = ? "
-                "AND (comment IS NULL OR comment = '')", [model.table]).fetchall()
+                "SELECT column_name FROM duckdb_columns() "
+                "WHERE schema_name || '.' || table_name = ? "
+                "AND (comment IS NULL OR comment = '')",
+                [model.table],
+            ).fetchall()
             assert undocumented == [], model.table
         liquidity = con.execute("SELECT count(*), min(ssr) FROM marts.liquidity_daily").fetchone()
         assert liquidity[0] == (END - START).days + 1 and liquidity[1] > 0
@@ -86,20 +104,29 @@ def test_models_build_documented_and_checked(built):
         flags = con.execute(
             "SELECT bool_or(usdt_supply_incomplete OR usdc_supply_incomplete "
             "OR total_stablecoin_supply_incomplete), count(supply_incomplete_reason) "
-            "FROM marts.liquidity_daily").fetchone()
+            "FROM marts.liquidity_daily"
+        ).fetchone()
         assert flags == (False, 0)
-        assert con.execute("SELECT bool_or(supply_incomplete) FROM marts.stablecoin_supply_daily"
-                           ).fetchone()[0] is False
+        assert (
+            con.execute(
+                "SELECT bool_or(supply_incomplete) FROM marts.stablecoin_supply_daily"
+            ).fetchone()[0]
+            is False
+        )
         # DefiLlama's Ethereum series and the chain's closing supply are the same closes.
-        gap = con.execute("SELECT max(abs(supply_ratio - 1)) FROM marts.stablecoin_supply_daily "
-                          "WHERE chain = 'ethereum' AND supply_ratio IS NOT NULL").fetchone()[0]
+        gap = con.execute(
+            "SELECT max(abs(supply_ratio - 1)) FROM marts.stablecoin_supply_daily "
+            "WHERE chain = 'ethereum' AND supply_ratio IS NOT NULL"
+        ).fetchone()[0]
         assert gap is not None and gap < 1e-9
 
 
 def test_analyst_queries_run_as_written(built):
     _, _, analyst = built
     queries = analyst_queries()
-    assert {"usdt_exchange_reserves_by_kind_monthly", "net_issuance_weekly", "ssr_monthly"} <= set(queries)
+    assert {"usdt_exchange_reserves_by_kind_monthly", "net_issuance_weekly", "ssr_monthly"} <= set(
+        queries
+    )
     with duckdb.connect(str(analyst), read_only=True) as con:
         for name, sql in queries.items():
             assert con.execute(sql).fetchall(), name
@@ -114,13 +141,22 @@ def test_analyst_queries_run_as_written(built):
 
 def test_materialisation_succeeds_while_an_analyst_holds_the_copy_open(built, resources, chain_url):
     result, warehouse, analyst = built
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import duckdb, sys, time
         con = duckdb.connect({str(analyst)!r}, read_only=True)
         print(con.execute("SELECT count(*) FROM marts.liquidity_daily").fetchone()[0], flush=True)
         sys.stdin.read()  # hold the file open until the test closes stdin
         print(con.execute("SELECT count(*) FROM marts.liquidity_daily").fetchone()[0], flush=True)
-    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == str((END - START).days + 1)
         everything = {**resources, "rpc_ethereum": EvmRpc(chain="ethereum", url=chain_url)}

@@ -8,7 +8,9 @@ import requests
 from tests.conftest import NetworkAccessError
 
 
-@pytest.mark.parametrize("address", [("93.184.216.34", 80), ("10.0.0.1", 443), ("::ffff:1.1.1.1", 53)])
+@pytest.mark.parametrize(
+    "address", [("93.184.216.34", 80), ("10.0.0.1", 443), ("::ffff:1.1.1.1", 53)]
+)
 def test_connect_to_non_loopback_address_fails(address):
     family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:

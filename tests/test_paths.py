@@ -19,24 +19,33 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
+
 from assets.ingest import reference_data
 from assets.ingest.alternative_me import fear_greed_daily
 from pipelines.settings import PROJECT_ROOT, Settings, project_path
 from sandbox.world import ROOT, WINDOW_END, WINDOW_START, prepare_dagster_home
 from tests.conftest import materialize
 
-PATH_VARIABLES = ("STABLEFLOW_WAREHOUSE", "STABLEFLOW_ANALYST_WAREHOUSE",
-                  "STABLEFLOW_REPORTS_DIR")
-SHOW_SETTINGS = ("import json; from pipelines.settings import Settings; s = Settings.from_env(); "
-                 "print(json.dumps([s.warehouse_path, s.analyst_warehouse_path, s.reports_dir]))")
+PATH_VARIABLES = ("STABLEFLOW_WAREHOUSE", "STABLEFLOW_ANALYST_WAREHOUSE", "STABLEFLOW_REPORTS_DIR")
+SHOW_SETTINGS = (
+    "import json; from pipelines.settings import Settings; s = Settings.from_env(); "
+    "print(json.dumps([s.warehouse_path, s.analyst_warehouse_path, s.reports_dir]))"
+)
 
 
 def settings_seen_from(cwd: Path, **paths: str) -> list[str]:
     """The three paths as a process started in `cwd` reads them."""
     env = {k: v for k, v in os.environ.items() if k not in PATH_VARIABLES}
     env.update(paths, PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, "-c", SHOW_SETTINGS], cwd=cwd, env=env,
-                         capture_output=True, text=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", SHOW_SETTINGS],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     return json.loads(out)
 
 
@@ -48,15 +57,21 @@ def test_relative_paths_resolve_against_the_project_root_whatever_the_cwd(tmp_pa
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     for cwd in (elsewhere, Path("/"), ROOT / "tests"):
-        assert settings_seen_from(cwd) == [str(ROOT / "data" / "stableflow.duckdb"),
-                                           str(ROOT / "data" / "stableflow_analyst.duckdb"),
-                                           str(ROOT / "reports")]
+        assert settings_seen_from(cwd) == [
+            str(ROOT / "data" / "stableflow.duckdb"),
+            str(ROOT / "data" / "stableflow_analyst.duckdb"),
+            str(ROOT / "reports"),
+        ]
         assert settings_seen_from(
-            cwd, STABLEFLOW_WAREHOUSE="data/other.duckdb",
+            cwd,
+            STABLEFLOW_WAREHOUSE="data/other.duckdb",
             STABLEFLOW_ANALYST_WAREHOUSE="./shared/../analyst.duckdb",
             STABLEFLOW_REPORTS_DIR="out/reports",
-        ) == [str(ROOT / "data" / "other.duckdb"), str(ROOT / "analyst.duckdb"),
-              str(ROOT / "out" / "reports")]
+        ) == [
+            str(ROOT / "data" / "other.duckdb"),
+            str(ROOT / "analyst.duckdb"),
+            str(ROOT / "out" / "reports"),
+        ]
     assert not list(elsewhere.iterdir())
 
 
@@ -73,20 +88,27 @@ def test_absolute_home_and_empty_paths(monkeypatch, tmp_path):
     assert project_path("a/../b") == str(ROOT / "b")
 
 
-def test_a_run_records_the_absolute_warehouse_path_on_every_materialisation(resources,
-                                                                              warehouse):
+def test_a_run_records_the_absolute_warehouse_path_on_every_materialisation(resources, warehouse):
     """Every materialisation of a partition-range run (one per day) and of a multi-asset (one
     per table) carries `warehouse`; each writing step logs the path once."""
     instance = dg.DagsterInstance.ephemeral()
-    result = materialize([fear_greed_daily, reference_data], resources,
-                         dt.date(2022, 5, 1), dt.date(2022, 5, 3), instance=instance)
+    result = materialize(
+        [fear_greed_daily, reference_data],
+        resources,
+        dt.date(2022, 5, 1),
+        dt.date(2022, 5, 3),
+        instance=instance,
+    )
     assert result.success
     events = [e.materialization for e in result.get_asset_materialization_events()]
     assert len(events) == 3 + len(reference_data.keys)
     where = os.path.abspath(warehouse.path)
     assert {e.metadata["warehouse"].path for e in events} == {where}
-    logged = [r.user_message for r in instance.all_logs(result.run_id)
-              if r.user_message.startswith("warehouse: writing")]
+    logged = [
+        r.user_message
+        for r in instance.all_logs(result.run_id)
+        if r.user_message.startswith("warehouse: writing")
+    ]
     assert logged == [f"warehouse: writing {where}"] * 2
 
 
@@ -98,19 +120,39 @@ def test_a_cli_run_from_another_folder_writes_the_project_warehouse(replay, tmp_
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     home = tmp_path / "dagster_home"
-    env = {**{k: v for k, v in os.environ.items() if k not in PATH_VARIABLES},
-           "PYTHONPATH": str(ROOT), "DAGSTER_HOME": str(home),
-           "STABLEFLOW_WAREHOUSE": str(relative),
-           "STABLEFLOW_ALTERNATIVE_ME_URL": f"{replay.url}/alternative_me",
-           "STABLEFLOW_START_DATE": WINDOW_START.isoformat(),
-           "STABLEFLOW_END_DATE": WINDOW_END.isoformat()}
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in PATH_VARIABLES},
+        "PYTHONPATH": str(ROOT),
+        "DAGSTER_HOME": str(home),
+        "STABLEFLOW_WAREHOUSE": str(relative),
+        "STABLEFLOW_ALTERNATIVE_ME_URL": f"{replay.url}/alternative_me",
+        "STABLEFLOW_START_DATE": WINDOW_START.isoformat(),
+        "STABLEFLOW_END_DATE": WINDOW_END.isoformat(),
+    }
     prepare_dagster_home(env)
     try:
         run = subprocess.run(
-            [sys.executable, "-m", "dagster", "asset", "materialize",
-             "-m", "pipelines.definitions", "--working-directory", str(elsewhere),
-             "--select", "raw/fear_greed_daily", "--partition", "2022-05-15"],
-            cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+            [
+                sys.executable,
+                "-m",
+                "dagster",
+                "asset",
+                "materialize",
+                "-m",
+                "pipelines.definitions",
+                "--working-directory",
+                str(elsewhere),
+                "--select",
+                "raw/fear_greed_daily",
+                "--partition",
+                "2022-05-15",
+            ],
+            cwd=elsewhere,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         output = run.stdout + run.stderr
         assert run.returncode == 0, output[-3000:]
         written = ROOT / relative
@@ -119,7 +161,8 @@ def test_a_cli_run_from_another_folder_writes_the_project_warehouse(replay, tmp_
         assert f"warehouse: writing {written}" in output
         with dg.DagsterInstance.from_config(str(home)) as instance:
             event = instance.get_latest_materialization_event(
-                dg.AssetKey(["raw", "fear_greed_daily"]))
+                dg.AssetKey(["raw", "fear_greed_daily"])
+            )
         assert event.asset_materialization.metadata["warehouse"].path == str(written)
     finally:
         shutil.rmtree(ROOT / relative.parent, ignore_errors=True)
@@ -130,7 +173,16 @@ def test_the_definitions_warehouse_is_the_project_file():
     env = {k: v for k, v in os.environ.items() if k not in PATH_VARIABLES}
     env["PYTHONPATH"] = str(ROOT)
     out = subprocess.run(
-        [sys.executable, "-c", "from pipelines.definitions import defs; "
-         "print(defs.resources['warehouse'].path)"],
-        cwd="/", env=env, capture_output=True, text=True, timeout=120, check=True)
+        [
+            sys.executable,
+            "-c",
+            "from pipelines.definitions import defs; print(defs.resources['warehouse'].path)",
+        ],
+        cwd="/",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     assert out.stdout.strip().splitlines()[-1] == str(ROOT / "data" / "stableflow.duckdb")

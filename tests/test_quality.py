@@ -13,11 +13,18 @@ D = dt.date
 
 def market_rows(days=3, coins=("bitcoin", "tether")) -> pl.DataFrame:
     rows = [
-        {"date": D(2021, 1, 1) + dt.timedelta(days=i), "coin_id": coin, "price_usd": 1.0 + i,
-         "market_cap_usd": 1e9, "volume_usd": 1e6,
-         "sampled_at": dt.datetime(2021, 1, 2) + dt.timedelta(days=i),
-         "source": "test", "ingested_at": dt.datetime(2024, 1, 1)}
-        for coin in coins for i in range(days)
+        {
+            "date": D(2021, 1, 1) + dt.timedelta(days=i),
+            "coin_id": coin,
+            "price_usd": 1.0 + i,
+            "market_cap_usd": 1e9,
+            "volume_usd": 1e6,
+            "sampled_at": dt.datetime(2021, 1, 2) + dt.timedelta(days=i),
+            "source": "test",
+            "ingested_at": dt.datetime(2024, 1, 1),
+        }
+        for coin in coins
+        for i in range(days)
     ]
     return pl.DataFrame(rows)
 
@@ -33,22 +40,46 @@ def test_clean_rows_pass_every_expectation():
     assert failed(market_rows()) == set()
 
 
-@pytest.mark.parametrize("plant,expected", [
-    (lambda f: pl.concat([f, f.head(1)]), {"one_row_per_coin_and_day"}),
-    (lambda f: f.filter(pl.col("date") != D(2021, 1, 2)), {"no_missing_days"}),
-    (lambda f: f.with_columns(price_usd=pl.when(pl.col("coin_id") == "tether").then(-1.0).otherwise(pl.col("price_usd"))), {"price_positive"}),
-    (lambda f: f.with_columns(coin_id=pl.col("coin_id").replace("tether", "dogecoin")), {"coin_known"}),
-    (lambda f: f.with_columns(volume_usd=pl.lit(-5.0)), {"volume_not_negative"}),
-    (lambda f: f.drop("sampled_at"), {"schema"}),
-    (lambda f: f.head(0), {"has_rows"}),
-    (lambda f: f.with_columns(price_usd=pl.when((pl.col("coin_id") == "bitcoin") & (pl.col("date") == D(2021, 1, 2))).then(200.0).otherwise(pl.col("price_usd"))), {"day_over_day_plausible"}),
-])
+@pytest.mark.parametrize(
+    "plant,expected",
+    [
+        (lambda f: pl.concat([f, f.head(1)]), {"one_row_per_coin_and_day"}),
+        (lambda f: f.filter(pl.col("date") != D(2021, 1, 2)), {"no_missing_days"}),
+        (
+            lambda f: f.with_columns(
+                price_usd=pl.when(pl.col("coin_id") == "tether")
+                .then(-1.0)
+                .otherwise(pl.col("price_usd"))
+            ),
+            {"price_positive"},
+        ),
+        (
+            lambda f: f.with_columns(coin_id=pl.col("coin_id").replace("tether", "dogecoin")),
+            {"coin_known"},
+        ),
+        (lambda f: f.with_columns(volume_usd=pl.lit(-5.0)), {"volume_not_negative"}),
+        (lambda f: f.drop("sampled_at"), {"schema"}),
+        (lambda f: f.head(0), {"has_rows"}),
+        (
+            lambda f: f.with_columns(
+                price_usd=pl.when(
+                    (pl.col("coin_id") == "bitcoin") & (pl.col("date") == D(2021, 1, 2))
+                )
+                .then(200.0)
+                .otherwise(pl.col("price_usd"))
+            ),
+            {"day_over_day_plausible"},
+        ),
+    ],
+)
 def test_planted_problem_fails_exactly_its_expectation(plant, expected):
     assert failed(plant(market_rows())) == expected
 
 
 def test_gap_in_one_coin_is_found_even_when_another_coin_has_that_day():
-    frame = market_rows().filter(~((pl.col("coin_id") == "tether") & (pl.col("date") == D(2021, 1, 2))))
+    frame = market_rows().filter(
+        ~((pl.col("coin_id") == "tether") & (pl.col("date") == D(2021, 1, 2)))
+    )
     outcome = {o.name: o for o in validate(frame, SUITE)}["no_missing_days"]
     assert not outcome.passed and outcome.details["unexpected_count"] == 1
 
@@ -78,25 +109,35 @@ def test_a_chain_above_all_chains_fails_its_ceiling():
     suite = load_suite(EXPECTATIONS_DIR / "raw.defillama_token_supply_by_chain.yaml")
     (exp,) = [e for e in suite.expectations if e.name == "within_all_chain_supply"]
     assert exp.deps == ("raw.defillama_token_supply",)
-    rows = pl.DataFrame({"date": [D(2023, 1, 1)] * 2, "token": ["USDT"] * 2,
-                         "chain": ["Ethereum", "Tron"], "value": [3.9e10, 4.4e12],
-                         "ceiling": [6.6e10, 6.6e10]})
+    rows = pl.DataFrame(
+        {
+            "date": [D(2023, 1, 1)] * 2,
+            "token": ["USDT"] * 2,
+            "chain": ["Ethereum", "Tron"],
+            "value": [3.9e10, 4.4e12],
+            "ceiling": [6.6e10, 6.6e10],
+        }
+    )
     from assets.quality import Suite
 
     (outcome,) = validate(pl.DataFrame(), Suite(suite.table, [exp]), {exp.name: rows})
     assert not outcome.passed and outcome.details["unexpected_count"] == 1
     (shown,) = outcome.details["partial_unexpected_list"]
-    assert shown.startswith("raw.defillama_token_supply_by_chain: field 'circulating_tokens of "
-                            "USDT/Tron on 2023-01-01' = 4400000000000.0: 4.4e+12 is 66.67 times")
+    assert shown.startswith(
+        "raw.defillama_token_supply_by_chain: field 'circulating_tokens of "
+        "USDT/Tron on 2023-01-01' = 4400000000000.0: 4.4e+12 is 66.67 times"
+    )
     (outcome,) = validate(pl.DataFrame(), Suite(suite.table, [exp]), {exp.name: rows.head(1)})
     assert outcome.passed
 
 
 def test_a_ceiling_the_configuration_lacks_fails_the_suite_at_load(tmp_path):
     bad = tmp_path / "raw.evm_exchange_reserves.yaml"
-    bad.write_text("table: raw.evm_exchange_reserves\nexpectations:\n"
-                   "  - {name: x, type: WithinCeiling, kwargs: {ceiling: nope}, "
-                   "rows: checks/evm_reserves_within_supply.sql}\n")
+    bad.write_text(
+        "table: raw.evm_exchange_reserves\nexpectations:\n"
+        "  - {name: x, type: WithinCeiling, kwargs: {ceiling: nope}, "
+        "rows: checks/evm_reserves_within_supply.sql}\n"
+    )
     with pytest.raises(ValueError, match="no ceiling named 'nope'"):
         load_suite(bad)
 
@@ -106,8 +147,12 @@ def test_the_ceiling_queries_run_on_the_warehouse(warehouse):
     from pipelines.resources.warehouse import SQL_DIR as sql
 
     with warehouse.connect() as con:
-        for table in ("defillama_token_supply_by_chain", "defillama_token_supply",
-                      "evm_exchange_reserves", "evm_token_supply"):
+        for table in (
+            "defillama_token_supply_by_chain",
+            "defillama_token_supply",
+            "evm_exchange_reserves",
+            "evm_token_supply",
+        ):
             con.execute((sql / "raw" / f"{table}.sql").read_text())
     for name in ("defillama_chain_within_all_chains", "evm_reserves_within_supply"):
         frame = warehouse.read((sql / "checks" / f"{name}.sql").read_text())
@@ -123,11 +168,14 @@ def test_a_stored_implausible_value_fails_its_blocking_check_and_is_logged(wareh
     from assets.quality import Suite, _run_suite
     from pipelines.resources.warehouse import Rows
 
-    rows = market_rows().with_columns(price_usd=pl.when(
-        (pl.col("coin_id") == "bitcoin") & (pl.col("date") == D(2021, 1, 2))
-    ).then(200.0).otherwise(pl.col("price_usd")))
-    warehouse.replace_window(D(2021, 1, 1), D(2021, 1, 3),
-                             Rows("raw.coingecko_market_daily", rows, ["date", "coin_id"]))
+    rows = market_rows().with_columns(
+        price_usd=pl.when((pl.col("coin_id") == "bitcoin") & (pl.col("date") == D(2021, 1, 2)))
+        .then(200.0)
+        .otherwise(pl.col("price_usd"))
+    )
+    warehouse.replace_window(
+        D(2021, 1, 1), D(2021, 1, 3), Rows("raw.coingecko_market_daily", rows, ["date", "coin_id"])
+    )
 
     class Log:
         def __init__(self):
@@ -141,6 +189,8 @@ def test_a_stored_implausible_value_fails_its_blocking_check_and_is_logged(wareh
     (result,) = _run_suite(warehouse, Suite(SUITE.table, check), log)
     assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
     (line,) = log.lines
-    assert line.startswith("raw.coingecko_market_daily day_over_day_plausible failed: 2 "
-                           "implausible value(s): test: field 'price_usd of bitcoin on "
-                           "2021-01-02' = 200.0: 200 on 2021-01-02 is 200 times 1 on 2021-01-01")
+    assert line.startswith(
+        "raw.coingecko_market_daily day_over_day_plausible failed: 2 "
+        "implausible value(s): test: field 'price_usd of bitcoin on "
+        "2021-01-02' = 200.0: 200 on 2021-01-02 is 200 times 1 on 2021-01-01"
+    )

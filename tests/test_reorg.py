@@ -27,8 +27,9 @@ pytestmark = pytest.mark.timeout(600)
 
 
 def evaluate(sensor, url: str, warehouse: Warehouse):
-    context = dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(),
-                                      resources=evm_resources(url, warehouse))
+    context = dg.build_sensor_context(
+        instance=dg.DagsterInstance.ephemeral(), resources=evm_resources(url, warehouse)
+    )
     return sensor(context)
 
 
@@ -55,23 +56,31 @@ def test_reorgs_above_finality_change_nothing_and_below_it_are_reingested(tmp_pa
         assert rpc("eth_getBlockByNumber", "latest", False)["hash"] != tip_hash
         assert isinstance(evaluate(sensor, node.url, warehouse), dg.SkipReason)
         assert materialize(evm_assets, evm_resources(node.url, warehouse), START, END).success
-        assert all(a.equals(b) for a, b in zip(before.values(),
-                                               snapshot(warehouse, EVM_TABLES).values()))
+        assert all(
+            a.equals(b) for a, b in zip(before.values(), snapshot(warehouse, EVM_TABLES).values())
+        )
 
         # Below it: the whole window re-mined with another story (fewer labelled wallets).
         rpc("evm_revert", fresh)
         plant_scenario(node.url, labels.subset(300), START, END, chain)
         bury(node.url)
         [request] = evaluate(sensor, node.url, warehouse)
-        assert (request.tags["dagster/asset_partition_range_start"],
-                request.tags["dagster/asset_partition_range_end"]) == (str(START), str(END))
-        result = dg.materialize(evm_assets, resources=evm_resources(node.url, warehouse),
-                                instance=dg.DagsterInstance.ephemeral(), tags=request.tags)
+        assert (
+            request.tags["dagster/asset_partition_range_start"],
+            request.tags["dagster/asset_partition_range_end"],
+        ) == (str(START), str(END))
+        result = dg.materialize(
+            evm_assets,
+            resources=evm_resources(node.url, warehouse),
+            instance=dg.DagsterInstance.ephemeral(),
+            tags=request.tags,
+        )
         assert result.success
         after = snapshot(warehouse, EVM_TABLES)
         assert not after["raw.evm_day_blocks"].equals(before["raw.evm_day_blocks"])
         fresh_ingest = Warehouse(path=str(tmp_path / "fresh.duckdb"))
         assert materialize(evm_assets, evm_resources(node.url, fresh_ingest), START, END).success
-        assert all(a.equals(b) for a, b in zip(after.values(),
-                                               snapshot(fresh_ingest, EVM_TABLES).values()))
+        assert all(
+            a.equals(b) for a, b in zip(after.values(), snapshot(fresh_ingest, EVM_TABLES).values())
+        )
         assert isinstance(evaluate(sensor, node.url, warehouse), dg.SkipReason)

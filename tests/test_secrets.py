@@ -32,17 +32,22 @@ def node():
         yield proxy
 
 
-def test_no_secret_in_events_metadata_tables_or_logs(node, replay, resources, warehouse,
-                                                     monkeypatch, caplog, capsys):
+def test_no_secret_in_events_metadata_tables_or_logs(
+    node, replay, resources, warehouse, monkeypatch, caplog, capsys
+):
     monkeypatch.setenv("COINGECKO_API_KEY", API_SECRET)
     monkeypatch.setenv("STABLEFLOW_ETHEREUM_RPC_URL", f"{node.url}/v3/{RPC_SECRET}")
     resources = {
         **resources,
-        "coingecko": fast_source("coingecko", f"{replay.url}/coingecko/api/v3",
-                                 api_key=dg.EnvVar("COINGECKO_API_KEY"),
-                                 api_key_header="x-cg-demo-api-key"),
-        "rpc_ethereum": EvmRpc(chain="ethereum", url=dg.EnvVar("STABLEFLOW_ETHEREUM_RPC_URL"),
-                               backoff_s=0.01),
+        "coingecko": fast_source(
+            "coingecko",
+            f"{replay.url}/coingecko/api/v3",
+            api_key=dg.EnvVar("COINGECKO_API_KEY"),
+            api_key_header="x-cg-demo-api-key",
+        ),
+        "rpc_ethereum": EvmRpc(
+            chain="ethereum", url=dg.EnvVar("STABLEFLOW_ETHEREUM_RPC_URL"), backoff_s=0.01
+        ),
     }
     replay.inject("/coingecko/api/v3/coins/bitcoin", "429", times=1, retry_after=0.01)
     replay.inject("/coingecko/api/v3/coins/tether", "500", times=-1)  # fails, with its URL
@@ -50,28 +55,43 @@ def test_no_secret_in_events_metadata_tables_or_logs(node, replay, resources, wa
     node.reset_counts()
     instance = dg.DagsterInstance.ephemeral()
     with caplog.at_level(logging.DEBUG):
-        result = materialize([*api_assets, *evm_assets], resources, START, END,
-                             raise_on_error=False, instance=instance)
+        result = materialize(
+            [*api_assets, *evm_assets],
+            resources,
+            START,
+            END,
+            raise_on_error=False,
+            instance=instance,
+        )
     assert not result.success  # the tether failure, by design
 
     # The secrets were really used: the key went out in its header, the URL path was asked.
     assert replay.api_keys[API_SECRET] > 0
     assert node.paths[f"/v3/{RPC_SECRET}"] > 0
-    failures = [str(e.event_specific_data.error.to_string()) for e in result.all_events
-                if e.is_step_failure]
+    failures = [
+        str(e.event_specific_data.error.to_string()) for e in result.all_events if e.is_step_failure
+    ]
     assert any("/coins/tether/market_chart/range" in f for f in failures)
 
     events = "\n".join(serialize_value(entry) for entry in instance.all_logs(result.run_id))
-    metadata = "\n".join(str(m.metadata) for e in result.get_asset_materialization_events()
-                         for m in [e.event_specific_data.materialization])
+    metadata = "\n".join(
+        str(m.metadata)
+        for e in result.get_asset_materialization_events()
+        for m in [e.event_specific_data.materialization]
+    )
     tables = []
     with warehouse.connect(read_only=True) as con:
-        for (name,) in con.execute("SELECT table_schema || '.' || table_name "
-                                   "FROM information_schema.tables").fetchall():
+        for (name,) in con.execute(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables"
+        ).fetchall():
             tables.append(str(con.execute(f"SELECT * FROM {name}").fetchall()))
     assert len(tables) >= 8 and metadata
     logged = caplog.text + "\n".join(capsys.readouterr())
-    for place, text in [("event log", events), ("metadata", metadata),
-                        ("tables", "\n".join(tables)), ("logs", logged)]:
+    for place, text in [
+        ("event log", events),
+        ("metadata", metadata),
+        ("tables", "\n".join(tables)),
+        ("logs", logged),
+    ]:
         for secret in (API_SECRET, RPC_SECRET):
             assert secret not in text, f"{secret} found in the {place}"

@@ -43,23 +43,45 @@ def ui(tmp_path_factory):
         pytest.fail("chromium is not installed: run `make test`, which installs it")
     home = tmp_path_factory.mktemp("dagster_home")
     with ReplayServer() as replay:
-        env = {**os.environ, "DAGSTER_HOME": str(home),
-               "STABLEFLOW_DEFILLAMA_URL": f"{replay.url}/defillama",
-               "STABLEFLOW_ALTERNATIVE_ME_URL": f"{replay.url}/alternative_me",
-               "STABLEFLOW_START_DATE": WINDOW_START.isoformat(),
-               "STABLEFLOW_END_DATE": WINDOW_END.isoformat(),
-               "STABLEFLOW_WAREHOUSE": str(home / "stableflow.duckdb")}
+        env = {
+            **os.environ,
+            "DAGSTER_HOME": str(home),
+            "STABLEFLOW_DEFILLAMA_URL": f"{replay.url}/defillama",
+            "STABLEFLOW_ALTERNATIVE_ME_URL": f"{replay.url}/alternative_me",
+            "STABLEFLOW_START_DATE": WINDOW_START.isoformat(),
+            "STABLEFLOW_END_DATE": WINDOW_END.isoformat(),
+            "STABLEFLOW_WAREHOUSE": str(home / "stableflow.duckdb"),
+        }
         prepare_dagster_home(env)
         run = subprocess.run(
-            [sys.executable, "-m", "dagster", "asset", "materialize", "-m", LOCATION,
-             "--select", ",".join(ASSETS), "--partition", PARTITION],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+            [
+                sys.executable,
+                "-m",
+                "dagster",
+                "asset",
+                "materialize",
+                "-m",
+                LOCATION,
+                "--select",
+                ",".join(ASSETS),
+                "--partition",
+                PARTITION,
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     port = free_port()
     web = subprocess.Popen(
         [sys.executable, "-m", "pipelines.ui", "--port", str(port), "--no-daemon"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 180
@@ -81,30 +103,46 @@ def ui(tmp_path_factory):
 class Browser:
     def __init__(self, chromium: str, base: str, profile: Path):
         self.base = base
-        self.flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                      "--no-first-run", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync",
-                      f"--user-data-dir={profile}", "--window-size=1400,900",
-                      "--virtual-time-budget=15000"]
+        self.flags = [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--window-size=1400,900",
+            "--virtual-time-budget=15000",
+        ]
 
     def page(self, name: str, path: str) -> str:
         """The page's rendered DOM, and its screenshot saved as test-artifacts/ui/<name>.png."""
         url = self.base + path
         shot = ARTIFACTS / f"{name}.png"
         shot.unlink(missing_ok=True)
-        dom = subprocess.run([*self.flags, "--dump-dom", url], capture_output=True, text=True,
-                             timeout=180).stdout
-        subprocess.run([*self.flags, f"--screenshot={shot}", url], capture_output=True,
-                       timeout=180)
+        dom = subprocess.run(
+            [*self.flags, "--dump-dom", url], capture_output=True, text=True, timeout=180
+        ).stdout
+        subprocess.run([*self.flags, f"--screenshot={shot}", url], capture_output=True, timeout=180)
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
         return dom
 
 
 def test_asset_graph_shows_the_ingest_assets(ui):
     listing = ui.page("asset_group_list", f"/locations/{LOCATION}/asset-groups/ingest/list")
-    for name in ("defillama_total_supply", "defillama_token_supply", "coingecko_market_daily",
-                 "fear_greed_daily", "fred_series_daily", "evm_token_supply",
-                 "evm_exchange_reserves", "evm_exchange_flows"):
+    for name in (
+        "defillama_total_supply",
+        "defillama_token_supply",
+        "coingecko_market_daily",
+        "fear_greed_daily",
+        "fred_series_daily",
+        "evm_token_supply",
+        "evm_exchange_reserves",
+        "evm_exchange_flows",
+    ):
         assert name in listing, name
     lineage = ui.page("asset_graph", f"/locations/{LOCATION}/asset-groups/ingest/lineage")
     assert "Asset Group" in lineage and "1,027 partitions" in lineage

@@ -10,9 +10,9 @@ from the warehouse, so each number in it is one that an analyst can find in thos
 The report asset renders the charts into `reports/` and attaches them to its materialisation.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import dagster as dg
 import polars as pl
@@ -38,18 +38,24 @@ class TableDoc:
         def quoted(text: str) -> str:
             return "'" + " ".join(text.split()).replace("'", "''") + "'"
 
-        return [f"COMMENT ON TABLE {self.table} IS {quoted(self.description)}",
-                *(f"COMMENT ON COLUMN {self.table}.{c} IS {quoted(t)}"
-                  for c, t in self.columns.items())]
+        return [
+            f"COMMENT ON TABLE {self.table} IS {quoted(self.description)}",
+            *(
+                f"COMMENT ON COLUMN {self.table}.{c} IS {quoted(t)}"
+                for c, t in self.columns.items()
+            ),
+        ]
 
 
 def load_doc(name: str) -> TableDoc:
     doc = yaml.safe_load((DOCS_DIR / f"{name}.yaml").read_text())
-    return TableDoc(f"analytics.{name}", doc["description"], tuple(doc["grain"]),
-                    dict(doc["columns"]))
+    return TableDoc(
+        f"analytics.{name}", doc["description"], tuple(doc["grain"]), dict(doc["columns"])
+    )
 
 
 # ---- inputs: the marts, shaped as the statistics expect -----------------------------------
+
 
 def read_panel(warehouse: Warehouse) -> pl.DataFrame:
     """One row per day: supplies, market caps (crypto = BTC + ETH), reserves, SSR, sentiment.
@@ -91,39 +97,49 @@ def read_table(warehouse: Warehouse, table: str) -> pl.DataFrame:
 
 def _lead_lag(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
     panel = read_panel(warehouse)
-    return {"window_correlation": decoupling.window_correlation(panel),
-            "stationarity": decoupling.stationarity(panel),
-            "granger_causality": decoupling.granger_causality(panel)}
+    return {
+        "window_correlation": decoupling.window_correlation(panel),
+        "stationarity": decoupling.stationarity(panel),
+        "granger_causality": decoupling.granger_causality(panel),
+    }
 
 
 def _regimes(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
     panel = read_panel(warehouse)
     daily, periods = decoupling.regimes(panel)
-    return {"regime_daily": daily, "regime_periods": periods,
-            "structural_breaks": decoupling.structural_breaks(panel)}
+    return {
+        "regime_daily": daily,
+        "regime_periods": periods,
+        "structural_breaks": decoupling.structural_breaks(panel),
+    }
 
 
 def _mint_event_study(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
     mints = markets.large_mints(read_issuance_events(warehouse))
     returns, summary = markets.event_study(read_panel(warehouse), mints)
-    return {"large_mints": mints, "event_study_returns": returns,
-            "event_study_summary": summary}
+    return {"large_mints": mints, "event_study_returns": returns, "event_study_summary": summary}
 
 
 def _risk(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
-    prices = warehouse.read("SELECT date, asset, close, periods_per_year "
-                            "FROM marts.asset_prices_daily ORDER BY date, asset")
+    prices = warehouse.read(
+        "SELECT date, asset, close, periods_per_year "
+        "FROM marts.asset_prices_daily ORDER BY date, asset"
+    )
     risk_free = warehouse.read("SELECT date, rate FROM marts.risk_free_daily ORDER BY date")
-    return {"risk_panel": markets.risk_panel(prices, risk_free),
-            "risk_correlation": markets.risk_correlation(prices)}
+    return {
+        "risk_panel": markets.risk_panel(prices, risk_free),
+        "risk_correlation": markets.risk_correlation(prices),
+    }
 
 
 def _summary(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
-    return {"decoupling_summary": decoupling.decoupling_summary(
-        read_table(warehouse, "analytics.window_correlation"),
-        read_table(warehouse, "analytics.granger_causality"),
-        read_table(warehouse, "analytics.cointegration"),
-    )}
+    return {
+        "decoupling_summary": decoupling.decoupling_summary(
+            read_table(warehouse, "analytics.window_correlation"),
+            read_table(warehouse, "analytics.granger_causality"),
+            read_table(warehouse, "analytics.cointegration"),
+        )
+    }
 
 
 @dataclass(frozen=True)
@@ -138,23 +154,51 @@ class Step:
 
 LIQUIDITY = "marts.liquidity_daily"
 STEPS = [
-    Step("rolling_correlation", ("rolling_correlation",), (LIQUIDITY,),
-         lambda w: {"rolling_correlation": decoupling.rolling_correlation(read_panel(w))}),
-    Step("lead_lag", ("window_correlation", "stationarity", "granger_causality"), (LIQUIDITY,),
-         _lead_lag),
-    Step("cointegration", ("cointegration",), (LIQUIDITY,),
-         lambda w: {"cointegration": decoupling.cointegration(read_panel(w))}),
-    Step("regimes", ("regime_daily", "regime_periods", "structural_breaks"), (LIQUIDITY,),
-         _regimes),
-    Step("mint_event_study", ("large_mints", "event_study_returns", "event_study_summary"),
-         (LIQUIDITY, "staging.stg_evm__issuance_events", "raw.evm_tokens"), _mint_event_study),
-    Step("exchange_migration", ("exchange_migration",), (LIQUIDITY,),
-         lambda w: {"exchange_migration": markets.exchange_migration(read_panel(w))}),
-    Step("risk", ("risk_panel", "risk_correlation"),
-         ("marts.asset_prices_daily", "marts.risk_free_daily"), _risk),
-    Step("decoupling_summary", ("decoupling_summary",),
-         ("analytics.window_correlation", "analytics.granger_causality",
-          "analytics.cointegration"), _summary),
+    Step(
+        "rolling_correlation",
+        ("rolling_correlation",),
+        (LIQUIDITY,),
+        lambda w: {"rolling_correlation": decoupling.rolling_correlation(read_panel(w))},
+    ),
+    Step(
+        "lead_lag",
+        ("window_correlation", "stationarity", "granger_causality"),
+        (LIQUIDITY,),
+        _lead_lag,
+    ),
+    Step(
+        "cointegration",
+        ("cointegration",),
+        (LIQUIDITY,),
+        lambda w: {"cointegration": decoupling.cointegration(read_panel(w))},
+    ),
+    Step(
+        "regimes", ("regime_daily", "regime_periods", "structural_breaks"), (LIQUIDITY,), _regimes
+    ),
+    Step(
+        "mint_event_study",
+        ("large_mints", "event_study_returns", "event_study_summary"),
+        (LIQUIDITY, "staging.stg_evm__issuance_events", "raw.evm_tokens"),
+        _mint_event_study,
+    ),
+    Step(
+        "exchange_migration",
+        ("exchange_migration",),
+        (LIQUIDITY,),
+        lambda w: {"exchange_migration": markets.exchange_migration(read_panel(w))},
+    ),
+    Step(
+        "risk",
+        ("risk_panel", "risk_correlation"),
+        ("marts.asset_prices_daily", "marts.risk_free_daily"),
+        _risk,
+    ),
+    Step(
+        "decoupling_summary",
+        ("decoupling_summary",),
+        ("analytics.window_correlation", "analytics.granger_causality", "analytics.cointegration"),
+        _summary,
+    ),
 ]
 
 
@@ -167,8 +211,10 @@ def _write(warehouse: Warehouse, frames: dict[str, pl.DataFrame]) -> dict[str, i
     for name, frame in frames.items():
         doc = load_doc(name)
         if list(frame.columns) != list(doc.columns):
-            raise ValueError(f"analytics.{name}: computed columns {frame.columns} differ from "
-                             f"the documented ones {list(doc.columns)} (sql/analytics/{name}.yaml)")
+            raise ValueError(
+                f"analytics.{name}: computed columns {frame.columns} differ from "
+                f"the documented ones {list(doc.columns)} (sql/analytics/{name}.yaml)"
+            )
         writes.append(Rows(doc.table, frame, doc.grain))
         statements += doc.statements()
     return warehouse.replace_tables(*writes, statements=statements)
@@ -179,9 +225,16 @@ def build_step_asset(step: Step) -> dg.AssetsDefinition:
 
     @dg.multi_asset(
         name=step.name,
-        specs=[dg.AssetSpec(_key(doc.table), group_name=GROUP, description=doc.description,
-                            kinds={"python", "duckdb"}, deps=[_key(t) for t in step.reads])
-               for doc in docs.values()],
+        specs=[
+            dg.AssetSpec(
+                _key(doc.table),
+                group_name=GROUP,
+                description=doc.description,
+                kinds={"python", "duckdb"},
+                deps=[_key(t) for t in step.reads],
+            )
+            for doc in docs.values()
+        ],
         pool="duckdb",
         # Unpartitioned, but part of partitioned range runs: one run backfills everything.
         backfill_policy=dg.BackfillPolicy.single_run(),
@@ -189,8 +242,10 @@ def build_step_asset(step: Step) -> dg.AssetsDefinition:
     def _asset(warehouse: Warehouse):
         written = _write(warehouse, step.compute(warehouse))
         for table in step.tables:
-            yield dg.MaterializeResult(asset_key=_key(f"analytics.{table}"),
-                                       metadata={"rows": written[f"analytics.{table}"]})
+            yield dg.MaterializeResult(
+                asset_key=_key(f"analytics.{table}"),
+                metadata={"rows": written[f"analytics.{table}"]},
+            )
 
     return _asset
 
@@ -203,9 +258,12 @@ def world_notices(warehouse: Warehouse) -> tuple[list[str], bool]:
     worlds = warehouse.read("SELECT * FROM raw.data_world ORDER BY NOT latest, world")
     notices = [n for n in worlds.filter(pl.col("onchain_simulated"))["notice"]]
     if worlds.height > 1:
-        notices.append("This warehouse mixes days read from " + " and ".join(worlds["world"])
-                       + " sources (raw.data_world): re-read the whole window in one world "
-                       "before comparing numbers.")
+        notices.append(
+            "This warehouse mixes days read from "
+            + " and ".join(worlds["world"])
+            + " sources (raw.data_world): re-read the whole window in one world "
+            "before comparing numbers."
+        )
     return notices, bool(worlds["onchain_simulated"].any())
 
 
@@ -213,8 +271,7 @@ def world_notices(warehouse: Warehouse) -> tuple[list[str], bool]:
     key=["analytics", "decoupling_report"],
     group_name=GROUP,
     kinds={"python", "html"},
-    deps=[_key(f"analytics.{t}") for step in STEPS for t in step.tables]
-    + [_key("raw.data_world")],
+    deps=[_key(f"analytics.{t}") for step in STEPS for t in step.tables] + [_key("raw.data_world")],
     pool="duckdb",
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
@@ -224,23 +281,32 @@ def decoupling_report(warehouse: Warehouse) -> dg.MaterializeResult:
     (default reports/); the charts are attached here so they show in the Dagster UI."""
     out_dir = Path(Settings.from_env().reports_dir)
     panel = read_panel(warehouse)
-    tables = {t: read_table(warehouse, f"analytics.{t}")
-              for step in STEPS for t in step.tables}
+    tables = {t: read_table(warehouse, f"analytics.{t}") for step in STEPS for t in step.tables}
     notices, simulated = world_notices(warehouse)
     charts = report.render_charts(panel, tables, out_dir, simulated=simulated)
     window = f"{panel['date'].min()}..{panel['date'].max()}" if panel.height else "no data"
-    html_path = report.render_html(panel, tables, charts, out_dir / "decoupling_report.html",
-                                   generated_for=window, notices=notices)
+    html_path = report.render_html(
+        panel,
+        tables,
+        charts,
+        out_dir / "decoupling_report.html",
+        generated_for=window,
+        notices=notices,
+    )
     summary = tables["decoupling_summary"]
     verdicts = summary.group_by("verdict").len().sort("verdict").rows()
-    return dg.MaterializeResult(metadata={
-        "report": dg.MetadataValue.path(str(html_path.resolve())),
-        "window": window,
-        "verdicts": ", ".join(f"{v}: {n}" for v, n in verdicts),
-        "simulated_onchain": simulated,
-        **{f"chart_{name}": dg.MetadataValue.md(report.markdown_image(path))
-           for name, path in charts.items()},
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.path(str(html_path.resolve())),
+            "window": window,
+            "verdicts": ", ".join(f"{v}: {n}" for v, n in verdicts),
+            "simulated_onchain": simulated,
+            **{
+                f"chart_{name}": dg.MetadataValue.md(report.markdown_image(path))
+                for name, path in charts.items()
+            },
+        }
+    )
 
 
 step_assets = [build_step_asset(step) for step in STEPS]

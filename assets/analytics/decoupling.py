@@ -107,7 +107,7 @@ import datetime as dt
 import itertools
 import math
 import warnings
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -164,59 +164,127 @@ _SERIES_COLUMN = {**SUPPLY_SERIES, **PRICE_SERIES}
 # about 11.7 at 5% on the Wald scale for p = 2, pi0 = 0.15, i.e. about 5.85 on this scale (Stock
 # and Watson's QLR table: 5.86); a grid's sup is slightly below the continuous one, hence 5.80.
 SUP_F_NULL_QUANTILES: tuple[tuple[float, float], ...] = (
-    (0.99, 0.858), (0.95, 1.19), (0.9, 1.417), (0.8, 1.771), (0.7, 2.07), (0.6, 2.381),
-    (0.5, 2.696), (0.4, 3.062), (0.3, 3.513), (0.2, 4.051), (0.15, 4.428), (0.1, 4.947),
-    (0.075, 5.303), (0.05, 5.8), (0.025, 6.674), (0.01, 7.765), (0.005, 8.429), (0.001, 10.611),
+    (0.99, 0.858),
+    (0.95, 1.19),
+    (0.9, 1.417),
+    (0.8, 1.771),
+    (0.7, 2.07),
+    (0.6, 2.381),
+    (0.5, 2.696),
+    (0.4, 3.062),
+    (0.3, 3.513),
+    (0.2, 4.051),
+    (0.15, 4.428),
+    (0.1, 4.947),
+    (0.075, 5.303),
+    (0.05, 5.8),
+    (0.025, 6.674),
+    (0.01, 7.765),
+    (0.005, 8.429),
+    (0.001, 10.611),
 )
 _SIMULATION_CHUNK = 1_000  # paths per batch of simulate_sup_f_null, to bound memory
 
 ROLLING_CORRELATION_SCHEMA = {
-    "date": pl.Date, "supply_series": pl.String, "price_series": pl.String,
-    "window_days": pl.Int32, "correlation": pl.Float64, "n_obs": pl.Int32,
+    "date": pl.Date,
+    "supply_series": pl.String,
+    "price_series": pl.String,
+    "window_days": pl.Int32,
+    "correlation": pl.Float64,
+    "n_obs": pl.Int32,
 }
 WINDOW_CORRELATION_SCHEMA = {
-    **WINDOW_SCHEMA, "supply_series": pl.String, "price_series": pl.String,
-    "correlation": pl.Float64, "p_value": pl.Float64, "equivalence_p": pl.Float64,
+    **WINDOW_SCHEMA,
+    "supply_series": pl.String,
+    "price_series": pl.String,
+    "correlation": pl.Float64,
+    "p_value": pl.Float64,
+    "equivalence_p": pl.Float64,
     "n_obs": pl.Int32,
 }
 STATIONARITY_SCHEMA = {
-    **WINDOW_SCHEMA, "series": pl.String, "transform": pl.String, "adf_stat": pl.Float64,
-    "adf_p_value": pl.Float64, "kpss_stat": pl.Float64, "kpss_p_value": pl.Float64,
+    **WINDOW_SCHEMA,
+    "series": pl.String,
+    "transform": pl.String,
+    "adf_stat": pl.Float64,
+    "adf_p_value": pl.Float64,
+    "kpss_stat": pl.Float64,
+    "kpss_p_value": pl.Float64,
     "stationary": pl.Boolean,
 }
 GRANGER_SCHEMA = {
-    **WINDOW_SCHEMA, "cause": pl.String, "effect": pl.String, "cause_transform": pl.String,
-    "effect_transform": pl.String, "lag": pl.Int32, "wald_f": pl.Float64, "p_value": pl.Float64,
-    "equivalence_p": pl.Float64, "n_obs": pl.Int32,
+    **WINDOW_SCHEMA,
+    "cause": pl.String,
+    "effect": pl.String,
+    "cause_transform": pl.String,
+    "effect_transform": pl.String,
+    "lag": pl.Int32,
+    "wald_f": pl.Float64,
+    "p_value": pl.Float64,
+    "equivalence_p": pl.Float64,
+    "n_obs": pl.Int32,
 }
 COINTEGRATION_SCHEMA = {
-    **WINDOW_SCHEMA, "supply_series": pl.String, "price_series": pl.String, "method": pl.String,
-    "statistic": pl.Float64, "critical_value_5pct": pl.Float64, "p_value": pl.Float64,
-    "lags": pl.Int32, "cointegrated": pl.Boolean, "n_obs": pl.Int32,
+    **WINDOW_SCHEMA,
+    "supply_series": pl.String,
+    "price_series": pl.String,
+    "method": pl.String,
+    "statistic": pl.Float64,
+    "critical_value_5pct": pl.Float64,
+    "p_value": pl.Float64,
+    "lags": pl.Int32,
+    "cointegrated": pl.Boolean,
+    "n_obs": pl.Int32,
 }
 REGIME_DAILY_SCHEMA = {
-    "date": pl.Date, "supply_series": pl.String, "price_series": pl.String,
-    "supply_growth_30d": pl.Float64, "price_return_30d": pl.Float64, "regime": pl.String,
+    "date": pl.Date,
+    "supply_series": pl.String,
+    "price_series": pl.String,
+    "supply_growth_30d": pl.Float64,
+    "price_return_30d": pl.Float64,
+    "regime": pl.String,
 }
 REGIME_PERIODS_SCHEMA = {
-    "supply_series": pl.String, "price_series": pl.String, "regime": pl.String,
-    "start_date": pl.Date, "end_date": pl.Date, "days": pl.Int32, "supply_growth": pl.Float64,
+    "supply_series": pl.String,
+    "price_series": pl.String,
+    "regime": pl.String,
+    "start_date": pl.Date,
+    "end_date": pl.Date,
+    "days": pl.Int32,
+    "supply_growth": pl.Float64,
     "price_return": pl.Float64,
 }
 STRUCTURAL_BREAKS_SCHEMA = {
-    "supply_series": pl.String, "price_series": pl.String, **WINDOW_SCHEMA,
-    "break_date": pl.Date, "sup_f": pl.Float64, "p_value": pl.Float64,
-    "slope_before": pl.Float64, "slope_after": pl.Float64, "n_obs": pl.Int32,
+    "supply_series": pl.String,
+    "price_series": pl.String,
+    **WINDOW_SCHEMA,
+    "break_date": pl.Date,
+    "sup_f": pl.Float64,
+    "p_value": pl.Float64,
+    "slope_before": pl.Float64,
+    "slope_after": pl.Float64,
+    "n_obs": pl.Int32,
 }
 DECOUPLING_SUMMARY_SCHEMA = {
-    **WINDOW_SCHEMA, "supply_series": pl.String, "price_series": pl.String, "n_obs": pl.Int32,
-    "verdict": pl.String, "q_bh": pl.Float64, "p_adj_family": pl.Float64,
-    "supply_to_price_lag": pl.Int32, "supply_to_price_p_adj_lags": pl.Float64,
-    "price_to_supply_lag": pl.Int32, "price_to_supply_p_adj_lags": pl.Float64,
-    "engle_granger_p": pl.Float64, "equivalence_p": pl.Float64,
-    "correlation_equivalence_p": pl.Float64, "granger_equivalence_p": pl.Float64,
-    "correlation": pl.Float64, "johansen_trace": pl.Float64,
-    "johansen_critical_5pct": pl.Float64, "explanation": pl.String,
+    **WINDOW_SCHEMA,
+    "supply_series": pl.String,
+    "price_series": pl.String,
+    "n_obs": pl.Int32,
+    "verdict": pl.String,
+    "q_bh": pl.Float64,
+    "p_adj_family": pl.Float64,
+    "supply_to_price_lag": pl.Int32,
+    "supply_to_price_p_adj_lags": pl.Float64,
+    "price_to_supply_lag": pl.Int32,
+    "price_to_supply_p_adj_lags": pl.Float64,
+    "engle_granger_p": pl.Float64,
+    "equivalence_p": pl.Float64,
+    "correlation_equivalence_p": pl.Float64,
+    "granger_equivalence_p": pl.Float64,
+    "correlation": pl.Float64,
+    "johansen_trace": pl.Float64,
+    "johansen_critical_5pct": pl.Float64,
+    "explanation": pl.String,
 }
 
 _PAIR_KEY = ["supply_series", "price_series"]
@@ -225,23 +293,31 @@ _WINDOW_PAIR_KEY = ["period", *_PAIR_KEY]
 _WINDOW_KEY = ["period", "window_start", "window_end"]
 
 _SUPPLY_LABEL = {"USDT": "USDT supply", "USDC": "USDC supply", "total": "total stablecoin supply"}
-_PRICE_LABEL = {"BTC": "BTC market cap", "ETH": "ETH market cap",
-                "crypto": "crypto (BTC+ETH) market cap"}
-_PRICE_RETURNS_LABEL = {"BTC": "BTC market-cap returns", "ETH": "ETH market-cap returns",
-                        "crypto": "crypto (BTC+ETH) market-cap returns"}
+_PRICE_LABEL = {
+    "BTC": "BTC market cap",
+    "ETH": "ETH market cap",
+    "crypto": "crypto (BTC+ETH) market cap",
+}
+_PRICE_RETURNS_LABEL = {
+    "BTC": "BTC market-cap returns",
+    "ETH": "ETH market-cap returns",
+    "crypto": "crypto (BTC+ETH) market-cap returns",
+}
 
 
 # ---------------------------------------------------------------------------------------------
 # Shared helpers
 
 
-def _table(rows: Iterable[dict], schema: Mapping[str, pl.DataType], key: Sequence[str]
-           ) -> pl.DataFrame:
+def _table(
+    rows: Iterable[dict], schema: Mapping[str, pl.DataType], key: Sequence[str]
+) -> pl.DataFrame:
     return pl.DataFrame(list(rows), schema=dict(schema)).sort(key)
 
 
-def _concat(frames: Sequence[pl.DataFrame], schema: Mapping[str, pl.DataType],
-            key: Sequence[str]) -> pl.DataFrame:
+def _concat(
+    frames: Sequence[pl.DataFrame], schema: Mapping[str, pl.DataType], key: Sequence[str]
+) -> pl.DataFrame:
     if not frames:
         return pl.DataFrame(schema=dict(schema))
     return pl.concat(frames).sort(key)
@@ -283,8 +359,7 @@ def _full_window(panel: pl.DataFrame) -> Window:
 # Correlation: rolling_correlation, window_correlation
 
 
-def _trailing_correlation(x: np.ndarray, y: np.ndarray, days: int
-                          ) -> tuple[np.ndarray, np.ndarray]:
+def _trailing_correlation(x: np.ndarray, y: np.ndarray, days: int) -> tuple[np.ndarray, np.ndarray]:
     """Correlation and non-null pair count over the trailing `days` rows ending at each row."""
     n = x.size
     valid = ~(np.isnan(x) | np.isnan(y))
@@ -299,9 +374,9 @@ def _trailing_correlation(x: np.ndarray, y: np.ndarray, days: int
         yc = ys - ys.mean(axis=1, keepdims=True)
         numerator = (xc * yc).sum(axis=1)
         denominator = np.sqrt((xc * xc).sum(axis=1) * (yc * yc).sum(axis=1))
-        correlation[days - 1:] = np.divide(numerator, denominator,
-                                           out=np.full(numerator.size, np.nan),
-                                           where=denominator > 0)
+        correlation[days - 1 :] = np.divide(
+            numerator, denominator, out=np.full(numerator.size, np.nan), where=denominator > 0
+        )
     return np.where(n_obs == days, correlation, np.nan), n_obs
 
 
@@ -315,16 +390,28 @@ def rolling_correlation(panel: pl.DataFrame) -> pl.DataFrame:
         y = _log_transform(_values(panel, PRICE_SERIES[price]), "log_diff")
         for days in ROLLING_WINDOWS:
             correlation, n_obs = _trailing_correlation(x, y, days)
-            frames.append(pl.DataFrame(
-                {"date": panel["date"], "supply_series": supply, "price_series": price,
-                 "window_days": days, "correlation": correlation, "n_obs": n_obs},
-                schema=ROLLING_CORRELATION_SCHEMA, nan_to_null=True))
-    return _concat(frames, ROLLING_CORRELATION_SCHEMA,
-                   ["supply_series", "price_series", "window_days", "date"])
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "date": panel["date"],
+                        "supply_series": supply,
+                        "price_series": price,
+                        "window_days": days,
+                        "correlation": correlation,
+                        "n_obs": n_obs,
+                    },
+                    schema=ROLLING_CORRELATION_SCHEMA,
+                    nan_to_null=True,
+                )
+            )
+    return _concat(
+        frames, ROLLING_CORRELATION_SCHEMA, ["supply_series", "price_series", "window_days", "date"]
+    )
 
 
-def _window_correlation_for(panel: pl.DataFrame, window: Window,
-                            pairs: Iterable[tuple[str, str]]) -> pl.DataFrame:
+def _window_correlation_for(
+    panel: pl.DataFrame, window: Window, pairs: Iterable[tuple[str, str]]
+) -> pl.DataFrame:
     frame = _window_frame(panel, window)
     rows = []
     for supply, price in pairs:
@@ -332,12 +419,18 @@ def _window_correlation_for(panel: pl.DataFrame, window: Window,
         y = _log_transform(_values(frame, PRICE_SERIES[price]), "log_diff")
         usable = ~(np.isnan(x) | np.isnan(y))
         n_obs = int(usable.sum())
-        correlation, p_value = (pearson(x[usable], y[usable]) if n_obs >= MIN_OBS
-                                else (None, None))
-        rows.append({**_window_columns(window), "supply_series": supply, "price_series": price,
-                     "correlation": correlation, "p_value": p_value,
-                     "equivalence_p": correlation_equivalence_p(correlation, n_obs),
-                     "n_obs": n_obs})
+        correlation, p_value = pearson(x[usable], y[usable]) if n_obs >= MIN_OBS else (None, None)
+        rows.append(
+            {
+                **_window_columns(window),
+                "supply_series": supply,
+                "price_series": price,
+                "correlation": correlation,
+                "p_value": p_value,
+                "equivalence_p": correlation_equivalence_p(correlation, n_obs),
+                "n_obs": n_obs,
+            }
+        )
     return _table(rows, WINDOW_CORRELATION_SCHEMA, _WINDOW_PAIR_KEY)
 
 
@@ -350,15 +443,18 @@ def correlation_equivalence_p(correlation: float | None, n_obs: int) -> float | 
     margin = math.atanh(CORRELATION_MARGIN)
     se = 1 / math.sqrt(n_obs - 3)
     below_upper = stats.norm.cdf((z - margin) / se)  # H0: rho >= +margin
-    above_lower = stats.norm.sf((z + margin) / se)   # H0: rho <= -margin
+    above_lower = stats.norm.sf((z + margin) / se)  # H0: rho <= -margin
     return float(max(below_upper, above_lower))
 
 
 def window_correlation(panel: pl.DataFrame) -> pl.DataFrame:
     """window_correlation: correlation of daily supply log growth and market-cap log return per
     window (n_obs = daily changes, 364 for a full year)."""
-    return _concat([_window_correlation_for(panel, w, PAIRS) for w in _panel_windows(panel)],
-                   WINDOW_CORRELATION_SCHEMA, _WINDOW_PAIR_KEY)
+    return _concat(
+        [_window_correlation_for(panel, w, PAIRS) for w in _panel_windows(panel)],
+        WINDOW_CORRELATION_SCHEMA,
+        _WINDOW_PAIR_KEY,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -383,47 +479,63 @@ def _stationarity_rows(levels: np.ndarray, series: str, window: Window) -> list[
         values = _log_transform(levels, transform)
         adf_stat, adf_p, kpss_stat, kpss_p = _unit_root_tests(values[~np.isnan(values)])
         stationary = None if adf_p is None else (adf_p < ALPHA and kpss_p >= ALPHA)
-        rows.append({**_window_columns(window), "series": series, "transform": transform,
-                     "adf_stat": adf_stat, "adf_p_value": adf_p, "kpss_stat": kpss_stat,
-                     "kpss_p_value": kpss_p, "stationary": stationary})
+        rows.append(
+            {
+                **_window_columns(window),
+                "series": series,
+                "transform": transform,
+                "adf_stat": adf_stat,
+                "adf_p_value": adf_p,
+                "kpss_stat": kpss_stat,
+                "kpss_p_value": kpss_p,
+                "stationary": stationary,
+            }
+        )
     return rows
 
 
-def _stationarity_for(panel: pl.DataFrame, window: Window, series: Iterable[str]
-                      ) -> pl.DataFrame:
+def _stationarity_for(panel: pl.DataFrame, window: Window, series: Iterable[str]) -> pl.DataFrame:
     frame = _window_frame(panel, window)
-    rows = [row for name in series
-            for row in _stationarity_rows(_values(frame, _SERIES_COLUMN[name]), name, window)]
+    rows = [
+        row
+        for name in series
+        for row in _stationarity_rows(_values(frame, _SERIES_COLUMN[name]), name, window)
+    ]
     return _table(rows, STATIONARITY_SCHEMA, ["period", "series", "transform"])
 
 
 def stationarity(panel: pl.DataFrame) -> pl.DataFrame:
     """stationarity: ADF and KPSS on the log level and the daily log change of the six series
     per window; diagnostics only (the tests run on daily log changes whatever they say)."""
-    return _concat([_stationarity_for(panel, w, _SERIES_COLUMN) for w in _panel_windows(panel)],
-                   STATIONARITY_SCHEMA, ["period", "series", "transform"])
+    return _concat(
+        [_stationarity_for(panel, w, _SERIES_COLUMN) for w in _panel_windows(panel)],
+        STATIONARITY_SCHEMA,
+        ["period", "series", "transform"],
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Granger causality
 
 
-def _granger_design(cause: np.ndarray, effect: np.ndarray, lag: int
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _granger_design(
+    cause: np.ndarray, effect: np.ndarray, lag: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(target, own lags, cause lags) of the rows the regression uses: the effect and all lags
     of both series present."""
     n_total = effect.size
     if n_total <= lag:
         return np.empty(0), np.empty((0, lag)), np.empty((0, lag))
-    own = np.column_stack([effect[lag - j:n_total - j] for j in range(1, lag + 1)])
-    other = np.column_stack([cause[lag - j:n_total - j] for j in range(1, lag + 1)])
+    own = np.column_stack([effect[lag - j : n_total - j] for j in range(1, lag + 1)])
+    other = np.column_stack([cause[lag - j : n_total - j] for j in range(1, lag + 1)])
     target = effect[lag:]
     usable = ~(np.isnan(target) | np.isnan(own).any(axis=1) | np.isnan(other).any(axis=1))
     return target[usable], own[usable], other[usable]
 
 
-def granger_wald_test(cause: np.ndarray, effect: np.ndarray, lag: int
-                      ) -> tuple[float | None, float | None, float | None, int]:
+def granger_wald_test(
+    cause: np.ndarray, effect: np.ndarray, lag: int
+) -> tuple[float | None, float | None, float | None, int]:
     """HC3-robust Wald test that `lag` lags of `cause` help forecast `effect`:
     (F = Wald / lag, p-value, equivalence p, rows used).
 
@@ -469,8 +581,9 @@ def granger_wald_test(cause: np.ndarray, effect: np.ndarray, lag: int
     return f_stat, p_value, equivalence_p, n
 
 
-def _granger_rows(levels: Mapping[str, np.ndarray], cause: str, effect: str, window: Window
-                  ) -> list[dict]:
+def _granger_rows(
+    levels: Mapping[str, np.ndarray], cause: str, effect: str, window: Window
+) -> list[dict]:
     x = _log_transform(levels[cause], TESTED_TRANSFORM)
     y = _log_transform(levels[effect], TESTED_TRANSFORM)
     testable = int((~(np.isnan(x) | np.isnan(y))).sum()) >= MIN_OBS
@@ -478,17 +591,30 @@ def _granger_rows(levels: Mapping[str, np.ndarray], cause: str, effect: str, win
     for lag in range(1, MAX_LAG + 1):
         # n_obs is the regression rows in every window, also where the test is not run.
         f_stat, p_value, equivalence_p, n_obs = (
-            granger_wald_test(x, y, lag) if testable
-            else (None, None, None, _granger_design(x, y, lag)[0].size))
-        rows.append({**_window_columns(window), "cause": cause, "effect": effect,
-                     "cause_transform": TESTED_TRANSFORM, "effect_transform": TESTED_TRANSFORM,
-                     "lag": lag, "wald_f": f_stat, "p_value": p_value,
-                     "equivalence_p": equivalence_p, "n_obs": n_obs})
+            granger_wald_test(x, y, lag)
+            if testable
+            else (None, None, None, _granger_design(x, y, lag)[0].size)
+        )
+        rows.append(
+            {
+                **_window_columns(window),
+                "cause": cause,
+                "effect": effect,
+                "cause_transform": TESTED_TRANSFORM,
+                "effect_transform": TESTED_TRANSFORM,
+                "lag": lag,
+                "wald_f": f_stat,
+                "p_value": p_value,
+                "equivalence_p": equivalence_p,
+                "n_obs": n_obs,
+            }
+        )
     return rows
 
 
-def _granger_for(panel: pl.DataFrame, window: Window, pairs: Iterable[tuple[str, str]]
-                 ) -> pl.DataFrame:
+def _granger_for(
+    panel: pl.DataFrame, window: Window, pairs: Iterable[tuple[str, str]]
+) -> pl.DataFrame:
     frame = _window_frame(panel, window)
     rows = []
     for supply, price in pairs:
@@ -501,8 +627,11 @@ def _granger_for(panel: pl.DataFrame, window: Window, pairs: Iterable[tuple[str,
 def granger_causality(panel: pl.DataFrame) -> pl.DataFrame:
     """granger_causality: HC3-robust Granger Wald tests at lags 1..14, both directions, on
     daily log changes; n_obs = regression rows (days with the effect and all lags present)."""
-    return _concat([_granger_for(panel, w, PAIRS) for w in _panel_windows(panel)],
-                   GRANGER_SCHEMA, ["period", "cause", "effect", "lag"])
+    return _concat(
+        [_granger_for(panel, w, PAIRS) for w in _panel_windows(panel)],
+        GRANGER_SCHEMA,
+        ["period", "cause", "effect", "lag"],
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -520,9 +649,13 @@ def _engle_granger(log_supply: np.ndarray, log_price: np.ndarray) -> dict:
     critical = mackinnoncrit(N=2, regression="c", nobs=log_supply.size - 1)[1]
     p_value = finite(mackinnonp(adf.statistic, regression="c", N=2))
     # Decided on the p-value, so the row's p_value and cointegrated never disagree.
-    return {"statistic": finite(adf.statistic), "critical_value_5pct": finite(critical),
-            "p_value": p_value, "lags": int(adf.lags),
-            "cointegrated": None if p_value is None else p_value < ALPHA}
+    return {
+        "statistic": finite(adf.statistic),
+        "critical_value_5pct": finite(critical),
+        "p_value": p_value,
+        "lags": int(adf.lags),
+        "cointegrated": None if p_value is None else p_value < ALPHA,
+    }
 
 
 def _johansen(log_supply: np.ndarray, log_price: np.ndarray) -> dict:
@@ -533,16 +666,27 @@ def _johansen(log_supply: np.ndarray, log_price: np.ndarray) -> dict:
     lags = int(select_order(levels, maxlags=MAX_LAG, deterministic="co").bic)
     result = coint_johansen(levels, det_order=0, k_ar_diff=lags)
     statistic, critical = float(result.lr1[0]), float(result.cvt[0, 1])
-    return {"statistic": finite(statistic), "critical_value_5pct": critical, "p_value": None,
-            "lags": lags, "cointegrated": bool(statistic > critical)}
+    return {
+        "statistic": finite(statistic),
+        "critical_value_5pct": critical,
+        "p_value": None,
+        "lags": lags,
+        "cointegrated": bool(statistic > critical),
+    }
 
 
-_NO_TEST = {"statistic": None, "critical_value_5pct": None, "p_value": None, "lags": None,
-            "cointegrated": None}
+_NO_TEST = {
+    "statistic": None,
+    "critical_value_5pct": None,
+    "p_value": None,
+    "lags": None,
+    "cointegrated": None,
+}
 
 
-def _cointegration_for(panel: pl.DataFrame, window: Window, pairs: Iterable[tuple[str, str]],
-                       johansen: bool = True) -> pl.DataFrame:
+def _cointegration_for(
+    panel: pl.DataFrame, window: Window, pairs: Iterable[tuple[str, str]], johansen: bool = True
+) -> pl.DataFrame:
     """Engle-Granger and Johansen rows; johansen=False leaves Johansen's empty (it never votes,
     and it is the costliest step: the calibration runs skip it)."""
     frame = _window_frame(panel, window)
@@ -554,18 +698,27 @@ def _cointegration_for(panel: pl.DataFrame, window: Window, pairs: Iterable[tupl
         x, y = x[usable], y[usable]
         testable = x.size >= MIN_OBS and not (_is_constant(x) or _is_constant(y))
         for method, test in (("engle_granger", _engle_granger), ("johansen", _johansen)):
-            rows.append({**_window_columns(window), "supply_series": supply,
-                         "price_series": price, "method": method,
-                         **(test(x, y) if testable and (johansen or method != "johansen")
-                            else _NO_TEST), "n_obs": x.size})
+            rows.append(
+                {
+                    **_window_columns(window),
+                    "supply_series": supply,
+                    "price_series": price,
+                    "method": method,
+                    **(test(x, y) if testable and (johansen or method != "johansen") else _NO_TEST),
+                    "n_obs": x.size,
+                }
+            )
     return _table(rows, COINTEGRATION_SCHEMA, [*_WINDOW_PAIR_KEY, "method"])
 
 
 def cointegration(panel: pl.DataFrame) -> pl.DataFrame:
     """cointegration: Engle-Granger and Johansen cointegration of log supply and log market cap
     (n_obs = log-level days used)."""
-    return _concat([_cointegration_for(panel, w, PAIRS) for w in _panel_windows(panel)],
-                   COINTEGRATION_SCHEMA, [*_WINDOW_PAIR_KEY, "method"])
+    return _concat(
+        [_cointegration_for(panel, w, PAIRS) for w in _panel_windows(panel)],
+        COINTEGRATION_SCHEMA,
+        [*_WINDOW_PAIR_KEY, "method"],
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -586,8 +739,12 @@ def _regime(supply_growth: float, price_return: float) -> str | None:
     return f"both_{supply}" if supply == price else f"supply_{supply}_price_{price}"
 
 
-def _divergent_periods(dates: Sequence[dt.date], log_supply: np.ndarray, log_price: np.ndarray,
-                       labels: Sequence[str | None]) -> list[dict]:
+def _divergent_periods(
+    dates: Sequence[dt.date],
+    log_supply: np.ndarray,
+    log_price: np.ndarray,
+    labels: Sequence[str | None],
+) -> list[dict]:
     periods = []
     start = 0
     for label, run in itertools.groupby(labels):
@@ -595,10 +752,16 @@ def _divergent_periods(dates: Sequence[dt.date], log_supply: np.ndarray, log_pri
         end = start + days - 1
         if label in DIVERGENT_REGIMES and days >= MIN_REGIME_DAYS:
             # A run never starts on row 0: the 30-day change is NULL there.
-            periods.append({"regime": label, "start_date": dates[start], "end_date": dates[end],
-                            "days": days,
-                            "supply_growth": finite(log_supply[end] - log_supply[start - 1]),
-                            "price_return": finite(log_price[end] - log_price[start - 1])})
+            periods.append(
+                {
+                    "regime": label,
+                    "start_date": dates[start],
+                    "end_date": dates[end],
+                    "days": days,
+                    "supply_growth": finite(log_supply[end] - log_supply[start - 1]),
+                    "price_return": finite(log_price[end] - log_price[start - 1]),
+                }
+            )
         start = end + 1
     return periods
 
@@ -615,14 +778,28 @@ def regimes(panel: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         growth = _change(log_supply, REGIME_HORIZON_DAYS)
         returns = _change(log_price, REGIME_HORIZON_DAYS)
         labels = [_regime(g, r) for g, r in zip(growth, returns)]
-        daily.append(pl.DataFrame(
-            {"date": panel["date"], "supply_series": supply, "price_series": price,
-             "supply_growth_30d": growth, "price_return_30d": returns, "regime": labels},
-            schema=REGIME_DAILY_SCHEMA, nan_to_null=True))
-        periods += [{"supply_series": supply, "price_series": price, **period}
-                    for period in _divergent_periods(dates, log_supply, log_price, labels)]
-    return (_concat(daily, REGIME_DAILY_SCHEMA, [*_PAIR_KEY, "date"]),
-            _table(periods, REGIME_PERIODS_SCHEMA, [*_PAIR_KEY, "start_date"]))
+        daily.append(
+            pl.DataFrame(
+                {
+                    "date": panel["date"],
+                    "supply_series": supply,
+                    "price_series": price,
+                    "supply_growth_30d": growth,
+                    "price_return_30d": returns,
+                    "regime": labels,
+                },
+                schema=REGIME_DAILY_SCHEMA,
+                nan_to_null=True,
+            )
+        )
+        periods += [
+            {"supply_series": supply, "price_series": price, **period}
+            for period in _divergent_periods(dates, log_supply, log_price, labels)
+        ]
+    return (
+        _concat(daily, REGIME_DAILY_SCHEMA, [*_PAIR_KEY, "date"]),
+        _table(periods, REGIME_PERIODS_SCHEMA, [*_PAIR_KEY, "start_date"]),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -635,8 +812,14 @@ def _candidate_breaks(n: int) -> np.ndarray:
     return np.arange(trim, n - trim + 1)
 
 
-def _segment_fit(count: ArrayLike, sum_x: ArrayLike, sum_y: ArrayLike, sum_xx: ArrayLike,
-                 sum_yy: ArrayLike, sum_xy: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def _segment_fit(
+    count: ArrayLike,
+    sum_x: ArrayLike,
+    sum_y: ArrayLike,
+    sum_xx: ArrayLike,
+    sum_yy: ArrayLike,
+    sum_xy: ArrayLike,
+) -> tuple[np.ndarray, np.ndarray]:
     """OLS slope and SSR of y = a + b x from a segment's sums (arrays or scalars)."""
     sxx = sum_xx - sum_x * sum_x / count
     sxy = sum_xy - sum_x * sum_y / count
@@ -693,8 +876,7 @@ def simulate_sup_f_null(n_paths: int, n_grid: int, seed: int) -> np.ndarray:
 def sup_f_quantile_table(draws: np.ndarray) -> tuple[tuple[float, float], ...]:
     """(upper-tail probability, critical value) pairs of simulated sup-F draws, at the tail
     probabilities of SUP_F_NULL_QUANTILES. Not used at run time (see simulate_sup_f_null)."""
-    return tuple((p, round(float(np.quantile(draws, 1 - p)), 3))
-                 for p, _ in SUP_F_NULL_QUANTILES)
+    return tuple((p, round(float(np.quantile(draws, 1 - p)), 3)) for p, _ in SUP_F_NULL_QUANTILES)
 
 
 def sup_f_p_value(sup_f: float) -> float:
@@ -718,15 +900,31 @@ def structural_breaks(panel: pl.DataFrame) -> pl.DataFrame:
         usable = ~(np.isnan(x) | np.isnan(y))
         x, y = x[usable], y[usable]
         dates = panel["date"].filter(pl.Series(usable)).to_list()
-        result = {"break_date": None, "sup_f": None, "p_value": None, "slope_before": None,
-                  "slope_after": None}
+        result = {
+            "break_date": None,
+            "sup_f": None,
+            "p_value": None,
+            "slope_before": None,
+            "slope_after": None,
+        }
         if x.size >= MIN_OBS and not (_is_constant(x) or _is_constant(y)):
             position, sup_f, slope_before, slope_after = _quandt_andrews(x, y)
-            result = {"break_date": dates[position], "sup_f": finite(sup_f),
-                      "p_value": sup_f_p_value(sup_f), "slope_before": finite(slope_before),
-                      "slope_after": finite(slope_after)}
-        rows.append({"supply_series": supply, "price_series": price, **_window_columns(window),
-                     **result, "n_obs": x.size})
+            result = {
+                "break_date": dates[position],
+                "sup_f": finite(sup_f),
+                "p_value": sup_f_p_value(sup_f),
+                "slope_before": finite(slope_before),
+                "slope_after": finite(slope_after),
+            }
+        rows.append(
+            {
+                "supply_series": supply,
+                "price_series": price,
+                **_window_columns(window),
+                **result,
+                "n_obs": x.size,
+            }
+        )
     return _table(rows, STRUCTURAL_BREAKS_SCHEMA, _PAIR_KEY)
 
 
@@ -737,15 +935,25 @@ def structural_breaks(panel: pl.DataFrame) -> pl.DataFrame:
 def _best_lag(granger_table: pl.DataFrame, causes: Iterable[str]) -> pl.DataFrame:
     """Per window and (cause, effect): the lag with the smallest p (ties: shortest lag), that p
     x 14 (capped at 1), and the largest equivalence p over the lags."""
-    tested = granger_table.filter(pl.col("cause").is_in(list(causes))
-                                  & pl.col("p_value").is_not_null())
-    best = (tested.sort([*_WINDOW_KEY, "cause", "effect", "p_value", "lag"])
-            .group_by([*_WINDOW_KEY, "cause", "effect"], maintain_order=True).first()
-            .select(*_WINDOW_KEY, "cause", "effect", "lag",
-                    p_adj_lags=(pl.col("p_value") * MAX_LAG).clip(upper_bound=1.0)))
+    tested = granger_table.filter(
+        pl.col("cause").is_in(list(causes)) & pl.col("p_value").is_not_null()
+    )
+    best = (
+        tested.sort([*_WINDOW_KEY, "cause", "effect", "p_value", "lag"])
+        .group_by([*_WINDOW_KEY, "cause", "effect"], maintain_order=True)
+        .first()
+        .select(
+            *_WINDOW_KEY,
+            "cause",
+            "effect",
+            "lag",
+            p_adj_lags=(pl.col("p_value") * MAX_LAG).clip(upper_bound=1.0),
+        )
+    )
     # Equivalence must hold at every lag (an intersection-union test): the largest p decides.
     equivalence = tested.group_by([*_WINDOW_KEY, "cause", "effect"]).agg(
-        equivalence_p=pl.col("equivalence_p").max(), lags=pl.len())
+        equivalence_p=pl.col("equivalence_p").max(), lags=pl.len()
+    )
     return best.join(equivalence, on=[*_WINDOW_KEY, "cause", "effect"], how="left")
 
 
@@ -780,8 +988,10 @@ def _family(row: dict) -> dict[str, float | None]:
 
     Dict order breaks ties: supply->price, then price->supply, then Engle-Granger.
     """
-    tests = {_SUPPLY_LEADS: row["supply_to_price_p_adj_lags"],
-             _PRICE_LEADS: row["price_to_supply_p_adj_lags"]}
+    tests = {
+        _SUPPLY_LEADS: row["supply_to_price_p_adj_lags"],
+        _PRICE_LEADS: row["price_to_supply_p_adj_lags"],
+    }
     if row["n_obs"] >= EG_MIN_OBS:
         tests[_ENGLE_GRANGER] = row["engle_granger_p"]
     return tests
@@ -799,8 +1009,10 @@ def _family_p(row: dict) -> float | None:
 def _family_phrase(size: int) -> str:
     if size == 3:
         return "Bonferroni over 14 lags and 3 tests: Granger both ways and Engle-Granger"
-    return (f"Bonferroni over 14 lags and 2 tests: Granger both ways, Engle-Granger not used "
-            f"under {EG_MIN_OBS} observations")
+    return (
+        f"Bonferroni over 14 lags and 2 tests: Granger both ways, Engle-Granger not used "
+        f"under {EG_MIN_OBS} observations"
+    )
 
 
 def _equivalence(row: dict) -> float | None:
@@ -826,46 +1038,68 @@ def _verdict(row: dict) -> tuple[str, str]:
         return "coupled", _coupled_sentence(row, decisive, where, over)
     missing = [name for name, p in tests.items() if p is None]
     if missing:
-        return "inconclusive", _capitalised(f"{' and '.join(missing)} could not be computed "
-                                            f"{where}, so the evidence on {pair} is "
-                                            f"incomplete.")
-    p = (f"smallest p = {_format_p(row['p_adj_family'])} ({over}), q = {_format_p(q)} "
-         f"(Benjamini-Hochberg over every pair and period)")
-    margin = (f"the correlation within +-{CORRELATION_MARGIN:.2f} and each side's lags "
-              f"explaining under {F2_MARGIN:.0%} of the other's remaining variance")
+        return "inconclusive", _capitalised(
+            f"{' and '.join(missing)} could not be computed "
+            f"{where}, so the evidence on {pair} is "
+            f"incomplete."
+        )
+    p = (
+        f"smallest p = {_format_p(row['p_adj_family'])} ({over}), q = {_format_p(q)} "
+        f"(Benjamini-Hochberg over every pair and period)"
+    )
+    margin = (
+        f"the correlation within +-{CORRELATION_MARGIN:.2f} and each side's lags "
+        f"explaining under {F2_MARGIN:.0%} of the other's remaining variance"
+    )
     equivalence = row["equivalence_p"]
     if equivalence is not None and equivalence < ALPHA:
-        return "decoupled", (f"No relation between {pair} was detected {where} ({p}), and the "
-                             f"relation is shown to be negligible: {margin} (equivalence "
-                             f"p = {_format_p(equivalence)}).")
-    shown = "could not be tested" if equivalence is None else \
-        f"is not shown (equivalence p = {_format_p(equivalence)})"
-    return "not detected", (f"No relation between {pair} was detected {where} ({p}), but a "
-                            f"negligible relation ({margin}) {shown}: absence of evidence, not "
-                            f"evidence of independence.")
+        return "decoupled", (
+            f"No relation between {pair} was detected {where} ({p}), and the "
+            f"relation is shown to be negligible: {margin} (equivalence "
+            f"p = {_format_p(equivalence)})."
+        )
+    shown = (
+        "could not be tested"
+        if equivalence is None
+        else f"is not shown (equivalence p = {_format_p(equivalence)})"
+    )
+    return "not detected", (
+        f"No relation between {pair} was detected {where} ({p}), but a "
+        f"negligible relation ({margin}) {shown}: absence of evidence, not "
+        f"evidence of independence."
+    )
 
 
 def _coupled_sentence(row: dict, decisive: str, where: str, over: str) -> str:
     supply, price = row["supply_series"], row["price_series"]
     growth = f"daily {_SUPPLY_LABEL[supply]} log growth"
     returns = f"daily {_PRICE_RETURNS_LABEL[price]}"
-    p = (f"p = {_format_p(row['p_adj_family'])}, {over}; q = {_format_p(row['q_bh'])}, "
-         f"Benjamini-Hochberg over every pair and period")
+    p = (
+        f"p = {_format_p(row['p_adj_family'])}, {over}; q = {_format_p(row['q_bh'])}, "
+        f"Benjamini-Hochberg over every pair and period"
+    )
     if decisive == _ENGLE_GRANGER:
-        sentence = (f"log {_SUPPLY_LABEL[supply]} and log {_PRICE_LABEL[price]} were cointegrated "
-                    f"{where} (Engle-Granger, {p}).")
+        sentence = (
+            f"log {_SUPPLY_LABEL[supply]} and log {_PRICE_LABEL[price]} were cointegrated "
+            f"{where} (Engle-Granger, {p})."
+        )
     else:
         supply_leads = decisive == _SUPPLY_LEADS
         lag = row["supply_to_price_lag"] if supply_leads else row["price_to_supply_lag"]
         leader, follower = (growth, returns) if supply_leads else (returns, growth)
-        sentence = (f"{leader} helped forecast {follower} {lag} day{'' if lag == 1 else 's'} "
-                    f"ahead {where} (HC3-robust Granger Wald test, {p}): the leader moved "
-                    f"first, which is not proof that it caused the move.")
+        sentence = (
+            f"{leader} helped forecast {follower} {lag} day{'' if lag == 1 else 's'} "
+            f"ahead {where} (HC3-robust Granger Wald test, {p}): the leader moved "
+            f"first, which is not proof that it caused the move."
+        )
     return _capitalised(sentence)
 
 
-def decoupling_summary(window_correlation_table: pl.DataFrame, granger_table: pl.DataFrame,
-                       cointegration_table: pl.DataFrame) -> pl.DataFrame:
+def decoupling_summary(
+    window_correlation_table: pl.DataFrame,
+    granger_table: pl.DataFrame,
+    cointegration_table: pl.DataFrame,
+) -> pl.DataFrame:
     """decoupling_summary: one verdict per window and pair; every number is taken from the
     window_correlation, granger_causality and cointegration tables, or computed from them as
     the table's documentation states (p_adj_family, q_bh, equivalence_p).
@@ -877,32 +1111,53 @@ def decoupling_summary(window_correlation_table: pl.DataFrame, granger_table: pl
     inconclusive.
     """
     key = [*_WINDOW_KEY, *_PAIR_KEY]
-    grid = window_correlation_table.select(*key, "n_obs", "correlation",
-                                           correlation_equivalence_p="equivalence_p")
+    grid = window_correlation_table.select(
+        *key, "n_obs", "correlation", correlation_equivalence_p="equivalence_p"
+    )
     supply_to_price = _best_lag(granger_table, SUPPLY_SERIES).rename(
-        {"cause": "supply_series", "effect": "price_series", "lag": "supply_to_price_lag",
-         "p_adj_lags": "supply_to_price_p_adj_lags", "equivalence_p": "supply_equivalence_p",
-         "lags": "supply_lags"})
+        {
+            "cause": "supply_series",
+            "effect": "price_series",
+            "lag": "supply_to_price_lag",
+            "p_adj_lags": "supply_to_price_p_adj_lags",
+            "equivalence_p": "supply_equivalence_p",
+            "lags": "supply_lags",
+        }
+    )
     price_to_supply = _best_lag(granger_table, PRICE_SERIES).rename(
-        {"cause": "price_series", "effect": "supply_series", "lag": "price_to_supply_lag",
-         "p_adj_lags": "price_to_supply_p_adj_lags", "equivalence_p": "price_equivalence_p",
-         "lags": "price_lags"})
+        {
+            "cause": "price_series",
+            "effect": "supply_series",
+            "lag": "price_to_supply_lag",
+            "p_adj_lags": "price_to_supply_p_adj_lags",
+            "equivalence_p": "price_equivalence_p",
+            "lags": "price_lags",
+        }
+    )
     engle_granger = cointegration_table.filter(pl.col("method") == "engle_granger").select(
-        *key, engle_granger_p="p_value")
+        *key, engle_granger_p="p_value"
+    )
     johansen = cointegration_table.filter(pl.col("method") == "johansen").select(
-        *key, johansen_trace="statistic", johansen_critical_5pct="critical_value_5pct")
+        *key, johansen_trace="statistic", johansen_critical_5pct="critical_value_5pct"
+    )
     joined = grid
     for table in (supply_to_price, price_to_supply, engle_granger, johansen):
         joined = joined.join(table, on=key, how="left")
     # Equivalence needs all 14 lags both ways: a lag that could not be tested leaves it open.
-    joined = joined.with_columns(granger_equivalence_p=pl.when(
-        (pl.col("supply_lags") == MAX_LAG) & (pl.col("price_lags") == MAX_LAG)).then(
-        pl.max_horizontal("supply_equivalence_p", "price_equivalence_p")))
-    rows = [{**row, "p_adj_family": _family_p(row)}
-            for row in joined.sort(key).iter_rows(named=True)]
+    joined = joined.with_columns(
+        granger_equivalence_p=pl.when(
+            (pl.col("supply_lags") == MAX_LAG) & (pl.col("price_lags") == MAX_LAG)
+        ).then(pl.max_horizontal("supply_equivalence_p", "price_equivalence_p"))
+    )
+    rows = [
+        {**row, "p_adj_family": _family_p(row)} for row in joined.sort(key).iter_rows(named=True)
+    ]
     for row, q in zip(rows, benjamini_hochberg([row["p_adj_family"] for row in rows])):
         row["q_bh"] = q
         row["equivalence_p"] = _equivalence(row)
         row["verdict"], row["explanation"] = _verdict(row)
-    return _table(({c: row[c] for c in DECOUPLING_SUMMARY_SCHEMA} for row in rows),
-                  DECOUPLING_SUMMARY_SCHEMA, _WINDOW_PAIR_KEY)
+    return _table(
+        ({c: row[c] for c in DECOUPLING_SUMMARY_SCHEMA} for row in rows),
+        DECOUPLING_SUMMARY_SCHEMA,
+        _WINDOW_PAIR_KEY,
+    )

@@ -161,8 +161,15 @@ import polars as pl
 import statsmodels.api as sm
 from scipy import stats
 
-from assets.analytics.windows import (MIN_OBS, WINDOW_SCHEMA, Window, calendar_windows, finite,
-                                     pearson, windows)
+from assets.analytics.windows import (
+    MIN_OBS,
+    WINDOW_SCHEMA,
+    Window,
+    calendar_windows,
+    finite,
+    pearson,
+    windows,
+)
 
 LARGE_MINT_TOKENS = 250_000_000
 INVENTORY_MAX_DAYS = 7
@@ -264,7 +271,8 @@ _BURN_COLUMNS = ["date", "chain", "block_number", "log_index", "tx_hash", "event
 
 
 def _complete_calendar(panel: pl.DataFrame) -> pl.DataFrame:
-    """The panel on every calendar day, so a missing day is a NULL row, not a silent 2-day return."""
+    """The panel on every calendar day, so a missing day is a NULL row, not a silent 2-day
+    return."""
     if panel.is_empty():
         return panel
     days = pl.date_range(panel["date"].min(), panel["date"].max(), "1d", eager=True).alias("date")
@@ -315,7 +323,9 @@ def _log_id(event: dict) -> tuple:
     return event["chain"], event["block_number"], event["log_index"]
 
 
-def _reversing_burn_candidates(mints: pl.DataFrame, events: pl.DataFrame) -> dict[tuple, list[dict]]:
+def _reversing_burn_candidates(
+    mints: pl.DataFrame, events: pl.DataFrame
+) -> dict[tuple, list[dict]]:
     """Per mint, the burns that could reverse it, earliest first (the preferred match)."""
     burns = events.filter(pl.col("event").is_in(REVERSING_BURN_EVENTS)).select(
         "token",
@@ -324,8 +334,10 @@ def _reversing_burn_candidates(mints: pl.DataFrame, events: pl.DataFrame) -> dic
     days_after = (pl.col("burn_date") - pl.col("date")).dt.total_days()
     later_on_same_chain = (pl.col("burn_chain") == pl.col("chain")) & (
         (pl.col("burn_block_number") > pl.col("block_number"))
-        | ((pl.col("burn_block_number") == pl.col("block_number"))
-           & (pl.col("burn_log_index") > pl.col("log_index")))
+        | (
+            (pl.col("burn_block_number") == pl.col("block_number"))
+            & (pl.col("burn_log_index") > pl.col("log_index"))
+        )
     )
     pairs = (
         mints.join(burns, on="token", how="inner")
@@ -333,8 +345,10 @@ def _reversing_burn_candidates(mints: pl.DataFrame, events: pl.DataFrame) -> dic
             days_after.is_between(0, INVENTORY_MAX_DAYS)
             # Blocks of different chains are not comparable: there only a later date is later.
             & ((days_after > 0) | later_on_same_chain)
-            & ((pl.col("burn_amount_tokens") - pl.col("amount_tokens")).abs()
-               <= INVENTORY_AMOUNT_TOLERANCE * pl.col("amount_tokens"))
+            & (
+                (pl.col("burn_amount_tokens") - pl.col("amount_tokens")).abs()
+                <= INVENTORY_AMOUNT_TOLERANCE * pl.col("amount_tokens")
+            )
         )
         .sort([*_CHAIN_ORDER, *(f"burn_{c}" for c in _CHAIN_ORDER)])
     )
@@ -437,10 +451,13 @@ def _complete_events(daily: pl.DataFrame, mints: pl.DataFrame) -> list[_Event]:
             continue
         if np.ptp(eth[estimation]) == 0:  # no market model can be fitted
             continue
-        fits = (_constant_mean(btc[estimation], window.stop - window.start),
-                _market_model(btc[estimation], eth[estimation], eth[window]))
-        events.append(_Event(*_key(mint), day=i, returns=btc[window], eth_returns=eth[window],
-                             fits=fits))
+        fits = (
+            _constant_mean(btc[estimation], window.stop - window.start),
+            _market_model(btc[estimation], eth[estimation], eth[window]),
+        )
+        events.append(
+            _Event(*_key(mint), day=i, returns=btc[window], eth_returns=eth[window], fits=fits)
+        )
     return events
 
 
@@ -470,14 +487,30 @@ def _market_model(y: np.ndarray, x: np.ndarray, x_event: np.ndarray) -> _Fit:
 def _event_returns_table(events: list[_Event]) -> pl.DataFrame:
     offsets = range(EVENT_WINDOW[0], EVENT_WINDOW[1] + 1)
     rows = [
-        (e.date, e.token, e.tx_hash, e.log_index, model, offset,
-         e.date + dt.timedelta(days=offset), float(ret), float(eth), float(expected),
-         float(abnormal), float(car))
+        (
+            e.date,
+            e.token,
+            e.tx_hash,
+            e.log_index,
+            model,
+            offset,
+            e.date + dt.timedelta(days=offset),
+            float(ret),
+            float(eth),
+            float(expected),
+            float(abnormal),
+            float(car),
+        )
         for e in events
         for m, model in enumerate(MODELS)
         for offset, ret, eth, expected, abnormal, car in zip(
-            offsets, e.returns, e.eth_returns, e.fits[m].expected, e.abnormal(m),
-            np.cumsum(e.abnormal(m)))
+            offsets,
+            e.returns,
+            e.eth_returns,
+            e.fits[m].expected,
+            e.abnormal(m),
+            np.cumsum(e.abnormal(m)),
+        )
     ]
     return pl.DataFrame(rows, schema=EVENT_STUDY_RETURNS_SCHEMA, orient="row").sort(
         "event_date", "token", "tx_hash", "log_index", "model", "offset"
@@ -493,8 +526,18 @@ def _event_summary_table(events: list[_Event], inventory: pl.DataFrame) -> pl.Da
             overlapping = _overlapping_events(distinct, first, last)
             for m, model in enumerate(MODELS):
                 cars = np.array([e.car(m, first, last) for e in distinct])
-                rows.append((group, name, model, len(cars), overlapping, excluded.height,
-                             *_t_test(cars), *_adjusted_bmp_test(distinct, m, first, last)))
+                rows.append(
+                    (
+                        group,
+                        name,
+                        model,
+                        len(cars),
+                        overlapping,
+                        excluded.height,
+                        *_t_test(cars),
+                        *_adjusted_bmp_test(distinct, m, first, last),
+                    )
+                )
     summary = pl.DataFrame(rows, schema=EVENT_STUDY_SUMMARY_SCHEMA, orient="row")
     return summary.sort("token", "car_window", "model")
 
@@ -518,9 +561,7 @@ def _overlapping_events(events: list[_Event], first: int, last: int) -> int:
     last - first days)."""
     days = np.array([e.day for e in events])
     span = last - first
-    return sum(
-        int(np.count_nonzero(np.abs(days - e.day) <= span) > 1) for e in events
-    )
+    return sum(int(np.count_nonzero(np.abs(days - e.day) <= span) > 1) for e in events)
 
 
 def _t_test(cars: np.ndarray) -> tuple[float | None, float | None, float | None]:
@@ -605,7 +646,9 @@ def exchange_migration(panel: pl.DataFrame) -> pl.DataFrame:
         )
         .with_columns(pl.col("share").diff().alias("share_change"))
     )
-    rows = [_migration_row(w, daily.filter(_in_window(w))) for w in windows(panel["date"].to_list())]
+    rows = [
+        _migration_row(w, daily.filter(_in_window(w))) for w in windows(panel["date"].to_list())
+    ]
     return pl.DataFrame(rows, schema=EXCHANGE_MIGRATION_SCHEMA, orient="row").sort("period")
 
 
@@ -618,8 +661,18 @@ def _migration_row(window: Window, daily: pl.DataFrame) -> tuple:
     corr, corr_p = (None, None)
     if pairs.height >= MIN_OBS:
         corr, corr_p = pearson(pairs["share_change"].to_numpy(), pairs["btc_return"].to_numpy())
-    return (window.name, window.start, window.end, shares["share"].first(), shares["share"].last(),
-            trend, trend_p, corr, corr_p, shares.height)
+    return (
+        window.name,
+        window.start,
+        window.end,
+        shares["share"].first(),
+        shares["share"].last(),
+        trend,
+        trend_p,
+        corr,
+        corr_p,
+        shares.height,
+    )
 
 
 def _hac_trend(
@@ -627,7 +680,9 @@ def _hac_trend(
 ) -> tuple[float | None, float | None]:
     """OLS slope of share on time in years, with a Newey-West p-value (HAC_MAXLAGS lags)."""
     years = (dates - origin).dt.total_days().to_numpy() / DAYS_PER_YEAR
-    fit = sm.OLS(share, sm.add_constant(years)).fit(cov_type="HAC", cov_kwds={"maxlags": HAC_MAXLAGS})
+    fit = sm.OLS(share, sm.add_constant(years)).fit(
+        cov_type="HAC", cov_kwds={"maxlags": HAC_MAXLAGS}
+    )
     return finite(fit.params[1]), finite(fit.pvalues[1])
 
 
@@ -669,8 +724,19 @@ def risk_panel(risk_prices: pl.DataFrame, risk_free: pl.DataFrame) -> pl.DataFra
             closes = series.filter(_in_window(window))["close"].to_numpy()
             n_returns = max(len(closes) - 1, 0)
             metrics = _risk_metrics(closes, periods, rate)
-            rows.append((window.name, window.start, window.end, asset, *metrics, rate, periods,
-                         n_returns, *_coverage(window)))
+            rows.append(
+                (
+                    window.name,
+                    window.start,
+                    window.end,
+                    asset,
+                    *metrics,
+                    rate,
+                    periods,
+                    n_returns,
+                    *_coverage(window),
+                )
+            )
     return pl.DataFrame(rows, schema=RISK_PANEL_SCHEMA, orient="row").sort("period", "asset")
 
 

@@ -79,8 +79,13 @@ CHART_CAPTIONS = {
 # Matplotlib's own defaults plus a few sizes, applied only while a figure is drawn.
 _STYLE: list[str | dict[str, Any]] = [
     "default",
-    {"font.size": 9, "axes.titlesize": 11, "legend.fontsize": 8, "axes.grid": True,
-     "grid.alpha": 0.3},
+    {
+        "font.size": 9,
+        "axes.titlesize": 11,
+        "legend.fontsize": 8,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+    },
 ]
 
 
@@ -94,7 +99,9 @@ ONCHAIN_CHARTS = {"reserves_by_kind"}
 
 
 def render_charts(
-    panel: pl.DataFrame, tables: dict[str, pl.DataFrame], out_dir: Path,
+    panel: pl.DataFrame,
+    tables: dict[str, pl.DataFrame],
+    out_dir: Path,
     simulated: bool = False,
 ) -> dict[str, Path]:
     """Write the four report charts as PNGs into `out_dir`; return {chart name: path}.
@@ -104,13 +111,17 @@ def render_charts(
     drawers: dict[str, Callable[[Figure], None]] = {
         "supply_vs_market_cap": lambda fig: _draw_supply_vs_market_cap(fig, panel),
         "rolling_correlation": lambda fig: _draw_rolling_correlation(
-            fig, _table(tables, "rolling_correlation"), _table(tables, "regime_periods")),
+            fig, _table(tables, "rolling_correlation"), _table(tables, "regime_periods")
+        ),
         "reserves_by_kind": lambda fig: _draw_reserves_by_kind(fig, panel),
         "ssr": lambda fig: _draw_ssr(fig, panel),
     }
-    return {name: _save(draw, out_dir / f"{name}.png", CHART_SOURCES[name],
-                        simulated and name in ONCHAIN_CHARTS)
-            for name, draw in drawers.items()}
+    return {
+        name: _save(
+            draw, out_dir / f"{name}.png", CHART_SOURCES[name], simulated and name in ONCHAIN_CHARTS
+        )
+        for name, draw in drawers.items()
+    }
 
 
 def _table(tables: dict[str, pl.DataFrame], name: str) -> pl.DataFrame:
@@ -121,8 +132,7 @@ def _table(tables: dict[str, pl.DataFrame], name: str) -> pl.DataFrame:
 SIMULATED_STAMP = "SIMULATED on-chain data (sandbox): not the real chain"
 
 
-def _save(draw: Callable[[Figure], None], path: Path, source: str, simulated: bool = False
-          ) -> Path:
+def _save(draw: Callable[[Figure], None], path: Path, source: str, simulated: bool = False) -> Path:
     with matplotlib.style.context(_STYLE):
         fig = Figure(figsize=FIG_SIZE_INCHES, dpi=DPI)
         FigureCanvasAgg(fig)
@@ -132,8 +142,16 @@ def _save(draw: Callable[[Figure], None], path: Path, source: str, simulated: bo
         draw(fig)
         fig.text(0.01, 0.012, source, fontsize=7, color="0.4", ha="left", va="bottom")
         if simulated:
-            fig.text(0.99, 0.012, SIMULATED_STAMP, fontsize=8, color="#b00020",
-                     fontweight="bold", ha="right", va="bottom")
+            fig.text(
+                0.99,
+                0.012,
+                SIMULATED_STAMP,
+                fontsize=8,
+                color="#b00020",
+                fontweight="bold",
+                ha="right",
+                va="bottom",
+            )
         fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
     return path
 
@@ -161,8 +179,16 @@ def _date_axis(ax: Axes) -> None:
 def _no_data(ax: Axes) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center",
-            fontsize=14, color="0.5")
+    ax.text(
+        0.5,
+        0.5,
+        "no data",
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=14,
+        color="0.5",
+    )
 
 
 def _legend(ax: Axes, *twins: Axes, extra: Sequence[Patch] = ()) -> None:
@@ -170,8 +196,13 @@ def _legend(ax: Axes, *twins: Axes, extra: Sequence[Patch] = ()) -> None:
     lines), below the date axis so it never hides data; the layout engine makes room for it."""
     handles = [h for a in (ax, *twins) for h in a.get_legend_handles_labels()[0]] + list(extra)
     if handles:
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.11),
-                  ncols=min(len(handles), 3), frameon=False)
+        ax.legend(
+            handles=handles,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.11),
+            ncols=min(len(handles), 3),
+            frameon=False,
+        )
 
 
 def _twin(ax: Axes, label: str, beneath: bool) -> Axes:
@@ -189,12 +220,22 @@ def _draw_supply_vs_market_cap(fig: Figure, panel: pl.DataFrame) -> None:
     ax = fig.add_subplot()
     ax.set_title("Stablecoin supply vs crypto market capitalisation")
     ax.set_ylabel("Stablecoin supply (bn; USDT, USDC in tokens, total in USD)")
-    supplies = {label: _values(panel, col, BILLION) for label, col in
-                (("USDT supply", "usdt_supply"), ("USDC supply", "usdc_supply"),
-                 ("Total stablecoin supply", "total_supply"))}
-    caps = {label: _values(panel, col, BILLION) for label, col in
-            (("BTC market cap", "btc_mcap"), ("ETH market cap", "eth_mcap"),
-             ("Crypto (BTC+ETH) market cap", "crypto_mcap"))}
+    supplies = {
+        label: _values(panel, col, BILLION)
+        for label, col in (
+            ("USDT supply", "usdt_supply"),
+            ("USDC supply", "usdc_supply"),
+            ("Total stablecoin supply", "total_supply"),
+        )
+    }
+    caps = {
+        label: _values(panel, col, BILLION)
+        for label, col in (
+            ("BTC market cap", "btc_mcap"),
+            ("ETH market cap", "eth_mcap"),
+            ("Crypto (BTC+ETH) market cap", "crypto_mcap"),
+        )
+    }
     if not _has_data(*supplies.values(), *caps.values()):
         _no_data(ax)
         return
@@ -230,13 +271,15 @@ def _draw_rolling_correlation(fig: Figure, rolling: pl.DataFrame, periods: pl.Da
         _no_data(ax)
         return
     supply, price = pair
-    ax.set_title(f"Rolling correlation: {supply} stablecoin supply growth vs {price} "
-                 "market-cap returns")
+    ax.set_title(
+        f"Rolling correlation: {supply} stablecoin supply growth vs {price} market-cap returns"
+    )
     shading = _shade_regimes(ax, periods, pair)
     lines = _of_pair(rolling, pair).sort("window_days", "date")
     for (days,), group in lines.group_by("window_days", maintain_order=True):
-        ax.plot(_dates(group), _values(group, "correlation"), linewidth=1.2,
-                label=f"{days}-day window")
+        ax.plot(
+            _dates(group), _values(group, "correlation"), linewidth=1.2, label=f"{days}-day window"
+        )
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_ylim(-1.05, 1.05)
     _date_axis(ax)
@@ -257,8 +300,13 @@ def _shade_regimes(ax: Axes, periods: pl.DataFrame, pair: tuple[str, str]) -> li
         spans = of_pair.filter(pl.col("regime") == regime).sort("start_date")
         for start, end in spans.select("start_date", "end_date").rows():
             # end_date is inclusive: the span covers the whole last day.
-            ax.axvspan(np.datetime64(start), np.datetime64(end) + np.timedelta64(1, "D"),
-                       color=colour, alpha=0.18, linewidth=0)
+            ax.axvspan(
+                np.datetime64(start),
+                np.datetime64(end) + np.timedelta64(1, "D"),
+                color=colour,
+                alpha=0.18,
+                linewidth=0,
+            )
         if spans.height:
             patches.append(Patch(color=colour, alpha=0.18, label=label))
     return patches
@@ -275,8 +323,14 @@ def _draw_reserves_by_kind(fig: Figure, panel: pl.DataFrame) -> None:
         _no_data(ax)
         return
     dates = _dates(panel)
-    ax.stackplot(dates, spot, derivatives, labels=["Spot exchanges", "Derivatives exchanges"],
-                 colors=["#66c2a5", "#fc8d62"], alpha=0.85)
+    ax.stackplot(
+        dates,
+        spot,
+        derivatives,
+        labels=["Spot exchanges", "Derivatives exchanges"],
+        colors=["#66c2a5", "#fc8d62"],
+        alpha=0.85,
+    )
     right = _twin(ax, "Derivatives share of reserves (%)", beneath=False)
     right.plot(dates, share, color="#1f1f7a", linewidth=1.2, label="Derivatives share (right)")
     right.set_ylim(0, 1)
@@ -299,8 +353,14 @@ def _draw_ssr(fig: Figure, panel: pl.DataFrame) -> None:
     fear_greed = _values(panel, "fear_greed")
     if _has_data(fear_greed):
         right = _twin(ax, "Fear & Greed index (0..100)", beneath=True)
-        right.plot(dates, fear_greed, color="0.55", linewidth=0.8, alpha=0.8,
-                   label="Fear & Greed index (right)")
+        right.plot(
+            dates,
+            fear_greed,
+            color="0.55",
+            linewidth=0.8,
+            alpha=0.8,
+            label="Fear & Greed index (right)",
+        )
         right.set_ylim(0, 100)
         axes.append(right)
     _date_axis(ax)
@@ -376,7 +436,10 @@ _WINDOW = [Column("period", "Period"), Column("window_start", "From"), Column("w
 _PAIR = [Column("supply_series", "Supply"), Column("price_series", "Price")]
 
 SUMMARY_COLUMNS = [
-    *_WINDOW, *_PAIR, _num("n_obs", "Daily changes", _text), Column("verdict", "Verdict"),
+    *_WINDOW,
+    *_PAIR,
+    _num("n_obs", "Daily changes", _text),
+    Column("verdict", "Verdict"),
     _num("q_bh", "q (BH, all rows)", _p_value),
     _num("p_adj_family", "p (Bonf., lags × tests)", _p_value),
     _num("supply_to_price_p_adj_lags", "Supply→price p (×14 lags)", _p_value),
@@ -391,22 +454,33 @@ SUMMARY_COLUMNS = [
     Column("explanation", "Explanation"),
 ]
 COINTEGRATION_COLUMNS = [
-    Column("period", "Period"), *_PAIR, Column("method", "Method"),
+    Column("period", "Period"),
+    *_PAIR,
+    Column("method", "Method"),
     _num("statistic", "Statistic", _fixed(2)),
     _num("critical_value_5pct", "5% critical", _fixed(2)),
-    _num("p_value", "p", _p_value), _num("lags", "Lags", _text),
-    Column("cointegrated", "Cointegrated", _yes_no), _num("n_obs", "Daily changes", _text),
+    _num("p_value", "p", _p_value),
+    _num("lags", "Lags", _text),
+    Column("cointegrated", "Cointegrated", _yes_no),
+    _num("n_obs", "Daily changes", _text),
 ]
 BREAK_COLUMNS = [
-    *_PAIR, Column("window_start", "From"), Column("window_end", "To"),
-    Column("break_date", "Break date"), _num("sup_f", "sup-F", _fixed(2)),
-    _num("p_value", "p", _p_value), _num("slope_before", "Slope before", _fixed(3)),
-    _num("slope_after", "Slope after", _fixed(3)), _num("n_obs", "Daily changes", _text),
+    *_PAIR,
+    Column("window_start", "From"),
+    Column("window_end", "To"),
+    Column("break_date", "Break date"),
+    _num("sup_f", "sup-F", _fixed(2)),
+    _num("p_value", "p", _p_value),
+    _num("slope_before", "Slope before", _fixed(3)),
+    _num("slope_after", "Slope after", _fixed(3)),
+    _num("n_obs", "Daily changes", _text),
 ]
 EVENT_COLUMNS = [
-    Column("token", "Token"), Column("car_window", "CAR window (days)"),
+    Column("token", "Token"),
+    Column("car_window", "CAR window (days)"),
     Column("model", "Benchmark"),
-    _num("n_events", "Events", _text), _num("overlapping_events", "Overlapping", _text),
+    _num("n_events", "Events", _text),
+    _num("overlapping_events", "Overlapping", _text),
     _num("excluded_inventory", "Inventory excluded", _text),
     _num("mean_car", "Mean CAR", _percent(2)),
     _num("t_p_value_independent", "p (t-test, independent)", _p_value),
@@ -415,48 +489,76 @@ EVENT_COLUMNS = [
     _num("adj_bmp_p_value", "p (adj. BMP)", _p_value),
 ]
 MIGRATION_COLUMNS = [
-    *_WINDOW, _num("share_start", "Derivatives share at start", _percent()),
-    _num("share_end", "at end", _percent()), _num("trend_per_year", "Trend", _points_per_year),
+    *_WINDOW,
+    _num("share_start", "Derivatives share at start", _percent()),
+    _num("share_end", "at end", _percent()),
+    _num("trend_per_year", "Trend", _points_per_year),
     _num("trend_p_value", "Trend p (HAC)", _p_value),
     _num("corr_share_change_btc_return", "Corr. share change vs BTC return", _fixed(2)),
-    _num("corr_p_value", "p", _p_value), _num("n_obs", "Daily changes", _text),
+    _num("corr_p_value", "p", _p_value),
+    _num("n_obs", "Daily changes", _text),
 ]
 RISK_COLUMNS = [
-    *_WINDOW, Column("asset", "Asset"), Column("partial_period", "Partial year", _yes_no),
+    *_WINDOW,
+    Column("asset", "Asset"),
+    Column("partial_period", "Partial year", _yes_no),
     _num("annualised_return", "Return p.a.", _percent()),
     _num("annualised_volatility", "Volatility p.a.", _percent()),
-    _num("sharpe", "Sharpe", _fixed(2)), _num("max_drawdown", "Max drawdown", _percent()),
-    _num("risk_free_rate", "Risk-free p.a.", _percent(2)), _num("n_obs", "Daily changes", _text),
+    _num("sharpe", "Sharpe", _fixed(2)),
+    _num("max_drawdown", "Max drawdown", _percent()),
+    _num("risk_free_rate", "Risk-free p.a.", _percent(2)),
+    _num("n_obs", "Daily changes", _text),
     _num("days_in_window", "Days", _text),
 ]
 
 # (table name, section heading, one-line description, columns), in report order.
 SECTIONS = [
-    ("cointegration", "Cointegration",
-     "Engle-Granger and Johansen tests on log levels of supply and market cap: a long-run "
-     "equilibrium between the two, beyond short-run co-movement.", COINTEGRATION_COLUMNS),
-    ("structural_breaks", "Structural breaks",
-     "Quandt-Andrews sup-F test for one unknown break in the slope of daily market-cap returns "
-     "on daily supply growth (15% trimming).", BREAK_COLUMNS),
-    ("event_study_summary", "Large mints: event study",
-     "Cumulative abnormal BTC log return around large non-inventory mints, against a constant "
-     "mean (days -60..-11) and a market model on ETH (BTC's move beyond what ETH's move "
-     "predicts). The deciding p is the Kolari-Pynnönen adjusted BMP test, robust to the "
-     "overlapping windows of clustered mints; the t-test p assumes independent events and is "
-     "shown for comparison only. Not computed below 3 events; market-model p over 0..+5 and "
-     "-5..+10 are indicative (BTC's residual against ETH drifts for weeks).",
-     EVENT_COLUMNS),
-    ("exchange_migration", "Migration to derivatives exchanges",
-     "Derivatives share of labelled exchange reserves: OLS trend with Newey-West p-value, and its "
-     "daily change against BTC returns.", MIGRATION_COLUMNS),
-    ("risk_panel", "Risk panel",
-     "Annualised geometric return, volatility of daily log returns, Sharpe ratio over the "
-     "3-month T-bill's bond-equivalent yield, and maximum drawdown. A partial year (Partial "
-     "year = yes) is annualised from the days it has.", RISK_COLUMNS),
+    (
+        "cointegration",
+        "Cointegration",
+        "Engle-Granger and Johansen tests on log levels of supply and market cap: a long-run "
+        "equilibrium between the two, beyond short-run co-movement.",
+        COINTEGRATION_COLUMNS,
+    ),
+    (
+        "structural_breaks",
+        "Structural breaks",
+        "Quandt-Andrews sup-F test for one unknown break in the slope of daily market-cap returns "
+        "on daily supply growth (15% trimming).",
+        BREAK_COLUMNS,
+    ),
+    (
+        "event_study_summary",
+        "Large mints: event study",
+        "Cumulative abnormal BTC log return around large non-inventory mints, against a constant "
+        "mean (days -60..-11) and a market model on ETH (BTC's move beyond what ETH's move "
+        "predicts). The deciding p is the Kolari-Pynnönen adjusted BMP test, robust to the "
+        "overlapping windows of clustered mints; the t-test p assumes independent events and is "
+        "shown for comparison only. Not computed below 3 events; market-model p over 0..+5 and "
+        "-5..+10 are indicative (BTC's residual against ETH drifts for weeks).",
+        EVENT_COLUMNS,
+    ),
+    (
+        "exchange_migration",
+        "Migration to derivatives exchanges",
+        "Derivatives share of labelled exchange reserves: OLS trend with Newey-West p-value, and "
+        "its daily change against BTC returns.",
+        MIGRATION_COLUMNS,
+    ),
+    (
+        "risk_panel",
+        "Risk panel",
+        "Annualised geometric return, volatility of daily log returns, Sharpe ratio over the "
+        "3-month T-bill's bond-equivalent yield, and maximum drawdown. A partial year (Partial "
+        "year = yes) is annualised from the days it has.",
+        RISK_COLUMNS,
+    ),
 ]
 
 VERDICT_CLASSES = {
-    "coupled": "v-coupled", "decoupled": "v-decoupled", "not detected": "v-not-detected",
+    "coupled": "v-coupled",
+    "decoupled": "v-decoupled",
+    "not detected": "v-not-detected",
     "inconclusive": "v-inconclusive",
 }
 
@@ -511,22 +613,33 @@ def render_html(
         "<p>All stablecoins against the crypto (BTC+ETH) market cap in every period, then every "
         "pair and period (collapsed). How to read the verdicts is explained at the end of the "
         "page.</p>",
-        _html_table(_of_pair(summary, HEADLINE_PAIR) if not summary.is_empty() else summary,
-                    SUMMARY_COLUMNS),
-        _collapsed(f"All {summary.height} verdicts: 9 supply/price pairs x every period",
-                   _html_table(summary, SUMMARY_COLUMNS)),
-        *(_html_section(_table(tables, name), heading, text, columns)
-          for name, heading, text, columns in SECTIONS),
+        _html_table(
+            _of_pair(summary, HEADLINE_PAIR) if not summary.is_empty() else summary, SUMMARY_COLUMNS
+        ),
+        _collapsed(
+            f"All {summary.height} verdicts: 9 supply/price pairs x every period",
+            _html_table(summary, SUMMARY_COLUMNS),
+        ),
+        *(
+            _html_section(_table(tables, name), heading, text, columns)
+            for name, heading, text, columns in SECTIONS
+        ),
         _html_footer(generated_for),
     ]
-    page = "\n".join([
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        '<head><meta charset="utf-8">',
-        f"<title>stableflow report {_e(generated_for)}</title>",
-        f"<style>{CSS}</style></head>",
-        "<body>", *body, "</body>", "</html>", "",
-    ])
+    page = "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            '<head><meta charset="utf-8">',
+            f"<title>stableflow report {_e(generated_for)}</title>",
+            f"<style>{CSS}</style></head>",
+            "<body>",
+            *body,
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(page, encoding="utf-8")
     return out_path
@@ -539,8 +652,11 @@ def _e(value: Any) -> str:
 # The report's headline: all stablecoins against the whole basket, now, over the last year and
 # over the full window.
 HEADLINE_PAIR = ("total", "crypto")
-HEADLINE_PERIODS = (("trailing_90d", "Now (last 90 days)"),
-                    ("trailing_365d", "Over the last year"), ("full", "Over the full window"))
+HEADLINE_PERIODS = (
+    ("trailing_90d", "Now (last 90 days)"),
+    ("trailing_365d", "Over the last year"),
+    ("full", "Over the full window"),
+)
 # Tables run full period first, then the trailing windows, then the calendar years in order.
 _PERIOD_RANK = {"full": 0, "trailing_365d": 1, "trailing_90d": 2}
 COLLAPSE_ROWS = 20  # longer tables start collapsed
@@ -565,11 +681,15 @@ def _headline_sentence(row: dict) -> str:
             lead = f"supply moved first, prices followed ({row['supply_to_price_lag']} day lag)"
         return f"coupled: {lead}; q = {_p_value(q)}, p = {_p_value(row['p_adj_family'])}."
     if verdict == "decoupled":
-        return (f"decoupled: a negligible relation is shown (equivalence p = "
-                f"{_p_value(row['equivalence_p'])}; no test found one, q = {_p_value(q)}).")
+        return (
+            f"decoupled: a negligible relation is shown (equivalence p = "
+            f"{_p_value(row['equivalence_p'])}; no test found one, q = {_p_value(q)})."
+        )
     if verdict == "not detected":
-        return (f"not detected: no relation found (q = {_p_value(q)}), but none ruled out "
-                f"either (equivalence p = {_p_value(row['equivalence_p'])}).")
+        return (
+            f"not detected: no relation found (q = {_p_value(q)}), but none ruled out "
+            f"either (equivalence p = {_p_value(row['equivalence_p'])})."
+        )
     return "inconclusive: " + str(row["explanation"])
 
 
@@ -584,13 +704,20 @@ def _html_headline(summary: pl.DataFrame) -> str:
         rows = headline.filter(pl.col("period") == period)
         if rows.height:
             row = rows.row(0, named=True)
-            items.append(f'<li><strong>{_e(label)}</strong> ({_e(row["window_start"])}..'
-                         f'{_e(row["window_end"])}): <span class="'
-                         f'{VERDICT_CLASSES.get(row["verdict"], "")}">{_e(row["verdict"])}'
-                         f'</span> {_e(_headline_sentence(row).split(": ", 1)[1])}</li>')
+            items.append(
+                f"<li><strong>{_e(label)}</strong> ({_e(row['window_start'])}.."
+                f'{_e(row["window_end"])}): <span class="'
+                f'{VERDICT_CLASSES.get(row["verdict"], "")}">{_e(row["verdict"])}'
+                f"</span> {_e(_headline_sentence(row).split(': ', 1)[1])}</li>"
+            )
     periods = [p for p, _ in HEADLINE_PERIODS]
-    counts = (summary.filter(pl.col("period").is_in(periods)).group_by("verdict").len()
-              .sort("verdict").rows())
+    counts = (
+        summary.filter(pl.col("period").is_in(periods))
+        .group_by("verdict")
+        .len()
+        .sort("verdict")
+        .rows()
+    )
     tally = ", ".join(f"{n} {v}" for v, n in counts)
     caveats = [
         "Every test is on daily log changes: supply growth against market-cap returns.",
@@ -600,14 +727,16 @@ def _html_headline(summary: pl.DataFrame) -> str:
         "q is the Benjamini-Hochberg q-value across every pair and period of the table; the "
         "realistic-null calibration keeps false 'coupled' verdicts at or below 5 % per pair.",
     ]
-    return "\n".join([
-        "<h2>The answer</h2>",
-        "<p>Is the growth of all stablecoins coupled with the crypto (BTC+ETH) market cap?</p>",
-        f'<ul class="headline">{"".join(items)}</ul>',
-        f"<p>All 9 supply/price pairs over these three periods: {_e(tally)}.</p>",
-        "<p>What these verdicts do not prove:</p>",
-        f'<ul>{"".join(f"<li>{_e(c)}</li>" for c in caveats)}</ul>',
-    ])
+    return "\n".join(
+        [
+            "<h2>The answer</h2>",
+            "<p>Is the growth of all stablecoins coupled with the crypto (BTC+ETH) market cap?</p>",
+            f'<ul class="headline">{"".join(items)}</ul>',
+            f"<p>All 9 supply/price pairs over these three periods: {_e(tally)}.</p>",
+            "<p>What these verdicts do not prove:</p>",
+            f"<ul>{''.join(f'<li>{_e(c)}</li>' for c in caveats)}</ul>",
+        ]
+    )
 
 
 def _collapsed(summary_text: str, content: str) -> str:
@@ -623,8 +752,11 @@ def _html_table(frame: pl.DataFrame, columns: list[Column]) -> str:
         "<tr>" + "".join(_html_cell(c, row[c.key]) for c in columns) + "</tr>"
         for row in frame.select(c.key for c in columns).iter_rows(named=True)
     ]
-    return f'<div class="scroll"><table><thead><tr>{header}</tr></thead><tbody>\n' + \
-        "\n".join(rows) + "\n</tbody></table></div>"
+    return (
+        f'<div class="scroll"><table><thead><tr>{header}</tr></thead><tbody>\n'
+        + "\n".join(rows)
+        + "\n</tbody></table></div>"
+    )
 
 
 def _html_cell(column: Column, value: Any) -> str:
@@ -637,9 +769,11 @@ def _html_cell(column: Column, value: Any) -> str:
 
 def _html_figure(name: str, path: Path) -> str:
     caption = CHART_CAPTIONS.get(name, name) + " " + CHART_SOURCES.get(name, SOURCE_NOTE) + "."
-    return (f'<figure><img src="{_data_uri(path)}" alt="{_e(name)}" '
-            f'width="{int(FIG_SIZE_INCHES[0] * DPI)}" height="{int(FIG_SIZE_INCHES[1] * DPI)}">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>")
+    return (
+        f'<figure><img src="{_data_uri(path)}" alt="{_e(name)}" '
+        f'width="{int(FIG_SIZE_INCHES[0] * DPI)}" height="{int(FIG_SIZE_INCHES[1] * DPI)}">'
+        f"<figcaption>{_e(caption)}</figcaption></figure>"
+    )
 
 
 def _html_section(frame: pl.DataFrame, heading: str, text: str, columns: list[Column]) -> str:
@@ -681,9 +815,17 @@ def _html_footer(generated_for: str) -> str:
         "verdict. Windows: the full period, each calendar year (partial years included), and the "
         "trailing 365 and 90 days ending on the last day of data."
     )
-    items = "".join(f'<li><span class="{VERDICT_CLASSES[v]}">{_e(v)}</span>: {_e(m)}</li>'
-                    for v, m in meanings.items())
-    return "\n".join([
-        "<footer>", f"<p>{_e(rule)}</p>", f"<ul>{items}</ul>", f"<p>{_e(context)}</p>",
-        f"<p>Data window: {_e(generated_for)}. {_e(SOURCE_NOTE)}.</p>", "</footer>",
-    ])
+    items = "".join(
+        f'<li><span class="{VERDICT_CLASSES[v]}">{_e(v)}</span>: {_e(m)}</li>'
+        for v, m in meanings.items()
+    )
+    return "\n".join(
+        [
+            "<footer>",
+            f"<p>{_e(rule)}</p>",
+            f"<ul>{items}</ul>",
+            f"<p>{_e(context)}</p>",
+            f"<p>Data window: {_e(generated_for)}. {_e(SOURCE_NOTE)}.</p>",
+            "</footer>",
+        ]
+    )

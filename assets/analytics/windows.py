@@ -7,8 +7,8 @@ its own window, so a relation that held in 2021 and broke in 2023 shows as such;
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import polars as pl
@@ -26,7 +26,6 @@ class Window:
     end: dt.date
 
 
-
 # The leading columns of every per-period table.
 WINDOW_SCHEMA = {"period": pl.String, "window_start": pl.Date, "window_end": pl.Date}
 
@@ -39,7 +38,10 @@ def windows(dates: Sequence[dt.date]) -> list[Window]:
     years = range(first.year, last.year + 1)
     return [
         Window("full", first, last),
-        *(Window(str(y), max(first, dt.date(y, 1, 1)), min(last, dt.date(y, 12, 31))) for y in years),
+        *(
+            Window(str(y), max(first, dt.date(y, 1, 1)), min(last, dt.date(y, 12, 31)))
+            for y in years
+        ),
         Window("trailing_365d", max(first, last - dt.timedelta(days=364)), last),
         Window("trailing_90d", max(first, last - dt.timedelta(days=89)), last),
     ]

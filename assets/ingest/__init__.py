@@ -9,8 +9,13 @@ from assets.ingest.reference import reference_data
 from assets.quality import build_checks
 
 # Sources reached over plain HTTP APIs, and those read from EVM chains over JSON-RPC.
-api_assets = [defillama_total_supply, defillama_token_supply, coingecko_market_daily,
-              fear_greed_daily, fred_series_daily]
+api_assets = [
+    defillama_total_supply,
+    defillama_token_supply,
+    coingecko_market_daily,
+    fear_greed_daily,
+    fred_series_daily,
+]
 ingest_assets = [*api_assets, *evm_assets, reference_data]
 # Checks live in expectations/raw.*.yaml, one suite per raw table.
 ingest_checks = build_checks("raw")

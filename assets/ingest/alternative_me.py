@@ -17,8 +17,14 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from assets.ingest.parsing import (missing_days, require, require_nothing_lost, stamp,
-                                   utc_day, utc_now)
+from assets.ingest.parsing import (
+    missing_days,
+    require,
+    require_nothing_lost,
+    stamp,
+    utc_day,
+    utc_now,
+)
 from pipelines.partitions import DAILY, window_of
 from pipelines.resources import HttpSource, Rows, Warehouse
 
@@ -31,8 +37,13 @@ def parse_fear_greed(payload: Any, start: dt.date, end: dt.date) -> pl.DataFrame
     require(isinstance(payload, dict), source, "(body)", type(payload).__name__, "not an object")
     metadata = payload.get("metadata")
     require(isinstance(metadata, dict), source, "metadata", metadata, "not an object")
-    require(metadata.get("error") is None, source, "metadata.error", metadata.get("error"),
-            "the API reported an error")
+    require(
+        metadata.get("error") is None,
+        source,
+        "metadata.error",
+        metadata.get("error"),
+        "the API reported an error",
+    )
     data = payload.get("data")
     require(isinstance(data, list), source, "data", type(data).__name__, "not a list")
     rows: dict[dt.date, tuple[int, str]] = {}
@@ -40,20 +51,40 @@ def parse_fear_greed(payload: Any, start: dt.date, end: dt.date) -> pl.DataFrame
         require(isinstance(entry, dict), source, f"data[{i}]", entry, "not an object")
         day = utc_day(entry.get("timestamp"), source, f"data[{i}].timestamp")
         # The dating above relies on the index being stamped at 00:00 UTC.
-        require(int(entry["timestamp"]) % 86_400 == 0, source, f"data[{i}].timestamp",
-                entry["timestamp"], "not 00:00 UTC")
+        require(
+            int(entry["timestamp"]) % 86_400 == 0,
+            source,
+            f"data[{i}].timestamp",
+            entry["timestamp"],
+            "not 00:00 UTC",
+        )
         if not start <= day <= end:
             continue
         raw = entry.get("value")
-        require(isinstance(raw, str) and re.fullmatch(r"[0-9]{1,3}", raw) is not None, source,
-                f"data[{i}].value", raw, "not a whole number")
+        require(
+            isinstance(raw, str) and re.fullmatch(r"[0-9]{1,3}", raw) is not None,
+            source,
+            f"data[{i}].value",
+            raw,
+            "not a whole number",
+        )
         value = int(raw)
         require(0 <= value <= 100, source, f"data[{i}].value", raw, "outside the index's 0..100")
         label = entry.get("value_classification")
-        require(label in CLASSIFICATIONS, source, f"data[{i}].value_classification", label,
-                f"not one of {', '.join(CLASSIFICATIONS)}")
-        require(rows.get(day, (value, label)) == (value, label), source, f"data[{i}]", entry,
-                f"a second, different value for {day}")
+        require(
+            label in CLASSIFICATIONS,
+            source,
+            f"data[{i}].value_classification",
+            label,
+            f"not one of {', '.join(CLASSIFICATIONS)}",
+        )
+        require(
+            rows.get(day, (value, label)) == (value, label),
+            source,
+            f"data[{i}]",
+            entry,
+            f"a second, different value for {day}",
+        )
         rows[day] = (value, label)
     return pl.DataFrame(
         [{"date": d, "value": v, "classification": c} for d, (v, c) in sorted(rows.items())],
@@ -80,15 +111,22 @@ def fear_greed_daily(
     start, end = window_of(context)
     before = alternative_me.requests_made
     frame = parse_fear_greed(alternative_me.get_json("/fng/", {"limit": 0}), start, end)
-    require_nothing_lost(warehouse, "raw.fear_greed_daily", frame, ["date"], start, end,
-                         "alternative.me /fng/")
+    require_nothing_lost(
+        warehouse, "raw.fear_greed_daily", frame, ["date"], start, end, "alternative.me /fng/"
+    )
     rows = stamp(frame, "alternative.me /fng/", utc_now())
     written = warehouse.replace_window(start, end, Rows("raw.fear_greed_daily", rows, ["date"]))
     gaps = missing_days(set(frame["date"]), start, end)
     if gaps:
-        context.log.warning(f"alternative.me has no Fear & Greed value for {len(gaps)} day(s) "
-                            f"of {start}..{end}: {', '.join(map(str, gaps[:10]))}")
-    return dg.MaterializeResult(metadata={
-        "rows": written["raw.fear_greed_daily"], "window": f"{start}..{end}",
-        "days_without_value": len(gaps), "requests": alternative_me.requests_made - before,
-    })
+        context.log.warning(
+            f"alternative.me has no Fear & Greed value for {len(gaps)} day(s) "
+            f"of {start}..{end}: {', '.join(map(str, gaps[:10]))}"
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "rows": written["raw.fear_greed_daily"],
+            "window": f"{start}..{end}",
+            "days_without_value": len(gaps),
+            "requests": alternative_me.requests_made - before,
+        }
+    )

@@ -37,7 +37,6 @@ split; a per-source rate limit (`STABLEFLOW_COINGECKO_MIN_INTERVAL_S`, pipelines
 spaces the calls.
 """
 
-
 import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
@@ -116,12 +115,20 @@ def parse_market_chart(payload: Any, coin_id: str, start: dt.date, end: dt.date)
         for i, point in enumerate(points):
             field = f"{key}[{i}]"
             require(
-                isinstance(point, list) and len(point) == 2, source, field, point,
+                isinstance(point, list) and len(point) == 2,
+                source,
+                field,
+                point,
                 "not a [timestamp_ms, value] pair",
             )
             ms = point[0]
-            require(isinstance(ms, int) and not isinstance(ms, bool), source, f"{field}[0]", ms,
-                    "not a millisecond timestamp")
+            require(
+                isinstance(ms, int) and not isinstance(ms, bool),
+                source,
+                f"{field}[0]",
+                ms,
+                "not a millisecond timestamp",
+            )
             if ms % _DAY_MS:
                 continue  # the intraday "now" point: not a daily close
             sample_day = dt.datetime.fromtimestamp(ms / 1000, dt.UTC).date()
@@ -131,22 +138,43 @@ def parse_market_chart(payload: Any, coin_id: str, start: dt.date, end: dt.date)
             # Volumes can be zero on a quiet day; prices and caps cannot.
             value = amount(point[1], source, f"{field}[1]", positive=key != "total_volumes")
             seen = by_sample.setdefault(ms, {})
-            require(seen.get(column, value) == value, source, field, point,
-                    f"a second, different value for the sample at {sample_day}")
+            require(
+                seen.get(column, value) == value,
+                source,
+                field,
+                point,
+                f"a second, different value for the sample at {sample_day}",
+            )
             seen[column] = value
     rows = []
     for ms, values in sorted(by_sample.items()):
         sampled_at = dt.datetime.fromtimestamp(ms / 1000, dt.UTC).replace(tzinfo=None)
         for key, column in _METRICS.items():
-            require(column in values, source, key, f"no point at {sampled_at:%Y-%m-%dT%H:%MZ}",
-                    "every daily sample needs a price, a market cap and a volume")
-        rows.append({"date": sampled_at.date() - dt.timedelta(days=1), "coin_id": coin_id,
-                     **values, "sampled_at": sampled_at})
+            require(
+                column in values,
+                source,
+                key,
+                f"no point at {sampled_at:%Y-%m-%dT%H:%MZ}",
+                "every daily sample needs a price, a market cap and a volume",
+            )
+        rows.append(
+            {
+                "date": sampled_at.date() - dt.timedelta(days=1),
+                "coin_id": coin_id,
+                **values,
+                "sampled_at": sampled_at,
+            }
+        )
     return pl.DataFrame(
         rows,
-        schema={"date": pl.Date, "coin_id": pl.Utf8, "price_usd": pl.Float64,
-                "market_cap_usd": pl.Float64, "volume_usd": pl.Float64,
-                "sampled_at": pl.Datetime("us")},
+        schema={
+            "date": pl.Date,
+            "coin_id": pl.Utf8,
+            "price_usd": pl.Float64,
+            "market_cap_usd": pl.Float64,
+            "volume_usd": pl.Float64,
+            "sampled_at": pl.Datetime("us"),
+        },
     )
 
 
@@ -187,21 +215,29 @@ def coingecko_market_daily(
         parts = [
             parse_market_chart(
                 coingecko.get_json(
-                    path, {"vs_currency": "usd", "from": lo, "to": hi, "interval": "daily"}),
-                coin_id, start, end,
+                    path, {"vs_currency": "usd", "from": lo, "to": hi, "interval": "daily"}
+                ),
+                coin_id,
+                start,
+                end,
             )
             for lo, hi in request_ranges(start, end, earliest)
         ]
         coin = pl.concat(parts).unique()  # overlapping requests repeat identical samples
         repeated = coin.filter(pl.col("date").is_duplicated())
-        require(repeated.is_empty(), f"coingecko {path}", "prices",
-                f"{repeated['date'][0] if repeated.height else ''}",
-                "two requests returned different values for the same day")
+        require(
+            repeated.is_empty(),
+            f"coingecko {path}",
+            "prices",
+            f"{repeated['date'][0] if repeated.height else ''}",
+            "two requests returned different values for the same day",
+        )
         require_every_day(set(coin["date"]), start, end, f"coingecko {path}", "prices")
         frames.append(stamp(coin, f"coingecko {path}", ingested_at))
     rows = pl.concat(frames)
-    plausible = plausibility.check_window(context, warehouse, "raw.coingecko_market_daily",
-                                          rows, start, end)
+    plausible = plausibility.check_window(
+        context, warehouse, "raw.coingecko_market_daily", rows, start, end
+    )
     written = warehouse.replace_window(
         start, end, Rows("raw.coingecko_market_daily", rows, ["date", "coin_id"])
     )

@@ -68,7 +68,6 @@ chains.yaml's Ethereum (USDT and USDC): 4 for a window from 2022-05-11 on (every
 6 for a window across 2022-05-11, 4 for a window that ends before it.
 """
 
-
 import csv
 import datetime as dt
 from dataclasses import dataclass
@@ -108,22 +107,36 @@ def llama_day(value: Any, source: str, field: str) -> dt.date:
 def llama_stamp(day: dt.date) -> int:
     """The unix time DefiLlama stamps the row holding the close of `day` with (its inverse)."""
     following = day + _DAY
-    return int(dt.datetime(following.year, following.month, following.day,
-                           tzinfo=dt.UTC).timestamp())
+    return int(
+        dt.datetime(following.year, following.month, following.day, tzinfo=dt.UTC).timestamp()
+    )
 
 
 # --- known-incomplete history (sql/seeds/known_incomplete_history.csv) -------------------
 
 KNOWN_INCOMPLETE_FILE = SQL_DIR / "seeds" / "known_incomplete_history.csv"
-KNOWN_INCOMPLETE_COLUMNS = ["source", "series", "incomplete_from", "incomplete_before",
-                            "max_missing_share", "reason", "evidence"]
+KNOWN_INCOMPLETE_COLUMNS = [
+    "source",
+    "series",
+    "incomplete_from",
+    "incomplete_before",
+    "max_missing_share",
+    "reason",
+    "evidence",
+]
 # The series a row can name: a token's all-chain supply (raw.defillama_token_supply) or the
 # supply of all USD-pegged stablecoins (raw.defillama_total_supply).
-SERIES = {"USDT": "raw.defillama_token_supply", "USDC": "raw.defillama_token_supply",
-          "total": "raw.defillama_total_supply"}
+SERIES = {
+    "USDT": "raw.defillama_token_supply",
+    "USDC": "raw.defillama_token_supply",
+    "total": "raw.defillama_total_supply",
+}
 # The column of marts.liquidity_daily that flags each series' days.
-FLAG_COLUMNS = {"USDT": "usdt_supply_incomplete", "USDC": "usdc_supply_incomplete",
-                "total": "total_stablecoin_supply_incomplete"}
+FLAG_COLUMNS = {
+    "USDT": "usdt_supply_incomplete",
+    "USDC": "usdc_supply_incomplete",
+    "total": "total_stablecoin_supply_incomplete",
+}
 
 
 class SeedError(ValueError):
@@ -164,56 +177,90 @@ def load_known_incomplete(path: Path = KNOWN_INCOMPLETE_FILE) -> list[Incomplete
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames != KNOWN_INCOMPLETE_COLUMNS:
-            raise SeedError(f"{path}: header {reader.fieldnames} is not "
-                            f"{KNOWN_INCOMPLETE_COLUMNS}")
+            raise SeedError(f"{path}: header {reader.fieldnames} is not {KNOWN_INCOMPLETE_COLUMNS}")
         stretches = []
         for line, row in enumerate(reader, start=2):
             where = f"{path}: line {line}"
             if row["source"] != "defillama":
                 raise SeedError(f"{where}: source = {row['source']!r}: only 'defillama' is read")
             if row["series"] not in SERIES:
-                raise SeedError(f"{where}: series = {row['series']!r}: not one of "
-                                f"{sorted(SERIES)}")
+                raise SeedError(f"{where}: series = {row['series']!r}: not one of {sorted(SERIES)}")
             first = _seed_date(row["incomplete_from"], where, "incomplete_from", True)
             before = _seed_date(row["incomplete_before"], where, "incomplete_before", False)
             if first is not None and first >= before:
-                raise SeedError(f"{where}: incomplete_from = {first} is not before "
-                                f"incomplete_before = {before}")
+                raise SeedError(
+                    f"{where}: incomplete_from = {first} is not before incomplete_before = {before}"
+                )
             try:
                 share = float(row["max_missing_share"])
             except ValueError:
                 share = float("nan")
             if not 0 < share <= 1:
-                raise SeedError(f"{where}: max_missing_share = {row['max_missing_share']!r}: "
-                                "not a share in (0, 1]")
+                raise SeedError(
+                    f"{where}: max_missing_share = {row['max_missing_share']!r}: "
+                    "not a share in (0, 1]"
+                )
             for column in ("reason", "evidence"):
                 if not row[column].strip():
                     raise SeedError(f"{where}: {column} is empty: say why, and how it is known")
-            stretches.append(IncompleteStretch(row["source"], row["series"], first, before,
-                                               share, row["reason"], row["evidence"]))
+            stretches.append(
+                IncompleteStretch(
+                    row["source"],
+                    row["series"],
+                    first,
+                    before,
+                    share,
+                    row["reason"],
+                    row["evidence"],
+                )
+            )
     return stretches
 
 
 def known_incomplete_frame(path: Path = KNOWN_INCOMPLETE_FILE) -> pl.DataFrame:
     """The seed as raw.known_incomplete_history's rows."""
     return pl.DataFrame(
-        [(s.source, s.series, s.incomplete_from, s.incomplete_before, s.max_missing_share,
-          s.reason, s.evidence) for s in load_known_incomplete(path)],
-        schema={"source": pl.Utf8, "series": pl.Utf8, "incomplete_from": pl.Date,
-                "incomplete_before": pl.Date, "max_missing_share": pl.Float64,
-                "reason": pl.Utf8, "evidence": pl.Utf8},
-        orient="row")
+        [
+            (
+                s.source,
+                s.series,
+                s.incomplete_from,
+                s.incomplete_before,
+                s.max_missing_share,
+                s.reason,
+                s.evidence,
+            )
+            for s in load_known_incomplete(path)
+        ],
+        schema={
+            "source": pl.Utf8,
+            "series": pl.Utf8,
+            "incomplete_from": pl.Date,
+            "incomplete_before": pl.Date,
+            "max_missing_share": pl.Float64,
+            "reason": pl.Utf8,
+            "evidence": pl.Utf8,
+        },
+        orient="row",
+    )
 
 
-def incomplete_in_window(series: list[str], start: dt.date,
-                         end: dt.date) -> list[tuple[IncompleteStretch, dt.date, dt.date]]:
+def incomplete_in_window(
+    series: list[str], start: dt.date, end: dt.date
+) -> list[tuple[IncompleteStretch, dt.date, dt.date]]:
     """The known-incomplete stretches of `series` that start..end reaches, with the days."""
-    return [(s, *days) for s in load_known_incomplete() if s.series in series
-            for days in [s.overlap(start, end)] if days]
+    return [
+        (s, *days)
+        for s in load_known_incomplete()
+        if s.series in series
+        for days in [s.overlap(start, end)]
+        if days
+    ]
 
 
-def warn_incomplete(context: dg.AssetExecutionContext, series: list[str], start: dt.date,
-                    end: dt.date) -> dict[str, str]:
+def warn_incomplete(
+    context: dg.AssetExecutionContext, series: list[str], start: dt.date, end: dt.date
+) -> dict[str, str]:
     """Log a warning for each known-incomplete stretch the window reaches; the metadata entry
     that says so (nothing when the window is clear)."""
     found = incomplete_in_window(series, start, end)
@@ -225,7 +272,8 @@ def warn_incomplete(context: dg.AssetExecutionContext, series: list[str], start:
             f"{stretch.reason} Flagged in marts.liquidity_daily."
             f"{FLAG_COLUMNS[stretch.series]}; statistics over these days, and over the day "
             f"after the last one (its change compares with an incomplete day), describe a "
-            f"partial series.")
+            f"partial series."
+        )
         context.log.warning(f"KNOWN INCOMPLETE DefiLlama history in {start}..{end}: {lines[-1]}")
     return {"known_incomplete": "\n".join(lines)} if lines else {}
 
@@ -241,10 +289,12 @@ def _newest_is_live(payload: Any, end: dt.date) -> dict[str, str]:
         return {}
     if newest != llama_stamp(end):
         return {}
-    return {"live_last_day": f"{end} is the chart's newest row (stamped {end + _DAY}), which "
-                             "DefiLlama fills with its latest snapshot at fetch time; "
-                             f"re-ingest after {end + 2 * _DAY} 00:00 UTC for its stored "
-                             "first snapshot"}
+    return {
+        "live_last_day": f"{end} is the chart's newest row (stamped {end + _DAY}), which "
+        "DefiLlama fills with its latest snapshot at fetch time; "
+        f"re-ingest after {end + 2 * _DAY} 00:00 UTC for its stored "
+        "first snapshot"
+    }
 
 
 def token_chart_source(token: str) -> str:
@@ -303,10 +353,15 @@ def parse_chain_chart(
     circulating amount is a zero balance."""
     source = chain_chart_source(token, llama_chain)
     require(isinstance(payload, list), source, "(body)", type(payload).__name__, "not a list")
-    require(len(payload) > 0, source, "(body)", payload,
-            f"no chart: DefiLlama answers [] when it cannot build one (a chain name it does "
-            f"not know, or {token} never seen on it); check defillama_chain in "
-            f"pipelines/chains.yaml")
+    require(
+        len(payload) > 0,
+        source,
+        "(body)",
+        payload,
+        f"no chart: DefiLlama answers [] when it cannot build one (a chain name it does "
+        f"not know, or {token} never seen on it); check defillama_chain in "
+        f"pipelines/chains.yaml",
+    )
     values: dict[dt.date, float] = {}
     first = None
     for i, row in enumerate(payload):
@@ -318,16 +373,26 @@ def parse_chain_chart(
                 values[day] = 0.0
                 continue
             total = row["totalCirculating"]
-            require(isinstance(total, dict), source, f"[{i}].totalCirculating", total,
-                    "not an object")
+            require(
+                isinstance(total, dict), source, f"[{i}].totalCirculating", total, "not an object"
+            )
             # Later rows for the same day are later snapshots of it.
-            values[day] = amount(total.get(PEG), source, f"[{i}].totalCirculating.{PEG}",
-                                 positive=False)
+            values[day] = amount(
+                total.get(PEG), source, f"[{i}].totalCirculating.{PEG}", positive=False
+            )
     require_every_day(set(values), max(start, first), end, source, "date")
-    return pl.DataFrame(
-        {"date": list(values), "chain": llama_chain, "circulating_tokens": list(values.values())},
-        schema={"date": pl.Date, "chain": pl.Utf8, "circulating_tokens": pl.Float64},
-    ).with_columns(token=pl.lit(token)).sort("date")
+    return (
+        pl.DataFrame(
+            {
+                "date": list(values),
+                "chain": llama_chain,
+                "circulating_tokens": list(values.values()),
+            },
+            schema={"date": pl.Date, "chain": pl.Utf8, "circulating_tokens": pl.Float64},
+        )
+        .with_columns(token=pl.lit(token))
+        .sort("date")
+    )
 
 
 def _token_series(
@@ -339,17 +404,21 @@ def _token_series(
         require(isinstance(point, dict), source, f"{field}[{i}]", point, "not an object")
         day = llama_day(point.get("date"), source, f"{field}[{i}].date")
         if start <= day <= end:
-            if not positive and ("circulating" not in point
-                                 or _zero_balance(point["circulating"])):
+            if not positive and ("circulating" not in point or _zero_balance(point["circulating"])):
                 values[day] = 0.0
                 continue
             circulating = point.get("circulating")
             require(
-                isinstance(circulating, dict), source, f"{field}[{i}].circulating",
-                circulating, "missing" if "circulating" not in point else "not an object",
+                isinstance(circulating, dict),
+                source,
+                f"{field}[{i}].circulating",
+                circulating,
+                "missing" if "circulating" not in point else "not an object",
             )
             values[day] = amount(
-                circulating.get(PEG), source, f"{field}[{i}].circulating.{PEG}",
+                circulating.get(PEG),
+                source,
+                f"{field}[{i}].circulating.{PEG}",
                 positive=positive,
             )
     return values
@@ -371,22 +440,30 @@ def parse_token(
     """`/stablecoin/{id}` -> (all-chain supply per day, supply per chain and day)."""
     source = f"defillama /stablecoin/{TOKENS[token]}"
     require(isinstance(payload, dict), source, "(body)", type(payload).__name__, "not an object")
-    require(payload.get("pegType") == PEG, source, "pegType", payload.get("pegType"),
-            f"expected {PEG}")
+    require(
+        payload.get("pegType") == PEG, source, "pegType", payload.get("pegType"), f"expected {PEG}"
+    )
     # The id must still name the coin followed (DefiLlama's answer carries its symbol).
-    require(payload.get("symbol", token) == token, source, "symbol", payload.get("symbol"),
-            f"expected {token}: DefiLlama id {TOKENS[token]} names another coin")
+    require(
+        payload.get("symbol", token) == token,
+        source,
+        "symbol",
+        payload.get("symbol"),
+        f"expected {token}: DefiLlama id {TOKENS[token]} names another coin",
+    )
     totals = _token_series(payload.get("tokens"), source, "tokens", start, end, positive=True)
     require_every_day(set(totals), start, end, source, "tokens[].date")
 
     chains = payload.get("chainBalances")
-    require(isinstance(chains, dict), source, "chainBalances", type(chains).__name__,
-            "not an object")
+    require(
+        isinstance(chains, dict), source, "chainBalances", type(chains).__name__, "not an object"
+    )
     rows: list[tuple[dt.date, str, float]] = []
     for chain, balance in sorted(chains.items()):
         field = f"chainBalances.{chain}.tokens"
-        require(isinstance(balance, dict), source, f"chainBalances.{chain}", balance,
-                "not an object")
+        require(
+            isinstance(balance, dict), source, f"chainBalances.{chain}", balance, "not an object"
+        )
         # A chain can hold zero tokens of a coin on some days; it can never hold fewer.
         series = _token_series(balance.get("tokens"), source, field, start, end, positive=False)
         rows.extend((day, chain, value) for day, value in series.items())
@@ -396,7 +473,8 @@ def parse_token(
         schema={"date": pl.Date, "token": pl.Utf8, "circulating_tokens": pl.Float64},
     )
     chain_frame = pl.DataFrame(
-        rows, schema={"date": pl.Date, "chain": pl.Utf8, "circulating_tokens": pl.Float64},
+        rows,
+        schema={"date": pl.Date, "chain": pl.Utf8, "circulating_tokens": pl.Float64},
         orient="row",
     ).with_columns(token=pl.lit(token))
     return total_frame, chain_frame
@@ -429,8 +507,9 @@ def defillama_total_supply(
     payload = defillama.get_json("/stablecoincharts/all")
     frame = parse_total_supply(payload, start, end)
     frame = stamp(frame, "defillama /stablecoincharts/all", utc_now())
-    plausible = plausibility.check_window(context, warehouse, "raw.defillama_total_supply",
-                                          frame, start, end)
+    plausible = plausibility.check_window(
+        context, warehouse, "raw.defillama_total_supply", frame, start, end
+    )
     written = warehouse.replace_window(
         start, end, Rows("raw.defillama_total_supply", frame, ["date"])
     )
@@ -487,31 +566,41 @@ def defillama_token_supply(
     changes: list[str] = []
     for token, llama_id in TOKENS.items():
         chart = defillama.get_json("/stablecoincharts/all", params={"stablecoin": llama_id})
-        totals.append(stamp(parse_token_chart(chart, token, start, end),
-                            token_chart_source(token), ingested_at))
+        totals.append(
+            stamp(
+                parse_token_chart(chart, token, start, end), token_chart_source(token), ingested_at
+            )
+        )
         live.update(_newest_is_live(chart, end))
         if end >= HISTORY_START:
             # tokens[] is read too (not stored): every day of the window must be in the answer.
             first = max(start, HISTORY_START)
-            _, chains = parse_token(defillama.get_json(f"/stablecoin/{llama_id}"), token,
-                                    first, end)
+            _, chains = parse_token(
+                defillama.get_json(f"/stablecoin/{llama_id}"), token, first, end
+            )
             source = f"defillama /stablecoin/{llama_id}"
             changes += check_chain_changes(context, warehouse, token, source, chains, first, end)
             by_chain.append(stamp(chains, source, ingested_at))
         if start < HISTORY_START:
             for chain in _chains_carrying(token):
                 name = chain.defillama_chain
-                payload = defillama.get_json(chain_chart_path(name),
-                                             params={"stablecoin": llama_id})
-                rows = parse_chain_chart(payload, token, name, start,
-                                         min(end, HISTORY_START - dt.timedelta(days=1)))
+                payload = defillama.get_json(
+                    chain_chart_path(name), params={"stablecoin": llama_id}
+                )
+                rows = parse_chain_chart(
+                    payload, token, name, start, min(end, HISTORY_START - dt.timedelta(days=1))
+                )
                 by_chain.append(stamp(rows, chain_chart_source(token, name), ingested_at))
                 early_chains.add(name)
     chain_rows, token_rows = pl.concat(by_chain), pl.concat(totals)
     check_chains_within_total(chain_rows, token_rows)
-    plausible = {table: plausibility.check_window(context, warehouse, table, rows, start, end)
-                 for table, rows in (("raw.defillama_token_supply", token_rows),
-                                     ("raw.defillama_token_supply_by_chain", chain_rows))}
+    plausible = {
+        table: plausibility.check_window(context, warehouse, table, rows, start, end)
+        for table, rows in (
+            ("raw.defillama_token_supply", token_rows),
+            ("raw.defillama_token_supply_by_chain", chain_rows),
+        )
+    }
     written = warehouse.replace_window(
         start,
         end,
@@ -542,9 +631,15 @@ def defillama_token_supply(
         )
 
 
-def check_chain_changes(context: dg.AssetExecutionContext, warehouse: Warehouse, token: str,
-                        source: str, chains: pl.DataFrame, first: dt.date,
-                        end: dt.date) -> list[str]:
+def check_chain_changes(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    token: str,
+    source: str,
+    chains: pl.DataFrame,
+    first: dt.date,
+    end: dt.date,
+) -> list[str]:
     """Compare the chains of a `/stablecoin/{id}` answer (days first..end) with the chains
     stored from that endpoint for the day before, the days of and the day after the window.
     A chain that appears or disappears fails the run naming it (DefiLlama renamed, added or
@@ -556,7 +651,8 @@ def check_chain_changes(context: dg.AssetExecutionContext, warehouse: Warehouse,
         return []
     stored = warehouse.read(
         f"SELECT date, chain FROM {table} WHERE token = ? AND source = ? AND date BETWEEN ? AND ?",
-        [token, source, first - _DAY, end + _DAY])
+        [token, source, first - _DAY, end + _DAY],
+    )
     config = plausibility.config()
     failing, allowed = [], []
     for change in plausibility.chain_changes(chains, stored, first, end):
@@ -569,12 +665,15 @@ def check_chain_changes(context: dg.AssetExecutionContext, warehouse: Warehouse,
             failing.append(change)
     if failing:
         raise SourceDataError(
-            source, "chainBalances", "; ".join(f"{c.chain} {c.change}" for c in failing),
+            source,
+            "chainBalances",
+            "; ".join(f"{c.chain} {c.change}" for c in failing),
             f"the {token} chains differ from the stored ones: "
             f"{'; '.join(c.describe() for c in failing)}. DefiLlama renamed, added or dropped "
             "a chain; written as served, the old chain's series would end and a new one begin. "
             "Nothing was written. If the change is real, list it under chain_changes.allowed in "
-            "pipelines/plausibility.yaml (token, chain, change: appears or disappears, reason).")
+            "pipelines/plausibility.yaml (token, chain, change: appears or disappears, reason).",
+        )
     for line in allowed:
         context.log.warning(f"CHAIN CHANGE {source}: {line}")
     return allowed
@@ -585,14 +684,24 @@ def check_chains_within_total(chain_rows: pl.DataFrame, token_rows: pl.DataFrame
     pipelines/plausibility.yaml): a unit error on one chain fails the run before the write."""
     ceiling = plausibility.config().ceiling("chain within all chains")
     frame = chain_rows.select(
-        "date", "token", "chain", pl.col("circulating_tokens").alias("value"), "source",
-    ).join(token_rows.select("date", "token", pl.col("circulating_tokens").alias("ceiling")),
-           on=["date", "token"])
+        "date",
+        "token",
+        "chain",
+        pl.col("circulating_tokens").alias("value"),
+        "source",
+    ).join(
+        token_rows.select("date", "token", pl.col("circulating_tokens").alias("ceiling")),
+        on=["date", "token"],
+    )
     excess = plausibility.over_ceiling(frame, ceiling)
     if excess:
         first = excess[0]
-        raise SourceDataError(first.row["source"], first.field, first.row["value"],
-                              f"implausible: {first.describe()}. Nothing was written.")
+        raise SourceDataError(
+            first.row["source"],
+            first.field,
+            first.row["value"],
+            f"implausible: {first.describe()}. Nothing was written.",
+        )
 
 
 def _chains_carrying(token: str) -> list[Chain]:

@@ -55,8 +55,9 @@ def _value(raw: str, source: str, field: str, low: float, high: float) -> float 
     return number
 
 
-def parse_fredgraph(rows: list[dict[str, str]], series: str, start: dt.date, end: dt.date
-                    ) -> pl.DataFrame:
+def parse_fredgraph(
+    rows: list[dict[str, str]], series: str, start: dt.date, end: dt.date
+) -> pl.DataFrame:
     """fredgraph.csv rows -> (date, series_id, value) for start..end; value NULL on holidays."""
     source = f"fred {series}"
     _, low, high = SERIES[series]
@@ -65,17 +66,23 @@ def parse_fredgraph(rows: list[dict[str, str]], series: str, start: dt.date, end
     for i, row in enumerate(rows, start=2):  # line numbers as in the file, after the header
         date_column = "DATE" if "DATE" in row else "observation_date"  # the older header
         # csv.DictReader gives None for a missing field and a None key for an extra one.
-        require(set(row) == {date_column, series} and None not in row.values(), source,
-                f"line {i}", ",".join(str(v) for v in row.values()),
-                f"expected two fields, observation_date (or DATE),{series}")
+        require(
+            set(row) == {date_column, series} and None not in row.values(),
+            source,
+            f"line {i}",
+            ",".join(str(v) for v in row.values()),
+            f"expected two fields, observation_date (or DATE),{series}",
+        )
         raw_date = row[date_column]
         try:
             day = dt.date.fromisoformat(raw_date or "")
         except ValueError:
-            raise SourceDataError(source, f"line {i} {date_column}", raw_date,
-                                  "not a YYYY-MM-DD date") from None
-        require(day not in seen, source, f"line {i} {date_column}", raw_date,
-                "the date appears twice")
+            raise SourceDataError(
+                source, f"line {i} {date_column}", raw_date, "not a YYYY-MM-DD date"
+            ) from None
+        require(
+            day not in seen, source, f"line {i} {date_column}", raw_date, "the date appears twice"
+        )
         seen.add(day)
         if start <= day <= end:
             values[day] = _value(row[series], source, f"{raw_date}.{series}", low, high)
@@ -105,18 +112,29 @@ def fred_series_daily(
     ingested_at = utc_now()
     frames = []
     for series in SERIES:
-        rows = fred.get_csv("/graph/fredgraph.csv",
-                            {"id": series, "cosd": first.isoformat(), "coed": end.isoformat()})
-        frames.append(stamp(parse_fredgraph(rows, series, first, end), f"fred {series}",
-                            ingested_at))
+        rows = fred.get_csv(
+            "/graph/fredgraph.csv",
+            {"id": series, "cosd": first.isoformat(), "coed": end.isoformat()},
+        )
+        frames.append(
+            stamp(parse_fredgraph(rows, series, first, end), f"fred {series}", ingested_at)
+        )
     rows = pl.concat(frames)
-    require_nothing_lost(warehouse, "raw.fred_series_daily", rows, ["date", "series_id"],
-                         first, end, "fred")
-    plausible = plausibility.check_window(context, warehouse, "raw.fred_series_daily", rows,
-                                          first, end)
+    require_nothing_lost(
+        warehouse, "raw.fred_series_daily", rows, ["date", "series_id"], first, end, "fred"
+    )
+    plausible = plausibility.check_window(
+        context, warehouse, "raw.fred_series_daily", rows, first, end
+    )
     written = warehouse.replace_window(
-        first, end, Rows("raw.fred_series_daily", rows, ["date", "series_id"]))
-    return dg.MaterializeResult(metadata={
-        "rows": written["raw.fred_series_daily"], "window": f"{start}..{end}",
-        "reread_from": str(first), "requests": fred.requests_made - before, **plausible,
-    })
+        first, end, Rows("raw.fred_series_daily", rows, ["date", "series_id"])
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "rows": written["raw.fred_series_daily"],
+            "window": f"{start}..{end}",
+            "reread_from": str(first),
+            "requests": fred.requests_made - before,
+            **plausible,
+        }
+    )

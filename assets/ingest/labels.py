@@ -42,9 +42,16 @@ LABELS_PATH = SEEDS / "exchange_labels.csv"
 EXCHANGES_PATH = SEEDS / "exchanges.csv"
 ISSUERS_PATH = SEEDS / "issuer_wallets.csv"
 COLUMNS = ("chain", "address", "exchange", "wallet_role", "source", "date_added")
-EXCHANGE_COLUMNS = ("exchange", "name", "offers_derivatives", "main_business",
-                    "coingecko_spot_id", "coingecko_derivatives_id",
-                    "offers_derivatives_reason", "main_business_reason")
+EXCHANGE_COLUMNS = (
+    "exchange",
+    "name",
+    "offers_derivatives",
+    "main_business",
+    "coingecko_spot_id",
+    "coingecko_derivatives_id",
+    "offers_derivatives_reason",
+    "main_business_reason",
+)
 ISSUER_COLUMNS = ("chain", "address", "issuer", "name", "source")
 ROLES = ("hot", "cold", "deposit", "reserve", "unknown")
 MAIN_BUSINESS = ("spot", "derivatives")
@@ -109,8 +116,11 @@ def tron_address_ok(address: str) -> bool:
 def address_problem(chain: str, address: str) -> str | None:
     """Why `address` is not a well-formed address on `chain`, or None."""
     if chain == TRON:
-        return None if tron_address_ok(address) else (
-            "is not a Tron base58check address (25 bytes, version 0x41, checksum)")
+        return (
+            None
+            if tron_address_ok(address)
+            else ("is not a Tron base58check address (25 bytes, version 0x41, checksum)")
+        )
     if not _HEX_ADDRESS.fullmatch(address):
         return "is not 0x followed by 40 hex digits"
     checksummed = Web3.to_checksum_address(address)
@@ -123,8 +133,9 @@ def address_problem(chain: str, address: str) -> str | None:
 Bad = Callable[[Path, int, str, object, str], None]
 
 
-def _records(path: Path, data: bytes, columns: tuple[str, ...],
-             bad: Bad) -> list[tuple[int, dict[str, str]]]:
+def _records(
+    path: Path, data: bytes, columns: tuple[str, ...], bad: Bad
+) -> list[tuple[int, dict[str, str]]]:
     """(line, row) of every record with the right number of fields; the header must be
     exactly `columns` (nothing below can be trusted otherwise, so that stops at once)."""
     text = data.decode("utf-8")
@@ -133,16 +144,22 @@ def _records(path: Path, data: bytes, columns: tuple[str, ...],
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader)
     if tuple(header) != columns:
-        raise LabelError(f"{path} line 1: header {','.join(header)!r} "
-                         f"must be exactly {','.join(columns)!r}")
+        raise LabelError(
+            f"{path} line 1: header {','.join(header)!r} must be exactly {','.join(columns)!r}"
+        )
     records, short = [], False
     for fields in reader:
         # line_num is the physical line the record ended on; records here are one line each,
         # and a quoted newline would show up as a wrong field count anyway.
         if len(fields) != len(columns):
             short = True
-            bad(path, reader.line_num, "row", ",".join(fields),
-                f"has {len(fields)} fields, expected {len(columns)}")
+            bad(
+                path,
+                reader.line_num,
+                "row",
+                ",".join(fields),
+                f"has {len(fields)} fields, expected {len(columns)}",
+            )
             continue
         records.append((reader.line_num, dict(zip(columns, fields, strict=True))))
     if not records and not short:
@@ -179,8 +196,7 @@ def _issuers(path: Path, bad: Bad) -> dict[tuple[str, str], str]:
     return issuers
 
 
-def _exchanges(path: Path, data: bytes,
-               bad: Bad) -> tuple[list[dict[str, object]], dict[str, int]]:
+def _exchanges(path: Path, data: bytes, bad: Bad) -> tuple[list[dict[str, object]], dict[str, int]]:
     """exchanges.csv rows (offers_derivatives as bool) and slug -> line."""
     rows, lines = [], {}
     for line, row in _records(path, data, EXCHANGE_COLUMNS, bad):
@@ -192,11 +208,17 @@ def _exchanges(path: Path, data: bytes,
         else:
             lines[slug] = line
         if row["offers_derivatives"] not in ("true", "false"):
-            bad(path, line, "offers_derivatives", row["offers_derivatives"],
-                "must be true or false")
+            bad(
+                path, line, "offers_derivatives", row["offers_derivatives"], "must be true or false"
+            )
         if row["main_business"] not in MAIN_BUSINESS:
-            bad(path, line, "main_business", row["main_business"],
-                f"must be one of {', '.join(MAIN_BUSINESS)}")
+            bad(
+                path,
+                line,
+                "main_business",
+                row["main_business"],
+                f"must be one of {', '.join(MAIN_BUSINESS)}",
+            )
         for field in ("coingecko_spot_id", "coingecko_derivatives_id"):
             if not _COINGECKO_ID.fullmatch(row[field]):
                 bad(path, line, field, row[field], "must be a CoinGecko id [a-z0-9_]* or empty")
@@ -207,8 +229,11 @@ def _exchanges(path: Path, data: bytes,
     return rows, lines
 
 
-def load_labels(path: Path | str = LABELS_PATH, exchanges_path: Path | str = EXCHANGES_PATH,
-                issuers_path: Path | str = ISSUERS_PATH) -> LabelSet:
+def load_labels(
+    path: Path | str = LABELS_PATH,
+    exchanges_path: Path | str = EXCHANGES_PATH,
+    issuers_path: Path | str = ISSUERS_PATH,
+) -> LabelSet:
     path, exchanges_path, issuers_path = Path(path), Path(exchanges_path), Path(issuers_path)
     problems: list[str] = []
 
@@ -230,18 +255,35 @@ def load_labels(path: Path | str = LABELS_PATH, exchanges_path: Path | str = EXC
         if key:
             chain, address = key[0], row["address"]
             if key in first_line:
-                bad(path, line, "address", address,
-                    f"duplicates line {first_line[key]} on {chain} (case-insensitive)")
+                bad(
+                    path,
+                    line,
+                    "address",
+                    address,
+                    f"duplicates line {first_line[key]} on {chain} (case-insensitive)",
+                )
             else:
                 first_line[key] = line
             if address.lower() == ZERO_ADDRESS:
                 bad(path, line, "address", address, "is the zero address, not a wallet")
             if key in tokens:
-                bad(path, line, "address", address, f"is the {tokens[key]} token contract on "
-                    f"{chain} (pipelines/chains.yaml), not a wallet")
+                bad(
+                    path,
+                    line,
+                    "address",
+                    address,
+                    f"is the {tokens[key]} token contract on "
+                    f"{chain} (pipelines/chains.yaml), not a wallet",
+                )
             if key in issuers:
-                bad(path, line, "address", address, f"is a stablecoin issuer wallet on {chain} "
-                    f"({issuers[key]}), never an exchange's")
+                bad(
+                    path,
+                    line,
+                    "address",
+                    address,
+                    f"is a stablecoin issuer wallet on {chain} "
+                    f"({issuers[key]}), never an exchange's",
+                )
         exchange = row["exchange"]
         if not _SLUG.fullmatch(exchange):
             bad(path, line, "exchange", exchange, "must be a non-empty lowercase slug [a-z0-9-]+")
@@ -249,8 +291,7 @@ def load_labels(path: Path | str = LABELS_PATH, exchanges_path: Path | str = EXC
             bad(path, line, "exchange", exchange, f"is not in {exchanges_path.name}")
         used.add(exchange)
         if row["wallet_role"] not in ROLES:
-            bad(path, line, "wallet_role", row["wallet_role"],
-                f"must be one of {', '.join(ROLES)}")
+            bad(path, line, "wallet_role", row["wallet_role"], f"must be one of {', '.join(ROLES)}")
         if not row["source"].strip():
             bad(path, line, "source", row["source"], "must not be empty")
         try:
@@ -261,8 +302,13 @@ def load_labels(path: Path | str = LABELS_PATH, exchanges_path: Path | str = EXC
             bad(path, line, "date_added", row["date_added"], "is not an ISO date (YYYY-MM-DD)")
         else:
             if added > today:
-                bad(path, line, "date_added", row["date_added"],
-                    f"is in the future (today is {today})")
+                bad(
+                    path,
+                    line,
+                    "date_added",
+                    row["date_added"],
+                    f"is in the future (today is {today})",
+                )
             row["date_added"] = added
         rows.append(row)
     for slug, line in exchange_lines.items():
@@ -272,6 +318,8 @@ def load_labels(path: Path | str = LABELS_PATH, exchanges_path: Path | str = EXC
     if problems:
         raise LabelError(f"{len(problems)} problem(s) in the label files:\n" + "\n".join(problems))
     frame = pl.DataFrame(rows, schema={c: pl.String for c in COLUMNS} | {"date_added": pl.Date})
-    exchanges = pl.DataFrame(exchange_rows, schema={c: pl.String for c in EXCHANGE_COLUMNS}
-                             | {"offers_derivatives": pl.Boolean})
+    exchanges = pl.DataFrame(
+        exchange_rows,
+        schema={c: pl.String for c in EXCHANGE_COLUMNS} | {"offers_derivatives": pl.Boolean},
+    )
     return LabelSet(frame, exchanges, version_of(data + exchange_data))

@@ -11,6 +11,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
+
 from pipelines.resources.http import SourceDataError
 
 if TYPE_CHECKING:
@@ -68,7 +69,9 @@ def require_every_day(
     if missing:
         shown = ", ".join(str(day) for day in missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise SourceDataError(
-            source, field, f"{len(missing)} missing day(s): {shown}",
+            source,
+            field,
+            f"{len(missing)} missing day(s): {shown}",
             f"the source has no value for every day of {start}..{end}",
         )
 
@@ -85,19 +88,30 @@ def stamp(frame: pl.DataFrame, source: str, ingested_at: dt.datetime) -> pl.Data
     )
 
 
-def require_nothing_lost(warehouse: "Warehouse", table: str, new: pl.DataFrame,
-                         keys: list[str], start: dt.date, end: dt.date, source: str) -> None:
+def require_nothing_lost(
+    warehouse: Warehouse,
+    table: str,
+    new: pl.DataFrame,
+    keys: list[str],
+    start: dt.date,
+    end: dt.date,
+    source: str,
+) -> None:
     """Refuse a re-fetch that lacks rows already stored for its window. A source that answers
     empty or short (an outage page, a cut-off list) must not delete history: the window is
     replaced only by an answer that still holds every stored key."""
     if not warehouse.table_exists(table):
         return
     # Table and key names come from the calling asset's code, never from input.
-    stored = warehouse.read(f"SELECT {', '.join(keys)} FROM {table} WHERE date BETWEEN ? AND ?",
-                            [start, end])
+    stored = warehouse.read(
+        f"SELECT {', '.join(keys)} FROM {table} WHERE date BETWEEN ? AND ?", [start, end]
+    )
     lost = stored.join(new.select(keys), on=keys, how="anti")
     if lost.height:
         first = ", ".join(f"{k}={lost[k][0]}" for k in keys)
         raise SourceDataError(
-            source, "(rows)", f"{lost.height} stored row(s) missing, e.g. {first}",
-            "the answer lacks rows that are already stored; nothing was replaced")
+            source,
+            "(rows)",
+            f"{lost.height} stored row(s) missing, e.g. {first}",
+            "the answer lacks rows that are already stored; nothing was replaced",
+        )

@@ -44,8 +44,20 @@ SERIES_KEYS: dict[str, tuple[str, ...]] = {
 }
 MEASURES = ("ratio", "difference")
 CHANGES = ("appears", "disappears")
-_LIMIT_KEYS = {"name", "table", "where", "column", "measure", "warn", "block", "floor",
-               "max_gap_days", "known_incomplete", "reason", "source"}
+_LIMIT_KEYS = {
+    "name",
+    "table",
+    "where",
+    "column",
+    "measure",
+    "warn",
+    "block",
+    "floor",
+    "max_gap_days",
+    "known_incomplete",
+    "reason",
+    "source",
+}
 _CEILING_KEYS = {"name", "table", "column", "of", "block", "reason", "source"}
 # How many rare moves a run logs one by one; the rest are counted.
 MAX_LOGGED = 20
@@ -124,15 +136,24 @@ class Config:
         for ceiling in self.ceilings:
             if ceiling.name == name:
                 return ceiling
-        raise PlausibilityConfigError(f"{CONFIG_FILE}: no ceiling named {name!r} "
-                                      f"(configured: {[c.name for c in self.ceilings]})")
+        raise PlausibilityConfigError(
+            f"{CONFIG_FILE}: no ceiling named {name!r} "
+            f"(configured: {[c.name for c in self.ceilings]})"
+        )
 
     def allows(self, token: str, chain: str, change: str) -> AllowedChange | None:
-        return next((a for a in self.allowed_changes
-                     if (a.token, a.chain, a.change) == (token, chain, change)), None)
+        return next(
+            (
+                a
+                for a in self.allowed_changes
+                if (a.token, a.chain, a.change) == (token, chain, change)
+            ),
+            None,
+        )
 
 
 # --- loading -------------------------------------------------------------------------------
+
 
 def _fail(path: Path, where: str, value: Any, reason: str) -> PlausibilityConfigError:
     return PlausibilityConfigError(f"{path}: {where} = {value!r}: {reason}")
@@ -141,8 +162,12 @@ def _fail(path: Path, where: str, value: Any, reason: str) -> PlausibilityConfig
 def _number(path: Path, where: str, value: Any, *, optional: bool, minimum: float) -> float | None:
     if value is None and optional:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not math.isfinite(value) or value < minimum:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < minimum
+    ):
         raise _fail(path, where, value, f"not a number of at least {minimum:g}")
     return float(value)
 
@@ -150,8 +175,12 @@ def _number(path: Path, where: str, value: Any, *, optional: bool, minimum: floa
 def _text(path: Path, where: str, entry: dict, key: str) -> str:
     value = entry.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise _fail(path, f"{where}.{key}", value, "say it in words: every limit states its "
-                    "reason and its source")
+        raise _fail(
+            path,
+            f"{where}.{key}",
+            value,
+            "say it in words: every limit states its reason and its source",
+        )
     return " ".join(value.split())
 
 
@@ -170,10 +199,15 @@ def _limit(path: Path, i: int, entry: Any) -> Limit:
         raise _fail(path, f"{where}.measure", entry.get("measure"), f"not one of {list(MEASURES)}")
     selection = entry.get("where") or {}
     if not isinstance(selection, dict) or any(
-            column not in SERIES_KEYS[table] or not isinstance(values, list) or not values
-            for column, values in selection.items()):
-        raise _fail(path, f"{where}.where", selection,
-                    f"expected {{column: [values]}} with columns among {list(SERIES_KEYS[table])}")
+        column not in SERIES_KEYS[table] or not isinstance(values, list) or not values
+        for column, values in selection.items()
+    ):
+        raise _fail(
+            path,
+            f"{where}.where",
+            selection,
+            f"expected {{column: [values]}} with columns among {list(SERIES_KEYS[table])}",
+        )
     ratio = entry["measure"] == "ratio"
     minimum = 1.0 if ratio else 0.0
     warn = _number(path, f"{where}.warn", entry.get("warn"), optional=True, minimum=minimum)
@@ -181,8 +215,12 @@ def _limit(path: Path, i: int, entry: Any) -> Limit:
     if warn is None and block is None:
         raise _fail(path, where, None, "neither warn nor block: a limit must do something")
     if warn is not None and block is not None and block <= warn:
-        raise _fail(path, f"{where}.block", block, f"not above warn = {warn:g}: a move must be "
-                    "rare before it is impossible")
+        raise _fail(
+            path,
+            f"{where}.block",
+            block,
+            f"not above warn = {warn:g}: a move must be rare before it is impossible",
+        )
     gap = entry.get("max_gap_days", 1)
     if isinstance(gap, bool) or not isinstance(gap, int) or not 1 <= gap <= 7:
         raise _fail(path, f"{where}.max_gap_days", gap, "not a whole number of days in 1..7")
@@ -193,14 +231,19 @@ def _limit(path: Path, i: int, entry: Any) -> Limit:
         if known not in SERIES:
             raise _fail(path, f"{where}.known_incomplete", known, f"not one of {sorted(SERIES)}")
     return Limit(
-        name=_text(path, where, entry, "name"), table=table,
-        column=_text(path, where, entry, "column"), measure=entry["measure"], warn=warn,
-        block=block, reason=_text(path, where, entry, "reason"),
+        name=_text(path, where, entry, "name"),
+        table=table,
+        column=_text(path, where, entry, "column"),
+        measure=entry["measure"],
+        warn=warn,
+        block=block,
+        reason=_text(path, where, entry, "reason"),
         source=_text(path, where, entry, "source"),
         where=tuple((c, tuple(str(v) for v in vs)) for c, vs in selection.items()),
-        floor=_number(path, f"{where}.floor", entry.get("floor", 0.0), optional=False,
-                      minimum=0.0),
-        max_gap_days=gap, known_incomplete=known)
+        floor=_number(path, f"{where}.floor", entry.get("floor", 0.0), optional=False, minimum=0.0),
+        max_gap_days=gap,
+        known_incomplete=known,
+    )
 
 
 def _ceiling(path: Path, i: int, entry: Any) -> Ceiling:
@@ -212,12 +255,15 @@ def _ceiling(path: Path, i: int, entry: Any) -> Ceiling:
         raise _fail(path, where, sorted(unknown), f"unknown keys; expected {sorted(_CEILING_KEYS)}")
     if entry.get("table") not in SERIES_KEYS:
         raise _fail(path, f"{where}.table", entry.get("table"), f"not one of {sorted(SERIES_KEYS)}")
-    return Ceiling(name=_text(path, where, entry, "name"), table=entry["table"],
-                   column=_text(path, where, entry, "column"), of=_text(path, where, entry, "of"),
-                   block=_number(path, f"{where}.block", entry.get("block"), optional=False,
-                                 minimum=0.0),
-                   reason=_text(path, where, entry, "reason"),
-                   source=_text(path, where, entry, "source"))
+    return Ceiling(
+        name=_text(path, where, entry, "name"),
+        table=entry["table"],
+        column=_text(path, where, entry, "column"),
+        of=_text(path, where, entry, "of"),
+        block=_number(path, f"{where}.block", entry.get("block"), optional=False, minimum=0.0),
+        reason=_text(path, where, entry, "reason"),
+        source=_text(path, where, entry, "source"),
+    )
 
 
 def _chain_changes(path: Path, section: Any) -> tuple[str, tuple[AllowedChange, ...]]:
@@ -234,8 +280,14 @@ def _chain_changes(path: Path, section: Any) -> tuple[str, tuple[AllowedChange, 
             raise _fail(path, where, entry, "expected the keys token, chain, change, reason")
         if entry["change"] not in CHANGES:
             raise _fail(path, f"{where}.change", entry["change"], f"not one of {list(CHANGES)}")
-        allowed.append(AllowedChange(str(entry["token"]), str(entry["chain"]), entry["change"],
-                                     _text(path, where, entry, "reason")))
+        allowed.append(
+            AllowedChange(
+                str(entry["token"]),
+                str(entry["chain"]),
+                entry["change"],
+                _text(path, where, entry, "reason"),
+            )
+        )
     return new_chains, tuple(allowed)
 
 
@@ -243,8 +295,12 @@ def load(path: Path = CONFIG_FILE) -> Config:
     """The configuration, checked: an error names the file, the entry, the key and the value."""
     raw = yaml.safe_load(Path(path).read_text()) or {}
     if not isinstance(raw, dict) or set(raw) - {"day_over_day", "ceilings", "chain_changes"}:
-        raise _fail(path, "(file)", sorted(raw) if isinstance(raw, dict) else raw,
-                    "expected the sections day_over_day, ceilings, chain_changes")
+        raise _fail(
+            path,
+            "(file)",
+            sorted(raw) if isinstance(raw, dict) else raw,
+            "expected the sections day_over_day, ceilings, chain_changes",
+        )
     limits = tuple(_limit(path, i, e) for i, e in enumerate(raw.get("day_over_day") or []))
     names = [limit.name for limit in limits]
     if len(set(names)) != len(names):
@@ -261,6 +317,7 @@ def config() -> Config:
 
 
 # --- day over day --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Move:
@@ -305,11 +362,13 @@ class Move:
         days = (self.date - self.previous_date).days
         gap = f", {days} days earlier" if days > 1 else ""
         level = "blocking" if self.level == "block" else "warning"
-        text = (f"{self.value:.6g} on {self.date}{stored(self.new)} is {how} "
-                f"{self.previous_value:.6g} on {self.previous_date}{stored(self.previous_new)}"
-                f"{gap}; the {level} limit {self.limit.name!r} allows "
-                f"{self.limit.allowed('block' if self.level == 'block' else 'warn')} "
-                f"(pipelines/plausibility.yaml: {self.limit.reason})")
+        text = (
+            f"{self.value:.6g} on {self.date}{stored(self.new)} is {how} "
+            f"{self.previous_value:.6g} on {self.previous_date}{stored(self.previous_new)}"
+            f"{gap}; the {level} limit {self.limit.name!r} allows "
+            f"{self.limit.allowed('block' if self.level == 'block' else 'warn')} "
+            f"(pipelines/plausibility.yaml: {self.limit.reason})"
+        )
         return text + (f" {self.note}" if self.note else "")
 
 
@@ -317,9 +376,13 @@ def _series_label(row: dict, keys: tuple[str, ...]) -> str:
     return "/".join(str(row[k]) for k in keys)
 
 
-def day_over_day(rows: pl.DataFrame, table: str, stored: pl.DataFrame | None = None,
-                 limits: list[Limit] | None = None,
-                 stretches: list | None = None) -> list[Move]:
+def day_over_day(
+    rows: pl.DataFrame,
+    table: str,
+    stored: pl.DataFrame | None = None,
+    limits: list[Limit] | None = None,
+    stretches: list | None = None,
+) -> list[Move]:
     """Every move beyond a limit of `table` between consecutive values of a series in `rows`,
     and between a row and a `stored` one next to it (moves between two stored rows are not
     judged again). Sorted by day and series."""
@@ -339,9 +402,15 @@ def day_over_day(rows: pl.DataFrame, table: str, stored: pl.DataFrame | None = N
         if limit.column not in rows.columns:
             continue
         wanted = ["date", *keys, limit.column, "source", "_new"]
-        values = pl.concat([limit.rows(f.select([c for c in wanted if c in f.columns]))
-                            .with_columns(pl.col(limit.column).cast(pl.Float64))
-                            for f in frames], how="diagonal_relaxed")
+        values = pl.concat(
+            [
+                limit.rows(f.select([c for c in wanted if c in f.columns])).with_columns(
+                    pl.col(limit.column).cast(pl.Float64)
+                )
+                for f in frames
+            ],
+            how="diagonal_relaxed",
+        )
         if "source" not in values.columns:
             values = values.with_columns(source=pl.lit(table))
         values = values.filter(pl.col(limit.column).is_not_null()).sort([*keys, "date"])
@@ -349,11 +418,14 @@ def day_over_day(rows: pl.DataFrame, table: str, stored: pl.DataFrame | None = N
         if keys:
             shifted = [s.over(keys) for s in shifted]
         pairs = values.with_columns(
-            shifted[0].alias("_prev_date"), shifted[1].alias("_prev_value"),
+            shifted[0].alias("_prev_date"),
+            shifted[1].alias("_prev_value"),
             shifted[2].alias("_prev_new"),
         ).filter(
-            pl.col("_prev_date").is_not_null() & (pl.col("_new") | pl.col("_prev_new"))
-            & ((pl.col("date") - pl.col("_prev_date")).dt.total_days() <= limit.max_gap_days))
+            pl.col("_prev_date").is_not_null()
+            & (pl.col("_new") | pl.col("_prev_new"))
+            & ((pl.col("date") - pl.col("_prev_date")).dt.total_days() <= limit.max_gap_days)
+        )
         moves.extend(_judge(limit, pairs, keys, stretches or []))
     return sorted(moves, key=lambda m: (m.date, m.series, m.limit.name))
 
@@ -361,8 +433,9 @@ def day_over_day(rows: pl.DataFrame, table: str, stored: pl.DataFrame | None = N
 def _judge(limit: Limit, pairs: pl.DataFrame, keys: list[str], stretches: list) -> list[Move]:
     value, prev = pl.col(limit.column), pl.col("_prev_value")
     if limit.measure == "ratio":
-        pairs = pairs.filter((value > 0) & (prev > 0)
-                             & (pl.max_horizontal(value, prev) >= limit.floor))
+        pairs = pairs.filter(
+            (value > 0) & (prev > 0) & (pl.max_horizontal(value, prev) >= limit.floor)
+        )
         size = pl.max_horizontal(value / prev, prev / value)
     else:
         size = (value - prev).abs()
@@ -374,51 +447,73 @@ def _judge(limit: Limit, pairs: pl.DataFrame, keys: list[str], stretches: list) 
         if level == "warn" and (limit.warn is None or row["_size"] <= limit.warn):
             continue
         note = ""
-        seeded = [s for s in stretches if s.series == limit.known_incomplete
-                  and s.overlap(row["_prev_date"], row["date"])]
+        seeded = [
+            s
+            for s in stretches
+            if s.series == limit.known_incomplete and s.overlap(row["_prev_date"], row["date"])
+        ]
         if seeded:
             # A catch-up step of a seeded stretch is expected, so it is not a rare move; it is
             # never an impossible one either: beyond the blocking limit it still blocks.
             level = "known_incomplete" if level == "warn" else level
-            note = (f"{seeded[0].series} is known incomplete before "
-                    f"{seeded[0].incomplete_before} (sql/seeds/known_incomplete_history.csv)"
-                    + (": a catch-up step, not counted as a rare move." if level != "block"
-                       else ", but no catch-up step is this large."))
-        moves.append(Move(
-            limit=limit, level=level, series=_series_label(row, tuple(keys)), date=row["date"],
-            value=row[limit.column], previous_date=row["_prev_date"],
-            previous_value=row["_prev_value"], size=row["_size"], source=row["source"],
-            new=row["_new"], previous_new=row["_prev_new"], note=note))
+            note = (
+                f"{seeded[0].series} is known incomplete before "
+                f"{seeded[0].incomplete_before} (sql/seeds/known_incomplete_history.csv)"
+                + (
+                    ": a catch-up step, not counted as a rare move."
+                    if level != "block"
+                    else ", but no catch-up step is this large."
+                )
+            )
+        moves.append(
+            Move(
+                limit=limit,
+                level=level,
+                series=_series_label(row, tuple(keys)),
+                date=row["date"],
+                value=row[limit.column],
+                previous_date=row["_prev_date"],
+                previous_value=row["_prev_value"],
+                size=row["_size"],
+                source=row["source"],
+                new=row["_new"],
+                previous_new=row["_prev_new"],
+                note=note,
+            )
+        )
     return moves
 
 
-def stored_neighbours(warehouse, table: str, start: dt.date, end: dt.date,
-                      limits: list[Limit]) -> pl.DataFrame | None:
+def stored_neighbours(
+    warehouse, table: str, start: dt.date, end: dt.date, limits: list[Limit]
+) -> pl.DataFrame | None:
     """The stored rows of `table` a window start..end is compared with: the days before it
     (yesterday, or up to max_gap_days back) and after it."""
     if not limits or not warehouse.table_exists(table):
         return None
     gap = dt.timedelta(days=max(limit.max_gap_days for limit in limits))
     one = dt.timedelta(days=1)
-    columns = ["date", *SERIES_KEYS[table], *sorted({limit.column for limit in limits}),
-               "source"]
+    columns = ["date", *SERIES_KEYS[table], *sorted({limit.column for limit in limits}), "source"]
     # Table and column names come from this module and the checked configuration.
     return warehouse.read(
         f"SELECT {', '.join(dict.fromkeys(columns))} FROM {table} "
         "WHERE date BETWEEN ? AND ? OR date BETWEEN ? AND ?",
-        [start - gap, start - one, end + one, end + gap])
+        [start - gap, start - one, end + one, end + gap],
+    )
 
 
-def check_window(context, warehouse, table: str, rows: pl.DataFrame, start: dt.date,
-                 end: dt.date) -> dict[str, str]:
+def check_window(
+    context, warehouse, table: str, rows: pl.DataFrame, start: dt.date, end: dt.date
+) -> dict[str, str]:
     """Judge a window's rows before they are written: raise on the first move beyond a
     blocking limit (nothing is written), log each move beyond a warning limit; the metadata
     entries that list them."""
     limits = config().for_table(table)
     if not limits or rows.is_empty():
         return {}
-    moves = day_over_day(rows, table, stored_neighbours(warehouse, table, start, end, limits),
-                         limits)
+    moves = day_over_day(
+        rows, table, stored_neighbours(warehouse, table, start, end, limits), limits
+    )
     return report(context, moves)
 
 
@@ -426,19 +521,28 @@ def report(context, moves: list[Move]) -> dict[str, str]:
     blocking = [m for m in moves if m.level == "block"]
     if blocking:
         first = blocking[0]
-        more = (f" ({len(blocking) - 1} more in this window, e.g. {blocking[1].source}: "
-                f"{blocking[1].field} = {blocking[1].suspect!r})" if len(blocking) > 1 else "")
+        more = (
+            f" ({len(blocking) - 1} more in this window, e.g. {blocking[1].source}: "
+            f"{blocking[1].field} = {blocking[1].suspect!r})"
+            if len(blocking) > 1
+            else ""
+        )
         raise SourceDataError(
-            first.source, first.field, first.suspect,
+            first.source,
+            first.field,
+            first.suspect,
             f"implausible move: {first.describe()}{more}. Nothing was written; if the value "
-            "is real, raise the limit in pipelines/plausibility.yaml.")
+            "is real, raise the limit in pipelines/plausibility.yaml.",
+        )
     meta = {}
     rare = [m for m in moves if m.level == "warn"]
     for move in rare[:MAX_LOGGED]:
         context.log.warning(f"RARE MOVE {move.line()}")
     if len(rare) > MAX_LOGGED:
-        context.log.warning(f"RARE MOVE: {len(rare) - MAX_LOGGED} more in this window; all of "
-                            "them are in the materialisation's metadata (rare_moves)")
+        context.log.warning(
+            f"RARE MOVE: {len(rare) - MAX_LOGGED} more in this window; all of "
+            "them are in the materialisation's metadata (rare_moves)"
+        )
     if rare:
         meta["rare_moves"] = "\n".join(m.line() for m in rare)
     seeded = [m for m in moves if m.level == "known_incomplete"]
@@ -448,6 +552,7 @@ def report(context, moves: list[Move]) -> dict[str, str]:
 
 
 # --- ceilings ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Excess:
@@ -463,23 +568,32 @@ class Excess:
         return f"{self.ceiling.column} of {self.series} on {self.row['date']}"
 
     def describe(self) -> str:
-        return (f"{float(self.row['value']):.6g} is {self.share:.4g} times {self.ceiling.of} "
-                f"({float(self.row['ceiling']):.6g}); the limit {self.ceiling.name!r} is "
-                f"{self.ceiling.block:g} (pipelines/plausibility.yaml: {self.ceiling.reason})")
+        return (
+            f"{float(self.row['value']):.6g} is {self.share:.4g} times {self.ceiling.of} "
+            f"({float(self.row['ceiling']):.6g}); the limit {self.ceiling.name!r} is "
+            f"{self.ceiling.block:g} (pipelines/plausibility.yaml: {self.ceiling.reason})"
+        )
 
 
 def over_ceiling(frame: pl.DataFrame, ceiling: Ceiling) -> list[Excess]:
     """Rows of (date, <names>..., value, ceiling[, source]) whose value exceeds
     `ceiling.block` times their ceiling."""
     names = [c for c in frame.columns if c not in ("date", "value", "ceiling", "source")]
-    found = frame.with_columns(
-        _share=pl.col("value").cast(pl.Float64) / pl.col("ceiling").cast(pl.Float64)
-    ).filter(pl.col("_share") > ceiling.block).sort(["date", *names])
-    return [Excess(ceiling, row, "/".join(str(row[n]) for n in names), row["_share"])
-            for row in found.iter_rows(named=True)]
+    found = (
+        frame.with_columns(
+            _share=pl.col("value").cast(pl.Float64) / pl.col("ceiling").cast(pl.Float64)
+        )
+        .filter(pl.col("_share") > ceiling.block)
+        .sort(["date", *names])
+    )
+    return [
+        Excess(ceiling, row, "/".join(str(row[n]) for n in names), row["_share"])
+        for row in found.iter_rows(named=True)
+    ]
 
 
 # --- chains appearing and disappearing -----------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ChainChange:
@@ -490,18 +604,22 @@ class ChainChange:
 
     def describe(self) -> str:
         if self.change == "appears":
-            return (f"{self.chain!r} appears (in the answer for {self.answer_day}, not stored "
-                    f"for {self.stored_day})")
-        return (f"{self.chain!r} disappears (stored for {self.stored_day}, not in the answer "
-                f"for {self.answer_day})")
+            return (
+                f"{self.chain!r} appears (in the answer for {self.answer_day}, not stored "
+                f"for {self.stored_day})"
+            )
+        return (
+            f"{self.chain!r} disappears (stored for {self.stored_day}, not in the answer "
+            f"for {self.answer_day})"
+        )
 
 
-def chain_changes(answer: pl.DataFrame, stored: pl.DataFrame, first: dt.date,
-                  end: dt.date) -> list[ChainChange]:
+def chain_changes(
+    answer: pl.DataFrame, stored: pl.DataFrame, first: dt.date, end: dt.date
+) -> list[ChainChange]:
     """Chains of an answer's days first..end (rows of date, chain) that differ from the chains
     stored (rows of date, chain) for the day before `first`, any day of the window, and the
     day after `end`: each chain once, at its first difference."""
-    one = dt.timedelta(days=1)
 
     def by_day(frame: pl.DataFrame) -> dict[dt.date, set[str]]:
         out: dict[dt.date, set[str]] = {}
@@ -517,9 +635,11 @@ def chain_changes(answer: pl.DataFrame, stored: pl.DataFrame, first: dt.date,
             continue
         now, before = answered.get(answer_day, set()), kept[stored_day]
         for chain in sorted(now - before):
-            changes.setdefault((chain, "appears"),
-                               ChainChange(chain, "appears", answer_day, stored_day))
+            changes.setdefault(
+                (chain, "appears"), ChainChange(chain, "appears", answer_day, stored_day)
+            )
         for chain in sorted(before - now):
-            changes.setdefault((chain, "disappears"),
-                               ChainChange(chain, "disappears", answer_day, stored_day))
+            changes.setdefault(
+                (chain, "disappears"), ChainChange(chain, "disappears", answer_day, stored_day)
+            )
     return sorted(changes.values(), key=lambda c: (c.change, c.chain))

@@ -23,13 +23,13 @@ from pipelines.settings import Settings
 
 NOTICES = {
     "sandbox": "SIMULATED: every on-chain value (token supply per chain, mints and burns, "
-               "exchange reserves and flows, the large-mint event study) comes from local "
-               "chains planted by sandbox/chain.py, not from the real chains; DefiLlama, "
-               "CoinGecko, alternative.me and FRED values are real recorded responses, "
-               "replayed offline, except DefiLlama's per-chain supply where no recording "
-               "exists (USDT on Arbitrum), which mirrors the simulated chain.",
+    "exchange reserves and flows, the large-mint event study) comes from local "
+    "chains planted by sandbox/chain.py, not from the real chains; DefiLlama, "
+    "CoinGecko, alternative.me and FRED values are real recorded responses, "
+    "replayed offline, except DefiLlama's per-chain supply where no recording "
+    "exists (USDT on Arbitrum), which mirrors the simulated chain.",
     "live": "Live: on-chain values read from the configured JSON-RPC nodes; API values "
-            "fetched from DefiLlama, CoinGecko, alternative.me and FRED.",
+    "fetched from DefiLlama, CoinGecko, alternative.me and FRED.",
 }
 
 
@@ -37,36 +37,53 @@ def world_rows(world: str, run_id: str, previous: pl.DataFrame) -> pl.DataFrame:
     """raw.data_world after a run of `world`: one row per world ever read, the first run of
     each kept (so re-running leaves the table unchanged), `latest` on this run's world."""
     chains = ",".join(c.name for c in CHAINS)
-    row = pl.DataFrame({
-        "world": [world], "onchain_simulated": [world == "sandbox"],
-        "http_replayed": [world == "sandbox"], "chains": [chains], "notice": [NOTICES[world]],
-        "first_run_id": [run_id], "first_recorded_at": [utc_now()],
-    })
+    row = pl.DataFrame(
+        {
+            "world": [world],
+            "onchain_simulated": [world == "sandbox"],
+            "http_replayed": [world == "sandbox"],
+            "chains": [chains],
+            "notice": [NOTICES[world]],
+            "first_run_id": [run_id],
+            "first_recorded_at": [utc_now()],
+        }
+    )
     if not previous.height:
         return row.with_columns(latest=pl.lit(True))
     kept = previous.filter(pl.col("world") == world)
     if kept.height:
-        row = row.with_columns(first_run_id=kept["first_run_id"],
-                               first_recorded_at=kept["first_recorded_at"])
+        row = row.with_columns(
+            first_run_id=kept["first_run_id"], first_recorded_at=kept["first_recorded_at"]
+        )
     others = previous.filter(pl.col("world") != world).select(row.columns)
-    return pl.concat([row, others.cast(row.schema)]).with_columns(
-        latest=pl.col("world") == world)
+    return pl.concat([row, others.cast(row.schema)]).with_columns(latest=pl.col("world") == world)
 
 
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(["raw", name], group_name="reference", kinds={"duckdb"}, description=text)
         for name, text in (
-            ("exchanges", "Every labelled exchange with its two spot/derivatives taxonomies "
-                          "and the reason for each (sql/seeds/exchanges.csv)."),
-            ("exchange_labels", "Every labelled exchange wallet, per chain "
-                                "(sql/seeds/exchange_labels.csv)."),
+            (
+                "exchanges",
+                "Every labelled exchange with its two spot/derivatives taxonomies "
+                "and the reason for each (sql/seeds/exchanges.csv).",
+            ),
+            (
+                "exchange_labels",
+                "Every labelled exchange wallet, per chain (sql/seeds/exchange_labels.csv).",
+            ),
             ("evm_tokens", "The token contracts read, per chain (pipelines/chains.yaml)."),
-            ("data_world", "Which world runs read: live, or the sandbox's simulated chains "
-                           "and replayed recordings."),
-            ("known_incomplete_history", "Stretches of days in which a supply series is "
-                                         "known incomplete, with the evidence "
-                                         "(sql/seeds/known_incomplete_history.csv)."),
+            (
+                "data_world",
+                "Which world runs read: live, or the sandbox's simulated chains "
+                "and replayed recordings.",
+            ),
+            (
+                "known_incomplete_history",
+                "Stretches of days in which a supply series is "
+                "known incomplete, with the evidence "
+                "(sql/seeds/known_incomplete_history.csv).",
+            ),
         )
     ],
     name="reference_data",
@@ -78,22 +95,52 @@ def reference_data(context: dg.AssetExecutionContext, warehouse: Warehouse):
     labels = load_labels()
     world = Settings.from_env().world
     tokens = pl.DataFrame(
-        [(c.name, c.chain_id, t.symbol, t.address, t.decimals, t.standard, t.bridged,
-          c.defillama_chain) for c in CHAINS for t in c.tokens],
-        schema=["chain", "chain_id", "token", "address", "decimals", "standard", "bridged",
-                "defillama_chain"], orient="row")
-    previous = (warehouse.read("SELECT * FROM raw.data_world")
-                if warehouse.table_exists("raw.data_world") else pl.DataFrame())
+        [
+            (
+                c.name,
+                c.chain_id,
+                t.symbol,
+                t.address,
+                t.decimals,
+                t.standard,
+                t.bridged,
+                c.defillama_chain,
+            )
+            for c in CHAINS
+            for t in c.tokens
+        ],
+        schema=[
+            "chain",
+            "chain_id",
+            "token",
+            "address",
+            "decimals",
+            "standard",
+            "bridged",
+            "defillama_chain",
+        ],
+        orient="row",
+    )
+    previous = (
+        warehouse.read("SELECT * FROM raw.data_world")
+        if warehouse.table_exists("raw.data_world")
+        else pl.DataFrame()
+    )
     version = pl.lit(labels.version)
     written = warehouse.replace_whole(
-        Rows("raw.exchanges", labels.exchanges.with_columns(label_version=version),
-             ["exchange"]),
-        Rows("raw.exchange_labels", labels.frame.with_columns(label_version=version),
-             ["chain", "address"]),
+        Rows("raw.exchanges", labels.exchanges.with_columns(label_version=version), ["exchange"]),
+        Rows(
+            "raw.exchange_labels",
+            labels.frame.with_columns(label_version=version),
+            ["chain", "address"],
+        ),
         Rows("raw.evm_tokens", tokens, ["chain", "token"]),
         Rows("raw.data_world", world_rows(world, context.run_id, previous), ["world"]),
-        Rows("raw.known_incomplete_history", known_incomplete_frame(),
-             ["source", "series", "incomplete_before"]),
+        Rows(
+            "raw.known_incomplete_history",
+            known_incomplete_frame(),
+            ["source", "series", "incomplete_before"],
+        ),
     )
     for table, rows in written.items():
         meta = {"rows": rows, "world": world}

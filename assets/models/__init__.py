@@ -40,6 +40,7 @@ class Model:
 
     def statements(self) -> list[str]:
         """Rebuild the table (rows in grain order, so rebuilds are identical) and document it."""
+
         def quoted(text: str) -> str:
             return "'" + " ".join(text.split()).replace("'", "''") + "'"
 
@@ -49,8 +50,10 @@ class Model:
             f"CREATE SCHEMA IF NOT EXISTS {schema}",
             f"CREATE OR REPLACE TABLE {self.table} AS SELECT * FROM ({self.sql}) ORDER BY {order}",
             f"COMMENT ON TABLE {self.table} IS {quoted(self.description)}",
-            *(f"COMMENT ON COLUMN {self.table}.{column} IS {quoted(text)}"
-              for column, text in self.columns.items()),
+            *(
+                f"COMMENT ON COLUMN {self.table}.{column} IS {quoted(text)}"
+                for column, text in self.columns.items()
+            ),
         ]
 
 
@@ -64,9 +67,12 @@ def load_model(sql_path: Path) -> Model:
         raise ValueError(f"{doc_path}: missing {sorted(missing)}")
     sql = sql_path.read_text().strip().rstrip(";")
     return Model(
-        table=f"{sql_path.parent.name}.{sql_path.stem}", sql=sql,
-        description=doc["description"], grain=tuple(doc["grain"]),
-        depends_on=tuple(doc["depends_on"]), columns=dict(doc["columns"]),
+        table=f"{sql_path.parent.name}.{sql_path.stem}",
+        sql=sql,
+        description=doc["description"],
+        grain=tuple(doc["grain"]),
+        depends_on=tuple(doc["depends_on"]),
+        columns=dict(doc["columns"]),
     )
 
 
@@ -91,11 +97,15 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
         dated = "date" in model.columns
         rows, first, last = warehouse.read(
             f"SELECT count(*), {'min(date), max(date)' if dated else 'NULL, NULL'} "
-            f"FROM {model.table}").row(0)
-        return dg.MaterializeResult(metadata={
-            "rows": rows, **({"dates": f"{first}..{last}"} if dated else {}),
-            "sql": dg.MetadataValue.md(f"```sql\n{model.sql}\n```"),
-        })
+            f"FROM {model.table}"
+        ).row(0)
+        return dg.MaterializeResult(
+            metadata={
+                "rows": rows,
+                **({"dates": f"{first}..{last}"} if dated else {}),
+                "sql": dg.MetadataValue.md(f"```sql\n{model.sql}\n```"),
+            }
+        )
 
     _model.__name__ = f"{layer}__{name}"
     return _model

@@ -19,8 +19,9 @@ import datetime as dt
 import io
 import json
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Literal, Sequence
+from typing import Any, Literal
 
 import dagster as dg
 import polars as pl
@@ -36,8 +37,10 @@ _KINDS = (
     ("pruned", ("pruned history",)),  # geth core/history PrunedHistoryError (code 4444)
     # geth: "missing trie node ... state 0x.. is not available" (go-ethereum #20874), path
     # scheme "historical state ... not available"; Erigon/Nethermind/providers similar
-    ("state", ("missing trie node", "historical state", "state not available",
-               "old data not available")),
+    (
+        "state",
+        ("missing trie node", "historical state", "state not available", "old data not available"),
+    ),
     # geth "exceed max topics" (v1.14) / "exceed max addresses or topics per search position"
     # (v1.16.4), Erigon "query exceeds the maximum of 1000 addresses or topics ..."
     ("topics", ("max topics", "addresses or topics", "max addresses", "too many topics")),
@@ -50,9 +53,25 @@ _KINDS = (
     # Alchemy "up to a 10 block range" / "Log response size exceeded", QuickNode "limited to
     # a 10,000 range", reth "query exceeds max block range 100000" / "max results 20000",
     # Ankr/BlockPI "block range is too large", query timeouts
-    ("range", ("more than", "block range", "range is too", "too many blocks", "max block range",
-               "max results", "log response size", "limited to a", "too large", "too many",
-               "limit exceeded", "range", "timeout", "timed out")),
+    (
+        "range",
+        (
+            "more than",
+            "block range",
+            "range is too",
+            "too many blocks",
+            "max block range",
+            "max results",
+            "log response size",
+            "limited to a",
+            "too large",
+            "too many",
+            "limit exceeded",
+            "range",
+            "timeout",
+            "timed out",
+        ),
+    ),
 )
 # Statuses some providers send a JSON-RPC refusal with, to be read by kind like a 200 answer:
 # QuickNode answers its eth_getLogs range limit with HTTP 413 and error -32614
@@ -64,18 +83,28 @@ _RATE_LIMITED_CODES = {-32005, -32029, -32090, 429}
 # range" / "up to a 500 block range", reth "max block range 100000", QuickNode "limited to a
 # 10,000 range", Infura's live API "range 1000000 exceeds limit of 10000" (INFURA/infura#237).
 _STATED_SPAN = re.compile(
-    r"(?:up to an? |max block range(?: = | )|max range: |limited to an? |range \d+ exceeds limit of )"
-    r"([\d,]+)(k?)\b")
+    r"(?:up to an? |max block range(?: = | )|max range: |limited to an? "
+    r"|range \d+ exceeds limit of )"
+    r"([\d,]+)(k?)\b"
+)
 # A suggested range: Infura "Try with this block range [0x1, 0x2]", Alchemy "this block
 # range should work: [0x1, 0x2]", reth "retry with the range 0x1-0x2".
 _SUGGESTED = re.compile(r"(?:\[|range )(0x[0-9a-f]+)(?:,\s*|-)(0x[0-9a-f]+)")
 # The fields of a log the extractors read. eth_getLogs answers are parsed by polars straight
 # into these columns: a Python object per log (json.loads, then a frame built from lists)
 # cost more than the node's own work on large scans (bench/extraction.py).
-LOG_FIELDS = {"blockNumber": pl.Utf8, "transactionHash": pl.Utf8, "logIndex": pl.Utf8,
-              "topics": pl.List(pl.Utf8), "data": pl.Utf8}
-_LOG_ANSWER = {"id": pl.Int64, "result": pl.List(pl.Struct(LOG_FIELDS)),
-               "error": pl.Struct({"code": pl.Int64, "message": pl.Utf8})}
+LOG_FIELDS = {
+    "blockNumber": pl.Utf8,
+    "transactionHash": pl.Utf8,
+    "logIndex": pl.Utf8,
+    "topics": pl.List(pl.Utf8),
+    "data": pl.Utf8,
+}
+_LOG_ANSWER = {
+    "id": pl.Int64,
+    "result": pl.List(pl.Struct(LOG_FIELDS)),
+    "error": pl.Struct({"code": pl.Int64, "message": pl.Utf8}),
+}
 
 
 def _decode_log_answers(response: requests.Response) -> pl.DataFrame:
@@ -95,8 +124,7 @@ class RpcError(RuntimeError):
     def __init__(self, chain: str, method: str, params: Any, code: int | None, message: str):
         self.code, self.rpc_message = code, message
         self.method, self.params = method, params
-        super().__init__(f"rpc {chain}: {method}{_short(params)} failed: "
-                         f"error {code}: {message}")
+        super().__init__(f"rpc {chain}: {method}{_short(params)} failed: error {code}: {message}")
 
     @property
     def kind(self) -> str:
@@ -106,8 +134,7 @@ class RpcError(RuntimeError):
             return "rate"
         if self.code == 4444:
             return "pruned"
-        return next((kind for kind, markers in _KINDS if any(m in text for m in markers)),
-                    "other")
+        return next((kind for kind, markers in _KINDS if any(m in text for m in markers)), "other")
 
 
 class NodeLimitError(SourceError):
@@ -166,8 +193,11 @@ class EvmRpc(dg.ConfigurableResource):
     def http(self) -> HttpSource:
         if self._http is None:
             self._http = HttpSource(
-                name=f"rpc {self.chain}", base_url=self.url, hide_path=True,
-                max_attempts=self.max_attempts, backoff_s=self.backoff_s,
+                name=f"rpc {self.chain}",
+                base_url=self.url,
+                hide_path=True,
+                max_attempts=self.max_attempts,
+                backoff_s=self.backoff_s,
                 timeout_s=self.timeout_s,
             )
         return self._http
@@ -194,8 +224,7 @@ class EvmRpc(dg.ConfigurableResource):
     def call(self, method: str, params: Sequence[Any]) -> Any:
         return self.batch([(method, params)])[0]
 
-    def batch(self, calls: Sequence[tuple[str, Sequence[Any]]],
-              errors: str = "raise") -> list[Any]:
+    def batch(self, calls: Sequence[tuple[str, Sequence[Any]]], errors: str = "raise") -> list[Any]:
         """Results of `calls`, in order, in as few HTTP requests as the node's batch and
         body limits allow. With errors="return", a call the node refuses for good yields
         its RpcError in place of a result instead of raising."""
@@ -225,15 +254,15 @@ class EvmRpc(dg.ConfigurableResource):
                         results[i] = reply
                 if len(again) == len(chunk) and limited is None:  # no answer fitted at all
                     self._shrink_batch(len(chunk), replies)
-            pending = again + pending[len(chunk):]
+            pending = again + pending[len(chunk) :]
             # Only rate limits in a row count: a long read on a metered provider meets many,
             # each cured by its back-off.
-            rate_rounds = rate_rounds + 1 if limited is not None and len(again) == len(chunk) \
-                else 0
+            rate_rounds = rate_rounds + 1 if limited is not None and len(again) == len(chunk) else 0
             if limited is not None:
                 if rate_rounds == self.max_attempts:
-                    raise SourceError(f"{limited} (still rate limited after {rate_rounds} "
-                                      f"attempts)")
+                    raise SourceError(
+                        f"{limited} (still rate limited after {rate_rounds} attempts)"
+                    )
                 self.http.back_off(max(rate_rounds, 1))
         if check:
             results.pop(0)
@@ -250,13 +279,15 @@ class EvmRpc(dg.ConfigurableResource):
         try:
             actual = int(answer, 16)
         except (TypeError, ValueError):
-            raise NodeLimitError(f"rpc {self.chain}: eth_chainId answered {answer!r}, not a "
-                                 f"hex number") from None
+            raise NodeLimitError(
+                f"rpc {self.chain}: eth_chainId answered {answer!r}, not a hex number"
+            ) from None
         if actual != expected:
             raise NodeLimitError(
                 f"rpc {self.chain}: the node at {setting} serves chain id {actual}, but "
                 f"chains.yaml says {self.chain}.chain_id = {expected}: it is a node of another "
-                f"network. Point {setting} at a {self.chain} node; nothing was read.")
+                f"network. Point {setting} at a {self.chain} node; nothing was read."
+            )
         self._chain_checked = True
 
     def _permanent(self, error: RpcError) -> Exception:
@@ -268,30 +299,35 @@ class EvmRpc(dg.ConfigurableResource):
                 f"history expiry, e.g. geth --history.chain postmerge keeps blocks from the "
                 f"Merge on). Use a node that keeps all history (geth --history.chain all, or a "
                 f"provider's archive tier), or set STABLEFLOW_START_DATE after the node's "
-                f"first block.")
+                f"first block."
+            )
         if kind == "state" and self.balances == "logs":
             return NodeLimitError(
                 f"{error}. Balances are already read from logs, from the state at the final "
                 f"block, and the node keeps none there either: finality lags further behind "
                 f"the head than the node keeps state (a geth full node: 128 blocks). Retry once "
-                f"the chain finalises again, or use an archive node.")
+                f"the chain finalises again, or use an archive node."
+            )
         if kind == "state":
             return NodeLimitError(
                 f"{error}. The node has no state at that block: it is not an archive node (a "
                 f"geth full node keeps the state of the newest 128 blocks only). Use an "
                 f"archive node, or read balances and supply from logs instead: "
-                f"{self.balances_setting}=logs (README, 'Live mode').")
+                f"{self.balances_setting}=logs (README, 'Live mode')."
+            )
         if kind == "topics":
             return NodeLimitError(
                 f"{error}. The node takes fewer values in one topic position than were sent "
                 f"(geth, Erigon and java-tron take 1,000; providers may take fewer): lower "
-                f"chains.yaml {chain}.max_topic_values.")
+                f"chains.yaml {chain}.max_topic_values."
+            )
         if kind == "batch":
             return NodeLimitError(f"{error}. The node refuses even a batch of one call.")
         return error
 
-    def _chunks(self, calls: Sequence[Any], params=lambda call: call[1],
-                limit: int | None = None) -> Iterator[list]:
+    def _chunks(
+        self, calls: Sequence[Any], params=lambda call: call[1], limit: int | None = None
+    ) -> Iterator[list]:
         """`calls` cut into batches of at most `limit` (default: the batch limit) calls and
         max_request_bytes of parameters."""
         limit = limit or self._batch_limit or self.batch_size
@@ -313,10 +349,13 @@ class EvmRpc(dg.ConfigurableResource):
         an object or has no message) is read as that call's answer, never raised."""
         first = self._next_id
         self._next_id += len(calls)
-        body = [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": list(p)}
-                for i, (m, p) in enumerate(calls)]
-        answer = self.http.post_json("", body if len(body) > 1 else body[0],
-                                     answer_statuses=_REFUSAL_STATUSES)
+        body = [
+            {"jsonrpc": "2.0", "id": first + i, "method": m, "params": list(p)}
+            for i, (m, p) in enumerate(calls)
+        ]
+        answer = self.http.post_json(
+            "", body if len(body) > 1 else body[0], answer_statuses=_REFUSAL_STATUSES
+        )
         answers = answer if isinstance(answer, list) else [answer]
         whole = answers[0] if len(answers) == 1 and isinstance(answers[0], dict) else None
         if whole is not None and "error" in whole and whole.get("id") is None:
@@ -329,8 +368,15 @@ class EvmRpc(dg.ConfigurableResource):
                 out.append(RpcError(self.chain, method, params, None, "no answer in batch"))
             elif reply.get("error") is not None:  # some servers send "error": null on success
                 err = reply["error"] if isinstance(reply["error"], dict) else {}
-                out.append(RpcError(self.chain, method, params, err.get("code"),
-                                    str(err.get("message", reply["error"]))))
+                out.append(
+                    RpcError(
+                        self.chain,
+                        method,
+                        params,
+                        err.get("code"),
+                        str(err.get("message", reply["error"])),
+                    )
+                )
             else:
                 out.append(reply.get("result"))
         return out
@@ -344,8 +390,9 @@ class EvmRpc(dg.ConfigurableResource):
         out = {}
         for number, block in zip(wanted, blocks):
             if block is None:
-                raise RpcError(self.chain, "eth_getBlockByNumber", [hex(number)], None,
-                               "block not found")
+                raise RpcError(
+                    self.chain, "eth_getBlockByNumber", [hex(number)], None, "block not found"
+                )
             out[number] = _header(block)
         return out
 
@@ -357,8 +404,7 @@ class EvmRpc(dg.ConfigurableResource):
         if isinstance(latest, RpcError):
             raise self._permanent(latest)
         # A node without the tag refuses it ("unknown block", invalid params) or answers null.
-        finalized = None if isinstance(finalized, RpcError) or not finalized \
-            else _header(finalized)
+        finalized = None if isinstance(finalized, RpcError) or not finalized else _header(finalized)
         anchor_header = rest[0] if rest else None
         if isinstance(anchor_header, RpcError):
             if anchor_header.kind != "pruned":  # a node without old blocks: search without it
@@ -366,17 +412,24 @@ class EvmRpc(dg.ConfigurableResource):
             anchor_header = None
         return Head(int(latest, 16), finalized, _header(anchor_header) if anchor_header else None)
 
-    def eth_calls(self, calls: Sequence[tuple[str, str, int]],
-                  code: dict[str, str] | None = None) -> list[str]:
+    def eth_calls(
+        self, calls: Sequence[tuple[str, str, int]], code: dict[str, str] | None = None
+    ) -> list[str]:
         """Return data of (to, data, block_number) eth_calls, batched; `code` overrides
         the code at some addresses for these calls only (state override)."""
-        override = [{address: {"code": runtime} for address, runtime in code.items()}] \
-            if code else []
-        return self.batch([("eth_call", [{"to": to, "data": data}, hex(block), *override])
-                           for to, data, block in calls])
+        override = (
+            [{address: {"code": runtime} for address, runtime in code.items()}] if code else []
+        )
+        return self.batch(
+            [
+                ("eth_call", [{"to": to, "data": data}, hex(block), *override])
+                for to, data, block in calls
+            ]
+        )
 
-    def get_logs(self, queries: Sequence[tuple[str | list[str], list[Any]]], first: int,
-                 last: int) -> pl.DataFrame:
+    def get_logs(
+        self, queries: Sequence[tuple[str | list[str], list[Any]]], first: int, last: int
+    ) -> pl.DataFrame:
         """Every log matching each (address, topics) filter in blocks first..last: one frame
         with LOG_FIELDS and `query` (the filter's index), in filter and block-range order.
 
@@ -388,8 +441,11 @@ class EvmRpc(dg.ConfigurableResource):
         if self._expected_chain is not None and not self._chain_checked:
             self.batch([])
         span = min(self.max_log_blocks, self._span_limit or self.max_log_blocks)
-        pending = [(q, lo, min(lo + span - 1, last)) for q in range(len(queries))
-                   for lo in range(first, last + 1, span)]
+        pending = [
+            (q, lo, min(lo + span - 1, last))
+            for q in range(len(queries))
+            for lo in range(first, last + 1, span)
+        ]
         if self._span_limit is not None:  # learnt earlier: a read too long fails before it starts
             self._within_budget(len(pending), first, last)
         found: dict[tuple[int, int], pl.DataFrame] = {}
@@ -399,9 +455,18 @@ class EvmRpc(dg.ConfigurableResource):
         limit = self._batch_limit or self.batch_size
         while pending:
             chunk = next(self._chunks(pending, lambda item: queries[item[0]], limit))
-            pending = pending[len(chunk):]
-            params = [[{"address": queries[q][0], "topics": queries[q][1],
-                        "fromBlock": hex(lo), "toBlock": hex(hi)}] for q, lo, hi in chunk]
+            pending = pending[len(chunk) :]
+            params = [
+                [
+                    {
+                        "address": queries[q][0],
+                        "topics": queries[q][1],
+                        "fromBlock": hex(lo),
+                        "toBlock": hex(hi),
+                    }
+                ]
+                for q, lo, hi in chunk
+            ]
             calls += len(chunk)
             logs, errors = self._send_log_queries(chunk, params)
             found.update(logs)
@@ -439,40 +504,59 @@ class EvmRpc(dg.ConfigurableResource):
             limited_rounds = limited_rounds + 1 if len(limited) == len(chunk) else 0
             if limited:
                 if limited_rounds == self.max_attempts:
-                    raise SourceError(f"{last_limit} (still rate limited after "
-                                      f"{limited_rounds} attempts)")
+                    raise SourceError(
+                        f"{last_limit} (still rate limited after {limited_rounds} attempts)"
+                    )
                 self.http.back_off(max(limited_rounds, 1))
-        frames = [found[key].with_columns(query=pl.lit(key[0], pl.Int64))
-                  for key in sorted(found)]
+        frames = [found[key].with_columns(query=pl.lit(key[0], pl.Int64)) for key in sorted(found)]
         empty = pl.DataFrame(schema={**LOG_FIELDS, "query": pl.Int64})
         return pl.concat([empty, *frames], how="vertical_relaxed") if frames else empty
 
-    def _send_log_queries(self, chunk: list[tuple[int, int, int]], params: list
-                          ) -> tuple[dict[tuple[int, int], pl.DataFrame], list]:
+    def _send_log_queries(
+        self, chunk: list[tuple[int, int, int]], params: list
+    ) -> tuple[dict[tuple[int, int], pl.DataFrame], list]:
         """One batch of eth_getLogs calls: the logs of each answered (query, first block), and
         (RpcError, (query, first, last)) for each refused one."""
         first_id = self._next_id
         self._next_id += len(chunk)
-        answers = self.http.post_json("", [
-            {"jsonrpc": "2.0", "id": first_id + i, "method": "eth_getLogs", "params": p}
-            for i, p in enumerate(params)], decode=_decode_log_answers,
-            answer_statuses=_REFUSAL_STATUSES)
+        answers = self.http.post_json(
+            "",
+            [
+                {"jsonrpc": "2.0", "id": first_id + i, "method": "eth_getLogs", "params": p}
+                for i, p in enumerate(params)
+            ],
+            decode=_decode_log_answers,
+            answer_statuses=_REFUSAL_STATUSES,
+        )
         refused_all = answers.height == 1 and answers["id"][0] is None
         by_id = {row[0]: i for i, row in enumerate(answers.select("id").iter_rows())}
         found, errors = {}, []
         for i, ((q, lo, hi), p) in enumerate(zip(chunk, params)):
             row = 0 if refused_all else by_id.get(first_id + i)
-            error = answers["error"][row] if row is not None else \
-                {"code": None, "message": "no answer in batch"}
+            error = (
+                answers["error"][row]
+                if row is not None
+                else {"code": None, "message": "no answer in batch"}
+            )
             if error is None and answers["result"][row] is None:
                 error = {"code": None, "message": "no result"}
             if error is None:
                 # an empty list explodes to one null row
-                found[(q, lo)] = answers[row].select(pl.col("result").explode()) \
-                    .filter(pl.col("result").is_not_null()).unnest("result")
+                found[(q, lo)] = (
+                    answers[row]
+                    .select(pl.col("result").explode())
+                    .filter(pl.col("result").is_not_null())
+                    .unnest("result")
+                )
             else:
-                errors.append((RpcError(self.chain, "eth_getLogs", p, error["code"],
-                                        str(error["message"])), (q, lo, hi)))
+                errors.append(
+                    (
+                        RpcError(
+                            self.chain, "eth_getLogs", p, error["code"], str(error["message"])
+                        ),
+                        (q, lo, hi),
+                    )
+                )
         return found, errors
 
     def _within_budget(self, needed: int, first: int, last: int) -> None:
@@ -483,7 +567,8 @@ class EvmRpc(dg.ConfigurableResource):
                 f"{needed:,} calls (this resource's max_log_requests is "
                 f"{self.max_log_requests:,}). Use a node or provider tier with wider log ranges "
                 f"(README, 'Live mode'), ingest fewer days per run, or raise max_log_requests. "
-                f"Nothing was written.")
+                f"Nothing was written."
+            )
 
     def _narrow(self, error: RpcError, q: int, lo: int, hi: int) -> list[tuple[int, int, int]]:
         """Smaller ranges for a range the node refused, from what its message says."""
@@ -505,13 +590,19 @@ class EvmRpc(dg.ConfigurableResource):
 
     def _recut(self, items: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
         span = self._span_limit
-        return [(q, start, min(start + span - 1, hi)) for q, lo, hi in items
-                for start in range(lo, hi + 1, span)]
+        return [
+            (q, start, min(start + span - 1, hi))
+            for q, lo, hi in items
+            for start in range(lo, hi + 1, span)
+        ]
 
 
 def _header(block: dict) -> dict:
-    return {"number": int(block["number"], 16), "timestamp": int(block["timestamp"], 16),
-            "hash": block["hash"]}
+    return {
+        "number": int(block["number"], 16),
+        "timestamp": int(block["timestamp"], 16),
+        "hash": block["hash"],
+    }
 
 
 def midnight(day: dt.date) -> int:

@@ -17,7 +17,8 @@ import json
 import logging
 import re
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dagster as dg
@@ -155,19 +156,29 @@ class HttpSource(dg.ConfigurableResource):
         """GET a CSV document (header row first) as a list of rows keyed by column name."""
         return self._request("GET", path, params=params, decode=_decode_csv, accept="text/csv")
 
-    def post_json(self, path: str, body: Any,
-                  decode: Callable[[requests.Response], Any] | None = None,
-                  answer_statuses: frozenset[int] = frozenset()) -> Any:
+    def post_json(
+        self,
+        path: str,
+        body: Any,
+        decode: Callable[[requests.Response], Any] | None = None,
+        answer_statuses: frozenset[int] = frozenset(),
+    ) -> Any:
         """POST a JSON body (JSON-RPC), with the same retry policy as GET. `decode` reads the
         200 answer (default: JSON to Python objects); it raises Undecodable for a body that
         is not whole, which is retried. An answer with a status in `answer_statuses` is
         decoded too when its body is JSON (some JSON-RPC providers send a refusal so)."""
-        return self._request("POST", path, body=body, decode=decode,
-                             answer_statuses=answer_statuses)
+        return self._request(
+            "POST", path, body=body, decode=decode, answer_statuses=answer_statuses
+        )
 
     def _request(
-        self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None,
-        decode: Callable[[requests.Response], Any] | None = None, accept: str = "application/json",
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        decode: Callable[[requests.Response], Any] | None = None,
+        accept: str = "application/json",
         answer_statuses: frozenset[int] = frozenset(),
     ) -> Any:
         decode = decode or _decode_json
@@ -189,19 +200,27 @@ class HttpSource(dg.ConfigurableResource):
             retry_after = None
             try:
                 response = self._session.request(
-                    method, url, params=params, json=body, headers=headers,
+                    method,
+                    url,
+                    params=params,
+                    json=body,
+                    headers=headers,
                     timeout=self.timeout_s,
                 )
-            except (requests.ConnectionError, requests.Timeout,
-                    requests.exceptions.ChunkedEncodingError,
-                    requests.exceptions.ContentDecodingError) as exc:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as exc:
                 # Transport faults, a body cut short included: the next attempt may work.
                 problem = f"{type(exc).__name__}"
             except (requests.RequestException, ValueError) as exc:
                 # A malformed URL or similar: retrying cannot help, and the exception's own
                 # text would show the whole URL, key included.
-                raise SourceError(f"{self.name}: {method} {shown} cannot be sent: "
-                                  f"{type(exc).__name__}") from None
+                raise SourceError(
+                    f"{self.name}: {method} {shown} cannot be sent: {type(exc).__name__}"
+                ) from None
             else:
                 if response.status_code == 200:
                     try:
@@ -209,8 +228,9 @@ class HttpSource(dg.ConfigurableResource):
                     except Undecodable as exc:
                         # A cut-off body is a transport fault: the next attempt may be whole.
                         problem = f"HTTP 200 with {exc}"
-                elif response.status_code in answer_statuses and \
-                        response.headers.get("Content-Type", "").startswith("application/json"):
+                elif response.status_code in answer_statuses and response.headers.get(
+                    "Content-Type", ""
+                ).startswith("application/json"):
                     try:
                         return decode(response)
                     except Undecodable:
@@ -241,7 +261,11 @@ class HttpSource(dg.ConfigurableResource):
         """`url` as it may appear in messages and metadata."""
         if self.hide_path:
             parts = urlsplit(url)
-            return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "") + "/***"
+            return (
+                f"{parts.scheme}://{parts.hostname}"
+                + (f":{parts.port}" if parts.port else "")
+                + "/***"
+            )
         return redact_url(url, (self.api_key or "",))
 
     def _scrub(self, text: str) -> str:

@@ -28,9 +28,9 @@ import os
 import re
 import time
 import weakref
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import dagster as dg
 import duckdb
@@ -94,7 +94,8 @@ class Warehouse(dg.ConfigurableResource):
                     raise WarehouseError(
                         f"warehouse {self.where}: No space left on device while opening it; "
                         f"nothing was written. Free space on its filesystem, then re-run. "
-                        f"[DuckDB: {_one_line(exc)}]") from exc
+                        f"[DuckDB: {_one_line(exc)}]"
+                    ) from exc
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
@@ -154,13 +155,20 @@ class Warehouse(dg.ConfigurableResource):
         with self.transaction(_names(writes), _frames_bytes(writes)) as con:
             for write in writes:
                 columns = _created(con, write)
-                _put_rows(con, write.table, write.frame.select(list(columns))
-                          .sort(list(write.order_by)), write.order_by, "TRUE", [])
+                _put_rows(
+                    con,
+                    write.table,
+                    write.frame.select(list(columns)).sort(list(write.order_by)),
+                    write.order_by,
+                    "TRUE",
+                    [],
+                )
         return {write.table: write.frame.height for write in writes}
 
     @contextlib.contextmanager
-    def transaction(self, writing: str = "the warehouse", size_bytes: int = 0
-                    ) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(
+        self, writing: str = "the warehouse", size_bytes: int = 0
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection inside one transaction: committed if the block ends normally,
         rolled back if it raises, so a failure leaves every table as it was.
 
@@ -182,8 +190,7 @@ class Warehouse(dg.ConfigurableResource):
                 # a fatal error, has invalidated the database: no further statement is sent.
                 raise self._failure(exc, writing, "commit") from exc
 
-    def _abandon(self, con: duckdb.DuckDBPyConnection, exc: BaseException, writing: str
-                 ) -> None:
+    def _abandon(self, con: duckdb.DuckDBPyConnection, exc: BaseException, writing: str) -> None:
         """Roll back after `exc` ended the block early; raise WarehouseError instead of `exc`
         when it is a DuckDB fatal error or a disk problem, or when the rollback fails."""
         if _fatal(exc):
@@ -195,31 +202,48 @@ class Warehouse(dg.ConfigurableResource):
         if _no_space(exc) or isinstance(exc, (duckdb.IOException, OSError)):
             raise self._failure(exc, writing, "statement") from exc
 
-    def _failure(self, exc: BaseException, writing: str, during: str,
-                 rollback_exc: BaseException | None = None) -> WarehouseError:
+    def _failure(
+        self,
+        exc: BaseException,
+        writing: str,
+        during: str,
+        rollback_exc: BaseException | None = None,
+    ) -> WarehouseError:
         """The error a failed write raises: warehouse, cause, what was being written, what
         became of it, what to do; DuckDB's own words last."""
         cause = "No space left on device" if _no_space(exc) else _one_line(exc)
         if _fatal(exc):
-            outcome = ("DuckDB stopped with a fatal error and invalidated the database in this "
-                       "process: the transaction was abandoned without a rollback (one "
-                       "transaction, so the window is stored whole or not at all, never in "
-                       "part; rows stored before are intact) and the next write reopens the "
-                       "file")
+            outcome = (
+                "DuckDB stopped with a fatal error and invalidated the database in this "
+                "process: the transaction was abandoned without a rollback (one "
+                "transaction, so the window is stored whole or not at all, never in "
+                "part; rows stored before are intact) and the next write reopens the "
+                "file"
+            )
         elif rollback_exc is not None:
-            outcome = (f"nothing was committed, but the rollback failed as well "
-                       f"({_one_line(rollback_exc)})")
+            outcome = (
+                f"nothing was committed, but the rollback failed as well "
+                f"({_one_line(rollback_exc)})"
+            )
         elif during == "commit":
-            outcome = ("nothing was written: DuckDB undid the commit, so no partial window "
-                       "and nothing lost of the rows stored before")
+            outcome = (
+                "nothing was written: DuckDB undid the commit, so no partial window "
+                "and nothing lost of the rows stored before"
+            )
         else:
-            outcome = ("nothing was written: the transaction was rolled back, so no partial "
-                       "window and nothing lost of the rows stored before")
-        advice = (" Free space on the filesystem holding the warehouse, then re-run."
-                  if _no_space(exc) else " Re-running the window writes it whole.")
+            outcome = (
+                "nothing was written: the transaction was rolled back, so no partial "
+                "window and nothing lost of the rows stored before"
+            )
+        advice = (
+            " Free space on the filesystem holding the warehouse, then re-run."
+            if _no_space(exc)
+            else " Re-running the window writes it whole."
+        )
         detail = f" [DuckDB: {_one_line(exc)}]" if cause != _one_line(exc) else ""
         return WarehouseError(
-            f"warehouse {self.where}: {cause} while writing {writing}; {outcome}.{advice}{detail}")
+            f"warehouse {self.where}: {cause} while writing {writing}; {outcome}.{advice}{detail}"
+        )
 
     def _check_free_space(self, writing: str, size_bytes: int) -> None:
         """Fail before opening the file when its filesystem has too little room left."""
@@ -236,7 +260,8 @@ class Warehouse(dg.ConfigurableResource):
                 f"warehouse {self.where}: too little free disk space to write {writing} "
                 f"({free / _MB:.1f} MB free on its filesystem, {needed / _MB:.1f} MB required: "
                 f"Warehouse.min_free_mb={self.min_free_mb:g} plus twice the rows); nothing was "
-                f"written. Free space there, then re-run.")
+                f"written. Free space there, then re-run."
+            )
 
     def run_in_transaction(self, statements: Sequence[str]) -> None:
         """Run `statements` as one transaction: all of them take effect, or none."""
@@ -269,7 +294,8 @@ class Warehouse(dg.ConfigurableResource):
                 raise WarehouseError(
                     f"analysts' copy {os.path.abspath(target_path)}: No space left on device "
                     f"while building it; the previous copy is untouched. Free space on its "
-                    f"filesystem, then re-run. [DuckDB: {_one_line(exc)}]") from exc
+                    f"filesystem, then re-run. [DuckDB: {_one_line(exc)}]"
+                ) from exc
             raise
         os.replace(building, target_path)
         return target_path.stat().st_size
@@ -312,8 +338,14 @@ def _replace(con: duckdb.DuckDBPyConnection, write: Rows, start: dt.date, end: d
     return new.height
 
 
-def _put_rows(con: duckdb.DuckDBPyConnection, table: str, new: pl.DataFrame,
-              order_by: Sequence[str], scope: str, params: list) -> None:
+def _put_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    new: pl.DataFrame,
+    order_by: Sequence[str],
+    scope: str,
+    params: list,
+) -> None:
     """Make the rows of `table` matching `scope` (SQL on alias `t`) exactly `new`.
 
     With a primary key: delete the keys `new` lacks, update the rows whose values changed,
@@ -331,20 +363,30 @@ def _put_rows(con: duckdb.DuckDBPyConnection, table: str, new: pl.DataFrame,
         if repeated.height:
             raise WarehouseError(
                 f"{table}: {repeated.height} rows share a key ({', '.join(key)}), e.g. "
-                f"{repeated.select(key).row(0, named=True)}")
+                f"{repeated.select(key).row(0, named=True)}"
+            )
         same = " AND ".join(f't."{c}" = n."{c}"' for c in key)
-        con.execute(f"DELETE FROM {table} AS t WHERE {scope} AND NOT EXISTS "
-                    f"(SELECT 1 FROM _new_rows AS n WHERE {same})", params)
+        con.execute(
+            f"DELETE FROM {table} AS t WHERE {scope} AND NOT EXISTS "
+            f"(SELECT 1 FROM _new_rows AS n WHERE {same})",
+            params,
+        )
         values = [c for c in new.columns if c not in key]
         if values:
             assign = ", ".join(f'"{c}" = n."{c}"' for c in values)
             changed = " OR ".join(f't."{c}" IS DISTINCT FROM n."{c}"' for c in values)
-            con.execute(f"UPDATE {table} AS t SET {assign} FROM _new_rows AS n "
-                        f"WHERE {same} AND {scope} AND ({changed})", params)
+            con.execute(
+                f"UPDATE {table} AS t SET {assign} FROM _new_rows AS n "
+                f"WHERE {same} AND {scope} AND ({changed})",
+                params,
+            )
         order = ", ".join(f'n."{c}"' for c in order_by)
-        con.execute(f"INSERT INTO {table} BY NAME SELECT n.* FROM _new_rows AS n WHERE NOT "
-                    f"EXISTS (SELECT 1 FROM {table} AS t WHERE {same} AND {scope}) "
-                    f"ORDER BY {order}", params)
+        con.execute(
+            f"INSERT INTO {table} BY NAME SELECT n.* FROM _new_rows AS n WHERE NOT "
+            f"EXISTS (SELECT 1 FROM {table} AS t WHERE {same} AND {scope}) "
+            f"ORDER BY {order}",
+            params,
+        )
     finally:
         con.unregister("_new_rows")
 
@@ -354,13 +396,17 @@ def _primary_key(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     found = con.execute(
         "SELECT constraint_column_names FROM duckdb_constraints() WHERE database_name = "
         "current_database() AND schema_name = ? AND table_name = ? "
-        "AND constraint_type = 'PRIMARY KEY'", [schema, name]).fetchone()
+        "AND constraint_type = 'PRIMARY KEY'",
+        [schema, name],
+    ).fetchone()
     return list(found[0]) if found else []
 
 
 _WRITTEN_TABLE = re.compile(
     r"^\s*(?:CREATE\s+(?:OR\s+REPLACE\s+)?TABLE|INSERT\s+INTO|DELETE\s+FROM|UPDATE)\s+"
-    r"([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)", re.IGNORECASE)
+    r"([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)",
+    re.IGNORECASE,
+)
 
 
 def _names(writes: Sequence[Rows]) -> str:
@@ -391,7 +437,8 @@ def _fatal(exc: BaseException) -> bool:
     """A DuckDB fatal (or internal) error: the database is invalidated in this process, and
     every further statement on it, ROLLBACK included, fails."""
     return isinstance(exc, (duckdb.FatalException, duckdb.InternalException)) or (
-        "database has been invalidated" in str(exc))
+        "database has been invalidated" in str(exc)
+    )
 
 
 def _keep_ingested_at_of_unchanged_rows(new: pl.DataFrame, old: pl.DataFrame) -> pl.DataFrame:
@@ -406,7 +453,7 @@ def _keep_ingested_at_of_unchanged_rows(new: pl.DataFrame, old: pl.DataFrame) ->
     )
 
 
-_RECORDED: "weakref.WeakSet[dg.AssetExecutionContext]" = weakref.WeakSet()
+_RECORDED: weakref.WeakSet[dg.AssetExecutionContext] = weakref.WeakSet()
 
 
 def record_write(path: str) -> None:

@@ -33,8 +33,14 @@ sys.path.insert(0, str(REPO))  # the pipeline's loader checks what is written
 with warnings.catch_warnings():  # the assets package's Dagster beta notices are not ours
     warnings.simplefilter("ignore")
     from assets.ingest.labels import (
-        COLUMNS, EXCHANGE_COLUMNS, ISSUER_COLUMNS, TRON, LabelError, load_labels,
-        tron_address_ok)
+        COLUMNS,
+        EXCHANGE_COLUMNS,
+        ISSUER_COLUMNS,
+        TRON,
+        LabelError,
+        load_labels,
+        tron_address_ok,
+    )
 
 SEEDS = REPO / "sql" / "seeds"
 ETHERSCAN = "etherscan_labels_cex_ethereum.csv"
@@ -54,15 +60,66 @@ ETHEREUM_FILE_COMMIT = "1eb4e81d4dd0fa8e2c27a428fe8120b37c985689"
 
 # DefiLlama's names of the EVM chains in the sources: 20-byte accounts, so one key is the same
 # address on each. Every other chain but tron (bitcoin, solana, ripple, ...) is dropped.
-EVM_CHAINS = frozenset({
-    "ailayer", "apechain", "arbitrum", "arbitrum_nova", "avax", "base", "bcypher", "berachain",
-    "blast", "bob", "bsc", "bsquared", "btr", "celo", "chz", "core", "cronos", "energi", "era",
-    "ethereum", "ethereumclassic", "ethpow", "evmos", "fantom", "flare", "ftn", "fusion",
-    "hyperliquid", "kava", "kcc", "klaytn", "linea", "manta", "mantle", "merlin", "metis",
-    "mode", "moonbeam", "okexchain", "op_bnb", "optimism", "plasma", "plume", "plume_mainnet",
-    "polygon", "polygon_zkevm", "scroll", "sei", "sonic", "taiko", "vechain", "xdai", "xdc",
-    "xlayer", "zeta", "zircuit",
-})
+EVM_CHAINS = frozenset(
+    {
+        "ailayer",
+        "apechain",
+        "arbitrum",
+        "arbitrum_nova",
+        "avax",
+        "base",
+        "bcypher",
+        "berachain",
+        "blast",
+        "bob",
+        "bsc",
+        "bsquared",
+        "btr",
+        "celo",
+        "chz",
+        "core",
+        "cronos",
+        "energi",
+        "era",
+        "ethereum",
+        "ethereumclassic",
+        "ethpow",
+        "evmos",
+        "fantom",
+        "flare",
+        "ftn",
+        "fusion",
+        "hyperliquid",
+        "kava",
+        "kcc",
+        "klaytn",
+        "linea",
+        "manta",
+        "mantle",
+        "merlin",
+        "metis",
+        "mode",
+        "moonbeam",
+        "okexchain",
+        "op_bnb",
+        "optimism",
+        "plasma",
+        "plume",
+        "plume_mainnet",
+        "polygon",
+        "polygon_zkevm",
+        "scroll",
+        "sei",
+        "sonic",
+        "taiko",
+        "vechain",
+        "xdai",
+        "xdc",
+        "xlayer",
+        "zeta",
+        "zircuit",
+    }
+)
 _HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 # Raw identifier (after slugify) -> one slug per exchange. The canonical slug is the exchange's
@@ -87,12 +144,30 @@ ALIASES = {
 NAME_TAG_EXCHANGE = {"Binance US": "binance-us", "FTX US": "ftx-us"}
 # Display names of exchanges that are not on DefiLlama's CEX transparency list.
 NAMES = {
-    "binance-us": "Binance.US", "bitkan": "BitKan", "bitlo": "Bitlo", "bitvavo": "Bitvavo",
-    "bydfi": "BYDFi", "byte-exchange": "Byte Exchange", "cex-io": "CEX.IO",
-    "coinstore": "Coinstore", "fire": "Fire", "ftx": "FTX", "ftx-us": "FTX US",
-    "gate-us": "Gate.US", "grovex": "GroveX", "kraken": "Kraken", "levex": "Levex",
-    "liquid": "Liquid", "luno": "Luno", "niza": "Niza", "osl": "OSL", "remitano": "Remitano",
-    "sclite": "SCLite", "valr": "VALR", "webot": "WEBOT", "weex": "WEEX",
+    "binance-us": "Binance.US",
+    "bitkan": "BitKan",
+    "bitlo": "Bitlo",
+    "bitvavo": "Bitvavo",
+    "bydfi": "BYDFi",
+    "byte-exchange": "Byte Exchange",
+    "cex-io": "CEX.IO",
+    "coinstore": "Coinstore",
+    "fire": "Fire",
+    "ftx": "FTX",
+    "ftx-us": "FTX US",
+    "gate-us": "Gate.US",
+    "grovex": "GroveX",
+    "kraken": "Kraken",
+    "levex": "Levex",
+    "liquid": "Liquid",
+    "luno": "Luno",
+    "niza": "Niza",
+    "osl": "OSL",
+    "remitano": "Remitano",
+    "sclite": "SCLite",
+    "valr": "VALR",
+    "webot": "WEBOT",
+    "weex": "WEEX",
 }
 
 # Stablecoin issuer wallets among the sources: to issuer_wallets.csv, never labelled.
@@ -105,8 +180,11 @@ ISSUER_SLUGS = {"openeden-usdo": ("openeden", "OpenEden: USDO reserves")}
 # first match wins.
 DROP_NAME_TAGS = [
     (r"^(Tether|Tether Gold|Euro Tether)\b|^EURT:", "Tether token contract, filed under bitfinex"),
-    (r"Tokens?$|Stablecoin|Contract|Token Swap|Router|Blacklister|^Binance USD$"
-     r"|3X (Long|Short)|3 Month Unlock", "contract (token, router, unlock), not a wallet"),
+    (
+        r"Tokens?$|Stablecoin|Contract|Token Swap|Router|Blacklister|^Binance USD$"
+        r"|3X (Long|Short)|3 Month Unlock",
+        "contract (token, router, unlock), not a wallet",
+    ),
     (r"Deployer", "contract deployer key, not a custody wallet"),
     (r"Pool\b", "mining pool, not the exchange"),
     (r"Charity|Industry Recovery", "foundation fund, not customer custody"),
@@ -130,42 +208,64 @@ NOT_EXCHANGES = {
     "olympus": "DAO treasury (OlympusDAO)",
     "re-protocol": "on-chain reinsurance protocol",
     "tangible": "real-world-asset protocol",
-    **dict.fromkeys(["dexodus", "edgex", "lighter-v2", "satori", "velar-perps"],
-                    "DeFi perpetuals exchange (users' funds in its contracts)"),
+    **dict.fromkeys(
+        ["dexodus", "edgex", "lighter-v2", "satori", "velar-perps"],
+        "DeFi perpetuals exchange (users' funds in its contracts)",
+    ),
     **dict.fromkeys(["ekubo", "ekubo-evm", "raindex", "renegade-fi", "zkex"], "DeFi exchange"),
-    **dict.fromkeys(["ajira-pay-finance-v2", "anvil", "aof-stake-mining", "astaria-v2",
-                     "cables", "domfi", "nodo", "oneguyfinance", "revert-compoundor",
-                     "revert-lend", "revert-v3-staker", "sablier-legacy", "tea-fi",
-                     "univoucher"], "DeFi protocol"),
-    **dict.fromkeys(["chainport", "glitter-finance", "lisk-l2", "near-intents", "teleswap",
-                     "xlink", "zklink"], "bridge or cross-chain protocol"),
+    **dict.fromkeys(
+        [
+            "ajira-pay-finance-v2",
+            "anvil",
+            "aof-stake-mining",
+            "astaria-v2",
+            "cables",
+            "domfi",
+            "nodo",
+            "oneguyfinance",
+            "revert-compoundor",
+            "revert-lend",
+            "revert-v3-staker",
+            "sablier-legacy",
+            "tea-fi",
+            "univoucher",
+        ],
+        "DeFi protocol",
+    ),
+    **dict.fromkeys(
+        ["chainport", "glitter-finance", "lisk-l2", "near-intents", "teleswap", "xlink", "zklink"],
+        "bridge or cross-chain protocol",
+    ),
 }
 
 # main_business (today's rule, README): venues whose main business is derivatives although
 # CoinGecko also lists a spot market for them, or the CEX list gives no ids. slug -> why.
-_PERP_VENUE = ("Presents itself as a perpetual-futures exchange; no CoinGecko ids on the CEX "
-               "list (judgement, check on refresh).")
+_PERP_VENUE = (
+    "Presents itself as a perpetual-futures exchange; no CoinGecko ids on the CEX "
+    "list (judgement, check on refresh)."
+)
 DERIVATIVES_FIRST = {
     "bitmex": "Launched 2014 as a derivatives exchange; CoinGecko's ids say so too: "
-              "derivatives `bitmex`, spot `bitmex_spot` (added 2022).",
+    "derivatives `bitmex`, spot `bitmex_spot` (added 2022).",
     "bybit": "Launched 2018 as a derivatives exchange; CoinGecko's ids say so too: "
-             "derivatives `bybit`, spot `bybit_spot`.",
+    "derivatives `bybit`, spot `bybit_spot`.",
     "ftx": "Launched 2019 as a derivatives exchange (futures, leveraged tokens, options); "
-           "collapsed in November 2022.",
+    "collapsed in November 2022.",
     "bitget": "Launched 2018 as a perpetual-futures and copy-trading venue; futures volume is "
-              "a multiple of spot.",
+    "a multiple of spot.",
     "phemex": "Launched 2019 as a contracts exchange; spot was added in 2020.",
-    **dict.fromkeys(["blofin", "bitunix", "bydfi", "flipster", "orangex", "toobit", "weex",
-                     "zoomex"], _PERP_VENUE),
+    **dict.fromkeys(
+        ["blofin", "bitunix", "bydfi", "flipster", "orangex", "toobit", "weex", "zoomex"],
+        _PERP_VENUE,
+    ),
 }
 # Why a venue CoinGecko lists with both markets, or without any, is spot-first.
 SPOT_FIRST = {
     "binance": "Both CoinGecko ids; spot-first: launched 2017 as a spot exchange, futures from "
-               "2019, the reference spot venue of the reports.",
-    "okx": "Both CoinGecko ids; spot-first: grew out of OKCoin's spot book (same rule as "
-           "Binance).",
+    "2019, the reference spot venue of the reports.",
+    "okx": "Both CoinGecko ids; spot-first: grew out of OKCoin's spot book (same rule as Binance).",
     "bitfinex": "Both CoinGecko ids; a spot and margin exchange since 2012, derivatives added "
-                "in 2019.",
+    "in 2019.",
     "htx": "Both CoinGecko ids (Huobi); spot-first, its futures arm `huobi_dm` added in 2018.",
     "kucoin": "Both CoinGecko ids (futures `kumex`, added 2019); spot-first.",
     "gate": "Both CoinGecko ids; a spot exchange since 2013.",
@@ -178,31 +278,60 @@ SPOT_FIRST = {
 # offers_derivatives where the CEX list's CoinGecko derivatives id is not the whole story:
 # slug -> (offers, why).
 OFFERS_DERIVATIVES = {
-    "binance": (True, "CoinGecko derivatives id `binance_futures`; futures accounts are funded "
-                      "by transfer inside the same exchange wallets."),
-    "okx": (True, "CoinGecko derivatives id `okex_swap`; swaps and futures trade from the same "
-                  "unified account and wallets."),
-    "bybit": (True, "CoinGecko derivatives id `bybit` (its spot id is `bybit_spot`): the "
-                    "derivatives book is its core."),
-    "coinbase": (False, "Spot-only venue as the reports treat it: Coinbase International "
-                        "Exchange (Bermuda) and Coinbase Derivatives (US) are separate entities "
-                        "with separate custody, not these wallets."),
-    "kraken": (False, "Spot venue as the reports treat it: Kraken Futures is Crypto Facilities "
-                      "Ltd (UK), a separate entity with separate custody, not these wallets."),
+    "binance": (
+        True,
+        "CoinGecko derivatives id `binance_futures`; futures accounts are funded "
+        "by transfer inside the same exchange wallets.",
+    ),
+    "okx": (
+        True,
+        "CoinGecko derivatives id `okex_swap`; swaps and futures trade from the same "
+        "unified account and wallets.",
+    ),
+    "bybit": (
+        True,
+        "CoinGecko derivatives id `bybit` (its spot id is `bybit_spot`): the "
+        "derivatives book is its core.",
+    ),
+    "coinbase": (
+        False,
+        "Spot-only venue as the reports treat it: Coinbase International "
+        "Exchange (Bermuda) and Coinbase Derivatives (US) are separate entities "
+        "with separate custody, not these wallets.",
+    ),
+    "kraken": (
+        False,
+        "Spot venue as the reports treat it: Kraken Futures is Crypto Facilities "
+        "Ltd (UK), a separate entity with separate custody, not these wallets.",
+    ),
     "binance-us": (False, "US spot exchange; Binance's futures are not offered there."),
-    "ftx-us": (False, "US spot exchange; FTX US Derivatives (ex LedgerX) was a separate "
-                      "entity."),
+    "ftx-us": (False, "US spot exchange; FTX US Derivatives (ex LedgerX) was a separate entity."),
     "ftx": (True, "Futures, options and leveraged tokens were its main products."),
-    "bingx": (True, "No derivatives id on the CEX list, but BingX documents USDT-margined "
-                    "perpetual futures (support.bingx.com)."),
-    "woo-x": (True, "No derivatives id on the CEX list, but WOO X documents perpetual futures "
-                    "with funding payments (support.woo.org)."),
-    "poloniex": (True, "No derivatives id on the CEX list, but Poloniex Futures (perpetuals) "
-                       "launched in July 2020 (support.poloniex.com)."),
-    "coinw": (True, "No derivatives id on the CEX list, but CoinW documents USDT-margined "
-                    "perpetual futures (coinw.zendesk.com)."),
-    "lbank": (True, "No derivatives id on the CEX list, but LBank documents perpetual futures "
-                    "up to 125x (lbank.com support)."),
+    "bingx": (
+        True,
+        "No derivatives id on the CEX list, but BingX documents USDT-margined "
+        "perpetual futures (support.bingx.com).",
+    ),
+    "woo-x": (
+        True,
+        "No derivatives id on the CEX list, but WOO X documents perpetual futures "
+        "with funding payments (support.woo.org).",
+    ),
+    "poloniex": (
+        True,
+        "No derivatives id on the CEX list, but Poloniex Futures (perpetuals) "
+        "launched in July 2020 (support.poloniex.com).",
+    ),
+    "coinw": (
+        True,
+        "No derivatives id on the CEX list, but CoinW documents USDT-margined "
+        "perpetual futures (coinw.zendesk.com).",
+    ),
+    "lbank": (
+        True,
+        "No derivatives id on the CEX list, but LBank documents perpetual futures "
+        "up to 125x (lbank.com support).",
+    ),
 }
 
 NUMBERED = re.compile(r"^(.*?)\s+\d+$")
@@ -254,8 +383,7 @@ def seed_address(chain: str, address: str) -> tuple[str, str]:
     """(the address as the seed writes it, "") or ("", why the row is dropped), on tron or
     an EVM chain."""
     if chain == TRON:
-        return (address, "") if tron_address_ok(address) else ("", "Tron address fails "
-                                                                    "base58check")
+        return (address, "") if tron_address_ok(address) else ("", "Tron address fails base58check")
     if not _HEX_ADDRESS.fullmatch(address):
         return "", f"not a 0x 20-byte address on EVM chain {chain}"
     # All-lowercase or all-uppercase hex carries no checksum; mixed case must be EIP-55.
@@ -279,48 +407,76 @@ def cex_list(shared: Path) -> dict[str, dict[str, str]]:
     return listed
 
 
-def etherscan_claims(shared: Path, dropped: collections.Counter,
-                     issuers: dict[tuple[str, str], dict[str, str]]) -> list[Claim]:
+def etherscan_claims(
+    shared: Path, dropped: collections.Counter, issuers: dict[tuple[str, str], dict[str, str]]
+) -> list[Claim]:
     claims = []
     for r in read(shared / ETHERSCAN):
         label, tag = r["etherscan_label"], r["name_tag"]
         address = Web3.to_checksum_address(r["address"])
         if tag in ISSUER_TAGS:
             issuers[("ethereum", address.lower())] = {
-                "chain": "ethereum", "address": address, "issuer": ISSUER_TAGS[tag],
-                "name": tag, "source": ETHERSCAN_SOURCE}
+                "chain": "ethereum",
+                "address": address,
+                "issuer": ISSUER_TAGS[tag],
+                "name": tag,
+                "source": ETHERSCAN_SOURCE,
+            }
             dropped[f"{ETHERSCAN_SOURCE}: stablecoin issuer wallet (issuer_wallets.csv)"] += 1
             continue
         exchange = NAME_TAG_EXCHANGE.get(tag) or slugify(
-            entity_of(tag) if label == "fiat-gateway" else label)
-        reason = next((why for pattern, why in DROP_NAME_TAGS if re.search(pattern, tag)),
-                      NOT_EXCHANGES.get(exchange))
+            entity_of(tag) if label == "fiat-gateway" else label
+        )
+        reason = next(
+            (why for pattern, why in DROP_NAME_TAGS if re.search(pattern, tag)),
+            NOT_EXCHANGES.get(exchange),
+        )
         if reason:
             dropped[f"{ETHERSCAN_SOURCE}: {reason}"] += 1
             continue
-        claims.append(Claim("ethereum", address, exchange, etherscan_role(tag, label),
-                            ETHERSCAN_SOURCE, ETHERSCAN_DATE, f"etherscan {label} {tag!r}"))
+        claims.append(
+            Claim(
+                "ethereum",
+                address,
+                exchange,
+                etherscan_role(tag, label),
+                ETHERSCAN_SOURCE,
+                ETHERSCAN_DATE,
+                f"etherscan {label} {tag!r}",
+            )
+        )
     return claims
 
 
 def defillama_rows(shared: Path) -> Iterator[tuple[str, str, str, str, str]]:
     """(adapter slug, chain, address, source file, commit) of both DefiLlama owner files."""
     for r in read(shared / DEFILLAMA_ETHEREUM):
-        yield (r["defillama_cex_slug"], "ethereum", r["address"], r["source_file"],
-               ETHEREUM_FILE_COMMIT)
+        yield (
+            r["defillama_cex_slug"],
+            "ethereum",
+            r["address"],
+            r["source_file"],
+            ETHEREUM_FILE_COMMIT,
+        )
     for r in read(shared / DEFILLAMA_ALL_CHAINS):
         yield r["defillama_slug"], r["chain"], r["address"], r["source_file"], r["commit"]
 
 
-def defillama_claims(shared: Path, known: set[str], dropped: collections.Counter,
-                     non_evm: collections.Counter,
-                     issuers: dict[tuple[str, str], dict[str, str]]) -> list[Claim]:
+def defillama_claims(
+    shared: Path,
+    known: set[str],
+    dropped: collections.Counter,
+    non_evm: collections.Counter,
+    issuers: dict[tuple[str, str], dict[str, str]],
+) -> list[Claim]:
     claims = []
     for slug, chain, raw, source_file, commit in defillama_rows(shared):
         exchange = slugify(slug)
         if exchange not in NOT_EXCHANGES and exchange not in known:
-            sys.exit(f"DefiLlama adapter {slug!r} ({exchange}): decide whether it is an "
-                     "exchange (NAMES) or not (NOT_EXCHANGES)")
+            sys.exit(
+                f"DefiLlama adapter {slug!r} ({exchange}): decide whether it is an "
+                "exchange (NAMES) or not (NOT_EXCHANGES)"
+            )
         if exchange in NOT_EXCHANGES and exchange not in ISSUER_SLUGS:
             dropped[f"{DEFILLAMA_SOURCE}: not an exchange: {NOT_EXCHANGES[exchange]}"] += 1
             continue
@@ -332,13 +488,26 @@ def defillama_claims(shared: Path, known: set[str], dropped: collections.Counter
             dropped[f"{DEFILLAMA_SOURCE}: {problem}"] += 1
         elif exchange in ISSUER_SLUGS:
             issuer, name = ISSUER_SLUGS[exchange]
-            issuers[(chain, address.lower())] = {"chain": chain, "address": address,
-                                                 "issuer": issuer, "name": name,
-                                                 "source": DEFILLAMA_SOURCE}
+            issuers[(chain, address.lower())] = {
+                "chain": chain,
+                "address": address,
+                "issuer": issuer,
+                "name": name,
+                "source": DEFILLAMA_SOURCE,
+            }
             dropped[f"{DEFILLAMA_SOURCE}: not an exchange: {NOT_EXCHANGES[exchange]}"] += 1
         else:
-            claims.append(Claim(chain, address, exchange, "reserve", DEFILLAMA_SOURCE,
-                                COMMIT_DATES[commit], f"{source_file}@{commit[:8]}"))
+            claims.append(
+                Claim(
+                    chain,
+                    address,
+                    exchange,
+                    "reserve",
+                    DEFILLAMA_SOURCE,
+                    COMMIT_DATES[commit],
+                    f"{source_file}@{commit[:8]}",
+                )
+            )
     return claims
 
 
@@ -359,8 +528,10 @@ def resolve(claims: list[Claim]) -> tuple[str | None, str]:
     owners = sorted({c.exchange for c in claims if c.source == DEFILLAMA_SOURCE})
     if len(owners) == 1:
         others = sorted({c.exchange for c in claims} - set(owners))
-        return owners[0], (f"rule 1: only {owners[0]}'s own proof-of-reserves list has it, "
-                           f"{', '.join(others)} only a third-party tag")
+        return owners[0], (
+            f"rule 1: only {owners[0]}'s own proof-of-reserves list has it, "
+            f"{', '.join(others)} only a third-party tag"
+        )
     if owners:
         return None, f"rule 2: on the proof-of-reserves lists of {', '.join(owners)}"
     return None, "rule 2: third-party tags name different exchanges"
@@ -378,15 +549,25 @@ def merge(claims: list[Claim], dropped: collections.Counter) -> list[dict[str, s
         first = min(group, key=lambda c: (c.source != ETHERSCAN_SOURCE, c.date))
         for c in group:
             if c is not first:
-                again = ("listed again (other label, adapter or snapshot)"
-                         if c.source == first.source else f"already in {first.source}")
+                again = (
+                    "listed again (other label, adapter or snapshot)"
+                    if c.source == first.source
+                    else f"already in {first.source}"
+                )
                 dropped[f"{c.source}: merged, {again}"] += 1
         role = first.role
         if role == "unknown" and any(c.source == DEFILLAMA_SOURCE for c in group):
             role = "reserve"
-        rows.append({"chain": first.chain, "address": first.address,
-                     "exchange": first.exchange, "wallet_role": role, "source": first.source,
-                     "date_added": first.date})
+        rows.append(
+            {
+                "chain": first.chain,
+                "address": first.address,
+                "exchange": first.exchange,
+                "wallet_role": role,
+                "source": first.source,
+                "date_added": first.date,
+            }
+        )
     return sorted(rows, key=lambda r: (r["exchange"], r["chain"], r["address"].lower()))
 
 
@@ -395,8 +576,9 @@ def build_labels(shared: Path, known: set[str]):
     dropped: collections.Counter = collections.Counter()
     non_evm: collections.Counter = collections.Counter()
     issuers: dict[tuple[str, str], dict[str, str]] = {}
-    claims = (etherscan_claims(shared, dropped, issuers)
-              + defillama_claims(shared, known, dropped, non_evm, issuers))
+    claims = etherscan_claims(shared, dropped, issuers) + defillama_claims(
+        shared, known, dropped, non_evm, issuers
+    )
     by_account: dict[tuple[str, str], list[Claim]] = collections.defaultdict(list)
     for c in claims:
         by_account[account(c)].append(c)
@@ -409,8 +591,9 @@ def build_labels(shared: Path, known: set[str]):
             dropped[f"conflict, {why.split(':')[0]}: claims left out"] += len(lost)
             group = [c for c in group if c.exchange == winner]
         kept.extend(group)
-    issuer_rows = sorted(issuers.values(),
-                         key=lambda r: (r["issuer"], r["chain"], r["address"].lower()))
+    issuer_rows = sorted(
+        issuers.values(), key=lambda r: (r["issuer"], r["chain"], r["address"].lower())
+    )
     return merge(kept, dropped), issuer_rows, dropped, non_evm, conflicts
 
 
@@ -418,7 +601,8 @@ def main_business(slug: str, spot_id: str, deriv_id: str, listed: bool) -> tuple
     """Today's rule (README): CoinGecko ids, then the derivatives-first judgement."""
     if (deriv_id and not spot_id) or slug in DERIVATIVES_FIRST:
         return "derivatives", DERIVATIVES_FIRST.get(slug) or (
-            f"CoinGecko lists only a derivatives market (`{deriv_id}`).")
+            f"CoinGecko lists only a derivatives market (`{deriv_id}`)."
+        )
     if slug in SPOT_FIRST:
         return "spot", SPOT_FIRST[slug]
     if deriv_id:
@@ -450,10 +634,18 @@ def exchange_rows(exchanges: set[str], listed: dict[str, dict[str, str]]) -> lis
         spot_id, deriv_id = (entry["cgId"], entry["cgDeriv"]) if entry else ("", "")
         main, main_why = main_business(slug, spot_id, deriv_id, entry is not None)
         offers, offers_why = offers_derivatives(slug, deriv_id, main, entry is not None)
-        rows.append({"exchange": slug, "name": entry["name"] if entry else NAMES[slug],
-                     "offers_derivatives": str(offers).lower(), "main_business": main,
-                     "coingecko_spot_id": spot_id, "coingecko_derivatives_id": deriv_id,
-                     "offers_derivatives_reason": offers_why, "main_business_reason": main_why})
+        rows.append(
+            {
+                "exchange": slug,
+                "name": entry["name"] if entry else NAMES[slug],
+                "offers_derivatives": str(offers).lower(),
+                "main_business": main,
+                "coingecko_spot_id": spot_id,
+                "coingecko_derivatives_id": deriv_id,
+                "offers_derivatives_reason": offers_why,
+                "main_business_reason": main_why,
+            }
+        )
     return rows
 
 
@@ -465,8 +657,10 @@ def write(path: Path, columns: tuple[str, ...], rows: list[dict]) -> None:
 
 
 def counts(items) -> str:
-    return ", ".join(f"{k} {n}" for k, n in sorted(collections.Counter(items).items(),
-                                                  key=lambda kv: (-kv[1], kv[0])))
+    return ", ".join(
+        f"{k} {n}"
+        for k, n in sorted(collections.Counter(items).items(), key=lambda kv: (-kv[1], kv[0]))
+    )
 
 
 def report_table(labels: list[dict], exchanges: list[dict]) -> str:
@@ -474,13 +668,18 @@ def report_table(labels: list[dict], exchanges: list[dict]) -> str:
     chains = collections.defaultdict(collections.Counter)
     for r in labels:
         chains[r["exchange"]][r["chain"] if r["chain"] in ("ethereum", TRON) else "other"] += 1
-    lines = ["| exchange | offers_derivatives | main_business | ethereum / tron / other EVM "
-             "| offers_derivatives_reason | main_business_reason |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| exchange | offers_derivatives | main_business | ethereum / tron / other EVM "
+        "| offers_derivatives_reason | main_business_reason |",
+        "|---|---|---|---|---|---|",
+    ]
     for e in exchanges:
         n = chains[e["exchange"]]
-        lines.append(f"| `{e['exchange']}` | {e['offers_derivatives']} | {e['main_business']} "
-                     f"| {n['ethereum']} / {n[TRON]} / {n['other']} "
-                     f"| {e['offers_derivatives_reason']} | {e['main_business_reason']} |")
+        lines.append(
+            f"| `{e['exchange']}` | {e['offers_derivatives']} | {e['main_business']} "
+            f"| {n['ethereum']} / {n[TRON]} / {n['other']} "
+            f"| {e['offers_derivatives_reason']} | {e['main_business_reason']} |"
+        )
     return "\n".join(lines)
 
 
@@ -493,40 +692,55 @@ def main() -> None:
     known = set(listed) | set(NAMES)
     labels, issuers, dropped, non_evm, conflicts = build_labels(args.shared, known)
     exchanges = exchange_rows({r["exchange"] for r in labels}, listed)
-    paths = [args.out / name for name in
-             ("exchange_labels.csv", "exchanges.csv", "issuer_wallets.csv")]
-    for path, columns, rows in zip(paths, (COLUMNS, EXCHANGE_COLUMNS, ISSUER_COLUMNS),
-                                   (labels, exchanges, issuers), strict=True):
+    paths = [
+        args.out / name for name in ("exchange_labels.csv", "exchanges.csv", "issuer_wallets.csv")
+    ]
+    for path, columns, rows in zip(
+        paths,
+        (COLUMNS, EXCHANGE_COLUMNS, ISSUER_COLUMNS),
+        (labels, exchanges, issuers),
+        strict=True,
+    ):
         write(path, columns, rows)
     try:
         version = load_labels(*paths).version
     except LabelError as err:
         sys.exit(f"the files written do not load:\n{err}")
 
-    inputs = {name: len(read(args.shared / name))
-              for name in (ETHERSCAN, DEFILLAMA_ETHEREUM, DEFILLAMA_ALL_CHAINS)}
+    inputs = {
+        name: len(read(args.shared / name))
+        for name in (ETHERSCAN, DEFILLAMA_ETHEREUM, DEFILLAMA_ALL_CHAINS)
+    }
     print("read:", ", ".join(f"{name} {n}" for name, n in inputs.items()))
-    print(f"wrote {len(labels)} label rows, {len(exchanges)} exchanges, {len(issuers)} issuer "
-          f"wallets to {args.out}; label version {version}")
+    print(
+        f"wrote {len(labels)} label rows, {len(exchanges)} exchanges, {len(issuers)} issuer "
+        f"wallets to {args.out}; label version {version}"
+    )
     print("rows per chain:", counts(r["chain"] for r in labels))
     print("rows per source:", counts(r["source"] for r in labels))
     print("rows per role:", counts(r["wallet_role"] for r in labels))
     for taxonomy in ("offers_derivatives", "main_business"):
         by_kind = {e["exchange"]: e[taxonomy] for e in exchanges}
-        print(f"{taxonomy}: exchanges {counts(by_kind.values())}; "
-              f"rows {counts(by_kind[r['exchange']] for r in labels)}")
+        print(
+            f"{taxonomy}: exchanges {counts(by_kind.values())}; "
+            f"rows {counts(by_kind[r['exchange']] for r in labels)}"
+        )
     for reason, n in sorted(dropped.items()):
         print(f"dropped {n:5d}  {reason}")
-    print(f"dropped {sum(non_evm.values()):5d}  {DEFILLAMA_SOURCE}: non-EVM chain:",
-          counts(non_evm.elements()))
+    print(
+        f"dropped {sum(non_evm.values()):5d}  {DEFILLAMA_SOURCE}: non-EVM chain:",
+        counts(non_evm.elements()),
+    )
     print(f"{len(conflicts)} conflicts (address attributed to different exchanges):")
     for group, winner, why in conflicts:
         claimed = collections.defaultdict(lambda: (set(), set()))  # exchange -> chains, origins
         for c in group:
             claimed[c.exchange][0].add(c.chain)
             claimed[c.exchange][1].add(c.origin)
-        candidates = "; ".join(f"{e} on {', '.join(sorted(chains))} ({', '.join(sorted(o))})"
-                               for e, (chains, o) in sorted(claimed.items()))
+        candidates = "; ".join(
+            f"{e} on {', '.join(sorted(chains))} ({', '.join(sorted(o))})"
+            for e, (chains, o) in sorted(claimed.items())
+        )
         print(f"  {group[0].address}: {candidates} -> {winner or 'nobody (left out)'}: {why}")
     print(report_table(labels, exchanges))
 

@@ -20,8 +20,8 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.tsa.stattools import coint
 
 from assets.analytics import decoupling as dc
-from bench import calibration
 from assets.analytics.windows import MIN_OBS, Window
+from bench import calibration
 
 START = dt.date(2021, 1, 1)
 PAIR = [("USDT", "BTC")]
@@ -34,13 +34,18 @@ def days(n: int, start: dt.date = START) -> list[dt.date]:
 
 def pair_panel(log_supply: np.ndarray, log_price: np.ndarray) -> pl.DataFrame:
     """A one-pair panel (USDT supply, BTC market cap) from log levels, starting on START."""
-    return pl.DataFrame({"date": days(log_supply.size),
-                         "usdt_supply": 8e10 * np.exp(log_supply),
-                         "btc_mcap": 6e11 * np.exp(log_price)})
+    return pl.DataFrame(
+        {
+            "date": days(log_supply.size),
+            "usdt_supply": 8e10 * np.exp(log_supply),
+            "btc_mcap": 6e11 * np.exp(log_price),
+        }
+    )
 
 
-def full_panel(rng: np.random.Generator, log_usdt: np.ndarray, log_btc: np.ndarray,
-               start: dt.date = START) -> pl.DataFrame:
+def full_panel(
+    rng: np.random.Generator, log_usdt: np.ndarray, log_btc: np.ndarray, start: dt.date = START
+) -> pl.DataFrame:
     """Every panel column; USDC and ETH are independent random walks, total/crypto sums."""
     n = log_usdt.size
     usdt, btc = 8e10 * np.exp(log_usdt), 6e11 * np.exp(log_btc)
@@ -48,13 +53,22 @@ def full_panel(rng: np.random.Generator, log_usdt: np.ndarray, log_btc: np.ndarr
     eth = 2e11 * np.exp(np.cumsum(rng.normal(0, 0.04, n)))
     spot = 0.1 * (usdt + usdc)
     derivatives = 0.05 * (usdt + usdc)
-    return pl.DataFrame({
-        "date": days(n, start), "usdt_supply": usdt, "usdc_supply": usdc,
-        "total_supply": usdt + usdc, "btc_mcap": btc, "eth_mcap": eth, "crypto_mcap": btc + eth,
-        "spot_reserve": spot, "derivatives_reserve": derivatives,
-        "derivatives_share": derivatives / (spot + derivatives), "ssr": btc / (usdt + usdc),
-        "fear_greed": pl.Series([None] * n, dtype=pl.Float64),
-    })
+    return pl.DataFrame(
+        {
+            "date": days(n, start),
+            "usdt_supply": usdt,
+            "usdc_supply": usdc,
+            "total_supply": usdt + usdc,
+            "btc_mcap": btc,
+            "eth_mcap": eth,
+            "crypto_mcap": btc + eth,
+            "spot_reserve": spot,
+            "derivatives_reserve": derivatives,
+            "derivatives_share": derivatives / (spot + derivatives),
+            "ssr": btc / (usdt + usdc),
+            "fear_greed": pl.Series([None] * n, dtype=pl.Float64),
+        }
+    )
 
 
 def full_window(panel: pl.DataFrame) -> Window:
@@ -88,22 +102,26 @@ def test_granger_wald_test_equals_statsmodels_hc3_wald_test():
         design = sm.add_constant(np.hstack([own, other]))
         restriction = np.zeros((lag, design.shape[1]))
         restriction[np.arange(lag), 1 + lag + np.arange(lag)] = 1
-        reference = sm.OLS(target, design).fit(cov_type="HC3").wald_test(
-            restriction, use_f=True, scalar=True)
+        reference = (
+            sm.OLS(target, design)
+            .fit(cov_type="HC3")
+            .wald_test(restriction, use_f=True, scalar=True)
+        )
         f_stat, p_value, equivalence_p, n = dc.granger_wald_test(cause, effect, lag)
         assert f_stat == pytest.approx(reference.fvalue, rel=1e-9)
         assert p_value == pytest.approx(reference.pvalue, rel=1e-9, abs=1e-300)
         assert (n - 2 * lag - 1, lag) == (reference.df_denom, reference.df_num)
         # At the margin the Wald statistic is noncentral chi-square(lag, n * 0.02).
         assert equivalence_p == pytest.approx(
-            stats.ncx2.cdf(f_stat * lag, lag, n * dc.F2_MARGIN), rel=1e-12)
+            stats.ncx2.cdf(f_stat * lag, lag, n * dc.F2_MARGIN), rel=1e-12
+        )
 
 
 def test_granger_wald_test_drops_only_rows_touching_a_gap():
     rng = np.random.default_rng(4)
     cause, effect = rng.normal(size=300), rng.normal(size=300)
     effect[150] = np.nan  # lost as target and as lags 1..4 of the next four rows
-    cause[200] = np.nan   # lost as lags 1..4 of the next four rows
+    cause[200] = np.nan  # lost as lags 1..4 of the next four rows
     assert dc.granger_wald_test(cause, effect, 4)[3] == (300 - 4) - 5 - 4
 
 
@@ -111,8 +129,11 @@ def test_granger_wald_test_drops_only_rows_touching_a_gap():
 def test_an_untestable_regression_gives_null_not_an_error(case):
     rng = np.random.default_rng(6)
     x = rng.normal(size=200)
-    cause, effect = {"constant cause": (np.zeros(200), x), "constant effect": (x, np.ones(200)),
-                     "cause equals effect": (x, x.copy())}[case]
+    cause, effect = {
+        "constant cause": (np.zeros(200), x),
+        "constant effect": (x, np.ones(200)),
+        "cause equals effect": (x, x.copy()),
+    }[case]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert dc.granger_wald_test(cause, effect, 2) == (None, None, None, 198)
@@ -148,14 +169,19 @@ def test_planted_lead_is_found_at_its_lag_in_the_right_direction(k):
     assert min(1.0, BONFERRONI_LAGS * supply_to_price["p_value"][0]) < 0.05
     assert min(1.0, BONFERRONI_LAGS * price_to_supply["p_value"][0]) >= 0.05
 
-    summary = dc.decoupling_summary(dc._window_correlation_for(panel, full, PAIR), granger,
-                                    dc._cointegration_for(panel, full, PAIR))
+    summary = dc.decoupling_summary(
+        dc._window_correlation_for(panel, full, PAIR),
+        granger,
+        dc._cointegration_for(panel, full, PAIR),
+    )
     row = one_row(summary, period="full", supply_series="USDT", price_series="BTC")
     assert row["verdict"] == "coupled"
     assert row["supply_to_price_lag"] == k
     assert row["q_bh"] == row["p_adj_family"] < 0.05  # one row: BH changes nothing
-    assert (f"Daily USDT supply log growth helped forecast daily BTC market-cap returns {k} "
-            f"day{'' if k == 1 else 's'} ahead") in row["explanation"]
+    assert (
+        f"Daily USDT supply log growth helped forecast daily BTC market-cap returns {k} "
+        f"day{'' if k == 1 else 's'} ahead"
+    ) in row["explanation"]
 
 
 def random_walk_verdicts(n: int, seeds: range) -> list[str]:
@@ -165,13 +191,15 @@ def random_walk_verdicts(n: int, seeds: range) -> list[str]:
     verdicts = []
     for seed in seeds:
         rng = np.random.default_rng(seed)
-        panel = pair_panel(np.cumsum(rng.normal(0.001, 0.003, n)),
-                           np.cumsum(rng.normal(0.0, 0.03, n)))
+        panel = pair_panel(
+            np.cumsum(rng.normal(0.001, 0.003, n)), np.cumsum(rng.normal(0.0, 0.03, n))
+        )
         window = full_window(panel)
         summary = dc.decoupling_summary(
             dc._window_correlation_for(panel, window, PAIR),
             dc._granger_for(panel, window, PAIR),
-            dc._cointegration_for(panel, window, PAIR, johansen=False))
+            dc._cointegration_for(panel, window, PAIR, johansen=False),
+        )
         verdicts.append(summary["verdict"].item())
     return verdicts
 
@@ -199,8 +227,10 @@ def test_long_independent_walks_are_shown_decoupled_and_short_ones_not_detected(
         panel = pair_panel(log_supply[:n], log_price[:n])
         window = full_window(panel)
         summary = dc.decoupling_summary(
-            dc._window_correlation_for(panel, window, PAIR), dc._granger_for(panel, window, PAIR),
-            dc._cointegration_for(panel, window, PAIR, johansen=False))
+            dc._window_correlation_for(panel, window, PAIR),
+            dc._granger_for(panel, window, PAIR),
+            dc._cointegration_for(panel, window, PAIR, johansen=False),
+        )
         verdicts[n] = summary.row(0, named=True)
     assert verdicts[2000]["verdict"] == "decoupled"
     assert verdicts[2000]["equivalence_p"] < 0.05
@@ -209,6 +239,7 @@ def test_long_independent_walks_are_shown_decoupled_and_short_ones_not_detected(
     assert "absence of evidence, not evidence of independence" in verdicts[365]["explanation"]
 
 
+@pytest.mark.slow  # 200 draws x 9 pairs through the whole verdict path: about 45 s
 def test_real_supply_against_time_shifted_real_prices_is_rarely_called_coupled():
     """The realistic null (issue 14): real DefiLlama supply years (2021, 2022, 2022-10..2023-10)
     against real CoinGecko market-cap years starting at least 395 days away, from the
@@ -243,7 +274,8 @@ def test_benjamini_hochberg_equals_statsmodels():
     q_values = dc.benjamini_hochberg(p_values)
     assert [q is None for q in q_values] == [p is None for p in p_values]
     assert [q for q in q_values if q is not None] == pytest.approx(
-        [q for q in expected if q is not None], rel=1e-12)
+        [q for q in expected if q is not None], rel=1e-12
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,6 +338,7 @@ def chow_f_by_loop(x: np.ndarray, y: np.ndarray, tau: int) -> float:
         design = np.column_stack([np.ones(xs.size), xs])
         residuals = ys - design @ np.linalg.lstsq(design, ys, rcond=None)[0]
         return residuals @ residuals
+
     split = ssr(x[:tau], y[:tau]) + ssr(x[tau:], y[tau:])
     return ((ssr(x, y) - split) / 2) / (split / (x.size - 4))
 
@@ -327,8 +360,11 @@ def test_planted_slope_break_is_located_and_significant():
 
 
 def test_stable_relation_shows_no_break():
-    row = one_row(dc.structural_breaks(break_panel(seed=8, slope_after=0.2)),
-                  supply_series="USDT", price_series="BTC")
+    row = one_row(
+        dc.structural_breaks(break_panel(seed=8, slope_after=0.2)),
+        supply_series="USDT",
+        price_series="BTC",
+    )
     assert row["p_value"] > 0.05
 
 
@@ -350,10 +386,14 @@ def test_sup_f_null_table_regenerates_and_matches_andrews():
 
 def test_rolling_correlation_equals_numpy_and_is_null_until_the_window_is_full():
     rng = np.random.default_rng(21)
-    panel = full_panel(rng, np.cumsum(rng.normal(0, 0.01, 400)),
-                       np.cumsum(rng.normal(0, 0.03, 400)))
-    panel = panel.with_columns(usdt_supply=pl.when(pl.int_range(pl.len()) == 200)
-                               .then(None).otherwise(pl.col("usdt_supply")))
+    panel = full_panel(
+        rng, np.cumsum(rng.normal(0, 0.01, 400)), np.cumsum(rng.normal(0, 0.03, 400))
+    )
+    panel = panel.with_columns(
+        usdt_supply=pl.when(pl.int_range(pl.len()) == 200)
+        .then(None)
+        .otherwise(pl.col("usdt_supply"))
+    )
     table = dc.rolling_correlation(panel)
     rows = table.filter(supply_series="USDT", price_series="BTC", window_days=30)
     assert rows["date"].to_list() == panel["date"].to_list()
@@ -362,17 +402,18 @@ def test_rolling_correlation_equals_numpy_and_is_null_until_the_window_is_full()
     # Row t's window holds the log changes of rows t-29..t, i.e. np.diff entries t-30..t-1.
     x = np.diff(np.log(panel["usdt_supply"].to_numpy()))
     y = np.diff(np.log(panel["btc_mcap"].to_numpy()))
-    assert correlation[150] == pytest.approx(np.corrcoef(x[120:150], y[120:150])[0, 1],
-                                             rel=1e-12)
+    assert correlation[150] == pytest.approx(np.corrcoef(x[120:150], y[120:150])[0, 1], rel=1e-12)
     assert correlation[:30].null_count() == 30 and correlation[30] is not None
     # The missing supply on row 200 removes the changes of rows 200 and 201.
     assert correlation[200:231].null_count() == 31 and correlation[231] is not None
     assert (n_obs[29], n_obs[30], n_obs[215]) == (29, 30, 28)
     # 365 days never fit between the gap and either end of 400 rows.
-    assert table.filter(supply_series="USDT", window_days=365)["correlation"].null_count() \
-        == 3 * 400
-    assert table.filter(supply_series="USDC", window_days=365)["correlation"].null_count() \
-        == 3 * 365
+    assert (
+        table.filter(supply_series="USDT", window_days=365)["correlation"].null_count() == 3 * 400
+    )
+    assert (
+        table.filter(supply_series="USDC", window_days=365)["correlation"].null_count() == 3 * 365
+    )
 
 
 def test_window_correlation_equals_the_t_test_by_hand():
@@ -402,13 +443,20 @@ def test_divergent_regime_is_dated_from_30_day_changes():
     regime = daily.filter(supply_series="USDT", price_series="BTC")["regime"]
     assert regime[:30].null_count() == 30
     assert (regime[109], regime[110], regime[218], regime[219]) == (
-        "both_up", "supply_up_price_down", "supply_up_price_down", "both_up")
+        "both_up",
+        "supply_up_price_down",
+        "supply_up_price_down",
+        "both_up",
+    )
     period = periods.filter(supply_series="USDT", price_series="BTC")
     assert period.height == 1
     row = period.row(0, named=True)
     assert (row["regime"], row["start_date"], row["end_date"], row["days"]) == (
-        "supply_up_price_down", START + dt.timedelta(days=110), START + dt.timedelta(days=218),
-        109)
+        "supply_up_price_down",
+        START + dt.timedelta(days=110),
+        START + dt.timedelta(days=218),
+        109,
+    )
     assert row["supply_growth"] == pytest.approx(log_supply[218] - log_supply[109])
     assert row["price_return"] == pytest.approx(log_price[218] - log_price[109])
 
@@ -418,52 +466,119 @@ def test_divergent_regime_is_dated_from_30_day_changes():
 
 
 SCHEMAS = {
-    "rolling_correlation": {"date": pl.Date, "supply_series": pl.String,
-                            "price_series": pl.String, "window_days": pl.Int32,
-                            "correlation": pl.Float64, "n_obs": pl.Int32},
-    "window_correlation": {"period": pl.String, "window_start": pl.Date, "window_end": pl.Date,
-                           "supply_series": pl.String, "price_series": pl.String,
-                           "correlation": pl.Float64, "p_value": pl.Float64,
-                           "equivalence_p": pl.Float64, "n_obs": pl.Int32},
-    "stationarity": {"period": pl.String, "window_start": pl.Date, "window_end": pl.Date,
-                     "series": pl.String, "transform": pl.String, "adf_stat": pl.Float64,
-                     "adf_p_value": pl.Float64, "kpss_stat": pl.Float64,
-                     "kpss_p_value": pl.Float64, "stationary": pl.Boolean},
-    "granger_causality": {"period": pl.String, "window_start": pl.Date, "window_end": pl.Date,
-                          "cause": pl.String, "effect": pl.String,
-                          "cause_transform": pl.String, "effect_transform": pl.String,
-                          "lag": pl.Int32, "wald_f": pl.Float64, "p_value": pl.Float64,
-                          "equivalence_p": pl.Float64, "n_obs": pl.Int32},
-    "cointegration": {"period": pl.String, "window_start": pl.Date, "window_end": pl.Date,
-                      "supply_series": pl.String, "price_series": pl.String,
-                      "method": pl.String, "statistic": pl.Float64,
-                      "critical_value_5pct": pl.Float64, "p_value": pl.Float64,
-                      "lags": pl.Int32, "cointegrated": pl.Boolean, "n_obs": pl.Int32},
-    "regime_daily": {"date": pl.Date, "supply_series": pl.String, "price_series": pl.String,
-                     "supply_growth_30d": pl.Float64, "price_return_30d": pl.Float64,
-                     "regime": pl.String},
-    "regime_periods": {"supply_series": pl.String, "price_series": pl.String,
-                       "regime": pl.String, "start_date": pl.Date, "end_date": pl.Date,
-                       "days": pl.Int32, "supply_growth": pl.Float64,
-                       "price_return": pl.Float64},
-    "structural_breaks": {"supply_series": pl.String, "price_series": pl.String,
-                          "period": pl.String, "window_start": pl.Date, "window_end": pl.Date,
-                          "break_date": pl.Date, "sup_f": pl.Float64, "p_value": pl.Float64,
-                          "slope_before": pl.Float64, "slope_after": pl.Float64,
-                          "n_obs": pl.Int32},
-    "decoupling_summary": {"period": pl.String, "window_start": pl.Date,
-                           "window_end": pl.Date, "supply_series": pl.String,
-                           "price_series": pl.String, "n_obs": pl.Int32, "verdict": pl.String,
-                           "q_bh": pl.Float64, "p_adj_family": pl.Float64,
-                           "supply_to_price_lag": pl.Int32,
-                           "supply_to_price_p_adj_lags": pl.Float64,
-                           "price_to_supply_lag": pl.Int32,
-                           "price_to_supply_p_adj_lags": pl.Float64,
-                           "engle_granger_p": pl.Float64, "equivalence_p": pl.Float64,
-                           "correlation_equivalence_p": pl.Float64,
-                           "granger_equivalence_p": pl.Float64, "correlation": pl.Float64,
-                           "johansen_trace": pl.Float64, "johansen_critical_5pct": pl.Float64,
-                           "explanation": pl.String},
+    "rolling_correlation": {
+        "date": pl.Date,
+        "supply_series": pl.String,
+        "price_series": pl.String,
+        "window_days": pl.Int32,
+        "correlation": pl.Float64,
+        "n_obs": pl.Int32,
+    },
+    "window_correlation": {
+        "period": pl.String,
+        "window_start": pl.Date,
+        "window_end": pl.Date,
+        "supply_series": pl.String,
+        "price_series": pl.String,
+        "correlation": pl.Float64,
+        "p_value": pl.Float64,
+        "equivalence_p": pl.Float64,
+        "n_obs": pl.Int32,
+    },
+    "stationarity": {
+        "period": pl.String,
+        "window_start": pl.Date,
+        "window_end": pl.Date,
+        "series": pl.String,
+        "transform": pl.String,
+        "adf_stat": pl.Float64,
+        "adf_p_value": pl.Float64,
+        "kpss_stat": pl.Float64,
+        "kpss_p_value": pl.Float64,
+        "stationary": pl.Boolean,
+    },
+    "granger_causality": {
+        "period": pl.String,
+        "window_start": pl.Date,
+        "window_end": pl.Date,
+        "cause": pl.String,
+        "effect": pl.String,
+        "cause_transform": pl.String,
+        "effect_transform": pl.String,
+        "lag": pl.Int32,
+        "wald_f": pl.Float64,
+        "p_value": pl.Float64,
+        "equivalence_p": pl.Float64,
+        "n_obs": pl.Int32,
+    },
+    "cointegration": {
+        "period": pl.String,
+        "window_start": pl.Date,
+        "window_end": pl.Date,
+        "supply_series": pl.String,
+        "price_series": pl.String,
+        "method": pl.String,
+        "statistic": pl.Float64,
+        "critical_value_5pct": pl.Float64,
+        "p_value": pl.Float64,
+        "lags": pl.Int32,
+        "cointegrated": pl.Boolean,
+        "n_obs": pl.Int32,
+    },
+    "regime_daily": {
+        "date": pl.Date,
+        "supply_series": pl.String,
+        "price_series": pl.String,
+        "supply_growth_30d": pl.Float64,
+        "price_return_30d": pl.Float64,
+        "regime": pl.String,
+    },
+    "regime_periods": {
+        "supply_series": pl.String,
+        "price_series": pl.String,
+        "regime": pl.String,
+        "start_date": pl.Date,
+        "end_date": pl.Date,
+        "days": pl.Int32,
+        "supply_growth": pl.Float64,
+        "price_return": pl.Float64,
+    },
+    "structural_breaks": {
+        "supply_series": pl.String,
+        "price_series": pl.String,
+        "period": pl.String,
+        "window_start": pl.Date,
+        "window_end": pl.Date,
+        "break_date": pl.Date,
+        "sup_f": pl.Float64,
+        "p_value": pl.Float64,
+        "slope_before": pl.Float64,
+        "slope_after": pl.Float64,
+        "n_obs": pl.Int32,
+    },
+    "decoupling_summary": {
+        "period": pl.String,
+        "window_start": pl.Date,
+        "window_end": pl.Date,
+        "supply_series": pl.String,
+        "price_series": pl.String,
+        "n_obs": pl.Int32,
+        "verdict": pl.String,
+        "q_bh": pl.Float64,
+        "p_adj_family": pl.Float64,
+        "supply_to_price_lag": pl.Int32,
+        "supply_to_price_p_adj_lags": pl.Float64,
+        "price_to_supply_lag": pl.Int32,
+        "price_to_supply_p_adj_lags": pl.Float64,
+        "engle_granger_p": pl.Float64,
+        "equivalence_p": pl.Float64,
+        "correlation_equivalence_p": pl.Float64,
+        "granger_equivalence_p": pl.Float64,
+        "correlation": pl.Float64,
+        "johansen_trace": pl.Float64,
+        "johansen_critical_5pct": pl.Float64,
+        "explanation": pl.String,
+    },
 }
 KEYS = {
     "rolling_correlation": ["supply_series", "price_series", "window_days", "date"],
@@ -479,15 +594,18 @@ KEYS = {
 
 
 def all_tables(panel: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    tables = {"rolling_correlation": dc.rolling_correlation(panel),
-              "window_correlation": dc.window_correlation(panel),
-              "stationarity": dc.stationarity(panel),
-              "cointegration": dc.cointegration(panel),
-              "structural_breaks": dc.structural_breaks(panel),
-              "granger_causality": dc.granger_causality(panel)}
+    tables = {
+        "rolling_correlation": dc.rolling_correlation(panel),
+        "window_correlation": dc.window_correlation(panel),
+        "stationarity": dc.stationarity(panel),
+        "cointegration": dc.cointegration(panel),
+        "structural_breaks": dc.structural_breaks(panel),
+        "granger_causality": dc.granger_causality(panel),
+    }
     tables["regime_daily"], tables["regime_periods"] = dc.regimes(panel)
     tables["decoupling_summary"] = dc.decoupling_summary(
-        tables["window_correlation"], tables["granger_causality"], tables["cointegration"])
+        tables["window_correlation"], tables["granger_causality"], tables["cointegration"]
+    )
     return tables
 
 
@@ -501,8 +619,11 @@ def panel() -> pl.DataFrame:
     log_usdt, log_btc = lead_panel(3, seed=31, n=500)
     # Another seed than lead_panel's: with the same one USDC would copy USDT's growth.
     panel = full_panel(np.random.default_rng(32), log_usdt, log_btc, start=PANEL_START)
-    return panel.with_columns(usdc_supply=pl.when(pl.int_range(pl.len()) == 250)
-                              .then(None).otherwise(pl.col("usdc_supply")))
+    return panel.with_columns(
+        usdc_supply=pl.when(pl.int_range(pl.len()) == 250)
+        .then(None)
+        .otherwise(pl.col("usdc_supply"))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -526,19 +647,19 @@ def test_every_granger_test_is_on_daily_log_changes(tables):
 
 
 def test_short_window_rows_have_null_statistics(tables):
-    short = {name: tables[name].filter(period="2024")
-             for name in ("window_correlation", "stationarity", "granger_causality",
-                          "cointegration")}
+    short = {
+        name: tables[name].filter(period="2024")
+        for name in ("window_correlation", "stationarity", "granger_causality", "cointegration")
+    }
     assert short["window_correlation"]["n_obs"].unique().to_list() == [12]
-    for name, columns in {"window_correlation": ["correlation", "p_value"],
-                          "stationarity": ["adf_stat", "adf_p_value", "kpss_stat",
-                                           "kpss_p_value", "stationary"],
-                          "granger_causality": ["wald_f", "p_value", "equivalence_p"],
-                          "cointegration": ["statistic", "p_value", "lags",
-                                            "cointegrated"]}.items():
+    for name, columns in {
+        "window_correlation": ["correlation", "p_value"],
+        "stationarity": ["adf_stat", "adf_p_value", "kpss_stat", "kpss_p_value", "stationary"],
+        "granger_causality": ["wald_f", "p_value", "equivalence_p"],
+        "cointegration": ["statistic", "p_value", "lags", "cointegrated"],
+    }.items():
         assert short[name].height > 0
-        assert short[name].select(pl.all_horizontal(pl.col(columns).is_null()).all()).item(), \
-            name
+        assert short[name].select(pl.all_horizontal(pl.col(columns).is_null()).all()).item(), name
     verdicts = tables["decoupling_summary"].filter(period="2024")["verdict"]
     assert verdicts.unique().to_list() == ["inconclusive"]
 
@@ -556,8 +677,7 @@ def test_granger_n_obs_is_regression_rows_in_every_window(tables):
 
 def test_a_panel_shorter_than_min_obs_gives_null_rows_not_errors():
     rng = np.random.default_rng(41)
-    panel = full_panel(rng, np.cumsum(rng.normal(0, 0.01, 40)),
-                       np.cumsum(rng.normal(0, 0.03, 40)))
+    panel = full_panel(rng, np.cumsum(rng.normal(0, 0.01, 40)), np.cumsum(rng.normal(0, 0.03, 40)))
     tables = all_tables(panel)
     assert tables["structural_breaks"]["sup_f"].null_count() == 9
     # Only the 30-day correlation fits: from row 30 on.
@@ -582,43 +702,67 @@ def family_p(row: dict) -> float | None:
 
 
 def test_summary_numbers_trace_back_to_correlation_granger_and_cointegration(tables):
-    correlation = {(r["period"], r["supply_series"], r["price_series"]): r
-                   for r in tables["window_correlation"].iter_rows(named=True)}
+    correlation = {
+        (r["period"], r["supply_series"], r["price_series"]): r
+        for r in tables["window_correlation"].iter_rows(named=True)
+    }
     granger = tables["granger_causality"]
     cointegration = tables["cointegration"]
     summary = tables["decoupling_summary"]
     # q_bh: Benjamini-Hochberg over every row's p_adj_family, by hand from statsmodels.
     tested = summary.drop_nulls("p_adj_family")
-    q_by_hand = dict(zip(zip(tested["period"], tested["supply_series"], tested["price_series"]),
-                         multipletests(tested["p_adj_family"].to_list(), method="fdr_bh")[1]))
+    q_by_hand = dict(
+        zip(
+            zip(tested["period"], tested["supply_series"], tested["price_series"]),
+            multipletests(tested["p_adj_family"].to_list(), method="fdr_bh")[1],
+        )
+    )
     verdicts = set()
     for row in summary.iter_rows(named=True):
         window, supply, price = row["period"], row["supply_series"], row["price_series"]
         corr = correlation[(window, supply, price)]
         assert (row["n_obs"], row["correlation"], row["correlation_equivalence_p"]) == (
-            corr["n_obs"], corr["correlation"], corr["equivalence_p"])
+            corr["n_obs"],
+            corr["correlation"],
+            corr["equivalence_p"],
+        )
         equivalence = []
-        for cause, effect, lag_col, p_col in ((supply, price, "supply_to_price_lag",
-                                               "supply_to_price_p_adj_lags"),
-                                              (price, supply, "price_to_supply_lag",
-                                               "price_to_supply_p_adj_lags")):
-            lags = granger.filter(period=window, cause=cause, effect=effect) \
-                .drop_nulls("p_value").select("lag", "p_value", "equivalence_p").rows()
+        for cause, effect, lag_col, p_col in (
+            (supply, price, "supply_to_price_lag", "supply_to_price_p_adj_lags"),
+            (price, supply, "price_to_supply_lag", "price_to_supply_p_adj_lags"),
+        ):
+            lags = (
+                granger.filter(period=window, cause=cause, effect=effect)
+                .drop_nulls("p_value")
+                .select("lag", "p_value", "equivalence_p")
+                .rows()
+            )
             best_lag, best_p, _ = min(lags, key=lambda lp: (lp[1], lp[0])) if lags else (None,) * 3
             assert row[lag_col] == best_lag
-            assert row[p_col] == (None if best_p is None
-                                  else min(1.0, BONFERRONI_LAGS * best_p))
+            assert row[p_col] == (None if best_p is None else min(1.0, BONFERRONI_LAGS * best_p))
             equivalence.append(max(e for _, _, e in lags) if len(lags) == 14 else None)
         assert row["granger_equivalence_p"] == (None if None in equivalence else max(equivalence))
         parts = (row["correlation_equivalence_p"], row["granger_equivalence_p"])
         assert row["equivalence_p"] == (None if None in parts else max(parts))
-        eg = one_row(cointegration, period=window, supply_series=supply, price_series=price,
-                     method="engle_granger")
-        johansen = one_row(cointegration, period=window, supply_series=supply,
-                           price_series=price, method="johansen")
+        eg = one_row(
+            cointegration,
+            period=window,
+            supply_series=supply,
+            price_series=price,
+            method="engle_granger",
+        )
+        johansen = one_row(
+            cointegration,
+            period=window,
+            supply_series=supply,
+            price_series=price,
+            method="johansen",
+        )
         assert row["engle_granger_p"] == eg["p_value"]
         assert (row["johansen_trace"], row["johansen_critical_5pct"]) == (
-            johansen["statistic"], johansen["critical_value_5pct"])
+            johansen["statistic"],
+            johansen["critical_value_5pct"],
+        )
         p = family_p(row)
         assert row["p_adj_family"] == p
         q = q_by_hand.get((window, supply, price))
@@ -647,11 +791,17 @@ def test_summary_numbers_trace_back_to_correlation_granger_and_cointegration(tab
         assert sentence.endswith(".") and sentence.count(". ") == 0
         numbers = re.findall(r"\d+(?:\.\d+)?(?:e-\d+)?", sentence)
         assert numbers and set(numbers) <= allowed, (sentence, allowed)
-        assert ("daily log changes" in sentence or "log growth" in sentence
-                or "usable daily observations" in sentence or "cointegrated" in sentence)
+        assert (
+            "daily log changes" in sentence
+            or "log growth" in sentence
+            or "usable daily observations" in sentence
+            or "cointegrated" in sentence
+        )
         if row["verdict"] in ("coupled", "not detected", "decoupled"):
-            assert f"{p:.2g}" in sentence and f"Bonferroni over 14 lags and " \
-                f"{len(family_columns(row))} tests" in sentence
+            assert (
+                f"{p:.2g}" in sentence
+                and f"Bonferroni over 14 lags and {len(family_columns(row))} tests" in sentence
+            )
     assert {"coupled", "not detected", "inconclusive"} <= verdicts
     # Filtering on the deciding column gives exactly the coupled rows.
     assert summary.filter(pl.col("q_bh") < 0.05).equals(summary.filter(verdict="coupled"))
@@ -662,10 +812,11 @@ def test_summary_numbers_trace_back_to_correlation_granger_and_cointegration(tab
 
 def test_a_missing_engle_granger_matters_only_where_it_votes(tables):
     cointegration = tables["cointegration"].with_columns(
-        p_value=pl.when(pl.col("method") == "engle_granger").then(None)
-        .otherwise(pl.col("p_value")))
-    summary = dc.decoupling_summary(tables["window_correlation"],
-                                    tables["granger_causality"], cointegration)
+        p_value=pl.when(pl.col("method") == "engle_granger").then(None).otherwise(pl.col("p_value"))
+    )
+    summary = dc.decoupling_summary(
+        tables["window_correlation"], tables["granger_causality"], cointegration
+    )
     before = tables["decoupling_summary"]
     short = (pl.col("n_obs") >= MIN_OBS) & (pl.col("n_obs") < dc.EG_MIN_OBS)
     assert summary.filter(short)["p_adj_family"].equals(before.filter(short)["p_adj_family"])
@@ -683,39 +834,60 @@ def test_statistics_of_other_window_dates_are_not_attached(tables):
     # and cointegration tables still hold the old ones. Their numbers must not be reused.
     moved = pl.col("period").str.starts_with("trailing")
     correlation = tables["window_correlation"].with_columns(
-        window_start=pl.when(moved).then(pl.col("window_start") + pl.duration(days=1))
+        window_start=pl.when(moved)
+        .then(pl.col("window_start") + pl.duration(days=1))
         .otherwise(pl.col("window_start")),
-        window_end=pl.when(moved).then(pl.col("window_end") + pl.duration(days=1))
-        .otherwise(pl.col("window_end")))
-    summary = dc.decoupling_summary(correlation, tables["granger_causality"],
-                                    tables["cointegration"])
-    statistics = ["supply_to_price_lag", "supply_to_price_p_adj_lags", "price_to_supply_lag",
-                  "price_to_supply_p_adj_lags", "engle_granger_p", "johansen_trace",
-                  "johansen_critical_5pct", "p_adj_family", "q_bh", "granger_equivalence_p"]
+        window_end=pl.when(moved)
+        .then(pl.col("window_end") + pl.duration(days=1))
+        .otherwise(pl.col("window_end")),
+    )
+    summary = dc.decoupling_summary(
+        correlation, tables["granger_causality"], tables["cointegration"]
+    )
+    statistics = [
+        "supply_to_price_lag",
+        "supply_to_price_p_adj_lags",
+        "price_to_supply_lag",
+        "price_to_supply_p_adj_lags",
+        "engle_granger_p",
+        "johansen_trace",
+        "johansen_critical_5pct",
+        "p_adj_family",
+        "q_bh",
+        "granger_equivalence_p",
+    ]
     stale = summary.filter(moved)
     assert stale.height == 2 * 9
     assert stale.select(pl.all_horizontal(pl.col(statistics).is_null()).all()).item()
     assert set(stale["verdict"]) == {"inconclusive"}
     # The other rows keep their numbers; only the q-values move (fewer rows are tested).
     kept = summary.filter(~moved).drop("q_bh", "verdict", "explanation")
-    assert kept.equals(tables["decoupling_summary"].filter(~moved)
-                       .drop("q_bh", "verdict", "explanation"))
+    assert kept.equals(
+        tables["decoupling_summary"].filter(~moved).drop("q_bh", "verdict", "explanation")
+    )
 
 
 def test_engle_granger_rows_equal_statsmodels_coint_on_the_panel(panel, tables):
-    eg = one_row(tables["cointegration"], period="2023", supply_series="USDT",
-                 price_series="BTC", method="engle_granger")
+    eg = one_row(
+        tables["cointegration"],
+        period="2023",
+        supply_series="USDT",
+        price_series="BTC",
+        method="engle_granger",
+    )
     in_2023 = panel.filter(pl.col("date").dt.year() == 2023)
-    reference = coint(np.log(in_2023["btc_mcap"].to_numpy()),
-                      np.log(in_2023["usdt_supply"].to_numpy()), trend="c")
+    reference = coint(
+        np.log(in_2023["btc_mcap"].to_numpy()), np.log(in_2023["usdt_supply"].to_numpy()), trend="c"
+    )
     assert eg["n_obs"] == 365
     assert eg["statistic"] == pytest.approx(reference.coint_t, rel=1e-6)
     assert eg["p_value"] == pytest.approx(reference.pvalue, rel=1e-6)
 
 
 def test_cheap_tables_are_deterministic(panel, tables):
-    again = dc.decoupling_summary(tables["window_correlation"], tables["granger_causality"],
-                                  tables["cointegration"])
+    again = dc.decoupling_summary(
+        tables["window_correlation"], tables["granger_causality"], tables["cointegration"]
+    )
     assert again.equals(tables["decoupling_summary"])
     assert dc.window_correlation(panel).equals(tables["window_correlation"])
     assert dc.structural_breaks(panel).equals(tables["structural_breaks"])

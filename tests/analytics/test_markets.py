@@ -65,12 +65,21 @@ def _btc_panel(log_returns: np.ndarray, **columns) -> pl.DataFrame:
         eth = _levels(np.random.default_rng(99).normal(0.0, 0.03, n), 2e11)
     days = [_day(i) for i in range(n)]
     return pl.DataFrame(
-        {"date": days, "btc_mcap": _levels(log_returns), "eth_mcap": eth, **columns})
+        {"date": days, "btc_mcap": _levels(log_returns), "eth_mcap": eth, **columns}
+    )
 
 
 def _log(
-    day: dt.date, token: str, tx_hash: str, amount: float, *, burn: bool = False,
-    event: str | None = None, chain: str = "ethereum", block: int = 0, log_index: int = 1,
+    day: dt.date,
+    token: str,
+    tx_hash: str,
+    amount: float,
+    *,
+    burn: bool = False,
+    event: str | None = None,
+    chain: str = "ethereum",
+    block: int = 0,
+    log_index: int = 1,
 ) -> tuple:
     """One issuance log; `block` counts from the day's first block, so blocks follow the days."""
     event = event or (BURN_EVENT if burn else MINT_EVENT)[token]
@@ -114,8 +123,13 @@ def test_round_trip_flagged_and_near_misses_not():
     )
     table = large_mints(events)
     assert dict(table.schema) == markets.LARGE_MINTS_SCHEMA
-    assert _flags(table) == {"0xm1": True, "0xm2": False, "0xm3": False, "0xm4": False,
-                             "0xm5": False}
+    assert _flags(table) == {
+        "0xm1": True,
+        "0xm2": False,
+        "0xm3": False,
+        "0xm4": False,
+        "0xm5": False,
+    }
     reason = table.filter(pl.col("tx_hash") == "0xm1")["inventory_reason"][0]
     assert reason == (
         "burned 1,003,000,000 USDT again on 2021-03-04 (Redeem on ethereum, tx 0xb1, log 7)"
@@ -137,8 +151,16 @@ def test_the_burn_must_come_after_the_mint():
         "earlier day": ((-1, "ethereum", 9_000, 1), False),
     }
     for case, ((days, chain, block, log_index), reverses) in cases.items():
-        burn = _log(_later(days), "USDC", "0xb", 1e9, burn=True, chain=chain, block=block,
-                    log_index=log_index)
+        burn = _log(
+            _later(days),
+            "USDC",
+            "0xb",
+            1e9,
+            burn=True,
+            chain=chain,
+            block=block,
+            log_index=log_index,
+        )
         table = large_mints(_issuance(mint, burn, ENDS_LATER))
         assert table["inventory"].to_list() == [reverses], case
 
@@ -186,8 +208,10 @@ def _planted_study(seed: int, effect: tuple[float, float]) -> tuple[np.ndarray, 
     ]
     # A second USDT mint on a USDT day and a USDC mint on that day: one BTC path, counted once.
     shared = _day(EVENT_DAYS[1])
-    rows += [_log(shared, "USDT", "0xdup", 5e8, log_index=2),
-             _log(shared, "USDC", "0xboth", 5e8, log_index=3)]
+    rows += [
+        _log(shared, "USDT", "0xdup", 5e8, log_index=2),
+        _log(shared, "USDC", "0xboth", 5e8, log_index=3),
+    ]
     # Events ingested to the panel's end, so no mint is pending.
     rows.append(_log(_day(N_DAYS - 1), "USDT", "0xsmall", 1e6))
     return r, rows
@@ -199,8 +223,11 @@ def _hand_car(r: np.ndarray, i: int, first: int, last: int) -> float:
 
 
 def _model_row(summary: pl.DataFrame, token: str, car_window: str, model: str) -> dict:
-    chosen = summary.filter((pl.col("token") == token) & (pl.col("car_window") == car_window)
-                            & (pl.col("model") == model))
+    chosen = summary.filter(
+        (pl.col("token") == token)
+        & (pl.col("car_window") == car_window)
+        & (pl.col("model") == model)
+    )
     assert chosen.height == 1
     return chosen.row(0, named=True)
 
@@ -211,8 +238,11 @@ def test_planted_abnormal_return_is_recovered_and_significant():
     returns, summary = event_study(_btc_panel(r), mints)
     assert dict(summary.schema) == markets.EVENT_STUDY_SUMMARY_SCHEMA
     assert summary.select("token", "car_window", "model").rows() == [
-        (t, w, m) for t in ("USDC", "USDT", "all") for w in ("-5..+10", "0..+1", "0..+5")
-        for m in MODELS]
+        (t, w, m)
+        for t in ("USDC", "USDT", "all")
+        for w in ("-5..+10", "0..+1", "0..+5")
+        for m in MODELS
+    ]
 
     for token in ("USDT", "USDC", "all"):
         for model in MODELS:  # ETH is independent of the planted effect: both models see it
@@ -296,15 +326,23 @@ def _hand_adjusted_bmp(
         return sum(v * b.get(d, 0.0) for d, v in a.items())
 
     n = len(days)
-    corr = [dot(a, b) / math.sqrt(dot(a, a) * dot(b, b))
-            for x_, a in enumerate(weights) for y_, b in enumerate(weights) if x_ != y_]
+    corr = [
+        dot(a, b) / math.sqrt(dot(a, a) * dot(b, b))
+        for x_, a in enumerate(weights)
+        for y_, b in enumerate(weights)
+        if x_ != y_
+    ]
     r_bar = statistics.fmean(corr)
     bmp = statistics.fmean(scars) / (statistics.stdev(scars) / math.sqrt(n))
     adjusted = bmp * math.sqrt((1 - r_bar) / (1 + (n - 1) * r_bar))
     # Student's t with n_eff - 1 degrees of freedom, n_eff = n / (1 + (n - 1) r) (Kish).
     df = min(n / (1 + (n - 1) * r_bar), n) - 1
-    return {"bmp_t_stat": bmp, "avg_cross_correlation": r_bar, "adj_bmp_t_stat": adjusted,
-            "adj_bmp_p_value": 2 * stats.t.sf(abs(adjusted), df)}
+    return {
+        "bmp_t_stat": bmp,
+        "avg_cross_correlation": r_bar,
+        "adj_bmp_t_stat": adjusted,
+        "adj_bmp_p_value": 2 * stats.t.sf(abs(adjusted), df),
+    }
 
 
 def test_adjusted_bmp_matches_a_hand_computation():
@@ -322,8 +360,10 @@ def test_adjusted_bmp_matches_a_hand_computation():
             for column, value in hand.items():
                 where = (car_window, model, column)
                 assert row[column] == pytest.approx(value, rel=1e-9, abs=1e-15), where
-    overlapping = {w: _model_row(summary, "all", w, "market_model")["overlapping_events"]
-                   for w in ("0..+1", "0..+5", "-5..+10")}
+    overlapping = {
+        w: _model_row(summary, "all", w, "market_model")["overlapping_events"]
+        for w in ("0..+1", "0..+5", "-5..+10")
+    }
     assert overlapping == {"0..+1": 0, "0..+5": 4, "-5..+10": 5}
 
 
@@ -331,8 +371,11 @@ def test_overlap_correlation_of_two_events_by_hand():
     """Two events 3 days apart, constant mean, CAR 0..+5 (K = 6, L = 50): the CARs share 3 days
     (weight 1 each) and 47 estimation days (weight -6/50 each); |w|^2 = 6 + 36/50."""
     btc, eth = _eth_btc(200, seed=4)
-    rows = [_log(_day(100), "USDC", "0xa", 1e9), _log(_day(103), "USDC", "0xb", 1e9),
-            _log(_day(199), "USDC", "0xend", 1e6)]
+    rows = [
+        _log(_day(100), "USDC", "0xa", 1e9),
+        _log(_day(103), "USDC", "0xb", 1e9),
+        _log(_day(199), "USDC", "0xend", 1e6),
+    ]
     _, summary = event_study(_btc_panel(btc, eth_mcap=_levels(eth)), large_mints(_issuance(*rows)))
     row = _model_row(summary, "USDC", "0..+5", "constant_mean")
     expected = (3 + 47 * (6 / 50) ** 2) / (6 + 36 / 50)
@@ -359,8 +402,10 @@ def test_market_model_abnormal_returns_are_ols_by_hand():
     abnormal = btc[i - 5 : i + 11] - expected
     np.testing.assert_allclose(block["abnormal_return"].to_numpy(), abnormal, atol=1e-12)
     np.testing.assert_allclose(block["car"].to_numpy(), np.cumsum(abnormal), atol=1e-12)
-    day0 = {m: returns.filter((pl.col("model") == m) & (pl.col("offset") == 0))
-            ["abnormal_return"][0] for m in MODELS}
+    day0 = {
+        m: returns.filter((pl.col("model") == m) & (pl.col("offset") == 0))["abnormal_return"][0]
+        for m in MODELS
+    }
     assert day0["constant_mean"] > 0.10 and abs(day0["market_model"]) < 0.06
 
 
@@ -404,8 +449,9 @@ def test_event_with_null_return_in_its_windows_is_skipped():
     # A NULL ETH day drops the event from both models, so both describe the same events.
     gap = _day(EVENT_DAYS[1] + 4)
     eth_mcap = pl.when(pl.col("date") == gap).then(None).otherwise(pl.col("eth_mcap"))
-    returns, summary = event_study(panel.with_columns(eth_mcap.alias("eth_mcap")),
-                                   large_mints(_issuance(*rows)))
+    returns, summary = event_study(
+        panel.with_columns(eth_mcap.alias("eth_mcap")), large_mints(_issuance(*rows))
+    )
     assert _day(EVENT_DAYS[1]) not in returns["event_date"].to_list()
     for model in MODELS:
         assert _model_row(summary, "all", "0..+1", model)["n_events"] == len(EVENT_DAYS) - 2
@@ -488,7 +534,10 @@ def test_planted_trend_is_recovered():
 
 def test_short_windows_give_null_statistics():
     statistics_columns = (
-        "trend_per_year", "trend_p_value", "corr_share_change_btc_return", "corr_p_value"
+        "trend_per_year",
+        "trend_p_value",
+        "corr_share_change_btc_return",
+        "corr_p_value",
     )
     panel, _, _ = _share_panel(380, slope_per_year=0.08, seed=5)  # 2020-01-01 .. 2021-01-14
     table = exchange_migration(panel)
@@ -515,7 +564,9 @@ def test_risk_metrics_by_hand():
     n = 100
     assert annualised_return(alternating, 252) == pytest.approx(0.0, abs=1e-12)
     log_sd = math.log(1.1) * math.sqrt(n / (n - 1))  # log returns are +-log(1.1), mean 0
-    assert annualised_volatility(alternating, 252) == pytest.approx(log_sd * math.sqrt(252), rel=1e-12)
+    assert annualised_volatility(alternating, 252) == pytest.approx(
+        log_sd * math.sqrt(252), rel=1e-12
+    )
     mean = (0.1 - 1 / 11) / 2
     sd = (0.1 + 1 / 11) / 2 * math.sqrt(n / (n - 1))
     expected = (mean * 252 - 0.03) / (sd * math.sqrt(252))
@@ -529,8 +580,12 @@ def _weekdays(start: dt.date, end: dt.date) -> list[dt.date]:
 
 def test_risk_panel_matches_hand_computation():
     days = _weekdays(dt.date(2023, 1, 2), dt.date(2023, 4, 28))
-    closes = [100.0, 120.0, 60.0, 90.0] + [90.0 * (1 + 0.01 * (-1) ** k) for k in range(len(days) - 4)]
-    prices = pl.DataFrame({"date": days, "asset": "SP500", "close": closes, "periods_per_year": 252})
+    closes = [100.0, 120.0, 60.0, 90.0] + [
+        90.0 * (1 + 0.01 * (-1) ** k) for k in range(len(days) - 4)
+    ]
+    prices = pl.DataFrame(
+        {"date": days, "asset": "SP500", "close": closes, "periods_per_year": 252}
+    )
     holiday = dt.date(2023, 1, 16)
     risk_free = pl.DataFrame({"date": days, "rate": [None if d == holiday else 0.03 for d in days]})
     table = risk_panel(prices, risk_free)
@@ -543,7 +598,9 @@ def test_risk_panel_matches_hand_computation():
     sharpe = (statistics.fmean(simple) * 252 - 0.03) / (statistics.stdev(simple) * math.sqrt(252))
     assert row["n_obs"] == n and row["periods_per_year"] == 252
     assert row["max_drawdown"] == pytest.approx(-0.5)
-    assert row["annualised_return"] == pytest.approx((closes[-1] / closes[0]) ** (252 / n) - 1, rel=1e-9)
+    assert row["annualised_return"] == pytest.approx(
+        (closes[-1] / closes[0]) ** (252 / n) - 1, rel=1e-9
+    )
     volatility = statistics.stdev(logs) * math.sqrt(252)
     assert row["annualised_volatility"] == pytest.approx(volatility, rel=1e-9)
     assert row["risk_free_rate"] == pytest.approx(0.03, abs=1e-15)
@@ -583,15 +640,20 @@ def test_partial_periods_are_labelled():
     risk_free = pl.DataFrame({"date": days, "rate": 0.05})
     table = risk_panel(prices, risk_free)
     assert dict(table.schema) == markets.RISK_PANEL_SCHEMA
-    got = {row["period"]: (row["days_in_window"], row["coverage"], row["partial_period"])
-           for row in table.iter_rows(named=True)}
+    got = {
+        row["period"]: (row["days_in_window"], row["coverage"], row["partial_period"])
+        for row in table.iter_rows(named=True)
+    }
     # 2023 from 1 March: 306 of 365 days; 2024 is a whole leap year; full covers itself.
-    assert got == {"full": (672, 1.0, False), "2023": (306, 306 / 365, True),
-                   "2024": (366, 1.0, False)}
+    assert got == {
+        "full": (672, 1.0, False),
+        "2023": (306, 306 / 365, True),
+        "2024": (366, 1.0, False),
+    }
     # A partial year is still annualised, from the returns it has (305 in 2023).
     row = table.filter(pl.col("period") == "2023").row(0, named=True)
     assert row["n_obs"] == 305
-    assert row["annualised_return"] == pytest.approx(1.001 ** 365 - 1, rel=1e-9)
+    assert row["annualised_return"] == pytest.approx(1.001**365 - 1, rel=1e-9)
 
 
 # --- risk-free mart ----------------------------------------------------------------------------
@@ -601,8 +663,9 @@ def _risk_free_mart(dtb3: list[tuple[dt.date, float | None]]) -> list[tuple]:
     """sql/marts/risk_free_daily.sql run as written over a staging table holding `dtb3`."""
     con = duckdb.connect()
     con.execute("CREATE SCHEMA staging")
-    con.execute("CREATE TABLE staging.stg_fred__series "
-                "(date DATE, series_id VARCHAR, value DOUBLE)")
+    con.execute(
+        "CREATE TABLE staging.stg_fred__series (date DATE, series_id VARCHAR, value DOUBLE)"
+    )
     con.executemany("INSERT INTO staging.stg_fred__series VALUES (?, 'DTB3', ?)", dtb3)
     con.execute("INSERT INTO staging.stg_fred__series VALUES ('2022-12-30', 'SP500', 3839.5)")
     return con.execute((SQL_DIR / "marts" / "risk_free_daily.sql").read_text()).fetchall()
@@ -610,13 +673,15 @@ def _risk_free_mart(dtb3: list[tuple[dt.date, float | None]]) -> list[tuple]:
 
 def test_risk_free_rate_is_the_bond_equivalent_yield():
     d = dt.date
-    rows = _risk_free_mart([
-        (d(2022, 12, 29), None),  # before the first value: no row (nothing to carry)
-        (d(2022, 12, 30), 4.975),
-        (d(2023, 1, 2), None),  # holiday
-        (d(2023, 1, 3), 5.00),
-        (d(2023, 1, 4), 0.0),
-    ])
+    rows = _risk_free_mart(
+        [
+            (d(2022, 12, 29), None),  # before the first value: no row (nothing to carry)
+            (d(2022, 12, 30), 4.975),
+            (d(2023, 1, 2), None),  # holiday
+            (d(2023, 1, 3), 5.00),
+            (d(2023, 1, 4), 0.0),
+        ]
+    )
     assert [r[0] for r in rows] == [d(2022, 12, 30) + dt.timedelta(days=i) for i in range(6)]
     rate = {r[0]: r[2] for r in rows}
     # TreasuryDirect, a 91-day bill auction: discount rate 4.975 %, price 98.742431,
@@ -649,20 +714,24 @@ def test_correlation_on_trading_days_with_weekend_spanning_crypto():
     # only close-to-close returns across the weekend make it perfectly correlated with SP500.
     sp_on = dict(zip(trading, sp))
     btc = [10 * sp_on[d] if d in sp_on else 40_000 * rng.uniform(0.5, 2.0) for d in all_days]
-    prices = pl.concat([
-        pl.DataFrame({"date": all_days, "asset": "BTC", "close": btc, "periods_per_year": 365}),
-        pl.DataFrame({"date": all_days, "asset": "ETH", "close": eth, "periods_per_year": 365}),
-        pl.DataFrame({"date": trading, "asset": "SP500", "close": sp, "periods_per_year": 252}),
-        pl.DataFrame({"date": trading, "asset": "NASDAQ100", "close": ndx, "periods_per_year": 252}),
-    ])
+    prices = pl.concat(
+        [
+            pl.DataFrame({"date": all_days, "asset": "BTC", "close": btc, "periods_per_year": 365}),
+            pl.DataFrame({"date": all_days, "asset": "ETH", "close": eth, "periods_per_year": 365}),
+            pl.DataFrame({"date": trading, "asset": "SP500", "close": sp, "periods_per_year": 252}),
+            pl.DataFrame(
+                {"date": trading, "asset": "NASDAQ100", "close": ndx, "periods_per_year": 252}
+            ),
+        ]
+    )
     table = risk_correlation(prices)
     assert dict(table.schema) == markets.RISK_CORRELATION_SCHEMA
 
     assets = ["BTC", "ETH", "NASDAQ100", "SP500"]
     eth_on = dict(zip(all_days, eth))
-    aligned = np.column_stack([
-        [10 * sp_on[d] for d in trading], [eth_on[d] for d in trading], ndx, sp
-    ])
+    aligned = np.column_stack(
+        [[10 * sp_on[d] for d in trading], [eth_on[d] for d in trading], ndx, sp]
+    )
     years = {"full": (2022, 2023), "2022": (2022, 2022), "2023": (2023, 2023)}
     for window, (first_year, last_year) in years.items():
         closes = aligned[[first_year <= d.year <= last_year for d in trading]]
@@ -708,7 +777,9 @@ def test_same_rows_in_any_order_give_the_same_bytes():
         "date", asset=pl.lit("BTC"), close=pl.col("btc_mcap") / 1e7, periods_per_year=pl.lit(365)
     )
     equity = panel.filter(pl.col("date").dt.weekday() <= 5).select(
-        "date", asset=pl.lit("SP500"), close=4000 + 100 * pl.col("derivatives_share"),
+        "date",
+        asset=pl.lit("SP500"),
+        close=4000 + 100 * pl.col("derivatives_share"),
         periods_per_year=pl.lit(252),
     )
     prices = pl.concat([crypto, equity])

@@ -16,20 +16,23 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def readme_table() -> str:
     text = README.read_text()
     start, end = "<!-- studies:start -->\n", "\n<!-- studies:end -->"
-    return text[text.index(start) + len(start):text.index(end)]
+    return text[text.index(start) + len(start) : text.index(end)]
 
 
 def test_the_readme_comparison_with_published_studies_is_current():
     computed = studies.table()
     assert readme_table() == computed, (
         "README.md's studies table differs from what the code computes; review and paste:\n"
-        + computed)
+        + computed
+    )
 
 
 def test_the_comparison_keeps_the_literature_direction():
     """The substance the README's prose states, checked on the numbers themselves."""
     summary = studies.decoupling_tables(studies.load_real_series())["summary"]
-    full = summary.filter(period="full", supply_series="USDT", price_series="BTC").row(0, named=True)
+    full = summary.filter(period="full", supply_series="USDT", price_series="BTC").row(
+        0, named=True
+    )
     # Prices lead supply more strongly than supply leads prices (Kristoufek's direction)...
     assert full["price_to_supply_p_adj_lags"] < 0.05 < full["supply_to_price_p_adj_lags"]
     # ...but nothing is coupled once every pair and period is corrected for.

@@ -21,7 +21,10 @@ ETHEREUM = CHAINS[0]
 
 @pytest.fixture(scope="module")
 def node():
-    with HeaderNode(int(NOW.timestamp())) as headers, RpcProxy(headers.url, profile="geth") as proxy:
+    with (
+        HeaderNode(int(NOW.timestamp())) as headers,
+        RpcProxy(headers.url, profile="geth") as proxy,
+    ):
         yield proxy
 
 
@@ -67,9 +70,13 @@ def test_a_cold_start_from_2021_uses_the_anchor_and_stays_cheap(node):
 
 
 def test_an_anchor_with_another_timestamp_means_another_chain(node):
-    wrong = dataclasses.replace(ETHEREUM, anchor=Anchor(ETHEREUM.anchor.number,
-                                                        ETHEREUM.anchor.timestamp + 12))
+    wrong = dataclasses.replace(
+        ETHEREUM, anchor=Anchor(ETHEREUM.anchor.number, ETHEREUM.anchor.timestamp + 12)
+    )
     rpc = EvmRpc(chain="ethereum", url=node.url)
-    with pytest.raises(NodeLimitError, match=r"block 15537394 has timestamp 1663224179 .*"
-                                             r"\.anchor says 1663224191: the node serves another"):
+    with pytest.raises(
+        NodeLimitError,
+        match=r"block 15537394 has timestamp 1663224179 .*"
+        r"\.anchor says 1663224191: the node serves another",
+    ):
         final_block(rpc, wrong)

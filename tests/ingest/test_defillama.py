@@ -5,22 +5,33 @@ against the recordings (assets/ingest/DEFILLAMA_TIMING.md)."""
 
 import copy
 import csv
-import logging
 import dataclasses
 import datetime as dt
 import json
+import logging
 
 import polars as pl
 import pytest
 
 import assets.ingest.defillama as defillama_module
 from assets.ingest.defillama import (
-    HISTORY_START, defillama_token_supply, llama_stamp, parse_chain_chart, parse_token,
-    parse_token_chart, parse_total_supply)
+    HISTORY_START,
+    defillama_token_supply,
+    llama_stamp,
+    parse_chain_chart,
+    parse_token,
+    parse_token_chart,
+    parse_total_supply,
+)
 from pipelines.chains import CHAINS
 from pipelines.resources import Rows, SourceDataError
 from sandbox.replay import (
-    LLAMA_HISTORY_CUT, RECORDINGS, ZERO_ENTRIES, build_stablecoin, build_stablecoin_chart)
+    LLAMA_HISTORY_CUT,
+    RECORDINGS,
+    ZERO_ENTRIES,
+    build_stablecoin,
+    build_stablecoin_chart,
+)
 from tests.conftest import failure_messages, materialize
 
 D = dt.date
@@ -43,7 +54,9 @@ def test_total_supply_matches_the_recorded_peg_native_values():
     frame = parse_total_supply(payload, D(2021, 1, 1), D(2023, 10, 24))
     assert frame.height == 1027 and frame["date"].is_sorted()
     for day in (D(2021, 1, 1), D(2022, 5, 12), D(2023, 10, 24)):
-        assert frame.filter(pl.col("date") == day)["circulating_usd"].item() == recorded_total(payload, day)
+        assert frame.filter(pl.col("date") == day)["circulating_usd"].item() == recorded_total(
+            payload, day
+        )
     # Peg-native, not the USD-converted bucket.
     first = payload[1127]
     assert first["totalCirculating"]["peggedUSD"] != first["totalCirculatingUSD"]["peggedUSD"]
@@ -56,13 +69,23 @@ def test_revision_between_captures_replaces_the_revised_days(warehouse):
     start, end = D(2026, 7, 20), D(2026, 8, 16)
     first = parse_total_supply(older, start, end)
     second = parse_total_supply(newer, start, end)
-    changed = first.join(second, on="date").filter(pl.col("circulating_usd") != pl.col("circulating_usd_right"))
+    changed = first.join(second, on="date").filter(
+        pl.col("circulating_usd") != pl.col("circulating_usd_right")
+    )
     assert changed.height == 20 and changed["date"].min() == D(2026, 7, 28)
 
-    stamp = lambda f, t: f.with_columns(source=pl.lit("defillama /stablecoincharts/all"), ingested_at=pl.lit(t))
+    def stamp(f, t):
+        return f.with_columns(
+            source=pl.lit("defillama /stablecoincharts/all"), ingested_at=pl.lit(t)
+        )
+
     t1, t2 = dt.datetime(2026, 8, 17, 6), dt.datetime(2026, 8, 22, 7)
-    warehouse.replace_window(start, end, Rows("raw.defillama_total_supply", stamp(first, t1), ["date"]))
-    warehouse.replace_window(start, end, Rows("raw.defillama_total_supply", stamp(second, t2), ["date"]))
+    warehouse.replace_window(
+        start, end, Rows("raw.defillama_total_supply", stamp(first, t1), ["date"])
+    )
+    warehouse.replace_window(
+        start, end, Rows("raw.defillama_total_supply", stamp(second, t2), ["date"])
+    )
     stored = warehouse.read("SELECT * FROM raw.defillama_total_supply ORDER BY date")
     assert stored.height == 28  # one row per day, no duplicates
     assert stored["circulating_usd"].to_list() == [recorded_total(newer, d) for d in stored["date"]]
@@ -83,47 +106,103 @@ def test_token_totals_and_chains_from_the_stablecoin_endpoint():
     assert totals.height == 1027 and set(totals["token"]) == {"USDT"}
     # the only USDT chain the recordings hold, and the simulated Arbitrum the sandbox plants
     assert set(chains["chain"]) == {"Ethereum", "Arbitrum"}
-    assert set(parse_token(build_stablecoin(1, simulated=False), "USDT", D(2021, 1, 1),
-                           D(2023, 10, 24))[1]["chain"]) == {"Ethereum"}
+    assert set(
+        parse_token(build_stablecoin(1, simulated=False), "USDT", D(2021, 1, 1), D(2023, 10, 24))[
+            1
+        ]["chain"]
+    ) == {"Ethereum"}
     assert chains.filter(pl.col("chain") == "Ethereum")["date"].max() == D(2022, 7, 30)
     # The close of 2021-01-01 is the row stamped 2021-01-02: usdt_circulating_daily.csv line
     # 2021-01-02, Ethereum export row 2 (Timestamp 1609545600).
-    assert totals.filter(pl.col("date") == D(2021, 1, 1))["circulating_tokens"].item() == 20_537_511_915.0
-    assert chains.filter((pl.col("date") == D(2021, 1, 1)) & (pl.col("chain") == "Ethereum")
-                         )["circulating_tokens"].item() == 13_144_511_896
+    assert (
+        totals.filter(pl.col("date") == D(2021, 1, 1))["circulating_tokens"].item()
+        == 20_537_511_915.0
+    )
+    assert (
+        chains.filter((pl.col("date") == D(2021, 1, 1)) & (pl.col("chain") == "Ethereum"))[
+            "circulating_tokens"
+        ].item()
+        == 13_144_511_896
+    )
 
 
 def test_usdc_chains_cover_only_the_recorded_days():
     _, chains = parse_token(build_stablecoin(2), "USDC", D(2021, 1, 1), D(2023, 10, 24))
     tron = chains.filter(pl.col("chain") == "Tron")
-    assert (tron["date"].min(), tron["date"].max(), tron.height) == (D(2022, 5, 11), D(2023, 7, 29), 445)
-    assert chains.filter(pl.col("chain") == "Ethereum").height == (D(2023, 7, 29) - D(2021, 1, 1)).days + 1
+    assert (tron["date"].min(), tron["date"].max(), tron.height) == (
+        D(2022, 5, 11),
+        D(2023, 7, 29),
+        445,
+    )
+    assert (
+        chains.filter(pl.col("chain") == "Ethereum").height
+        == (D(2023, 7, 29) - D(2021, 1, 1)).days + 1
+    )
 
 
 BAD_TOKEN_PAYLOADS = {
-    "negative total": (lambda p: p["tokens"][-1]["circulating"].update(peggedUSD=-5.0), "must be positive"),
-    "string amount": (lambda p: p["tokens"][-1]["circulating"].update(peggedUSD="12"), "not a number"),
-    "missing peg key": (lambda p: p["tokens"][-1].update(circulating={"peggedEUR": 1.0}), "not a number"),
-    "absurd amount": (lambda p: p["tokens"][-1]["circulating"].update(peggedUSD=3e15), "implausibly large"),
+    "negative total": (
+        lambda p: p["tokens"][-1]["circulating"].update(peggedUSD=-5.0),
+        "must be positive",
+    ),
+    "string amount": (
+        lambda p: p["tokens"][-1]["circulating"].update(peggedUSD="12"),
+        "not a number",
+    ),
+    "missing peg key": (
+        lambda p: p["tokens"][-1].update(circulating={"peggedEUR": 1.0}),
+        "not a number",
+    ),
+    "absurd amount": (
+        lambda p: p["tokens"][-1]["circulating"].update(peggedUSD=3e15),
+        "implausibly large",
+    ),
     "bad date": (lambda p: p["tokens"][-1].update(date="yesterday"), "not a unix timestamp"),
     "wrong peg type": (lambda p: p.update(pegType="peggedEUR"), "expected peggedUSD"),
-    "negative chain balance": (lambda p: p["chainBalances"]["Ethereum"]["tokens"][-1]["circulating"].update(peggedUSD=-1), "must not be negative"),
+    "negative chain balance": (
+        lambda p: p["chainBalances"]["Ethereum"]["tokens"][-1]["circulating"].update(peggedUSD=-1),
+        "must not be negative",
+    ),
     # Only a left-out zero reads as 0: anything else in a chain's `circulating` must be a balance.
-    "chain balance a string": (lambda p: p["chainBalances"]["Ethereum"]["tokens"][-1]["circulating"].update(peggedUSD="12"), "not a number"),
-    "chain circulating a string": (lambda p: p["chainBalances"]["Ethereum"]["tokens"][-1].update(circulating="12"), "not an object"),
-    "chain circulating null": (lambda p: p["chainBalances"]["Ethereum"]["tokens"][-1].update(circulating=None), "not an object"),
-    "chain circulating a number": (lambda p: p["chainBalances"]["Ethereum"]["tokens"][-1].update(circulating=5), "not an object"),
-    "chain circulating another peg": (lambda p: p["chainBalances"]["Ethereum"]["tokens"][-1].update(circulating={"peggedEUR": 1.0}), "not a number"),
+    "chain balance a string": (
+        lambda p: p["chainBalances"]["Ethereum"]["tokens"][-1]["circulating"].update(
+            peggedUSD="12"
+        ),
+        "not a number",
+    ),
+    "chain circulating a string": (
+        lambda p: p["chainBalances"]["Ethereum"]["tokens"][-1].update(circulating="12"),
+        "not an object",
+    ),
+    "chain circulating null": (
+        lambda p: p["chainBalances"]["Ethereum"]["tokens"][-1].update(circulating=None),
+        "not an object",
+    ),
+    "chain circulating a number": (
+        lambda p: p["chainBalances"]["Ethereum"]["tokens"][-1].update(circulating=5),
+        "not an object",
+    ),
+    "chain circulating another peg": (
+        lambda p: p["chainBalances"]["Ethereum"]["tokens"][-1].update(
+            circulating={"peggedEUR": 1.0}
+        ),
+        "not a number",
+    ),
     # The all-chain total is never zero, so a left-out one is an error.
     "total without circulating": (lambda p: p["tokens"][-1].pop("circulating"), "missing"),
-    "total with empty circulating": (lambda p: p["tokens"][-1].update(circulating={}), "not a number"),
+    "total with empty circulating": (
+        lambda p: p["tokens"][-1].update(circulating={}),
+        "not a number",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_TOKEN_PAYLOADS))
 def test_bad_values_fail_with_source_field_and_value(case):
     payload = build_stablecoin(1)
-    payload["tokens"] = [p for p in payload["tokens"] if p["date"] <= 1_659_225_600]  # to 2022-07-30
+    payload["tokens"] = [
+        p for p in payload["tokens"] if p["date"] <= 1_659_225_600
+    ]  # to 2022-07-30
     mutate, reason = BAD_TOKEN_PAYLOADS[case]
     mutate(payload)
     with pytest.raises(SourceDataError, match=reason) as err:
@@ -134,7 +213,9 @@ def test_bad_values_fail_with_source_field_and_value(case):
 def test_bad_total_supply_row_names_its_index():
     payload = copy.deepcopy(capture("2026-08-17"))
     payload[-2]["totalCirculating"]["peggedUSD"] = None
-    with pytest.raises(SourceDataError, match=r"field '\[3182\]\.totalCirculating\.peggedUSD' = None"):
+    with pytest.raises(
+        SourceDataError, match=r"field '\[3182\]\.totalCirculating\.peggedUSD' = None"
+    ):
         parse_total_supply(payload, D(2026, 8, 1), D(2026, 8, 16))
 
 
@@ -144,8 +225,10 @@ def test_a_non_numeric_chain_balance_names_the_entry_and_the_value():
     entries[-1]["circulating"] = "12.3M"
     with pytest.raises(SourceDataError) as err:
         parse_token(payload, "USDT", D(2022, 7, 1), D(2022, 7, 31))
-    assert str(err.value) == (f"defillama /stablecoin/1: field 'chainBalances.Ethereum.tokens"
-                              f"[{len(entries) - 1}].circulating' = '12.3M': not an object")
+    assert str(err.value) == (
+        f"defillama /stablecoin/1: field 'chainBalances.Ethereum.tokens"
+        f"[{len(entries) - 1}].circulating' = '12.3M': not an object"
+    )
 
 
 # From usdc_circulating_by_chain_2022_2023.csv (UTC midnights printed in New York time): Aptos
@@ -156,16 +239,21 @@ APTOS_FIRST_USDC = (D(2022, 10, 24), 16_566_823.242743)
 
 @pytest.mark.parametrize("shape", sorted(ZERO_ENTRIES))
 def test_a_chains_zero_days_are_stored_as_zero_however_defillama_writes_them(
-        resources, replay, warehouse, shape):
+    resources, replay, warehouse, shape
+):
     replay.configure(llama_zero_entry=shape)
     _, body = replay.answer("/defillama/stablecoin/2", {})
     aptos = json.loads(body)["chainBalances"]["Aptos"]["tokens"]
     oct_20 = int(dt.datetime(2022, 10, 20, tzinfo=dt.UTC).timestamp())
     assert next(e for e in aptos if e["date"] == oct_20) == ZERO_ENTRIES[shape](oct_20)
 
-    assert materialize([defillama_token_supply], resources, D(2022, 10, 20), D(2022, 10, 31)).success
-    stored = warehouse.read("SELECT date, chain, circulating_tokens FROM "
-                            "raw.defillama_token_supply_by_chain WHERE token = 'USDC'")
+    assert materialize(
+        [defillama_token_supply], resources, D(2022, 10, 20), D(2022, 10, 31)
+    ).success
+    stored = warehouse.read(
+        "SELECT date, chain, circulating_tokens FROM "
+        "raw.defillama_token_supply_by_chain WHERE token = 'USDC'"
+    )
     value = {(d, c): v for d, c, v in stored.rows()}
     assert [value[(D(2022, 10, d), "Aptos")] for d in range(20, 24)] == [0.0] * 4
     assert value[(APTOS_FIRST_USDC[0], "Aptos")] == pytest.approx(APTOS_FIRST_USDC[1])
@@ -176,8 +264,10 @@ def test_a_chains_zero_days_are_stored_as_zero_however_defillama_writes_them(
 # --- the history cut of /stablecoin/{id}, and the charts that cover the days before it ------
 
 IDS = {"USDT": 1, "USDC": 2}
-TOKEN_FILES = {"USDT": "stablecoin1_usdt_circulating_daily.csv",
-               "USDC": "stablecoin2_usdc_circulating_daily.csv"}
+TOKEN_FILES = {
+    "USDT": "stablecoin1_usdt_circulating_daily.csv",
+    "USDC": "stablecoin2_usdc_circulating_daily.csv",
+}
 
 
 def midnight(day: dt.date) -> int:
@@ -203,7 +293,9 @@ def recorded_ethereum(start: dt.date, end: dt.date) -> dict[tuple[dt.date, str],
     out = {}
     with open(CHARTS / "ethereum_supply_by_coin_2021_2022.csv") as f:
         for r in csv.DictReader(f):
-            day = dt.datetime.fromtimestamp(int(r["Timestamp"]), dt.UTC).date() - dt.timedelta(days=1)
+            day = dt.datetime.fromtimestamp(int(r["Timestamp"]), dt.UTC).date() - dt.timedelta(
+                days=1
+            )
             if start <= day <= end:
                 out.update({(day, token): float(r[token]) for token in IDS})
     return out
@@ -217,7 +309,9 @@ def test_the_cut_is_the_first_midnight_the_real_server_keeps():
     # 1652241600 is 2022-05-11 04:00 UTC; daily records are stamped 00:00 UTC, so the first
     # row `SK >= 1652241600` keeps is stamped 2022-05-12 (where the real by-chain recording
     # starts): the close of 2022-05-11, the first day /stablecoin/{id} serves.
-    assert dt.datetime.fromtimestamp(LLAMA_HISTORY_CUT, dt.UTC) == dt.datetime(2022, 5, 11, 4, tzinfo=dt.UTC)
+    assert dt.datetime.fromtimestamp(LLAMA_HISTORY_CUT, dt.UTC) == dt.datetime(
+        2022, 5, 11, 4, tzinfo=dt.UTC
+    )
     assert HISTORY_START == D(2022, 5, 11)
     assert llama_stamp(HISTORY_START) == midnight(D(2022, 5, 12))
 
@@ -229,8 +323,10 @@ def test_the_replay_serves_stablecoin_history_only_from_the_cut(resources, repla
     days += [p["date"] for chain in payload["chainBalances"].values() for p in chain["tokens"]]
     assert min(days) == midnight(D(2022, 5, 12))
     assert min(p["date"] for p in payload["tokens"]) == midnight(D(2022, 5, 12))
-    assert all(chain["tokens"][0]["date"] >= LLAMA_HISTORY_CUT
-               for chain in payload["chainBalances"].values())
+    assert all(
+        chain["tokens"][0]["date"] >= LLAMA_HISTORY_CUT
+        for chain in payload["chainBalances"].values()
+    )
     # The recordings reach further back: the server, not the recordings, cuts them.
     assert min(p["date"] for p in build_stablecoin(llama_id)["tokens"]) < midnight(D(2021, 1, 1))
     # So a window before the cut cannot be read from /stablecoin/{id}.
@@ -251,7 +347,9 @@ def test_the_replay_serves_charts_in_the_real_shape(resources, replay, chain):
     if chain != "all":  # per-chain rows carry what /stablecoincharts/Terra's do
         keys |= {"totalMintedUSD", "totalBridgedToUSD"}
     assert set(first) == keys
-    assert all(type(v["peggedUSD"]) in (int, float) for r in rows for k, v in r.items() if k != "date")
+    assert all(
+        type(v["peggedUSD"]) in (int, float) for r in rows for k, v in r.items() if k != "date"
+    )
     # Peg-native amounts are not the USD-converted ones (recorded CoinGecko price that day).
     day = next(r for r in rows if r["date"] == str(midnight(D(2021, 6, 1))))
     assert day["totalCirculating"]["peggedUSD"] != day["totalCirculatingUSD"]["peggedUSD"]
@@ -263,23 +361,35 @@ def test_the_replay_serves_charts_in_the_real_shape(resources, replay, chain):
 
 def test_the_replay_answers_empty_where_it_cannot_build_a_chart(resources):
     assert resources["defillama"].get_json("/stablecoincharts/Tron", params={"stablecoin": 1}) == []
-    assert resources["defillama"].get_json("/stablecoincharts/Ethereum", params={"stablecoin": 9}) == []
+    assert (
+        resources["defillama"].get_json("/stablecoincharts/Ethereum", params={"stablecoin": 9})
+        == []
+    )
     # Chain names are matched as the server normalises them; a name with a space is quoted.
-    assert resources["defillama"].get_json("/stablecoincharts/ethereum", params={"stablecoin": 2}) \
-        == build_stablecoin_chart(2, "Ethereum")
-    assert resources["defillama"].get_json("/stablecoincharts/zkSync%20Era", params={"stablecoin": 2}) \
-        == build_stablecoin_chart(2, "zkSync Era") != []
+    assert resources["defillama"].get_json(
+        "/stablecoincharts/ethereum", params={"stablecoin": 2}
+    ) == build_stablecoin_chart(2, "Ethereum")
+    assert (
+        resources["defillama"].get_json("/stablecoincharts/zkSync%20Era", params={"stablecoin": 2})
+        == build_stablecoin_chart(2, "zkSync Era")
+        != []
+    )
 
 
-@pytest.mark.parametrize("start, end", [(D(2021, 1, 1), D(2021, 12, 31)), (D(2023, 1, 1), D(2023, 10, 24))],
-                         ids=["2021", "2023"])
+@pytest.mark.parametrize(
+    "start, end",
+    [(D(2021, 1, 1), D(2021, 12, 31)), (D(2023, 1, 1), D(2023, 10, 24))],
+    ids=["2021", "2023"],
+)
 def test_token_supply_is_the_recorded_all_chain_supply(resources, warehouse, start, end):
     assert materialize([defillama_token_supply], resources, start, end).success
     rows = stored(warehouse, "raw.defillama_token_supply")
     assert {(d, t): v for d, t, v, _ in rows.rows()} == recorded_token_supply(start, end)
     assert rows.height == 2 * ((end - start).days + 1)
-    assert set(rows["source"]) == {"defillama /stablecoincharts/all?stablecoin=1",
-                                   "defillama /stablecoincharts/all?stablecoin=2"}
+    assert set(rows["source"]) == {
+        "defillama /stablecoincharts/all?stablecoin=1",
+        "defillama /stablecoincharts/all?stablecoin=2",
+    }
     # The same values /stablecoin/{id} tokens[] held for these days before the cut was modelled.
     for token, llama_id in IDS.items():
         before, _ = parse_token(build_stablecoin(llama_id), token, start, end)
@@ -293,8 +403,10 @@ def test_a_2021_window_reads_per_chain_rows_from_the_chain_chart(resources, repl
     rows = stored(warehouse, "raw.defillama_token_supply_by_chain")
     assert set(rows["chain"]) == {"Ethereum"}  # before the cut, only the configured chains
     assert {(d, t): v for d, t, _, v, _ in rows.rows()} == recorded_ethereum(start, end)
-    assert set(rows["source"]) == {"defillama /stablecoincharts/Ethereum?stablecoin=1",
-                                   "defillama /stablecoincharts/Ethereum?stablecoin=2"}
+    assert set(rows["source"]) == {
+        "defillama /stablecoincharts/Ethereum?stablecoin=1",
+        "defillama /stablecoincharts/Ethereum?stablecoin=2",
+    }
     assert "/defillama/stablecoin/1" not in replay.requests  # it holds nothing of 2021
 
 
@@ -305,22 +417,31 @@ def test_a_window_across_the_cut_stitches_both_sources(resources, warehouse):
     ethereum = rows.filter(pl.col("chain") == "Ethereum").sort("token", "date")
     # Every day once per token: no gap, no duplicate.
     assert ethereum.select("token", "date").rows() == [
-        (t, D(2022, 5, d)) for t in ("USDC", "USDT") for d in (9, 10, 11)]
+        (t, D(2022, 5, d)) for t in ("USDC", "USDT") for d in (9, 10, 11)
+    ]
     source = {(t, d.day): s for d, t, _, _, s in ethereum.rows()}
     for token, llama_id in IDS.items():
-        assert source[(token, 9)] == source[(token, 10)] == \
-            f"defillama /stablecoincharts/Ethereum?stablecoin={llama_id}"
+        assert (
+            source[(token, 9)]
+            == source[(token, 10)]
+            == f"defillama /stablecoincharts/Ethereum?stablecoin={llama_id}"
+        )
         assert source[(token, 11)] == f"defillama /stablecoin/{llama_id}"
     # The values are the recorded ones on both sides of the seam (the USDC by-chain recording,
     # which starts with the row stamped 2022-05-12, wins over the rounded Ethereum export).
     _, usdc_chains = parse_token(build_stablecoin(2), "USDC", start, end)
     _, usdt_chains = parse_token(build_stablecoin(1), "USDT", start, end)
     # before the cut only the chains read (this session: Ethereum) come from their charts
-    expected = pl.concat([usdc_chains, usdt_chains]).filter(
-        (pl.col("chain") == "Ethereum") | (pl.col("date") >= HISTORY_START)
-    ).select("date", "token", "chain", "circulating_tokens")
-    assert rows.select("date", "token", "chain", "circulating_tokens").sort("date", "token", "chain").equals(
-        expected.sort("date", "token", "chain"))
+    expected = (
+        pl.concat([usdc_chains, usdt_chains])
+        .filter((pl.col("chain") == "Ethereum") | (pl.col("date") >= HISTORY_START))
+        .select("date", "token", "chain", "circulating_tokens")
+    )
+    assert (
+        rows.select("date", "token", "chain", "circulating_tokens")
+        .sort("date", "token", "chain")
+        .equals(expected.sort("date", "token", "chain"))
+    )
     # Other chains: only from /stablecoin/{id}, only from the cut on.
     others = rows.filter(pl.col("chain") != "Ethereum")
     assert set(others["date"]) == {HISTORY_START}
@@ -329,31 +450,62 @@ def test_a_window_across_the_cut_stitches_both_sources(resources, warehouse):
 
 
 def materialized_requests(result) -> dict[str, int]:
-    return {"/".join(m.asset_key.path): m.metadata["requests"].value
-            for m in (e.materialization for e in result.get_asset_materialization_events())}
+    return {
+        "/".join(m.asset_key.path): m.metadata["requests"].value
+        for m in (e.materialization for e in result.get_asset_materialization_events())
+    }
 
 
-@pytest.mark.parametrize("start, end, paths", [
-    # A daily run (and any window from 2022-05-11 on): no per-chain chart.
-    (D(2023, 3, 1), D(2023, 3, 1), {"/defillama/stablecoincharts/all": 2,
-                                    "/defillama/stablecoin/1": 1, "/defillama/stablecoin/2": 1}),
-    (D(2022, 5, 11), D(2022, 6, 30), {"/defillama/stablecoincharts/all": 2,
-                                      "/defillama/stablecoin/1": 1, "/defillama/stablecoin/2": 1}),
-    # Across the cut: one chart per configured chain and token on top.
-    (D(2022, 5, 1), D(2022, 5, 31), {"/defillama/stablecoincharts/all": 2,
-                                     "/defillama/stablecoin/1": 1, "/defillama/stablecoin/2": 1,
-                                     "/defillama/stablecoincharts/Ethereum": 2}),
-    # All before it: /stablecoin/{id} holds nothing of the window, so it is not asked.
-    (D(2021, 1, 1), D(2022, 5, 10), {"/defillama/stablecoincharts/all": 2,
-                                     "/defillama/stablecoincharts/Ethereum": 2}),
-], ids=["daily", "after-the-cut", "across-the-cut", "before-the-cut"])
+@pytest.mark.parametrize(
+    "start, end, paths",
+    [
+        # A daily run (and any window from 2022-05-11 on): no per-chain chart.
+        (
+            D(2023, 3, 1),
+            D(2023, 3, 1),
+            {
+                "/defillama/stablecoincharts/all": 2,
+                "/defillama/stablecoin/1": 1,
+                "/defillama/stablecoin/2": 1,
+            },
+        ),
+        (
+            D(2022, 5, 11),
+            D(2022, 6, 30),
+            {
+                "/defillama/stablecoincharts/all": 2,
+                "/defillama/stablecoin/1": 1,
+                "/defillama/stablecoin/2": 1,
+            },
+        ),
+        # Across the cut: one chart per configured chain and token on top.
+        (
+            D(2022, 5, 1),
+            D(2022, 5, 31),
+            {
+                "/defillama/stablecoincharts/all": 2,
+                "/defillama/stablecoin/1": 1,
+                "/defillama/stablecoin/2": 1,
+                "/defillama/stablecoincharts/Ethereum": 2,
+            },
+        ),
+        # All before it: /stablecoin/{id} holds nothing of the window, so it is not asked.
+        (
+            D(2021, 1, 1),
+            D(2022, 5, 10),
+            {"/defillama/stablecoincharts/all": 2, "/defillama/stablecoincharts/Ethereum": 2},
+        ),
+    ],
+    ids=["daily", "after-the-cut", "across-the-cut", "before-the-cut"],
+)
 def test_requests_per_run(resources, replay, start, end, paths):
     result = materialize([defillama_token_supply], resources, start, end)
     assert result.success
     assert dict(replay.requests) == paths
     assert materialized_requests(result) == {
         "raw/defillama_token_supply": sum(paths.values()),
-        "raw/defillama_token_supply_by_chain": sum(paths.values())}
+        "raw/defillama_token_supply_by_chain": sum(paths.values()),
+    }
 
 
 def with_chain(monkeypatch, **changes):
@@ -362,29 +514,37 @@ def with_chain(monkeypatch, **changes):
     monkeypatch.setattr(defillama_module, "CHAINS", (*CHAINS, extra))
 
 
-def test_a_configured_chain_is_asked_under_its_defillama_name(resources, replay, warehouse, monkeypatch):
+def test_a_configured_chain_is_asked_under_its_defillama_name(
+    resources, replay, warehouse, monkeypatch
+):
     # USDC reached zkSync Era after the cut: its chart starts later, so no row before it.
     usdc = tuple(t for t in CHAINS[0].tokens if t.symbol == "USDC")
     with_chain(monkeypatch, name="zksync_era", defillama_chain="zkSync Era", tokens=usdc)
     result = materialize([defillama_token_supply], resources, D(2022, 5, 1), D(2022, 5, 31))
     assert result.success
     assert replay.requests["/defillama/stablecoincharts/zkSync%20Era"] == 1  # USDC only
-    era = stored(warehouse, "raw.defillama_token_supply_by_chain").filter(pl.col("chain") == "zkSync Era")
+    era = stored(warehouse, "raw.defillama_token_supply_by_chain").filter(
+        pl.col("chain") == "zkSync Era"
+    )
     assert era["date"].min() == HISTORY_START and set(era["source"]) == {"defillama /stablecoin/2"}
     assert materialized_requests(result)["raw/defillama_token_supply"] == 7
 
 
 def test_an_empty_chart_for_a_configured_chain_fails_clearly_and_writes_nothing(
-        resources, replay, warehouse, monkeypatch):
+    resources, replay, warehouse, monkeypatch
+):
     with_chain(monkeypatch, name="tron", defillama_chain="Tron")  # not recorded: []
-    result = materialize([defillama_token_supply], resources, D(2022, 5, 1), D(2022, 5, 31),
-                         raise_on_error=False)
+    result = materialize(
+        [defillama_token_supply], resources, D(2022, 5, 1), D(2022, 5, 31), raise_on_error=False
+    )
     assert not result.success
     errors = failure_messages(result)
     assert "defillama /stablecoincharts/Tron?stablecoin=1: field '(body)' = []: no chart" in errors
     assert "check defillama_chain in pipelines/chains.yaml" in errors
-    assert not warehouse.table_exists("raw.defillama_token_supply") or \
-        warehouse.read("SELECT count(*) AS n FROM raw.defillama_token_supply")["n"][0] == 0
+    assert (
+        not warehouse.table_exists("raw.defillama_token_supply")
+        or warehouse.read("SELECT count(*) AS n FROM raw.defillama_token_supply")["n"][0] == 0
+    )
 
 
 def chart_row(day: dt.date, **fields) -> dict:
@@ -393,14 +553,17 @@ def chart_row(day: dt.date, **fields) -> dict:
 
 
 def test_chain_chart_days_before_its_first_row_get_no_row_and_zero_shapes_read_as_zero():
-    chart = [chart_row(D(2021, 3, 3), totalMintedUSD={"peggedUSD": 5}),  # circulating left out
-             chart_row(D(2021, 3, 4), totalCirculating={"peggedUSD": 0}),
-             chart_row(D(2021, 3, 5), totalCirculating={}),
-             chart_row(D(2021, 3, 6), totalCirculating=0),
-             chart_row(D(2021, 3, 7), totalCirculating={"peggedUSD": 12.5})]
+    chart = [
+        chart_row(D(2021, 3, 3), totalMintedUSD={"peggedUSD": 5}),  # circulating left out
+        chart_row(D(2021, 3, 4), totalCirculating={"peggedUSD": 0}),
+        chart_row(D(2021, 3, 5), totalCirculating={}),
+        chart_row(D(2021, 3, 6), totalCirculating=0),
+        chart_row(D(2021, 3, 7), totalCirculating={"peggedUSD": 12.5}),
+    ]
     frame = parse_chain_chart(chart, "USDT", "Ethereum", D(2021, 3, 1), D(2021, 3, 7))
     assert frame.select("date", "circulating_tokens").rows() == [
-        (D(2021, 3, d), v) for d, v in ((3, 0.0), (4, 0.0), (5, 0.0), (6, 0.0), (7, 12.5))]
+        (D(2021, 3, d), v) for d, v in ((3, 0.0), (4, 0.0), (5, 0.0), (6, 0.0), (7, 12.5))
+    ]
     assert set(frame["chain"]) == {"Ethereum"} and set(frame["token"]) == {"USDT"}
     # A chart that starts after the window gives no row at all.
     assert parse_chain_chart(chart, "USDT", "Ethereum", D(2021, 1, 1), D(2021, 3, 2)).height == 0
@@ -410,24 +573,40 @@ BAD_CHAIN_CHARTS = {
     "empty chart": ([], "'(body)' = []: no chart"),
     "not a list": ({"error": "x"}, "'(body)' = 'dict': not a list"),
     "a day missing after the first row": (
-        [chart_row(D(2021, 3, 1), totalCirculating={"peggedUSD": 1.0}),
-         chart_row(D(2021, 3, 3), totalCirculating={"peggedUSD": 1.0})],
-        "'date' = '1 missing day(s): 2021-03-02'"),
+        [
+            chart_row(D(2021, 3, 1), totalCirculating={"peggedUSD": 1.0}),
+            chart_row(D(2021, 3, 3), totalCirculating={"peggedUSD": 1.0}),
+        ],
+        "'date' = '1 missing day(s): 2021-03-02'",
+    ),
     "the chart ends before the window": (
         [chart_row(D(2021, 3, 1), totalCirculating={"peggedUSD": 1.0})],
-        "'date' = '2 missing day(s): 2021-03-02, 2021-03-03'"),
-    "negative": ([chart_row(D(2021, 3, 1), totalCirculating={"peggedUSD": -1.0})],
-                 "'[0].totalCirculating.peggedUSD' = -1.0: must not be negative"),
-    "string amount": ([chart_row(D(2021, 3, 1), totalCirculating={"peggedUSD": "12.3M"})],
-                      "'[0].totalCirculating.peggedUSD' = '12.3M': not a number"),
-    "another peg": ([chart_row(D(2021, 3, 1), totalCirculating={"peggedEUR": 1.0})],
-                    "'[0].totalCirculating.peggedUSD' = None: not a number"),
-    "circulating a string": ([chart_row(D(2021, 3, 1), totalCirculating="n/a")],
-                             "'[0].totalCirculating' = 'n/a': not an object"),
-    "circulating null": ([chart_row(D(2021, 3, 1), totalCirculating=None)],
-                         "'[0].totalCirculating' = None: not an object"),
-    "bad date": ([{"date": "yesterday", "totalCirculating": {"peggedUSD": 1.0}}],
-                 "'[0].date' = 'yesterday': not a unix timestamp"),
+        "'date' = '2 missing day(s): 2021-03-02, 2021-03-03'",
+    ),
+    "negative": (
+        [chart_row(D(2021, 3, 1), totalCirculating={"peggedUSD": -1.0})],
+        "'[0].totalCirculating.peggedUSD' = -1.0: must not be negative",
+    ),
+    "string amount": (
+        [chart_row(D(2021, 3, 1), totalCirculating={"peggedUSD": "12.3M"})],
+        "'[0].totalCirculating.peggedUSD' = '12.3M': not a number",
+    ),
+    "another peg": (
+        [chart_row(D(2021, 3, 1), totalCirculating={"peggedEUR": 1.0})],
+        "'[0].totalCirculating.peggedUSD' = None: not a number",
+    ),
+    "circulating a string": (
+        [chart_row(D(2021, 3, 1), totalCirculating="n/a")],
+        "'[0].totalCirculating' = 'n/a': not an object",
+    ),
+    "circulating null": (
+        [chart_row(D(2021, 3, 1), totalCirculating=None)],
+        "'[0].totalCirculating' = None: not an object",
+    ),
+    "bad date": (
+        [{"date": "yesterday", "totalCirculating": {"peggedUSD": 1.0}}],
+        "'[0].date' = 'yesterday': not a unix timestamp",
+    ),
 }
 
 
@@ -447,10 +626,12 @@ def test_bad_token_chart_names_its_source_field_and_value():
     chart[index]["totalCirculating"]["peggedUSD"] = -3
     with pytest.raises(SourceDataError) as err:
         parse_token_chart(chart, "USDC", D(2021, 3, 1), D(2021, 3, 3))
-    assert str(err.value) == (f"defillama /stablecoincharts/all?stablecoin=2: field "
-                              f"'[{index}].totalCirculating.peggedUSD' = -3: must be positive")
+    assert str(err.value) == (
+        f"defillama /stablecoincharts/all?stablecoin=2: field "
+        f"'[{index}].totalCirculating.peggedUSD' = -3: must be positive"
+    )
     with pytest.raises(SourceDataError, match=r"stablecoin=2: field 'date' = '1 missing day"):
-        parse_token_chart(chart[:index] + chart[index + 1:], "USDC", D(2021, 3, 1), D(2021, 3, 3))
+        parse_token_chart(chart[:index] + chart[index + 1 :], "USDC", D(2021, 3, 1), D(2021, 3, 3))
 
 
 # --- timing: a row stamped D+1 00:00 UTC is the close of D (DEFILLAMA_TIMING.md) ----------
@@ -514,7 +695,9 @@ def test_the_reviews_correlations_are_reproduced():
         frame = parse_market_chart(payload, coin, D(2020, 12, 25), D(2023, 10, 24))
         caps = dict(zip(frame["date"], frame["market_cap_usd"]))
         ours = closes_defillama(token, D(2020, 12, 25), D(2023, 10, 24))
-        found[token] = tuple(round(change_correlation(ours, caps, start, end, k), 3) for k in (0, 1))
+        found[token] = tuple(
+            round(change_correlation(ours, caps, start, end, k), 3) for k in (0, 1)
+        )
     assert found == {"USDC": (0.652, 0.438), "USDT": (0.307, 0.379)}
 
 
@@ -524,9 +707,12 @@ def test_the_stamped_row_was_already_reached_early_in_its_day():
     the 08-22 capture's stored row stamped 08-17 to 0.2 % of a day's move. A row stamped S is
     a snapshot from the start of S (the close of S-1), not one updated until S ends."""
     older, newer = capture("2026-08-17"), capture("2026-08-22")
-    by_stamp = lambda payload: {int(r["date"]): r["totalCirculating"]["peggedUSD"] for r in payload}
+
+    def by_stamp(payload):
+        return {int(r["date"]): r["totalCirculating"]["peggedUSD"] for r in payload}
+
     old, new = by_stamp(older), by_stamp(newer)
-    stamp = lambda day: midnight(day)
+    stamp = midnight
     revision = [old[stamp(D(2026, 8, d))] - new[stamp(D(2026, 8, d))] for d in range(4, 17)]
     assert max(revision) - min(revision) < 100  # one constant revision: 1,074,230 (+- 70)
     live = old[stamp(D(2026, 8, 17))] - sorted(revision)[len(revision) // 2]
@@ -538,22 +724,30 @@ def test_the_stamped_row_was_already_reached_early_in_its_day():
     assert recorded_total(newer, D(2026, 8, 16)) == stored_17
     # A run whose last day is the chart's newest row says so in its metadata.
     from assets.ingest.defillama import _newest_is_live
-    assert _newest_is_live(older, D(2026, 8, 16)) == {"live_last_day": (
-        "2026-08-16 is the chart's newest row (stamped 2026-08-17), which DefiLlama fills with "
-        "its latest snapshot at fetch time; re-ingest after 2026-08-18 00:00 UTC for its "
-        "stored first snapshot")}
+
+    assert _newest_is_live(older, D(2026, 8, 16)) == {
+        "live_last_day": (
+            "2026-08-16 is the chart's newest row (stamped 2026-08-17), which DefiLlama fills with "
+            "its latest snapshot at fetch time; re-ingest after 2026-08-18 00:00 UTC for its "
+            "stored first snapshot"
+        )
+    }
     assert _newest_is_live(older, D(2026, 8, 15)) == {} == _newest_is_live(newer, D(2026, 8, 16))
 
 
 # --- known-incomplete history (sql/seeds/known_incomplete_history.csv) ------------------------
+
 
 def test_the_seed_reads_and_names_every_stretch():
     from assets.ingest.defillama import known_incomplete_frame, load_known_incomplete
 
     stretches = load_known_incomplete()
     assert [(s.series, s.incomplete_from, s.incomplete_before) for s in stretches] == [
-        ("USDT", None, D(2020, 1, 2)), ("total", None, D(2020, 1, 2)),
-        ("USDC", D(2021, 4, 29), D(2022, 1, 1)), ("total", D(2021, 4, 29), D(2022, 1, 1))]
+        ("USDT", None, D(2020, 1, 2)),
+        ("total", None, D(2020, 1, 2)),
+        ("USDC", D(2021, 4, 29), D(2022, 1, 1)),
+        ("total", D(2021, 4, 29), D(2022, 1, 1)),
+    ]
     assert known_incomplete_frame().height == 4
 
 
@@ -570,8 +764,11 @@ def test_each_stretch_is_where_the_recordings_say_the_series_is_short(token, coi
     gecko = closes_coingecko(coin, D(2018, 10, 24), D(2023, 10, 24))
     (stretch,) = [s for s in load_known_incomplete() if s.series == token]
     first = stretch.incomplete_from or min(gecko)
-    inside = [1 - ours[d] / gecko[d] for d in gecko
-              if first <= d < stretch.incomplete_before and d in ours]
+    inside = [
+        1 - ours[d] / gecko[d]
+        for d in gecko
+        if first <= d < stretch.incomplete_before and d in ours
+    ]
     assert min(inside) > 0.02
     assert max(inside) == pytest.approx(stretch.max_missing_share, abs=0.01)
     cut = stretch.incomplete_before
@@ -591,14 +788,20 @@ def test_the_totals_stretches_are_the_tokens_and_step_with_them():
     total = dict(zip(totals["date"], totals["circulating_usd"]))
     for token, coin in (("USDT", "tether"), ("USDC", "usd-coin")):
         (own,) = [s for s in stretches if s.series == token]
-        (of_total,) = [s for s in stretches if s.series == "total"
-                       and s.incomplete_before == own.incomplete_before]
+        (of_total,) = [
+            s
+            for s in stretches
+            if s.series == "total" and s.incomplete_before == own.incomplete_before
+        ]
         assert of_total.incomplete_from == own.incomplete_from
         ours = closes_defillama(token, D(2018, 10, 24), D(2023, 10, 24))
         gecko = closes_coingecko(coin, D(2018, 10, 24), D(2023, 10, 24))
         first = own.incomplete_from or min(gecko)
-        shares = [(gecko[d] - ours[d]) / (total[d] + gecko[d] - ours[d]) for d in gecko
-                  if first <= d < own.incomplete_before and d in ours]
+        shares = [
+            (gecko[d] - ours[d]) / (total[d] + gecko[d] - ours[d])
+            for d in gecko
+            if first <= d < own.incomplete_before and d in ours
+        ]
         assert max(shares) == pytest.approx(of_total.max_missing_share, abs=0.01)
         cut = own.incomplete_before
         step = total[cut] - total[cut - one]
@@ -619,48 +822,75 @@ def test_the_warning_names_the_days_the_flag_and_what_it_means():
     context = type("Context", (), {"log": Log()})()
     meta = warn_incomplete(context, ["USDT", "USDC"], D(2019, 12, 30), D(2020, 1, 3))
     (line,) = context.log.lines
-    assert line.startswith("KNOWN INCOMPLETE DefiLlama history in 2019-12-30..2020-01-03: USDT: "
-                           "3 day(s) 2019-12-30..2020-01-01 are known incomplete (up to 99% of "
-                           "the supply missing): DefiLlama's USDT series misses most of")
+    assert line.startswith(
+        "KNOWN INCOMPLETE DefiLlama history in 2019-12-30..2020-01-03: USDT: "
+        "3 day(s) 2019-12-30..2020-01-01 are known incomplete (up to 99% of "
+        "the supply missing): DefiLlama's USDT series misses most of"
+    )
     assert "Flagged in marts.liquidity_daily.usdt_supply_incomplete" in line
     assert "and over the day after the last one" in line
-    assert meta == {"known_incomplete": line.removeprefix(
-        "KNOWN INCOMPLETE DefiLlama history in 2019-12-30..2020-01-03: ")}
+    assert meta == {
+        "known_incomplete": line.removeprefix(
+            "KNOWN INCOMPLETE DefiLlama history in 2019-12-30..2020-01-03: "
+        )
+    }
     # A window clear of every stretch: no warning, no metadata entry.
     assert warn_incomplete(context, ["USDT", "USDC", "total"], D(2022, 1, 1), D(2022, 3, 1)) == {}
     assert len(context.log.lines) == 1
     # Edges: the first complete day is not in a stretch, the last incomplete one is.
     assert incomplete_in_window(["USDC"], D(2022, 1, 1), D(2022, 1, 1)) == []
-    assert [(s.series, a, b) for s, a, b in incomplete_in_window(["USDC"], D(2021, 4, 20), D(2021, 4, 29))] \
-        == [("USDC", D(2021, 4, 29), D(2021, 4, 29))]
+    assert [
+        (s.series, a, b)
+        for s, a, b in incomplete_in_window(["USDC"], D(2021, 4, 20), D(2021, 4, 29))
+    ] == [("USDC", D(2021, 4, 29), D(2021, 4, 29))]
 
 
 def test_a_window_reaching_a_stretch_warns_in_the_run(resources, replay, warehouse):
     """2021-12-30..2022-01-02 reaches the end of USDC's (and the total's) incomplete stretch:
     the run warns, once per series, and says so in the assets' metadata."""
     import dagster as dg
+
     from assets.ingest.defillama import defillama_total_supply
 
     instance = dg.DagsterInstance.ephemeral()
-    result = materialize([defillama_total_supply, defillama_token_supply], resources,
-                         D(2021, 12, 30), D(2022, 1, 2), instance=instance)
+    result = materialize(
+        [defillama_total_supply, defillama_token_supply],
+        resources,
+        D(2021, 12, 30),
+        D(2022, 1, 2),
+        instance=instance,
+    )
     assert result.success
-    warnings = [r.user_message for r in instance.all_logs(result.run_id)
-                if r.level == logging.WARNING and "KNOWN INCOMPLETE" in r.user_message]
+    warnings = [
+        r.user_message
+        for r in instance.all_logs(result.run_id)
+        if r.level == logging.WARNING and "KNOWN INCOMPLETE" in r.user_message
+    ]
     assert sorted(w.split(": ")[1] for w in warnings) == ["USDC", "total"]
     assert all("2 day(s) 2021-12-30..2021-12-31 are known incomplete" in w for w in warnings)
-    meta = {"/".join(m.asset_key.path): m.metadata
-            for m in (e.materialization for e in result.get_asset_materialization_events())}
+    meta = {
+        "/".join(m.asset_key.path): m.metadata
+        for m in (e.materialization for e in result.get_asset_materialization_events())
+    }
     assert "usdc_supply_incomplete" in meta["raw/defillama_token_supply"]["known_incomplete"].value
-    assert "total_stablecoin_supply_incomplete" in \
-        meta["raw/defillama_total_supply"]["known_incomplete"].value
+    assert (
+        "total_stablecoin_supply_incomplete"
+        in meta["raw/defillama_total_supply"]["known_incomplete"].value
+    )
     assert "known_incomplete" not in meta["raw/defillama_token_supply_by_chain"]
     # The values are stored as DefiLlama serves them: USDC's step on the first complete day.
-    usdc = warehouse.read("SELECT date, circulating_tokens FROM raw.defillama_token_supply "
-                          "WHERE token = 'USDC' ORDER BY date")["circulating_tokens"].to_list()
+    usdc = warehouse.read(
+        "SELECT date, circulating_tokens FROM raw.defillama_token_supply "
+        "WHERE token = 'USDC' ORDER BY date"
+    )["circulating_tokens"].to_list()
     assert usdc[2] - usdc[1] > 4.5e9
 
-    later = materialize([defillama_total_supply, defillama_token_supply], resources,
-                        D(2022, 3, 1), D(2022, 3, 2), instance=instance)
+    later = materialize(
+        [defillama_total_supply, defillama_token_supply],
+        resources,
+        D(2022, 3, 1),
+        D(2022, 3, 2),
+        instance=instance,
+    )
     assert later.success
     assert not [r for r in instance.all_logs(later.run_id) if r.level == logging.WARNING]

@@ -11,19 +11,25 @@ import polars as pl
 import pytest
 
 import assets.ingest.evm.assets as evm_module
+from assets.ingest import ingest_checks
 from assets.ingest.evm import evm_assets
 from assets.ingest.labels import load_labels
-from assets.ingest import ingest_checks
 from pipelines.resources.evm import EvmRpc
-from sandbox.world import planted_chain
 from sandbox.rpc_proxy import RpcProxy
+from sandbox.world import planted_chain
 from tests.conftest import failure_messages, materialize
 
 D = dt.date
 START, END = D(2021, 3, 1), D(2021, 3, 14)
-EVM_TABLES = ["raw.evm_day_blocks", "raw.evm_token_supply", "raw.evm_issuance_events",
-              "raw.evm_issuance_daily", "raw.evm_exchange_balances",
-              "raw.evm_exchange_reserves", "raw.evm_exchange_flows"]
+EVM_TABLES = [
+    "raw.evm_day_blocks",
+    "raw.evm_token_supply",
+    "raw.evm_issuance_events",
+    "raw.evm_issuance_daily",
+    "raw.evm_exchange_balances",
+    "raw.evm_exchange_reserves",
+    "raw.evm_exchange_flows",
+]
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +54,10 @@ def truth(chain):
 
 
 def evm_resources(url, warehouse):
-    return {"warehouse": warehouse,
-            "rpc_ethereum": EvmRpc(chain="ethereum", url=url, backoff_s=0.01)}
+    return {
+        "warehouse": warehouse,
+        "rpc_ethereum": EvmRpc(chain="ethereum", url=url, backoff_s=0.01),
+    }
 
 
 def ints(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
@@ -61,45 +69,99 @@ def read(warehouse, sql):
 
 
 def test_every_planted_value_is_recovered_exactly(proxy, truth, warehouse):
-    result = materialize([*evm_assets, *ingest_checks], evm_resources(proxy.url, warehouse), START, END)
+    result = materialize(
+        [*evm_assets, *ingest_checks], evm_resources(proxy.url, warehouse), START, END
+    )
     assert result.success
 
-    blocks = read(warehouse, "SELECT date, block_number AS closing_block FROM raw.evm_day_blocks ORDER BY date")
+    blocks = read(
+        warehouse,
+        "SELECT date, block_number AS closing_block FROM raw.evm_day_blocks ORDER BY date",
+    )
     assert blocks.rows() == truth.blocks.select("date", "closing_block").sort("date").rows()
 
-    supply = ints(read(warehouse, "SELECT date, token, supply_raw FROM raw.evm_token_supply ORDER BY ALL"), "supply_raw")
-    assert supply.rows() == truth.supply.select("date", "token", "supply_raw").sort("date", "token").rows()
+    supply = ints(
+        read(warehouse, "SELECT date, token, supply_raw FROM raw.evm_token_supply ORDER BY ALL"),
+        "supply_raw",
+    )
+    assert (
+        supply.rows()
+        == truth.supply.select("date", "token", "supply_raw").sort("date", "token").rows()
+    )
 
-    issuance = ints(read(warehouse, "SELECT date, token, minted_raw, burned_raw FROM raw.evm_issuance_daily ORDER BY ALL"),
-                    "minted_raw", "burned_raw")
-    assert issuance.rows() == truth.issuance.select("date", "token", "minted_raw", "burned_raw").sort("date", "token").rows()
+    issuance = ints(
+        read(
+            warehouse,
+            "SELECT date, token, minted_raw, burned_raw FROM raw.evm_issuance_daily ORDER BY ALL",
+        ),
+        "minted_raw",
+        "burned_raw",
+    )
+    assert (
+        issuance.rows()
+        == truth.issuance.select("date", "token", "minted_raw", "burned_raw")
+        .sort("date", "token")
+        .rows()
+    )
     assert (issuance["minted_raw"] > 0).any() and (issuance["burned_raw"] > 0).any()
 
-    events = read(warehouse, "SELECT tx_hash, event, amount_raw FROM raw.evm_issuance_events ORDER BY ALL")
+    events = read(
+        warehouse, "SELECT tx_hash, event, amount_raw FROM raw.evm_issuance_events ORDER BY ALL"
+    )
     assert sorted((h, e, int(a)) for h, e, a in events.rows()) == sorted(
-        (h, e, int(a)) for h, e, a in truth.large_events.select("tx_hash", "event", "amount_raw").rows())
+        (h, e, int(a))
+        for h, e, a in truth.large_events.select("tx_hash", "event", "amount_raw").rows()
+    )
 
-    balances = ints(read(warehouse, "SELECT date, token, address, balance_raw FROM raw.evm_exchange_balances ORDER BY ALL"),
-                    "balance_raw")
-    planted = (truth.reserves.filter(pl.col("balance_raw") > 0)
-               .select("date", "token", pl.col("address").str.to_lowercase(), "balance_raw").sort("date", "token", "address"))
+    balances = ints(
+        read(
+            warehouse,
+            "SELECT date, token, address, balance_raw FROM raw.evm_exchange_balances ORDER BY ALL",
+        ),
+        "balance_raw",
+    )
+    planted = (
+        truth.reserves.filter(pl.col("balance_raw") > 0)
+        .select("date", "token", pl.col("address").str.to_lowercase(), "balance_raw")
+        .sort("date", "token", "address")
+    )
     assert balances.rows() == planted.rows()
 
-    by_exchange = ints(read(warehouse, "SELECT date, token, exchange, balance_raw AS b FROM raw.evm_exchange_reserves "
-                                       "WHERE b > 0 ORDER BY ALL"), "b")
-    planted_exchange = (truth.reserves.group_by("date", "token", "exchange").agg(b=pl.col("balance_raw").sum())
-                        .filter(pl.col("b") > 0).sort("date", "token", "exchange"))
+    by_exchange = ints(
+        read(
+            warehouse,
+            "SELECT date, token, exchange, balance_raw AS b FROM raw.evm_exchange_reserves "
+            "WHERE b > 0 ORDER BY ALL",
+        ),
+        "b",
+    )
+    planted_exchange = (
+        truth.reserves.group_by("date", "token", "exchange")
+        .agg(b=pl.col("balance_raw").sum())
+        .filter(pl.col("b") > 0)
+        .sort("date", "token", "exchange")
+    )
     assert by_exchange.rows() == planted_exchange.rows()
     # every exchange labelled on the chain has a row every day, zero included
     labelled = load_labels().on_chain("ethereum").frame["exchange"].n_unique()
-    assert read(warehouse, "SELECT count(*) AS n FROM raw.evm_exchange_reserves")["n"][0] == \
-        labelled * 2 * ((END - START).days + 1)
+    assert read(warehouse, "SELECT count(*) AS n FROM raw.evm_exchange_reserves")["n"][
+        0
+    ] == labelled * 2 * ((END - START).days + 1)
 
-    flows = ints(read(warehouse, "SELECT date, token, exchange, inflow_raw, outflow_raw FROM raw.evm_exchange_flows "
-                                 "WHERE inflow_raw > 0 OR outflow_raw > 0 ORDER BY ALL"), "inflow_raw", "outflow_raw")
-    planted_flows = (truth.flows.filter((pl.col("inflow_raw") > 0) | (pl.col("outflow_raw") > 0))
-                     .select("date", "token", "exchange", "inflow_raw", "outflow_raw")
-                     .sort("date", "token", "exchange"))
+    flows = ints(
+        read(
+            warehouse,
+            "SELECT date, token, exchange, inflow_raw, outflow_raw FROM raw.evm_exchange_flows "
+            "WHERE inflow_raw > 0 OR outflow_raw > 0 ORDER BY ALL",
+        ),
+        "inflow_raw",
+        "outflow_raw",
+    )
+    planted_flows = (
+        truth.flows.filter((pl.col("inflow_raw") > 0) | (pl.col("outflow_raw") > 0))
+        .select("date", "token", "exchange", "inflow_raw", "outflow_raw")
+        .sort("date", "token", "exchange")
+    )
     assert flows.rows() == planted_flows.rows()
 
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
@@ -114,7 +176,9 @@ def test_every_planted_value_is_recovered_exactly(proxy, truth, warehouse):
 
 
 def snapshot(warehouse, tables):
-    return {t: warehouse.read(f"SELECT * EXCLUDE (ingested_at) FROM {t} ORDER BY ALL") for t in tables}
+    return {
+        t: warehouse.read(f"SELECT * EXCLUDE (ingested_at) FROM {t} ORDER BY ALL") for t in tables
+    }
 
 
 def test_node_refusing_large_log_ranges_yields_the_same_flows(proxy, warehouse, tmp_path):
@@ -125,14 +189,24 @@ def test_node_refusing_large_log_ranges_yields_the_same_flows(proxy, warehouse, 
     refused = Warehouse(path=str(tmp_path / "refused.duckdb"))
     result = materialize(evm_assets, evm_resources(proxy.url, refused), START, END)
     assert result.success
-    splits = [m.metadata["ethereum_log_range_splits"].value for m in result.get_asset_materialization_events()
-              for m in [m.materialization] if "ethereum_log_range_splits" in m.metadata]
+    splits = [
+        m.metadata["ethereum_log_range_splits"].value
+        for m in result.get_asset_materialization_events()
+        for m in [m.materialization]
+        if "ethereum_log_range_splits" in m.metadata
+    ]
     assert splits and min(splits) > 0
-    assert all(a.equals(b) for a, b in zip(snapshot(warehouse, EVM_TABLES).values(),
-                                           snapshot(refused, EVM_TABLES).values()))
+    assert all(
+        a.equals(b)
+        for a, b in zip(
+            snapshot(warehouse, EVM_TABLES).values(), snapshot(refused, EVM_TABLES).values()
+        )
+    )
 
 
-def test_long_windows_are_read_in_parts_with_progress_and_the_same_result(proxy, warehouse, tmp_path, monkeypatch):
+def test_long_windows_are_read_in_parts_with_progress_and_the_same_result(
+    proxy, warehouse, tmp_path, monkeypatch
+):
     import dagster as dg
 
     from pipelines.resources import Warehouse
@@ -143,12 +217,23 @@ def test_long_windows_are_read_in_parts_with_progress_and_the_same_result(proxy,
     instance = dg.DagsterInstance.ephemeral()
     result = materialize(evm_assets, evm_resources(proxy.url, parts), START, END, instance=instance)
     assert result.success
-    assert all(a.equals(b) for a, b in zip(snapshot(warehouse, EVM_TABLES).values(),
-                                           snapshot(parts, EVM_TABLES).values()))
-    lines = [e.user_message for e in instance.all_logs(result.run_id)
-             if e.user_message.startswith("evm_exchange_reserves ethereum: ")]
+    assert all(
+        a.equals(b)
+        for a, b in zip(
+            snapshot(warehouse, EVM_TABLES).values(), snapshot(parts, EVM_TABLES).values()
+        )
+    )
+    lines = [
+        e.user_message
+        for e in instance.all_logs(result.run_id)
+        if e.user_message.startswith("evm_exchange_reserves ethereum: ")
+    ]
     assert [line.split(": ")[1].split(",")[0] for line in lines] == [
-        "4/14 days", "8/14 days", "12/14 days", "14/14 days"]
+        "4/14 days",
+        "8/14 days",
+        "12/14 days",
+        "14/14 days",
+    ]
     assert lines[-1].endswith(" requests") and int(lines[-1].split(", ")[1].split()[0]) > 0
 
 
@@ -160,7 +245,8 @@ def test_rate_limited_node_is_retried(proxy, warehouse):
 
 
 def test_a_metered_provider_limiting_every_third_request_gives_the_same_tables(
-        proxy, warehouse, tmp_path):
+    proxy, warehouse, tmp_path
+):
     """Rate limits spread over a long read (a provider metering calls per second) are each
     cured by a back-off: only limits in a row count towards giving up."""
     from pipelines.resources import Warehouse
@@ -169,12 +255,18 @@ def test_a_metered_provider_limiting_every_third_request_gives_the_same_tables(
     # 3-block log ranges and 2-call batches: dozens of requests, every third refused
     proxy.max_log_blocks, proxy.rate_limit_every = 3, 3
     metered = Warehouse(path=str(tmp_path / "metered.duckdb"))
-    resources = {"warehouse": metered, "rpc_ethereum": EvmRpc(
-        chain="ethereum", url=proxy.url, backoff_s=0.001, batch_size=2)}
+    resources = {
+        "warehouse": metered,
+        "rpc_ethereum": EvmRpc(chain="ethereum", url=proxy.url, backoff_s=0.001, batch_size=2),
+    }
     assert materialize(evm_assets, resources, START, END).success
     assert proxy.rate_limited > 2 * EvmRpc.model_fields["max_attempts"].default
-    assert all(a.equals(b) for a, b in zip(snapshot(warehouse, EVM_TABLES).values(),
-                                           snapshot(metered, EVM_TABLES).values()))
+    assert all(
+        a.equals(b)
+        for a, b in zip(
+            snapshot(warehouse, EVM_TABLES).values(), snapshot(metered, EVM_TABLES).values()
+        )
+    )
 
 
 def test_log_scans_survive_rate_limits_and_a_cut_answer(proxy, warehouse, tmp_path):
@@ -187,23 +279,32 @@ def test_log_scans_survive_rate_limits_and_a_cut_answer(proxy, warehouse, tmp_pa
     faulty = Warehouse(path=str(tmp_path / "faulty.duckdb"))
     assert materialize(evm_assets, evm_resources(proxy.url, faulty), START, END).success
     assert (proxy.rate_limited, proxy.cut) == (2, 1)
-    assert all(a.equals(b) for a, b in zip(snapshot(warehouse, EVM_TABLES).values(),
-                                           snapshot(faulty, EVM_TABLES).values()))
+    assert all(
+        a.equals(b)
+        for a, b in zip(
+            snapshot(warehouse, EVM_TABLES).values(), snapshot(faulty, EVM_TABLES).values()
+        )
+    )
 
 
 def test_a_failed_batch_fails_its_step_clearly_and_writes_nothing_of_it(proxy, warehouse):
     proxy.fail_method = "eth_getLogs"  # mid-run: blocks and supply are read, then logs fail
-    result = materialize(evm_assets, evm_resources(proxy.url, warehouse), START, D(2021, 3, 3),
-                         raise_on_error=False)
+    result = materialize(
+        evm_assets, evm_resources(proxy.url, warehouse), START, D(2021, 3, 3), raise_on_error=False
+    )
     assert not result.success
     failed = [e for e in result.all_events if e.is_step_failure]
     assert len(failed) == 1
     errors = str(failed[0].event_specific_data.error.to_string())
     assert "rpc ethereum: eth_getLogs(" in errors and "error -32603: internal error" in errors
-    step_tables = {"evm_issuance": ["raw.evm_issuance_events", "raw.evm_issuance_daily"],
-                   "evm_exchange_flows": ["raw.evm_exchange_flows"]}[failed[0].step_key]
+    step_tables = {
+        "evm_issuance": ["raw.evm_issuance_events", "raw.evm_issuance_daily"],
+        "evm_exchange_flows": ["raw.evm_exchange_flows"],
+    }[failed[0].step_key]
     assert not any(warehouse.table_exists(t) for t in step_tables)
-    assert warehouse.table_exists("raw.evm_day_blocks") and warehouse.table_exists("raw.evm_token_supply")
+    assert warehouse.table_exists("raw.evm_day_blocks") and warehouse.table_exists(
+        "raw.evm_token_supply"
+    )
 
 
 @pytest.mark.parametrize("n", [10, 100, 1000])
@@ -225,8 +326,13 @@ def test_reserve_requests_per_day_do_not_grow_with_addresses(proxy, warehouse, m
 
 
 def test_day_not_yet_final_fails_and_writes_nothing(proxy, warehouse):
-    result = materialize(evm_assets, evm_resources(proxy.url, warehouse), END, END + dt.timedelta(days=2),
-                         raise_on_error=False)
+    result = materialize(
+        evm_assets,
+        evm_resources(proxy.url, warehouse),
+        END,
+        END + dt.timedelta(days=2),
+        raise_on_error=False,
+    )
     assert not result.success
     errors = failure_messages(result)
     assert f"{END + dt.timedelta(days=2)} has not ended on chain yet" in errors

@@ -17,36 +17,89 @@ def rows(series: str, *pairs: tuple[str, str]) -> list[dict[str, str]]:
 
 
 def test_recorded_csv_parses_with_holidays_as_null(replay):
-    status, body = replay.answer("/fred/graph/fredgraph.csv",
-                                 {"id": ["DTB3"], "cosd": ["2022-12-23"], "coed": ["2022-12-30"]})
+    status, body = replay.answer(
+        "/fred/graph/fredgraph.csv",
+        {"id": ["DTB3"], "cosd": ["2022-12-23"], "coed": ["2022-12-30"]},
+    )
     assert status == 200
     lines = body.decode().splitlines()
     assert lines[0] == "observation_date,DTB3"
-    parsed = parse_fredgraph(rows("DTB3", *(tuple(line.split(",")) for line in lines[1:])),
-                             "DTB3", D(2022, 12, 23), D(2022, 12, 30))
+    parsed = parse_fredgraph(
+        rows("DTB3", *(tuple(line.split(",")) for line in lines[1:])),
+        "DTB3",
+        D(2022, 12, 23),
+        D(2022, 12, 30),
+    )
     values = dict(zip(parsed["date"], parsed["value"]))
     assert values[D(2022, 12, 26)] is None  # Christmas observed: FRED's empty value
     assert values[D(2022, 12, 23)] == 4.23 and len(values) == 6
 
 
 def test_only_the_window_is_kept():
-    parsed = parse_fredgraph(rows("SP500", ("2022-01-03", "4796.56"), ("2022-01-04", "4793.54")),
-                             "SP500", D(2022, 1, 4), D(2022, 1, 4))
+    parsed = parse_fredgraph(
+        rows("SP500", ("2022-01-03", "4796.56"), ("2022-01-04", "4793.54")),
+        "SP500",
+        D(2022, 1, 4),
+        D(2022, 1, 4),
+    )
     assert parsed.rows() == [(D(2022, 1, 4), "SP500", 4793.54)]
 
 
-@pytest.mark.parametrize("series, bad, field, reason", [
-    ("SP500", rows("SP500", ("2022-01-03", "-4796.56")), "2022-01-03.SP500", "outside the plausible range"),
-    ("SP500", rows("SP500", ("2022-01-03", "4.8e9")), "2022-01-03.SP500", "outside the plausible range"),
-    ("SP500", rows("SP500", ("2022-01-03", "n/a")), "2022-01-03.SP500", "not a number"),
-    ("SP500", rows("SP500", ("2022-01-03", "inf")), "2022-01-03.SP500", "outside the plausible range"),
-    ("DTB3", rows("DTB3", ("2022-01-03", "45")), "2022-01-03.DTB3", "outside the plausible range"),
-    ("SP500", rows("SP500", ("03/01/2022", "4796.56")), "line 2 observation_date", "not a YYYY-MM-DD date"),
-    ("SP500", rows("SP500", ("2022-01-03", "1"), ("2022-01-03", "2")), "line 3 observation_date", "appears twice"),
-    ("SP500", rows("NASDAQ100", ("2022-01-03", "16000")), "line 2", "expected two fields"),
-    ("SP500", [{"observation_date": "2022-01-03", "SP500": None}], "line 2", "expected two fields"),
-    ("SP500", [{"observation_date": "2022-01-03", "SP500": "1", None: ["2"]}], "line 2", "expected two fields"),
-])
+@pytest.mark.parametrize(
+    "series, bad, field, reason",
+    [
+        (
+            "SP500",
+            rows("SP500", ("2022-01-03", "-4796.56")),
+            "2022-01-03.SP500",
+            "outside the plausible range",
+        ),
+        (
+            "SP500",
+            rows("SP500", ("2022-01-03", "4.8e9")),
+            "2022-01-03.SP500",
+            "outside the plausible range",
+        ),
+        ("SP500", rows("SP500", ("2022-01-03", "n/a")), "2022-01-03.SP500", "not a number"),
+        (
+            "SP500",
+            rows("SP500", ("2022-01-03", "inf")),
+            "2022-01-03.SP500",
+            "outside the plausible range",
+        ),
+        (
+            "DTB3",
+            rows("DTB3", ("2022-01-03", "45")),
+            "2022-01-03.DTB3",
+            "outside the plausible range",
+        ),
+        (
+            "SP500",
+            rows("SP500", ("03/01/2022", "4796.56")),
+            "line 2 observation_date",
+            "not a YYYY-MM-DD date",
+        ),
+        (
+            "SP500",
+            rows("SP500", ("2022-01-03", "1"), ("2022-01-03", "2")),
+            "line 3 observation_date",
+            "appears twice",
+        ),
+        ("SP500", rows("NASDAQ100", ("2022-01-03", "16000")), "line 2", "expected two fields"),
+        (
+            "SP500",
+            [{"observation_date": "2022-01-03", "SP500": None}],
+            "line 2",
+            "expected two fields",
+        ),
+        (
+            "SP500",
+            [{"observation_date": "2022-01-03", "SP500": "1", None: ["2"]}],
+            "line 2",
+            "expected two fields",
+        ),
+    ],
+)
 def test_bad_rows_name_the_field_and_value(series, bad, field, reason):
     with pytest.raises(SourceDataError) as err:
         parse_fredgraph(bad, series, D(2022, 1, 1), D(2022, 1, 31))
@@ -62,9 +115,12 @@ def test_the_older_date_header_gives_the_same_rows(resources, replay, warehouse,
         _, body = replay.answer("/fred/graph/fredgraph.csv", {"id": ["DTB3"]})
         headers.append(body.decode().splitlines()[0])
         target = Warehouse(path=str(tmp_path / f"legacy_{legacy}.duckdb"))
-        assert materialize([fred_series_daily], {**resources, "warehouse": target}, start, end).success
-        stored.append(target.read("SELECT date, series_id, value FROM raw.fred_series_daily "
-                                  "ORDER BY ALL"))
+        assert materialize(
+            [fred_series_daily], {**resources, "warehouse": target}, start, end
+        ).success
+        stored.append(
+            target.read("SELECT date, series_id, value FROM raw.fred_series_daily ORDER BY ALL")
+        )
     assert headers == ["observation_date,DTB3", "DATE,DTB3"]
     assert stored[0].equals(stored[1])
     values = {(d, s): v for d, s, v in stored[1].rows()}
@@ -74,7 +130,9 @@ def test_the_older_date_header_gives_the_same_rows(resources, replay, warehouse,
 
 def test_a_bad_date_under_the_older_header_names_that_column():
     with pytest.raises(SourceDataError) as err:
-        parse_fredgraph([{"DATE": "12/23/2022", "DTB3": "4.23"}], "DTB3", D(2022, 12, 1),
-                        D(2022, 12, 31))
-    assert str(err.value) == ("fred DTB3: field 'line 2 DATE' = '12/23/2022': "
-                              "not a YYYY-MM-DD date")
+        parse_fredgraph(
+            [{"DATE": "12/23/2022", "DTB3": "4.23"}], "DTB3", D(2022, 12, 1), D(2022, 12, 31)
+        )
+    assert str(err.value) == (
+        "fred DTB3: field 'line 2 DATE' = '12/23/2022': not a YYYY-MM-DD date"
+    )

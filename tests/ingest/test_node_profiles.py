@@ -19,9 +19,15 @@ from sandbox.world import planted_chain
 from tests.conftest import failure_messages, materialize
 
 START, END = dt.date(2021, 6, 1), dt.date(2021, 6, 10)  # ~25 blocks
-TABLES = ["raw.evm_day_blocks", "raw.evm_token_supply", "raw.evm_issuance_events",
-          "raw.evm_issuance_daily", "raw.evm_exchange_balances", "raw.evm_exchange_reserves",
-          "raw.evm_exchange_flows"]
+TABLES = [
+    "raw.evm_day_blocks",
+    "raw.evm_token_supply",
+    "raw.evm_issuance_events",
+    "raw.evm_issuance_daily",
+    "raw.evm_exchange_balances",
+    "raw.evm_exchange_reserves",
+    "raw.evm_exchange_flows",
+]
 STATE_TABLES = ["raw.evm_token_supply", "raw.evm_exchange_balances", "raw.evm_exchange_reserves"]
 LOG_TABLES = ["raw.evm_issuance_events", "raw.evm_issuance_daily", "raw.evm_exchange_flows"]
 
@@ -36,16 +42,20 @@ def chain():
 
 def run(proxy, tmp_path, name, **rpc):
     warehouse = Warehouse(path=str(tmp_path / f"{name}.duckdb"))
-    resources = {"warehouse": warehouse,
-                 "rpc_ethereum": EvmRpc(chain="ethereum", url=proxy.url, backoff_s=0.01, **rpc)}
+    resources = {
+        "warehouse": warehouse,
+        "rpc_ethereum": EvmRpc(chain="ethereum", url=proxy.url, backoff_s=0.01, **rpc),
+    }
     result = materialize(evm_assets, resources, START, END, raise_on_error=False)
     errors = failure_messages(result)
     return result, warehouse, errors
 
 
 def tables(warehouse, names=TABLES):
-    return {t: warehouse.read(f"SELECT * EXCLUDE (ingested_at, source) FROM {t} ORDER BY ALL")
-            for t in names}
+    return {
+        t: warehouse.read(f"SELECT * EXCLUDE (ingested_at, source) FROM {t} ORDER BY ALL")
+        for t in names
+    }
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +72,9 @@ def same(left: dict, right: dict) -> bool:
 
 
 @pytest.mark.parametrize("profile", ["geth", "erigon", "infura", "alchemy-free", "quicknode"])
-def test_profiles_that_can_serve_the_window_give_identical_tables(chain, reference, tmp_path,
-                                                                   profile):
+def test_profiles_that_can_serve_the_window_give_identical_tables(
+    chain, reference, tmp_path, profile
+):
     proxy, _ = chain
     proxy.use(profile)
     result, warehouse, errors = run(proxy, tmp_path, profile)
@@ -71,8 +82,9 @@ def test_profiles_that_can_serve_the_window_give_identical_tables(chain, referen
     assert same(tables(warehouse), reference)
 
 
-def test_a_provider_refusing_ranges_with_http_413_gives_identical_tables(chain, reference,
-                                                                         tmp_path):
+def test_a_provider_refusing_ranges_with_http_413_gives_identical_tables(
+    chain, reference, tmp_path
+):
     proxy, _ = chain
     proxy.reset_counts()
     proxy.use(dataclasses.replace(PROFILES["quicknode"], max_log_blocks=5))  # a trial plan
@@ -83,14 +95,18 @@ def test_a_provider_refusing_ranges_with_http_413_gives_identical_tables(chain, 
 
 
 def test_a_node_capping_batches_and_results_lower_than_ours_gives_identical_tables(
-        chain, reference, tmp_path):
+    chain, reference, tmp_path
+):
     proxy, _ = chain
     proxy.reset_counts()
     # geth run with --rpc.batch-request-limit 8 and a 3 kB --rpc.batch-response-max-size,
     # behind a provider capping answers at 20 logs (a block of the planted chain holds up to
     # 16 transfers a filter matches, and one block cannot be split further)
-    proxy.use(dataclasses.replace(PROFILES["geth"], max_batch=8, max_log_results=20,
-                                  max_batch_response=3_000))
+    proxy.use(
+        dataclasses.replace(
+            PROFILES["geth"], max_batch=8, max_log_results=20, max_batch_response=3_000
+        )
+    )
     result, warehouse, errors = run(proxy, tmp_path, "tight")
     assert result.success, errors
     assert proxy.refused["batch"] > 0 and proxy.refused["results"] > 0
@@ -125,17 +141,22 @@ def test_a_full_node_fails_state_reads_naming_the_logs_setting(chain, tmp_path):
     assert all(warehouse.table_exists(t) for t in ["raw.evm_day_blocks", *LOG_TABLES])
 
 
-def test_a_full_node_reading_balances_from_logs_gives_identical_tables(chain, reference, truth_of,
-                                                                        tmp_path):
+def test_a_full_node_reading_balances_from_logs_gives_identical_tables(
+    chain, reference, truth_of, tmp_path
+):
     proxy, _ = chain
     proxy.use("full-node")
     result, warehouse, errors = run(proxy, tmp_path, "logs", balances="logs")
     assert result.success, errors
     assert same(tables(warehouse), reference)
-    supply = warehouse.read("SELECT date, token, supply_raw::BIGINT AS supply_raw "
-                            "FROM raw.evm_token_supply ORDER BY ALL")
-    assert supply.rows() == truth_of.supply.select("date", "token", "supply_raw").sort(
-        "date", "token").rows()
+    supply = warehouse.read(
+        "SELECT date, token, supply_raw::BIGINT AS supply_raw "
+        "FROM raw.evm_token_supply ORDER BY ALL"
+    )
+    assert (
+        supply.rows()
+        == truth_of.supply.select("date", "token", "supply_raw").sort("date", "token").rows()
+    )
 
 
 @pytest.fixture

@@ -33,17 +33,23 @@ class FakeLogs:
             for log in self.logs:
                 if log["address"] != address:
                     continue
-                if all(want is None or log["topics"][i] in (want if isinstance(want, list)
-                                                            else [want])
-                       for i, want in enumerate(topics)):
+                if all(
+                    want is None or log["topics"][i] in (want if isinstance(want, list) else [want])
+                    for i, want in enumerate(topics)
+                ):
                     rows.append({**{k: log[k] for k in LOG_FIELDS}, "query": q})
         return pl.DataFrame(rows, schema={**LOG_FIELDS, "query": pl.Int64})
 
 
 def _log(address: str, topics: list[str], amount: int, block: int, index: int) -> dict:
-    return {"address": address, "topics": topics, "data": _word(amount),
-            "blockNumber": hex(block), "transactionHash": "0x" + f"{block:02x}{index:02x}" * 16,
-            "logIndex": hex(index)}
+    return {
+        "address": address,
+        "topics": topics,
+        "data": _word(amount),
+        "blockNumber": hex(block),
+        "transactionHash": "0x" + f"{block:02x}{index:02x}" * 16,
+        "logIndex": hex(index),
+    }
 
 
 def test_arbitrum_is_configuration_only():
@@ -52,40 +58,51 @@ def test_arbitrum_is_configuration_only():
     assert (ARBITRUM.anchor.number, ARBITRUM.anchor.timestamp) == (22207817, 1661956342)
     usdt, usdc = ARBITRUM.tokens
     assert (usdt.standard, usdt.bridged, usdc.standard, usdc.bridged) == (
-        "erc20", True, "fiattoken", False)
+        "erc20",
+        True,
+        "fiattoken",
+        False,
+    )
     assert not any(t.bridged for t in ETHEREUM.tokens)
 
 
 def test_erc20_mints_and_burns_are_transfers_from_and_to_zero():
     usdt = ARBITRUM.tokens[0].address
-    assert issuance_filters(ARBITRUM)[:2] == [(0, [TRANSFER, ZERO_TOPIC]),
-                                              (0, [TRANSFER, None, ZERO_TOPIC])]
+    assert issuance_filters(ARBITRUM)[:2] == [
+        (0, [TRANSFER, ZERO_TOPIC]),
+        (0, [TRANSFER, None, ZERO_TOPIC]),
+    ]
     holder = _word(HOLDER)
     other = _word("0x" + "cd" * 20)
-    logs = FakeLogs([
-        _log(usdt, [TRANSFER, ZERO_TOPIC, holder], 5_000_000, 11, 0),    # mint 5 USDT
-        _log(usdt, [TRANSFER, holder, other], 1_000_000, 11, 1),         # a plain transfer
-        _log(usdt, [TRANSFER, holder, ZERO_TOPIC], 2_000_000, 12, 0),    # burn 2 USDT
-        _log(usdt, [TRANSFER, ZERO_TOPIC, ZERO_TOPIC], 7, 12, 1),         # 0x0 -> 0x0: none
-    ])
+    logs = FakeLogs(
+        [
+            _log(usdt, [TRANSFER, ZERO_TOPIC, holder], 5_000_000, 11, 0),  # mint 5 USDT
+            _log(usdt, [TRANSFER, holder, other], 1_000_000, 11, 1),  # a plain transfer
+            _log(usdt, [TRANSFER, holder, ZERO_TOPIC], 2_000_000, 12, 0),  # burn 2 USDT
+            _log(usdt, [TRANSFER, ZERO_TOPIC, ZERO_TOPIC], 7, 12, 1),  # 0x0 -> 0x0: none
+        ]
+    )
     day = dt.date(2023, 1, 1)
-    closing = [ClosingBlock(day - dt.timedelta(days=1), 10, 0, "0x"),
-               ClosingBlock(day, 12, 0, "0x")]
-    events = issuance_events(logs, ARBITRUM, DayOfBlock(closing)).sort("block_number",
-                                                                      "log_index")
+    closing = [
+        ClosingBlock(day - dt.timedelta(days=1), 10, 0, "0x"),
+        ClosingBlock(day, 12, 0, "0x"),
+    ]
+    events = issuance_events(logs, ARBITRUM, DayOfBlock(closing)).sort("block_number", "log_index")
     assert events.select("token", "event", "direction", "account", "amount_tokens").rows() == [
         ("USDT", "Transfer", "mint", HOLDER, 5.0),
         ("USDT", "Transfer", "burn", HOLDER, 2.0),
     ]
     # USDC on the same chain is read by its own Mint/Burn events, never by Transfer
     assert [t for i, t in issuance_filters(ARBITRUM) if i == 1] == [
-        [[topic("Mint(address,address,uint256)"), topic("Burn(address,uint256)")]]]
+        [[topic("Mint(address,address,uint256)"), topic("Burn(address,uint256)")]]
+    ]
 
 
 def test_the_world_table_keeps_the_first_run_of_each_world():
     first = world_rows("sandbox", "run-1", pl.DataFrame())
     assert first.select("world", "latest", "onchain_simulated", "first_run_id").rows() == [
-        ("sandbox", True, True, "run-1")]
+        ("sandbox", True, True, "run-1")
+    ]
     assert "SIMULATED" in first["notice"][0]
     # the same world again: unchanged, so re-running leaves the table identical
     again = world_rows("sandbox", "run-2", first)
@@ -93,4 +110,6 @@ def test_the_world_table_keeps_the_first_run_of_each_world():
     # a live run into the same warehouse: both worlds recorded, the live one latest
     mixed = world_rows("live", "run-3", again).sort("world")
     assert mixed.select("world", "latest", "onchain_simulated", "first_run_id").rows() == [
-        ("live", True, False, "run-3"), ("sandbox", False, True, "run-1")]
+        ("live", True, False, "run-3"),
+        ("sandbox", False, True, "run-1"),
+    ]

@@ -35,23 +35,32 @@ SYNTHETIC = [TREASURY, BLACKLISTED, MINTER, *HOLDERS[:3]]
 
 
 def same(a: Snapshot, b: Snapshot) -> bool:
-    return (a.block == b.block and a.balances.equals(b.balances) and a.supply.equals(b.supply)
-            and a.owners == b.owners)
+    return (
+        a.block == b.block
+        and a.balances.equals(b.balances)
+        and a.supply.equals(b.supply)
+        and a.owners == b.owners
+    )
 
 
 @pytest.fixture(scope="module")
 def chain():
     labels = load_labels()
-    with planted_chain(START, PLANTED_END, labels, chain=CHAIN) as (node_url, truth), \
-            RpcProxy(node_url) as proxy:
-            rpc = EvmRpc(chain=CHAIN.name, url=proxy.url, backoff_s=0.01)
-            head = int(rpc.call("eth_blockNumber", []), 16)
-            planted = truth.blocks.filter(pl.col("date").is_in(DAYS)).sort("date").select(
-                "date", "closing_block", "closing_timestamp")
-            hashes = rpc.headers(planted["closing_block"])
-            closing = [ClosingBlock(day, n, ts, hashes[n]["hash"]) for day, n, ts in planted.rows()]
-            assert [c.date for c in closing] == DAYS
-            yield proxy, rpc, truth, closing, head, labels
+    with (
+        planted_chain(START, PLANTED_END, labels, chain=CHAIN) as (node_url, truth),
+        RpcProxy(node_url) as proxy,
+    ):
+        rpc = EvmRpc(chain=CHAIN.name, url=proxy.url, backoff_s=0.01)
+        head = int(rpc.call("eth_blockNumber", []), 16)
+        planted = (
+            truth.blocks.filter(pl.col("date").is_in(DAYS))
+            .sort("date")
+            .select("date", "closing_block", "closing_timestamp")
+        )
+        hashes = rpc.headers(planted["closing_block"])
+        closing = [ClosingBlock(day, n, ts, hashes[n]["hash"]) for day, n, ts in planted.rows()]
+        assert [c.date for c in closing] == DAYS
+        yield proxy, rpc, truth, closing, head, labels
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +73,16 @@ def addresses(chain):
 def state(chain, addresses):
     """The archive-state reads the rewind must reproduce."""
     _, rpc, _, closing, head, _ = chain
-    return (balances(rpc, CHAIN, addresses, closing), token_supply(rpc, CHAIN, closing),
-            snapshot(rpc, CHAIN, addresses, head))
+    return (
+        balances(rpc, CHAIN, addresses, closing),
+        token_supply(rpc, CHAIN, closing),
+        snapshot(rpc, CHAIN, addresses, head),
+    )
 
 
 def test_rewind_equals_state_reads_and_ground_truth_in_one_pass_or_newest_part_first(
-        chain, addresses, state):
+    chain, addresses, state
+):
     proxy, rpc, truth, closing, head, _ = chain
     state_balances, state_supply, latest = state
     assert latest.owners == {"USDT": TREASURY.lower()}
@@ -93,13 +106,19 @@ def test_rewind_equals_state_reads_and_ground_truth_in_one_pass_or_newest_part_f
     assert same(alone[2], at_first)
 
     planted = truth.reserves.filter(pl.col("date").is_in(DAYS)).select(
-        "date", "token", "address", pl.col("balance_raw").cast(pl.Decimal(38, 0)))
+        "date", "token", "address", pl.col("balance_raw").cast(pl.Decimal(38, 0))
+    )
     found = one_balances.join(planted, on=["date", "token", "address"], how="inner")
     assert planted.height and found.height == planted.height
     assert found["balance_raw"].equals(found["balance_raw_right"])
     supply = truth.supply.filter(pl.col("date").is_in(DAYS)).sort("date", "token")
-    assert one_supply.sort("date", "token").select(pl.col("supply_raw").cast(pl.Int64)) \
-        .to_series().to_list() == supply["supply_raw"].to_list()
+    assert (
+        one_supply.sort("date", "token")
+        .select(pl.col("supply_raw").cast(pl.Int64))
+        .to_series()
+        .to_list()
+        == supply["supply_raw"].to_list()
+    )
 
 
 def test_events_without_a_transfer_move_the_right_balances(chain, state):
@@ -113,8 +132,9 @@ def test_events_without_a_transfer_move_the_right_balances(chain, state):
 
     latest = state[2]
     only = SYNTHETIC
-    later = dataclasses.replace(latest, balances=latest.balances.filter(
-        pl.col("address").is_in(only)))
+    later = dataclasses.replace(
+        latest, balances=latest.balances.filter(pl.col("address").is_in(only))
+    )
     rewound, _, _ = rewind(rpc, CHAIN, only, closing, later)
     assert rewound.equals(balances(rpc, CHAIN, only, closing))
 
@@ -145,20 +165,28 @@ def test_a_balance_going_negative_fails_naming_where(chain, addresses, state):
     # the wallet whose balance grew most over the window: a snapshot short by more than its
     # lowest balance cannot be rewound past that low
     one, _, _ = rewind(rpc, CHAIN, addresses, closing, latest)
-    grew = (one.group_by("token", "address").agg(low=pl.col("balance_raw").min())
-            .join(latest.balances, on=["token", "address"])
-            .with_columns(gain=pl.col("balance_raw") - pl.col("low"))
-            .sort("gain", descending=True).row(0, named=True))
+    grew = (
+        one.group_by("token", "address")
+        .agg(low=pl.col("balance_raw").min())
+        .join(latest.balances, on=["token", "address"])
+        .with_columns(gain=pl.col("balance_raw") - pl.col("low"))
+        .sort("gain", descending=True)
+        .row(0, named=True)
+    )
     assert grew["gain"] > 0
     short = latest.balances.with_columns(
         pl.when((pl.col("token") == grew["token"]) & (pl.col("address") == grew["address"]))
-        .then(pl.col("balance_raw") - grew["low"] - 1).otherwise(pl.col("balance_raw"))
-        .cast(pl.Decimal(38, 0)))
+        .then(pl.col("balance_raw") - grew["low"] - 1)
+        .otherwise(pl.col("balance_raw"))
+        .cast(pl.Decimal(38, 0))
+    )
     with pytest.raises(RewindDriftError) as error:
         rewind(rpc, CHAIN, addresses, closing, dataclasses.replace(latest, balances=short))
     message = str(error.value)
-    assert f"rpc ethereum: rewinding from block {latest.block}, the {grew['token']} balance " \
-           f"of {grew['address'].lower()} at block " in message
+    assert (
+        f"rpc ethereum: rewinding from block {latest.block}, the {grew['token']} balance "
+        f"of {grew['address'].lower()} at block " in message
+    )
     assert " would be -" in message
 
 
@@ -166,9 +194,14 @@ class _Logs:
     """An EvmRpc stand-in whose Transfer logs carry a cut-short amount."""
 
     def get_logs(self, queries, first, last):
-        bad = {"blockNumber": hex(first), "transactionHash": "0xab", "logIndex": "0x0",
-               "topics": [queries[0][1][0], "0x" + "0" * 24 + "1" * 40, "0x" + "0" * 24 + "2" * 40],
-               "data": "0x12", "query": 0}
+        bad = {
+            "blockNumber": hex(first),
+            "transactionHash": "0xab",
+            "logIndex": "0x0",
+            "topics": [queries[0][1][0], "0x" + "0" * 24 + "1" * 40, "0x" + "0" * 24 + "2" * 40],
+            "data": "0x12",
+            "query": 0,
+        }
         # issuance filters put a list of topic0s first; Transfer filters one topic0
         transfer = isinstance(queries[0][1][0], str)
         rows = [bad] if transfer else []
@@ -177,13 +210,22 @@ class _Logs:
 
 def test_malformed_log_amounts_fail_clearly():
     address = "0x" + "1" * 40
-    later = Snapshot(10, pl.DataFrame({"token": [t.symbol for t in CHAIN.tokens],
-                                       "address": address, "balance_raw": [Decimal(5)] * 2},
-                                      schema_overrides={"balance_raw": pl.Decimal(38, 0)}),
-                     pl.DataFrame({"token": [t.symbol for t in CHAIN.tokens],
-                                   "supply_raw": [Decimal(9)] * 2},
-                                  schema_overrides={"supply_raw": pl.Decimal(38, 0)}),
-                     {"USDT": "0x" + "3" * 40})
+    later = Snapshot(
+        10,
+        pl.DataFrame(
+            {
+                "token": [t.symbol for t in CHAIN.tokens],
+                "address": address,
+                "balance_raw": [Decimal(5)] * 2,
+            },
+            schema_overrides={"balance_raw": pl.Decimal(38, 0)},
+        ),
+        pl.DataFrame(
+            {"token": [t.symbol for t in CHAIN.tokens], "supply_raw": [Decimal(9)] * 2},
+            schema_overrides={"supply_raw": pl.Decimal(38, 0)},
+        ),
+        {"USDT": "0x" + "3" * 40},
+    )
     closing = [ClosingBlock(D(2021, 3, 1), 5, 0, "")]
     with pytest.raises(SourceDataError, match="Transfer log 0xab data.*not 64 hex digits"):
         rewind(_Logs(), CHAIN, [address], closing, later)

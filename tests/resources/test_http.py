@@ -92,11 +92,18 @@ def test_unreachable_source_gives_up_with_connection_error():
 
 def test_api_key_is_sent_as_header_and_never_shown(replay):
     secret = "CG-planted-secret-123"
-    client = fast_source("coingecko", f"{replay.url}/coingecko/api/v3", max_attempts=1,
-                         api_key=secret, api_key_header="x-cg-demo-api-key")
+    client = fast_source(
+        "coingecko",
+        f"{replay.url}/coingecko/api/v3",
+        max_attempts=1,
+        api_key=secret,
+        api_key_header="x-cg-demo-api-key",
+    )
     with pytest.raises(SourceError) as err:
-        client.get_json("/coins/nope/market_chart/range", {"vs_currency": "usd", "from": 0, "to": 1,
-                                                           "x_cg_demo_api_key": secret})
+        client.get_json(
+            "/coins/nope/market_chart/range",
+            {"vs_currency": "usd", "from": 0, "to": 1, "x_cg_demo_api_key": secret},
+        )
     assert secret not in str(err.value)
 
 
@@ -115,11 +122,15 @@ def test_rate_limit_spaces_requests(replay):
     assert len(slept) == 1 and 9.0 < slept[0] <= 10.0
 
 
-@pytest.mark.parametrize("env, spacing_s", [
-    ({}, 12.0),  # keyless: CoinGecko's public API allows as few as 5 calls a minute
-    ({"COINGECKO_API_KEY": "CG-demo-key"}, 2.0),  # a demo key: 30 calls a minute
-    ({"STABLEFLOW_COINGECKO_MIN_INTERVAL_S": "0.5"}, 0.5),  # a paid plan's own rate
-], ids=["keyless", "demo-key", "explicit"])
+@pytest.mark.parametrize(
+    "env, spacing_s",
+    [
+        ({}, 12.0),  # keyless: CoinGecko's public API allows as few as 5 calls a minute
+        ({"COINGECKO_API_KEY": "CG-demo-key"}, 2.0),  # a demo key: 30 calls a minute
+        ({"STABLEFLOW_COINGECKO_MIN_INTERVAL_S": "0.5"}, 0.5),  # a paid plan's own rate
+    ],
+    ids=["keyless", "demo-key", "explicit"],
+)
 def test_coingecko_calls_are_spaced_for_the_tier(monkeypatch, env, spacing_s):
     import importlib
 

@@ -13,22 +13,33 @@ REAL = [
     (-32600, "batch too large", "batch"),
     (-32003, "response too large", "response"),
     (4444, "pruned history unavailable", "pruned"),
-    (-32000, "missing trie node 59030c2a3d552c0af0eae6635117d919c9a3c36bc98c2180207f8535c9b67163 "
-             "(path ) state 0x59030c2a3d552c0af0eae6635117d919c9a3c36bc98c2180207f8535c9b67163 "
-             "is not available", "state"),  # piplabs/story-geth#137
+    (
+        -32000,
+        "missing trie node 59030c2a3d552c0af0eae6635117d919c9a3c36bc98c2180207f8535c9b67163 "
+        "(path ) state 0x59030c2a3d552c0af0eae6635117d919c9a3c36bc98c2180207f8535c9b67163 "
+        "is not available",
+        "state",
+    ),  # piplabs/story-geth#137
     (-32000, "historical state not available in path scheme yet", "state"),
     # Erigon
     (-32602, "query exceeds the maximum of 1000 addresses or topics per search position", "topics"),
     # Infura: documented, and what the live API answers (INFURA/infura#237)
-    (-32005, "query returned more than 10000 results. Try with this block range [0x1, 0x2].",
-     "range"),
+    (
+        -32005,
+        "query returned more than 10000 results. Try with this block range [0x1, 0x2].",
+        "range",
+    ),
     (-32602, "range 1000000 exceeds limit of 10000", "range"),
     # QuickNode, with HTTP 413 (eternalsafe/wallet#57)
     (-32614, "eth_getLogs is limited to a 10,000 range", "range"),
     (-32005, "project ID request rate exceeded", "rate"),
     # Alchemy (BobTheBuidler/dank_mids#772, bancorprotocol/webapp#523)
-    (-32600, "You can make eth_getLogs requests with up to a 500 block range. Based on your "
-             "parameters, this block range should work: [0x123c9b2, 0x123cba5]", "range"),
+    (
+        -32600,
+        "You can make eth_getLogs requests with up to a 500 block range. Based on your "
+        "parameters, this block range should work: [0x123c9b2, 0x123cba5]",
+        "range",
+    ),
     (-32602, "Log response size exceeded. Please reduce query block range.", "range"),
     (429, "Your app has exceeded its compute units per second capacity.", "rate"),
     # reth
@@ -45,29 +56,58 @@ def test_real_refusals_are_read_by_kind(code, message, kind):
     assert RpcError("ethereum", "eth_getLogs", [], code, message).kind == kind
 
 
-@pytest.mark.parametrize("message,lo,hi,expected", [
-    # a stated maximum range cuts every range to it
-    ("You can make eth_getLogs requests with up to a 500 block range. Based on your "
-     "parameters, this block range should work: [0x64, 0x257]", 100, 1299,
-     [(100, 599), (600, 1099), (1100, 1299)]),
-    ("range 30000 exceeds limit of 10000", 0, 29_999, [(0, 9999), (10_000, 19_999),
-                                                       (20_000, 29_999)]),
-    # a suggested range cuts this range where the node says
-    ("query returned more than 10000 results. Try with this block range [0x64, 0x95].", 100,
-     300, [(100, 149), (150, 300)]),
-    ("query exceeds max results 20000, retry with the range 0x64-0x6e", 100, 300,
-     [(100, 110), (111, 300)]),
-    # Alchemy's paid tiers offer a choice, not a limit: only the suggested range is used
-    ("Log response size exceeded. You can make eth_getLogs requests with up to a 2K block "
-     "range and no limit on the response size, or you can request any block range with a cap "
-     "of 10K logs in the response. Based on your parameters and the response size limit, this "
-     "block range should work: [0x64, 0x1387]", 100, 2_000_099, [(100, 4999), (5000, 2_000_099)]),
-    ("block range is larger than max block range, block range = 5120, max block range = 5000",
-     0, 5119, [(0, 4999), (5000, 5119)]),
-    ("block range too large, max range: 1000", 0, 1999, [(0, 999), (1000, 1999)]),
-    # nothing said: halve
-    ("block range is too wide", 100, 199, [(100, 149), (150, 199)]),
-])
+@pytest.mark.parametrize(
+    "message,lo,hi,expected",
+    [
+        # a stated maximum range cuts every range to it
+        (
+            "You can make eth_getLogs requests with up to a 500 block range. Based on your "
+            "parameters, this block range should work: [0x64, 0x257]",
+            100,
+            1299,
+            [(100, 599), (600, 1099), (1100, 1299)],
+        ),
+        (
+            "range 30000 exceeds limit of 10000",
+            0,
+            29_999,
+            [(0, 9999), (10_000, 19_999), (20_000, 29_999)],
+        ),
+        # a suggested range cuts this range where the node says
+        (
+            "query returned more than 10000 results. Try with this block range [0x64, 0x95].",
+            100,
+            300,
+            [(100, 149), (150, 300)],
+        ),
+        (
+            "query exceeds max results 20000, retry with the range 0x64-0x6e",
+            100,
+            300,
+            [(100, 110), (111, 300)],
+        ),
+        # Alchemy's paid tiers offer a choice, not a limit: only the suggested range is used
+        (
+            "Log response size exceeded. You can make eth_getLogs requests with up to a 2K "
+            "block range and no limit on the response size, or you can request any block range "
+            "with a cap of 10K logs in the response. Based on your parameters and the response "
+            "size limit, this block range should work: [0x64, 0x1387]",
+            100,
+            2_000_099,
+            [(100, 4999), (5000, 2_000_099)],
+        ),
+        (
+            "block range is larger than max block range, block range = 5120, "
+            "max block range = 5000",
+            0,
+            5119,
+            [(0, 4999), (5000, 5119)],
+        ),
+        ("block range too large, max range: 1000", 0, 1999, [(0, 999), (1000, 1999)]),
+        # nothing said: halve
+        ("block range is too wide", 100, 199, [(100, 149), (150, 199)]),
+    ],
+)
 def test_ranges_are_cut_where_the_node_says(message, lo, hi, expected):
     rpc = EvmRpc(chain="ethereum", url="http://127.0.0.1:1")
     error = RpcError("ethereum", "eth_getLogs", [], -32600, message)

@@ -26,10 +26,14 @@ TABLE = "raw.defillama_total_supply"
 
 
 def supply(days: dict[dt.date, float], ingested_at: dt.datetime = T0) -> pl.DataFrame:
-    return pl.DataFrame({
-        "date": list(days), "circulating_usd": list(days.values()),
-        "source": "test", "ingested_at": ingested_at,
-    })
+    return pl.DataFrame(
+        {
+            "date": list(days),
+            "circulating_usd": list(days.values()),
+            "source": "test",
+            "ingested_at": ingested_at,
+        }
+    )
 
 
 def rows(warehouse, table=TABLE):
@@ -37,12 +41,19 @@ def rows(warehouse, table=TABLE):
 
 
 def test_replaces_exactly_the_window(warehouse):
-    warehouse.replace_window(D(2021, 1, 1), D(2021, 1, 3), Rows(TABLE, supply(
-        {D(2021, 1, 1): 1.0, D(2021, 1, 2): 2.0, D(2021, 1, 3): 3.0}), ["date"]))
-    warehouse.replace_window(D(2021, 1, 2), D(2021, 1, 2), Rows(TABLE, supply(
-        {D(2021, 1, 2): 20.0}, T1), ["date"]))
+    warehouse.replace_window(
+        D(2021, 1, 1),
+        D(2021, 1, 3),
+        Rows(TABLE, supply({D(2021, 1, 1): 1.0, D(2021, 1, 2): 2.0, D(2021, 1, 3): 3.0}), ["date"]),
+    )
+    warehouse.replace_window(
+        D(2021, 1, 2), D(2021, 1, 2), Rows(TABLE, supply({D(2021, 1, 2): 20.0}, T1), ["date"])
+    )
     assert [(r[0], r[1]) for r in rows(warehouse)] == [
-        (D(2021, 1, 1), 1.0), (D(2021, 1, 2), 20.0), (D(2021, 1, 3), 3.0)]
+        (D(2021, 1, 1), 1.0),
+        (D(2021, 1, 2), 20.0),
+        (D(2021, 1, 3), 3.0),
+    ]
 
 
 def test_rerun_with_same_values_is_byte_identical_and_keeps_ingested_at(warehouse):
@@ -50,22 +61,35 @@ def test_rerun_with_same_values_is_byte_identical_and_keeps_ingested_at(warehous
     warehouse.replace_window(D(2021, 1, 1), D(2021, 1, 2), Rows(TABLE, supply(frame, T0), ["date"]))
     before = rows(warehouse)
     # Same values fetched a day later, one of them revised.
-    warehouse.replace_window(D(2021, 1, 1), D(2021, 1, 2), Rows(TABLE, supply(
-        {D(2021, 1, 1): 1.0, D(2021, 1, 2): 2.5}, T1), ["date"]))
+    warehouse.replace_window(
+        D(2021, 1, 1),
+        D(2021, 1, 2),
+        Rows(TABLE, supply({D(2021, 1, 1): 1.0, D(2021, 1, 2): 2.5}, T1), ["date"]),
+    )
     after = rows(warehouse)
     assert after[0] == before[0]  # unchanged value keeps its first ingestion time
     assert after[1][1:] == (2.5, "test", T1)  # revised value shows when it was picked up
-    warehouse.replace_window(D(2021, 1, 1), D(2021, 1, 2), Rows(TABLE, supply(
-        {D(2021, 1, 1): 1.0, D(2021, 1, 2): 2.5}, dt.datetime(2030, 1, 1)), ["date"]))
+    warehouse.replace_window(
+        D(2021, 1, 1),
+        D(2021, 1, 2),
+        Rows(
+            TABLE,
+            supply({D(2021, 1, 1): 1.0, D(2021, 1, 2): 2.5}, dt.datetime(2030, 1, 1)),
+            ["date"],
+        ),
+    )
     assert rows(warehouse) == after
 
 
 def test_failure_mid_transaction_leaves_every_table_as_it_was(warehouse):
-    warehouse.replace_window(D(2021, 1, 1), D(2021, 1, 1), Rows(TABLE, supply({D(2021, 1, 1): 1.0}), ["date"]))
+    warehouse.replace_window(
+        D(2021, 1, 1), D(2021, 1, 1), Rows(TABLE, supply({D(2021, 1, 1): 1.0}), ["date"])
+    )
     broken = pl.DataFrame({"date": [D(2021, 1, 1)], "wrong_column": [1.0]})
     with pytest.raises(WarehouseError, match="columns"):
         warehouse.replace_window(
-            D(2021, 1, 1), D(2021, 1, 1),
+            D(2021, 1, 1),
+            D(2021, 1, 1),
             Rows(TABLE, supply({D(2021, 1, 1): 99.0}), ["date"]),  # would succeed alone
             Rows("raw.defillama_token_supply", broken, ["date"]),
         )
@@ -75,8 +99,11 @@ def test_failure_mid_transaction_leaves_every_table_as_it_was(warehouse):
 
 def test_rows_outside_the_window_are_refused(warehouse):
     with pytest.raises(WarehouseError, match="outside the window"):
-        warehouse.replace_window(D(2021, 1, 1), D(2021, 1, 1), Rows(TABLE, supply(
-            {D(2021, 1, 1): 1.0, D(2021, 1, 2): 2.0}), ["date"]))
+        warehouse.replace_window(
+            D(2021, 1, 1),
+            D(2021, 1, 1),
+            Rows(TABLE, supply({D(2021, 1, 1): 1.0, D(2021, 1, 2): 2.0}), ["date"]),
+        )
     assert not warehouse.table_exists(TABLE)
 
 
@@ -94,23 +121,30 @@ def test_unknown_table_names_are_refused(warehouse):
 
 
 def test_tables_are_documented_in_the_database(warehouse):
-    warehouse.replace_window(D(2021, 1, 1), D(2021, 1, 1), Rows(TABLE, supply({D(2021, 1, 1): 1.0}), ["date"]))
+    warehouse.replace_window(
+        D(2021, 1, 1), D(2021, 1, 1), Rows(TABLE, supply({D(2021, 1, 1): 1.0}), ["date"])
+    )
     comments = warehouse.read(
         "SELECT column_name, comment FROM duckdb_columns() WHERE table_name = ?",
-        ["defillama_total_supply"])
+        ["defillama_total_supply"],
+    )
     assert comments["comment"].null_count() == 0 and comments.height == 4
 
 
 def test_replace_tables_swaps_whole_tables_or_nothing(warehouse):
     first = pl.DataFrame({"period": ["b", "a"], "value": [2.0, 1.0]})
-    warehouse.replace_tables(Rows("analytics.example", first, ["period"]),
-                             statements=["COMMENT ON TABLE analytics.example IS 'v1'"])
+    warehouse.replace_tables(
+        Rows("analytics.example", first, ["period"]),
+        statements=["COMMENT ON TABLE analytics.example IS 'v1'"],
+    )
     stored = warehouse.read("SELECT * FROM analytics.example")
     assert stored.rows() == [("a", 1.0), ("b", 2.0)]  # stored in key order
     second = pl.DataFrame({"period": ["c"], "value": [3.0]})
     with pytest.raises(duckdb.CatalogException):
-        warehouse.replace_tables(Rows("analytics.example", second, ["period"]),
-                                 statements=["COMMENT ON TABLE analytics.missing IS 'x'"])
+        warehouse.replace_tables(
+            Rows("analytics.example", second, ["period"]),
+            statements=["COMMENT ON TABLE analytics.missing IS 'x'"],
+        )
     assert warehouse.read("SELECT * FROM analytics.example").rows() == [("a", 1.0), ("b", 2.0)]
     with pytest.raises(WarehouseError, match="not a warehouse table name"):
         warehouse.replace_tables(Rows("main.example; DROP TABLE x", second, ["period"]))
@@ -122,18 +156,51 @@ def test_a_window_is_replaced_key_by_key(warehouse):
     table, key = "raw.fred_series_daily", ["date", "series_id"]
 
     def fred(values: dict[tuple[dt.date, str], float], at=T0) -> pl.DataFrame:
-        return pl.DataFrame({"date": [d for d, _ in values], "series_id": [s for _, s in values],
-                             "value": list(values.values()), "source": "test", "ingested_at": at})
+        return pl.DataFrame(
+            {
+                "date": [d for d, _ in values],
+                "series_id": [s for _, s in values],
+                "value": list(values.values()),
+                "source": "test",
+                "ingested_at": at,
+            }
+        )
 
     def stored():
         return warehouse.read(f"SELECT * FROM {table} ORDER BY date, series_id").rows()
 
-    warehouse.replace_window(D(2021, 1, 1), D(2021, 1, 3), Rows(table, fred({
-        (D(2021, 1, 1), "SP500"): 1.0, (D(2021, 1, 2), "SP500"): 2.0,
-        (D(2021, 1, 3), "SP500"): 3.0, (D(2021, 1, 3), "DTB3"): 0.1}), key))
-    warehouse.replace_window(D(2021, 1, 2), D(2021, 1, 3), Rows(table, fred({
-        (D(2021, 1, 2), "SP500"): 2.0, (D(2021, 1, 3), "SP500"): 30.0,
-        (D(2021, 1, 3), "NASDAQ100"): 5.0}, T1), key))
+    warehouse.replace_window(
+        D(2021, 1, 1),
+        D(2021, 1, 3),
+        Rows(
+            table,
+            fred(
+                {
+                    (D(2021, 1, 1), "SP500"): 1.0,
+                    (D(2021, 1, 2), "SP500"): 2.0,
+                    (D(2021, 1, 3), "SP500"): 3.0,
+                    (D(2021, 1, 3), "DTB3"): 0.1,
+                }
+            ),
+            key,
+        ),
+    )
+    warehouse.replace_window(
+        D(2021, 1, 2),
+        D(2021, 1, 3),
+        Rows(
+            table,
+            fred(
+                {
+                    (D(2021, 1, 2), "SP500"): 2.0,
+                    (D(2021, 1, 3), "SP500"): 30.0,
+                    (D(2021, 1, 3), "NASDAQ100"): 5.0,
+                },
+                T1,
+            ),
+            key,
+        ),
+    )
     assert stored() == [
         (D(2021, 1, 1), "SP500", 1.0, "test", T0),  # outside the window: untouched
         (D(2021, 1, 2), "SP500", 2.0, "test", T0),  # unchanged: keeps its ingested_at
@@ -142,32 +209,53 @@ def test_a_window_is_replaced_key_by_key(warehouse):
     ]  # (D(2021, 1, 3), "DTB3") is no longer in the window's rows: deleted
     before = stored()
     with pytest.raises(WarehouseError, match=r"2 rows share a key \(date, series_id\)"):
-        warehouse.replace_window(D(2021, 1, 3), D(2021, 1, 3), Rows(table, pl.concat([
-            fred({(D(2021, 1, 3), "SP500"): 1.0}), fred({(D(2021, 1, 3), "SP500"): 2.0})]), key))
+        warehouse.replace_window(
+            D(2021, 1, 3),
+            D(2021, 1, 3),
+            Rows(
+                table,
+                pl.concat(
+                    [fred({(D(2021, 1, 3), "SP500"): 1.0}), fred({(D(2021, 1, 3), "SP500"): 2.0})]
+                ),
+                key,
+            ),
+        )
     assert stored() == before
 
 
 def test_replace_whole_replaces_a_reference_table_key_by_key(warehouse):
     def exchanges(names: dict[str, str]) -> pl.DataFrame:
-        return pl.DataFrame({
-            "exchange": list(names), "name": list(names.values()), "offers_derivatives": False,
-            "main_business": "spot", "coingecko_spot_id": "x", "coingecko_derivatives_id": "",
-            "offers_derivatives_reason": "r", "main_business_reason": "r", "label_version": "1"})
+        return pl.DataFrame(
+            {
+                "exchange": list(names),
+                "name": list(names.values()),
+                "offers_derivatives": False,
+                "main_business": "spot",
+                "coingecko_spot_id": "x",
+                "coingecko_derivatives_id": "",
+                "offers_derivatives_reason": "r",
+                "main_business_reason": "r",
+                "label_version": "1",
+            }
+        )
 
     warehouse.replace_whole(Rows("raw.exchanges", exchanges({"a": "A", "b": "B"}), ["exchange"]))
     warehouse.replace_whole(Rows("raw.exchanges", exchanges({"b": "B2", "c": "C"}), ["exchange"]))
     assert warehouse.read("SELECT exchange, name FROM raw.exchanges ORDER BY exchange").rows() == [
-        ("b", "B2"), ("c", "C")]
+        ("b", "B2"),
+        ("c", "C"),
+    ]
 
 
 def test_too_little_free_space_fails_before_opening_the_file(tmp_path):
     warehouse = Warehouse(path=str(tmp_path / "w.duckdb"), min_free_mb=1e12)
     with pytest.raises(WarehouseError) as failed:
-        warehouse.replace_window(D(2021, 1, 1), D(2021, 1, 1), Rows(TABLE, supply(
-            {D(2021, 1, 1): 1.0}), ["date"]))
+        warehouse.replace_window(
+            D(2021, 1, 1), D(2021, 1, 1), Rows(TABLE, supply({D(2021, 1, 1): 1.0}), ["date"])
+        )
     assert str(failed.value).startswith(
-        f"warehouse {tmp_path / 'w.duckdb'}: too little free disk space to write "
-        f"{TABLE} (")
+        f"warehouse {tmp_path / 'w.duckdb'}: too little free disk space to write {TABLE} ("
+    )
     assert "nothing was written" in str(failed.value)
     assert not (tmp_path / "w.duckdb").exists()
 
@@ -175,8 +263,9 @@ def test_too_little_free_space_fails_before_opening_the_file(tmp_path):
 def test_a_failed_rollback_never_hides_the_cause(warehouse, monkeypatch):
     """The issue's headline was `cannot rollback - no transaction is active`, with the real
     cause only in the chained exception: the cause leads now, the rollback's error follows."""
-    warehouse.replace_window(D(2021, 1, 1), D(2021, 1, 1), Rows(TABLE, supply({D(2021, 1, 1): 1.0}),
-                                                         ["date"]))
+    warehouse.replace_window(
+        D(2021, 1, 1), D(2021, 1, 1), Rows(TABLE, supply({D(2021, 1, 1): 1.0}), ["date"])
+    )
     real_connect = Warehouse.connect
 
     @contextlib.contextmanager
@@ -190,8 +279,10 @@ def test_a_failed_rollback_never_hides_the_cause(warehouse, monkeypatch):
         warehouse.replace_window(D(2021, 1, 1), D(2021, 1, 1), Rows(TABLE, broken, ["date"]))
     message = str(failed.value)
     assert message.startswith(f"warehouse {warehouse.where}: Constraint Error: NOT NULL "), message
-    assert "while writing raw.defillama_total_supply; nothing was committed, but the rollback " \
-           "failed as well (TransactionContext Error: cannot rollback" in message
+    assert (
+        "while writing raw.defillama_total_supply; nothing was committed, but the rollback "
+        "failed as well (TransactionContext Error: cannot rollback" in message
+    )
     monkeypatch.undo()
     assert [r[1] for r in rows(warehouse)] == [1.0]
 
@@ -212,19 +303,25 @@ class _RollbackFails:
 
 # --- A real full disk: a tmpfs the test mounts, filled to the last page. ---
 
+
 @contextlib.contextmanager
 def tmpfs(folder: Path, size: str):
     """A tmpfs of `size` mounted at `folder` (created), unmounted afterwards; the test is
     skipped where mounting is not permitted (it needs root or CAP_SYS_ADMIN)."""
     folder.mkdir()
     try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
-                               str(folder)], capture_output=True, text=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+            capture_output=True,
+            text=True,
+        )
     except FileNotFoundError:
         pytest.skip("no mount command: cannot mount a small filesystem to fill")
     if done.returncode:
-        pytest.skip(f"cannot mount a small tmpfs to fill (needs root or CAP_SYS_ADMIN): "
-                    f"{done.stderr.strip()}")
+        pytest.skip(
+            f"cannot mount a small tmpfs to fill (needs root or CAP_SYS_ADMIN): "
+            f"{done.stderr.strip()}"
+        )
     try:
         yield folder
     finally:
@@ -257,10 +354,16 @@ def fill(folder: Path | str) -> Path:
 def isolated(script: str, *args: str) -> dict:
     """Run `script` in its own Python process, so a DuckDB abort (SIGABRT) fails the test
     instead of ending the session; the script prints one JSON object last."""
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(script), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, (
-        f"the writing process died (exit {done.returncode}):\n{done.stderr[-3000:]}")
+        f"the writing process died (exit {done.returncode}):\n{done.stderr[-3000:]}"
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -339,19 +442,23 @@ def test_a_duckdb_fatal_error_fails_the_write_with_its_cause_and_the_process_liv
 
 
 def test_publishing_onto_a_full_disk_fails_with_its_cause_and_keeps_the_previous_copy(
-        warehouse, small_disk):
+    warehouse, small_disk
+):
     target = small_disk / "analyst.duckdb"
-    warehouse.replace_window(D(2021, 1, 1), D(2021, 1, 1), Rows(TABLE, supply({D(2021, 1, 1): 1.0}),
-                                                         ["date"]))
+    warehouse.replace_window(
+        D(2021, 1, 1), D(2021, 1, 1), Rows(TABLE, supply({D(2021, 1, 1): 1.0}), ["date"])
+    )
     warehouse.publish(str(target))
-    warehouse.replace_window(D(2021, 1, 2), D(2021, 1, 2), Rows(TABLE, supply({D(2021, 1, 2): 2.0}),
-                                                         ["date"]))
+    warehouse.replace_window(
+        D(2021, 1, 2), D(2021, 1, 2), Rows(TABLE, supply({D(2021, 1, 2): 2.0}), ["date"])
+    )
     filler = fill(small_disk)
     with pytest.raises(WarehouseError) as failed:
         warehouse.publish(str(target))
     assert str(failed.value).startswith(
         f"analysts' copy {target}: No space left on device while building it; the previous "
-        f"copy is untouched."), str(failed.value)
+        f"copy is untouched."
+    ), str(failed.value)
     assert sorted(p.name for p in small_disk.iterdir()) == ["analyst.duckdb", "filler"]
     with duckdb.connect(str(target), read_only=True) as con:
         assert con.execute(f"SELECT count(*) FROM {TABLE}").fetchone() == (1,)

@@ -37,34 +37,62 @@ from sandbox.world import planted_chains, sandbox_environment
 
 # Copied from /work/shared/data/abi (event_topics_usdt_usdc.csv and the *.abi.json files):
 # the real mainnet topic0s, with which parameters are indexed.
-TRANSFER = ("0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef",
-            [True, True, False])
+TRANSFER = (
+    "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef",
+    [True, True, False],
+)
 REAL_EVENTS = {
     "TetherToken": {
         "Transfer(address,address,uint256)": TRANSFER,
-        "Issue(uint256)": ("0xcb8241adb0c3fdb35b70c24ce35c5eb0c17af7431c99f827d44a445ca624176a", [False]),
-        "Redeem(uint256)": ("0x702d5967f45f6513a38ffc42d6ba9bf230bd40e8f53b16363c7eb4fd2deb9a44", [False]),
-        "AddedBlackList(address)": ("0x42e160154868087d6bfdc0ca23d96a1c1cfa32f1b72ba9ba27b69b98a0d819dc", [False]),
-        "DestroyedBlackFunds(address,uint256)": ("0x61e6e66b0d6339b2980aecc6ccc0039736791f0ccde9ed512e789a7fbdd698c6", [False, False]),
+        "Issue(uint256)": (
+            "0xcb8241adb0c3fdb35b70c24ce35c5eb0c17af7431c99f827d44a445ca624176a",
+            [False],
+        ),
+        "Redeem(uint256)": (
+            "0x702d5967f45f6513a38ffc42d6ba9bf230bd40e8f53b16363c7eb4fd2deb9a44",
+            [False],
+        ),
+        "AddedBlackList(address)": (
+            "0x42e160154868087d6bfdc0ca23d96a1c1cfa32f1b72ba9ba27b69b98a0d819dc",
+            [False],
+        ),
+        "DestroyedBlackFunds(address,uint256)": (
+            "0x61e6e66b0d6339b2980aecc6ccc0039736791f0ccde9ed512e789a7fbdd698c6",
+            [False, False],
+        ),
     },
     "FiatToken": {
         "Transfer(address,address,uint256)": TRANSFER,
-        "Mint(address,address,uint256)": ("0xab8530f87dc9b59234c4623bf917212bb2536d647574c8e7e5da92c2ede0c9f8", [True, True, False]),
-        "Burn(address,uint256)": ("0xcc16f5dbb4873280815c1ee09dbd06736cffcc184412cf7a71a0fdb75d397ca5", [True, False]),
-        "MinterConfigured(address,uint256)": ("0x46980fca912ef9bcdbd36877427b6b90e860769f604e89c0e67720cece530d20", [True, False]),
+        "Mint(address,address,uint256)": (
+            "0xab8530f87dc9b59234c4623bf917212bb2536d647574c8e7e5da92c2ede0c9f8",
+            [True, True, False],
+        ),
+        "Burn(address,uint256)": (
+            "0xcc16f5dbb4873280815c1ee09dbd06736cffcc184412cf7a71a0fdb75d397ca5",
+            [True, False],
+        ),
+        "MinterConfigured(address,uint256)": (
+            "0x46980fca912ef9bcdbd36877427b6b90e860769f604e89c0e67720cece530d20",
+            [True, False],
+        ),
     },
     # A bridged ERC-20 has no event but Transfer: its mints and burns are Transfers from/to 0x0.
     "BridgedToken": {"Transfer(address,address,uint256)": TRANSFER},
 }
 # Real selectors (from the same ABI files; BridgedToken's bridge functions are those of
 # Arbitrum's token-bridge L2 tokens, IArbToken).
-ERC20 = {"totalSupply()": "0x18160ddd", "balanceOf(address)": "0x70a08231",
-         "decimals()": "0x313ce567", "transfer(address,uint256)": "0xa9059cbb"}
+ERC20 = {
+    "totalSupply()": "0x18160ddd",
+    "balanceOf(address)": "0x70a08231",
+    "decimals()": "0x313ce567",
+    "transfer(address,uint256)": "0xa9059cbb",
+}
 REAL_SELECTORS = {
     "TetherToken": {
         **ERC20, "issue(uint256)": "0xcc872b66", "redeem(uint256)": "0xdb006a75",
         "addBlackList(address)": "0x0ecb93c0", "destroyBlackFunds(address)": "0xf3bdc228",
-        "getBlackListStatus(address)": "0x59bf1abe", "isBlackListed(address)": "0xe47d6060", "owner()": "0x8da5cb5b",
+        "getBlackListStatus(address)": "0x59bf1abe", "isBlackListed(address)": "0xe47d6060",
+        "owner()": "0x8da5cb5b",
     },
     "FiatToken": {
         **ERC20, "mint(address,uint256)": "0x40c10f19", "burn(uint256)": "0x42966c68",
@@ -83,9 +111,9 @@ START, END = dt.date(2021, 1, 1), dt.date(2021, 1, 10)
 CHAIN = {c.name: c for c in CONFIGURED}
 ZERO = "0x" + "0" * 64
 TOPIC = {name: "0x" + keccak(text=sig).hex() for name, sig in [
-    ("Transfer", "Transfer(address,address,uint256)"), ("Issue", "Issue(uint256)"), ("Redeem", "Redeem(uint256)"),
-    ("DestroyedBlackFunds", "DestroyedBlackFunds(address,uint256)"), ("Mint", "Mint(address,address,uint256)"),
-    ("Burn", "Burn(address,uint256)"),
+    ("Transfer", "Transfer(address,address,uint256)"), ("Issue", "Issue(uint256)"),
+    ("Redeem", "Redeem(uint256)"), ("DestroyedBlackFunds", "DestroyedBlackFunds(address,uint256)"),
+    ("Mint", "Mint(address,address,uint256)"), ("Burn", "Burn(address,uint256)"),
 ]}  # fmt: skip
 ISSUANCE = {"tether": ["Issue", "Redeem", "DestroyedBlackFunds"], "fiattoken": ["Mint", "Burn"]}
 
@@ -102,10 +130,20 @@ def _signature(entry: dict) -> str:
 @pytest.mark.parametrize("contract", list(REAL_SELECTORS))
 def test_contract_abi_matches_mainnet(contract):
     abi = compile_contracts()[contract]["abi"]
-    events = {_signature(e): ("0x" + keccak(text=_signature(e)).hex(), [p["indexed"] for p in e["inputs"]])
-              for e in abi if e["type"] == "event"}  # fmt: skip
+    events = {
+        _signature(e): (
+            "0x" + keccak(text=_signature(e)).hex(),
+            [p["indexed"] for p in e["inputs"]],
+        )
+        for e in abi
+        if e["type"] == "event"
+    }
     assert events == REAL_EVENTS[contract]
-    functions = {_signature(f): "0x" + keccak(text=_signature(f)).hex()[:8] for f in abi if f["type"] == "function"}
+    functions = {
+        _signature(f): "0x" + keccak(text=_signature(f)).hex()[:8]
+        for f in abi
+        if f["type"] == "function"
+    }
     assert set(functions) - SANDBOX_ONLY == set(REAL_SELECTORS[contract])
     for signature, selector in REAL_SELECTORS[contract].items():
         assert functions[signature] == selector, signature
@@ -131,8 +169,15 @@ def _call(rpc: Rpc, to: str, data: str, block: int) -> int:
 def _logs(rpc: Rpc, address: str, truth: GroundTruth, topics: list | None = None) -> list[dict]:
     first = truth.blocks["closing_block"].min() - 2  # the first day's blocks (at most two)
     last = truth.blocks["closing_block"].max()
-    return rpc("eth_getLogs", {"address": address, "topics": topics or [],
-                               "fromBlock": hex(max(first, 2)), "toBlock": hex(last)})
+    return rpc(
+        "eth_getLogs",
+        {
+            "address": address,
+            "topics": topics or [],
+            "fromBlock": hex(max(first, 2)),
+            "toBlock": hex(last),
+        },
+    )
 
 
 def _day_of(truth: GroundTruth):
@@ -179,13 +224,19 @@ def test_supply_and_reserves_at_closing_blocks(planted, labels):
     # the supply path, to the base unit (the recorded Ethereum series on these days)
     for token in chain.tokens:
         planted = truth.supply.filter(pl.col("token") == token.symbol).sort("date")
-        assert planted["supply_raw"].to_list() == [supply_path(chain)[token.symbol][d]
-                                                   for d in planted["date"]]
+        assert planted["supply_raw"].to_list() == [
+            supply_path(chain)[token.symbol][d] for d in planted["date"]
+        ]
     # labelled wallets of the chain that the scenario does not use stay empty
     unused = sorted(set(labels.addresses(chain.name)) - set(truth.reserves["address"]))
     last = hex(truth.blocks["closing_block"].max())
-    held = rpc.batch([("eth_call", [{"to": a, "data": calldata("balanceOf(address)", w)}, last])
-                      for a in address.values() for w in unused])
+    held = rpc.batch(
+        [
+            ("eth_call", [{"to": a, "data": calldata("balanceOf(address)", w)}, last])
+            for a in address.values()
+            for w in unused
+        ]
+    )
     assert unused and all(int(h, 16) == 0 for h in held)
 
 
@@ -201,14 +252,27 @@ def test_issuance_and_large_events_from_logs(planted):
             found = [(log, "Transfer") for log in logs if ZERO in log["topics"][1:3]]
             assert {ZERO == log["topics"][1] for log, _ in found} == {True, False}  # mints, burns
         else:
-            found = [(log, event) for event in ISSUANCE[token.standard]
-                     for log in _logs(rpc, token.address, truth, [TOPIC[event]])]
+            found = [
+                (log, event)
+                for event in ISSUANCE[token.standard]
+                for log in _logs(rpc, token.address, truth, [TOPIC[event]])
+            ]
         for log, event in found:
             amount = int(log["data"][-64:], 16)  # the last (or only) data word in every one
             block = int(log["blockNumber"], 16)
             mint = event in ("Issue", "Mint") or log["topics"][1:2] == [ZERO]
-            rows.append((day(block), chain.name, token.symbol, event, log["transactionHash"],
-                         block, amount, mint))
+            rows.append(
+                (
+                    day(block),
+                    chain.name,
+                    token.symbol,
+                    event,
+                    log["transactionHash"],
+                    block,
+                    amount,
+                    mint,
+                )
+            )
     columns = truth.large_events.columns[:7]
     from_logs = pl.DataFrame(rows, schema=[*columns, "mint"], orient="row")
     key = ["tx_hash", "event", "amount_raw"]
@@ -222,8 +286,9 @@ def test_issuance_and_large_events_from_logs(planted):
     idle = truth.issuance.filter((pl.col("minted_raw") == 0) & (pl.col("burned_raw") == 0))
     assert gross.height and idle.height
     for token in chain.tokens:
-        destroyed = truth.large_events.filter((pl.col("token") == token.symbol)
-                                              & (pl.col("event") == "DestroyedBlackFunds"))
+        destroyed = truth.large_events.filter(
+            (pl.col("token") == token.symbol) & (pl.col("event") == "DestroyedBlackFunds")
+        )
         assert destroyed.height == (token.standard == "tether")  # once, on tether tokens only
         if token.standard == "tether":  # Issue/Redeem emit no Transfer: none touches 0x0
             transfers = _logs(rpc, token.address, truth, [TOPIC["Transfer"]])
@@ -249,8 +314,9 @@ def test_flows_from_transfer_logs(planted, labels):
                 flows[(d, token.symbol, a)][1] += value
             if b in used:
                 flows[(d, token.symbol, b)][0] += value
-            kinds_seen.add("exchange->exchange" if a and b else "inflow" if b
-                           else "outflow" if a else "other")
+            kinds_seen.add(
+                "exchange->exchange" if a and b else "inflow" if b else "outflow" if a else "other"
+            )
     assert kinds_seen >= {"internal", "exchange->exchange", "inflow", "outflow"}
     for d, _, token, exchange, inflow, outflow, _, _ in truth.flows.rows():
         assert flows.pop((d, token, exchange), [0, 0]) == [inflow, outflow]
@@ -264,15 +330,20 @@ def test_balances_go_to_the_big_venues(planted, labels):
     assert venues == set(WEIGHTS[chain.name]) & set(on_chain["exchange"])
     wallets = truth.reserves.group_by("exchange").agg(pl.col("address").n_unique())
     assert wallets["address"].max() <= WALLETS
-    first = (truth.reserves.filter(pl.col("date") == START).group_by("token", "exchange")
-             .agg(pl.col("balance_raw").sum()).sort("balance_raw", descending=True))
+    first = (
+        truth.reserves.filter(pl.col("date") == START)
+        .group_by("token", "exchange")
+        .agg(pl.col("balance_raw").sum())
+        .sort("balance_raw", descending=True)
+    )
     for token in chain.tokens:
         shares = WEIGHTS[chain.name]
         biggest = max(venues, key=lambda v: shares[v][token.symbol])
         assert first.filter(pl.col("token") == token.symbol)["exchange"][0] == biggest
         held = first.filter(pl.col("token") == token.symbol)["balance_raw"].sum()
-        supply = truth.supply.filter((pl.col("date") == START)
-                                     & (pl.col("token") == token.symbol))["supply_raw"][0]
+        supply = truth.supply.filter((pl.col("date") == START) & (pl.col("token") == token.symbol))[
+            "supply_raw"
+        ][0]
         # a minority of the supply, as much as the table gives the venues the labels have
         share = sum(shares[v][token.symbol] for v in venues) / 100
         assert held / supply == pytest.approx(share, rel=0.01)
@@ -283,38 +354,57 @@ def test_the_story_holds_under_both_taxonomies(planted, labels):
     chain, _, truth = planted
     assert story_problems(truth.story) == []
     # the story table is the reserves summed per kind, from the labels' two taxonomies
-    derivatives = pl.when("offers_derivatives").then(pl.lit("derivatives")) \
-        .otherwise(pl.lit("spot"))
-    kinds = labels.exchanges.select("exchange", "main_business", offers_derivatives=derivatives) \
-        .unpivot(index="exchange", variable_name="taxonomy", value_name="kind")
-    daily = (truth.reserves.join(kinds, on="exchange")
-             .group_by("token", "taxonomy", "kind", "date")
-             .agg(pl.col("balance_tokens").sum()).sort("date"))
+    derivatives = (
+        pl.when("offers_derivatives").then(pl.lit("derivatives")).otherwise(pl.lit("spot"))
+    )
+    kinds = labels.exchanges.select(
+        "exchange", "main_business", offers_derivatives=derivatives
+    ).unpivot(index="exchange", variable_name="taxonomy", value_name="kind")
+    daily = (
+        truth.reserves.join(kinds, on="exchange")
+        .group_by("token", "taxonomy", "kind", "date")
+        .agg(pl.col("balance_tokens").sum())
+        .sort("date")
+    )
     assert set(truth.story["taxonomy"]) == set(TAXONOMIES)
     summary = ["first_tokens", "last_tokens", "min_tokens", "max_tokens"]
     for token, taxonomy, kind, *told in truth.story.select(
-            "token", "taxonomy", "kind", *summary).rows():
-        series = daily.filter((pl.col("token") == token) & (pl.col("taxonomy") == taxonomy)
-                              & (pl.col("kind") == kind))["balance_tokens"]
+        "token", "taxonomy", "kind", *summary
+    ).rows():
+        series = daily.filter(
+            (pl.col("token") == token) & (pl.col("taxonomy") == taxonomy) & (pl.col("kind") == kind)
+        )["balance_tokens"]
         assert [series[0], series[-1], series.min(), series.max()] == pytest.approx(told)
     # the claims, on every chain: its labels have both kinds of venue
-    story = {(tax, token, kind): last / first for tax, token, kind, first, last in
-             truth.story.select("taxonomy", "token", "kind", "first_tokens", "last_tokens").rows()}
+    story = {
+        (tax, token, kind): last / first
+        for tax, token, kind, first, last in truth.story.select(
+            "taxonomy", "token", "kind", "first_tokens", "last_tokens"
+        ).rows()
+    }
     assert {key[1:] for key in story if key[0] == "offers_derivatives"} == {
-        (t.symbol, k) for t in chain.tokens for k in ("spot", "derivatives")}
+        (t.symbol, k) for t in chain.tokens for k in ("spot", "derivatives")
+    }
     for key, (lowest, highest) in CLAIMS.items():
         assert lowest <= story[key] <= highest, key
-    spot = truth.story.filter((pl.col("taxonomy") == "offers_derivatives")
-                              & (pl.col("token") == "USDT") & (pl.col("kind") == "spot"))
+    spot = truth.story.filter(
+        (pl.col("taxonomy") == "offers_derivatives")
+        & (pl.col("token") == "USDT")
+        & (pl.col("kind") == "spot")
+    )
     assert spot["last_tokens"][0] <= spot["min_tokens"][0] * (1 + NEAR_LOW)
 
 
 def test_story_problems_names_a_broken_claim(planted):
     _, _, truth = planted
-    usdc_spot = ((pl.col("taxonomy") == "offers_derivatives") & (pl.col("token") == "USDC")
-                 & (pl.col("kind") == "spot"))
+    usdc_spot = (
+        (pl.col("taxonomy") == "offers_derivatives")
+        & (pl.col("token") == "USDC")
+        & (pl.col("kind") == "spot")
+    )
     broken = truth.story.with_columns(
-        last_tokens=pl.when(usdc_spot).then("first_tokens").otherwise("last_tokens"))
+        last_tokens=pl.when(usdc_spot).then("first_tokens").otherwise("last_tokens")
+    )
     [problem] = story_problems(broken)
     assert "USDC spot (offers_derivatives): last/first 1.000" in problem
 
@@ -337,13 +427,24 @@ def test_a_third_chain_plants_from_configuration_alone(labels, tmp_path):
 
     config = yaml.safe_load(CHAINS_FILE.read_text())
     config["base"] = {
-        "rpc_url_env": "STABLEFLOW_BASE_RPC_URL", "chain_id": 8453,
-        "anchor": {"number": 1, "timestamp": 1686789349}, "confirmations": 64,
+        "rpc_url_env": "STABLEFLOW_BASE_RPC_URL",
+        "chain_id": 8453,
+        "anchor": {"number": 1, "timestamp": 1686789349},
+        "confirmations": 64,
         "tokens": {
-            "USDT": {"address": "0xfde4C96c8593536E31F229EA8f37b2ADa2699bb2", "decimals": 6,
-                     "standard": "erc20", "bridged": True},
-            "USDC": {"address": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "decimals": 6,
-                     "standard": "fiattoken"}}}
+            "USDT": {
+                "address": "0xfde4C96c8593536E31F229EA8f37b2ADa2699bb2",
+                "decimals": 6,
+                "standard": "erc20",
+                "bridged": True,
+            },
+            "USDC": {
+                "address": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+                "decimals": 6,
+                "standard": "fiattoken",
+            },
+        },
+    }
     path = tmp_path / "chains.yaml"
     path.write_text(yaml.safe_dump(config))
     base = next(c for c in load_chains(path) if c.name == "base")
@@ -355,8 +456,10 @@ def test_a_third_chain_plants_from_configuration_alone(labels, tmp_path):
 
 
 def test_a_node_of_another_chain_is_refused(labels):
-    with Anvil(START, chain_id=CHAIN["arbitrum"].chain_id) as node, \
-            pytest.raises(RuntimeError, match="chain id 42161, ethereum is 1"):
+    with (
+        Anvil(START, chain_id=CHAIN["arbitrum"].chain_id) as node,
+        pytest.raises(RuntimeError, match="chain id 42161, ethereum is 1"),
+    ):
         plant_scenario(node.url, labels, START, END, CHAIN["ethereum"])
 
 
@@ -401,7 +504,8 @@ def test_full_window_on_every_chain_keeps_oldest_state(labels):
             address = {t.symbol: t.address for t in chain.tokens}
             first = truth.blocks.filter(pl.col("chain") == chain.name)["closing_block"][0]
             for _, _, token, wallet, _, balance, _ in truth.reserves.filter(
-                    (pl.col("date") == start) & (pl.col("chain") == chain.name)).rows():
+                (pl.col("date") == start) & (pl.col("chain") == chain.name)
+            ).rows():
                 held = _call(rpc, address[token], calldata("balanceOf(address)", wallet), first)
                 assert held == balance
     print(f"planted {start}..{end} on {', '.join(urls)} in {elapsed:.1f} s")

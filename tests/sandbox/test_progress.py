@@ -11,8 +11,10 @@ RUN = "03966f62-3e39-4066-9da6-1f663ff5363d"
 def event(kind: str, text: str, step: str | None = None) -> str:
     """A line as `dagster asset materialize` prints it."""
     where = f"{step} - " if step else ""
-    return (f"2026-11-30 13:40:54 +0000 - dagster - DEBUG - __ASSET_JOB - {RUN} - 26296 - "
-            f"{where}{kind} - {text}\n")
+    return (
+        f"2026-11-30 13:40:54 +0000 - dagster - DEBUG - __ASSET_JOB - {RUN} - 26296 - "
+        f"{where}{kind} - {text}\n"
+    )
 
 
 def run_lines() -> list[str]:
@@ -20,15 +22,22 @@ def run_lines() -> list[str]:
         "/x/decorator_utils.py:232: BetaWarning: Parameter ... in beta\n",
         event("RUN_START", 'Started execution of run for "__ASSET_JOB".'),
         event("STEP_START", 'Started execution of step "lead_lag".', "lead_lag"),
-        *[event("ASSET_MATERIALIZATION", f"Materialized value analytics {t}.", "lead_lag")
-          for t in ("window_correlation", "stationarity", "window_correlation")],
+        *[
+            event("ASSET_MATERIALIZATION", f"Materialized value analytics {t}.", "lead_lag")
+            for t in ("window_correlation", "stationarity", "window_correlation")
+        ],
         event("STEP_SUCCESS", 'Finished execution of step "lead_lag" in 1.66s.', "lead_lag"),
         event("STEP_START", "Started", "raw__fred_series_daily__suite"),
-        event("ASSET_CHECK_EVALUATION", "Asset check 'schema' on 'raw/fred_series_daily' passed.",
-              "raw__fred_series_daily__suite"),
-        event("ASSET_CHECK_EVALUATION",
-              "Asset check 'day_over_day_plausible' on 'raw/fred_series_daily' failed.",
-              "raw__fred_series_daily__suite"),
+        event(
+            "ASSET_CHECK_EVALUATION",
+            "Asset check 'schema' on 'raw/fred_series_daily' passed.",
+            "raw__fred_series_daily__suite",
+        ),
+        event(
+            "ASSET_CHECK_EVALUATION",
+            "Asset check 'day_over_day_plausible' on 'raw/fred_series_daily' failed.",
+            "raw__fred_series_daily__suite",
+        ),
         event("STEP_FAILURE", "Execution of step failed.", "raw__fred_series_daily__suite"),
         "2026-11-30 13:41:00 +0000 - dagster - INFO - __ASSET_JOB - x - evm_issuance - "
         "evm_issuance ethereum: 90/1027 days, 1 requests\n",

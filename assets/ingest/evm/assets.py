@@ -11,17 +11,24 @@ confirmation depth on nodes without it); otherwise the run fails and writes noth
 """
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import dagster as dg
 import polars as pl
 
-from assets.ingest.evm.blocks import ClosingBlock, final_block, resolve_closing_blocks
-from assets.ingest.evm.rewind import rewind, snapshot
-from assets.ingest.evm.extract import (DayOfBlock, RAW, balances, daily_issuance,
-                                       issuance_events, token_supply, transfers)
 from assets.ingest import plausibility
+from assets.ingest.evm.blocks import ClosingBlock, final_block, resolve_closing_blocks
+from assets.ingest.evm.extract import (
+    RAW,
+    DayOfBlock,
+    balances,
+    daily_issuance,
+    issuance_events,
+    token_supply,
+    transfers,
+)
+from assets.ingest.evm.rewind import rewind, snapshot
 from assets.ingest.labels import LabelSet, load_labels
 from assets.ingest.parsing import stamp, utc_now
 from pipelines.chains import CHAINS, Chain
@@ -41,12 +48,19 @@ DAY_BLOCKS = "raw.evm_day_blocks"
 
 
 def _spec(name: str, description: str, deps=()) -> dg.AssetSpec:
-    return dg.AssetSpec(["raw", name], group_name="ingest", kinds={"duckdb"},
-                        description=description, deps=deps)
+    return dg.AssetSpec(
+        ["raw", name], group_name="ingest", kinds={"duckdb"}, description=description, deps=deps
+    )
 
 
-def _closing_blocks(rpc: EvmRpc, warehouse: Warehouse, chain: Chain, first: dt.date,
-                    last: dt.date, use_cache: bool = True) -> list[ClosingBlock]:
+def _closing_blocks(
+    rpc: EvmRpc,
+    warehouse: Warehouse,
+    chain: Chain,
+    first: dt.date,
+    last: dt.date,
+    use_cache: bool = True,
+) -> list[ClosingBlock]:
     """Closing blocks of first..last: cached ones from raw.evm_day_blocks (they were final
     when stored), the rest resolved against the node's final block. Without the cache (the
     day blocks are being resolved again, e.g. after a reorg) stored timestamps are not used
@@ -56,7 +70,9 @@ def _closing_blocks(rpc: EvmRpc, warehouse: Warehouse, chain: Chain, first: dt.d
     if use_cache and warehouse.table_exists(DAY_BLOCKS):
         rows = warehouse.read(
             f"SELECT date, block_number, epoch(block_timestamp)::BIGINT AS ts, block_hash "
-            f"FROM {DAY_BLOCKS} WHERE chain = ? ORDER BY date", [chain.name]).rows()
+            f"FROM {DAY_BLOCKS} WHERE chain = ? ORDER BY date",
+            [chain.name],
+        ).rows()
         for day, number, ts, block_hash in rows:
             hints[number] = ts
             if first <= day <= last:
@@ -70,10 +86,14 @@ def _closing_blocks(rpc: EvmRpc, warehouse: Warehouse, chain: Chain, first: dt.d
 def _state_source(w: "_Window", call: str) -> str:
     """Where a state value came from: read at the closing block, or rewound with logs."""
     ways = {rpc.balances for _, rpc, _ in w.chains}
-    return " + ".join(sorted(
-        f"json-rpc eth_call {call}" if way == "state" else
-        f"json-rpc eth_call {call} at the final block, rewound with eth_getLogs"
-        for way in ways))
+    return " + ".join(
+        sorted(
+            f"json-rpc eth_call {call}"
+            if way == "state"
+            else f"json-rpc eth_call {call} at the final block, rewound with eth_getLogs"
+            for way in ways
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -90,8 +110,7 @@ class _Window:
     before: dict[str, tuple[int, int]]
 
     def metadata(self, **extra) -> dict:
-        meta = {"window": f"{self.start}..{self.end}", "world": Settings.from_env().world,
-                **extra}
+        meta = {"window": f"{self.start}..{self.end}", "world": Settings.from_env().world, **extra}
         for chain, rpc, blocks in self.chains:
             requests, splits = self.before[chain.name]
             meta[f"{chain.name}_rpc_requests"] = rpc.requests_made - requests
@@ -107,10 +126,15 @@ class _Window:
 PROGRESS_DAYS = 90
 
 
-def _in_parts(context: dg.AssetExecutionContext, step: str, chain: Chain, rpc: EvmRpc,
-              blocks: list[ClosingBlock], day_before: bool,
-              work: Callable[[list[ClosingBlock]], pl.DataFrame | tuple[pl.DataFrame, ...]]
-              ) -> pl.DataFrame | tuple[pl.DataFrame, ...]:
+def _in_parts(
+    context: dg.AssetExecutionContext,
+    step: str,
+    chain: Chain,
+    rpc: EvmRpc,
+    blocks: list[ClosingBlock],
+    day_before: bool,
+    work: Callable[[list[ClosingBlock]], pl.DataFrame | tuple[pl.DataFrame, ...]],
+) -> pl.DataFrame | tuple[pl.DataFrame, ...]:
     """`work` over consecutive parts of `blocks`, concatenated (element-wise when it returns
     several frames: a part's raw rows can then be reduced before the next part is read,
     which keeps a long backfill's memory at one part's worth). With `day_before`, blocks[0]
@@ -118,36 +142,43 @@ def _in_parts(context: dg.AssetExecutionContext, step: str, chain: Chain, rpc: E
     first = 1 if day_before else 0
     total, before, results = len(blocks) - first, rpc.requests_made, []
     for i in range(first, len(blocks), PROGRESS_DAYS):
-        results.append(work(blocks[i - first:i + PROGRESS_DAYS]))
+        results.append(work(blocks[i - first : i + PROGRESS_DAYS]))
         done = min(i - first + PROGRESS_DAYS, total)
-        context.log.info(f"{step} {chain.name}: {done}/{total} days, "
-                         f"{rpc.requests_made - before} requests")
+        context.log.info(
+            f"{step} {chain.name}: {done}/{total} days, {rpc.requests_made - before} requests"
+        )
     if isinstance(results[0], pl.DataFrame):
         return pl.concat(results)
     return tuple(pl.concat(frames) for frames in zip(*results))
 
 
-def _rewound(context: dg.AssetExecutionContext, step: str, chain: Chain, rpc: EvmRpc,
-             blocks: list[ClosingBlock], addresses: list[str], reduce: Callable
-             ) -> tuple[pl.DataFrame, ...]:
+def _rewound(
+    context: dg.AssetExecutionContext,
+    step: str,
+    chain: Chain,
+    rpc: EvmRpc,
+    blocks: list[ClosingBlock],
+    addresses: list[str],
+    reduce: Callable,
+) -> tuple[pl.DataFrame, ...]:
     """Balances of `addresses` and supplies at `blocks` without reading old state
     (EvmRpc.balances = "logs", assets/ingest/evm/rewind.py): the state at the final block,
     rewound with logs, newest part first so each block is scanned once. `reduce(balances,
     supply)` shrinks each part's frames before the next part is read."""
     later = snapshot(rpc, chain, addresses, final_block(rpc, chain).number)
-    parts = [blocks[i:i + PROGRESS_DAYS] for i in range(0, len(blocks), PROGRESS_DAYS)]
+    parts = [blocks[i : i + PROGRESS_DAYS] for i in range(0, len(blocks), PROGRESS_DAYS)]
     before, results, done = rpc.requests_made, [], 0
     for part in reversed(parts):
         held, supply, later = rewind(rpc, chain, addresses, part, later)
         results.append(reduce(held, supply))
         done += len(part)
-        context.log.info(f"{step} {chain.name}: {done}/{len(blocks)} days, "
-                         f"{rpc.requests_made - before} requests")
+        context.log.info(
+            f"{step} {chain.name}: {done}/{len(blocks)} days, {rpc.requests_made - before} requests"
+        )
     return tuple(pl.concat(frames) for frames in zip(*reversed(results)))
 
 
-def _window(context: dg.AssetExecutionContext, day_before: bool, use_cache: bool = True
-            ) -> _Window:
+def _window(context: dg.AssetExecutionContext, day_before: bool, use_cache: bool = True) -> _Window:
     """The run's window; `day_before` adds the previous day's closing block, where sums over
     a day's blocks start."""
     start, end = window_of(context)
@@ -164,37 +195,55 @@ def _window(context: dg.AssetExecutionContext, day_before: bool, use_cache: bool
 
 
 @dg.multi_asset(
-    specs=[_spec("evm_day_blocks", "Closing block of each UTC day per chain: the last block "
-                 "before the next midnight. Cached here so other on-chain assets reuse it.")],
+    specs=[
+        _spec(
+            "evm_day_blocks",
+            "Closing block of each UTC day per chain: the last block "
+            "before the next midnight. Cached here so other on-chain assets reuse it.",
+        )
+    ],
     name="evm_day_blocks",
     **_COMMON,
 )
 def evm_day_blocks(context: dg.AssetExecutionContext):
     # Re-materialising a day resolves it again rather than trusting the cache.
     w = _window(context, day_before=True, use_cache=False)
-    frame = pl.concat([
-        pl.DataFrame({
-            "date": [b.date for b in blocks[1:]], "chain": chain.name,
-            "block_number": [b.number for b in blocks[1:]],
-            "block_timestamp": [dt.datetime.fromtimestamp(b.timestamp, dt.UTC)
-                                .replace(tzinfo=None) for b in blocks[1:]],
-            "block_hash": [b.hash for b in blocks[1:]],
-        })
-        for chain, _, blocks in w.chains
-    ])
+    frame = pl.concat(
+        [
+            pl.DataFrame(
+                {
+                    "date": [b.date for b in blocks[1:]],
+                    "chain": chain.name,
+                    "block_number": [b.number for b in blocks[1:]],
+                    "block_timestamp": [
+                        dt.datetime.fromtimestamp(b.timestamp, dt.UTC).replace(tzinfo=None)
+                        for b in blocks[1:]
+                    ],
+                    "block_hash": [b.hash for b in blocks[1:]],
+                }
+            )
+            for chain, _, blocks in w.chains
+        ]
+    )
     frame = stamp(frame, "json-rpc eth_getBlockByNumber", utc_now())
-    written = w.warehouse.replace_window(w.start, w.end,
-                                         Rows(DAY_BLOCKS, frame, ["date", "chain"]))
-    yield dg.MaterializeResult(asset_key=["raw", "evm_day_blocks"],
-                               metadata=w.metadata(rows=written[DAY_BLOCKS]))
+    written = w.warehouse.replace_window(w.start, w.end, Rows(DAY_BLOCKS, frame, ["date", "chain"]))
+    yield dg.MaterializeResult(
+        asset_key=["raw", "evm_day_blocks"], metadata=w.metadata(rows=written[DAY_BLOCKS])
+    )
 
 
 _DEPS = [dg.AssetKey(["raw", "evm_day_blocks"])]
 
 
 @dg.multi_asset(
-    specs=[_spec("evm_token_supply", "totalSupply() of each token at each day's closing "
-                 "block, per chain. Grain: date x chain x token.", _DEPS)],
+    specs=[
+        _spec(
+            "evm_token_supply",
+            "totalSupply() of each token at each day's closing "
+            "block, per chain. Grain: date x chain x token.",
+            _DEPS,
+        )
+    ],
     name="evm_token_supply",
     **_COMMON,
 )
@@ -203,26 +252,46 @@ def evm_token_supply(context: dg.AssetExecutionContext):
     frames = []
     for chain, rpc, blocks in w.chains:
         if rpc.balances == "logs":
-            frames += _rewound(context, "evm_token_supply", chain, rpc, blocks, [],
-                               lambda held, supply: (supply,))
+            frames += _rewound(
+                context, "evm_token_supply", chain, rpc, blocks, [], lambda held, supply: (supply,)
+            )
         else:
-            frames.append(_in_parts(context, "evm_token_supply", chain, rpc, blocks, False,
-                                    lambda part: token_supply(rpc, chain, part)))
+            frames.append(
+                _in_parts(
+                    context,
+                    "evm_token_supply",
+                    chain,
+                    rpc,
+                    blocks,
+                    False,
+                    lambda part, rpc=rpc, chain=chain: token_supply(rpc, chain, part),
+                )
+            )
     frame = stamp(pl.concat(frames), _state_source(w, "totalSupply()"), utc_now())
     written = w.warehouse.replace_window(
-        w.start, w.end, Rows("raw.evm_token_supply", frame, ["date", "chain", "token"]))
-    yield dg.MaterializeResult(asset_key=["raw", "evm_token_supply"],
-                               metadata=w.metadata(rows=written["raw.evm_token_supply"]))
+        w.start, w.end, Rows("raw.evm_token_supply", frame, ["date", "chain", "token"])
+    )
+    yield dg.MaterializeResult(
+        asset_key=["raw", "evm_token_supply"],
+        metadata=w.metadata(rows=written["raw.evm_token_supply"]),
+    )
 
 
 @dg.multi_asset(
     specs=[
-        _spec("evm_issuance_events", "Every mint and burn event (USDT Issue/Redeem/"
-              "DestroyedBlackFunds, USDC Mint/Burn) with its transaction hash. Grain: event.",
-              _DEPS),
-        _spec("evm_issuance_daily", "Minted, burned and net amount per token and UTC day, "
-              "from the mint and burn events; zero on days without any. Grain: date x chain "
-              "x token.", _DEPS),
+        _spec(
+            "evm_issuance_events",
+            "Every mint and burn event (USDT Issue/Redeem/"
+            "DestroyedBlackFunds, USDC Mint/Burn) with its transaction hash. Grain: event.",
+            _DEPS,
+        ),
+        _spec(
+            "evm_issuance_daily",
+            "Minted, burned and net amount per token and UTC day, "
+            "from the mint and burn events; zero on days without any. Grain: date x chain "
+            "x token.",
+            _DEPS,
+        ),
     ],
     name="evm_issuance",
     **_COMMON,
@@ -231,66 +300,108 @@ def evm_issuance(context: dg.AssetExecutionContext):
     w = _window(context, day_before=True)
     events, daily = [], []
     for chain, rpc, blocks in w.chains:
-        chain_events = _in_parts(context, "evm_issuance", chain, rpc, blocks, True,
-                                 lambda part: issuance_events(rpc, chain, DayOfBlock(part)))
+        chain_events = _in_parts(
+            context,
+            "evm_issuance",
+            chain,
+            rpc,
+            blocks,
+            True,
+            lambda part, rpc=rpc, chain=chain: issuance_events(rpc, chain, DayOfBlock(part)),
+        )
         events.append(chain_events)
         daily.append(daily_issuance(chain_events, chain, days(w.start, w.end)))
     now = utc_now()
     written = w.warehouse.replace_window(
-        w.start, w.end,
-        Rows("raw.evm_issuance_events", stamp(pl.concat(events), "json-rpc eth_getLogs", now),
-             ["date", "chain", "block_number", "log_index"]),
-        Rows("raw.evm_issuance_daily", stamp(pl.concat(daily), "json-rpc eth_getLogs", now),
-             ["date", "chain", "token"]),
+        w.start,
+        w.end,
+        Rows(
+            "raw.evm_issuance_events",
+            stamp(pl.concat(events), "json-rpc eth_getLogs", now),
+            ["date", "chain", "block_number", "log_index"],
+        ),
+        Rows(
+            "raw.evm_issuance_daily",
+            stamp(pl.concat(daily), "json-rpc eth_getLogs", now),
+            ["date", "chain", "token"],
+        ),
     )
     for table, rows in written.items():
         yield dg.MaterializeResult(asset_key=table.split("."), metadata=w.metadata(rows=rows))
 
 
 def _labelled(frame: pl.DataFrame, labels: LabelSet, column: str, prefix: str) -> pl.DataFrame:
-    lookup = labels.frame.select(pl.col("address").str.to_lowercase().alias(column),
-                                 pl.col("exchange").alias(f"{prefix}exchange"))
-    return frame.with_columns(pl.col(column).str.to_lowercase()).join(
-        lookup, on=column, how="left")
+    lookup = labels.frame.select(
+        pl.col("address").str.to_lowercase().alias(column),
+        pl.col("exchange").alias(f"{prefix}exchange"),
+    )
+    return frame.with_columns(pl.col(column).str.to_lowercase()).join(lookup, on=column, how="left")
 
 
 def exchange_reserves(balances_frame: pl.DataFrame, labels: LabelSet) -> pl.DataFrame:
     """Per-address balances of one chain (`labels` of that chain) -> one row per date,
     token and exchange."""
     joined = _labelled(balances_frame, labels, "address", "")
-    return joined.group_by("date", "chain", "token", "exchange").agg(
-        balance_raw=pl.col("balance_raw").sum().cast(RAW),
-        balance_tokens=pl.col("balance_tokens").sum(),
-        addresses_with_balance=(pl.col("balance_raw") > 0).sum().cast(pl.Int64),
-    ).with_columns(label_version=pl.lit(labels.version))
+    return (
+        joined.group_by("date", "chain", "token", "exchange")
+        .agg(
+            balance_raw=pl.col("balance_raw").sum().cast(RAW),
+            balance_tokens=pl.col("balance_tokens").sum(),
+            addresses_with_balance=(pl.col("balance_raw") > 0).sum().cast(pl.Int64),
+        )
+        .with_columns(label_version=pl.lit(labels.version))
+    )
 
 
-def exchange_flows(transfers_frame: pl.DataFrame, labels: LabelSet, days_: list[dt.date],
-                   chain: Chain) -> pl.DataFrame:
+def exchange_flows(
+    transfers_frame: pl.DataFrame, labels: LabelSet, days_: list[dt.date], chain: Chain
+) -> pl.DataFrame:
     """Transfers touching labelled wallets of `chain` (`labels` of that chain) -> inflow,
     outflow and netflow per exchange and day. A transfer between two wallets of the same
     exchange is internal: not a flow."""
-    t = _labelled(_labelled(transfers_frame, labels, "from_address", "from_"),
-                  labels, "to_address", "to_")
-    external = t.filter(pl.col("from_exchange").is_null() | pl.col("to_exchange").is_null()
-                        | (pl.col("from_exchange") != pl.col("to_exchange")))
+    t = _labelled(
+        _labelled(transfers_frame, labels, "from_address", "from_"), labels, "to_address", "to_"
+    )
+    external = t.filter(
+        pl.col("from_exchange").is_null()
+        | pl.col("to_exchange").is_null()
+        | (pl.col("from_exchange") != pl.col("to_exchange"))
+    )
     keys = ["date", "chain", "token", "exchange"]
-    inflow = external.filter(pl.col("to_exchange").is_not_null()).group_by(
-        "date", "chain", "token", pl.col("to_exchange").alias("exchange")).agg(
-        inflow_raw=pl.col("value_raw").sum(), inflow_tokens=pl.col("value_tokens").sum(),
-        transfers_in=pl.len().cast(pl.Int64))
-    outflow = external.filter(pl.col("from_exchange").is_not_null()).group_by(
-        "date", "chain", "token", pl.col("from_exchange").alias("exchange")).agg(
-        outflow_raw=pl.col("value_raw").sum(), outflow_tokens=pl.col("value_tokens").sum(),
-        transfers_out=pl.len().cast(pl.Int64))
+    inflow = (
+        external.filter(pl.col("to_exchange").is_not_null())
+        .group_by("date", "chain", "token", pl.col("to_exchange").alias("exchange"))
+        .agg(
+            inflow_raw=pl.col("value_raw").sum(),
+            inflow_tokens=pl.col("value_tokens").sum(),
+            transfers_in=pl.len().cast(pl.Int64),
+        )
+    )
+    outflow = (
+        external.filter(pl.col("from_exchange").is_not_null())
+        .group_by("date", "chain", "token", pl.col("from_exchange").alias("exchange"))
+        .agg(
+            outflow_raw=pl.col("value_raw").sum(),
+            outflow_tokens=pl.col("value_tokens").sum(),
+            transfers_out=pl.len().cast(pl.Int64),
+        )
+    )
     exchanges = labels.frame.select("exchange").unique()
-    grid = (pl.DataFrame({"date": days_}, schema={"date": pl.Date})
-            .join(pl.DataFrame({"token": [tk.symbol for tk in chain.tokens]}), how="cross")
-            .join(exchanges, how="cross").with_columns(chain=pl.lit(chain.name)))
-    flows = (grid.join(inflow, on=keys, how="left").join(outflow, on=keys, how="left")
-             .with_columns(pl.col("inflow_raw", "outflow_raw").fill_null(0).cast(RAW),
-                           pl.col("inflow_tokens", "outflow_tokens").fill_null(0.0),
-                           pl.col("transfers_in", "transfers_out").fill_null(0)))
+    grid = (
+        pl.DataFrame({"date": days_}, schema={"date": pl.Date})
+        .join(pl.DataFrame({"token": [tk.symbol for tk in chain.tokens]}), how="cross")
+        .join(exchanges, how="cross")
+        .with_columns(chain=pl.lit(chain.name))
+    )
+    flows = (
+        grid.join(inflow, on=keys, how="left")
+        .join(outflow, on=keys, how="left")
+        .with_columns(
+            pl.col("inflow_raw", "outflow_raw").fill_null(0).cast(RAW),
+            pl.col("inflow_tokens", "outflow_tokens").fill_null(0.0),
+            pl.col("transfers_in", "transfers_out").fill_null(0),
+        )
+    )
     return flows.with_columns(
         netflow_raw=(pl.col("inflow_raw") - pl.col("outflow_raw")).cast(RAW),
         netflow_tokens=pl.col("inflow_tokens") - pl.col("outflow_tokens"),
@@ -300,12 +411,20 @@ def exchange_flows(transfers_frame: pl.DataFrame, labels: LabelSet, days_: list[
 
 @dg.multi_asset(
     specs=[
-        _spec("evm_exchange_balances", "USDT/USDC balance of every labelled exchange wallet "
-              "with a non-zero balance at each day's closing block. Grain: date x chain x "
-              "token x address.", _DEPS),
-        _spec("evm_exchange_reserves", "Exchange-held USDT/USDC at each day's close, per "
-              "exchange (every exchange labelled on the chain, zero included). Grain: date x "
-              "chain x token x exchange.", _DEPS),
+        _spec(
+            "evm_exchange_balances",
+            "USDT/USDC balance of every labelled exchange wallet "
+            "with a non-zero balance at each day's closing block. Grain: date x chain x "
+            "token x address.",
+            _DEPS,
+        ),
+        _spec(
+            "evm_exchange_reserves",
+            "Exchange-held USDT/USDC at each day's close, per "
+            "exchange (every exchange labelled on the chain, zero included). Grain: date x "
+            "chain x token x exchange.",
+            _DEPS,
+        ),
     ],
     name="evm_exchange_reserves",
     **_COMMON,
@@ -320,43 +439,73 @@ def evm_exchange_reserves(context: dg.AssetExecutionContext):
         def reduce(frame: pl.DataFrame, *_, own=own) -> tuple[pl.DataFrame, pl.DataFrame]:
             # every labelled wallet's balance, reduced at once: reserves per exchange, and
             # the wallets that hold anything (most labelled wallets are empty on most days)
-            return (exchange_reserves(frame, own),
-                    _labelled(frame.filter(pl.col("balance_raw") > 0), own, "address", "")
-                    .with_columns(label_version=pl.lit(own.version)))
+            return (
+                exchange_reserves(frame, own),
+                _labelled(frame.filter(pl.col("balance_raw") > 0), own, "address", "").with_columns(
+                    label_version=pl.lit(own.version)
+                ),
+            )
 
         if rpc.balances == "logs":
             chain_reserves, chain_balances = _rewound(
-                context, "evm_exchange_reserves", chain, rpc, blocks, own.addresses(), reduce)
+                context, "evm_exchange_reserves", chain, rpc, blocks, own.addresses(), reduce
+            )
         else:
             chain_reserves, chain_balances = _in_parts(
-                context, "evm_exchange_reserves", chain, rpc, blocks, False,
-                lambda part, own=own, reduce=reduce, rpc=rpc, chain=chain:
-                reduce(balances(rpc, chain, own.addresses(), part)))
+                context,
+                "evm_exchange_reserves",
+                chain,
+                rpc,
+                blocks,
+                False,
+                lambda part, own=own, reduce=reduce, rpc=rpc, chain=chain: reduce(
+                    balances(rpc, chain, own.addresses(), part)
+                ),
+            )
         reserves.append(chain_reserves)
         per_address.append(chain_balances)
     now = utc_now()
     source = _state_source(w, "balanceOf (BalanceReader)")
     reserve_rows = stamp(pl.concat(reserves), source, now)
     # day-over-day moves (pipelines/plausibility.yaml): reserves only warn
-    plausible = {"raw.evm_exchange_reserves": plausibility.check_window(
-        context, w.warehouse, "raw.evm_exchange_reserves", reserve_rows, w.start, w.end)}
+    plausible = {
+        "raw.evm_exchange_reserves": plausibility.check_window(
+            context, w.warehouse, "raw.evm_exchange_reserves", reserve_rows, w.start, w.end
+        )
+    }
     written = w.warehouse.replace_window(
-        w.start, w.end,
-        Rows("raw.evm_exchange_balances", stamp(pl.concat(per_address), source, now),
-             ["date", "chain", "token", "address"]),
+        w.start,
+        w.end,
+        Rows(
+            "raw.evm_exchange_balances",
+            stamp(pl.concat(per_address), source, now),
+            ["date", "chain", "token", "address"],
+        ),
         Rows("raw.evm_exchange_reserves", reserve_rows, ["date", "chain", "token", "exchange"]),
     )
     for table, rows in written.items():
-        yield dg.MaterializeResult(asset_key=table.split("."), metadata=w.metadata(
-            rows=rows, label_version=labels.version, **_labelled_counts(w, labels),
-            **plausible.get(table, {})))
+        yield dg.MaterializeResult(
+            asset_key=table.split("."),
+            metadata=w.metadata(
+                rows=rows,
+                label_version=labels.version,
+                **_labelled_counts(w, labels),
+                **plausible.get(table, {}),
+            ),
+        )
 
 
 @dg.multi_asset(
-    specs=[_spec("evm_exchange_flows", "USDT/USDC inflow, outflow and netflow of each "
-                 "labelled exchange per UTC day, from Transfer logs; transfers between two "
-                 "wallets of the same exchange are internal and not counted. Grain: date x "
-                 "chain x token x exchange.", _DEPS)],
+    specs=[
+        _spec(
+            "evm_exchange_flows",
+            "USDT/USDC inflow, outflow and netflow of each "
+            "labelled exchange per UTC day, from Transfer logs; transfers between two "
+            "wallets of the same exchange are internal and not counted. Grain: date x "
+            "chain x token x exchange.",
+            _DEPS,
+        )
+    ],
     name="evm_exchange_flows",
     **_COMMON,
 )
@@ -366,24 +515,51 @@ def evm_exchange_flows(context: dg.AssetExecutionContext):
     frames = []
     for chain, rpc, blocks in w.chains:
         own = labels.on_chain(chain.name)
-        frames.append(exchange_flows(
-            _in_parts(context, "evm_exchange_flows", chain, rpc, blocks, True,
-                      lambda part, own=own, rpc=rpc, chain=chain:
-                      transfers(rpc, chain, own.addresses(), DayOfBlock(part))),
-            own, days(w.start, w.end), chain))
+        frames.append(
+            exchange_flows(
+                _in_parts(
+                    context,
+                    "evm_exchange_flows",
+                    chain,
+                    rpc,
+                    blocks,
+                    True,
+                    lambda part, own=own, rpc=rpc, chain=chain: transfers(
+                        rpc, chain, own.addresses(), DayOfBlock(part)
+                    ),
+                ),
+                own,
+                days(w.start, w.end),
+                chain,
+            )
+        )
     frame = stamp(pl.concat(frames), "json-rpc eth_getLogs Transfer", utc_now())
     written = w.warehouse.replace_window(
-        w.start, w.end,
-        Rows("raw.evm_exchange_flows", frame, ["date", "chain", "token", "exchange"]))
-    yield dg.MaterializeResult(asset_key=["raw", "evm_exchange_flows"], metadata=w.metadata(
-        rows=written["raw.evm_exchange_flows"], label_version=labels.version,
-        **_labelled_counts(w, labels)))
+        w.start,
+        w.end,
+        Rows("raw.evm_exchange_flows", frame, ["date", "chain", "token", "exchange"]),
+    )
+    yield dg.MaterializeResult(
+        asset_key=["raw", "evm_exchange_flows"],
+        metadata=w.metadata(
+            rows=written["raw.evm_exchange_flows"],
+            label_version=labels.version,
+            **_labelled_counts(w, labels),
+        ),
+    )
 
 
 def _labelled_counts(w: _Window, labels: LabelSet) -> dict[str, int]:
-    return {f"{chain.name}_labelled_addresses": len(labels.addresses(chain.name))
-            for chain, _, _ in w.chains}
+    return {
+        f"{chain.name}_labelled_addresses": len(labels.addresses(chain.name))
+        for chain, _, _ in w.chains
+    }
 
 
-evm_assets = [evm_day_blocks, evm_token_supply, evm_issuance, evm_exchange_reserves,
-              evm_exchange_flows]
+evm_assets = [
+    evm_day_blocks,
+    evm_token_supply,
+    evm_issuance,
+    evm_exchange_reserves,
+    evm_exchange_flows,
+]

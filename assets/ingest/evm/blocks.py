@@ -61,7 +61,8 @@ def final_block(rpc: EvmRpc, chain: Chain) -> Final:
                 f"rpc {chain.name}: block {chain.anchor.number} has timestamp "
                 f"{head.anchor['timestamp']} on the node at {chain.rpc_url_env}, but chains.yaml "
                 f"{chain.name}.anchor says {chain.anchor.timestamp}: the node serves another "
-                f"chain (or the anchor is wrong).")
+                f"chain (or the anchor is wrong)."
+            )
         known[chain.anchor.number] = (head.anchor["timestamp"], head.anchor["hash"])
     if head.finalized is not None:
         number = head.finalized["number"]
@@ -98,7 +99,8 @@ def resolve_closing_blocks(
     if known[latest] < midnight(max(days) + dt.timedelta(days=1)):
         raise NotFinalError(
             f"rpc {rpc.chain}: {max(days)} has not ended on chain yet: newest block "
-            f"{latest} is at {dt.datetime.fromtimestamp(known[latest], dt.UTC):%Y-%m-%d %H:%M}Z")
+            f"{latest} is at {dt.datetime.fromtimestamp(known[latest], dt.UTC):%Y-%m-%d %H:%M}Z"
+        )
 
     result: dict[dt.date, int] = {}
     brackets: dict[dt.date, int] = {}  # each day's bracket width in the previous round

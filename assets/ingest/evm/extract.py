@@ -39,25 +39,34 @@ _RAW_MAX = 10**38 - 1  # the largest Decimal(38, 0)
 _LOG_QUANTITIES = {"block_number": "blockNumber", "log_index": "logIndex"}
 
 
-def _first_bad(frame: pl.DataFrame, bad: pl.Expr, field: pl.Expr, value: str, source: str,
-               reason: str) -> None:
+def _first_bad(
+    frame: pl.DataFrame, bad: pl.Expr, field: pl.Expr, value: str, source: str, reason: str
+) -> None:
     """Fail naming the first row where `bad` holds (or is null): its field (an expression
     naming the row) and its value. A node's answer that is empty, cut short or not hex
     fails here rather than as a bare ValueError or, worse, a wrong number."""
     rows = frame.filter(bad.fill_null(True))
     if rows.height:
         name, shown = rows.select(field, pl.col(value)).row(0)
-        raise SourceDataError(source, name, shown if len(str(shown)) < 200 else
-                              str(shown)[:200] + "...", reason)
+        raise SourceDataError(
+            source, name, shown if len(str(shown)) < 200 else str(shown)[:200] + "...", reason
+        )
 
 
-def _quantities(frame: pl.DataFrame, columns: dict[str, str], source: str,
-                field: pl.Expr) -> pl.DataFrame:
+def _quantities(
+    frame: pl.DataFrame, columns: dict[str, str], source: str, field: pl.Expr
+) -> pl.DataFrame:
     """Hex quantities ("0x1a") -> Int64, all rows at once. `columns` maps each column to the
     JSON-RPC field it holds, for the error message."""
     for column, json_name in columns.items():
-        _first_bad(frame, ~pl.col(column).str.contains(_HEX_QUANTITY), field + f" {json_name}",
-                   column, source, "not a hex quantity")
+        _first_bad(
+            frame,
+            ~pl.col(column).str.contains(_HEX_QUANTITY),
+            field + f" {json_name}",
+            column,
+            source,
+            "not a hex quantity",
+        )
     return frame.with_columns(pl.col(c).str.slice(2).str.to_integer(base=16) for c in columns)
 
 
@@ -69,11 +78,23 @@ def _amounts(frame: pl.DataFrame, name: str, source: str, field: pl.Expr) -> pl.
     word = pl.col(f"{name}_hex")
     digits = word.str.strip_prefix("0x")
     low = digits.str.slice(_WORD // 2).str.to_integer(base=16, dtype=pl.UInt128, strict=False)
-    _first_bad(frame, ~word.str.contains(_HEX_WORD), field, f"{name}_hex", source,
-               f"not {_WORD} hex digits")
-    _first_bad(frame, (digits.str.slice(0, _WORD // 2) != "0" * (_WORD // 2))
-               | (low > pl.lit(_RAW_MAX, dtype=pl.UInt128)), field, f"{name}_hex", source,
-               "larger than Decimal(38, 0) holds")
+    _first_bad(
+        frame,
+        ~word.str.contains(_HEX_WORD),
+        field,
+        f"{name}_hex",
+        source,
+        f"not {_WORD} hex digits",
+    )
+    _first_bad(
+        frame,
+        (digits.str.slice(0, _WORD // 2) != "0" * (_WORD // 2))
+        | (low > pl.lit(_RAW_MAX, dtype=pl.UInt128)),
+        field,
+        f"{name}_hex",
+        source,
+        "larger than Decimal(38, 0) holds",
+    )
     raw = low.cast(RAW)
     return frame.with_columns(
         raw.alias(f"{name}_raw"),
@@ -87,12 +108,24 @@ def token_supply(rpc: EvmRpc, chain: Chain, closing: list[ClosingBlock]) -> pl.D
     results = rpc.eth_calls(calls)
     for (address, _, block), result in zip(calls, results):
         if result in ("0x", "", None):  # no contract there (wrong address, or not yet deployed)
-            raise ValueError(f"rpc {chain.name}: totalSupply() of {address} at block {block} "
-                             f"returned no data: is a token contract there?")
+            raise ValueError(
+                f"rpc {chain.name}: totalSupply() of {address} at block {block} "
+                f"returned no data: is a token contract there?"
+            )
     frame = pl.DataFrame(
-        [(c.date, chain.name, t.symbol, c.number, t.decimals) for c in closing for t in chain.tokens],
-        orient="row", schema={"date": pl.Date, "chain": pl.Utf8, "token": pl.Utf8,
-                              "block_number": pl.Int64, "decimals": pl.Int64},
+        [
+            (c.date, chain.name, t.symbol, c.number, t.decimals)
+            for c in closing
+            for t in chain.tokens
+        ],
+        orient="row",
+        schema={
+            "date": pl.Date,
+            "chain": pl.Utf8,
+            "token": pl.Utf8,
+            "block_number": pl.Int64,
+            "decimals": pl.Int64,
+        },
     ).with_columns(supply_hex=pl.Series(results, dtype=pl.Utf8))
     field = pl.format("totalSupply() of {} at block {}", "token", "block_number")
     return _amounts(frame, "supply", f"rpc {chain.name} eth_call", field)
@@ -119,17 +152,23 @@ class DayOfBlock:
         i = pl.Series(self.numbers).search_sorted(blocks, side="left")
         outside = blocks.filter((i == 0) | (i == len(self.numbers)))
         if len(outside):
-            raise ValueError(f"block {outside[0]} is outside the window's blocks "
-                             f"{self.first_block}..{self.last_block}")
+            raise ValueError(
+                f"block {outside[0]} is outside the window's blocks "
+                f"{self.first_block}..{self.last_block}"
+            )
         return pl.Series("date", self.dates, dtype=pl.Date).gather(i)
 
 
 def _query_tokens(chain: Chain, per_token: int) -> pl.DataFrame:
     """query -> token and decimals, for `per_token` consecutive get_logs filters per token."""
-    return pl.DataFrame({"query": range(per_token * len(chain.tokens)),
-                         "token": [t.symbol for t in chain.tokens for _ in range(per_token)],
-                         "decimals": [t.decimals for t in chain.tokens for _ in range(per_token)]},
-                        schema_overrides={"query": pl.Int64})
+    return pl.DataFrame(
+        {
+            "query": range(per_token * len(chain.tokens)),
+            "token": [t.symbol for t in chain.tokens for _ in range(per_token)],
+            "decimals": [t.decimals for t in chain.tokens for _ in range(per_token)],
+        },
+        schema_overrides={"query": pl.Int64},
+    )
 
 
 def transfer_filters(chain: Chain, addresses: list[str]) -> list[tuple[str, list]]:
@@ -140,9 +179,13 @@ def transfer_filters(chain: Chain, addresses: list[str]) -> list[tuple[str, list
     padded = ["0x" + _address_word(a) for a in addresses]
     size = chain.max_topic_values
     # no addresses, no filter: an empty topic list would match every Transfer
-    chunks = [padded[i:i + size] for i in range(0, len(padded), size)]
-    return [(token.address, topics) for token in chain.tokens for chunk in chunks
-            for topics in ([TRANSFER, chunk], [TRANSFER, None, chunk])]
+    chunks = [padded[i : i + size] for i in range(0, len(padded), size)]
+    return [
+        (token.address, topics)
+        for token in chain.tokens
+        for chunk in chunks
+        for topics in ([TRANSFER, chunk], [TRANSFER, None, chunk])
+    ]
 
 
 def filters_per_token(chain: Chain, addresses: list[str]) -> int:
@@ -170,48 +213,86 @@ def issuance_events(rpc: EvmRpc, chain: Chain, day_of: DayOfBlock) -> pl.DataFra
     mint or burn counts once. erc20-standard tokens have only the Transfer from/to 0x0.
     """
     filters = issuance_filters(chain)
-    logs = rpc.get_logs([(chain.tokens[i].address, topics) for i, topics in filters],
-                        day_of.first_block, day_of.last_block)
-    tokens = pl.DataFrame({"query": range(len(filters)),
-                           "token": [chain.tokens[i].symbol for i, _ in filters],
-                           "decimals": [chain.tokens[i].decimals for i, _ in filters]},
-                          schema_overrides={"query": pl.Int64})
-    topic0 = {topic: name for token in chain.tokens if token.standard != "erc20"
-              for topic, name in ISSUANCE_EVENTS[token.standard].items()}
+    logs = rpc.get_logs(
+        [(chain.tokens[i].address, topics) for i, topics in filters],
+        day_of.first_block,
+        day_of.last_block,
+    )
+    tokens = pl.DataFrame(
+        {
+            "query": range(len(filters)),
+            "token": [chain.tokens[i].symbol for i, _ in filters],
+            "decimals": [chain.tokens[i].decimals for i, _ in filters],
+        },
+        schema_overrides={"query": pl.Int64},
+    )
+    topic0 = {
+        topic: name
+        for token in chain.tokens
+        if token.standard != "erc20"
+        for topic, name in ISSUANCE_EVENTS[token.standard].items()
+    }
     topic0[TRANSFER] = "Transfer"
     topic = pl.col("topics").list.get
-    event = topic(0, null_on_oob=True).replace_strict(topic0, default=None,
-                                                      return_dtype=pl.Utf8)
+    event = topic(0, null_on_oob=True).replace_strict(topic0, default=None, return_dtype=pl.Utf8)
     data = pl.col("data").str.strip_prefix("0x")
     # A Transfer from 0x0 to 0x0 (both erc20 filters match it) changes no supply: not an event.
-    logs = logs.filter(~((pl.col("topics").list.get(0, null_on_oob=True) == TRANSFER)
-                         & (pl.col("topics").list.get(1, null_on_oob=True) == ZERO_TOPIC)
-                         & (pl.col("topics").list.get(2, null_on_oob=True) == ZERO_TOPIC)))
+    logs = logs.filter(
+        ~(
+            (pl.col("topics").list.get(0, null_on_oob=True) == TRANSFER)
+            & (pl.col("topics").list.get(1, null_on_oob=True) == ZERO_TOPIC)
+            & (pl.col("topics").list.get(2, null_on_oob=True) == ZERO_TOPIC)
+        )
+    )
     frame = logs.join(tokens, on="query", maintain_order="left").select(
-        pl.lit(chain.name).alias("chain"), "token",
-        pl.col("blockNumber").alias("block_number"), pl.col("transactionHash").alias("tx_hash"),
-        pl.col("logIndex").alias("log_index"), event.alias("event"),
-        pl.when(event.is_in(list(MINTS))
-                | ((event == "Transfer") & (topic(1, null_on_oob=True) == ZERO_TOPIC)))
-        .then(pl.lit("mint")).otherwise(pl.lit("burn")).alias("direction"),
+        pl.lit(chain.name).alias("chain"),
+        "token",
+        pl.col("blockNumber").alias("block_number"),
+        pl.col("transactionHash").alias("tx_hash"),
+        pl.col("logIndex").alias("log_index"),
+        event.alias("event"),
+        pl.when(
+            event.is_in(list(MINTS))
+            | ((event == "Transfer") & (topic(1, null_on_oob=True) == ZERO_TOPIC))
+        )
+        .then(pl.lit("mint"))
+        .otherwise(pl.lit("burn"))
+        .alias("direction"),
         # DestroyedBlackFunds(address, uint256): neither indexed. Mint(minter, to, amount):
         # the account is the recipient. Burn(burner, amount). Issue/Redeem(amount) credit
         # or debit the token owner: no account in the event. Transfer(from, to, value): the
         # side that is not 0x0.
-        pl.when(event == "DestroyedBlackFunds").then("0x" + data.str.slice(24, 40))
-        .when(event == "Mint").then("0x" + topic(2, null_on_oob=True).str.slice(-40))
-        .when(event == "Burn").then("0x" + topic(1, null_on_oob=True).str.slice(-40))
-        .when(event == "Transfer").then("0x" + pl.when(topic(1, null_on_oob=True) == ZERO_TOPIC)
-                                        .then(topic(2, null_on_oob=True))
-                                        .otherwise(topic(1, null_on_oob=True)).str.slice(-40))
+        pl.when(event == "DestroyedBlackFunds")
+        .then("0x" + data.str.slice(24, 40))
+        .when(event == "Mint")
+        .then("0x" + topic(2, null_on_oob=True).str.slice(-40))
+        .when(event == "Burn")
+        .then("0x" + topic(1, null_on_oob=True).str.slice(-40))
+        .when(event == "Transfer")
+        .then(
+            "0x"
+            + pl.when(topic(1, null_on_oob=True) == ZERO_TOPIC)
+            .then(topic(2, null_on_oob=True))
+            .otherwise(topic(1, null_on_oob=True))
+            .str.slice(-40)
+        )
         .alias("account"),
-        pl.when(event == "DestroyedBlackFunds").then(data.str.slice(_WORD, _WORD))
-        .otherwise(data.str.slice(0, _WORD)).alias("amount_hex"),
-        "decimals")
+        pl.when(event == "DestroyedBlackFunds")
+        .then(data.str.slice(_WORD, _WORD))
+        .otherwise(data.str.slice(0, _WORD))
+        .alias("amount_hex"),
+        "decimals",
+    )
     source = f"rpc {chain.name} eth_getLogs"
     field = pl.format("{} log {}", "event", "tx_hash")
-    _first_bad(frame, pl.col("event").is_null(), pl.format("log {} topics", "tx_hash"),
-               "tx_hash", source, "not a mint or burn event of this token")
+    _first_bad(
+        frame,
+        pl.col("event").is_null(),
+        pl.format("log {} topics", "tx_hash"),
+        "tx_hash",
+        source,
+        "not a mint or burn event of this token",
+    )
     frame = _quantities(frame, _LOG_QUANTITIES, source, field)
     frame = frame.select(day_of.of(frame["block_number"]), pl.all())
     return _amounts(frame, "amount", source, field + " data")
@@ -220,8 +301,14 @@ def issuance_events(rpc: EvmRpc, chain: Chain, day_of: DayOfBlock) -> pl.DataFra
 def daily_issuance(events: pl.DataFrame, chain: Chain, days: list[dt.date]) -> pl.DataFrame:
     """Minted, burned and net per token and day; days without events are zeros."""
     grid = pl.DataFrame({"date": days}, schema={"date": pl.Date}).join(
-        pl.DataFrame({"token": [t.symbol for t in chain.tokens],
-                      "decimals": [t.decimals for t in chain.tokens]}), how="cross")
+        pl.DataFrame(
+            {
+                "token": [t.symbol for t in chain.tokens],
+                "decimals": [t.decimals for t in chain.tokens],
+            }
+        ),
+        how="cross",
+    )
     sums = events.group_by("date", "token").agg(
         minted_raw=pl.col("amount_raw").filter(pl.col("direction") == "mint").sum(),
         burned_raw=pl.col("amount_raw").filter(pl.col("direction") == "burn").sum(),
@@ -233,15 +320,22 @@ def daily_issuance(events: pl.DataFrame, chain: Chain, days: list[dt.date]) -> p
         chain=pl.lit(chain.name),
     )
     scale = pl.lit(10.0) ** pl.col("decimals")
-    return out.with_columns(
-        net_raw=(pl.col("minted_raw") - pl.col("burned_raw")).cast(RAW),
-        minted_tokens=pl.col("minted_raw").cast(pl.Float64) / scale,
-        burned_tokens=pl.col("burned_raw").cast(pl.Float64) / scale,
-    ).with_columns(net_tokens=pl.col("minted_tokens") - pl.col("burned_tokens")).drop("decimals")
+    return (
+        out.with_columns(
+            net_raw=(pl.col("minted_raw") - pl.col("burned_raw")).cast(RAW),
+            minted_tokens=pl.col("minted_raw").cast(pl.Float64) / scale,
+            burned_tokens=pl.col("burned_raw").cast(pl.Float64) / scale,
+        )
+        .with_columns(net_tokens=pl.col("minted_tokens") - pl.col("burned_tokens"))
+        .drop("decimals")
+    )
 
 
-READER_CODE = (Path(__file__).resolve().parents[3] / "pipelines/contracts/BalanceReader.runtime.hex"
-               ).read_text().strip()
+READER_CODE = (
+    (Path(__file__).resolve().parents[3] / "pipelines/contracts/BalanceReader.runtime.hex")
+    .read_text()
+    .strip()
+)
 # Any address: the reader's code is supplied with each call, never deployed there.
 READER_ADDRESS = "0x00000000000000000000000000000000b41a4ce5"
 # Token-address pairs per eth_call: each answers a 32-byte word, and Erigon refuses results
@@ -250,8 +344,9 @@ READER_ADDRESS = "0x00000000000000000000000000000000b41a4ce5"
 MAX_PAIRS_PER_CALL = 3000
 
 
-def balances(rpc: EvmRpc, chain: Chain, addresses: list[str], closing: list[ClosingBlock]
-             ) -> pl.DataFrame:
+def balances(
+    rpc: EvmRpc, chain: Chain, addresses: list[str], closing: list[ClosingBlock]
+) -> pl.DataFrame:
     """balanceOf(address) of every token for every address at every closing block.
 
     One eth_call per day (per 4,000 token-address pairs) runs pipelines/contracts/
@@ -260,62 +355,125 @@ def balances(rpc: EvmRpc, chain: Chain, addresses: list[str], closing: list[Clos
     per address.
     """
     per_call = max(1, MAX_PAIRS_PER_CALL // len(chain.tokens))
-    groups = [addresses[i:i + per_call] for i in range(0, len(addresses), per_call)]
+    groups = [addresses[i : i + per_call] for i in range(0, len(addresses), per_call)]
     calls, shape = [], []
     for c in closing:
         for g, group in enumerate(groups):
-            data = "0x" + _word(len(chain.tokens)) + "".join(
-                a.lower().removeprefix("0x") for a in [t.address for t in chain.tokens] + group)
+            data = (
+                "0x"
+                + _word(len(chain.tokens))
+                + "".join(
+                    a.lower().removeprefix("0x") for a in [t.address for t in chain.tokens] + group
+                )
+            )
             calls.append((READER_ADDRESS, data, c.number))
             shape.append((c.date, c.number, g, _WORD * len(chain.tokens) * len(group)))
-    answers = pl.DataFrame(shape, orient="row", schema={
-        "date": pl.Date, "block_number": pl.Int64, "group": pl.Int64, "expected": pl.Int64},
-    ).with_columns(answer=pl.Series(rpc.eth_calls(calls, code={READER_ADDRESS: READER_CODE}),
-                                    dtype=pl.Utf8).str.strip_prefix("0x"))
+    answers = pl.DataFrame(
+        shape,
+        orient="row",
+        schema={"date": pl.Date, "block_number": pl.Int64, "group": pl.Int64, "expected": pl.Int64},
+    ).with_columns(
+        answer=pl.Series(
+            rpc.eth_calls(calls, code={READER_ADDRESS: READER_CODE}), dtype=pl.Utf8
+        ).str.strip_prefix("0x")
+    )
     source = f"rpc {chain.name} eth_call"
     field = pl.format("balance reader answer at block {}", "block_number")
-    _first_bad(answers, pl.col("answer").str.len_chars() != pl.col("expected"), field, "answer",
-               source, "not one 32-byte word per token and address")
-    _first_bad(answers, ~pl.col("answer").str.contains("^[0-9a-fA-F]*$"), field, "answer",
-               source, "not hex")
+    _first_bad(
+        answers,
+        pl.col("answer").str.len_chars() != pl.col("expected"),
+        field,
+        "answer",
+        source,
+        "not one 32-byte word per token and address",
+    )
+    _first_bad(
+        answers,
+        ~pl.col("answer").str.contains("^[0-9a-fA-F]*$"),
+        field,
+        "answer",
+        source,
+        "not hex",
+    )
     # The reader answers token-major: word k of a group is token k // n, address k % n.
     pairs = pl.DataFrame(
-        [(g, k, t.symbol, a, t.decimals) for g, group in enumerate(groups)
-         for k, (t, a) in enumerate((t, a) for t in chain.tokens for a in group)],
-        orient="row", schema={"group": pl.Int64, "word": pl.Int64, "token": pl.Utf8,
-                              "address": pl.Utf8, "decimals": pl.Int64})
-    words = (answers.with_columns(balance_hex=pl.col("answer").str.extract_all(f".{{{_WORD}}}"))
-             .drop("answer", "expected").explode("balance_hex")
-             .with_columns(word=pl.int_range(pl.len()).over("block_number", "group")))
+        [
+            (g, k, t.symbol, a, t.decimals)
+            for g, group in enumerate(groups)
+            for k, (t, a) in enumerate((t, a) for t in chain.tokens for a in group)
+        ],
+        orient="row",
+        schema={
+            "group": pl.Int64,
+            "word": pl.Int64,
+            "token": pl.Utf8,
+            "address": pl.Utf8,
+            "decimals": pl.Int64,
+        },
+    )
+    words = (
+        answers.with_columns(balance_hex=pl.col("answer").str.extract_all(f".{{{_WORD}}}"))
+        .drop("answer", "expected")
+        .explode("balance_hex")
+        .with_columns(word=pl.int_range(pl.len()).over("block_number", "group"))
+    )
     frame = words.join(pairs, on=["group", "word"], maintain_order="left").select(
-        "date", pl.lit(chain.name).alias("chain"), "token", "address", "block_number",
-        "balance_hex", "decimals")
+        "date",
+        pl.lit(chain.name).alias("chain"),
+        "token",
+        "address",
+        "block_number",
+        "balance_hex",
+        "decimals",
+    )
     return _amounts(frame, "balance", source, field)
 
 
-def transfers(rpc: EvmRpc, chain: Chain, addresses: list[str], day_of: DayOfBlock
-              ) -> pl.DataFrame:
+def transfers(rpc: EvmRpc, chain: Chain, addresses: list[str], day_of: DayOfBlock) -> pl.DataFrame:
     """Transfer logs of every token from or to any of `addresses` in the window.
 
     Two topic-filtered scans per token and address chunk (from in the chunk; to in it), so
     the node returns only the labelled wallets' transfers; a transfer matching several
     filters (between two labelled wallets) is kept once.
     """
-    logs = rpc.get_logs(transfer_filters(chain, addresses), day_of.first_block,
-                        day_of.last_block)
+    logs = rpc.get_logs(transfer_filters(chain, addresses), day_of.first_block, day_of.last_block)
     tokens = _query_tokens(chain, per_token=filters_per_token(chain, addresses))
-    frame = (logs.join(tokens, on="query", maintain_order="left")
-             .unique(["transactionHash", "logIndex"], keep="first", maintain_order=True))
+    frame = logs.join(tokens, on="query", maintain_order="left").unique(
+        ["transactionHash", "logIndex"], keep="first", maintain_order=True
+    )
     source = f"rpc {chain.name} eth_getLogs"
     field = pl.format("Transfer log {}", "tx_hash")
-    frame = frame.rename({"blockNumber": "block_number", "transactionHash": "tx_hash",
-                          "logIndex": "log_index", "data": "value_hex"})
-    _first_bad(frame, pl.col("topics").list.len() != 3, field + " topics", "tx_hash", source,
-               "a Transfer log has 3 topics")
+    frame = frame.rename(
+        {
+            "blockNumber": "block_number",
+            "transactionHash": "tx_hash",
+            "logIndex": "log_index",
+            "data": "value_hex",
+        }
+    )
+    _first_bad(
+        frame,
+        pl.col("topics").list.len() != 3,
+        field + " topics",
+        "tx_hash",
+        source,
+        "a Transfer log has 3 topics",
+    )
     frame = _quantities(frame, _LOG_QUANTITIES, source, field)
-    return _amounts(frame.select(
-        day_of.of(frame["block_number"]), pl.lit(chain.name).alias("chain"), "token",
-        "block_number", "tx_hash", "log_index",
-        ("0x" + pl.col("topics").list.get(1).str.slice(-40)).alias("from_address"),
-        ("0x" + pl.col("topics").list.get(2).str.slice(-40)).alias("to_address"),
-        "value_hex", "decimals"), "value", source, field + " data")
+    return _amounts(
+        frame.select(
+            day_of.of(frame["block_number"]),
+            pl.lit(chain.name).alias("chain"),
+            "token",
+            "block_number",
+            "tx_hash",
+            "log_index",
+            ("0x" + pl.col("topics").list.get(1).str.slice(-40)).alias("from_address"),
+            ("0x" + pl.col("topics").list.get(2).str.slice(-40)).alias("to_address"),
+            "value_hex",
+            "decimals",
+        ),
+        "value",
+        source,
+        field + " data",
+    )

@@ -51,8 +51,14 @@ from dataclasses import dataclass
 import polars as pl
 
 from assets.ingest.evm.blocks import ClosingBlock
-from assets.ingest.evm.extract import (RAW, DayOfBlock, balances, issuance_events,
-                                       token_supply, transfers)
+from assets.ingest.evm.extract import (
+    RAW,
+    DayOfBlock,
+    balances,
+    issuance_events,
+    token_supply,
+    transfers,
+)
 from pipelines.chains import ISSUANCE_EVENTS, Chain
 from pipelines.resources.evm import EvmRpc
 from pipelines.resources.http import SourceDataError
@@ -92,35 +98,55 @@ def snapshot(rpc: EvmRpc, chain: Chain, addresses: list[str], block: int) -> Sna
     owners = {}
     for token, answer in zip(tether, rpc.eth_calls([(t.address, _OWNER, block) for t in tether])):
         if not isinstance(answer, str) or not _ADDRESS_WORD.fullmatch(answer):
-            raise SourceDataError(f"rpc {chain.name} eth_call",
-                                  f"owner() of {token.symbol} at block {block}", answer,
-                                  "not one 32-byte address word")
+            raise SourceDataError(
+                f"rpc {chain.name} eth_call",
+                f"owner() of {token.symbol} at block {block}",
+                answer,
+                "not one 32-byte address word",
+            )
         owners[token.symbol] = "0x" + answer[-40:].lower()
-    return Snapshot(block,
-                    balances(rpc, chain, addresses, at).select("token", "address", "balance_raw"),
-                    token_supply(rpc, chain, at).select("token", "supply_raw"), owners)
+    return Snapshot(
+        block,
+        balances(rpc, chain, addresses, at).select("token", "address", "balance_raw"),
+        token_supply(rpc, chain, at).select("token", "supply_raw"),
+        owners,
+    )
 
 
-def _walk_back(start: pl.DataFrame, changes: pl.DataFrame, keys: list[str],
-               numbers: list[int]) -> pl.DataFrame:
+def _walk_back(
+    start: pl.DataFrame, changes: pl.DataFrame, keys: list[str], numbers: list[int]
+) -> pl.DataFrame:
     """Every key's value at each closing block (`closing` = index into `numbers`) and just
     before each block with a change (`closing` null), going back from `start` (keys, start:
     the value at the snapshot block) by subtracting `changes` (keys, block_number, delta)."""
-    probes = start.select(keys).join(pl.DataFrame(
-        {"closing": range(len(numbers)), "block_number": numbers},
-        schema={"closing": pl.Int64, "block_number": pl.Int64}), how="cross")
-    changes = (changes.join(start.select(keys), on=keys, how="semi")
-               .group_by(*keys, "block_number").agg(pl.col("delta").sum()))
+    probes = start.select(keys).join(
+        pl.DataFrame(
+            {"closing": range(len(numbers)), "block_number": numbers},
+            schema={"closing": pl.Int64, "block_number": pl.Int64},
+        ),
+        how="cross",
+    )
+    changes = (
+        changes.join(start.select(keys), on=keys, how="semi")
+        .group_by(*keys, "block_number")
+        .agg(pl.col("delta").sum())
+    )
     # Newest block first; at a closing block the probe comes before that block's changes,
     # so its running sum holds exactly the changes after it.
     walk = pl.concat([probes, changes], how="diagonal").sort(
-        [*keys, "block_number", "closing"], descending=[False] * len(keys) + [True, False],
-        nulls_last=True)
+        [*keys, "block_number", "closing"],
+        descending=[False] * len(keys) + [True, False],
+        nulls_last=True,
+    )
     return walk.join(start, on=keys, maintain_order="left").select(
-        *keys, "closing",
-        pl.when(pl.col("closing").is_null()).then(pl.col("block_number") - 1)
-        .otherwise(pl.col("block_number")).alias("block_number"),
-        (pl.col("start") - pl.col("delta").fill_null(0).cum_sum().over(keys)).alias("value"))
+        *keys,
+        "closing",
+        pl.when(pl.col("closing").is_null())
+        .then(pl.col("block_number") - 1)
+        .otherwise(pl.col("block_number"))
+        .alias("block_number"),
+        (pl.col("start") - pl.col("delta").fill_null(0).cum_sum().over(keys)).alias("value"),
+    )
 
 
 def _no_negative(walk: pl.DataFrame, chain: Chain, later: Snapshot, what: str) -> None:
@@ -131,31 +157,52 @@ def _no_negative(walk: pl.DataFrame, chain: Chain, later: Snapshot, what: str) -
             f"rpc {chain.name}: rewinding from block {later.block}, the {row['token']} "
             f"{what.format(**row)} at block {row['block_number']} would be {row['value']}: "
             f"a change after it is missing (an event that moves balances without a Transfer, "
-            f"or an owner() that differed), or the snapshot is wrong")
+            f"or an owner() that differed), or the snapshot is wrong"
+        )
 
 
-def _frame(layout: pl.DataFrame, walk: pl.DataFrame, keys: list[str], closing: list[ClosingBlock],
-           chain: Chain, name: str, columns: list[str]) -> pl.DataFrame:
+def _frame(
+    layout: pl.DataFrame,
+    walk: pl.DataFrame,
+    keys: list[str],
+    closing: list[ClosingBlock],
+    chain: Chain,
+    name: str,
+    columns: list[str],
+) -> pl.DataFrame:
     """The walk's values at the closing blocks, in `layout`'s row order within each day,
     with the columns and amount arithmetic of extract.py's state readers."""
-    days = pl.DataFrame({"closing": range(len(closing)), "date": [c.date for c in closing],
-                         "block_number": [c.number for c in closing]},
-                        schema={"closing": pl.Int64, "date": pl.Date, "block_number": pl.Int64})
-    decimals = pl.DataFrame({"token": [t.symbol for t in chain.tokens],
-                             "decimals": [t.decimals for t in chain.tokens]})
+    days = pl.DataFrame(
+        {
+            "closing": range(len(closing)),
+            "date": [c.date for c in closing],
+            "block_number": [c.number for c in closing],
+        },
+        schema={"closing": pl.Int64, "date": pl.Date, "block_number": pl.Int64},
+    )
+    decimals = pl.DataFrame(
+        {"token": [t.symbol for t in chain.tokens], "decimals": [t.decimals for t in chain.tokens]}
+    )
     values = walk.filter(pl.col("closing").is_not_null()).select(*keys, "closing", "value")
     raw = pl.col("value").cast(RAW)
-    return (days.join(layout, how="cross", maintain_order="left_right")
-            .join(values, on=[*keys, "closing"], maintain_order="left")
-            .join(decimals, on="token", maintain_order="left")
-            .select("date", pl.lit(chain.name).alias("chain"), *columns, "block_number",
-                    raw.alias(f"{name}_raw"),
-                    (raw.cast(pl.Float64) / pl.lit(10.0).pow(pl.col("decimals")))
-                    .alias(f"{name}_tokens")))
+    return (
+        days.join(layout, how="cross", maintain_order="left_right")
+        .join(values, on=[*keys, "closing"], maintain_order="left")
+        .join(decimals, on="token", maintain_order="left")
+        .select(
+            "date",
+            pl.lit(chain.name).alias("chain"),
+            *columns,
+            "block_number",
+            raw.alias(f"{name}_raw"),
+            (raw.cast(pl.Float64) / pl.lit(10.0).pow(pl.col("decimals"))).alias(f"{name}_tokens"),
+        )
+    )
 
 
-def rewind(rpc: EvmRpc, chain: Chain, addresses: list[str], closing: list[ClosingBlock],
-           later: Snapshot) -> tuple[pl.DataFrame, pl.DataFrame, Snapshot]:
+def rewind(
+    rpc: EvmRpc, chain: Chain, addresses: list[str], closing: list[ClosingBlock], later: Snapshot
+) -> tuple[pl.DataFrame, pl.DataFrame, Snapshot]:
     """Balances of `addresses` and supplies at consecutive days' `closing` blocks (all at or
     before `later.block`), from `later` and the logs of blocks closing[0]+1..later.block.
 
@@ -166,17 +213,24 @@ def rewind(rpc: EvmRpc, chain: Chain, addresses: list[str], closing: list[Closin
     """
     numbers = [c.number for c in closing]
     if not numbers or numbers != sorted(set(numbers)) or numbers[-1] > later.block:
-        raise ValueError(f"rpc {chain.name}: closing blocks {numbers} must increase and end "
-                         f"at or before the snapshot's block {later.block}")
+        raise ValueError(
+            f"rpc {chain.name}: closing blocks {numbers} must increase and end "
+            f"at or before the snapshot's block {later.block}"
+        )
     snapped = later.balances.filter(pl.col("token") == chain.tokens[0].symbol)["address"]
     if snapped.to_list() != list(addresses):
-        raise ValueError(f"rpc {chain.name}: the snapshot at block {later.block} holds other "
-                         f"addresses than the {len(addresses)} asked for")
-    missing = [t.symbol for t in chain.tokens
-               if t.standard == "tether" and t.symbol not in later.owners]
+        raise ValueError(
+            f"rpc {chain.name}: the snapshot at block {later.block} holds other "
+            f"addresses than the {len(addresses)} asked for"
+        )
+    missing = [
+        t.symbol for t in chain.tokens if t.standard == "tether" and t.symbol not in later.owners
+    ]
     if missing:
-        raise ValueError(f"rpc {chain.name}: the snapshot at block {later.block} has no owner() "
-                         f"of {missing}, whom Issue and Redeem credit and debit")
+        raise ValueError(
+            f"rpc {chain.name}: the snapshot at block {later.block} has no owner() "
+            f"of {missing}, whom Issue and Redeem credit and debit"
+        )
 
     # The extractors place each log on a day; a stand-in day ending at the snapshot's block
     # lets them read up to it. Values are placed by block number below, not by that date.
@@ -184,42 +238,77 @@ def rewind(rpc: EvmRpc, chain: Chain, addresses: list[str], closing: list[Closin
     day_of = DayOfBlock([*closing, tail])
     events = issuance_events(rpc, chain, day_of)
     amount = pl.col("amount_raw").cast(pl.Int128)
-    signed = pl.when(pl.col("direction") == "mint").then(amount).otherwise(_ZERO - amount) \
-        .alias("delta")
+    signed = (
+        pl.when(pl.col("direction") == "mint").then(amount).otherwise(_ZERO - amount).alias("delta")
+    )
 
     # Balances: keyed by lower-case address, as logs carry them.
     key = pl.col("address").str.to_lowercase().alias("key")
-    start = later.balances.select("token", key, pl.col("balance_raw").cast(pl.Int128)
-                                  .alias("start")).unique(["token", "key"], maintain_order=True)
-    moved = transfers(rpc, chain, addresses, day_of) if addresses else pl.DataFrame(
-        schema={"token": pl.Utf8, "from_address": pl.Utf8, "to_address": pl.Utf8,
-                "block_number": pl.Int64, "value_raw": RAW})
+    start = later.balances.select(
+        "token", key, pl.col("balance_raw").cast(pl.Int128).alias("start")
+    ).unique(["token", "key"], maintain_order=True)
+    moved = (
+        transfers(rpc, chain, addresses, day_of)
+        if addresses
+        else pl.DataFrame(
+            schema={
+                "token": pl.Utf8,
+                "from_address": pl.Utf8,
+                "to_address": pl.Utf8,
+                "block_number": pl.Int64,
+                "value_raw": RAW,
+            }
+        )
+    )
     value = pl.col("value_raw").cast(pl.Int128)
     owner = pl.col("token").replace_strict(later.owners, default=None, return_dtype=pl.Utf8)
-    changes = pl.concat([
-        moved.select("token", pl.col("from_address").str.to_lowercase().alias("key"),
-                     "block_number", (_ZERO - value).alias("delta")),
-        moved.select("token", pl.col("to_address").str.to_lowercase().alias("key"),
-                     "block_number", value.alias("delta")),
-        events.filter(pl.col("event").is_in(_WITHOUT_TRANSFER)).select(
-            "token", pl.when(pl.col("event") == "DestroyedBlackFunds").then(pl.col("account"))
-            .otherwise(owner).str.to_lowercase().alias("key"), "block_number", signed),
-    ])
+    changes = pl.concat(
+        [
+            moved.select(
+                "token",
+                pl.col("from_address").str.to_lowercase().alias("key"),
+                "block_number",
+                (_ZERO - value).alias("delta"),
+            ),
+            moved.select(
+                "token",
+                pl.col("to_address").str.to_lowercase().alias("key"),
+                "block_number",
+                value.alias("delta"),
+            ),
+            events.filter(pl.col("event").is_in(_WITHOUT_TRANSFER)).select(
+                "token",
+                pl.when(pl.col("event") == "DestroyedBlackFunds")
+                .then(pl.col("account"))
+                .otherwise(owner)
+                .str.to_lowercase()
+                .alias("key"),
+                "block_number",
+                signed,
+            ),
+        ]
+    )
     walk = _walk_back(start, changes, ["token", "key"], numbers)
     _no_negative(walk, chain, later, "balance of {key}")
     layout = later.balances.select("token", "address", key)
-    balance_frame = _frame(layout, walk, ["token", "key"], closing, chain, "balance",
-                           ["token", "address"])
+    balance_frame = _frame(
+        layout, walk, ["token", "key"], closing, chain, "balance", ["token", "address"]
+    )
 
     supply_start = later.supply.select("token", pl.col("supply_raw").cast(pl.Int128).alias("start"))
-    supply_walk = _walk_back(supply_start, events.select("token", "block_number", signed),
-                             ["token"], numbers)
+    supply_walk = _walk_back(
+        supply_start, events.select("token", "block_number", signed), ["token"], numbers
+    )
     _no_negative(supply_walk, chain, later, "totalSupply")
-    supply_frame = _frame(later.supply.select("token"), supply_walk, ["token"], closing, chain,
-                          "supply", ["token"])
+    supply_frame = _frame(
+        later.supply.select("token"), supply_walk, ["token"], closing, chain, "supply", ["token"]
+    )
 
     first = pl.col("block_number") == numbers[0]
-    earlier = Snapshot(numbers[0],
-                       balance_frame.filter(first).select("token", "address", "balance_raw"),
-                       supply_frame.filter(first).select("token", "supply_raw"), later.owners)
+    earlier = Snapshot(
+        numbers[0],
+        balance_frame.filter(first).select("token", "address", "balance_raw"),
+        supply_frame.filter(first).select("token", "supply_raw"),
+        later.owners,
+    )
     return balance_frame, supply_frame, earlier
