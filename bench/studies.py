@@ -91,10 +91,11 @@ def _summary_cell(summary: pl.DataFrame, period: str, supply: str, price: str) -
     )
 
 
-def table(series: RealSeries | None = None) -> str:
-    """The README's comparison table, rows: finding, study, what the pipeline finds."""
+def table(series: RealSeries | None = None, tables: dict[str, pl.DataFrame] | None = None) -> str:
+    """The README's comparison table, rows: finding, study, what the pipeline finds
+    (`tables`: decoupling_tables(series), when already computed)."""
     series = series or load_real_series()
-    tables = decoupling_tables(series)
+    tables = tables or decoupling_tables(series)
     summary, panel = tables["summary"], tables["panel"]
     mints = supply_increase_events(panel)
     _, event_summary = markets.event_study(panel, mints)
