@@ -27,8 +27,13 @@ def environment(env: dict[str, str]) -> dict[str, str]:
     return {**env, "PYTHONWARNINGS": f"{theirs},{ours}" if theirs else ours}
 
 
-def silence() -> None:
-    """The same filters in this process, and in the subprocesses it starts."""
+def filters() -> None:
+    """The same filters in this process."""
     for notice in NOTICES:
         warnings.filterwarnings("ignore", message=re.escape(notice))
+
+
+def silence() -> None:
+    """The filters in this process, and in the subprocesses it starts."""
+    filters()
     os.environ.update(environment(dict(os.environ)))
