@@ -114,8 +114,14 @@ def resources(replay: ReplayServer, warehouse: Warehouse) -> dict:
     }
 
 
-def materialize(assets, resources: dict, start: dt.date, end: dt.date,
-                instance: dg.DagsterInstance | None = None, **kwargs):
+def materialize(
+    assets,
+    resources: dict,
+    start: dt.date,
+    end: dt.date,
+    instance: dg.DagsterInstance | None = None,
+    **kwargs,
+):
     """Materialise a window of days as one run, as a single-run backfill does."""
     return dg.materialize(
         assets,
@@ -131,5 +137,44 @@ def materialize(assets, resources: dict, start: dt.date, end: dt.date,
 
 def failure_messages(result) -> str:
     """The error texts of a run's failed steps, one after another."""
-    return "\n".join(str(e.event_specific_data.error.to_string()) for e in result.all_events
-                     if e.is_step_failure)
+    return "\n".join(
+        str(e.event_specific_data.error.to_string()) for e in result.all_events if e.is_step_failure
+    )
+
+
+@pytest.fixture(scope="session")
+def backfill_reference(tmp_path_factory):
+    """The sandbox of the backfill tests (tests/test_parallel_backfill.py, tests/test_kill.py),
+    planted once for their window START..END, and the uninterrupted backfill of that window
+    they compare against (tests.test_parallel_backfill.Reference): it runs in the background,
+    in its own DAGSTER_HOME and files, while the first test using it does its own runs."""
+    from sandbox.world import running_sandbox
+    from tests.test_parallel_backfill import END, START, Reference
+
+    with running_sandbox(START, END) as (sandbox_env, _, _):
+        reference = Reference(tmp_path_factory.mktemp("backfill_reference"), sandbox_env)
+        try:
+            yield reference
+        finally:
+            reference.stop()
+
+
+# The process-level tests (whole demos, kills, parallel runs, the browser, subprocess runs of
+# the Dagster CLI): `make test-fast` leaves them out with -m "not slow"; `make test` runs all.
+SLOW_MODULES = {
+    "test_e2e",
+    "test_kill",
+    "test_parallel_backfill",
+    "test_reorg",
+    "test_ui",
+    "test_ui_host",
+    "test_secrets",
+    "test_disk_full",
+    "test_paths",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

@@ -6,16 +6,19 @@ transaction, so the file holds whole windows only, and re-running rewrites them.
 run still holds its slot in the pool "duckdb"; the operator terminates it (the UI's
 Terminate) and the daemon frees its slots (dagster.yaml run_monitoring), as done here
 through the same instance calls.
+
+The uninterrupted backfill is the session's reference (fixture `backfill_reference`,
+tests/conftest.py): same sandbox, its own DAGSTER_HOME and files, run in the background
+meanwhile, shared with tests/test_parallel_backfill.py.
 """
 
 import os
 import signal
 
 import dagster as dg
-from dagster._core.instance.ref import InstanceRef
 import pytest
+from dagster._core.instance.ref import InstanceRef
 
-from sandbox.world import running_sandbox
 from tests.test_parallel_backfill import END, START, finish, launch, run_environment, tables
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
@@ -23,27 +26,26 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 KILL_AFTER = 'Finished execution of step "evm_exchange_reserves"'
 
 
-def test_sigkill_mid_backfill_then_rerun_equals_an_uninterrupted_run(tmp_path):
-    with running_sandbox(START, END) as (sandbox_env, _, _):
-        finish(launch(run_environment(tmp_path, sandbox_env, "uninterrupted"), START, END))
+def test_sigkill_mid_backfill_then_rerun_equals_an_uninterrupted_run(tmp_path, backfill_reference):
+    killed = run_environment(tmp_path, backfill_reference.sandbox_env, "killed")
+    run = launch(killed, START, END)
+    seen = []
+    for line in run.stdout:
+        seen.append(line)
+        if KILL_AFTER in line:
+            os.kill(run.pid, signal.SIGKILL)
+            break
+    run.wait(timeout=60)
+    run.stdout.close()
+    assert run.returncode == -signal.SIGKILL, "".join(seen[-20:])
+    partial = tables(tmp_path / "killed.duckdb")
+    assert "raw.evm_exchange_reserves" in partial and "marts.liquidity_daily" not in partial
+    free_the_dead_run(killed["DAGSTER_HOME"])
+    finish(launch(killed, START, END, log=tmp_path / "rerun.log"))
 
-        killed = run_environment(tmp_path, sandbox_env, "killed")
-        run = launch(killed, START, END)
-        seen = []
-        for line in run.stdout:
-            seen.append(line)
-            if KILL_AFTER in line:
-                os.kill(run.pid, signal.SIGKILL)
-                break
-        run.wait(timeout=60)
-        assert run.returncode == -signal.SIGKILL, "".join(seen[-20:])
-        partial = tables(tmp_path / "killed.duckdb")
-        assert "raw.evm_exchange_reserves" in partial and "marts.liquidity_daily" not in partial
-        free_the_dead_run(killed["DAGSTER_HOME"])
-        finish(launch(killed, START, END))
-
-    assert tables(tmp_path / "killed.duckdb") == tables(tmp_path / "uninterrupted.duckdb")
-    assert tables(tmp_path / "killed_analyst.duckdb") == tables(tmp_path / "uninterrupted_analyst.duckdb")
+    uninterrupted, uninterrupted_analyst = backfill_reference.paths()
+    assert tables(tmp_path / "killed.duckdb") == tables(uninterrupted)
+    assert tables(tmp_path / "killed_analyst.duckdb") == tables(uninterrupted_analyst)
 
 
 def free_the_dead_run(home: str) -> None:
