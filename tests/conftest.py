@@ -16,9 +16,12 @@ os.environ.setdefault("STABLEFLOW_CHAINS", "ethereum")
 import datetime as dt  # noqa: E402
 import ipaddress
 import socket
+import subprocess
+import time
 
 import dagster as dg
 import pytest
+import requests
 
 from pipelines.resources import HttpSource, Warehouse
 from sandbox.replay import ReplayServer
@@ -178,3 +181,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+
+
+def wait_until_serving(base: str, process: subprocess.Popen, timeout_s: float = 180) -> None:
+    """Wait until the UI started as `process` answers at `base` (make ui's /server_info)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if requests.get(f"{base}/server_info", timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline and process.poll() is None, "UI did not start"
+        time.sleep(0.5)

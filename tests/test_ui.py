@@ -14,14 +14,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from sandbox.replay import ReplayServer
 from sandbox.world import ROOT, WINDOW_END, WINDOW_START, prepare_dagster_home
+from tests.conftest import wait_until_serving
 
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
 PARTITION = "2022-05-15"
@@ -84,15 +83,7 @@ def ui(tmp_path_factory):
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if requests.get(f"{base}/server_info", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline and web.poll() is None, "webserver did not start"
-            time.sleep(0.5)
+        wait_until_serving(base, web)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         yield Browser(chromium, base, tmp_path_factory.mktemp("chromium"))
     finally:

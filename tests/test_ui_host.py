@@ -27,6 +27,7 @@ from websockets.sync.client import connect as ws_connect
 
 from pipelines.ui import ALLOWED_HOSTS_ENV, HostGuard, allowed_hosts
 from sandbox.world import ROOT, prepare_dagster_home
+from tests.conftest import wait_until_serving
 
 PORT = 3000
 
@@ -224,15 +225,7 @@ def ui(tmp_path_factory):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if requests.get(f"{base}/server_info", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline and process.poll() is None, "UI did not start"
-            time.sleep(0.5)
+        wait_until_serving(base, process)
         yield process, port, base
     finally:
         if process.poll() is None:
