@@ -10,8 +10,8 @@ import dagster as dg
 
 from assets.analytics.assets import analytics_assets
 from assets.models import model_assets
-from pipelines.resources import Warehouse
-from pipelines.settings import Settings
+from core.resources import Warehouse
+from core.settings import Settings
 
 
 @dg.asset(

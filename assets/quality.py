@@ -10,7 +10,7 @@ validate DuckDB tables through SQLAlchemy). Blocking checks stop downstream asse
 Three expectations are ours, because GX has no notion of a daily series:
 - `NoMissingDays` (with optional `by` columns) becomes GX's `ExpectColumnValuesToBeBetween`
   on the number of days since the previous row of the same key, which must be at most 1.
-- `DayOverDay` applies the blocking day-over-day limits of pipelines/plausibility.yaml for the
+- `DayOverDay` applies the blocking day-over-day limits of assets/ingest/plausibility.yaml for the
   table to every stored row (assets/ingest/plausibility.py, the same function the ingest
   assets run before they write), and `WithinCeiling` (kwargs `ceiling`: a ceiling's name there)
   checks the `rows` of its query (date, names, value, ceiling) against that ceiling. Each
@@ -32,7 +32,7 @@ import dagster as dg
 import polars as pl
 import yaml
 
-from pipelines.resources.warehouse import SQL_DIR, Warehouse
+from core.resources.warehouse import SQL_DIR, Warehouse
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations"
 _GAP_COLUMN = "_days_since_previous"

@@ -28,8 +28,8 @@ from web3 import Web3
 from assets.ingest.evm.blocks import ClosingBlock, final_block, resolve_closing_blocks
 from bench.densechain import shared
 from bench.report import Line, OtherWork, Section, median_time, table
-from pipelines.chains import CHAINS, Anchor
-from pipelines.resources.evm import EvmRpc, midnight
+from core.chains import CHAINS, Anchor
+from core.resources.evm import EvmRpc, midnight
 from sandbox.headers import HeaderNode, last_block_before
 from sandbox.rpc_proxy import RpcProxy
 

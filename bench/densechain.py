@@ -26,7 +26,7 @@ from collections.abc import Iterator
 import polars as pl
 
 from assets.ingest.labels import load_labels
-from pipelines.resources.evm import midnight
+from core.resources.evm import midnight
 from sandbox.chain import TOKENS, Anvil, Rpc, _synthetic, compile_contracts, genesis_time
 
 START = dt.date(2024, 3, 1)  # first day with transfers; block 0 is at 00:00 the day before

@@ -29,8 +29,8 @@ import requests
 
 from bench.densechain import shared
 from bench.report import ROOT, Line, OtherWork, Section, run_process, table
-from pipelines.chains import CHAINS
-from pipelines.resources.evm import EvmRpc
+from core.chains import CHAINS
+from core.resources.evm import EvmRpc
 from sandbox.chain import TOKENS
 from sandbox.rpc_proxy import RpcProxy
 

@@ -34,8 +34,8 @@ def ours(spec: dict, out: Path) -> Callable:
 
     from assets.ingest.evm.blocks import ClosingBlock
     from assets.ingest.evm.extract import DayOfBlock, transfers
-    from pipelines.chains import CHAINS
-    from pipelines.resources.evm import EvmRpc
+    from core.chains import CHAINS
+    from core.resources.evm import EvmRpc
 
     chain = CHAINS[0]
     rpc = EvmRpc(chain=chain.name, url=spec["url"])

@@ -232,8 +232,8 @@ def generate(path: Path) -> dict:
     import polars as pl
 
     from assets.ingest.labels import load_labels
-    from pipelines.chains import CONFIGURED
-    from pipelines.resources.warehouse import table_ddl
+    from core.chains import CONFIGURED
+    from core.resources.warehouse import table_ddl
 
     labels = load_labels().on_chain("ethereum").subset(ADDRESSES)
     ethereum = next(c for c in CONFIGURED if c.name == "ethereum")
@@ -305,7 +305,7 @@ def build_order(models: list) -> list:
 def rebuild(path: Path) -> dict:
     """Rebuild every model in `path` as the model assets do; seconds per model and in all."""
     from assets.models import load_models
-    from pipelines.resources import Warehouse
+    from core.resources import Warehouse
 
     warehouse = Warehouse(path=str(path))
     order = build_order(load_models())

@@ -3,7 +3,7 @@ against the naive web3 loop (one eth_call per address per token per day).
 
 Ours is what the evm_token_supply and evm_exchange_reserves assets run, minus Dagster and
 the warehouse: the window's closing blocks (assets/ingest/evm/blocks.py), totalSupply() of
-each token per day in one batch, and every balanceOf through pipelines/contracts/
+each token per day in one batch, and every balanceOf through assets/ingest/evm/contracts/
 BalanceReader: one eth_call per day for up to 4,000 token-address pairs, days batched.
 The naive loop is a web3 script: a binary search per day for the closing block, then
 totalSupply().call() and balanceOf(a).call() for every token, address and day. Both run
@@ -20,8 +20,8 @@ from assets.ingest.evm.extract import balances, token_supply
 from assets.ingest.labels import load_labels
 from bench.closing_blocks import binary_search_closing, naive_web3
 from bench.report import Line, Section, median_time, table
-from pipelines.chains import CHAINS
-from pipelines.resources.evm import EvmRpc
+from core.chains import CHAINS
+from core.resources.evm import EvmRpc
 from sandbox.rpc_proxy import RpcProxy
 from sandbox.world import planted_chain
 

@@ -1,7 +1,2 @@
-"""stableflow's Dagster code location: definitions, resources, jobs, schedules."""
-
-from pipelines import quiet
-
-# Every process that loads the code location imports this package before any asset module
-# runs its decorators: Dagster's beta notices about features we chose stay out of the output.
-quiet.filters()
+"""stableflow's Dagster code location (definitions, jobs, schedules, sensors) and its tools
+(the preflight `doctor`, the guarded `ui`). The top layer: it assembles `assets` and `core`."""

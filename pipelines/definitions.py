@@ -8,14 +8,14 @@ from assets.analytics.assets import analytics_assets
 from assets.ingest import ingest_assets, ingest_checks
 from assets.models import model_assets, model_checks
 from assets.publish import analyst_warehouse
-from pipelines.chains import CHAINS, balances_from
+from core.chains import CHAINS, balances_from
+from core.partitions import DAILY
+from core.resources import HttpSource, Warehouse
+from core.resources.evm import EvmRpc
+from core.settings import Settings
 from pipelines.jobs import daily_refresh_job
-from pipelines.partitions import DAILY
-from pipelines.resources import HttpSource, Warehouse
-from pipelines.resources.evm import EvmRpc
 from pipelines.schedules import daily_refresh_schedule
 from pipelines.sensors import build_missing_days_sensor, build_reorg_sensor
-from pipelines.settings import Settings
 
 settings = Settings.from_env()
 

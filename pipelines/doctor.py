@@ -48,15 +48,17 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from core.errors import SourceError
+
 # _STATED_SPAN: the client's own reading of a stated range limit, so the doctor reads a
 # refusal exactly as a run would.
-from pipelines.resources.evm import _STATED_SPAN, EvmRpc, RpcError, midnight
-from pipelines.resources.http import HttpSource, SourceError
-from pipelines.settings import Settings
+from core.resources.evm import _STATED_SPAN, EvmRpc, RpcError, midnight
+from core.resources.http import HttpSource
+from core.settings import Settings
 
 if TYPE_CHECKING:  # loaded on first use (_load), so a broken chains.yaml is a row
     from assets.ingest.evm.blocks import ClosingBlock, Final
-    from pipelines.chains import Chain
+    from core.chains import Chain
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "-"
 ON_CHAIN_ASSETS = (
@@ -131,7 +133,7 @@ def _load() -> dict:
             name: importlib.import_module(f"assets.ingest.evm.{name}")
             for name in ("assets", "blocks", "extract")
         }
-        modules["chains"] = importlib.import_module("pipelines.chains")
+        modules["chains"] = importlib.import_module("core.chains")
     modules["evm_assets"] = modules.pop("assets")
     modules["labels"] = modules["labels"].load_labels()
     return modules
@@ -1235,7 +1237,7 @@ def diagnose(rpc_options: dict | None = None) -> Report:
         m = _load()
     except Exception as exc:  # noqa: BLE001 - chains.yaml or the label file is unusable
         why = _short(str(exc), 300)
-        blockers.add(ON_CHAIN_ASSETS, why, "fix pipelines/chains.yaml or the label file")
+        blockers.add(ON_CHAIN_ASSETS, why, "fix core/chains.yaml or the label file")
         return Report(
             window,
             [],
@@ -1244,7 +1246,7 @@ def diagnose(rpc_options: dict | None = None) -> Report:
                     "configuration",
                     why,
                     FAIL,
-                    "fix pipelines/chains.yaml or sql/seeds/exchange_labels.csv",
+                    "fix core/chains.yaml or sql/seeds/exchange_labels.csv",
                 )
             ],
             blockers.verdicts(),

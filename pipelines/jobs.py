@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.partitions import DAILY
+from core.partitions import DAILY
 
 # Everything for a day (or, as one run, a range of days): ingest with its checks, then the
 # SQL models, the analytics (unpartitioned: rebuilt over the whole history) and the report,

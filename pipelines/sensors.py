@@ -15,10 +15,10 @@ from collections.abc import Iterable, Sequence
 
 import dagster as dg
 
-from pipelines.chains import Chain
-from pipelines.partitions import days
-from pipelines.resources import Warehouse
-from pipelines.resources.evm import EvmRpc, RpcError
+from core.chains import Chain
+from core.partitions import days
+from core.resources import Warehouse
+from core.resources.evm import EvmRpc, RpcError
 from pipelines.schedules import SETTLE_AFTER
 
 # A gap is requested again only after this long, so a run that fails (an API down for the

@@ -39,8 +39,8 @@ from urllib.parse import urlsplit
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pipelines import quiet
-from pipelines.settings import PROJECT_ROOT
+from core import quiet
+from core.settings import PROJECT_ROOT
 
 ALLOWED_HOSTS_ENV = "STABLEFLOW_UI_ALLOWED_HOSTS"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")

@@ -2,7 +2,7 @@
 documented scenario.
 
 EVERY ON-CHAIN NUMBER IN THE SANDBOX IS SIMULATED. The contracts are small
-re-implementations of the token standards of pipelines/chains.yaml (sandbox/contracts/*.sol,
+re-implementations of the token standards of core/chains.yaml (sandbox/contracts/*.sol,
 compiled offline at start-up with the pinned solc-js), placed with ``anvil_setCode`` at the
 real addresses the chain's configuration names: ``tether`` -> TetherToken.sol (USDT on
 Ethereum), ``fiattoken`` -> FiatToken.sol (USDC on Ethereum and Arbitrum), ``erc20`` ->
@@ -138,7 +138,7 @@ import polars as pl
 import requests
 from eth_utils import keccak, to_checksum_address
 
-from pipelines.chains import CONFIGURED, Chain
+from core.chains import CONFIGURED, Chain
 
 if TYPE_CHECKING:
     from assets.ingest.labels import LabelSet

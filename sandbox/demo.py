@@ -23,9 +23,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines import quiet
-from pipelines.chains import CHAINS
-from pipelines.settings import project_path
+from core import quiet
+from core.chains import CHAINS
+from core.settings import project_path
 from sandbox.chain import DEFAULT_TAXONOMY, GroundTruth
 from sandbox.progress import RunProgress, clock
 from sandbox.rpc_proxy import PROFILES
@@ -172,7 +172,7 @@ def main() -> None:
     with running_sandbox(start, end, args.node) as (sandbox_env, truth, server):
         env = {**os.environ, **sandbox_env}
         prepare_dagster_home(env)
-        # The pipeline anchors relative paths to the project root (pipelines/settings.py).
+        # The pipeline anchors relative paths to the project root (core/settings.py).
         warehouse = project_path(env.get("STABLEFLOW_WAREHOUSE") or "data/stableflow.duckdb")
         log_path = Path(warehouse).with_suffix(".run.log")
         truth.write(Path(warehouse).parent / "sandbox_truth")

@@ -168,7 +168,7 @@ def _simulated_chains(llama_id: int) -> dict[str, dict[int, float]]:
     midnight (assets/ingest/DEFILLAMA_TIMING.md). Without it a backfill before 2022-05-11
     would read an empty chart, which the pipeline rightly refuses; with it the sandbox's
     DefiLlama and its chain describe the same (simulated) world."""
-    from pipelines.chains import CONFIGURED
+    from core.chains import CONFIGURED
     from sandbox.chain import supply_path
 
     symbol = _LLAMA_META[llama_id]["symbol"]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.chains import CHAINS, CONFIGURED, Chain
+from core.chains import CHAINS, CONFIGURED, Chain
 from sandbox.chain import Anvil, GroundTruth, Rpc, compile_contracts, plant_scenario
 from sandbox.replay import ReplayServer
 from sandbox.rpc_proxy import RpcProxy
@@ -33,7 +33,7 @@ def sandbox_environment(replay_url: str, rpc_urls: dict[str, str]) -> dict[str, 
     of ``rpc_urls`` ({chain name: URL}): exactly those chains are read."""
     unknown = set(rpc_urls) - {c.name for c in CONFIGURED}
     if unknown:
-        raise ValueError(f"no chain {sorted(unknown)} in pipelines/chains.yaml")
+        raise ValueError(f"no chain {sorted(unknown)} in core/chains.yaml")
     planted = [c for c in CONFIGURED if c.name in rpc_urls]
     return {
         "STABLEFLOW_DEFILLAMA_URL": f"{replay_url}/defillama",

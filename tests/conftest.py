@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 # Tests plant and read Ethereum only unless they say otherwise (before anything imports
-# pipelines.chains, which reads it): the two-chain demo and its end-to-end test set their own.
+# core.chains, which reads it): the two-chain demo and its end-to-end test set their own.
 os.environ.setdefault("STABLEFLOW_CHAINS", "ethereum")
 
 import datetime as dt  # noqa: E402
@@ -23,7 +23,7 @@ import dagster as dg
 import pytest
 import requests
 
-from pipelines.resources import HttpSource, Warehouse
+from core.resources import HttpSource, Warehouse
 from sandbox.replay import ReplayServer
 
 

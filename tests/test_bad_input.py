@@ -57,7 +57,7 @@ call, so an error there fails the asset before its one write):
  44. a start date before a series' complete history  (STABLEFLOW_START_DATE=2019-12-01: USDT
      and the total before 2020-01-02) - not refused: the run warns, the marts flag the days
  45. a seed row that is not one                      (unknown series, dates the wrong way round)
- Values that keep the schema but not the sense (pipelines/plausibility.yaml: each limit with
+ Values that keep the schema but not the sense (assets/ingest/plausibility.yaml: each limit with
  its reason and source; assets/ingest/plausibility.py)
  46. CoinGecko: a BTC close 100 times the day before    (3.66 M USD; within one answer)
  47. CoinGecko: a BTC close 100 times the stored one     (a daily run: yesterday read from the
@@ -105,9 +105,9 @@ from assets.ingest.defillama import (
 from assets.ingest.evm.extract import _LOG_QUANTITIES, _amounts, _quantities
 from assets.ingest.fred import parse_fredgraph
 from assets.ingest.labels import LabelError, load_labels
-from pipelines.chains import CHAINS_FILE, ConfigError, enabled, load_chains
-from pipelines.resources.http import SourceDataError
-from pipelines.settings import Settings
+from core.chains import CHAINS_FILE, ConfigError, enabled, load_chains
+from core.errors import SourceDataError
+from core.settings import Settings
 from tests.conftest import failure_messages, materialize
 
 D = dt.date
@@ -556,8 +556,8 @@ import datetime as dt, json, logging, sys
 import dagster as dg
 from assets.ingest import api_assets, reference_data
 from assets.models import model_assets
-from pipelines.resources import HttpSource, Warehouse
-from pipelines.resources.warehouse import SQL_DIR
+from core.resources import HttpSource, Warehouse
+from core.resources.warehouse import SQL_DIR
 
 url, path, start, end = sys.argv[1:5]
 warehouse = Warehouse(path=path)
@@ -697,7 +697,7 @@ def test_bad_known_incomplete_rows(tmp_path, row, fragment):
     assert f"{path}: line 2: " in str(err.value) and fragment in str(err.value)
 
 
-# --- 46-61: values that keep the schema but not the sense (pipelines/plausibility.yaml) -------
+# --- 46-61: values that keep the schema but not the sense (assets/ingest/plausibility.yaml) -------
 
 from assets.ingest import plausibility  # noqa: E402
 from assets.ingest.defillama import check_chains_within_total, token_chart_source  # noqa: E402
@@ -1022,7 +1022,7 @@ def test_a_chain_renamed_or_dropped_upstream_fails_naming_it(
     errors = failure_messages(result)
     assert "defillama /stablecoin/2: field 'chainBalances' = " in errors
     assert f"the USDC chains differ from the stored ones: {expected}." in errors
-    assert "list it under chain_changes.allowed in pipelines/plausibility.yaml" in errors
+    assert "list it under chain_changes.allowed in assets/ingest/plausibility.yaml" in errors
     after = warehouse.read("SELECT * FROM raw.defillama_token_supply_by_chain ORDER BY ALL")
     assert after.equals(before)  # nothing written
 

@@ -23,7 +23,7 @@ import pytest
 from dagster._core.instance.ref import InstanceRef
 
 from assets.ingest import api_assets
-from pipelines.resources import Warehouse
+from core.resources import Warehouse
 from tests.conftest import fast_source, materialize
 from tests.resources.test_warehouse import fill, tmpfs
 
@@ -58,7 +58,7 @@ RUN = """
     import dagster as dg
     from dagster._core.instance.ref import InstanceRef
     from assets.ingest import api_assets
-    from pipelines.resources import Warehouse
+    from core.resources import Warehouse
     from tests.conftest import materialize
     from tests.test_disk_full import api_resources
 
@@ -135,7 +135,7 @@ def test_a_disk_full_mid_run_fails_the_run_frees_the_pool_and_a_rerun_equals_an_
         assert "raw__fred_series_daily" in failures, sorted(failures)
         for step, error in failures.items():
             assert headline(error).startswith(
-                f"pipelines.resources.warehouse.WarehouseError: warehouse {path}: No space left "
+                f"core.resources.warehouse.WarehouseError: warehouse {path}: No space left "
                 f"on device while writing raw."
             ), (step, error.to_string())
             assert "nothing was written" in headline(error), (step, headline(error))

@@ -58,7 +58,7 @@ def flow_filters() -> int:
     """eth_getLogs filters of the flows scan: 2 per token and chunk of labelled addresses."""
     from assets.ingest.evm.extract import transfer_filters
     from assets.ingest.labels import load_labels
-    from pipelines.chains import CHAINS
+    from core.chains import CHAINS
 
     return len(transfer_filters(CHAINS[0], load_labels().addresses(CHAINS[0].name)))
 

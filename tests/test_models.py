@@ -12,8 +12,8 @@ import pytest
 from assets.ingest import ingest_assets, ingest_checks
 from assets.models import model_assets, model_checks, models
 from assets.publish import analyst_warehouse
-from pipelines.resources.evm import EvmRpc
-from pipelines.resources.warehouse import SQL_DIR
+from core.resources.evm import EvmRpc
+from core.resources.warehouse import SQL_DIR
 from sandbox.world import planted_chain
 from tests.conftest import materialize
 

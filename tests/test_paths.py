@@ -22,13 +22,13 @@ import dagster as dg
 
 from assets.ingest import reference_data
 from assets.ingest.alternative_me import fear_greed_daily
-from pipelines.settings import PROJECT_ROOT, Settings, project_path
+from core.settings import PROJECT_ROOT, Settings, project_path
 from sandbox.world import ROOT, WINDOW_END, WINDOW_START, prepare_dagster_home
 from tests.conftest import materialize
 
 PATH_VARIABLES = ("STABLEFLOW_WAREHOUSE", "STABLEFLOW_ANALYST_WAREHOUSE", "STABLEFLOW_REPORTS_DIR")
 SHOW_SETTINGS = (
-    "import json; from pipelines.settings import Settings; s = Settings.from_env(); "
+    "import json; from core.settings import Settings; s = Settings.from_env(); "
     "print(json.dumps([s.warehouse_path, s.analyst_warehouse_path, s.reports_dir]))"
 )
 

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from assets.quality import EXPECTATIONS_DIR, load_suite, suites, validate
-from pipelines.resources.warehouse import SQL_DIR
+from core.resources.warehouse import SQL_DIR
 
 D = dt.date
 
@@ -105,7 +105,7 @@ def test_suite_file_must_name_its_own_table(tmp_path):
 
 def test_a_chain_above_all_chains_fails_its_ceiling():
     """WithinCeiling: the rows of its query (date, names, value, ceiling) against the ceiling
-    named in pipelines/plausibility.yaml; a failure lists each value with its reason."""
+    named in assets/ingest/plausibility.yaml; a failure lists each value with its reason."""
     suite = load_suite(EXPECTATIONS_DIR / "raw.defillama_token_supply_by_chain.yaml")
     (exp,) = [e for e in suite.expectations if e.name == "within_all_chain_supply"]
     assert exp.deps == ("raw.defillama_token_supply",)
@@ -144,7 +144,7 @@ def test_a_ceiling_the_configuration_lacks_fails_the_suite_at_load(tmp_path):
 
 def test_the_ceiling_queries_run_on_the_warehouse(warehouse):
     """Both ceiling queries run against the raw tables' DDL (empty tables: no rows)."""
-    from pipelines.resources.warehouse import SQL_DIR as sql
+    from core.resources.warehouse import SQL_DIR as sql
 
     with warehouse.connect() as con:
         for table in (
@@ -166,7 +166,7 @@ def test_a_stored_implausible_value_fails_its_blocking_check_and_is_logged(wareh
     import dagster as dg
 
     from assets.quality import Suite, _run_suite
-    from pipelines.resources.warehouse import Rows
+    from core.resources.warehouse import Rows
 
     rows = market_rows().with_columns(
         price_usd=pl.when((pl.col("coin_id") == "bitcoin") & (pl.col("date") == D(2021, 1, 2)))

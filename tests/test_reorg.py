@@ -14,8 +14,8 @@ import pytest
 
 from assets.ingest.evm import evm_assets
 from assets.ingest.labels import load_labels
-from pipelines.chains import CHAINS
-from pipelines.resources import Warehouse
+from core.chains import CHAINS
+from core.resources import Warehouse
 from pipelines.sensors import build_reorg_sensor
 from sandbox.chain import Anvil, Rpc, plant_scenario
 from sandbox.world import bury

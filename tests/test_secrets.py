@@ -16,7 +16,7 @@ from dagster._serdes import serialize_value
 
 from assets.ingest import api_assets
 from assets.ingest.evm import evm_assets
-from pipelines.resources.evm import EvmRpc
+from core.resources.evm import EvmRpc
 from sandbox.rpc_proxy import RpcProxy
 from sandbox.world import planted_chain
 from tests.conftest import fast_source, materialize

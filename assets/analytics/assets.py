@@ -19,9 +19,9 @@ import polars as pl
 import yaml
 
 from assets.analytics import decoupling, markets, report
-from pipelines.resources import Rows, Warehouse
-from pipelines.resources.warehouse import SQL_DIR
-from pipelines.settings import Settings
+from core.resources import Rows, Warehouse
+from core.resources.warehouse import SQL_DIR
+from core.settings import Settings
 
 DOCS_DIR = SQL_DIR / "analytics"
 GROUP = "analytics"

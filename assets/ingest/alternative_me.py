@@ -25,8 +25,8 @@ from assets.ingest.parsing import (
     utc_day,
     utc_now,
 )
-from pipelines.partitions import DAILY, window_of
-from pipelines.resources import HttpSource, Rows, Warehouse
+from core.partitions import DAILY, window_of
+from core.resources import HttpSource, Rows, Warehouse
 
 CLASSIFICATIONS = ("Extreme Fear", "Fear", "Neutral", "Greed", "Extreme Greed")
 

@@ -28,12 +28,12 @@ https://docs.coingecko.com/reference/coins-id-market-chart-range, unless marked)
   dates and what to do; and no request reaches back past the limit.
 Plausibility: before the write each price, market cap and volume is compared with the day
 before (for the window's first day, the stored one); a move beyond a blocking limit of
-pipelines/plausibility.yaml (BTC halving or doubling in a day, say) fails the run, a rare one
+assets/ingest/plausibility.yaml (BTC halving or doubling in a day, say) fails the run, a rare one
 is logged. Each request names one coin, so no coin can appear in or vanish from an answer
 unnoticed: a coin CoinGecko stops serving fails its request or the every-day check.
 
 No request spans more than 365 days (all the public host serves), so long backfills are
-split; a per-source rate limit (`STABLEFLOW_COINGECKO_MIN_INTERVAL_S`, pipelines/settings.py)
+split; a per-source rate limit (`STABLEFLOW_COINGECKO_MIN_INTERVAL_S`, core/settings.py)
 spaces the calls.
 """
 
@@ -46,8 +46,9 @@ import polars as pl
 
 from assets.ingest import plausibility
 from assets.ingest.parsing import amount, require, require_every_day, stamp, utc_now
-from pipelines.partitions import DAILY, window_of
-from pipelines.resources import HttpSource, Rows, SourceError, Warehouse
+from core.errors import SourceError
+from core.partitions import DAILY, window_of
+from core.resources import HttpSource, Rows, Warehouse
 
 COINS = ("bitcoin", "ethereum", "tether", "usd-coin")
 MAX_DAYS_PER_REQUEST = 365

@@ -40,11 +40,11 @@ chart endpoints keep the whole history, so:
   for every day (`totalCirculating.peggedUSD`, rows shaped like `/stablecoincharts/all`).
 - raw.defillama_token_supply_by_chain comes from `/stablecoin/{id}` `chainBalances` for days
   from 2022-05-11 on (every chain DefiLlama reports), and for earlier days from
-  `/stablecoincharts/{Chain}?stablecoin={id}` for each chain of pipelines/chains.yaml that
+  `/stablecoincharts/{Chain}?stablecoin={id}` for each chain of core/chains.yaml that
   carries the token (`defillama_chain`, default the chain name title-cased). So before
   2022-05-11 only the configured chains have per-chain rows.
 
-Plausibility (pipelines/plausibility.yaml, assets/ingest/plausibility.py): before the write,
+Plausibility (assets/ingest/plausibility.yaml, assets/ingest/plausibility.py): before the write,
 each supply is compared with the day before (for the window's first day, the stored one): a
 token's or the total's supply doubling or halving in a day fails the run, a 10 % move warns
 (the seeded catch-up steps excepted), a chain holding more than the token's all-chain supply
@@ -80,11 +80,11 @@ import polars as pl
 
 from assets.ingest import plausibility
 from assets.ingest.parsing import amount, require, require_every_day, stamp, utc_day, utc_now
-from pipelines.chains import CHAINS, Chain
-from pipelines.partitions import DAILY, window_of
-from pipelines.resources import HttpSource, Rows, Warehouse
-from pipelines.resources.http import SourceDataError
-from pipelines.resources.warehouse import SQL_DIR
+from core.chains import CHAINS, Chain
+from core.errors import SourceDataError
+from core.partitions import DAILY, window_of
+from core.resources import HttpSource, Rows, Warehouse
+from core.resources.warehouse import SQL_DIR
 
 # DefiLlama stablecoin ids of the tokens the pipeline follows.
 TOKENS = {"USDT": 1, "USDC": 2}
@@ -360,7 +360,7 @@ def parse_chain_chart(
         payload,
         f"no chart: DefiLlama answers [] when it cannot build one (a chain name it does "
         f"not know, or {token} never seen on it); check defillama_chain in "
-        f"pipelines/chains.yaml",
+        f"core/chains.yaml",
     )
     values: dict[dt.date, float] = {}
     first = None
@@ -546,7 +546,7 @@ def defillama_total_supply(
             "for the days DefiLlama reports that chain. Source: "
             "DefiLlama `/stablecoin/{id}` `chainBalances` from 2022-05-11 (every chain); "
             "before that `/stablecoincharts/{Chain}?stablecoin={id}` for the chains of "
-            "pipelines/chains.yaml only.",
+            "core/chains.yaml only.",
         ),
     ],
     name="defillama_token_supply",
@@ -644,7 +644,7 @@ def check_chain_changes(
     stored from that endpoint for the day before, the days of and the day after the window.
     A chain that appears or disappears fails the run naming it (DefiLlama renamed, added or
     dropped it: under a new name its series would silently end and another begin), unless
-    pipelines/plausibility.yaml allows the change; an allowed one is logged. Returns the
+    assets/ingest/plausibility.yaml allows the change; an allowed one is logged. Returns the
     allowed changes' descriptions."""
     table = "raw.defillama_token_supply_by_chain"
     if not warehouse.table_exists(table):
@@ -672,7 +672,7 @@ def check_chain_changes(
             f"{'; '.join(c.describe() for c in failing)}. DefiLlama renamed, added or dropped "
             "a chain; written as served, the old chain's series would end and a new one begin. "
             "Nothing was written. If the change is real, list it under chain_changes.allowed in "
-            "pipelines/plausibility.yaml (token, chain, change: appears or disappears, reason).",
+            "assets/ingest/plausibility.yaml (token, chain, change: appears|disappears, reason).",
         )
     for line in allowed:
         context.log.warning(f"CHAIN CHANGE {source}: {line}")
@@ -681,7 +681,7 @@ def check_chain_changes(
 
 def check_chains_within_total(chain_rows: pl.DataFrame, token_rows: pl.DataFrame) -> None:
     """No chain may hold more of a token than all chains together (the ceiling in
-    pipelines/plausibility.yaml): a unit error on one chain fails the run before the write."""
+    assets/ingest/plausibility.yaml): a unit error on one chain fails the run before the write."""
     ceiling = plausibility.config().ceiling("chain within all chains")
     frame = chain_rows.select(
         "date",

@@ -17,7 +17,7 @@ Unchanged rows keep their ingested_at, so the re-read leaves nothing changed.
 
 Plausibility: before the write each value is compared with the series' previous trading day
 (for the first, the stored one, up to 5 days back): an index a third lower or half higher, or
-a T-bill yield 2 points away, fails the run (pipelines/plausibility.yaml); a rare move is
+a T-bill yield 2 points away, fails the run (assets/ingest/plausibility.yaml); a rare move is
 logged.
 """
 
@@ -29,9 +29,9 @@ import polars as pl
 
 from assets.ingest import plausibility
 from assets.ingest.parsing import require, require_nothing_lost, stamp, utc_now
-from pipelines.partitions import DAILY, window_of
-from pipelines.resources import HttpSource, Rows, Warehouse
-from pipelines.resources.http import SourceDataError
+from core.errors import SourceDataError
+from core.partitions import DAILY, window_of
+from core.resources import HttpSource, Rows, Warehouse
 
 # Series id -> (description, plausible range). The bounds catch unit and parsing errors: index
 # levels are positive and far below 10^6; a T-bill yield stays within -5..30 percent.

@@ -13,7 +13,7 @@ is checked, every problem is collected, and one `LabelError` lists them all as
 
 Addresses: on `tron` a base58check address; every other chain is an EVM chain, with EIP-55
 checksummed hex addresses. A label row is refused when its address is the zero address, a
-token contract configured for its chain in pipelines/chains.yaml, or an issuer wallet of its
+token contract configured for its chain in core/chains.yaml, or an issuer wallet of its
 chain: counting any of them as exchange custody would be wrong by billions.
 
 The label version is the first 12 hex characters of the SHA-256 of the label file's bytes
@@ -35,7 +35,7 @@ from pathlib import Path
 import polars as pl
 from web3 import Web3
 
-from pipelines.chains import CONFIGURED
+from core.chains import CONFIGURED
 
 SEEDS = Path(__file__).resolve().parents[2] / "sql" / "seeds"
 LABELS_PATH = SEEDS / "exchange_labels.csv"
@@ -273,7 +273,7 @@ def load_labels(
                     "address",
                     address,
                     f"is the {tokens[key]} token contract on "
-                    f"{chain} (pipelines/chains.yaml), not a wallet",
+                    f"{chain} (core/chains.yaml), not a wallet",
                 )
             if key in issuers:
                 bad(

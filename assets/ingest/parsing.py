@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from pipelines.resources.http import SourceDataError
+from core.errors import SourceDataError
 
 if TYPE_CHECKING:
-    from pipelines.resources import Warehouse
+    from core.resources import Warehouse
 
 # No stablecoin, coin or market has ever been near 10 trillion units or dollars: above this a
 # value is a unit or parsing error, not data.

@@ -1,6 +1,6 @@
 """Plausibility: values that keep the schema but not the sense.
 
-The limits, each with its reason and source, are data: pipelines/plausibility.yaml (its
+The limits, each with its reason and source, are data: assets/ingest/plausibility.yaml (its
 header says how each is measured). This module loads them and applies them, as pure
 functions over polars frames, in two places:
 
@@ -29,9 +29,9 @@ from typing import Any
 import polars as pl
 import yaml
 
-from pipelines.resources.http import SourceDataError
+from core.errors import SourceDataError
 
-CONFIG_FILE = Path(__file__).resolve().parents[2] / "pipelines" / "plausibility.yaml"
+CONFIG_FILE = Path(__file__).with_name("plausibility.yaml")
 # The columns that name one series of each table (besides date). Reserves of different label
 # versions are different sets of wallets, so they are not compared with each other.
 SERIES_KEYS: dict[str, tuple[str, ...]] = {
@@ -69,7 +69,7 @@ class PlausibilityConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Limit:
-    """How far one series may move from one day to the next (pipelines/plausibility.yaml)."""
+    """How far one series may move from one day to the next (assets/ingest/plausibility.yaml)."""
 
     name: str
     table: str
@@ -103,7 +103,7 @@ class Limit:
 
 @dataclass(frozen=True)
 class Ceiling:
-    """A value that may never exceed `block` times another (pipelines/plausibility.yaml)."""
+    """A value that may never exceed `block` times another (assets/ingest/plausibility.yaml)."""
 
     name: str
     table: str
@@ -312,7 +312,7 @@ def load(path: Path = CONFIG_FILE) -> Config:
 
 @functools.cache
 def config() -> Config:
-    """pipelines/plausibility.yaml, loaded once per process."""
+    """assets/ingest/plausibility.yaml, loaded once per process."""
     return load(CONFIG_FILE)
 
 
@@ -367,7 +367,7 @@ class Move:
             f"{self.previous_value:.6g} on {self.previous_date}{stored(self.previous_new)}"
             f"{gap}; the {level} limit {self.limit.name!r} allows "
             f"{self.limit.allowed('block' if self.level == 'block' else 'warn')} "
-            f"(pipelines/plausibility.yaml: {self.limit.reason})"
+            f"(assets/ingest/plausibility.yaml: {self.limit.reason})"
         )
         return text + (f" {self.note}" if self.note else "")
 
@@ -532,7 +532,7 @@ def report(context, moves: list[Move]) -> dict[str, str]:
             first.field,
             first.suspect,
             f"implausible move: {first.describe()}{more}. Nothing was written; if the value "
-            "is real, raise the limit in pipelines/plausibility.yaml.",
+            "is real, raise the limit in assets/ingest/plausibility.yaml.",
         )
     meta = {}
     rare = [m for m in moves if m.level == "warn"]
@@ -571,7 +571,7 @@ class Excess:
         return (
             f"{float(self.row['value']):.6g} is {self.share:.4g} times {self.ceiling.of} "
             f"({float(self.row['ceiling']):.6g}); the limit {self.ceiling.name!r} is "
-            f"{self.ceiling.block:g} (pipelines/plausibility.yaml: {self.ceiling.reason})"
+            f"{self.ceiling.block:g} (assets/ingest/plausibility.yaml: {self.ceiling.reason})"
         )
 
 

@@ -1,5 +1,5 @@
 """Reference data every run writes whole: the exchange labels and taxonomies (sql/seeds/), the
-token contracts read (pipelines/chains.yaml) and which world the run read (live or sandbox).
+token contracts read (core/chains.yaml) and which world the run read (live or sandbox).
 
 Owns: raw.exchanges, raw.exchange_labels, raw.evm_tokens, raw.data_world,
 raw.known_incomplete_history (sql/seeds/known_incomplete_history.csv, checked by
@@ -17,9 +17,9 @@ import polars as pl
 from assets.ingest.defillama import known_incomplete_frame
 from assets.ingest.labels import load_labels
 from assets.ingest.parsing import utc_now
-from pipelines.chains import CHAINS
-from pipelines.resources import Rows, Warehouse
-from pipelines.settings import Settings
+from core.chains import CHAINS
+from core.resources import Rows, Warehouse
+from core.settings import Settings
 
 NOTICES = {
     "sandbox": "SIMULATED: every on-chain value (token supply per chain, mints and burns, "
@@ -72,7 +72,7 @@ def world_rows(world: str, run_id: str, previous: pl.DataFrame) -> pl.DataFrame:
                 "exchange_labels",
                 "Every labelled exchange wallet, per chain (sql/seeds/exchange_labels.csv).",
             ),
-            ("evm_tokens", "The token contracts read, per chain (pipelines/chains.yaml)."),
+            ("evm_tokens", "The token contracts read, per chain (core/chains.yaml)."),
             (
                 "data_world",
                 "Which world runs read: live, or the sandbox's simulated chains "

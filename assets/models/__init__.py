@@ -19,8 +19,8 @@ import dagster as dg
 import yaml
 
 from assets.quality import build_checks
-from pipelines.resources import Warehouse
-from pipelines.resources.warehouse import SQL_DIR
+from core.resources import Warehouse
+from core.resources.warehouse import SQL_DIR
 
 LAYERS = ("staging", "marts")
 

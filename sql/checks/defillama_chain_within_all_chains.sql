@@ -1,4 +1,4 @@
--- Ceiling: no chain holds more of a token than all chains together (pipelines/plausibility.yaml,
+-- Ceiling: no chain holds more of a token than all chains together (assets/ingest/plausibility.yaml,
 -- "chain within all chains"). One row per token, chain and day with both values; the check
 -- fails a row whose value is above the configured multiple of its ceiling.
 SELECT c.date, c.token, c.chain, c.circulating_tokens AS value, t.circulating_tokens AS ceiling

@@ -1,5 +1,5 @@
 -- Ceiling: all labelled exchanges together never hold more of a token than its totalSupply()
--- on the chain (pipelines/plausibility.yaml, "reserves within supply": balances of distinct
+-- on the chain (assets/ingest/plausibility.yaml, "reserves within supply": balances of distinct
 -- wallets sum to at most totalSupply(), and each wallet is labelled for one exchange).
 -- One row per chain, token and day with both values, in base units.
 SELECT

@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS raw.defillama_token_supply_by_chain (
     ingested_at        TIMESTAMP NOT NULL,
     PRIMARY KEY (date, token, chain)
 );
-COMMENT ON TABLE raw.defillama_token_supply_by_chain IS 'USDT and USDC circulating supply per chain at the end of each UTC day (DefiLlama /stablecoin/{id} chainBalances from 2022-05-11, every chain it reports: the API keeps no earlier day; before that /stablecoincharts/{Chain}?stablecoin={id} for the chains in pipelines/chains.yaml only). Grain: date x token x chain. Only days DefiLlama reports for that chain.';
+COMMENT ON TABLE raw.defillama_token_supply_by_chain IS 'USDT and USDC circulating supply per chain at the end of each UTC day (DefiLlama /stablecoin/{id} chainBalances from 2022-05-11, every chain it reports: the API keeps no earlier day; before that /stablecoincharts/{Chain}?stablecoin={id} for the chains in core/chains.yaml only). Grain: date x token x chain. Only days DefiLlama reports for that chain.';
 COMMENT ON COLUMN raw.defillama_token_supply_by_chain.date IS 'UTC day; the value is the close of that day: DefiLlama''s row stamped the next day 00:00 UTC (its first snapshot after midnight)';
 COMMENT ON COLUMN raw.defillama_token_supply_by_chain.token IS 'Token symbol: USDT (DefiLlama id 1) or USDC (id 2)';
 COMMENT ON COLUMN raw.defillama_token_supply_by_chain.chain IS 'DefiLlama chain name (Ethereum, Tron, ...)';

@@ -12,7 +12,7 @@ CREATE TABLE IF NOT EXISTS raw.evm_day_blocks (
 );
 COMMENT ON TABLE raw.evm_day_blocks IS 'Closing block of each UTC day: the last block whose timestamp is before 00:00 UTC of the next day. Every on-chain value dated D is read at (or summed up to) this block. Grain: date x chain. Read from the JSON-RPC node of each chain (STABLEFLOW_<CHAIN>_RPC_URL); in the sandbox the chains are simulated (raw.data_world).';
 COMMENT ON COLUMN raw.evm_day_blocks.date IS 'UTC day';
-COMMENT ON COLUMN raw.evm_day_blocks.chain IS 'Chain name from pipelines/chains.yaml';
+COMMENT ON COLUMN raw.evm_day_blocks.chain IS 'Chain name from core/chains.yaml';
 COMMENT ON COLUMN raw.evm_day_blocks.block_number IS 'Number of the closing block';
 COMMENT ON COLUMN raw.evm_day_blocks.block_timestamp IS 'UTC timestamp of the closing block';
 COMMENT ON COLUMN raw.evm_day_blocks.block_hash IS 'Hash of the closing block (detects reorganisations)';

@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS raw.evm_exchange_balances (
 ALTER TABLE raw.evm_exchange_balances DROP COLUMN IF EXISTS kind;
 COMMENT ON TABLE raw.evm_exchange_balances IS 'balanceOf() of every labelled exchange wallet (sql/seeds/exchange_labels.csv) at the closing block of each UTC day; wallets holding zero are omitted (raw.evm_exchange_reserves has every exchange). Grain: date x chain x token x address. Read from the JSON-RPC node of each chain (STABLEFLOW_<CHAIN>_RPC_URL); in the sandbox the chains are simulated (raw.data_world).';
 COMMENT ON COLUMN raw.evm_exchange_balances.date IS 'UTC day';
-COMMENT ON COLUMN raw.evm_exchange_balances.chain IS 'Chain name from pipelines/chains.yaml';
+COMMENT ON COLUMN raw.evm_exchange_balances.chain IS 'Chain name from core/chains.yaml';
 COMMENT ON COLUMN raw.evm_exchange_balances.token IS 'Token symbol (USDT, USDC)';
 COMMENT ON COLUMN raw.evm_exchange_balances.address IS 'Wallet address, lowercase';
 COMMENT ON COLUMN raw.evm_exchange_balances.block_number IS 'Closing block the balance was read at';

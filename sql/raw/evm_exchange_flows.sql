@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS raw.evm_exchange_flows (
 ALTER TABLE raw.evm_exchange_flows DROP COLUMN IF EXISTS kind;
 COMMENT ON TABLE raw.evm_exchange_flows IS 'Transfers into and out of each labelled exchange per UTC day (blocks after the previous day''s closing block up to this day''s). Transfers between two wallets of the same exchange are internal and not counted; between two exchanges they are an outflow of one and an inflow of the other. Grain: date x chain x token x exchange. Read from the JSON-RPC node of each chain (STABLEFLOW_<CHAIN>_RPC_URL); in the sandbox the chains are simulated (raw.data_world).';
 COMMENT ON COLUMN raw.evm_exchange_flows.date IS 'UTC day';
-COMMENT ON COLUMN raw.evm_exchange_flows.chain IS 'Chain name from pipelines/chains.yaml';
+COMMENT ON COLUMN raw.evm_exchange_flows.chain IS 'Chain name from core/chains.yaml';
 COMMENT ON COLUMN raw.evm_exchange_flows.token IS 'Token symbol (USDT, USDC)';
 COMMENT ON COLUMN raw.evm_exchange_flows.exchange IS 'Exchange slug from the label file';
 COMMENT ON COLUMN raw.evm_exchange_flows.inflow_raw IS 'Received from outside the exchange, base units';

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS raw.evm_exchange_reserves (
 ALTER TABLE raw.evm_exchange_reserves DROP COLUMN IF EXISTS kind;
 COMMENT ON TABLE raw.evm_exchange_reserves IS 'Sum of the balances of every labelled wallet of each exchange at the closing block of each UTC day; every exchange labelled on the chain has a row, zero included. Spot vs derivatives: join raw.exchanges (two taxonomies), as the marts do. Grain: date x chain x token x exchange. Read from the JSON-RPC node of each chain (STABLEFLOW_<CHAIN>_RPC_URL); in the sandbox the chains are simulated (raw.data_world).';
 COMMENT ON COLUMN raw.evm_exchange_reserves.date IS 'UTC day';
-COMMENT ON COLUMN raw.evm_exchange_reserves.chain IS 'Chain name from pipelines/chains.yaml';
+COMMENT ON COLUMN raw.evm_exchange_reserves.chain IS 'Chain name from core/chains.yaml';
 COMMENT ON COLUMN raw.evm_exchange_reserves.token IS 'Token symbol (USDT, USDC)';
 COMMENT ON COLUMN raw.evm_exchange_reserves.exchange IS 'Exchange slug from the label file';
 COMMENT ON COLUMN raw.evm_exchange_reserves.balance_raw IS 'Reserve in base units, exact';

@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS raw.evm_issuance_daily (
 );
 COMMENT ON TABLE raw.evm_issuance_daily IS 'Daily issuance per token from raw.evm_issuance_events; zero on days without events. supply(D) - supply(D-1) = net (checked). Grain: date x chain x token. Read from the JSON-RPC node of each chain (STABLEFLOW_<CHAIN>_RPC_URL); in the sandbox the chains are simulated (raw.data_world).';
 COMMENT ON COLUMN raw.evm_issuance_daily.date IS 'UTC day';
-COMMENT ON COLUMN raw.evm_issuance_daily.chain IS 'Chain name from pipelines/chains.yaml';
+COMMENT ON COLUMN raw.evm_issuance_daily.chain IS 'Chain name from core/chains.yaml';
 COMMENT ON COLUMN raw.evm_issuance_daily.token IS 'Token symbol (USDT, USDC)';
 COMMENT ON COLUMN raw.evm_issuance_daily.minted_raw IS 'Sum of mint events (Issue, Mint) in base units';
 COMMENT ON COLUMN raw.evm_issuance_daily.burned_raw IS 'Sum of burn events (Redeem, DestroyedBlackFunds, Burn) in base units';

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS raw.evm_issuance_events (
 );
 COMMENT ON TABLE raw.evm_issuance_events IS 'Every mint and burn: USDT Issue, Redeem and DestroyedBlackFunds; USDC Mint and Burn (their companion Transfer from/to 0x0 is not counted again). For mint alerts and event studies. Grain: log. Read from the JSON-RPC node of each chain (STABLEFLOW_<CHAIN>_RPC_URL); in the sandbox the chains are simulated (raw.data_world).';
 COMMENT ON COLUMN raw.evm_issuance_events.date IS 'UTC day of the block (blocks after the previous day''s closing block up to this day''s)';
-COMMENT ON COLUMN raw.evm_issuance_events.chain IS 'Chain name from pipelines/chains.yaml';
+COMMENT ON COLUMN raw.evm_issuance_events.chain IS 'Chain name from core/chains.yaml';
 COMMENT ON COLUMN raw.evm_issuance_events.token IS 'Token symbol (USDT, USDC)';
 COMMENT ON COLUMN raw.evm_issuance_events.block_number IS 'Block of the event';
 COMMENT ON COLUMN raw.evm_issuance_events.tx_hash IS 'Transaction hash';

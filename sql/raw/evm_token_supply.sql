@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS raw.evm_token_supply (
 );
 COMMENT ON TABLE raw.evm_token_supply IS 'totalSupply() of USDT and USDC at the closing block of each UTC day, per chain. Grain: date x chain x token. Read from the JSON-RPC node of each chain (STABLEFLOW_<CHAIN>_RPC_URL); in the sandbox the chains are simulated (raw.data_world).';
 COMMENT ON COLUMN raw.evm_token_supply.date IS 'UTC day';
-COMMENT ON COLUMN raw.evm_token_supply.chain IS 'Chain name from pipelines/chains.yaml';
+COMMENT ON COLUMN raw.evm_token_supply.chain IS 'Chain name from core/chains.yaml';
 COMMENT ON COLUMN raw.evm_token_supply.token IS 'Token symbol (USDT, USDC)';
 COMMENT ON COLUMN raw.evm_token_supply.block_number IS 'Closing block the value was read at';
 COMMENT ON COLUMN raw.evm_token_supply.supply_raw IS 'totalSupply() in base units (10^-decimals tokens), exact';

@@ -1,4 +1,4 @@
--- Raw: the EVM chains and token contracts the on-chain assets read (pipelines/chains.yaml).
+-- Raw: the EVM chains and token contracts the on-chain assets read (core/chains.yaml).
 CREATE SCHEMA IF NOT EXISTS raw;
 CREATE TABLE IF NOT EXISTS raw.evm_tokens (
     chain           VARCHAR NOT NULL,
@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS raw.evm_tokens (
     defillama_chain VARCHAR NOT NULL,
     PRIMARY KEY (chain, token)
 );
-COMMENT ON TABLE raw.evm_tokens IS 'Every token contract the last run read, per chain (pipelines/chains.yaml and STABLEFLOW_CHAINS); replaced whole by every run. Grain: chain x token.';
+COMMENT ON TABLE raw.evm_tokens IS 'Every token contract the last run read, per chain (core/chains.yaml and STABLEFLOW_CHAINS); replaced whole by every run. Grain: chain x token.';
 COMMENT ON COLUMN raw.evm_tokens.chain IS 'Chain name';
 COMMENT ON COLUMN raw.evm_tokens.chain_id IS 'EIP-155 chain id the node must answer';
 COMMENT ON COLUMN raw.evm_tokens.token IS 'Token symbol (USDT, USDC)';

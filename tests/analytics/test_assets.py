@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from assets.analytics.assets import analytics_assets, load_doc
-from pipelines.resources import Warehouse
+from core.resources import Warehouse
 
 LEAD = 3
 START = dt.date(2021, 1, 1)

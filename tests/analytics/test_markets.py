@@ -28,7 +28,7 @@ from assets.analytics.markets import (
     risk_panel,
     sharpe_ratio,
 )
-from pipelines.resources.warehouse import SQL_DIR
+from core.resources.warehouse import SQL_DIR
 
 START = dt.date(2020, 1, 1)
 ISSUANCE_SCHEMA = {

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from assets.ingest.alternative_me import parse_fear_greed
-from pipelines.resources.http import SourceDataError
+from core.errors import SourceDataError
 
 D = dt.date
 

@@ -10,8 +10,8 @@ import datetime as dt
 import pytest
 
 from assets.ingest.evm.blocks import final_block, resolve_closing_blocks
-from pipelines.chains import CHAINS, Anchor
-from pipelines.resources.evm import EvmRpc, NodeLimitError, midnight
+from core.chains import CHAINS, Anchor
+from core.resources.evm import EvmRpc, NodeLimitError, midnight
 from sandbox.headers import HeaderNode, last_block_before, timestamp
 from sandbox.rpc_proxy import RpcProxy
 

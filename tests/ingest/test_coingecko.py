@@ -14,7 +14,8 @@ from assets.ingest.coingecko import (
     parse_market_chart,
     request_ranges,
 )
-from pipelines.resources import SourceDataError, SourceError, Warehouse
+from core.errors import SourceDataError, SourceError
+from core.resources import Warehouse
 from sandbox.replay import RECORDINGS
 from tests.conftest import failure_messages, fast_source, materialize
 

@@ -23,8 +23,9 @@ from assets.ingest.defillama import (
     parse_token_chart,
     parse_total_supply,
 )
-from pipelines.chains import CHAINS
-from pipelines.resources import Rows, SourceDataError
+from core.chains import CHAINS
+from core.errors import SourceDataError
+from core.resources import Rows
 from sandbox.replay import (
     LLAMA_HISTORY_CUT,
     RECORDINGS,
@@ -540,7 +541,7 @@ def test_an_empty_chart_for_a_configured_chain_fails_clearly_and_writes_nothing(
     assert not result.success
     errors = failure_messages(result)
     assert "defillama /stablecoincharts/Tron?stablecoin=1: field '(body)' = []: no chart" in errors
-    assert "check defillama_chain in pipelines/chains.yaml" in errors
+    assert "check defillama_chain in core/chains.yaml" in errors
     assert (
         not warehouse.table_exists("raw.defillama_token_supply")
         or warehouse.read("SELECT count(*) AS n FROM raw.defillama_token_supply")["n"][0] == 0

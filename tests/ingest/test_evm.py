@@ -14,7 +14,7 @@ import assets.ingest.evm.assets as evm_module
 from assets.ingest import ingest_checks
 from assets.ingest.evm import evm_assets
 from assets.ingest.labels import load_labels
-from pipelines.resources.evm import EvmRpc
+from core.resources.evm import EvmRpc
 from sandbox.rpc_proxy import RpcProxy
 from sandbox.world import planted_chain
 from tests.conftest import failure_messages, materialize
@@ -182,7 +182,7 @@ def snapshot(warehouse, tables):
 
 
 def test_node_refusing_large_log_ranges_yields_the_same_flows(proxy, warehouse, tmp_path):
-    from pipelines.resources import Warehouse
+    from core.resources import Warehouse
 
     assert materialize(evm_assets, evm_resources(proxy.url, warehouse), START, END).success
     proxy.max_log_blocks = 3  # a few blocks a query: every day's scan is split
@@ -209,7 +209,7 @@ def test_long_windows_are_read_in_parts_with_progress_and_the_same_result(
 ):
     import dagster as dg
 
-    from pipelines.resources import Warehouse
+    from core.resources import Warehouse
 
     assert materialize(evm_assets, evm_resources(proxy.url, warehouse), START, END).success
     monkeypatch.setattr(evm_module, "PROGRESS_DAYS", 4)  # 14 days: parts of 4, 4, 4, 2
@@ -249,7 +249,7 @@ def test_a_metered_provider_limiting_every_third_request_gives_the_same_tables(
 ):
     """Rate limits spread over a long read (a provider metering calls per second) are each
     cured by a back-off: only limits in a row count towards giving up."""
-    from pipelines.resources import Warehouse
+    from core.resources import Warehouse
 
     assert materialize(evm_assets, evm_resources(proxy.url, warehouse), START, END).success
     # 3-block log ranges and 2-call batches: dozens of requests, every third refused
@@ -272,7 +272,7 @@ def test_a_metered_provider_limiting_every_third_request_gives_the_same_tables(
 def test_log_scans_survive_rate_limits_and_a_cut_answer(proxy, warehouse, tmp_path):
     """eth_getLogs answers are parsed by polars, not json: a rate-limit error inside a 200
     answer is still retried, and a body cut mid-way is still asked again."""
-    from pipelines.resources import Warehouse
+    from core.resources import Warehouse
 
     assert materialize(evm_assets, evm_resources(proxy.url, warehouse), START, END).success
     proxy.rate_limit_next, proxy.limit_method, proxy.cut_method = 2, "eth_getLogs", "eth_getLogs"

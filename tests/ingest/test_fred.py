@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 
 from assets.ingest.fred import fred_series_daily, parse_fredgraph
-from pipelines.resources import Warehouse
-from pipelines.resources.http import SourceDataError
+from core.errors import SourceDataError
+from core.resources import Warehouse
 from tests.conftest import materialize
 
 D = dt.date

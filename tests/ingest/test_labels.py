@@ -26,7 +26,7 @@ from assets.ingest.labels import (
     load_labels,
     tron_address_ok,
 )
-from pipelines.chains import CHAINS
+from core.chains import CHAINS
 
 SEEDS = LABELS_PATH.parent
 SHARED = SEEDS.parents[2] / "shared" / "data" / "labels"

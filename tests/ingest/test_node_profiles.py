@@ -12,8 +12,8 @@ import datetime as dt
 import pytest
 
 from assets.ingest.evm import evm_assets
-from pipelines.resources import Warehouse
-from pipelines.resources.evm import EvmRpc
+from core.resources import Warehouse
+from core.resources.evm import EvmRpc
 from sandbox.rpc_proxy import PROFILES, RpcProxy
 from sandbox.world import planted_chain
 from tests.conftest import failure_messages, materialize

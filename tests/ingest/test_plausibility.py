@@ -1,4 +1,4 @@
-"""The plausibility limits (pipelines/plausibility.yaml) against the real recordings: every
+"""The plausibility limits (assets/ingest/plausibility.yaml) against the real recordings: every
 recorded day passes the blocking limits, the numbers the limits cite are the recordings' own,
 and the pure comparisons (day over day, chains appearing and disappearing) behave at their
 edges. The bad input each limit refuses is in tests/test_bad_input.py (46-61)."""
@@ -123,7 +123,7 @@ def largest(frame: pl.DataFrame, column: str, by: str | None = None) -> tuple:
 
 
 def test_the_recorded_numbers_the_limits_cite():
-    """The sources quoted in pipelines/plausibility.yaml, recomputed from the recordings."""
+    """The sources quoted in assets/ingest/plausibility.yaml, recomputed from the recordings."""
     market = coingecko()
     btc = market.filter(pl.col("coin_id") == "bitcoin")
     assert largest(btc, "price_usd") == ((D(2020, 3, 12), 0.6481), (D(2021, 2, 8), 1.1925))

@@ -7,8 +7,8 @@ import polars as pl
 from assets.ingest.evm.blocks import ClosingBlock
 from assets.ingest.evm.extract import DayOfBlock, issuance_events, issuance_filters
 from assets.ingest.reference import world_rows
-from pipelines.chains import CONFIGURED, TRANSFER, ZERO_TOPIC, topic
-from pipelines.resources.evm import LOG_FIELDS
+from core.chains import CONFIGURED, TRANSFER, ZERO_TOPIC, topic
+from core.resources.evm import LOG_FIELDS
 
 ARBITRUM = next(c for c in CONFIGURED if c.name == "arbitrum")
 ETHEREUM = next(c for c in CONFIGURED if c.name == "ethereum")

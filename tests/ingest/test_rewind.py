@@ -16,9 +16,9 @@ from assets.ingest.evm.blocks import ClosingBlock
 from assets.ingest.evm.extract import balances, token_supply, transfer_filters
 from assets.ingest.evm.rewind import RewindDriftError, Snapshot, rewind, snapshot
 from assets.ingest.labels import load_labels
-from pipelines.chains import CHAINS
-from pipelines.resources.evm import LOG_FIELDS, EvmRpc
-from pipelines.resources.http import SourceDataError
+from core.chains import CHAINS
+from core.errors import SourceDataError
+from core.resources.evm import LOG_FIELDS, EvmRpc
 from sandbox.chain import BLACKLISTED, HOLDERS, MINTER, TREASURY
 from sandbox.rpc_proxy import RpcProxy
 from sandbox.world import planted_chain

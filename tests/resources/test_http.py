@@ -2,7 +2,8 @@
 
 import pytest
 
-from pipelines.resources.http import SourceError, redact_url
+from core.errors import SourceError
+from core.resources.http import redact_url
 from tests.conftest import fast_source
 
 PATH = "/stablecoin/1"
@@ -43,7 +44,7 @@ def test_connection_cut_mid_body_is_retried(replay):
 
 
 def test_unreadable_retry_after_falls_back_to_backoff(replay, monkeypatch):
-    import pipelines.resources.http as http
+    import core.resources.http as http
 
     assert http._retry_after_seconds("soon, maybe") is None
     assert http._retry_after_seconds("Thu, 01 Jan 1970 00:00:00 -0000") == 0.0

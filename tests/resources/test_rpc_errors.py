@@ -3,7 +3,7 @@ differently (rate, batch, response, range) and what cannot (pruned, state, topic
 
 import pytest
 
-from pipelines.resources.evm import EvmRpc, RpcError
+from core.resources.evm import EvmRpc, RpcError
 
 # (code, message, kind): each message as its source sends it
 REAL = [

@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.resources import Rows, Warehouse, WarehouseError
+from core.resources import Rows, Warehouse, WarehouseError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -370,7 +370,7 @@ def isolated(script: str, *args: str) -> dict:
 WRITE_ON_A_FULL_DISK = """
     import datetime as dt, json, os, sys
     import duckdb, polars as pl
-    from pipelines.resources import Rows, Warehouse, WarehouseError
+    from core.resources import Rows, Warehouse, WarehouseError
     from tests.resources.test_warehouse import fill
 
     path, threshold, second = sys.argv[1], sys.argv[2], sys.argv[3]

@@ -17,7 +17,7 @@ import pytest
 from eth_utils import keccak, to_checksum_address
 
 from assets.ingest.labels import load_labels
-from pipelines.chains import CONFIGURED
+from core.chains import CONFIGURED
 from sandbox.chain import (
     CLAIMS,
     NEAR_LOW,
@@ -423,7 +423,7 @@ def test_a_third_chain_plants_from_configuration_alone(labels, tmp_path):
     story holds on it too."""
     import yaml
 
-    from pipelines.chains import CHAINS_FILE, load_chains
+    from core.chains import CHAINS_FILE, load_chains
 
     config = yaml.safe_load(CHAINS_FILE.read_text())
     config["base"] = {

@@ -1,4 +1,4 @@
-"""On-chain ingest assets: every configured EVM chain (pipelines/chains.yaml), per UTC day.
+"""On-chain ingest assets: every configured EVM chain (core/chains.yaml), per UTC day.
 
 Owns: raw.evm_day_blocks, raw.evm_token_supply, raw.evm_issuance_events,
 raw.evm_issuance_daily, raw.evm_exchange_balances, raw.evm_exchange_reserves,
@@ -31,11 +31,11 @@ from assets.ingest.evm.extract import (
 from assets.ingest.evm.rewind import rewind, snapshot
 from assets.ingest.labels import LabelSet, load_labels
 from assets.ingest.parsing import stamp, utc_now
-from pipelines.chains import CHAINS, Chain
-from pipelines.partitions import DAILY, days, window_of
-from pipelines.resources import Rows, Warehouse
-from pipelines.resources.evm import EvmRpc
-from pipelines.settings import Settings
+from core.chains import CHAINS, Chain
+from core.partitions import DAILY, days, window_of
+from core.resources import Rows, Warehouse
+from core.resources.evm import EvmRpc
+from core.settings import Settings
 
 _RESOURCES = {"warehouse"} | {chain.resource_key for chain in CHAINS}
 _COMMON = dict(
@@ -467,7 +467,7 @@ def evm_exchange_reserves(context: dg.AssetExecutionContext):
     now = utc_now()
     source = _state_source(w, "balanceOf (BalanceReader)")
     reserve_rows = stamp(pl.concat(reserves), source, now)
-    # day-over-day moves (pipelines/plausibility.yaml): reserves only warn
+    # day-over-day moves (assets/ingest/plausibility.yaml): reserves only warn
     plausible = {
         "raw.evm_exchange_reserves": plausibility.check_window(
             context, w.warehouse, "raw.evm_exchange_reserves", reserve_rows, w.start, w.end

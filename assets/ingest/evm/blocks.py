@@ -22,8 +22,8 @@ import bisect
 import datetime as dt
 from dataclasses import dataclass, field
 
-from pipelines.chains import Chain
-from pipelines.resources.evm import EvmRpc, NodeLimitError, midnight
+from core.chains import Chain
+from core.resources.evm import EvmRpc, NodeLimitError, midnight
 
 # Neighbours fetched around each guess while at most WIDE_DAYS days are unresolved.
 WIDE, WIDE_DAYS = 16, 4

@@ -16,9 +16,9 @@ from pathlib import Path
 import polars as pl
 
 from assets.ingest.evm.blocks import ClosingBlock
-from pipelines.chains import ISSUANCE_EVENTS, MINTS, TRANSFER, ZERO_TOPIC, Chain
-from pipelines.resources.evm import EvmRpc
-from pipelines.resources.http import SourceDataError
+from core.chains import ISSUANCE_EVENTS, MINTS, TRANSFER, ZERO_TOPIC, Chain
+from core.errors import SourceDataError
+from core.resources.evm import EvmRpc
 
 RAW = pl.Decimal(38, 0)
 _TOTAL_SUPPLY = "0x18160ddd"
@@ -332,9 +332,7 @@ def daily_issuance(events: pl.DataFrame, chain: Chain, days: list[dt.date]) -> p
 
 
 READER_CODE = (
-    (Path(__file__).resolve().parents[3] / "pipelines/contracts/BalanceReader.runtime.hex")
-    .read_text()
-    .strip()
+    Path(__file__).with_name("contracts").joinpath("BalanceReader.runtime.hex").read_text().strip()
 )
 # Any address: the reader's code is supplied with each call, never deployed there.
 READER_ADDRESS = "0x00000000000000000000000000000000b41a4ce5"
@@ -349,7 +347,7 @@ def balances(
 ) -> pl.DataFrame:
     """balanceOf(address) of every token for every address at every closing block.
 
-    One eth_call per day (per 4,000 token-address pairs) runs pipelines/contracts/
+    One eth_call per day (per 4,000 token-address pairs) runs assets/ingest/evm/contracts/
     BalanceReader through a state override; days go out in JSON-RPC batches. So the number
     of requests does not grow with the number of addresses, and the call data is 20 bytes
     per address.

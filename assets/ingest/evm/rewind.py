@@ -59,9 +59,9 @@ from assets.ingest.evm.extract import (
     token_supply,
     transfers,
 )
-from pipelines.chains import ISSUANCE_EVENTS, Chain
-from pipelines.resources.evm import EvmRpc
-from pipelines.resources.http import SourceDataError
+from core.chains import ISSUANCE_EVENTS, Chain
+from core.errors import SourceDataError
+from core.resources.evm import EvmRpc
 
 _OWNER = "0x8da5cb5b"  # owner()
 _ADDRESS_WORD = re.compile(r"0x0{24}[0-9a-fA-F]{40}")

@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-# The project root: pipelines/settings.py -> pipelines/ -> the checkout.
+# The project root: core/settings.py -> core/ -> the checkout.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -28,7 +28,8 @@ import polars as pl
 import requests
 from pydantic import PrivateAttr
 
-from pipelines.resources.http import HttpSource, SourceError, Undecodable
+from core.errors import SourceError
+from core.resources.http import HttpSource, Undecodable
 
 # What a node's refusal means, by kind, from the messages real clients and providers send
 # (lower-cased; first match wins). Only "rate", "batch", "response" and "range" can succeed

@@ -25,6 +25,8 @@ import dagster as dg
 import requests
 from pydantic import PrivateAttr
 
+from core.errors import SourceError
+
 # 408/425/429 and every 5xx but "not implemented" and "version not supported" (Cloudflare
 # adds 520-524 in front of APIs) can succeed on a later attempt.
 RETRYABLE_STATUS = frozenset({408, 425, 429} | set(range(500, 600)) - {501, 505})
@@ -49,18 +51,6 @@ class _RedactSecrets(logging.Filter):
 
 _REDACT = _RedactSecrets()
 logging.getLogger("urllib3.connectionpool").addFilter(_REDACT)
-
-
-class SourceError(RuntimeError):
-    """A source could not be reached or kept answering with an error."""
-
-
-class SourceDataError(ValueError):
-    """A source answered, but a field holds a value the pipeline cannot accept."""
-
-    def __init__(self, source: str, field: str, value: Any, reason: str):
-        self.source, self.field, self.value = source, field, value
-        super().__init__(f"{source}: field {field!r} = {value!r}: {reason}")
 
 
 def redact_url(url: str, secrets: tuple[str, ...] = ()) -> str:

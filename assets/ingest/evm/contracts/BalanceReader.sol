@@ -9,7 +9,7 @@ pragma solidity 0.8.30;
 /// then the token addresses, then the holder addresses, each packed in 20 bytes (about a
 /// seventh of Multicall3's ABI encoding, which would resend 224 bytes per pair per day).
 /// Returns the balances as 32-byte words, token-major: [t0h0, t0h1, ..., t1h0, ...].
-/// Build: pipelines/contracts/build.js (pinned solc-js) writes BalanceReader.runtime.hex.
+/// Build: assets/ingest/evm/contracts/build.js (pinned solc-js) writes BalanceReader.runtime.hex.
 contract BalanceReader {
     fallback(bytes calldata input) external returns (bytes memory out) {
         uint256 nTokens = uint256(bytes32(input[0:32]));

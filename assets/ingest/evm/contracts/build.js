@@ -1,6 +1,6 @@
 // Compiles BalanceReader.sol with the pinned solc-js (package.json) and writes its runtime
 // code to BalanceReader.runtime.hex, which the pipeline ships (it needs no node at run time).
-// Run: node pipelines/contracts/build.js
+// Run: node assets/ingest/evm/contracts/build.js
 const fs = require("fs");
 const path = require("path");
 const solc = require("solc");

@@ -1,0 +1,19 @@
+"""The errors a source's answer can raise, shared by the transports and the parsers.
+
+They live here, not in a transport, because the parsers of every source raise them too: a
+parser names the source, the field and the value it cannot accept, whatever carried it.
+"""
+
+from typing import Any
+
+
+class SourceError(RuntimeError):
+    """A source could not be reached or kept answering with an error."""
+
+
+class SourceDataError(ValueError):
+    """A source answered, but a field holds a value the pipeline cannot accept."""
+
+    def __init__(self, source: str, field: str, value: Any, reason: str):
+        self.source, self.field, self.value = source, field, value
+        super().__init__(f"{source}: field {field!r} = {value!r}: {reason}")
