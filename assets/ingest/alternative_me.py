@@ -17,6 +17,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from assets.ingest.declare import raw_asset
 from assets.ingest.parsing import (
     missing_days,
     require,
@@ -25,7 +26,7 @@ from assets.ingest.parsing import (
     utc_day,
     utc_now,
 )
-from core.partitions import DAILY, window_of
+from core.partitions import window_of
 from core.resources import HttpSource, Rows, Warehouse
 
 CLASSIFICATIONS = ("Extreme Fear", "Fear", "Neutral", "Greed", "Extreme Greed")
@@ -92,14 +93,7 @@ def parse_fear_greed(payload: Any, start: dt.date, end: dt.date) -> pl.DataFrame
     )
 
 
-@dg.asset(
-    key=["raw", "fear_greed_daily"],
-    group_name="ingest",
-    kinds={"duckdb"},
-    partitions_def=DAILY,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb",
-)
+@raw_asset({"fear_greed_daily": None})
 def fear_greed_daily(
     context: dg.AssetExecutionContext, alternative_me: HttpSource, warehouse: Warehouse
 ) -> dg.MaterializeResult:

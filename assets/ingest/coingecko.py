@@ -45,9 +45,10 @@ import dagster as dg
 import polars as pl
 
 from assets.ingest import plausibility
+from assets.ingest.declare import raw_asset
 from assets.ingest.parsing import amount, require, require_every_day, stamp, utc_now
 from core.errors import SourceError
-from core.partitions import DAILY, window_of
+from core.partitions import window_of
 from core.resources import HttpSource, Rows, Warehouse
 
 COINS = ("bitcoin", "ethereum", "tether", "usd-coin")
@@ -179,14 +180,7 @@ def parse_market_chart(payload: Any, coin_id: str, start: dt.date, end: dt.date)
     )
 
 
-@dg.asset(
-    key=["raw", "coingecko_market_daily"],
-    group_name="ingest",
-    kinds={"duckdb"},
-    partitions_def=DAILY,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb",
-)
+@raw_asset({"coingecko_market_daily": None})
 def coingecko_market_daily(
     context: dg.AssetExecutionContext, coingecko: HttpSource, warehouse: Warehouse
 ) -> dg.MaterializeResult:

@@ -79,10 +79,11 @@ import dagster as dg
 import polars as pl
 
 from assets.ingest import plausibility
+from assets.ingest.declare import raw_asset
 from assets.ingest.parsing import amount, require, require_every_day, stamp, utc_day, utc_now
 from core.chains import CHAINS, Chain
 from core.errors import SourceDataError
-from core.partitions import DAILY, window_of
+from core.partitions import window_of
 from core.resources import HttpSource, Rows, Warehouse
 from core.resources.warehouse import SQL_DIR
 
@@ -480,19 +481,7 @@ def parse_token(
     return total_frame, chain_frame
 
 
-_COMMON = dict(
-    partitions_def=DAILY,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb",
-)
-
-
-@dg.asset(
-    key=["raw", "defillama_total_supply"],
-    group_name="ingest",
-    kinds={"duckdb"},
-    **_COMMON,
-)
+@raw_asset({"defillama_total_supply": None})
 def defillama_total_supply(
     context: dg.AssetExecutionContext, defillama: HttpSource, warehouse: Warehouse
 ) -> dg.MaterializeResult:
@@ -525,32 +514,21 @@ def defillama_total_supply(
     )
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            ["raw", "defillama_token_supply"],
-            group_name="ingest",
-            kinds={"duckdb"},
-            description="USDT and USDC circulating supply across all chains, one row per "
-            "token and UTC day (the close of the day: DefiLlama's row stamped the next "
-            "day). Source: DefiLlama `/stablecoincharts/all?stablecoin={id}` "
-            "`totalCirculating` (the whole history; `/stablecoin/{id}` keeps only days from "
-            "2022-05-11).",
-        ),
-        dg.AssetSpec(
-            ["raw", "defillama_token_supply_by_chain"],
-            group_name="ingest",
-            kinds={"duckdb"},
-            description="USDT and USDC circulating supply per chain, one row per token, "
-            "chain and UTC day (the close of the day: DefiLlama's row stamped the next day), "
-            "for the days DefiLlama reports that chain. Source: "
-            "DefiLlama `/stablecoin/{id}` `chainBalances` from 2022-05-11 (every chain); "
-            "before that `/stablecoincharts/{Chain}?stablecoin={id}` for the chains of "
-            "core/chains.yaml only.",
-        ),
-    ],
+@raw_asset(
+    {
+        "defillama_token_supply": "USDT and USDC circulating supply across all chains, one row "
+        "per token and UTC day (the close of the day: DefiLlama's row stamped the next "
+        "day). Source: DefiLlama `/stablecoincharts/all?stablecoin={id}` "
+        "`totalCirculating` (the whole history; `/stablecoin/{id}` keeps only days from "
+        "2022-05-11).",
+        "defillama_token_supply_by_chain": "USDT and USDC circulating supply per chain, one "
+        "row per token, chain and UTC day (the close of the day: DefiLlama's row stamped the "
+        "next day), for the days DefiLlama reports that chain. Source: "
+        "DefiLlama `/stablecoin/{id}` `chainBalances` from 2022-05-11 (every chain); "
+        "before that `/stablecoincharts/{Chain}?stablecoin={id}` for the chains of "
+        "core/chains.yaml only.",
+    },
     name="defillama_token_supply",
-    **_COMMON,
 )
 def defillama_token_supply(
     context: dg.AssetExecutionContext, defillama: HttpSource, warehouse: Warehouse

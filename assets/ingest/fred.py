@@ -28,6 +28,7 @@ import dagster as dg
 import polars as pl
 
 from assets.ingest import plausibility
+from assets.ingest.declare import raw_asset
 from assets.ingest.parsing import require, require_nothing_lost, stamp, utc_now
 from core.errors import SourceDataError
 from core.partitions import DAILY, window_of
@@ -92,14 +93,7 @@ def parse_fredgraph(
     )
 
 
-@dg.asset(
-    key=["raw", "fred_series_daily"],
-    group_name="ingest",
-    kinds={"duckdb"},
-    partitions_def=DAILY,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb",
-)
+@raw_asset({"fred_series_daily": None})
 def fred_series_daily(
     context: dg.AssetExecutionContext, fred: HttpSource, warehouse: Warehouse
 ) -> dg.MaterializeResult:

@@ -14,6 +14,7 @@ change of taxonomy re-classifies the whole history without reading a chain again
 import dagster as dg
 import polars as pl
 
+from assets.ingest.declare import raw_asset
 from assets.ingest.defillama import known_incomplete_frame
 from assets.ingest.labels import load_labels
 from assets.ingest.parsing import utc_now
@@ -59,37 +60,22 @@ def world_rows(world: str, run_id: str, previous: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([row, others.cast(row.schema)]).with_columns(latest=pl.col("world") == world)
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(["raw", name], group_name="reference", kinds={"duckdb"}, description=text)
-        for name, text in (
-            (
-                "exchanges",
-                "Every labelled exchange with its two spot/derivatives taxonomies "
-                "and the reason for each (sql/seeds/exchanges.csv).",
-            ),
-            (
-                "exchange_labels",
-                "Every labelled exchange wallet, per chain (sql/seeds/exchange_labels.csv).",
-            ),
-            ("evm_tokens", "The token contracts read, per chain (core/chains.yaml)."),
-            (
-                "data_world",
-                "Which world runs read: live, or the sandbox's simulated chains "
-                "and replayed recordings.",
-            ),
-            (
-                "known_incomplete_history",
-                "Stretches of days in which a supply series is "
-                "known incomplete, with the evidence "
-                "(sql/seeds/known_incomplete_history.csv).",
-            ),
-        )
-    ],
+@raw_asset(
+    {
+        "exchanges": "Every labelled exchange with its two spot/derivatives taxonomies and the "
+        "reason for each (sql/seeds/exchanges.csv).",
+        "exchange_labels": "Every labelled exchange wallet, per chain "
+        "(sql/seeds/exchange_labels.csv).",
+        "evm_tokens": "The token contracts read, per chain (core/chains.yaml).",
+        "data_world": "Which world runs read: live, or the sandbox's simulated chains and "
+        "replayed recordings.",
+        "known_incomplete_history": "Stretches of days in which a supply series is known "
+        "incomplete, with the evidence (sql/seeds/known_incomplete_history.csv).",
+    },
     name="reference_data",
+    group="reference",
     # Unpartitioned and whole: joins any partition-range run, like the models.
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb",
+    partitioned=False,
 )
 def reference_data(context: dg.AssetExecutionContext, warehouse: Warehouse):
     labels = load_labels()

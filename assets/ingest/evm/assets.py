@@ -18,6 +18,7 @@ import dagster as dg
 import polars as pl
 
 from assets.ingest import plausibility
+from assets.ingest.declare import raw_asset
 from assets.ingest.evm.blocks import ClosingBlock, final_block, resolve_closing_blocks
 from assets.ingest.evm.extract import (
     RAW,
@@ -32,25 +33,13 @@ from assets.ingest.evm.rewind import rewind, snapshot
 from assets.ingest.labels import LabelSet, load_labels
 from assets.ingest.parsing import stamp, utc_now
 from core.chains import CHAINS, Chain
-from core.partitions import DAILY, days, window_of
+from core.partitions import days, window_of
 from core.resources import Rows, Warehouse
 from core.resources.evm import EvmRpc
 from core.settings import Settings
 
 _RESOURCES = {"warehouse"} | {chain.resource_key for chain in CHAINS}
-_COMMON = dict(
-    partitions_def=DAILY,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool="duckdb",
-    required_resource_keys=_RESOURCES,
-)
 DAY_BLOCKS = "raw.evm_day_blocks"
-
-
-def _spec(name: str, description: str, deps=()) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        ["raw", name], group_name="ingest", kinds={"duckdb"}, description=description, deps=deps
-    )
 
 
 def _closing_blocks(
@@ -194,16 +183,13 @@ def _window(context: dg.AssetExecutionContext, day_before: bool, use_cache: bool
     return _Window(start, end, warehouse, chains, before)
 
 
-@dg.multi_asset(
-    specs=[
-        _spec(
-            "evm_day_blocks",
-            "Closing block of each UTC day per chain: the last block "
-            "before the next midnight. Cached here so other on-chain assets reuse it.",
-        )
-    ],
+@raw_asset(
+    {
+        "evm_day_blocks": "Closing block of each UTC day per chain: the last block before the "
+        "next midnight. Cached here so other on-chain assets reuse it.",
+    },
     name="evm_day_blocks",
-    **_COMMON,
+    required_resource_keys=_RESOURCES,
 )
 def evm_day_blocks(context: dg.AssetExecutionContext):
     # Re-materialising a day resolves it again rather than trusting the cache.
@@ -235,17 +221,14 @@ def evm_day_blocks(context: dg.AssetExecutionContext):
 _DEPS = [dg.AssetKey(["raw", "evm_day_blocks"])]
 
 
-@dg.multi_asset(
-    specs=[
-        _spec(
-            "evm_token_supply",
-            "totalSupply() of each token at each day's closing "
-            "block, per chain. Grain: date x chain x token.",
-            _DEPS,
-        )
-    ],
+@raw_asset(
+    {
+        "evm_token_supply": "totalSupply() of each token at each day's closing block, per chain. "
+        "Grain: date x chain x token.",
+    },
     name="evm_token_supply",
-    **_COMMON,
+    deps=_DEPS,
+    required_resource_keys=_RESOURCES,
 )
 def evm_token_supply(context: dg.AssetExecutionContext):
     w = _window(context, day_before=False)
@@ -277,24 +260,16 @@ def evm_token_supply(context: dg.AssetExecutionContext):
     )
 
 
-@dg.multi_asset(
-    specs=[
-        _spec(
-            "evm_issuance_events",
-            "Every mint and burn event (USDT Issue/Redeem/"
-            "DestroyedBlackFunds, USDC Mint/Burn) with its transaction hash. Grain: event.",
-            _DEPS,
-        ),
-        _spec(
-            "evm_issuance_daily",
-            "Minted, burned and net amount per token and UTC day, "
-            "from the mint and burn events; zero on days without any. Grain: date x chain "
-            "x token.",
-            _DEPS,
-        ),
-    ],
+@raw_asset(
+    {
+        "evm_issuance_events": "Every mint and burn event (USDT Issue/Redeem/DestroyedBlackFunds, "
+        "USDC Mint/Burn) with its transaction hash. Grain: event.",
+        "evm_issuance_daily": "Minted, burned and net amount per token and UTC day, from the mint "
+        "and burn events; zero on days without any. Grain: date x chain x token.",
+    },
     name="evm_issuance",
-    **_COMMON,
+    deps=_DEPS,
+    required_resource_keys=_RESOURCES,
 )
 def evm_issuance(context: dg.AssetExecutionContext):
     w = _window(context, day_before=True)
@@ -409,25 +384,17 @@ def exchange_flows(
     )
 
 
-@dg.multi_asset(
-    specs=[
-        _spec(
-            "evm_exchange_balances",
-            "USDT/USDC balance of every labelled exchange wallet "
-            "with a non-zero balance at each day's closing block. Grain: date x chain x "
-            "token x address.",
-            _DEPS,
-        ),
-        _spec(
-            "evm_exchange_reserves",
-            "Exchange-held USDT/USDC at each day's close, per "
-            "exchange (every exchange labelled on the chain, zero included). Grain: date x "
-            "chain x token x exchange.",
-            _DEPS,
-        ),
-    ],
+@raw_asset(
+    {
+        "evm_exchange_balances": "USDT/USDC balance of every labelled exchange wallet with a "
+        "non-zero balance at each day's closing block. Grain: date x chain x token x address.",
+        "evm_exchange_reserves": "Exchange-held USDT/USDC at each day's close, per exchange "
+        "(every exchange labelled on the chain, zero included). Grain: date x chain x token x "
+        "exchange.",
+    },
     name="evm_exchange_reserves",
-    **_COMMON,
+    deps=_DEPS,
+    required_resource_keys=_RESOURCES,
 )
 def evm_exchange_reserves(context: dg.AssetExecutionContext):
     w = _window(context, day_before=False)
@@ -495,19 +462,15 @@ def evm_exchange_reserves(context: dg.AssetExecutionContext):
         )
 
 
-@dg.multi_asset(
-    specs=[
-        _spec(
-            "evm_exchange_flows",
-            "USDT/USDC inflow, outflow and netflow of each "
-            "labelled exchange per UTC day, from Transfer logs; transfers between two "
-            "wallets of the same exchange are internal and not counted. Grain: date x "
-            "chain x token x exchange.",
-            _DEPS,
-        )
-    ],
+@raw_asset(
+    {
+        "evm_exchange_flows": "USDT/USDC inflow, outflow and netflow of each labelled exchange "
+        "per UTC day, from Transfer logs; transfers between two wallets of the same exchange are "
+        "internal and not counted. Grain: date x chain x token x exchange.",
+    },
     name="evm_exchange_flows",
-    **_COMMON,
+    deps=_DEPS,
+    required_resource_keys=_RESOURCES,
 )
 def evm_exchange_flows(context: dg.AssetExecutionContext):
     w = _window(context, day_before=True)
