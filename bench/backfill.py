@@ -18,60 +18,69 @@ Peak memory is the largest resident set of the run's process (steps run in proce
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import statistics
-import sys
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from bench.report import Line, ProcessCost, Section, run_process, table
-from sandbox.world import running_sandbox
+from sandbox.dagster_cli import materialize_command, partition_range
+from sandbox.world import prepare_dagster_home, running_sandbox
 
 START, END = dt.date(2021, 1, 1), dt.date(2022, 12, 31)
 SAMPLE_DAYS = 4
 GIB = 1024  # MiB
 
 
-def _materialize(env: dict[str, str], log: Path, select: str, *partition: str) -> ProcessCost:
-    cost = run_process(
-        [
-            sys.executable,
-            "-m",
-            "dagster",
-            "asset",
-            "materialize",
-            "-m",
-            "pipelines.definitions",
-            "--select",
-            select,
-            *partition,
-        ],
-        env=env,
-        log=log,
-    )
-    if cost.returncode:
-        raise RuntimeError(f"bench backfill: run failed ({select} {partition}), see {log}")
-    return cost
+@dataclass(frozen=True)
+class BackfillCosts:
+    """What the runs cost: the single run, the sampled per-day runs and the unpartitioned
+    run that follows them."""
+
+    days: int
+    sample: list[dt.date]
+    single: ProcessCost
+    per_day: list[ProcessCost]
+    rest: ProcessCost
+
+    @property
+    def median_day(self) -> float:
+        return statistics.median(c.seconds for c in self.per_day)
+
+    @property
+    def estimate(self) -> float:
+        """One run per day over the window: days x the sample's median + the rest, once."""
+        return self.days * self.median_day + self.rest.seconds
+
+    @property
+    def peak(self) -> float:
+        return max(c.peak_rss_mib for c in [self.single, *self.per_day, self.rest])
 
 
 def run(runs: int) -> Section:
-    days = (END - START).days + 1
-    sample = [
-        START + dt.timedelta(days=round(i * (days - 1) / (SAMPLE_DAYS - 1)))
-        for i in range(SAMPLE_DAYS)
-    ]
+    with backfill_world() as (env, work):
+        costs = measure(env, work)
+    return report(costs)
+
+
+# --- prepare --------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def backfill_world() -> Iterator[tuple[dict[str, str], Path]]:
+    """The sandbox for START..END, a fresh Dagster instance and warehouse in a temporary
+    folder: the runs' environment and that folder."""
     with (
         tempfile.TemporaryDirectory(prefix="stableflow-bench-") as tmp,
         running_sandbox(START, END) as (sandbox_env, _, _),
     ):
         work = Path(tmp)
-        (work / "home").mkdir()
-        (work / "home/dagster.yaml").write_text(
-            (Path(__file__).parents[1] / "dagster.yaml").read_text()
-        )
         env = {
             **os.environ,
             **sandbox_env,
@@ -82,80 +91,116 @@ def run(runs: int) -> Section:
             "STABLEFLOW_ANALYST_WAREHOUSE": str(work / "analyst.duckdb"),
             "STABLEFLOW_REPORTS_DIR": str(work / "reports"),
         }
-        # One measurement of the single run: it is the longest thing `make bench` does.
-        single = _materialize(
-            env, work / "single.log", "*", "--partition-range", f"{START}...{END}"
-        )
-        with duckdb.connect(str(work / "stableflow.duckdb"), read_only=True) as con:
-            stored = con.execute(
-                "SELECT count(DISTINCT date) FROM marts.exchange_reserves_daily"
-            ).fetchone()[0]
-        if stored != days:
-            raise AssertionError(f"the single run stored {stored} days of reserves, not {days}")
-        per_day = [
-            _materialize(env, work / f"day-{d}.log", "group:ingest", "--partition", str(d))
-            for d in sample
-        ]
-        rest = _materialize(env, work / "unpartitioned.log", "not group:ingest")
-    median_day = statistics.median(c.seconds for c in per_day)
-    estimate = days * median_day + rest.seconds
-    peak = max([single.peak_rss_mib, *(c.peak_rss_mib for c in per_day), rest.peak_rss_mib])
-    lines = [
+        prepare_dagster_home(env)
+        yield env, work
+
+
+def sample_days(days: int) -> list[dt.date]:
+    """SAMPLE_DAYS days spread evenly over the window, its first and last included."""
+    return [
+        START + dt.timedelta(days=round(i * (days - 1) / (SAMPLE_DAYS - 1)))
+        for i in range(SAMPLE_DAYS)
+    ]
+
+
+# --- measure --------------------------------------------------------------------------------
+
+
+def _materialize(env: dict[str, str], log: Path, select: str, *partition: str) -> ProcessCost:
+    cost = run_process(materialize_command(select, *partition), env=env, log=log)
+    if cost.returncode:
+        raise RuntimeError(f"bench backfill: run failed ({select} {partition}), see {log}")
+    return cost
+
+
+def _check_stored(warehouse: Path, days: int) -> None:
+    """The single run must have stored reserves for every day of the window."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        stored = con.execute(
+            "SELECT count(DISTINCT date) FROM marts.exchange_reserves_daily"
+        ).fetchone()[0]
+    if stored != days:
+        raise AssertionError(f"the single run stored {stored} days of reserves, not {days}")
+
+
+def measure(env: dict[str, str], work: Path) -> BackfillCosts:
+    """The single run (measured once: it is the longest thing `make bench` does), then the
+    sampled days one run each, then the unpartitioned assets, against the same warehouse."""
+    days = (END - START).days + 1
+    sample = sample_days(days)
+    single = _materialize(env, work / "single.log", "*", *partition_range(START, END))
+    _check_stored(work / "stableflow.duckdb", days)
+    per_day = [
+        _materialize(env, work / f"day-{d}.log", "group:ingest", "--partition", str(d))
+        for d in sample
+    ]
+    rest = _materialize(env, work / "unpartitioned.log", "not group:ingest")
+    return BackfillCosts(days, sample, single, per_day, rest)
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def report(costs: BackfillCosts) -> Section:
+    return Section(
+        "2-year backfill: one run against one run per partition",
+        summary_lines(costs),
+        body(costs),
+    )
+
+
+def summary_lines(c: BackfillCosts) -> list[Line]:
+    return [
         Line(
             "2-year backfill",
-            f"wall time, {days} days, every asset",
-            single.seconds,
+            f"wall time, {c.days} days, every asset",
+            c.single.seconds,
             "s",
             ">= 10x faster than one run per partition",
-            estimate >= 10 * single.seconds,
-            baseline=estimate,
+            c.estimate >= 10 * c.single.seconds,
+            baseline=c.estimate,
             baseline_name=f"one run per day, {SAMPLE_DAYS}-day sample",
             key="backfill.single_run_s",
         ),
         Line(
             "2-year backfill",
             "peak memory of the single run",
-            single.peak_rss_mib,
+            c.single.peak_rss_mib,
             "MiB",
             "< 1 GiB",
-            single.peak_rss_mib < GIB,
+            c.single.peak_rss_mib < GIB,
             key="backfill.peak_mib",
         ),
     ]
-    body = f"""
-Sandbox window {START}..{END} ({days} daily partitions), replay server and planted chain as
+
+
+def cost_table(c: BackfillCosts) -> str:
+    def row(name: str, partitions: object, cost: ProcessCost) -> list[object]:
+        return [name, partitions, f"{cost.seconds:.1f}", f"{cost.peak_rss_mib:.0f}"]
+
+    return table(
+        ["run", "partitions", "wall s", "peak RSS MiB"],
+        [
+            row("one run, every asset", c.days, c.single),
+            *(row(f"ingest assets, {day}", 1, cost) for day, cost in zip(c.sample, c.per_day)),
+            row("unpartitioned assets, once", "-", c.rest),
+            [
+                f"one run per day: {c.days} x {c.median_day:.1f} s + {c.rest.seconds:.1f} s",
+                c.days,
+                f"{c.estimate:,.0f}",
+                f"{c.peak:.0f}",
+            ],
+        ],
+    )
+
+
+def body(c: BackfillCosts) -> str:
+    return f"""
+Sandbox window {START}..{END} ({c.days} daily partitions), replay server and planted chain as
 in `make demo`, a fresh Dagster instance and warehouse. One measurement each (the single
 run is the longest part of `make bench`).
 
-{
-        table(
-            ["run", "partitions", "wall s", "peak RSS MiB"],
-            [
-                [
-                    "one run, every asset",
-                    days,
-                    f"{single.seconds:.1f}",
-                    f"{single.peak_rss_mib:.0f}",
-                ],
-                *(
-                    [f"ingest assets, {c_day}", 1, f"{c.seconds:.1f}", f"{c.peak_rss_mib:.0f}"]
-                    for c_day, c in zip(sample, per_day)
-                ),
-                [
-                    "unpartitioned assets, once",
-                    "-",
-                    f"{rest.seconds:.1f}",
-                    f"{rest.peak_rss_mib:.0f}",
-                ],
-                [
-                    f"one run per day: {days} x {median_day:.1f} s + {rest.seconds:.1f} s",
-                    days,
-                    f"{estimate:,.0f}",
-                    f"{peak:.0f}",
-                ],
-            ],
-        )
-    }
+{cost_table(c)}
 
 Each per-day run pays what every run pays: a process start, loading the definitions,
 resources and the run's own events, 13 steps each opening the warehouse, and for the
@@ -165,7 +210,7 @@ Where the single run's time goes (py-spy, a 1-year run): about two thirds is Dag
 writing events to its SQLite storage, each in its own connection and transaction: one
 "materialisation planned" event per asset and day when the run is created (SQLite storage
 cannot record a partition range as one event; Dagster's Postgres storage can) and one
-materialisation per asset and day as the steps finish, about {2 * 13 * days:,} events here.
+materialisation per asset and day as the steps finish, about {2 * 13 * c.days:,} events here.
 The pipeline's own work (reading, decoding, writing DuckDB, the checks, the statistics) is
 about a quarter.
 
@@ -174,4 +219,3 @@ loading the code location (Dagster, Great Expectations, statsmodels, matplotlib,
 polars, web3) takes most of it. What the window adds is bounded by reading the chain 90
 days at a time and reducing each part at once.
 """
-    return Section("2-year backfill: one run against one run per partition", lines, body)

@@ -15,6 +15,7 @@ Used by tests/analytics/test_decoupling.py (sized to the required 200 draws) and
 import csv
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,22 +105,34 @@ def _known_complete(name: str, day: dt.date) -> bool:
     return not any(s.series == name and s.overlap(day, day) for s in load_known_incomplete())
 
 
+def _panel(
+    series: RealSeries,
+    supply_days: list[dt.date],
+    price_days: list[dt.date],
+    known: Callable[[str, dt.date], bool] = lambda name, day: True,
+) -> pl.DataFrame:
+    """The decoupling panel dated by `supply_days`: every supply series on those days (NULL
+    where `known` says the day is not), every market-cap series on `price_days`."""
+    columns = {
+        dc.SUPPLY_SERIES[name]: [values.get(d) if known(name, d) else None for d in supply_days]
+        for name, values in series.supply.items()
+    }
+    columns |= {
+        dc.PRICE_SERIES[name]: [values.get(d) for d in price_days]
+        for name, values in series.price.items()
+    }
+    return pl.DataFrame(
+        {"date": supply_days, **columns},
+        schema={"date": pl.Date, **{c: pl.Float64 for c in columns}},
+    )
+
+
 def real_panel(series: RealSeries, start: dt.date, end: dt.date) -> pl.DataFrame:
     """The decoupling panel (supply and market-cap columns) from the recordings, start..end;
     a supply is NULL on the days sql/seeds/known_incomplete_history.csv lists, as the
     pipeline's read_panel leaves them out."""
     days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-    columns = {
-        dc.SUPPLY_SERIES[name]: [values.get(d) if _known_complete(name, d) else None for d in days]
-        for name, values in series.supply.items()
-    }
-    columns |= {
-        dc.PRICE_SERIES[name]: [values.get(d) for d in days]
-        for name, values in series.price.items()
-    }
-    return pl.DataFrame(
-        {"date": days, **columns}, schema={"date": pl.Date, **{c: pl.Float64 for c in columns}}
-    )
+    return _panel(series, days, days, _known_complete)
 
 
 def _days(start: dt.date) -> list[dt.date]:
@@ -142,19 +155,7 @@ def price_starts(series: RealSeries, supply_start: dt.date) -> list[dt.date]:
 def null_panel(series: RealSeries, supply_start: dt.date, price_start: dt.date) -> pl.DataFrame:
     """A year of real supply from supply_start beside a year of real prices from price_start,
     dated by the supply days."""
-    supply_days, price_days = _days(supply_start), _days(price_start)
-    columns = {
-        dc.SUPPLY_SERIES[name]: [values.get(d) for d in supply_days]
-        for name, values in series.supply.items()
-    }
-    columns |= {
-        dc.PRICE_SERIES[name]: [values.get(d) for d in price_days]
-        for name, values in series.price.items()
-    }
-    return pl.DataFrame(
-        {"date": supply_days, **columns},
-        schema={"date": pl.Date, **{c: pl.Float64 for c in columns}},
-    )
+    return _panel(series, _days(supply_start), _days(price_start))
 
 
 def null_verdicts(series: RealSeries, draws: int, seed: int) -> pl.DataFrame:
@@ -207,66 +208,90 @@ SEED = 14
 NOMINAL = 0.05
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """The verdicts under the realistic null, summed up."""
+
+    rates: pl.DataFrame  # per pair (coupled_rates)
+    by_year: pl.DataFrame  # per supply window: the share called coupled
+    worst: float  # the largest share of a pair called coupled
+    overall: float  # the share of all draws called coupled
+
+
 def run(runs: int = 3) -> Section:
     """The realistic null at DRAWS draws per pair; `runs` does not apply (one deterministic
     simulation, not a timing)."""
-    verdicts = null_verdicts(load_real_series(), DRAWS, SEED)
+    return report(measure(load_real_series()))
+
+
+def measure(series: RealSeries) -> Calibration:
+    verdicts = null_verdicts(series, DRAWS, SEED)
     rates = coupled_rates(verdicts)
     by_year = (
         verdicts.group_by("supply_start")
         .agg(coupled=(pl.col("verdict") == "coupled").mean())
         .sort("supply_start")
     )
-    worst = float(rates["coupled"].max())
-    overall = float((verdicts["verdict"] == "coupled").mean())
-    lines = [
+    return Calibration(
+        rates=rates,
+        by_year=by_year,
+        worst=float(rates["coupled"].max()),
+        overall=float((verdicts["verdict"] == "coupled").mean()),
+    )
+
+
+def report(c: Calibration) -> Section:
+    return Section(
+        "Decoupling verdicts under the realistic null", lines=summary_lines(c), body=body(c)
+    )
+
+
+def summary_lines(c: Calibration) -> list[Line]:
+    return [
         Line(
             "decoupling calibration",
             f"largest share of unrelated real pairs called coupled (9 pairs x {DRAWS} draws)",
-            worst * 100,
+            c.worst * 100,
             "%",
             "<= 5 % per pair",
-            worst <= NOMINAL,
+            c.worst <= NOMINAL,
             key="calibration_worst_pair",
         ),
         Line(
             "decoupling calibration",
             "share of all draws called coupled",
-            overall * 100,
+            c.overall * 100,
             "%",
             "reported only",
             None,
             key="calibration_overall",
         ),
     ]
-    body = "\n\n".join(
+
+
+def body(c: Calibration) -> str:
+    pairs = [
+        [
+            r["supply_series"],
+            r["price_series"],
+            r["draws"],
+            f"{r['coupled']:.1%}",
+            f"{r['decoupled']:.1%}",
+            f"{r['not_detected']:.1%}",
+        ]
+        for r in c.rates.iter_rows(named=True)
+    ]
+    years = [
+        [str(r["supply_start"]), f"{r['coupled']:.1%}"] for r in c.by_year.iter_rows(named=True)
+    ]
+    return "\n\n".join(
         [
             "Real DefiLlama supply years (2021, 2022, 2022-10-26..2023-10-25) against real "
             f"CoinGecko market-cap years starting at least {NULL_MIN_SHIFT_DAYS} days away "
             f"(bench/calibration.py, seed {SEED}): every verdict of 'coupled' is a false positive. "
             "The review measured 7.7 % with the homoskedastic F-test and per-window transforms "
             "this replaced.",
-            table(
-                ["supply", "price", "draws", "coupled", "decoupled", "not detected"],
-                [
-                    [
-                        r["supply_series"],
-                        r["price_series"],
-                        r["draws"],
-                        f"{r['coupled']:.1%}",
-                        f"{r['decoupled']:.1%}",
-                        f"{r['not_detected']:.1%}",
-                    ]
-                    for r in rates.iter_rows(named=True)
-                ],
-            ),
-            table(
-                ["supply year from", "coupled"],
-                [
-                    [str(r["supply_start"]), f"{r['coupled']:.1%}"]
-                    for r in by_year.iter_rows(named=True)
-                ],
-            ),
+            table(["supply", "price", "draws", "coupled", "decoupled", "not detected"], pairs),
+            table(["supply year from", "coupled"], years),
         ]
     )
-    return Section("Decoupling verdicts under the realistic null", lines=lines, body=body)

@@ -22,12 +22,14 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from web3 import Web3
 
 from assets.ingest.evm.blocks import ClosingBlock, final_block, resolve_closing_blocks
-from bench.densechain import shared
-from bench.report import Line, OtherWork, Section, median_time, table
+from bench.densechain import DenseChain, shared
+from bench.report import Line, Measured, OtherWork, Section, median_time, table
 from core.chains import CHAINS, Anchor
 from core.resources.evm import EvmRpc, midnight
 from sandbox.headers import HeaderNode, last_block_before
@@ -110,86 +112,133 @@ def search_before(rpc: EvmRpc, days: list[dt.date], latest: int) -> dict[dt.date
 # --- end of the 'before' baseline -----------------------------------------------------------
 
 
-def dense_chain_cases(runs: int) -> tuple[list[list], list[Line], dict]:
+@dataclass(frozen=True)
+class DenseCase:
+    """A window of days on the dense chain: ours against a binary search per day."""
+
+    name: str
+    days: int
+    backfill: bool  # consecutive days, nothing stored: the case with a target
+    ours: Measured
+    binary: Measured
+
+
+@dataclass(frozen=True)
+class DenseResults:
+    latest: int  # the chain's last block
+    days: int  # the chain's days
+    cases: list[DenseCase]
+
+
+@dataclass(frozen=True)
+class ModelCase:
+    """One search's cold start for one window on the header model, through geth."""
+
+    window: str
+    days: list[dt.date]
+    method: str
+    requests: int
+    headers: int  # eth_getBlockByNumber calls
+    refused: str  # geth's refusals by kind, or "none"
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ModelResults:
+    head: int  # the model's head block
+    cases: list[ModelCase]
+
+    def requests(self, window: str, method: str) -> int:
+        return next(c.requests for c in self.cases if (c.window, c.method) == (window, method))
+
+
+FROM_ANCHOR = "ours, from the anchor (chains.yaml)"
+SEARCH_BEFORE = f"before ({BEFORE}): from genesis, g and g+1 per day"
+
+
+def run(runs: int) -> Section:
+    with OtherWork() as other:
+        dense = measure_dense_chain(runs)
+        model = measure_model(runs)
+    return report(dense, model, runs, other)
+
+
+# --- measure: windows of days on the dense chain --------------------------------------------
+
+
+def measure_dense_chain(runs: int) -> DenseResults:
     """Windows of days on bench/densechain.py, ours against a binary search per day."""
     chain = shared()
     with RpcProxy(chain.url) as proxy:
-        truth = {d: chain.closing[d] for d in chain.days}
-
-        def ours(days: list[dt.date], hints: dict[int, int] | None = None) -> dict:
-            rpc = EvmRpc(chain="ethereum", url=proxy.url)
-            found = resolve_closing_blocks(rpc, days, chain.latest, hints)
-            return {d: b.number for d, b in found.items()}
-
-        def baseline(days: list[dt.date]) -> dict:
-            w3 = naive_web3(proxy.url)
-            return {d: binary_search_closing(w3, d, chain.latest) for d in days}
-
-        def measured(work, *args) -> tuple[float, int, dict]:
-            proxy.reset_counts()
-            seconds, _, found = median_time(lambda: work(*args), runs)
-            return seconds, proxy.http_requests // runs, found
-
-        # the daily run: yesterday, with the days before already stored (their blocks and
-        # timestamps seed the search, as assets/ingest/evm/assets.py passes them)
-        last = chain.days[-1]
-        stamps = proxy_stamps(proxy.url, [chain.closing[d] for d in chain.days[:-1]])
         cases = [
-            (f"{len(chain.days)} consecutive days (backfill)", chain.days, None),
-            ("1 day, nothing stored", [chain.days[len(chain.days) // 2]], None),
-            ("1 day, the days before stored (daily run)", [last], stamps),
+            _dense_case(chain, proxy, name, days, hints, runs)
+            for name, days, hints in dense_chain_windows(chain, proxy.url)
         ]
-        rows, lines = [], []
-        for name, days, hints in cases:
-            t_ours, r_ours, found = measured(ours, days, hints)
-            t_base, r_base, found_base = measured(baseline, days)
-            for label, answer in (("ours", found), ("binary search", found_base)):
-                wrong = {d: n for d, n in answer.items() if n != truth[d]}
-                if wrong:
-                    raise AssertionError(
-                        f"{label} found wrong closing blocks {wrong}, truth {truth}"
-                    )
-            per_day, base_per_day = r_ours / len(days), r_base / len(days)
-            rows.append(
-                [
-                    name,
-                    r_ours,
-                    f"{per_day:.2f}",
-                    r_base,
-                    f"{base_per_day:.1f}",
-                    f"{base_per_day / per_day:.0f}x",
-                    f"{t_ours * 1000:.0f}",
-                    f"{t_base * 1000:.0f}",
-                ]
-            )
-            if hints is None and len(days) > 1:
-                lines.append(
-                    Line(
-                        "closing blocks",
-                        f"requests per day, {len(days)} consecutive days",
-                        per_day,
-                        "requests/day",
-                        "<= 3 per day",
-                        per_day <= 3,
-                        baseline=base_per_day,
-                        baseline_name="binary search per day",
-                        key="closing_blocks.requests_per_day",
-                    )
-                )
-    return rows, lines, {"latest": chain.latest, "days": len(chain.days)}
+    return DenseResults(chain.latest, len(chain.days), cases)
 
 
-def model_cases(runs: int) -> tuple[list[list], list[Line], dict]:
-    """Cold starts on the mainnet-shaped header model through the geth profile: ours from
-    the anchor, ours without one, the search before the anchor, a binary search per day.
-    Every count includes finding the final block, which a cold start pays too."""
-    ethereum = CHAINS[0]
-    unanchored = dataclasses.replace(ethereum, anchor=Anchor(10**12, 1))
+def dense_chain_windows(
+    chain: DenseChain, url: str
+) -> list[tuple[str, list[dt.date], dict[int, int] | None]]:
+    """The cases: (name, days, the stored blocks' timestamps that seed the search)."""
+    # the daily run: yesterday, with the days before already stored (their blocks and
+    # timestamps seed the search, as assets/ingest/evm/assets.py passes them)
+    stamps = proxy_stamps(url, [chain.closing[d] for d in chain.days[:-1]])
+    return [
+        (f"{len(chain.days)} consecutive days (backfill)", chain.days, None),
+        ("1 day, nothing stored", [chain.days[len(chain.days) // 2]], None),
+        ("1 day, the days before stored (daily run)", [chain.days[-1]], stamps),
+    ]
+
+
+def _dense_case(
+    chain: DenseChain,
+    proxy: RpcProxy,
+    name: str,
+    days: list[dt.date],
+    hints: dict[int, int] | None,
+    runs: int,
+) -> DenseCase:
+    def ours() -> dict:
+        rpc = EvmRpc(chain="ethereum", url=proxy.url)
+        found = resolve_closing_blocks(rpc, days, chain.latest, hints)
+        return {d: b.number for d, b in found.items()}
+
+    def binary() -> dict:
+        w3 = naive_web3(proxy.url)
+        return {d: binary_search_closing(w3, d, chain.latest) for d in days}
+
+    measured = {}
+    for label, work in (("ours", ours), ("binary search", binary)):
+        proxy.reset_counts()
+        seconds, _, found = median_time(work, runs)
+        measured[label] = Measured(seconds, proxy.http_requests // runs)
+        wrong = {d: n for d, n in found.items() if n != chain.closing[d]}
+        if wrong:
+            truth = {d: chain.closing[d] for d in chain.days}
+            raise AssertionError(f"{label} found wrong closing blocks {wrong}, truth {truth}")
+    backfill = hints is None and len(days) > 1
+    return DenseCase(name, len(days), backfill, measured["ours"], measured["binary search"])
+
+
+# --- measure: cold starts on the mainnet-shaped model ---------------------------------------
+
+
+def model_windows() -> dict[str, list[dt.date]]:
+    """Two days each: the day before is read too (sums over a day start at its closing
+    block)."""
     yesterday = NOW.date() - dt.timedelta(days=1)
-    windows = {  # the day before is read too: sums over a day start at its closing block
+    return {
         "yesterday": [yesterday - dt.timedelta(days=1), yesterday],
         "2021-01-01 start": [dt.date(2020, 12, 31), dt.date(2021, 1, 1)],
     }
+
+
+def model_methods() -> list[tuple[str, Callable[[str, list[dt.date]], dict]]]:
+    """The searches compared, each as work(url, days) -> {day: block}: ours from the anchor,
+    ours without one, the search before the anchor, a binary search per day."""
+    ethereum = CHAINS[0]
+    unanchored = dataclasses.replace(ethereum, anchor=Anchor(10**12, 1))
 
     def ours(chain):
         def work(url: str, days: list[dt.date]) -> dict:
@@ -209,97 +258,168 @@ def model_cases(runs: int) -> tuple[list[list], list[Line], dict]:
         latest = w3.eth.get_block("finalized")["number"]
         return {d: binary_search_closing(w3, d, latest) for d in days}
 
-    methods = [
-        ("ours, from the anchor (chains.yaml)", ours(ethereum)),
+    return [
+        (FROM_ANCHOR, ours(ethereum)),
         ("ours, no anchor (from genesis)", ours(unanchored)),
-        (f"before ({BEFORE}): from genesis, g and g+1 per day", before),
+        (SEARCH_BEFORE, before),
         ("binary search per day (web3)", binary),
     ]
-    rows, counts, lines = [], {}, []
+
+
+def measure_model(runs: int) -> ModelResults:
+    """Cold starts on the mainnet-shaped header model through the geth profile. Every count
+    includes finding the final block, which a cold start pays too."""
+    cases, methods = [], model_methods()
     with HeaderNode(int(NOW.timestamp())) as node, RpcProxy(node.url, profile="geth") as proxy:
-        for window, days in windows.items():
+        for window, days in model_windows().items():
             truth = {
                 d: last_block_before(midnight(d + dt.timedelta(days=1)), node.head) for d in days
             }
-            for label, work in methods:
-                proxy.reset_counts()
-                seconds, _, found = median_time(
-                    lambda work=work, days=days: work(proxy.url, days), runs
-                )
-                if found != truth:
-                    raise AssertionError(f"{label}, {window}: found {found}, truth {truth}")
-                requests = proxy.http_requests // runs
-                headers = proxy.calls["eth_getBlockByNumber"] // runs
-                refused = ", ".join(f"{k} {v // runs}" for k, v in sorted(proxy.refused.items()))
-                counts[window, label] = requests
-                rows.append(
-                    [
-                        f"{window}: {days[0]} and {days[1]}",
-                        label,
-                        requests,
-                        headers,
-                        refused or "none",
-                        f"{seconds * 1000:.0f}",
-                    ]
-                )
-        head = node.head
-    names = [label for label, _ in methods]
-    lines.append(
-        Line(
-            "closing blocks",
-            "cold start for yesterday (2 days), mainnet-shaped model via geth",
-            counts["yesterday", names[0]],
-            "requests",
-            "<= 3 requests",
-            counts["yesterday", names[0]] <= 3,
-            baseline=counts["yesterday", names[2]],
-            baseline_name=f"the search before the anchor, {BEFORE}",
-            key="closing_blocks.cold_yesterday",
-        )
+            for method, work in methods:
+                cases.append(_model_case(proxy, window, days, method, work, truth, runs))
+        return ModelResults(node.head, cases)
+
+
+def _model_case(
+    proxy: RpcProxy,
+    window: str,
+    days: list[dt.date],
+    method: str,
+    work: Callable[[str, list[dt.date]], dict],
+    truth: dict[dt.date, int],
+    runs: int,
+) -> ModelCase:
+    proxy.reset_counts()
+    seconds, _, found = median_time(lambda: work(proxy.url, days), runs)
+    if found != truth:
+        raise AssertionError(f"{method}, {window}: found {found}, truth {truth}")
+    refused = ", ".join(f"{k} {v // runs}" for k, v in sorted(proxy.refused.items()))
+    return ModelCase(
+        window,
+        days,
+        method,
+        requests=proxy.http_requests // runs,
+        headers=proxy.calls["eth_getBlockByNumber"] // runs,
+        refused=refused or "none",
+        seconds=seconds,
     )
-    lines.append(
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def report(dense: DenseResults, model: ModelResults, runs: int, other: OtherWork) -> Section:
+    return Section(
+        "Closing-block resolution",
+        dense_lines(dense) + model_lines(model),
+        body(dense, model, runs, other),
+    )
+
+
+def dense_lines(dense: DenseResults) -> list[Line]:
+    return [
         Line(
             "closing blocks",
-            "cold start for 2021-01-01 (2 days), mainnet-shaped model via geth",
-            counts["2021-01-01 start", names[0]],
+            f"requests per day, {c.days} consecutive days",
+            c.ours.requests / c.days,
+            "requests/day",
+            "<= 3 per day",
+            c.ours.requests / c.days <= 3,
+            baseline=c.binary.requests / c.days,
+            baseline_name="binary search per day",
+            key="closing_blocks.requests_per_day",
+        )
+        for c in dense.cases
+        if c.backfill
+    ]
+
+
+def model_lines(model: ModelResults) -> list[Line]:
+    def cold_start(window: str, metric: str, target: str, met: bool | None, key: str) -> Line:
+        return Line(
+            "closing blocks",
+            metric,
+            model.requests(window, FROM_ANCHOR),
             "requests",
+            target,
+            met,
+            baseline=model.requests(window, SEARCH_BEFORE),
+            baseline_name=f"the search before the anchor, {BEFORE}",
+            key=key,
+        )
+
+    return [
+        cold_start(
+            "yesterday",
+            "cold start for yesterday (2 days), mainnet-shaped model via geth",
+            "<= 3 requests",
+            model.requests("yesterday", FROM_ANCHOR) <= 3,
+            "closing_blocks.cold_yesterday",
+        ),
+        cold_start(
+            "2021-01-01 start",
+            "cold start for 2021-01-01 (2 days), mainnet-shaped model via geth",
             "reported only",
             None,
-            baseline=counts["2021-01-01 start", names[2]],
-            baseline_name=f"the search before the anchor, {BEFORE}",
-            key="closing_blocks.cold_2021",
-        )
+            "closing_blocks.cold_2021",
+        ),
+    ]
+
+
+def dense_table(dense: DenseResults) -> str:
+    def row(c: DenseCase) -> list:
+        per_day, base_per_day = c.ours.requests / c.days, c.binary.requests / c.days
+        return [
+            c.name,
+            c.ours.requests,
+            f"{per_day:.2f}",
+            c.binary.requests,
+            f"{base_per_day:.1f}",
+            f"{base_per_day / per_day:.0f}x",
+            f"{c.ours.seconds * 1000:.0f}",
+            f"{c.binary.seconds * 1000:.0f}",
+        ]
+
+    header = [
+        "case",
+        "ours: requests",
+        "ours: per day",
+        "binary search: requests",
+        "binary search: per day",
+        "fewer requests",
+        "ours: ms",
+        "binary search: ms",
+    ]
+    return table(header, [row(c) for c in dense.cases])
+
+
+def model_table(model: ModelResults) -> str:
+    return table(
+        ["window", "search", "HTTP requests", "headers fetched", "refused by geth", "ms"],
+        [
+            [
+                f"{c.window}: {c.days[0]} and {c.days[1]}",
+                c.method,
+                c.requests,
+                c.headers,
+                c.refused,
+                f"{c.seconds * 1000:.0f}",
+            ]
+            for c in model.cases
+        ],
     )
-    return rows, lines, {"head": head}
 
 
-def run(runs: int) -> Section:
-    with OtherWork() as other:
-        dense_rows, dense_lines, dense = dense_chain_cases(runs)
-        model_rows, model_lines, model = model_cases(runs)
-    body = f"""
+def body(dense: DenseResults, model: ModelResults, runs: int, other: OtherWork) -> str:
+    return f"""
 ### Windows of days on the dense chain
 
-Chain: {dense["latest"]:,} blocks, one every 12 s with 1 % of slots missed, {dense["days"]} days
+Chain: {dense.latest:,} blocks, one every 12 s with 1 % of slots missed, {dense.days} days
 (bench/densechain.py). Requests are HTTP requests counted by a proxy in front of the node
 (a JSON-RPC batch is one request); times are medians of {runs} runs. Both methods are given
 the final block number; both answers are checked against a scan of every header.
 
-{
-        table(
-            [
-                "case",
-                "ours: requests",
-                "ours: per day",
-                "binary search: requests",
-                "binary search: per day",
-                "fewer requests",
-                "ours: ms",
-                "binary search: ms",
-            ],
-            dense_rows,
-        )
-    }
+{dense_table(dense)}
 
 Each round of ours sends one batch holding, for every unresolved day, an interpolated guess
 and the block after it; every header learnt narrows every day's bracket, so a window of
@@ -309,7 +429,7 @@ sequential requests per day and shares nothing between days.
 ### Cold start on a mainnet-shaped chain, through the geth profile
 
 **The chain here is a model, not recorded data**: sandbox/headers.py serves only headers,
-computed from a formula shaped like Ethereum mainnet: {model["head"]:,} blocks up to
+computed from a formula shaped like Ethereum mainnet: {model.head:,} blocks up to
 {NOW:%Y-%m-%d %H:%M} UTC (the daily run's tick, fixed so every run measures the same blocks),
 block 0 at timestamp 0 as on mainnet, straight lines between real proof-of-work blocks up to
 the Merge, then 12-second slots with about 1 % of them missed at a drifting rate. It sits
@@ -320,12 +440,7 @@ header and the anchor's header). Both windows are 2 days, as the daily run needs
 before bounds the first day's blocks. Every answer is checked against the model's own truth.
 Times are medians of {runs} runs (local, so mostly the proxy's and the client's own work).
 
-{
-        table(
-            ["window", "search", "HTTP requests", "headers fetched", "refused by geth", "ms"],
-            model_rows,
-        )
-    }
+{model_table(model)}
 
 - **ours, from the anchor**: assets/ingest/evm/blocks.py as it runs: the search starts from
   chains.yaml's anchor (the Merge's first block) and the final block; with a handful of days
@@ -343,7 +458,6 @@ Times are medians of {runs} runs (local, so mostly the proxy's and the client's 
 
 {other.note()}
 """
-    return Section("Closing-block resolution", dense_lines + model_lines, body)
 
 
 def proxy_stamps(url: str, numbers: list[int]) -> dict[int, int]:

@@ -69,6 +69,111 @@ def _transfers(rng: random.Random, n: int, labelled: list[str]) -> list[tuple[st
     return out
 
 
+def _spray_slots(days: int, transfers: int) -> tuple[set[int], int]:
+    """The slots that hold a spray transaction, spread evenly over the window's slots, and
+    the last slot mined (the last day's blocks buried under FINALITY_DEPTH and a few)."""
+    first_slot = 86400 // SLOT_S  # 00:00 of START
+    slots = days * 86400 // SLOT_S
+    txs = -(-transfers // PER_TX)
+    tx_slots = {first_slot + 1 + i * slots // txs for i in range(txs)}
+    return tx_slots, first_slot + slots + FINALITY_DEPTH + 10
+
+
+def _prepare_spray(rpc: Rpc) -> str:
+    """TransferSpray's code at the token addresses, and a funded sender anvil signs for:
+    returns the sender."""
+    sender = _synthetic("bench-sprayer")
+    spray = compile_contracts()["TransferSpray"]["runtime"]
+    rpc.batch(
+        [
+            *(("anvil_setCode", [a, spray]) for a in TOKENS.values()),
+            ("anvil_autoImpersonateAccount", [True]),
+            ("anvil_setBalance", [sender, hex(10**24)]),
+        ]
+    )
+    return sender
+
+
+def _spray(rpc: Rpc, sender: str, token: str, batch: list, ts: int, nonce: int) -> None:
+    """One block at `ts` holding one transaction that emits `batch`'s Transfer logs (from,
+    to, value) at the address `token`."""
+    data = "0x" + "".join(s[2:].lower() + d[2:].lower() + f"{v:064x}" for s, d, v in batch)
+    rpc("evm_setNextBlockTimestamp", ts)
+    rpc(
+        "eth_sendTransaction",
+        {
+            "from": sender,
+            "to": token,
+            "data": data,
+            "gas": hex(30_000_000),
+            "gasPrice": "0x1",
+            "nonce": hex(nonce),
+        },
+    )
+    rpc("evm_mine")
+
+
+def _mine(
+    rpc: Rpc, rng: random.Random, planned: list, tx_slots: set[int], last_slot: int
+) -> tuple[int, list[tuple[int, str, str, str, int]]]:
+    """Slots 1..last_slot: a spray transaction of the next PER_TX planned transfers in each
+    of `tx_slots` (USDT and USDC in turn), an empty block in every other slot but the missed
+    ones. Returns the blocks mined and the transfers (block, token, from, to, value)."""
+    sender = _prepare_spray(rpc)
+    genesis = genesis_time(START)
+    rows: list[tuple[int, str, str, str, int]] = []
+    mined, run_start, run_length, sprays = 0, None, 0, 0
+
+    def flush() -> None:  # mine the pending run of empty blocks, 12 s apart
+        nonlocal mined, run_start, run_length
+        if run_length:
+            rpc("evm_setNextBlockTimestamp", run_start)
+            rpc("anvil_mine", hex(run_length), hex(SLOT_S))
+            mined += run_length
+        run_start, run_length = None, 0
+
+    for slot in range(1, last_slot + 1):
+        ts = genesis + slot * SLOT_S
+        if slot in tx_slots:
+            flush()
+            token = list(TOKENS)[sprays % 2]
+            batch = planned[sprays * PER_TX : (sprays + 1) * PER_TX]
+            _spray(rpc, sender, TOKENS[token], batch, ts, nonce=sprays)
+            mined += 1
+            rows += [(mined, token, s.lower(), d.lower(), v) for s, d, v in batch]
+            sprays += 1
+        elif rng.random() >= MISSED:
+            if run_start is not None and ts != run_start + run_length * SLOT_S:
+                flush()
+            run_start = ts if run_start is None else run_start
+            run_length += 1
+        elif run_length:
+            flush()
+    flush()
+    return mined, rows
+
+
+def _closing_blocks(rpc: Rpc, latest: int, days: list[dt.date]) -> dict[dt.date, int]:
+    """Each day's last block before the next midnight, from every header (anvil may shift a
+    mined run by a second): a full scan, independent of the search being benchmarked."""
+    stamps = [
+        int(b["timestamp"], 16)
+        for lo in range(1, latest + 1, 2000)
+        for b in rpc.batch(
+            [
+                ("eth_getBlockByNumber", [hex(n), False])
+                for n in range(lo, min(lo + 2000, latest + 1))
+            ]
+        )
+    ]
+    blocks = list(enumerate(stamps, start=1))
+    if any(b >= a for a, b in zip(stamps[1:], stamps)):
+        raise RuntimeError("dense chain: block timestamps are not increasing")
+    return {
+        day: max(n for n, ts in blocks if ts < midnight(day + dt.timedelta(days=1))) for day in days
+    }
+
+
 @functools.cache
 def shared() -> DenseChain:
     """One dense chain for every benchmark of a `python -m bench` run (it takes a while to
@@ -85,95 +190,15 @@ def dense_chain(days: int = DAYS, transfers: int = TRANSFERS) -> Iterator[DenseC
     rng = random.Random(SEED)
     planned = _transfers(rng, transfers, addresses)
     window = [START + dt.timedelta(days=i) for i in range(days)]
-    # Slots that hold a spray transaction: spread evenly over the window's slots.
-    first_slot = 86400 // SLOT_S  # 00:00 of START
-    slots = days * 86400 // SLOT_S
-    txs = -(-transfers // PER_TX)
-    tx_slots = {first_slot + 1 + i * slots // txs for i in range(txs)}
-    last_slot = first_slot + slots + FINALITY_DEPTH + 10  # bury the last day's blocks
+    tx_slots, last_slot = _spray_slots(days, transfers)
 
     with Anvil(START, keep_states=FINALITY_DEPTH) as node:
         rpc = Rpc(node.url)
-        sender = _synthetic("bench-sprayer")
-        spray = compile_contracts()["TransferSpray"]["runtime"]
-        rpc.batch(
-            [
-                *(("anvil_setCode", [a, spray]) for a in TOKENS.values()),
-                ("anvil_autoImpersonateAccount", [True]),
-                ("anvil_setBalance", [sender, hex(10**24)]),
-            ]
-        )
-        genesis = genesis_time(START)
-        blocks: list[tuple[int, int]] = []  # (number, timestamp) of every block mined
-        rows: list[tuple[int, str, str, str, int]] = []
-        run_start, run_length, nonce, tx_index = None, 0, 0, 0
-
-        def flush() -> None:  # mine the pending run of empty blocks, 12 s apart
-            nonlocal run_start, run_length
-            if run_length:
-                rpc("evm_setNextBlockTimestamp", run_start)
-                rpc("anvil_mine", hex(run_length), hex(SLOT_S))
-                for i in range(run_length):
-                    blocks.append((len(blocks) + 1, run_start + i * SLOT_S))
-            run_start, run_length = None, 0
-
-        for slot in range(1, last_slot + 1):
-            ts = genesis + slot * SLOT_S
-            if slot in tx_slots:
-                flush()
-                token = list(TOKENS)[tx_index % 2]
-                batch = planned[tx_index * PER_TX : (tx_index + 1) * PER_TX]
-                data = "0x" + "".join(
-                    s[2:].lower() + d[2:].lower() + f"{v:064x}" for s, d, v in batch
-                )
-                rpc("evm_setNextBlockTimestamp", ts)
-                rpc(
-                    "eth_sendTransaction",
-                    {
-                        "from": sender,
-                        "to": TOKENS[token],
-                        "data": data,
-                        "gas": hex(30_000_000),
-                        "gasPrice": "0x1",
-                        "nonce": hex(nonce),
-                    },
-                )
-                rpc("evm_mine")
-                nonce += 1
-                blocks.append((len(blocks) + 1, ts))
-                rows += [(len(blocks), token, s.lower(), d.lower(), v) for s, d, v in batch]
-                tx_index += 1
-            elif rng.random() >= MISSED:
-                if run_start is not None and ts != run_start + run_length * SLOT_S:
-                    flush()
-                run_start = ts if run_start is None else run_start
-                run_length += 1
-            elif run_length:
-                flush()
-        flush()
-
+        mined, rows = _mine(rpc, rng, planned, tx_slots, last_slot)
         latest = int(rpc("eth_blockNumber"), 16)
-        if latest != len(blocks):
-            raise RuntimeError(f"dense chain: expected {len(blocks)} blocks, anvil has {latest}")
-        # The truth comes from every header (anvil may shift a mined run by a second): a
-        # full scan, independent of the search being benchmarked.
-        stamps = [
-            int(b["timestamp"], 16)
-            for lo in range(1, latest + 1, 2000)
-            for b in rpc.batch(
-                [
-                    ("eth_getBlockByNumber", [hex(n), False])
-                    for n in range(lo, min(lo + 2000, latest + 1))
-                ]
-            )
-        ]
-        blocks = list(enumerate(stamps, start=1))
-        if any(b >= a for a, b in zip(stamps[1:], stamps)):
-            raise RuntimeError("dense chain: block timestamps are not increasing")
-        closing = {
-            day: max(n for n, ts in blocks if ts < midnight(day + dt.timedelta(days=1)))
-            for day in [START - dt.timedelta(days=1), *window]
-        }
+        if latest != mined:
+            raise RuntimeError(f"dense chain: expected {mined} blocks, anvil has {latest}")
+        closing = _closing_blocks(rpc, latest, [START - dt.timedelta(days=1), *window])
         yield DenseChain(
             url=node.url,
             days=window,

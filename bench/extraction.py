@@ -22,14 +22,15 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 import requests
 
-from bench.densechain import shared
+from bench.densechain import DenseChain, shared
 from bench.report import ROOT, Line, OtherWork, Section, run_process, table
-from core.chains import CHAINS
+from core.chains import CHAINS, Chain
 from core.resources.evm import EvmRpc
 from sandbox.chain import TOKENS
 from sandbox.rpc_proxy import RpcProxy
@@ -119,32 +120,36 @@ def check(
             )
 
 
+def _get_logs(call_id: int, token: str, topics: list, span: dict[str, str]) -> dict:
+    """One eth_getLogs call of `token`'s logs matching `topics` over `span`."""
+    return {
+        "jsonrpc": "2.0",
+        "id": call_id,
+        "method": "eth_getLogs",
+        "params": [{"address": token, "topics": topics, **span}],
+    }
+
+
+def _filter_batch(chain: Chain, addresses: list[str], span: dict[str, str]) -> list[dict]:
+    """Ours' topic-filtered queries over `span` as one batch: a call per transfer filter."""
+    from assets.ingest.evm.extract import transfer_filters
+
+    return [
+        _get_logs(i, token, topics, span)
+        for i, (token, topics) in enumerate(transfer_filters(chain, addresses))
+    ]
+
+
 def node_alone(url: str, spec: dict, runs: int) -> dict[str, float]:
     """The node's own time for each tool's log queries, with nothing parsed: ours'
     topic-filtered eth_getLogs in one batch, and cryo's two unfiltered ones, one after the
     other (median seconds until the whole body is read), and the bytes of those answers;
     and ours' node time with CHUNKS addresses per topic position instead."""
-    from assets.ingest.evm.extract import TRANSFER, transfer_filters
+    from assets.ingest.evm.extract import TRANSFER
 
     span = {"fromBlock": hex(spec["first"]), "toBlock": hex(spec["last"])}
-    ours = [
-        {
-            "jsonrpc": "2.0",
-            "id": i,
-            "method": "eth_getLogs",
-            "params": [{"address": token, "topics": topics, **span}],
-        }
-        for i, (token, topics) in enumerate(transfer_filters(CHAINS[0], spec["addresses"]))
-    ]
-    unfiltered = [
-        {
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "eth_getLogs",
-            "params": [{"address": token, "topics": [TRANSFER], **span}],
-        }
-        for token in spec["tokens"]
-    ]
+    ours = _filter_batch(CHAINS[0], spec["addresses"], span)
+    unfiltered = [_get_logs(0, token, [TRANSFER], span) for token in spec["tokens"]]
     session = requests.Session()
     size = {}
 
@@ -160,15 +165,7 @@ def node_alone(url: str, spec: dict, runs: int) -> dict[str, float]:
     by_chunk = {}
     for values in CHUNKS:
         chain = dataclasses.replace(CHAINS[0], max_topic_values=values)
-        batch = [
-            {
-                "jsonrpc": "2.0",
-                "id": i,
-                "method": "eth_getLogs",
-                "params": [{"address": token, "topics": topics, **span}],
-            }
-            for i, (token, topics) in enumerate(transfer_filters(chain, spec["addresses"]))
-        ]
+        batch = _filter_batch(chain, spec["addresses"], span)
         by_chunk[values] = (len(batch), seconds(f"chunk {values}", [batch]))
     return {
         "ours": seconds("ours", [ours]),
@@ -214,24 +211,22 @@ def geth_runs(
                 None if reference is None else reference.filter(within),
             )
             reference = rows if reference is None else reference  # ours runs first
-            # scale per-block calls to the range; eth_chainId is sent once per run
+            # per-block counts scaled to the range
             scale = (last - first + 1) / COUNT_SLICE if sliced else 1
-            calls = {
-                m: n if m == "eth_chainId" else round(n * scale) for m, n in proxy.calls.items()
-            }
-            http = round((proxy.http_requests - calls.get("eth_chainId", 0)) * scale) + calls.get(
-                "eth_chainId", 0
-            )
-            found[name].append(
-                {
-                    **result,
-                    "http": http,
-                    "calls": calls,
-                    "n": rows.height,
-                    "refused": {k: round(v * scale) for k, v in proxy.refused.items()},
-                }
-            )
+            found[name].append({**result, **_scaled_counts(proxy, scale), "n": rows.height})
     return found, failed, reference
+
+
+def _scaled_counts(proxy: RpcProxy, scale: float) -> dict:
+    """The proxy's HTTP requests, calls by method and refusals by kind for one run, scaled
+    by `scale` but for eth_chainId, which is sent once per run."""
+    calls = {m: n if m == "eth_chainId" else round(n * scale) for m, n in proxy.calls.items()}
+    once = calls.get("eth_chainId", 0)
+    return {
+        "http": round((proxy.http_requests - once) * scale) + once,
+        "calls": calls,
+        "refused": {k: round(v * scale) for k, v in proxy.refused.items()},
+    }
 
 
 def _spread(values: list[float]) -> str:
@@ -240,62 +235,149 @@ def _spread(values: list[float]) -> str:
     return f"{low:,.0f}" if low == high else f"{low:,.0f}-{high:,.0f}"
 
 
+@dataclass(frozen=True)
+class Extraction:
+    """What every tool did over the range: the workload, then each run through geth and
+    straight to anvil (child timings, wall time, peak RSS, rows; through geth also HTTP
+    requests, calls by method and refusals), and the node's own time (node_alone)."""
+
+    first: int
+    last: int
+    days: int
+    addresses: int  # the labelled addresses
+    transfers: int  # the planted transfers
+    filters: int  # ours' topic filters
+    geth: dict[str, list[dict]]  # per tool, [] where geth refused it outright
+    refused_outright: dict[str, str]  # {tool: why}
+    anvil: dict[str, list[dict]]  # per tool
+    node: dict
+
+    @property
+    def blocks(self) -> int:
+        return self.last - self.first + 1
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.anvil)
+
+    def median(self, name: str) -> dict[str, float]:
+        """Start-up, extraction, wall seconds and peak RSS of tool `name`, straight to anvil."""
+        return {
+            k: statistics.median(r[k] for r in self.anvil[name])
+            for k in ("startup_s", "extraction_s", "wall_s", "rss_mib")
+        }
+
+    def version(self, name: str) -> str:
+        return self.anvil[name][0]["version"]
+
+    def label(self, name: str) -> str:
+        """The tool with its version: "cryo, defaults" -> "cryo 0.3.2, defaults"."""
+        head, comma, tail = name.partition(",")
+        return " ".join(filter(None, [head, self.version(name)])) + comma + tail
+
+    @property
+    def within_2x_of_cryo(self) -> bool:
+        return self.median("ours")["extraction_s"] <= 2 * self.median("cryo")["extraction_s"]
+
+
 def run(runs: int) -> Section:
+    chain = shared()
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-extraction-") as work,
+        OtherWork() as other,
+    ):
+        extraction = measure(chain, Path(work), runs)
+    return report(extraction, runs, other)
+
+
+# --- prepare --------------------------------------------------------------------------------
+
+
+def extraction_spec(chain: DenseChain) -> dict:
+    """What every tool is asked for: the window's blocks (from the day before's closing
+    block), the tokens, the closing blocks and the labelled addresses."""
+    days = sorted(chain.closing)  # the day before the window, then the window's days
+    return {
+        "first": chain.closing[days[0]] + 1,
+        "last": chain.closing[days[-1]],
+        "tokens": [t.address for t in CHAINS[0].tokens],
+        "closing": [[d.isoformat(), chain.closing[d]] for d in days],
+        "addresses": chain.addresses,
+    }
+
+
+def planted_rows(chain: DenseChain) -> pl.DataFrame:
+    """The planted transfers as the tools write them: token addresses, values as text."""
+    return chain.transfers.select(
+        "block_number",
+        pl.col("token").replace_strict({s: a.lower() for s, a in TOKENS.items()}),
+        "from_address",
+        "to_address",
+        value=pl.col("value").cast(pl.String),
+    )
+
+
+# --- measure --------------------------------------------------------------------------------
+
+
+def measure(chain: DenseChain, work: Path, runs: int) -> Extraction:
     from assets.ingest.evm.extract import transfer_filters
 
     names = list(tools())
-    work_dir = tempfile.TemporaryDirectory(prefix="bench-extraction-")
-    work = Path(work_dir.name)
-    chain = shared()
-    with work_dir, OtherWork() as other:
-        days = sorted(chain.closing)  # the day before the window, then the window's days
-        first, last = chain.closing[days[0]] + 1, chain.closing[days[-1]]
-        spec = {
-            "first": first,
-            "last": last,
-            "tokens": [t.address for t in CHAINS[0].tokens],
-            "closing": [[d.isoformat(), chain.closing[d]] for d in days],
-            "addresses": chain.addresses,
-        }
-        truth = chain.transfers.select(
-            "block_number",
-            pl.col("token").replace_strict({s: a.lower() for s, a in TOKENS.items()}),
-            "from_address",
-            "to_address",
-            value=pl.col("value").cast(pl.String),
-        )
+    spec, truth = extraction_spec(chain), planted_rows(chain)
+    # Through geth first: every tool under the same node limits, counted. These runs
+    # also warm the page cache and anvil for the runs straight to anvil.
+    geth, refused_outright, reference = geth_runs(names, spec, truth, chain.url, work, runs)
+    anvil = anvil_runs(names, spec, truth, reference, chain.url, work, runs)
+    return Extraction(
+        first=spec["first"],
+        last=spec["last"],
+        days=len(chain.days),
+        addresses=len(chain.addresses),
+        transfers=truth.height,
+        filters=len(transfer_filters(CHAINS[0], chain.addresses)),
+        geth=geth,
+        refused_outright=refused_outright,
+        anvil=anvil,
+        node=node_alone(chain.url, spec, runs),
+    )
 
-        # Through geth first: every tool under the same node limits, counted. These runs
-        # also warm the page cache and anvil for the runs straight to anvil.
-        geth, refused_outright, reference = geth_runs(names, spec, truth, chain.url, work, runs)
 
-        # Straight to anvil, the tools interleaved so that drift on the machine hits all
-        # alike; cryo's defaults (100,000 requests, which leave anvil busy for a while) after
-        # them. The proxy (Python, re-encoding every answer) would time itself as well.
-        results: dict[str, list[dict]] = {n: [] for n in names}
-        for name, i in [(n, i) for i in range(runs) for n in names[:-1]] + [
-            (names[-1], i) for i in range(runs)
-        ]:
-            result = run_child(name, spec, chain.url, work, f"run{i}")
-            rows = pl.read_csv(result.pop("rows"), schema=COLUMNS)
-            check(name, rows, truth, reference)
-            results[name].append({**result, "n": rows.height})
-        node = node_alone(chain.url, spec, runs)
-        blocks, n_transfers = last - first + 1, truth.height
+def anvil_runs(
+    names: list[str],
+    spec: dict,
+    truth: pl.DataFrame,
+    reference: pl.DataFrame,
+    url: str,
+    work: Path,
+    runs: int,
+) -> dict[str, list[dict]]:
+    """Every tool straight to anvil, `runs` times, the tools interleaved so that drift on the
+    machine hits all alike; cryo's defaults (100,000 requests, which leave anvil busy for a
+    while) after them. The proxy (Python, re-encoding every answer) would time itself as
+    well. Every run's rows are checked."""
+    results: dict[str, list[dict]] = {n: [] for n in names}
+    order = [(n, i) for i in range(runs) for n in names[:-1]]
+    for name, i in order + [(names[-1], i) for i in range(runs)]:
+        result = run_child(name, spec, url, work, f"run{i}")
+        rows = pl.read_csv(result.pop("rows"), schema=COLUMNS)
+        check(name, rows, truth, reference)
+        results[name].append({**result, "n": rows.height})
+    return results
 
-    filters = transfer_filters(CHAINS[0], chain.addresses)
-    topic_values = CHAINS[0].max_topic_values
-    med = {
-        n: {
-            k: statistics.median(r[k] for r in rs)
-            for k in ("startup_s", "extraction_s", "wall_s", "rss_mib")
-        }
-        for n, rs in results.items()
-    }
-    version = {n: rs[0]["version"] for n, rs in results.items()}
-    ours, etl, cryo = med["ours"], med["ethereum-etl"], med["cryo"]
-    metric = f"extraction, {n_transfers:,} transfers over {blocks:,} blocks"
-    http = {n: statistics.median(r["http"] for r in rs) for n, rs in geth.items() if rs}
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def report(m: Extraction, runs: int, other: OtherWork) -> Section:
+    return Section(
+        "Transfer extraction against ethereum-etl and cryo", summary_lines(m), body(m, runs, other)
+    )
+
+
+def summary_lines(m: Extraction) -> list[Line]:
+    ours, etl, cryo = m.median("ours"), m.median("ethereum-etl"), m.median("cryo")
+    metric = f"extraction, {m.transfers:,} transfers over {m.blocks:,} blocks"
     lines = [
         Line(
             "transfer extraction",
@@ -305,7 +387,7 @@ def run(runs: int) -> Section:
             "faster than ethereum-etl",
             ours["extraction_s"] < etl["extraction_s"],
             baseline=etl["extraction_s"],
-            baseline_name=f"ethereum-etl {version['ethereum-etl']}",
+            baseline_name=f"ethereum-etl {m.version('ethereum-etl')}",
             key="extraction.seconds_vs_etl",
         ),
         Line(
@@ -314,9 +396,9 @@ def run(runs: int) -> Section:
             ours["extraction_s"],
             "s",
             "within 2x of cryo",
-            ours["extraction_s"] <= 2 * cryo["extraction_s"],
+            m.within_2x_of_cryo,
             baseline=cryo["extraction_s"],
-            baseline_name=f"cryo {version['cryo']}, {LOG_SPAN:,} blocks per eth_getLogs",
+            baseline_name=f"cryo {m.version('cryo')}, {LOG_SPAN:,} blocks per eth_getLogs",
             key="extraction.seconds_vs_cryo",
         ),
         Line(
@@ -327,9 +409,10 @@ def run(runs: int) -> Section:
             "reported only",
             None,
             baseline=cryo["startup_s"],
-            baseline_name=f"cryo {version['cryo']}",
+            baseline_name=f"cryo {m.version('cryo')}",
         ),
     ]
+    http = {n: statistics.median(r["http"] for r in rs) for n, rs in m.geth.items() if rs}
     if "ethereum-etl" in http:
         lines.append(
             Line(
@@ -340,17 +423,32 @@ def run(runs: int) -> Section:
                 "reported only",
                 None,
                 baseline=http["ethereum-etl"],
-                baseline_name=f"ethereum-etl {version['ethereum-etl']}",
+                baseline_name=f"ethereum-etl {m.version('ethereum-etl')}",
             )
         )
+    return lines
 
-    def label(name: str) -> str:  # "cryo, defaults" -> "cryo 0.3.2, defaults"
-        head, comma, tail = name.partition(",")
-        return " ".join(filter(None, [head, version[name]])) + comma + tail
 
-    chunks = -(-len(chain.addresses) // topic_values)
-    configuration = {
-        "ours": f"as in production: {len(filters)} filters (from, to x {chunks} chunks of "
+def _refusals(rs: list[dict]) -> str:
+    """Refusals by kind over the runs `rs`, or "none"."""
+    kinds = sorted({k for r in rs for k in r["refused"]})
+    return (
+        ", ".join(f"{k} {_spread([r['refused'].get(k, 0) for r in rs])}" for k in kinds) or "none"
+    )
+
+
+def _times(by_tool: dict[str, list[dict]]) -> str:
+    """Every run's extraction seconds, per tool."""
+    return "; ".join(
+        f"{n}: " + ", ".join(f"{r['extraction_s']:.2f}" for r in rs) for n, rs in by_tool.items()
+    )
+
+
+def configuration(m: Extraction) -> dict[str, str]:
+    topic_values = CHAINS[0].max_topic_values
+    chunks = -(-m.addresses // topic_values)
+    return {
+        "ours": f"as in production: {m.filters} filters (from, to x {chunks} chunks of "
         f"<= {topic_values} addresses x 2 tokens), EvmRpc defaults",
         "ethereum-etl": "its defaults (100 blocks per filter, 5 workers)",
         "cryo": f"inner_request_size={LOG_SPAN:,} (the target's baseline)",
@@ -358,121 +456,144 @@ def run(runs: int) -> Section:
         f"{COUNT_SLICE} blocks and scaled, not timed",
     }
 
-    def refusals(rs: list[dict]) -> str:
-        kinds = sorted({k for r in rs for k in r["refused"]})
-        return (
-            ", ".join(f"{k} {_spread([r['refused'].get(k, 0) for r in rs])}" for k in kinds)
-            or "none"
-        )
 
-    geth_rows = []
-    for n in names:
-        rs = geth[n]
-        if not rs:
-            geth_rows.append(
-                [label(n), configuration[n], "-", "-", "-", f"**{refused_outright[n]}**", "-", "-"]
-            )
-            continue
-        logs = [sum(c for m, c in r["calls"].items() if "Logs" in m) for r in rs]
-        timed = n != "cryo, defaults"
-        geth_rows.append(
-            [
-                label(n),
-                configuration[n],
-                _spread([r["http"] for r in rs]),
-                _spread(logs),
-                _spread([sum(r["calls"].values()) for r in rs]),
-                refusals(rs),
-                f"{statistics.median(r['extraction_s'] for r in rs):.2f}" if timed else "-",
-                rs[-1]["n"] if timed else f"{rs[-1]['n']:,} (first {COUNT_SLICE} blocks)",
-            ]
-        )
-    calls_text = "; ".join(
-        n + ": " + ", ".join(f"{m} {c:,}" for m, c in sorted(geth[n][-1]["calls"].items()))
-        for n in names
-        if geth[n]
-    )
-    rows = [
-        [
-            label(n),
-            f"{m['startup_s']:.2f}",
-            f"{m['extraction_s']:.2f}",
-            f"{m['wall_s']:.2f}",
-            f"{m['rss_mib']:,.0f}",
-            results[n][-1]["n"],
+def geth_row(m: Extraction, name: str, configured: str) -> list:
+    rs = m.geth[name]
+    if not rs:
+        refused = f"**{m.refused_outright[name]}**"
+        return [m.label(name), configured, "-", "-", "-", refused, "-", "-"]
+    logs = [sum(c for method, c in r["calls"].items() if "Logs" in method) for r in rs]
+    timed = name != "cryo, defaults"
+    return [
+        m.label(name),
+        configured,
+        _spread([r["http"] for r in rs]),
+        _spread(logs),
+        _spread([sum(r["calls"].values()) for r in rs]),
+        _refusals(rs),
+        f"{statistics.median(r['extraction_s'] for r in rs):.2f}" if timed else "-",
+        rs[-1]["n"] if timed else f"{rs[-1]['n']:,} (first {COUNT_SLICE} blocks)",
+    ]
+
+
+def geth_table(m: Extraction) -> str:
+    header = [
+        "tool",
+        "configuration",
+        "HTTP requests",
+        "log queries",
+        "calls",
+        "refused by geth",
+        "extraction s (via proxy)",
+        "rows",
+    ]
+    configured = configuration(m)
+    return table(header, [geth_row(m, n, configured[n]) for n in m.names])
+
+
+def anvil_table(m: Extraction) -> str:
+    def row(name: str) -> list:
+        med = m.median(name)
+        return [
+            m.label(name),
+            f"{med['startup_s']:.2f}",
+            f"{med['extraction_s']:.2f}",
+            f"{med['wall_s']:.2f}",
+            f"{med['rss_mib']:,.0f}",
+            m.anvil[name][-1]["n"],
         ]
-        for n, m in med.items()
-    ]
-    spread = [[n, ", ".join(f"{r['extraction_s']:.2f}" for r in rs)] for n, rs in results.items()]
-    geth_spread = [
-        [n, ", ".join(f"{r['extraction_s']:.2f}" for r in rs)]
-        for n, rs in geth.items()
-        if rs and n != "cryo, defaults"
-    ]
-    ours_refused = refusals(geth["ours"])
-    refused_baselines = [n for n in names[1:] if not geth[n] or refusals(geth[n]) != "none"]
-    baselines_text = (
+
+    header = ["tool", "start-up s", "extraction s", "wall s", "peak RSS MiB", "rows"]
+    return table(header, [row(n) for n in m.names])
+
+
+def calls_text(m: Extraction) -> str:
+    """Calls by method of each tool's last run through geth."""
+
+    def calls(name: str) -> str:
+        last = m.geth[name][-1]["calls"]
+        return ", ".join(f"{method} {c:,}" for method, c in sorted(last.items()))
+
+    return "; ".join(f"{n}: {calls(n)}" for n in m.names if m.geth[n])
+
+
+def baselines_text(m: Extraction) -> str:
+    refused = [n for n in m.names[1:] if not m.geth[n] or _refusals(m.geth[n]) != "none"]
+    if refused:
+        return f"**geth refused {', '.join(refused)}** as the table shows."
+    return (
         "No baseline's default way of working is refused by geth here: ethereum-etl sends "
         "single calls (eth_newFilter, eth_getFilterLogs and eth_uninstallFilter per 100 "
         "blocks, no batches, the two token addresses in one filter); cryo sends single "
         "eth_getLogs per token and block range. Both take every Transfer, so no topic "
         "position holds more than one value."
-        if not refused_baselines
-        else f"**geth refused {', '.join(refused_baselines)}** as the table shows."
     )
-    mb = node["ours_bytes"] / 1e6
-    fewest = min(node["by_chunk"].values())
-    missed_text = (
-        ""
-        if lines[1].met
-        else (
-            "**Within 2x of cryo is not met**: the node alone takes "
-            f"{node['ours']:.2f} s for ours' {len(filters)} filters, "
-            f"{node['ours'] / cryo['extraction_s']:.1f}x cryo's whole "
-            f"extraction, against {fewest[1]:.2f} s for {fewest[0]} filters with every address in "
-            f"one position, which geth refuses. Chunking at {topic_values} addresses (f715f28) is "
-            f"what makes ours work under geth's limit, and what costs the time here."
-        )
-    )
-    chunk_text = "; ".join(
-        [
-            f"{topic_values} addresses per position (chains.yaml, as timed above): "
-            f"{len(filters)} filters, {node['ours']:.2f} s"
-        ]
-        + [
-            f"{'every address' if v >= len(chain.addresses) else f'{v:,}'} per position: "
-            f"{n} filters, {t:.2f} s"
-            + (
-                " (refused by geth: more than 1,000 values; what ours sent before f715f28)"
-                if v > 1000
-                else " (geth's maximum)"
-                if v == 1000
-                else ""
-            )
-            for v, (n, t) in node["by_chunk"].items()
-        ]
-    )
-    ours_text = (
+
+
+def ours_text(m: Extraction) -> str:
+    """Whether ours' answers fit in geth's batch answers, and what it does when not."""
+    mb = m.node["ours_bytes"] / 1e6
+    if "response" not in _refusals(m.geth["ours"]):
+        return f"Its answers, {mb:.0f} MB in all, fit."
+    calls = _spread([r["calls"].get("eth_getLogs", 0) for r in m.geth["ours"]])
+    return (
         f"Its answers, {mb:.0f} MB in all, exceed the 25 MB a geth batch answer may hold: "
         f'geth answers "response too large" for the calls past it, and EvmRpc sends those '
         f"again in the next request until all are answered, with the same rows."
-        if "response" in ours_refused
-        else f"Its answers, {mb:.0f} MB in all, fit."
+        f" So {calls} eth_getLogs calls for {m.filters} filters."
     )
-    ours_calls = _spread([r["calls"].get("eth_getLogs", 0) for r in geth["ours"]])
-    ours_text += (
-        f" So {ours_calls} eth_getLogs calls for {len(filters)} filters."
-        if "response" in ours_refused
-        else ""
+
+
+def missed_text(m: Extraction) -> str:
+    """Why the cryo target is missed, when it is."""
+    if m.within_2x_of_cryo:
+        return ""
+    node = m.node
+    fewest = min(node["by_chunk"].values())
+    return (
+        "**Within 2x of cryo is not met**: the node alone takes "
+        f"{node['ours']:.2f} s for ours' {m.filters} filters, "
+        f"{node['ours'] / m.median('cryo')['extraction_s']:.1f}x cryo's whole "
+        f"extraction, against {fewest[1]:.2f} s for {fewest[0]} filters with every address in "
+        f"one position, which geth refuses. Chunking at {CHAINS[0].max_topic_values} addresses "
+        "(f715f28) is what makes ours work under geth's limit, and what costs the time here."
     )
-    body = f"""
-Blocks {first:,}..{last:,} ({blocks:,} blocks, the {len(chain.days)} days of bench/densechain.py:
-a block every 12 s, 1 % of slots missed) hold {n_transfers:,} Transfer logs of USDT and USDC at
-their mainnet addresses, each with one of the label file's {len(chain.addresses):,}
+
+
+def chunk_text(m: Extraction) -> str:
+    """The node's own time by addresses per topic position."""
+
+    def note(values: int) -> str:
+        if values > 1000:
+            return " (refused by geth: more than 1,000 values; what ours sent before f715f28)"
+        return " (geth's maximum)" if values == 1000 else ""
+
+    chunks = [
+        f"{'every address' if v >= m.addresses else f'{v:,}'} per position: "
+        f"{n} filters, {t:.2f} s" + note(v)
+        for v, (n, t) in m.node["by_chunk"].items()
+    ]
+    return "; ".join(
+        [
+            f"{CHAINS[0].max_topic_values} addresses per position (chains.yaml, as timed "
+            f"above): {m.filters} filters, {m.node['ours']:.2f} s",
+            *chunks,
+        ]
+    )
+
+
+def body(m: Extraction, runs: int, other: OtherWork) -> str:
+    ours, node = m.median("ours"), m.node
+    timed_geth = {n: rs for n, rs in m.geth.items() if rs and n != "cryo, defaults"}
+    ours_refused = _refusals(m.geth["ours"])
+    return f"""
+Blocks {m.first:,}..{m.last:,} ({m.blocks:,} blocks, the {m.days} days of bench/densechain.py:
+a block every 12 s, 1 % of slots missed) hold {m.transfers:,} Transfer logs of USDT and USDC at
+their mainnet addresses, each with one of the label file's {m.addresses:,}
 addresses on at least one side. Ours asks the node only for the labelled addresses'
-transfers: topic filters, per token and per chunk of at most {topic_values} addresses
+transfers: topic filters, per token and per chunk of at most {CHAINS[0].max_topic_values} addresses
 (chains.yaml max_topic_values), from in the chunk, then to in the chunk
-({len(filters)} filters); ethereum-etl and cryo take every Transfer of the two tokens. On this
+({m.filters} filters); ethereum-etl and cryo take every Transfer of the two tokens. On this
 chain every transfer touches a labelled address, so all must return the same rows: every
 run of every tool is checked against the planted transfers (as a multiset of block, token,
 from, to, value) and against ours (the same rows with the same log indexes).
@@ -489,54 +610,40 @@ proxy's own work (Python, decoding and re-encoding every answer), the
 same for every tool per byte, so it is reported, not compared (the targets use the runs
 straight to anvil below).
 
-{
-        table(
-            [
-                "tool",
-                "configuration",
-                "HTTP requests",
-                "log queries",
-                "calls",
-                "refused by geth",
-                "extraction s (via proxy)",
-                "rows",
-            ],
-            geth_rows,
-        )
-    }
+{geth_table(m)}
 
-{baselines_text} Ours sends its {len(filters)} filters in one batch, well under the
+{baselines_text(m)} Ours sends its {m.filters} filters in one batch, well under the
 1,000-call and 5 MiB limits and within 1,000 values per position (refused: {ours_refused}).
-{ours_text}
+{ours_text(m)}
 
-Calls by method (last run through geth): {calls_text}.
+Calls by method (last run through geth): {calls_text(m)}.
 
-Extraction times of every run through geth: {"; ".join(f"{n}: {t}" for n, t in geth_spread)}.
+Extraction times of every run through geth: {_times(timed_geth)}.
 
 ### Straight to anvil (the targets)
 
 Times are medians of {runs} runs, each a fresh process, with no proxy between the tool and
-anvil (which accepts anything: ours sends its {len(filters)} filters in one request here).
+anvil (which accepts anything: ours sends its {m.filters} filters in one request here).
 **Start-up**: from the parent launching the process to the tool imported and its client
 made (interpreter start included). **Extraction**: the one call that returns every row for
 the range, both tokens. **Wall**: the whole process, including writing its rows to CSV for
 the check and exiting. Peak RSS is the process's own high-water mark (VmHWM; the kernel's
 wait4 figure would include the parent's memory from before exec).
 
-{table(["tool", "start-up s", "extraction s", "wall s", "peak RSS MiB", "rows"], rows)}
+{anvil_table(m)}
 
-Extraction times of every run: {"; ".join(f"{n}: {t}" for n, t in spread)}.
+Extraction times of every run: {_times(m.anvil)}.
 
-Where ours' extraction time goes: the node answering its {len(filters)} topic-filtered queries
-(from or to in a chunk of the {len(chain.addresses):,} addresses, for each token; anvil
+Where ours' extraction time goes: the node answering its {m.filters} topic-filtered queries
+(from or to in a chunk of the {m.addresses:,} addresses, for each token; anvil
 answers a batch's calls one after another) takes {node["ours"]:.2f} s measured alone with
 nothing parsed, against {node["cryo"]:.2f} s for cryo's two unfiltered scans; the rest,
 {max(0.0, ours["extraction_s"] - node["ours"]):.2f} s, is reading and decoding the answers.
 Filtering on the node costs more than it saves here, where every transfer touches a
 labelled address; on mainnet, where few of USDT's and USDC's transfers do, it is what keeps
 the answers small. anvil scans the range once per filter, so the node's time grows with the
-number of filters, that is with fewer addresses per topic position: {chunk_text}.
-{missed_text}
+number of filters, that is with fewer addresses per topic position: {chunk_text(m)}.
+{missed_text(m)}
 
 {other.note()}
 
@@ -545,7 +652,7 @@ How each tool is run:
   the project's venv; eth_getLogs over up to {LOG_SPAN:,} blocks a request (EvmRpc's
   default), split only if the node refuses; start-up includes importing Dagster (EvmRpc
   is a Dagster resource).
-- **ethereum-etl**: `ethereumetl export_token_transfers -s {first} -e {last} -t USDT -t USDC`
+- **ethereum-etl**: `ethereumetl export_token_transfers -s {m.first} -e {m.last} -t USDT -t USDC`
   from Python (`cli.main`), with its defaults: 100 blocks per filter (eth_newFilter,
   eth_getFilterLogs, eth_uninstallFilter per batch) and 5 worker threads. Extraction
   includes writing its CSV, its only output.
@@ -558,4 +665,3 @@ How each tool is run:
   its requests are counted over the first {COUNT_SLICE} blocks and scaled to the range
   (100,000 requests through the Python proxy would take longer than the rest together).
 """
-    return Section("Transfer extraction against ethereum-etl and cryo", lines, body)

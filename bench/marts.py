@@ -27,9 +27,10 @@ import shutil
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.report import ROOT, Line, Section, fmt, memory_kib, run_process, table
+from bench.report import ROOT, Line, ProcessCost, Section, fmt, memory_kib, run_process, table
 
 START = "2016-01-01"
 DAYS = 3650  # 10 years
@@ -341,7 +342,7 @@ def rebuild(path: Path) -> dict:
     }
 
 
-def _child(mode: str, path: Path, log: Path) -> tuple[dict, object]:
+def _child(mode: str, path: Path, log: Path) -> tuple[dict, ProcessCost]:
     """Run this module in `mode` in a fresh process; its printed result and its cost."""
     cost = run_process(
         [
@@ -366,28 +367,79 @@ def _child(mode: str, path: Path, log: Path) -> tuple[dict, object]:
     return json.loads(found[-1]), cost
 
 
-def run(runs: int = 3) -> Section:
-    WORK.mkdir(parents=True, exist_ok=True)
-    generated, fresh = WORK / "generated.duckdb", WORK / "rebuild.duckdb"
-    raw, gen_cost = _child("--generate", generated, WORK / "generate.log")
+@dataclass(frozen=True)
+class Generated:
+    """The synthetic warehouse: its file, the generator's rows and seconds per raw table,
+    and what the generating process cost."""
 
+    path: Path
+    raw: dict
+    cost: ProcessCost
+    mib: float
+
+
+@dataclass(frozen=True)
+class Rebuilds:
+    """Every rebuild: its own timings (`rebuild`), its process's cost, and the load average
+    when they started."""
+
+    results: list[dict]
+    costs: list[ProcessCost]
+    load: float
+
+    def median(self, key: str) -> float:
+        return _median(r[key] for r in self.results)
+
+
+def run(runs: int = 3) -> Section:
+    generated = prepare()
+    rebuilds = measure(generated, runs)
+    return report(generated, rebuilds, runs)
+
+
+def prepare() -> Generated:
+    """Generate the synthetic warehouse in a fresh process."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    path = WORK / "generated.duckdb"
+    raw, cost = _child("--generate", path, WORK / "generate.log")
+    return Generated(path, raw, cost, path.stat().st_size / 2**20)
+
+
+def measure(generated: Generated, runs: int) -> Rebuilds:
+    """`runs` rebuilds, each of a fresh copy of the generated file in a new process."""
     load = os.getloadavg()[0]  # wall times stretch when other work shares the cores
+    fresh = WORK / "rebuild.duckdb"
     results, costs = [], []
     for i in range(runs):
-        shutil.copyfile(generated, fresh)  # every run starts from the same file
+        shutil.copyfile(generated.path, fresh)  # every run starts from the same file
         result, cost = _child("--rebuild", fresh, WORK / f"rebuild-{i}.log")
         results.append(result)
         costs.append(cost)
     fresh.unlink()
+    return Rebuilds(results, costs, load)
 
-    def median(values) -> float:
-        return statistics.median(list(values))
 
-    rebuild_s = median(r["rebuild_s"] for r in results)
-    process_s = median(c.seconds for c in costs)
-    peak = median(c.peak_rss_mib for c in costs)
+# --- report ---------------------------------------------------------------------------------
+
+
+def _median(values) -> float:
+    return statistics.median(list(values))
+
+
+def _runs_of(values, unit: str) -> list[str]:
+    """The median with its unit, and every run's value."""
+    values = list(values)
+    return [f"{fmt(_median(values))} {unit}", ", ".join(fmt(v) for v in values)]
+
+
+def report(generated: Generated, rebuilds: Rebuilds, runs: int) -> Section:
+    return Section("Mart rebuild", summary_lines(rebuilds), body(generated, rebuilds, runs))
+
+
+def summary_lines(rebuilds: Rebuilds) -> list[Line]:
+    rebuild_s = rebuilds.median("rebuild_s")
     scale = f"{DAYS // 365} y x {ADDRESSES} addresses x {len(TOKENS)} tokens"
-    lines = [
+    return [
         Line(
             "mart rebuild",
             f"wall time, {scale}",
@@ -400,7 +452,7 @@ def run(runs: int = 3) -> Section:
         Line(
             "mart rebuild",
             "whole rebuild process (start-up, imports, rebuild)",
-            process_s,
+            _median(c.seconds for c in rebuilds.costs),
             "s",
             "-",
             None,
@@ -409,7 +461,7 @@ def run(runs: int = 3) -> Section:
         Line(
             "mart rebuild",
             "peak memory (RSS) of the rebuild process",
-            peak,
+            _median(c.peak_rss_mib for c in rebuilds.costs),
             "MiB",
             "-",
             None,
@@ -417,66 +469,73 @@ def run(runs: int = 3) -> Section:
         ),
     ]
 
-    def runs_of(values, unit: str) -> list[str]:
-        values = list(values)
-        return [f"{fmt(median(values))} {unit}", ", ".join(fmt(v) for v in values)]
 
-    model_rows = [
+def rebuild_table(rebuilds: Rebuilds) -> str:
+    results, costs = rebuilds.results, rebuilds.costs
+    return table(
+        ["", "median", "each run"],
+        [
+            [
+                "rebuild, wall (timed inside the process around all models)",
+                *_runs_of((r["rebuild_s"] for r in results), "s"),
+            ],
+            ["rebuild, CPU (all threads)", *_runs_of((r["cpu_s"] for r in results), "s")],
+            [
+                "whole process (interpreter, imports, rebuild)",
+                *_runs_of((c.seconds for c in costs), "s"),
+            ],
+            ["peak RSS of the process (VmHWM)", *_runs_of((c.peak_rss_mib for c in costs), "MiB")],
+            [
+                "RSS before the rebuild (interpreter and imports)",
+                *_runs_of((r["rss_before_mib"] for r in results), "MiB"),
+            ],
+        ],
+    )
+
+
+def model_rows(rebuilds: Rebuilds) -> list[list]:
+    """Per model, in the order rebuilt: median wall and CPU seconds, rows."""
+    results = rebuilds.results
+    return [
         [
             t,
-            median(r["model_s"][t] for r in results),
-            median(r["model_cpu_s"][t] for r in results),
+            _median(r["model_s"][t] for r in results),
+            _median(r["model_cpu_s"][t] for r in results),
             results[-1]["rows"][t],
         ]
         for t in results[0]["model_s"]
     ]
-    slowest = sorted(model_rows, key=lambda row: -row[1])[:3]
-    body = "\n".join(
+
+
+def body(generated: Generated, rebuilds: Rebuilds, runs: int) -> str:
+    models = model_rows(rebuilds)
+    slowest = sorted(models, key=lambda row: -row[1])[:3]
+    raw = generated.raw
+    return "\n".join(
         [
             f"A synthetic warehouse of {DAYS} days from {START} x the first {ADDRESSES} labelled "
             f"Ethereum addresses of sql/seeds/exchange_labels.csv x {', '.join(TOKENS)} is "
             "generated in SQL, then every staging and marts model is rebuilt on a fresh copy of "
             f"it, {runs} times, each time in a new process. Load average when the rebuilds "
-            f"started: {load:.1f} on {os.cpu_count()} cores (the CPU time below is the figure "
-            "least changed by other work on the machine).",
+            f"started: {rebuilds.load:.1f} on {os.cpu_count()} cores (the CPU time below is the "
+            "figure least changed by other work on the machine).",
             "",
-            table(
-                ["", "median", "each run"],
-                [
-                    [
-                        "rebuild, wall (timed inside the process around all models)",
-                        *runs_of((r["rebuild_s"] for r in results), "s"),
-                    ],
-                    ["rebuild, CPU (all threads)", *runs_of((r["cpu_s"] for r in results), "s")],
-                    [
-                        "whole process (interpreter, imports, rebuild)",
-                        *runs_of((c.seconds for c in costs), "s"),
-                    ],
-                    [
-                        "peak RSS of the process (VmHWM)",
-                        *runs_of((c.peak_rss_mib for c in costs), "MiB"),
-                    ],
-                    [
-                        "RSS before the rebuild (interpreter and imports)",
-                        *runs_of((r["rss_before_mib"] for r in results), "MiB"),
-                    ],
-                ],
-            ),
+            rebuild_table(rebuilds),
             "",
             "Per model, in the order rebuilt (dependency order): the median wall and CPU time "
             "of one "
             "`Warehouse.run_in_transaction(model.statements())`, which opens the file, "
             "CREATE OR REPLACEs the table in grain order, COMMENTs it, commits and closes.",
             "",
-            table(["model", "wall (s)", "CPU (s)", "rows"], model_rows),
+            table(["model", "wall (s)", "CPU (s)", "rows"], models),
             "",
             "Slowest: " + "; ".join(f"{t} {fmt(s)} s" for t, s, _, _ in slowest) + ". Each "
             f"model also pays for its own connection: an empty `run_in_transaction` on this file "
-            f"takes {fmt(median(r['empty_transaction_s'] for r in results) * 1000)} ms (open, "
-            f"commit, close), {len(model_rows)} times per rebuild.",
+            f"takes {fmt(rebuilds.median('empty_transaction_s') * 1000)} ms (open, "
+            f"commit, close), {len(models)} times per rebuild.",
             "",
-            f"Generation (not a target): {fmt(gen_cost.seconds)} s for the whole process, peak "
-            f"RSS {fmt(gen_cost.peak_rss_mib)} MiB, a {fmt(generated.stat().st_size / 2**20)} MiB "
+            f"Generation (not a target): {fmt(generated.cost.seconds)} s for the whole process, "
+            f"peak RSS {fmt(generated.cost.peak_rss_mib)} MiB, a {fmt(generated.mib)} MiB "
             "file. Each raw table is created from its DDL in sql/raw/ (primary key included):",
             "",
             table(
@@ -494,7 +553,6 @@ def run(runs: int = 3) -> Section:
             "the rebuild grows with exchanges x days, not with addresses.",
         ]
     )
-    return Section("Mart rebuild", lines, body)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,12 +14,14 @@ proxy, and their answers are compared value by value.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from assets.ingest.evm.blocks import final_block, resolve_closing_blocks
 from assets.ingest.evm.extract import balances, token_supply
 from assets.ingest.labels import load_labels
 from bench.closing_blocks import binary_search_closing, naive_web3
-from bench.report import Line, Section, median_time, table
+from bench.report import Line, Measured, Section, median_time, table
 from core.chains import CHAINS
 from core.resources.evm import EvmRpc
 from sandbox.rpc_proxy import RpcProxy
@@ -78,82 +80,88 @@ def naive(url: str, days: list[dt.date], addresses: list[str]) -> dict[tuple, in
     return values
 
 
+@dataclass(frozen=True)
+class SizeResult:
+    """Ours against the naive loop at one address count."""
+
+    addresses: int
+    ours: Measured
+    naive: Measured
+    held: int  # non-zero balances read
+    search: float  # the naive loop's requests a day spent finding the closing block
+
+
 def run(runs: int) -> Section:
     labels = load_labels()
-    start = dt.date(2021, 1, 1)
-    days = [start + dt.timedelta(days=i) for i in range(DAYS)]
-    rows, lines, search = [], [], []
+    days = window()
     chain = CHAINS[0]
     with (
-        planted_chain(start, days[-1], labels, chain=chain) as (node_url, _),
+        planted_chain(days[0], days[-1], labels, chain=chain) as (node_url, _),
         RpcProxy(node_url) as proxy,
     ):
-        for n in SIZES:
-            addresses = labels.addresses(chain.name)[:n]
-            results = {}
-            for name, work, k in (
-                ("ours", ours, runs),
-                ("naive", naive, NAIVE_RUNS_AT_LARGEST if n == max(SIZES) else runs),
-            ):
-                proxy.reset_counts()
-                seconds, _, values = median_time(
-                    lambda work=work, addresses=addresses: work(proxy.url, days, addresses), k
-                )
-                results[name] = (seconds, proxy.http_requests // k, values)
-            (t_ours, r_ours, v_ours), (t_naive, r_naive, v_naive) = (
-                results["ours"],
-                results["naive"],
-            )
-            if v_ours != v_naive:
-                diff = sorted(
-                    k for k in v_ours.keys() | v_naive.keys() if v_ours.get(k) != v_naive.get(k)
-                )
-                raise AssertionError(f"ours and the naive loop disagree at {diff[:5]}")
-            held = sum(1 for k, v in v_ours.items() if k[2] != "supply" and v)
-            reads = len(chain.tokens) * (n + 1)  # per day: supply + balances
-            search.append(r_naive / DAYS - reads)
-            rows.append(
-                [
-                    n,
-                    r_ours,
-                    f"{r_ours / DAYS:.2f}",
-                    r_naive,
-                    f"{r_naive / DAYS:,.0f}",
-                    f"{r_naive / r_ours:,.0f}x",
-                    f"{t_ours:.3f}",
-                    f"{t_naive:.2f}",
-                    f"{t_naive / t_ours:,.0f}x",
-                    held,
-                ]
-            )
-            if n == max(SIZES):
-                lines += [
-                    Line(
-                        "supply + reserves",
-                        f"RPC requests, {DAYS} days x {n} addresses",
-                        r_ours,
-                        "requests",
-                        ">= 100x fewer than naive",
-                        r_naive >= 100 * r_ours,
-                        baseline=r_naive,
-                        baseline_name="naive web3 loop",
-                        key="reads.requests_1000",
-                    ),
-                    Line(
-                        "supply + reserves",
-                        f"wall time, {DAYS} days x {n} addresses",
-                        t_ours,
-                        "s",
-                        ">= 10x less than naive",
-                        t_naive >= 10 * t_ours,
-                        baseline=t_naive,
-                        baseline_name="naive web3 loop",
-                        key="reads.seconds_1000",
-                    ),
-                ]
-    per_day = [float(r[2]) for r in rows]
-    lines.insert(
-        0,
+        addresses = labels.addresses(chain.name)
+        results = [measure(proxy, days, addresses[:n], n, runs) for n in SIZES]
+    return report(results, runs)
+
+
+def window() -> list[dt.date]:
+    """The DAYS days read, from 2021-01-01."""
+    start = dt.date(2021, 1, 1)
+    return [start + dt.timedelta(days=i) for i in range(DAYS)]
+
+
+# --- measure --------------------------------------------------------------------------------
+
+
+def measure(
+    proxy: RpcProxy, days: list[dt.date], addresses: list[str], n: int, runs: int
+) -> SizeResult:
+    """Ours, then the naive loop (once at the largest size), reading `addresses` (the first
+    `n` labelled) through the counting proxy; both must read the same values."""
+    naive_runs = NAIVE_RUNS_AT_LARGEST if n == max(SIZES) else runs
+    t_ours, v_ours = _timed(proxy, ours, days, addresses, runs)
+    t_naive, v_naive = _timed(proxy, naive, days, addresses, naive_runs)
+    if v_ours != v_naive:
+        diff = sorted(k for k in v_ours.keys() | v_naive.keys() if v_ours.get(k) != v_naive.get(k))
+        raise AssertionError(f"ours and the naive loop disagree at {diff[:5]}")
+    reads = len(CHAINS[0].tokens) * (n + 1)  # per day: supply + balances
+    return SizeResult(
+        addresses=n,
+        ours=t_ours,
+        naive=t_naive,
+        held=sum(1 for k, v in v_ours.items() if k[2] != "supply" and v),
+        search=t_naive.requests / DAYS - reads,
+    )
+
+
+def _timed(
+    proxy: RpcProxy, work: Callable, days: list[dt.date], addresses: list[str], runs: int
+) -> tuple[Measured, dict[tuple, int]]:
+    proxy.reset_counts()
+    seconds, _, values = median_time(lambda: work(proxy.url, days, addresses), runs)
+    return Measured(seconds, proxy.http_requests // runs), values
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def report(results: list[SizeResult], runs: int) -> Section:
+    return Section(
+        "Supply and exchange reserves: requests and time by address count",
+        summary_lines(results),
+        body(results, runs),
+    )
+
+
+def summary_lines(results: list[SizeResult]) -> list[Line]:
+    """Requests per day from the smallest to the largest address count, then requests and
+    time at the largest."""
+    smallest, largest = results[0], results[-1]
+    # as the table shows them, to two decimals
+    per_day = [float(f"{r.ours.requests / DAYS:.2f}") for r in (smallest, largest)]
+    scale = f"{DAYS} days x {largest.addresses} addresses"
+    ours, naive = largest.ours, largest.naive
+    return [
         Line(
             "supply + reserves",
             "requests per day, 10 -> 1000 addresses",
@@ -164,34 +172,71 @@ def run(runs: int) -> Section:
             baseline=per_day[0],
             baseline_name="at 10 addresses",
         ),
-    )
-    body = f"""
+        Line(
+            "supply + reserves",
+            f"RPC requests, {scale}",
+            ours.requests,
+            "requests",
+            ">= 100x fewer than naive",
+            naive.requests >= 100 * ours.requests,
+            baseline=naive.requests,
+            baseline_name="naive web3 loop",
+            key="reads.requests_1000",
+        ),
+        Line(
+            "supply + reserves",
+            f"wall time, {scale}",
+            ours.seconds,
+            "s",
+            ">= 10x less than naive",
+            naive.seconds >= 10 * ours.seconds,
+            baseline=naive.seconds,
+            baseline_name="naive web3 loop",
+            key="reads.seconds_1000",
+        ),
+    ]
+
+
+def size_row(r: SizeResult) -> list[object]:
+    ours, naive = r.ours, r.naive
+    return [
+        r.addresses,
+        ours.requests,
+        f"{ours.requests / DAYS:.2f}",
+        naive.requests,
+        f"{naive.requests / DAYS:,.0f}",
+        f"{naive.requests / ours.requests:,.0f}x",
+        f"{ours.seconds:.3f}",
+        f"{naive.seconds:.2f}",
+        f"{naive.seconds / ours.seconds:,.0f}x",
+        r.held,
+    ]
+
+
+def body(results: list[SizeResult], runs: int) -> str:
+    header = [
+        "addresses",
+        "ours: requests",
+        "ours: per day",
+        "naive: requests",
+        "naive: per day",
+        "fewer requests",
+        "ours: s",
+        "naive: s",
+        "faster",
+        "non-zero balances",
+    ]
+    search = min(r.search for r in results)
+    return f"""
 {DAYS} days of the sandbox scenario (sandbox/chain.py), USDT and USDC, the first N addresses
 of the chain's labels. Requests are HTTP requests counted by a proxy in front of anvil (a
 JSON-RPC batch is one request). Times are medians of {runs} runs, except the naive loop at
 {max(SIZES)} addresses ({NAIVE_RUNS_AT_LARGEST} run). Both sides find the closing blocks
-themselves (the naive loop by binary search: {min(search):.0f} requests a day on this short
+themselves (the naive loop by binary search: {search:.0f} requests a day on this short
 chain, about 25 on mainnet's); web3's
 eth_chainId before every call is cached so the naive loop sends one request per read. Ours
 and the naive loop must return the same supply and balance for every token, address and
 day (checked).
 
-{
-        table(
-            [
-                "addresses",
-                "ours: requests",
-                "ours: per day",
-                "naive: requests",
-                "naive: per day",
-                "fewer requests",
-                "ours: s",
-                "naive: s",
-                "faster",
-                "non-zero balances",
-            ],
-            rows,
-        )
-    }
+{table(header, [size_row(r) for r in results])}
 """
-    return Section("Supply and exchange reserves: requests and time by address count", lines, body)

@@ -1,8 +1,10 @@
 """What every benchmark returns, how it is measured, and how bench/RESULTS.md is written.
 
-A benchmark is a module with `run(config) -> Section`. A Section has summary `Line`s (one
-per target: ours, the baseline measured in the same run, the ratio, whether the target is
-met) and a free Markdown body with the detailed tables and the notes on method.
+A benchmark is a module with `run(runs) -> Section` in three parts: prepare what it
+measures (a chain, a warehouse, the sandbox), measure (the timed part, returning a plain
+record of what it found) and report (that record as a Section). A Section has summary
+`Line`s (one per target: ours, the baseline measured in the same run, the ratio, whether the
+target is met) and a free Markdown body with the detailed tables and the notes on method.
 
 `python -m bench --only NAME...` re-measures some benchmarks; the others' results are carried
 over from the RESULTS.md it replaces (`earlier`), with the date they were measured. Each
@@ -59,6 +61,15 @@ class Section:
     measured: str = ""
     summary_rows: list[str] = field(default_factory=list)
     gain_rows: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One side of a comparison through a counting proxy: median seconds, HTTP requests per
+    run."""
+
+    seconds: float
+    requests: int
 
 
 def median_time(work: Callable[[], object], runs: int) -> tuple[float, list[float], object]:

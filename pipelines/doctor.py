@@ -205,8 +205,31 @@ class _Blockers:
         return out
 
 
+class _Findings:
+    """A fail row and the assets it stops, for whatever has `row` and `block`."""
+
+    def row(self, check: str, result: str, status: str, change: str = "") -> None:
+        raise NotImplementedError
+
+    def block(self, assets: Sequence[str], why: str, change: str) -> None:
+        raise NotImplementedError
+
+    def fail(
+        self,
+        check: str,
+        result: str,
+        change: str,
+        assets: Sequence[str],
+        why: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        """A fail row, and the assets it stops: why and what to change default to the row's."""
+        self.row(check, result, FAIL, change)
+        self.block(assets, why or result, fix or change)
+
+
 @dataclass
-class _Run:
+class _Run(_Findings):
     """One run of the doctor: what the probes read (settings, window, environment, the
     asset-side helpers) and what they find (rows, blockers, clients whose requests count)."""
 
@@ -223,18 +246,8 @@ class _Run:
     def row(self, check: str, result: str, status: str, change: str = "") -> None:
         self.rows.append(Row(check, result, status, change))
 
-    def fail(
-        self,
-        check: str,
-        result: str,
-        change: str,
-        assets: Sequence[str],
-        why: str | None = None,
-        fix: str | None = None,
-    ) -> None:
-        """A fail row, and the assets it stops: why and what to change default to the row's."""
-        self.row(check, result, FAIL, change)
-        self.blockers.add(assets, why or result, fix or change)
+    def block(self, assets: Sequence[str], why: str, change: str) -> None:
+        self.blockers.add(assets, why, change)
 
     def source(self, name: str, base_url: str, **extra) -> HttpSource:
         client = HttpSource(name=name, base_url=base_url, **{**CLIENT_OPTIONS, **extra})
@@ -291,7 +304,7 @@ def _calls(filters: int, blocks: int, span: int) -> int:
 
 
 @dataclass
-class _ChainProbe:
+class _ChainProbe(_Findings):
     """One chain's probes: its client, and rows named after the chain."""
 
     run: _Run
@@ -312,19 +325,8 @@ class _ChainProbe:
     def row(self, check: str, result: str, status: str, change: str = "") -> None:
         self.run.row(f"{self.chain.name} {check}", result, status, change)
 
-    def fail(
-        self,
-        check: str,
-        result: str,
-        change: str,
-        assets: Sequence[str],
-        why: str | None = None,
-        fix: str | None = None,
-    ) -> None:
-        self.run.fail(f"{self.chain.name} {check}", result, change, assets, why, fix)
-
     def block(self, assets: Sequence[str], why: str, change: str) -> None:
-        self.run.blockers.add(assets, why, change)
+        self.run.block(assets, why, change)
 
     def has(self, check: str) -> bool:
         return any(r.check == f"{self.chain.name} {check}" for r in self.run.rows)

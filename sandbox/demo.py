@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from core import quiet
 from core.chains import CHAINS
 from core.settings import project_path
 from sandbox.chain import DEFAULT_TAXONOMY, GroundTruth
+from sandbox.dagster_cli import job_range_command
 from sandbox.progress import RunProgress, clock
 from sandbox.rpc_proxy import PROFILES
 from sandbox.world import ROOT, WINDOW_END, WINDOW_START, prepare_dagster_home, running_sandbox
@@ -46,20 +46,7 @@ def materialize(env: dict[str, str], start: str, end: str, log_path: Path) -> bo
     Prints progress (sandbox/progress.py); everything goes to the log file."""
     # The job the schedule runs, over the range as one run (the tags a single-run backfill
     # of a range carries), so the UI lists the demo's run as daily_refresh.
-    tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
-    command = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "job",
-        "execute",
-        "-m",
-        "pipelines.definitions",
-        "-j",
-        JOB,
-        "--tags",
-        json.dumps(tags),
-    ]
+    command = job_range_command(JOB, start, end)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     progress = RunProgress(planned_steps)
     progress.start(f"{start}..{end}")

@@ -1,0 +1,39 @@
+"""The Dagster CLI command lines that run the code location, as a data engineer (or the
+daemon launching a backfill's runs) would: `dagster asset materialize` and `dagster job
+execute`, each in the interpreter running this one. Shared by `make demo`, the benchmarks
+and the process-level tests, so all of them launch runs the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+
+LOCATION = "pipelines.definitions"
+
+
+def _dagster(*command: str) -> list[str]:
+    """`dagster <command> -m LOCATION` with this interpreter."""
+    return [sys.executable, "-m", "dagster", *command, "-m", LOCATION]
+
+
+def materialize_command(select: str, *partitions: str) -> list[str]:
+    """`dagster asset materialize` of the assets `select` picks; `partitions` are the CLI's
+    partition options, e.g. ("--partition", DAY) or `partition_range(first, last)`."""
+    return [*_dagster("asset", "materialize"), "--select", select, *partitions]
+
+
+def partition_range(first: dt.date | str, last: dt.date | str) -> tuple[str, str]:
+    """The options selecting the days first..last as one run's partition range."""
+    return ("--partition-range", f"{first}...{last}")
+
+
+def job_range_command(job: str, first: dt.date | str, last: dt.date | str) -> list[str]:
+    """`dagster job execute` of `job` over the days first..last as one run: the tags a
+    single-run backfill of a range carries, so the run is listed under the job's name."""
+    tags = {
+        "dagster/asset_partition_range_start": str(first),
+        "dagster/asset_partition_range_end": str(last),
+    }
+    return [*_dagster("job", "execute"), "-j", job, "--tags", json.dumps(tags)]
