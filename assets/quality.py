@@ -1,9 +1,13 @@
-"""The one way to load an expectation suite and run it as Dagster asset checks.
+"""The one way to load a table's checks and run them as Dagster asset checks.
 
-A suite is a YAML file in `expectations/`, named after the table it checks
+Every table with a contract (`sql/<layer>/<table>.yaml`, core/contracts.py) gets two checks
+generated from it: `schema` (the columns, in the contract's order) and the key check (one row
+per value of the grain; named `one_row_per_key` unless the contract's `key_check` names it).
+What a contract cannot say (ranges, value sets, completeness, reconciliations across tables)
+is a suite in `expectations/`, a YAML file named after the table it checks
 (`expectations/raw.coingecko_market_daily.yaml`), listing Great Expectations 1.x
 expectations by class name with their arguments. Each expectation becomes one asset check
-of the table's asset (asset key = the table name split on "."); a suite's checks run in
+of the table's asset (asset key = the table name split on "."); a table's checks run in
 one step that reads the table once and validates it with GX on a pandas frame (GX cannot
 validate DuckDB tables through SQLAlchemy). Blocking checks stop downstream assets.
 
@@ -21,7 +25,8 @@ Three expectations are ours, because GX has no notion of a daily series:
 Reconciliations across tables use the same machinery: an expectation may name `rows`, a
 plain SQL file under `sql/checks/` whose result is validated instead of the table (for
 example, one row per day with the difference between supply change and net issuance,
-expected to be zero), and `deps`, the other tables it reads, so it runs after them.
+expected to be zero). The other tables that query reads (found in its SQL, as for the
+models) are the check's dependencies, so it runs after them.
 """
 
 from dataclasses import dataclass, field
@@ -32,6 +37,7 @@ import dagster as dg
 import polars as pl
 import yaml
 
+from core.contracts import Contract, ContractError, contracts, load_contract, reads
 from core.resources.warehouse import SQL_DIR, Warehouse
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations"
@@ -48,7 +54,7 @@ class Expectation:
     blocking: bool = True
     description: str = ""
     rows: str | None = None  # SQL file (relative to sql/) whose result is validated
-    deps: tuple[str, ...] = ()  # other tables `rows` reads
+    deps: tuple[str, ...] = ()  # the other tables `rows` reads (from its SQL)
 
     @property
     def sql(self) -> str | None:
@@ -72,19 +78,63 @@ class Outcome:
     details: dict[str, Any]
 
 
+def generated(contract: Contract) -> list[Expectation]:
+    """The checks a contract implies: the columns in order, and one row per grain value."""
+    grain = list(contract.grain)
+    unique = (
+        ("ExpectColumnValuesToBeUnique", {"column": grain[0]})
+        if len(grain) == 1
+        else ("ExpectCompoundColumnsToBeUnique", {"column_list": grain})
+    )
+    return [
+        Expectation(
+            name="schema",
+            type="ExpectTableColumnsToMatchOrderedList",
+            kwargs={"column_list": list(contract.column_names)},
+            description=(
+                f"The columns of {contract.where}, in order: {', '.join(contract.column_names)}."
+            ),
+        ),
+        Expectation(
+            name=contract.key_check,
+            type=unique[0],
+            kwargs=unique[1],
+            description=f"One row per {' x '.join(grain)}: the grain of {contract.where}.",
+        ),
+    ]
+
+
 def load_suite(path: Path) -> Suite:
+    """The checks of the table `path` is named after: those generated from its contract,
+    then the file's expectations."""
     raw = yaml.safe_load(path.read_text())
     table = raw.get("table")
     if table != path.stem:
         raise ValueError(f"{path}: 'table' is {table!r}, expected the file's name {path.stem!r}")
-    expectations = []
+    try:
+        contract = load_contract(table)
+    except ContractError as exc:
+        raise ValueError(f"{path}: every checked table has a contract: {exc}") from exc
+    expectations = generated(contract)
     for i, entry in enumerate(raw.get("expectations") or []):
-        unknown = set(entry) - {"name", "type", "kwargs", "blocking", "description", "rows", "deps"}
+        unknown = set(entry) - {"name", "type", "kwargs", "blocking", "description", "rows"}
         if unknown or "name" not in entry or "type" not in entry:
             raise ValueError(
-                f"{path}: expectation #{i + 1} needs name and type, "
-                f"and has unknown keys {sorted(unknown)}"
+                f"{path}: expectation #{i + 1} needs name and type, and has unknown keys "
+                f"{sorted(unknown)} (the tables a `rows` query reads come from its SQL)"
             )
+        if entry["name"] in ("schema", contract.key_check):
+            raise ValueError(
+                f"{path}: {entry['name']} is generated from the contract {contract.where}; "
+                f"leave it out of the suite"
+            )
+        rows = entry.get("rows")
+        if rows and not (SQL_DIR / rows).exists():
+            raise ValueError(f"{path}: {entry['name']}: no SQL file sql/{rows}")
+        try:
+            read = reads((SQL_DIR / rows).read_text()) if rows else ()
+        except ContractError as exc:
+            raise ValueError(f"{path}: {entry['name']}: sql/{rows}: {exc}") from exc
         expectations.append(
             Expectation(
                 name=entry["name"],
@@ -92,12 +142,10 @@ def load_suite(path: Path) -> Suite:
                 kwargs=entry.get("kwargs") or {},
                 blocking=entry.get("blocking", True),
                 description=entry.get("description", ""),
-                rows=entry.get("rows"),
-                deps=tuple(entry.get("deps") or ()),
+                rows=rows,
+                deps=tuple(t for t in read if t != table),
             )
         )
-        if expectations[-1].rows and not (SQL_DIR / expectations[-1].rows).exists():
-            raise ValueError(f"{path}: {entry['name']}: no SQL file sql/{entry['rows']}")
         if entry["type"] == "WithinCeiling":
             from assets.ingest import plausibility  # not at the top: assets.ingest imports us
 
@@ -110,9 +158,20 @@ def load_suite(path: Path) -> Suite:
     return Suite(table=table, expectations=expectations)
 
 
+def suite_of(table: str) -> Suite:
+    """The checks of one table: its suite file if it has one, else its contract's alone."""
+    path = EXPECTATIONS_DIR / f"{table}.yaml"
+    if path.exists():
+        return load_suite(path)
+    return Suite(table=table, expectations=generated(load_contract(table)))
+
+
 def suites(layer: str) -> list[Suite]:
-    """Every suite of one warehouse layer (schema): `expectations/<layer>.*.yaml`."""
-    return [load_suite(p) for p in sorted(EXPECTATIONS_DIR.glob(f"{layer}.*.yaml"))]
+    """The checks of every table of one warehouse layer (schema) that has a contract
+    (`sql/<layer>/*.yaml`) or a suite (`expectations/<layer>.*.yaml`)."""
+    tables = {c.table for c in contracts(layer)}
+    tables |= {p.stem for p in EXPECTATIONS_DIR.glob(f"{layer}.*.yaml")}
+    return [suite_of(table) for table in sorted(tables)]
 
 
 def _with_gap_column(frame: pl.DataFrame, kwargs: dict[str, Any]) -> pl.DataFrame:
@@ -206,9 +265,9 @@ def _spec(suite: Suite, exp: Expectation) -> dg.AssetCheckSpec:
 
 
 def build_checks(layer: str) -> list[dg.AssetChecksDefinition]:
-    """Every suite of a layer as asset checks, one per expectation. Each suite runs in its
-    own step after its table, reading the table once (one step per layer would make a
-    blocking check of an upstream table wait for tables downstream of it)."""
+    """The checks of every table of a layer (`suites`), one asset check per expectation.
+    Each table's checks run in their own step after the table, reading it once (one step per
+    layer would make a blocking check of an upstream table wait for tables downstream of it)."""
     return [_suite_checks(suite) for suite in suites(layer)]
 
 

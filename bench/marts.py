@@ -4,12 +4,13 @@
     python -m bench.marts --generate PATH  # child: write the synthetic warehouse to PATH
     python -m bench.marts --rebuild PATH   # child: rebuild every model in PATH, print timings
 
-The generator fills every raw table from its real DDL (sql/raw/, via `table_ddl`, as the
-ingest assets create them) with deterministic synthetic rows made in SQL: values come from
-hash() of the row's key, never random(), so every generation is identical whatever the
-thread count. The rows are consistent the way the reconciliation checks in sql/checks/
-expect (reserves are the sum of the balances, netflow is the reserve change, supply changes
-by the net issuance), so the models see realistic joins and windows.
+The generator fills every raw table from its real DDL (generated from its contract in
+sql/raw/*.yaml by `table_ddl`, as the ingest assets create them) with deterministic
+synthetic rows made in SQL: values come from hash() of the row's key, never random(), so
+every generation is identical whatever the thread count. The rows are consistent the way the
+reconciliation checks in sql/checks/ expect (reserves are the sum of the balances, netflow
+is the reserve change, supply changes by the net issuance), so the models see realistic
+joins and windows.
 
 A rebuild is what the Dagster model assets do: every staging and marts model, in dependency
 order, each as `Warehouse.run_in_transaction(model.statements())` (one connection and one
@@ -59,6 +60,8 @@ INSERTS = {
     "raw.exchanges": "SELECT *, $version FROM exchanges_frame",
     "raw.exchange_labels": "SELECT *, $version FROM labels_frame",
     "raw.evm_tokens": "SELECT * FROM tokens_frame",
+    # The seed, as the reference_data asset writes it: the marts flag its stretches.
+    "raw.known_incomplete_history": "SELECT * FROM incomplete_frame",
     # The closing block of day d: 7200 blocks a day, so block ranges of days never overlap.
     "raw.evm_day_blocks": """
         SELECT date, 'ethereum', 1000000 + day * 7200 + 7199,
@@ -232,6 +235,7 @@ def generate(path: Path) -> dict:
     import duckdb
     import polars as pl
 
+    from assets.ingest.defillama import known_incomplete_frame
     from assets.ingest.labels import load_labels
     from core.chains import CONFIGURED
     from core.resources.warehouse import table_ddl
@@ -260,6 +264,7 @@ def generate(path: Path) -> dict:
         con.register("labels_frame", labels.frame)
         con.register("exchanges_frame", labels.exchanges)
         con.register("tokens_frame", tokens)
+        con.register("incomplete_frame", known_incomplete_frame())
         con.execute(MACROS)
         # Each address's typical balance: 1e3..1e8 tokens, log-uniform.
         con.execute(
@@ -536,7 +541,8 @@ def body(generated: Generated, rebuilds: Rebuilds, runs: int) -> str:
             "",
             f"Generation (not a target): {fmt(generated.cost.seconds)} s for the whole process, "
             f"peak RSS {fmt(generated.cost.peak_rss_mib)} MiB, a {fmt(generated.mib)} MiB "
-            "file. Each raw table is created from its DDL in sql/raw/ (primary key included):",
+            "file. Each raw table is created from its contract in sql/raw/*.yaml (primary key "
+            "included):",
             "",
             table(
                 ["raw table", "rows", "generation (s)"],

@@ -557,7 +557,8 @@ import dagster as dg
 from assets.ingest import api_assets, reference_data
 from assets.models import model_assets
 from core.resources import HttpSource, Warehouse
-from core.resources.warehouse import SQL_DIR
+from core.contracts import contracts
+from core.resources.warehouse import table_ddl
 
 url, path, start, end = sys.argv[1:5]
 warehouse = Warehouse(path=path)
@@ -574,8 +575,8 @@ ingest = dg.materialize([*api_assets, reference_data], resources=resources, inst
                               "dagster/asset_partition_range_end": end})
 # No chain is read here: the on-chain tables exist, empty, so the marts build.
 with warehouse.connect() as con:
-    for ddl in sorted((SQL_DIR / "raw").glob("*.sql")):
-        con.execute(ddl.read_text())
+    for contract in contracts("raw"):
+        con.execute(table_ddl(contract.table))
 built = dg.materialize(model_assets, resources={"warehouse": warehouse}, instance=instance)
 meta = {"/".join(m.asset_key.path): {k: str(v.value) for k, v in m.metadata.items()}
         for m in (e.materialization for e in ingest.get_asset_materialization_events())}

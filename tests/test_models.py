@@ -166,3 +166,20 @@ def test_materialisation_succeeds_while_an_analyst_holds_the_copy_open(built, re
         assert out.strip() == str((END - START).days + 1)  # the old copy, still whole
     finally:
         holder.kill()
+
+
+def test_each_model_asset_depends_on_the_tables_its_sql_reads():
+    """Lineage is not written down: the asset's deps are what DuckDB parses from the SQL."""
+    for model, asset in zip(models, model_assets):
+        assert asset.key == model.key
+        deps = {key.to_user_string().replace("/", ".") for key in asset.asset_deps[asset.key]}
+        assert deps == set(model.depends_on) and deps, model.table
+    (liquidity,) = [m for m in models if m.table == "marts.liquidity_daily"]
+    assert liquidity.depends_on == (
+        "marts.exchange_reserves_by_kind_daily",
+        "marts.market_daily",
+        "marts.stablecoin_supply_daily",
+        "raw.known_incomplete_history",
+        "staging.stg_alternative_me__fear_greed",
+        "staging.stg_defillama__total_supply",
+    )

@@ -1,12 +1,13 @@
-"""The suite factory: suites load, match the tables, and catch planted bad rows."""
+"""The suite factory: checks come from the contracts and the suites, and catch planted bad rows."""
 
 import datetime as dt
 
 import polars as pl
 import pytest
 
-from assets.quality import EXPECTATIONS_DIR, load_suite, suites, validate
-from core.resources.warehouse import SQL_DIR
+from assets.quality import EXPECTATIONS_DIR, load_suite, suite_of, suites, validate
+from core.contracts import contracts
+from core.resources.warehouse import SQL_DIR, table_ddl
 
 D = dt.date
 
@@ -84,16 +85,62 @@ def test_gap_in_one_coin_is_found_even_when_another_coin_has_that_day():
     assert not outcome.passed and outcome.details["unexpected_count"] == 1
 
 
-def test_every_raw_table_has_a_suite_whose_schema_matches_its_ddl(warehouse):
-    tables = {f"raw.{p.stem}" for p in (SQL_DIR / "raw").glob("*.sql")}
-    loaded = {s.table: s for s in suites("raw")}
-    assert set(loaded) == tables
+def test_every_contracted_table_gets_its_schema_and_key_checks(warehouse):
+    """From the contract: `schema` (the columns in order) and the key check (one row per
+    grain value, under the name the contract gives it); the suite file adds the rest."""
+    for layer in ("raw", "staging", "marts"):
+        loaded = {s.table: s for s in suites(layer)}
+        assert set(loaded) == {c.table for c in contracts(layer)}, layer
+        for contract in contracts(layer):
+            schema, key, *_ = loaded[contract.table].expectations
+            assert (schema.name, schema.kwargs) == (
+                "schema",
+                {"column_list": list(contract.column_names)},
+            )
+            assert key.name == contract.key_check
+            grain = list(contract.grain)
+            assert key.kwargs == (
+                {"column": grain[0]} if len(grain) == 1 else {"column_list": grain}
+            )
+    for path in EXPECTATIONS_DIR.glob("*.yaml"):  # a suite left with nothing is deleted
+        assert load_suite(path).expectations[2:], path
     with warehouse.connect() as con:
-        for table, suite in loaded.items():
-            con.execute((SQL_DIR / "raw" / f"{table.split('.')[1]}.sql").read_text())
-            columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
-            (schema,) = [e for e in suite.expectations if e.name == "schema"]
-            assert schema.kwargs["column_list"] == columns, table
+        con.execute(table_ddl("raw.coingecko_market_daily"))
+        columns = [r[0] for r in con.execute("DESCRIBE raw.coingecko_market_daily").fetchall()]
+    assert SUITE.expectations[0].kwargs["column_list"] == columns
+    assert SUITE.expectations[1].name == "one_row_per_coin_and_day"
+
+
+def test_a_table_without_a_suite_file_still_gets_the_generated_checks():
+    suite = suite_of("analytics.risk_panel")
+    assert [e.name for e in suite.expectations] == ["schema", "one_row_per_key"]
+    assert suite.expectations[1].kwargs == {"column_list": ["period", "asset"]}
+    (outcome, _) = validate(pl.DataFrame({"period": ["full"], "asset": ["BTC"]}), suite)
+    assert not outcome.passed  # the other columns are missing
+
+
+def test_a_suite_may_not_restate_what_the_contract_says(tmp_path):
+    for entry, message in [
+        (
+            "{name: schema, type: ExpectTableColumnsToMatchOrderedList}",
+            "generated from the contract",
+        ),
+        (
+            "{name: one_row_per_day, type: ExpectColumnValuesToBeUnique}",
+            "generated from the contract",
+        ),
+        ("{name: x, type: ExpectColumnValuesToNotBeNull, deps: [raw.a]}", "come from its SQL"),
+    ]:
+        bad = tmp_path / "raw.fear_greed_daily.yaml"
+        bad.write_text(f"table: raw.fear_greed_daily\nexpectations:\n  - {entry}\n")
+        with pytest.raises(ValueError, match=message):
+            load_suite(bad)
+
+
+def test_a_reconciliation_depends_on_the_tables_its_sql_reads():
+    suite = load_suite(EXPECTATIONS_DIR / "raw.evm_issuance_daily.yaml")
+    (exp,) = [e for e in suite.expectations if e.rows]
+    assert exp.deps == ("raw.evm_token_supply",)
 
 
 def test_suite_file_must_name_its_own_table(tmp_path):
@@ -144,8 +191,6 @@ def test_a_ceiling_the_configuration_lacks_fails_the_suite_at_load(tmp_path):
 
 def test_the_ceiling_queries_run_on_the_warehouse(warehouse):
     """Both ceiling queries run against the raw tables' DDL (empty tables: no rows)."""
-    from core.resources.warehouse import SQL_DIR as sql
-
     with warehouse.connect() as con:
         for table in (
             "defillama_token_supply_by_chain",
@@ -153,9 +198,9 @@ def test_the_ceiling_queries_run_on_the_warehouse(warehouse):
             "evm_exchange_reserves",
             "evm_token_supply",
         ):
-            con.execute((sql / "raw" / f"{table}.sql").read_text())
+            con.execute(table_ddl(f"raw.{table}"))
     for name in ("defillama_chain_within_all_chains", "evm_reserves_within_supply"):
-        frame = warehouse.read((sql / "checks" / f"{name}.sql").read_text())
+        frame = warehouse.read((SQL_DIR / "checks" / f"{name}.sql").read_text())
         assert frame.columns[0] == "date" and frame.columns[-2:] == ["value", "ceiling"]
 
 

@@ -2,11 +2,13 @@
 
 Each asset reads the marts it needs, computes with the pure functions of
 `assets.analytics.decoupling` and `assets.analytics.markets`, and replaces its tables whole
-in one transaction, documented from `sql/analytics/<table>.yaml` (COMMENT ON), like the SQL
-models. The statistics look at the whole history at once (a Granger test of 2022 needs all of
-2022), so the assets are not partitioned: a daily or backfill run rebuilds them after its
-models. `decoupling_summary` reads the Granger, cointegration and correlation tables back
-from the warehouse, so each number in it is one that an analyst can find in those tables.
+in one transaction. Each table has a contract, `sql/analytics/<table>.yaml` (core/contracts.py,
+like the SQL models): a frame whose columns or types disagree with it is not written, and the
+table is documented from it (COMMENT ON). The statistics look at the whole history at once (a
+Granger test of 2022 needs all of 2022), so the assets are not partitioned: a daily or
+backfill run rebuilds them after its models. `decoupling_summary` reads the Granger,
+cointegration and correlation tables back from the warehouse, so each number in it is one
+that an analyst can find in those tables.
 The report asset renders the charts into `reports/` and attaches them to its materialisation.
 """
 
@@ -15,43 +17,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import polars as pl
-import yaml
 
 from assets.analytics import decoupling, markets, report
+from core.contracts import describe, load_contract
 from core.resources import Rows, Warehouse
-from core.resources.warehouse import SQL_DIR
 from core.settings import Settings
 
-DOCS_DIR = SQL_DIR / "analytics"
 GROUP = "analytics"
 
 
-@dataclass(frozen=True)
-class TableDoc:
-    table: str
-    description: str
-    grain: tuple[str, ...]
-    columns: dict[str, str]
-
-    def statements(self) -> list[str]:
-        def quoted(text: str) -> str:
-            return "'" + " ".join(text.split()).replace("'", "''") + "'"
-
-        return [
-            f"COMMENT ON TABLE {self.table} IS {quoted(self.description)}",
-            *(
-                f"COMMENT ON COLUMN {self.table}.{c} IS {quoted(t)}"
-                for c, t in self.columns.items()
-            ),
-        ]
-
-
-def load_doc(name: str) -> TableDoc:
-    doc = yaml.safe_load((DOCS_DIR / f"{name}.yaml").read_text())
-    return TableDoc(
-        f"analytics.{name}", doc["description"], tuple(doc["grain"]), dict(doc["columns"])
-    )
+def frame_columns(frame: pl.DataFrame) -> list[tuple[str, str]]:
+    """(name, DuckDB type) of each column `frame` is stored with."""
+    with duckdb.connect() as con:
+        con.register("frame", frame.head(0))
+        return describe(con, "frame")
 
 
 # ---- inputs: the marts, shaped as the statistics expect -----------------------------------
@@ -209,31 +190,27 @@ def _key(table: str) -> dg.AssetKey:
 def _write(warehouse: Warehouse, frames: dict[str, pl.DataFrame]) -> dict[str, int]:
     writes, statements = [], []
     for name, frame in frames.items():
-        doc = load_doc(name)
-        if list(frame.columns) != list(doc.columns):
-            raise ValueError(
-                f"analytics.{name}: computed columns {frame.columns} differ from "
-                f"the documented ones {list(doc.columns)} (sql/analytics/{name}.yaml)"
-            )
-        writes.append(Rows(doc.table, frame, doc.grain))
-        statements += doc.statements()
+        contract = load_contract(f"analytics.{name}")
+        contract.check(frame_columns(frame), f"the frame computed for {contract.table}")
+        writes.append(Rows(contract.table, frame, contract.grain))
+        statements += contract.comments()
     return warehouse.replace_tables(*writes, statements=statements)
 
 
 def build_step_asset(step: Step) -> dg.AssetsDefinition:
-    docs = {t: load_doc(t) for t in step.tables}
+    table_contracts = [load_contract(f"analytics.{t}") for t in step.tables]
 
     @dg.multi_asset(
         name=step.name,
         specs=[
             dg.AssetSpec(
-                _key(doc.table),
+                _key(contract.table),
                 group_name=GROUP,
-                description=doc.description,
+                description=contract.description,
                 kinds={"python", "duckdb"},
                 deps=[_key(t) for t in step.reads],
             )
-            for doc in docs.values()
+            for contract in table_contracts
         ],
         pool="duckdb",
         # Unpartitioned, but part of partitioned range runs: one run backfills everything.

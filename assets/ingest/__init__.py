@@ -17,5 +17,6 @@ api_assets = [
     fred_series_daily,
 ]
 ingest_assets = [*api_assets, *evm_assets, reference_data]
-# Checks live in expectations/raw.*.yaml, one suite per raw table.
+# Checks: `schema` and the key check from each table's contract (sql/raw/*.yaml), the rest
+# from expectations/raw.*.yaml.
 ingest_checks = build_checks("raw")

@@ -1,9 +1,11 @@
 """SQL models: one Dagster asset per file in sql/staging/ and sql/marts/.
 
 A model is a plain DuckDB SELECT (`sql/<layer>/<table>.sql`, runnable as is by an analyst)
-with its documentation next to it (`<table>.yaml`: description, grain, depends_on, and every
-column with its unit and source). Materialising a model rebuilds its whole table from
-everything upstream, in one transaction, and documents it with COMMENT ON. Models are
+with its contract next to it (`<table>.yaml`, core/contracts.py: description, grain, and every
+column with its type, unit and source). What a model reads, and so what it depends on, comes
+from the SQL itself. Materialising a model rebuilds its whole table from everything upstream,
+in one transaction, checks the table's columns and types against the contract (a model that
+disagrees fails and leaves the old table) and documents it with COMMENT ON. Models are
 derived and cheap, and a whole rebuild makes day-on-day changes right at window edges and
 makes the result independent of the order in which parallel backfill runs finish: the last
 rebuild sees every raw row. So the models are not partitioned: a daily or backfill run of the
@@ -16,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import yaml
+import duckdb
 
 from assets.quality import build_checks
+from core.contracts import Contract, ContractError, describe, load_contract_file, reads
 from core.resources import Warehouse
 from core.resources.warehouse import SQL_DIR
 
@@ -27,12 +30,25 @@ LAYERS = ("staging", "marts")
 
 @dataclass(frozen=True)
 class Model:
-    table: str
     sql: str
-    description: str
-    grain: tuple[str, ...]
-    depends_on: tuple[str, ...]
-    columns: dict[str, str]
+    contract: Contract
+    depends_on: tuple[str, ...]  # the tables the SQL reads
+
+    @property
+    def table(self) -> str:
+        return self.contract.table
+
+    @property
+    def description(self) -> str:
+        return self.contract.description
+
+    @property
+    def grain(self) -> tuple[str, ...]:
+        return self.contract.grain
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.contract.column_names
 
     @property
     def key(self) -> dg.AssetKey:
@@ -40,40 +56,31 @@ class Model:
 
     def statements(self) -> list[str]:
         """Rebuild the table (rows in grain order, so rebuilds are identical) and document it."""
-
-        def quoted(text: str) -> str:
-            return "'" + " ".join(text.split()).replace("'", "''") + "'"
-
         schema = self.table.split(".")[0]
         order = ", ".join(self.grain)
         return [
             f"CREATE SCHEMA IF NOT EXISTS {schema}",
             f"CREATE OR REPLACE TABLE {self.table} AS SELECT * FROM ({self.sql}) ORDER BY {order}",
-            f"COMMENT ON TABLE {self.table} IS {quoted(self.description)}",
-            *(
-                f"COMMENT ON COLUMN {self.table}.{column} IS {quoted(text)}"
-                for column, text in self.columns.items()
-            ),
+            *self.contract.comments(),
         ]
+
+    def build(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Run `statements` on `con` and check the table against the contract."""
+        for statement in self.statements():
+            con.execute(statement)
+        self.contract.check(describe(con, self.table), f"{self.table} as built by its SQL")
 
 
 def load_model(sql_path: Path) -> Model:
     doc_path = sql_path.with_suffix(".yaml")
     if not doc_path.exists():
-        raise ValueError(f"{sql_path}: model has no documentation file {doc_path.name}")
-    doc = yaml.safe_load(doc_path.read_text())
-    missing = {"description", "grain", "depends_on", "columns"} - set(doc)
-    if missing:
-        raise ValueError(f"{doc_path}: missing {sorted(missing)}")
+        raise ContractError(f"{sql_path}: model has no contract {doc_path.name}")
     sql = sql_path.read_text().strip().rstrip(";")
-    return Model(
-        table=f"{sql_path.parent.name}.{sql_path.stem}",
-        sql=sql,
-        description=doc["description"],
-        grain=tuple(doc["grain"]),
-        depends_on=tuple(doc["depends_on"]),
-        columns=dict(doc["columns"]),
-    )
+    try:
+        depends_on = reads(sql)
+    except ContractError as exc:
+        raise ContractError(f"{sql_path}: {exc}") from exc
+    return Model(sql=sql, contract=load_contract_file(doc_path), depends_on=depends_on)
 
 
 def load_models() -> list[Model]:
@@ -93,7 +100,8 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
         pool="duckdb",
     )
     def _model(warehouse: Warehouse) -> dg.MaterializeResult:
-        warehouse.run_in_transaction(model.statements())
+        with warehouse.transaction(model.table) as con:
+            model.build(con)
         dated = "date" in model.columns
         rows, first, last = warehouse.read(
             f"SELECT count(*), {'min(date), max(date)' if dated else 'NULL, NULL'} "
@@ -113,5 +121,5 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
 
 models = load_models()
 model_assets = [build_model_asset(m) for m in models]
-# Suites in expectations/staging.*.yaml and expectations/marts.*.yaml.
+# Schema and key checks from each model's contract, the rest from expectations/<layer>.*.yaml.
 model_checks = [check for layer in LAYERS for check in build_checks(layer)]

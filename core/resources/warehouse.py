@@ -1,4 +1,5 @@
-"""The one DuckDB writer: table creation from `sql/`, partition and whole-table replaces.
+"""The one DuckDB writer: table creation from the contracts in `sql/`, partition and
+whole-table replaces.
 
 Every write replaces one date window of one table in a single transaction, so
 re-materialising a day replaces exactly that day and a failure leaves the table as it was.
@@ -36,7 +37,9 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+from core.contracts import SQL_DIR as SQL_DIR  # where sql/ is, for the modules reading it
+from core.contracts import ContractError, load_contract
+
 _TABLE_NAME = re.compile(r"^(raw|staging|marts|analytics)\.[a-z][a-z0-9_]*$")
 INGESTED_AT = "ingested_at"
 
@@ -49,14 +52,14 @@ _MB = 1024 * 1024
 
 
 def table_ddl(table: str) -> str:
-    """The CREATE statement for `schema.table`, from `sql/<schema>/<table>.sql`."""
+    """The DDL of `schema.table` (CREATE SCHEMA and TABLE IF NOT EXISTS, COMMENT ON),
+    generated from its contract `sql/<schema>/<table>.yaml` (core/contracts.py)."""
     if not _TABLE_NAME.match(table):
         raise WarehouseError(f"not a warehouse table name: {table!r}")
-    schema, name = table.split(".")
-    path = SQL_DIR / schema / f"{name}.sql"
-    if not path.exists():
-        raise WarehouseError(f"no DDL for {table}: expected {path}")
-    return path.read_text()
+    try:
+        return load_contract(table).ddl()
+    except ContractError as exc:
+        raise WarehouseError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,7 @@ class Warehouse(dg.ConfigurableResource):
         return {write.table: write.frame.height for write in writes}
 
     def replace_whole(self, *writes: Rows) -> dict[str, int]:
-        """Replace every row of each table (created from its DDL in sql/, typed and
+        """Replace every row of each table (created from its contract in sql/, typed and
         commented) with `frame`, in one transaction: for small reference tables that each
         run writes whole (labels, configured tokens)."""
         with self.transaction(_names(writes), _frames_bytes(writes)) as con:

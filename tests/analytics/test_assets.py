@@ -13,7 +13,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from assets.analytics.assets import analytics_assets, load_doc
+from assets.analytics.assets import analytics_assets
+from core.contracts import describe, load_contract
 from core.resources import Warehouse
 
 LEAD = 3
@@ -149,15 +150,14 @@ def test_every_table_is_written_and_documented(run):
         }
         assert len(tables) == 15
         for table in tables:
-            doc = load_doc(table)
-            columns = con.execute(
-                "SELECT column_name, comment FROM duckdb_columns() "
-                "WHERE schema_name = 'analytics' AND table_name = ? "
-                "ORDER BY column_index",
+            contract = load_contract(f"analytics.{table}")
+            assert contract.disagreements(describe(con, contract.table)) == [], table
+            comments = con.execute(
+                "SELECT comment FROM duckdb_columns() "
+                "WHERE schema_name = 'analytics' AND table_name = ? ORDER BY column_index",
                 [table],
             ).fetchall()
-            assert [c for c, _ in columns] == list(doc.columns), table
-            assert all(comment for _, comment in columns), table
+            assert all(comment for (comment,) in comments), table
 
 
 def test_the_planted_lead_is_found_and_the_summary_traces_back(run):
