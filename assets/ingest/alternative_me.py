@@ -93,7 +93,7 @@ def parse_fear_greed(payload: Any, start: dt.date, end: dt.date) -> pl.DataFrame
     )
 
 
-@raw_asset({"fear_greed_daily": None})
+@raw_asset("fear_greed_daily")
 def fear_greed_daily(
     context: dg.AssetExecutionContext, alternative_me: HttpSource, warehouse: Warehouse
 ) -> dg.MaterializeResult:

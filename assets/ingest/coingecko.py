@@ -180,7 +180,7 @@ def parse_market_chart(payload: Any, coin_id: str, start: dt.date, end: dt.date)
     )
 
 
-@raw_asset({"coingecko_market_daily": None})
+@raw_asset("coingecko_market_daily")
 def coingecko_market_daily(
     context: dg.AssetExecutionContext, coingecko: HttpSource, warehouse: Warehouse
 ) -> dg.MaterializeResult:

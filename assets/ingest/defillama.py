@@ -481,7 +481,7 @@ def parse_token(
     return total_frame, chain_frame
 
 
-@raw_asset({"defillama_total_supply": None})
+@raw_asset("defillama_total_supply")
 def defillama_total_supply(
     context: dg.AssetExecutionContext, defillama: HttpSource, warehouse: Warehouse
 ) -> dg.MaterializeResult:
@@ -515,19 +515,8 @@ def defillama_total_supply(
 
 
 @raw_asset(
-    {
-        "defillama_token_supply": "USDT and USDC circulating supply across all chains, one row "
-        "per token and UTC day (the close of the day: DefiLlama's row stamped the next "
-        "day). Source: DefiLlama `/stablecoincharts/all?stablecoin={id}` "
-        "`totalCirculating` (the whole history; `/stablecoin/{id}` keeps only days from "
-        "2022-05-11).",
-        "defillama_token_supply_by_chain": "USDT and USDC circulating supply per chain, one "
-        "row per token, chain and UTC day (the close of the day: DefiLlama's row stamped the "
-        "next day), for the days DefiLlama reports that chain. Source: "
-        "DefiLlama `/stablecoin/{id}` `chainBalances` from 2022-05-11 (every chain); "
-        "before that `/stablecoincharts/{Chain}?stablecoin={id}` for the chains of "
-        "core/chains.yaml only.",
-    },
+    "defillama_token_supply",
+    "defillama_token_supply_by_chain",
     name="defillama_token_supply",
 )
 def defillama_token_supply(

@@ -93,7 +93,7 @@ def parse_fredgraph(
     )
 
 
-@raw_asset({"fred_series_daily": None})
+@raw_asset("fred_series_daily")
 def fred_series_daily(
     context: dg.AssetExecutionContext, fred: HttpSource, warehouse: Warehouse
 ) -> dg.MaterializeResult:

@@ -61,17 +61,11 @@ def world_rows(world: str, run_id: str, previous: pl.DataFrame) -> pl.DataFrame:
 
 
 @raw_asset(
-    {
-        "exchanges": "Every labelled exchange with its two spot/derivatives taxonomies and the "
-        "reason for each (sql/seeds/exchanges.csv).",
-        "exchange_labels": "Every labelled exchange wallet, per chain "
-        "(sql/seeds/exchange_labels.csv).",
-        "evm_tokens": "The token contracts read, per chain (core/chains.yaml).",
-        "data_world": "Which world runs read: live, or the sandbox's simulated chains and "
-        "replayed recordings.",
-        "known_incomplete_history": "Stretches of days in which a supply series is known "
-        "incomplete, with the evidence (sql/seeds/known_incomplete_history.csv).",
-    },
+    "exchanges",
+    "exchange_labels",
+    "evm_tokens",
+    "data_world",
+    "known_incomplete_history",
     name="reference_data",
     group="reference",
     # Unpartitioned and whole: joins any partition-range run, like the models.

@@ -184,10 +184,7 @@ def _window(context: dg.AssetExecutionContext, day_before: bool, use_cache: bool
 
 
 @raw_asset(
-    {
-        "evm_day_blocks": "Closing block of each UTC day per chain: the last block before the "
-        "next midnight. Cached here so other on-chain assets reuse it.",
-    },
+    "evm_day_blocks",
     name="evm_day_blocks",
     required_resource_keys=_RESOURCES,
 )
@@ -222,10 +219,7 @@ _DEPS = [dg.AssetKey(["raw", "evm_day_blocks"])]
 
 
 @raw_asset(
-    {
-        "evm_token_supply": "totalSupply() of each token at each day's closing block, per chain. "
-        "Grain: date x chain x token.",
-    },
+    "evm_token_supply",
     name="evm_token_supply",
     deps=_DEPS,
     required_resource_keys=_RESOURCES,
@@ -261,12 +255,8 @@ def evm_token_supply(context: dg.AssetExecutionContext):
 
 
 @raw_asset(
-    {
-        "evm_issuance_events": "Every mint and burn event (USDT Issue/Redeem/DestroyedBlackFunds, "
-        "USDC Mint/Burn) with its transaction hash. Grain: event.",
-        "evm_issuance_daily": "Minted, burned and net amount per token and UTC day, from the mint "
-        "and burn events; zero on days without any. Grain: date x chain x token.",
-    },
+    "evm_issuance_events",
+    "evm_issuance_daily",
     name="evm_issuance",
     deps=_DEPS,
     required_resource_keys=_RESOURCES,
@@ -385,13 +375,8 @@ def exchange_flows(
 
 
 @raw_asset(
-    {
-        "evm_exchange_balances": "USDT/USDC balance of every labelled exchange wallet with a "
-        "non-zero balance at each day's closing block. Grain: date x chain x token x address.",
-        "evm_exchange_reserves": "Exchange-held USDT/USDC at each day's close, per exchange "
-        "(every exchange labelled on the chain, zero included). Grain: date x chain x token x "
-        "exchange.",
-    },
+    "evm_exchange_balances",
+    "evm_exchange_reserves",
     name="evm_exchange_reserves",
     deps=_DEPS,
     required_resource_keys=_RESOURCES,
@@ -463,11 +448,7 @@ def evm_exchange_reserves(context: dg.AssetExecutionContext):
 
 
 @raw_asset(
-    {
-        "evm_exchange_flows": "USDT/USDC inflow, outflow and netflow of each labelled exchange "
-        "per UTC day, from Transfer logs; transfers between two wallets of the same exchange are "
-        "internal and not counted. Grain: date x chain x token x exchange.",
-    },
+    "evm_exchange_flows",
     name="evm_exchange_flows",
     deps=_DEPS,
     required_resource_keys=_RESOURCES,
