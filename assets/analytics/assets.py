@@ -46,7 +46,7 @@ def read_panel(warehouse: Warehouse) -> pl.DataFrame:
     statistic leaves it out, and with it the change into the first complete day, which is
     the catch-up step (+1.09 bn USDT on 2020-01-02), not growth.
     """
-    return warehouse.read("""
+    panel = warehouse.read("""
         SELECT date,
                CASE WHEN NOT usdt_supply_incomplete THEN usdt_supply_tokens END AS usdt_supply,
                CASE WHEN NOT usdc_supply_incomplete THEN usdc_supply_tokens END AS usdc_supply,
@@ -59,6 +59,13 @@ def read_panel(warehouse: Warehouse) -> pl.DataFrame:
                derivatives_share_of_exchange_reserves AS derivatives_share,
                ssr, CAST(fear_greed AS DOUBLE) AS fear_greed
         FROM marts.liquidity_daily ORDER BY date""")
+    if panel.is_empty():
+        raise ValueError(
+            f"marts.liquidity_daily in {warehouse.where} has no rows, so there is nothing to "
+            "analyse: materialise the ingest assets and the marts for a window of days first "
+            "(make demo, or a backfill)"
+        )
+    return panel
 
 
 def read_issuance_events(warehouse: Warehouse) -> pl.DataFrame:

@@ -232,3 +232,14 @@ def test_report_files_and_charts_in_metadata(run):
     metadata = event.materialization.metadata
     assert metadata["chart_ssr"].value.startswith("![")
     assert "coupled" in metadata["verdicts"].value
+
+
+def test_an_empty_liquidity_mart_fails_naming_the_table_not_a_shape_error(tmp_path):
+    path = str(tmp_path / "empty.duckdb")
+    planted_marts(path)
+    with duckdb.connect(path) as con:
+        con.execute("DELETE FROM marts.liquidity_daily")
+    from assets.analytics.assets import read_panel
+
+    with pytest.raises(ValueError, match=r"marts\.liquidity_daily in .* has no rows"):
+        read_panel(Warehouse(path=path))
