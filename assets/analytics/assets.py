@@ -21,7 +21,7 @@ import duckdb
 import polars as pl
 
 from assets.analytics import decoupling, markets, report
-from core.contracts import describe, load_contract
+from core.contracts import ContractError, describe, load_contract
 from core.resources import Rows, Warehouse
 from core.settings import Settings
 
@@ -198,7 +198,16 @@ def _write(warehouse: Warehouse, frames: dict[str, pl.DataFrame]) -> dict[str, i
     writes, statements = [], []
     for name, frame in frames.items():
         contract = load_contract(f"analytics.{name}")
-        contract.check(frame_columns(frame), f"the frame computed for {contract.table}")
+        what = f"the frame computed for {contract.table}"
+        contract.check(frame_columns(frame), what)
+        # The key check the other layers run after the write (assets/quality.py), here before
+        # it: the analytics tables are replaced whole, so a duplicate is never stored.
+        repeated = frame.filter(frame.select(contract.grain).is_duplicated())
+        if repeated.height:
+            raise ContractError(
+                f"{what} repeats its key {list(contract.grain)} ({contract.where}) in "
+                f"{repeated.height} rows, e.g. {repeated.select(contract.grain).row(0)}"
+            )
         writes.append(Rows(contract.table, frame, contract.grain))
         statements += contract.comments()
     return warehouse.replace_tables(*writes, statements=statements)

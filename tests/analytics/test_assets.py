@@ -243,3 +243,23 @@ def test_an_empty_liquidity_mart_fails_naming_the_table_not_a_shape_error(tmp_pa
 
     with pytest.raises(ValueError, match=r"marts\.liquidity_daily in .* has no rows"):
         read_panel(Warehouse(path=path))
+
+
+def test_a_frame_repeating_its_key_is_refused_before_the_write(tmp_path):
+    from assets.analytics.assets import _write
+    from assets.analytics.decoupling import ROLLING_CORRELATION_SCHEMA
+    from core.contracts import ContractError
+
+    warehouse = Warehouse(path=str(tmp_path / "w.duckdb"))
+    row = {
+        "date": dt.date(2021, 1, 1),
+        "supply_series": "usdt",
+        "price_series": "btc",
+        "window_days": 30,
+        "correlation": 0.1,
+        "n_obs": 30,
+    }
+    frame = pl.DataFrame([row, row], schema=ROLLING_CORRELATION_SCHEMA)
+    with pytest.raises(ContractError, match=r"repeats its key .* in 2 rows"):
+        _write(warehouse, {"rolling_correlation": frame})
+    assert not warehouse.table_exists("analytics.rolling_correlation")
