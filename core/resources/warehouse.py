@@ -4,7 +4,10 @@ whole-table replaces.
 Every write replaces one date window of one table in a single transaction, so
 re-materialising a day replaces exactly that day and a failure leaves the table as it was.
 Connections are opened per operation and closed at once: DuckDB allows one writing process
-per file, so nobody holds the lock longer than a write.
+per file, so nobody holds the lock longer than a write. Processes take turns through a lock
+file beside the warehouse (`<file>.lock`, flock: shared for a read, exclusive for a write),
+so a step that reads a chain or an API for minutes never holds the warehouse meanwhile, and
+steps of parallel runs extract at once and queue only for their writes.
 
 A window is replaced key by key: rows whose key is gone are deleted, changed rows updated,
 new keys inserted, unchanged rows left alone. Never deleting a key and inserting it again in
@@ -25,8 +28,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import fcntl
 import os
 import re
+import threading
 import time
 import weakref
 from collections.abc import Iterator, Sequence
@@ -88,6 +93,12 @@ class Warehouse(dg.ConfigurableResource):
             record_write(self.path)
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + self.lock_timeout_s
+        with _turn(self.path, read_only, deadline, self.where):
+            with self._open(read_only, deadline) as con:
+                yield con
+
+    @contextlib.contextmanager
+    def _open(self, read_only: bool, deadline: float) -> Iterator[duckdb.DuckDBPyConnection]:
         while True:
             try:
                 con = duckdb.connect(self.path, read_only=read_only)
@@ -317,6 +328,56 @@ class Warehouse(dg.ConfigurableResource):
             [schema, name],
         )
         return bool(found["n"][0])
+
+
+# This process's turns at each warehouse: path -> [lock file descriptor, depth]. A turn is
+# re-entrant within the process (a read inside a write's block must not wait for itself).
+_TURNS: dict[str, list[int]] = {}
+_TURNS_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def _turn(path: str, read_only: bool, deadline: float, where: str) -> Iterator[None]:
+    """Wait for this process's turn at the warehouse file: flock on `<file>.lock`, shared for
+    a read and exclusive for a write, polled until `deadline`. The kernel drops the lock when
+    its process dies, so a killed run never leaves the warehouse locked. DuckDB's own file
+    lock still guards against processes that do not take turns (an analyst's CLI)."""
+    key = os.path.abspath(path)
+    with _TURNS_GUARD:
+        held = _TURNS.get(key)
+        if held:
+            held[1] += 1
+    if held:
+        try:
+            yield
+        finally:
+            with _TURNS_GUARD:
+                held[1] -= 1
+        return
+    fd = os.open(f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        mode = fcntl.LOCK_SH if read_only else fcntl.LOCK_EX
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise WarehouseError(
+                        f"warehouse {where}: another process kept it busy beyond "
+                        f"Warehouse.lock_timeout_s ({'reading' if read_only else 'writing'} "
+                        f"waits for its turn at {key}.lock); nothing was written"
+                    ) from None
+                time.sleep(0.05)
+        with _TURNS_GUARD:
+            _TURNS[key] = [fd, 1]
+        try:
+            yield
+        finally:
+            with _TURNS_GUARD:
+                del _TURNS[key]
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _created(con: duckdb.DuckDBPyConnection, write: Rows) -> pl.Schema:

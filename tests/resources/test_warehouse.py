@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import duckdb
@@ -466,3 +467,69 @@ def test_publishing_onto_a_full_disk_fails_with_its_cause_and_keeps_the_previous
     warehouse.publish(str(target))
     with duckdb.connect(str(target), read_only=True) as con:
         assert con.execute(f"SELECT count(*) FROM {TABLE}").fetchone() == (2,)
+
+
+# --- turns: processes take turns at the file through <file>.lock ------------------------------
+
+HOLD = """
+import sys, time
+from core.resources import Warehouse
+warehouse = Warehouse(path=sys.argv[1])
+with warehouse.{how} as con:
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+@contextlib.contextmanager
+def holding(path: str, seconds: float, how: str = "transaction()"):
+    """Another process holding the warehouse (a write's transaction by default)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD.format(how=how), path, str(seconds)],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout.readline().strip() == "holding"
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_write_waits_for_another_process_s_write_then_succeeds(tmp_path):
+    path = str(tmp_path / "w.duckdb")
+    warehouse = Warehouse(path=path)
+    warehouse.run_in_transaction(["CREATE SCHEMA raw", "CREATE TABLE raw.t (x INTEGER)"])
+    with holding(path, 1.5):
+        started = time.monotonic()
+        warehouse.run_in_transaction(["INSERT INTO raw.t VALUES (1)"])
+        waited = time.monotonic() - started
+    assert waited > 1.0, f"the write did not wait for the other process ({waited:.2f} s)"
+    assert warehouse.read("SELECT x FROM raw.t")["x"].to_list() == [1]
+
+
+def test_readers_share_the_file_and_a_write_waits_for_them(tmp_path):
+    path = str(tmp_path / "w.duckdb")
+    warehouse = Warehouse(path=path)
+    warehouse.run_in_transaction(["CREATE SCHEMA raw", "CREATE TABLE raw.t (x INTEGER)"])
+    with holding(path, 3, how="connect(read_only=True)"):
+        started = time.monotonic()
+        assert warehouse.read("SELECT count(*) AS n FROM raw.t")["n"][0] == 0
+        assert time.monotonic() - started < 1.0, "a read waited for another reader"
+        late = Warehouse(path=path, lock_timeout_s=0.5)
+        with pytest.raises(WarehouseError, match=r"lock_timeout_s .*/w\.duckdb\.lock"):
+            late.run_in_transaction(["INSERT INTO raw.t VALUES (1)"])
+    assert warehouse.read("SELECT count(*) AS n FROM raw.t")["n"][0] == 0
+
+
+def test_a_killed_holder_never_leaves_the_warehouse_locked(tmp_path):
+    path = str(tmp_path / "w.duckdb")
+    warehouse = Warehouse(path=path, lock_timeout_s=10)
+    warehouse.run_in_transaction(["CREATE SCHEMA raw", "CREATE TABLE raw.t (x INTEGER)"])
+    with holding(path, 60) as other:
+        other.kill()  # SIGKILL mid-transaction: the kernel drops its lock
+        other.wait()
+        warehouse.run_in_transaction(["INSERT INTO raw.t VALUES (2)"])
+    assert warehouse.read("SELECT x FROM raw.t")["x"].to_list() == [2]
