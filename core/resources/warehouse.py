@@ -34,8 +34,8 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
@@ -69,11 +69,17 @@ def table_ddl(table: str) -> str:
 
 @dataclass(frozen=True)
 class Rows:
-    """New rows for one table's window, and the key they are stored in order of."""
+    """New rows for one table's window, and the key they are stored in order of.
+
+    `within` narrows what a window replace owns: {column: values}, e.g. {"chain": chains
+    read}, so a run that read some chains replaces only their rows of the window and leaves
+    the others' (a run per chain, or STABLEFLOW_CHAINS naming a subset). Rows outside it are
+    refused."""
 
     table: str
     frame: pl.DataFrame
     order_by: Sequence[str]
+    within: Mapping[str, Sequence[object]] = field(default_factory=dict)
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -143,6 +149,15 @@ class Warehouse(dg.ConfigurableResource):
                     f"{write.table}: {outside.height} rows fall outside the window "
                     f"{start}..{end}, e.g. date={outside['date'][0]}"
                 )
+            for column, values in write.within.items():
+                if not values:
+                    raise WarehouseError(f"{write.table}: no {column} to replace rows of")
+                stray = write.frame.filter(~pl.col(column).is_in(list(values)))
+                if stray.height:
+                    raise WarehouseError(
+                        f"{write.table}: {stray.height} rows fall outside the {column}s this "
+                        f"write replaces {sorted(values)}, e.g. {column}={stray[column][0]!r}"
+                    )
         with self.transaction(_names(writes), _frames_bytes(writes)) as con:
             return {write.table: _replace(con, write, start, end) for write in writes}
 
@@ -396,9 +411,13 @@ def _replace(con: duckdb.DuckDBPyConnection, write: Rows, start: dt.date, end: d
     table = write.table
     columns = _created(con, write)
     new = write.frame.select(list(columns)).cast(dict(columns)).sort(list(write.order_by))
-    old = con.execute(f"SELECT * FROM {table} WHERE date BETWEEN ? AND ?", [start, end]).pl()
+    scope, params = "t.date BETWEEN ? AND ?", [start, end]
+    for column, values in write.within.items():
+        scope += f' AND t."{column}" IN ({", ".join("?" for _ in values)})'
+        params += list(values)
+    old = con.execute(f"SELECT * FROM {table} AS t WHERE {scope}", params).pl()
     new = _keep_ingested_at_of_unchanged_rows(new, old)
-    _put_rows(con, table, new, write.order_by, "t.date BETWEEN ? AND ?", [start, end])
+    _put_rows(con, table, new, write.order_by, scope, params)
     return new.height
 
 

@@ -533,3 +533,43 @@ def test_a_killed_holder_never_leaves_the_warehouse_locked(tmp_path):
         other.wait()
         warehouse.run_in_transaction(["INSERT INTO raw.t VALUES (2)"])
     assert warehouse.read("SELECT x FROM raw.t")["x"].to_list() == [2]
+
+
+def blocks(chains: dict[str, int]) -> pl.DataFrame:
+    """raw.evm_day_blocks rows: one closing block per chain."""
+    return pl.DataFrame(
+        {
+            "date": D(2024, 1, 1),
+            "chain": list(chains),
+            "block_number": list(chains.values()),
+            "block_timestamp": T0,
+            "block_hash": "0x" + "ab" * 32,
+            "source": "test",
+            "ingested_at": T0,
+        }
+    )
+
+
+def test_a_write_within_some_chains_leaves_the_other_chains_rows(warehouse):
+    """A run that read one chain (a run per chain, or STABLEFLOW_CHAINS naming a subset)
+    replaces that chain's rows of the window, not the others'."""
+    day = D(2024, 1, 1)
+    table = "raw.evm_day_blocks"
+    warehouse.replace_window(
+        day, day, Rows(table, blocks({"ethereum": 1, "arbitrum": 2}), ["chain"])
+    )
+    warehouse.replace_window(
+        day, day, Rows(table, blocks({"ethereum": 10}), ["chain"], within={"chain": ["ethereum"]})
+    )
+    stored = warehouse.read(f"SELECT chain, block_number FROM {table} ORDER BY chain").rows()
+    assert stored == [("arbitrum", 2), ("ethereum", 10)]
+    with pytest.raises(WarehouseError, match=r"outside the chains .* chain='arbitrum'"):
+        warehouse.replace_window(
+            day,
+            day,
+            Rows(table, blocks({"arbitrum": 20}), ["chain"], within={"chain": ["ethereum"]}),
+        )
+    assert warehouse.read(f"SELECT chain, block_number FROM {table} ORDER BY chain").rows() == [
+        ("arbitrum", 2),
+        ("ethereum", 10),
+    ]

@@ -12,7 +12,7 @@ confirmation depth on nodes without it); otherwise the run fails and writes noth
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import dagster as dg
 import polars as pl
@@ -97,6 +97,15 @@ class _Window:
     # (requests, log splits) of each chain's client before this step: the client may serve
     # several steps of a run, and metadata reports this step's own cost.
     before: dict[str, tuple[int, int]]
+
+    def write(self, *writes: Rows) -> dict[str, int]:
+        """Replace the window's rows of the chains this step read, and only theirs: a run
+        reading a subset of the chains (STABLEFLOW_CHAINS, or one run per chain extracting
+        in parallel) leaves the other chains' rows as they are."""
+        read = {"chain": [chain.name for chain, _, _ in self.chains]}
+        return self.warehouse.replace_window(
+            self.start, self.end, *(replace(write, within=read) for write in writes)
+        )
 
     def metadata(self, **extra) -> dict:
         meta = {"window": f"{self.start}..{self.end}", "world": Settings.from_env().world, **extra}
@@ -209,7 +218,7 @@ def evm_day_blocks(context: dg.AssetExecutionContext):
         ]
     )
     frame = stamp(frame, "json-rpc eth_getBlockByNumber", utc_now())
-    written = w.warehouse.replace_window(w.start, w.end, Rows(DAY_BLOCKS, frame, ["date", "chain"]))
+    written = w.write(Rows(DAY_BLOCKS, frame, ["date", "chain"]))
     yield dg.MaterializeResult(
         asset_key=["raw", "evm_day_blocks"], metadata=w.metadata(rows=written[DAY_BLOCKS])
     )
@@ -245,9 +254,7 @@ def evm_token_supply(context: dg.AssetExecutionContext):
                 )
             )
     frame = stamp(pl.concat(frames), _state_source(w, "totalSupply()"), utc_now())
-    written = w.warehouse.replace_window(
-        w.start, w.end, Rows("raw.evm_token_supply", frame, ["date", "chain", "token"])
-    )
+    written = w.write(Rows("raw.evm_token_supply", frame, ["date", "chain", "token"]))
     yield dg.MaterializeResult(
         asset_key=["raw", "evm_token_supply"],
         metadata=w.metadata(rows=written["raw.evm_token_supply"]),
@@ -277,9 +284,7 @@ def evm_issuance(context: dg.AssetExecutionContext):
         events.append(chain_events)
         daily.append(daily_issuance(chain_events, chain, days(w.start, w.end)))
     now = utc_now()
-    written = w.warehouse.replace_window(
-        w.start,
-        w.end,
+    written = w.write(
         Rows(
             "raw.evm_issuance_events",
             stamp(pl.concat(events), "json-rpc eth_getLogs", now),
@@ -425,9 +430,7 @@ def evm_exchange_reserves(context: dg.AssetExecutionContext):
             context, w.warehouse, "raw.evm_exchange_reserves", reserve_rows, w.start, w.end
         )
     }
-    written = w.warehouse.replace_window(
-        w.start,
-        w.end,
+    written = w.write(
         Rows(
             "raw.evm_exchange_balances",
             stamp(pl.concat(per_address), source, now),
@@ -478,9 +481,7 @@ def evm_exchange_flows(context: dg.AssetExecutionContext):
             )
         )
     frame = stamp(pl.concat(frames), "json-rpc eth_getLogs Transfer", utc_now())
-    written = w.warehouse.replace_window(
-        w.start,
-        w.end,
+    written = w.write(
         Rows("raw.evm_exchange_flows", frame, ["date", "chain", "token", "exchange"]),
     )
     yield dg.MaterializeResult(
