@@ -11,13 +11,14 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 PORT ?= 3000
 MODE ?= sandbox
 
-.PHONY: help install chromium demo doctor lint test test-fast bench ui sql clean
+.PHONY: help install chromium demo doctor lint test test-fast snapshot bench ui sql clean
 
 help:
 	@echo "make demo   - run the whole pipeline offline over the sandbox window"
 	@echo "make doctor - probe the endpoints, say which assets will run (MODE=sandbox|live, NODE=<profile>)"
-	@echo "make test   - lint, then the full test suite (what CI runs)"
-	@echo "make test-fast - lint and the unit tests only (no process-level runs), a few minutes"
+	@echo "make test   - lint, then every test: the unit and the process-level tier (what CI runs)"
+	@echo "make test-fast - lint, then the unit tier (all but tests/process/ and tests marked slow) on every core, < 3 min"
+	@echo "make snapshot - rewrite tests/snapshots/definitions.yaml after an intended change to the definitions"
 	@echo "make bench  - run the benchmarks offline, write bench/RESULTS.md"
 	@echo "make ui     - Dagster UI on http://127.0.0.1:$(PORT) (MODE=sandbox|live)"
 	@echo "make sql    - the analysts' copy, read-only, in the DuckDB CLI (ANALYST_DB=<file>)"
@@ -41,13 +42,25 @@ node_modules/.installed: package.json package-lock.json
 
 install: .venv/.installed $(DAGSTER_HOME)/dagster.yaml node_modules/.installed
 
-# Debian's chromium, for the test that drives the Dagster UI in a real browser (tests/test_ui.py).
+# Debian's chromium, for the test that drives the Dagster UI in a real browser
+# (tests/process/test_ui.py).
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; } || \
 		{ echo "make: could not install Debian's chromium (apt-get install chromium, as root" \
-		"or with password-less sudo); tests/test_ui.py needs it" >&2; exit 1; }
+		"or with password-less sudo); tests/process/test_ui.py needs it" >&2; exit 1; }
+
+# Debian's PostgreSQL server, for the tests of the team profile (dagster.postgres.yaml): each
+# starts a throwaway cluster (sandbox/postgres.py, tests/process/test_postgres.py). Its
+# binaries are not on PATH on Debian: /usr/lib/postgresql/<major>/bin (or STABLEFLOW_PG_BINDIR).
+.PHONY: postgres
+postgres:
+	@test -n "$$STABLEFLOW_PG_BINDIR" || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install \
+		-y -qq postgresql >/dev/null; } || { echo "make: could not install Debian's postgresql" \
+		"(apt-get install postgresql, as root or with password-less sudo);" \
+		"tests/process/test_postgres.py needs it" >&2; exit 1; }
 
 # NODE=erigon|infura|... runs the demo through another node profile (sandbox/rpc_proxy.py).
 demo: install
@@ -80,13 +93,24 @@ lint: .venv/.installed
 	$(RUN) ruff format --check .
 	$(RUN) sqlfluff lint sql
 
-test: install chromium lint
+# Two tiers (README: "The tests come in two tiers"). The unit tier: everything outside
+# tests/process/, in-process runs against the replay server and sandbox chains. The
+# process-level tier, tests/process/ (marker `process`): the Dagster CLI, the webserver and a
+# browser, `make`, killed runs, a full disk. `make test` runs both, one test at a time.
+test: install chromium postgres lint
 	$(RUN) pytest
 
-# Everything but the process-level tests (tests marked slow: whole demos, kills, parallel
-# runs, the browser): the loop to run while editing.
+# The unit tier on every core, at most 4 (pytest-xdist; --dist loadscope keeps each module's
+# planted chain in one worker), less the simulation-heavy calibrations (marker slow): the loop
+# to run while editing, under 3 minutes on 2 cores.
 test-fast: install lint
-	$(RUN) pytest -m "not slow"
+	$(RUN) pytest -m "not process and not slow" -n auto --maxprocesses 4 --dist loadscope
+
+# tests/snapshots/definitions.yaml: every asset (group, deps, partitions, pool, backfill policy,
+# kinds), check, job, schedule and sensor of pipelines/definitions.py; tests/test_definitions.py
+# fails when they differ. Refresh after an intended change, then review `git diff tests/snapshots`.
+snapshot: .venv/.installed
+	UPDATE_SNAPSHOTS=1 $(RUN) pytest tests/test_definitions.py -q -k snapshot
 
 # The extraction baselines, each in its own venv: ethereum-etl needs web3<6, and neither may
 # touch the project's lock. Pinned in bench/requirements-*.txt (fully resolved, so --no-deps).

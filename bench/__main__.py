@@ -23,7 +23,15 @@ import yaml
 
 from bench.report import ROOT, Section, earlier, render
 
-BENCHMARKS = ("reads", "extraction", "closing_blocks", "backfill", "marts", "calibration")
+BENCHMARKS = (
+    "reads",
+    "extraction",
+    "closing_blocks",
+    "backfill",
+    "storage",
+    "marts",
+    "calibration",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -66,6 +66,13 @@ def _coingecko_spacing_s() -> float:
     return 60 / 30 if os.environ.get("COINGECKO_API_KEY") else 60 / 5
 
 
+def _published_default() -> str:
+    """The published folder's default: the analysts' copy's path without its extension, plus
+    `_published`."""
+    analyst = Path(_path("STABLEFLOW_ANALYST_WAREHOUSE", "data/stableflow_analyst.duckdb"))
+    return str(analyst.with_name(f"{analyst.stem}_published"))
+
+
 WORLDS = ("live", "sandbox")
 
 
@@ -94,6 +101,10 @@ class Settings:
     # by sandbox/world.py: replayed recordings and simulated chains). Recorded with the data
     # (raw.data_world) and shown by the report, never used to change what is read.
     world: str = "live"
+    # The marts and analytics published as Parquet for any engine, with a DuckDB file of views
+    # over them (assets/publish.py); absolute. Default: beside the analysts' copy, named after
+    # it (data/stableflow_analyst_published/), so each copy has its own.
+    published_dir: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -123,4 +134,5 @@ class Settings:
             fred_url=os.environ.get("STABLEFLOW_FRED_URL", "https://fred.stlouisfed.org"),
             reports_dir=_path("STABLEFLOW_REPORTS_DIR", "reports"),
             world=_world(),
+            published_dir=_path("STABLEFLOW_PUBLISHED_DIR", _published_default()),
         )

@@ -16,12 +16,10 @@ os.environ.setdefault("STABLEFLOW_CHAINS", "ethereum")
 import datetime as dt  # noqa: E402
 import ipaddress
 import socket
-import subprocess
-import time
+from pathlib import Path
 
 import dagster as dg
 import pytest
-import requests
 
 from core.resources import HttpSource, Warehouse
 from sandbox.replay import ReplayServer
@@ -145,52 +143,15 @@ def failure_messages(result) -> str:
     )
 
 
-@pytest.fixture(scope="session")
-def backfill_reference(tmp_path_factory):
-    """The sandbox of the backfill tests (tests/test_parallel_backfill.py, tests/test_kill.py),
-    planted once for their window START..END, and the uninterrupted backfill of that window
-    they compare against (tests.test_parallel_backfill.Reference): it runs in the background,
-    in its own DAGSTER_HOME and files, while the first test using it does its own runs."""
-    from sandbox.world import running_sandbox
-    from tests.test_parallel_backfill import END, START, Reference
-
-    with running_sandbox(START, END) as (sandbox_env, _, _):
-        reference = Reference(tmp_path_factory.mktemp("backfill_reference"), sandbox_env)
-        try:
-            yield reference
-        finally:
-            reference.stop()
+# The tiers. Everything under tests/process/ is marked `process` here (not in the modules): the
+# tests that run the project as separate processes, as a user does (the Dagster CLI and
+# webserver, `make`, a browser, killed runs, a full disk). `make test-fast` runs the rest, the
+# unit tier (-m "not process"); `make test` runs both.
+PROCESS_DIR = Path(__file__).resolve().parent / "process"
 
 
-# The process-level tests (whole demos, kills, parallel runs, the browser, subprocess runs of
-# the Dagster CLI): `make test-fast` leaves them out with -m "not slow"; `make test` runs all.
-SLOW_MODULES = {
-    "test_e2e",
-    "test_kill",
-    "test_parallel_backfill",
-    "test_reorg",
-    "test_ui",
-    "test_ui_host",
-    "test_secrets",
-    "test_disk_full",
-    "test_paths",
-}
-
-
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
-            item.add_marker(pytest.mark.slow)
-
-
-def wait_until_serving(base: str, process: subprocess.Popen, timeout_s: float = 180) -> None:
-    """Wait until the UI started as `process` answers at `base` (make ui's /server_info)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            if requests.get(f"{base}/server_info", timeout=2).ok:
-                return
-        except requests.RequestException:
-            pass
-        assert time.monotonic() < deadline and process.poll() is None, "UI did not start"
-        time.sleep(0.5)
+        if PROCESS_DIR in item.path.parents:
+            item.add_marker(pytest.mark.process)

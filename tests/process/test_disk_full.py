@@ -27,7 +27,7 @@ from core.resources import Warehouse
 from tests.conftest import fast_source, materialize
 from tests.resources.test_warehouse import fill, tmpfs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 D = dt.date
 FIRST = (D(2022, 5, 2), D(2022, 5, 4))
 SECOND = (D(2022, 5, 5), D(2022, 5, 11))  # FRED re-reads 2022-04-28.., FIRST's days among them
@@ -60,7 +60,7 @@ RUN = """
     from assets.ingest import api_assets
     from core.resources import Warehouse
     from tests.conftest import materialize
-    from tests.test_disk_full import api_resources
+    from tests.process.test_disk_full import api_resources
 
     home, replay_url, path, start, end = sys.argv[1:]
     # min_free_mb=0: no free-space check before writing, so DuckDB meets the full disk itself.

@@ -8,8 +8,8 @@ Terminate) and the daemon frees its slots (dagster.yaml run_monitoring), as done
 through the same instance calls.
 
 The uninterrupted backfill is the session's reference (fixture `backfill_reference`,
-tests/conftest.py): same sandbox, its own DAGSTER_HOME and files, run in the background
-meanwhile, shared with tests/test_parallel_backfill.py.
+tests/process/conftest.py): same sandbox, its own DAGSTER_HOME and files, run in the background
+meanwhile, shared with tests/process/test_parallel_backfill.py.
 """
 
 import os
@@ -19,9 +19,9 @@ import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
 
-from tests.test_parallel_backfill import END, START, finish, launch, run_environment, tables
+from tests.process.test_parallel_backfill import END, START, finish, launch, run_environment, tables
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+pytestmark = pytest.mark.timeout(1800)
 # Killed as soon as this step has written its tables, while later steps have not run.
 KILL_AFTER = 'Finished execution of step "evm_exchange_reserves"'
 

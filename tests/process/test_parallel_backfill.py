@@ -5,9 +5,9 @@ them), all writing one DuckDB file; the pool "duckdb" (dagster.yaml) lets one st
 a time. Every run must succeed, and the warehouse must equal a serial run's.
 
 The serial run is the session's reference backfill (fixture `backfill_reference`,
-tests/conftest.py): one uninterrupted run of START..END in the same sandbox, with its own
+tests/process/conftest.py): one uninterrupted run of START..END in the same sandbox, with its own
 DAGSTER_HOME and files, run in the background while the test does its own runs, and shared
-with tests/test_kill.py.
+with tests/process/test_kill.py.
 """
 
 import datetime as dt
@@ -20,9 +20,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from sandbox.dagster_cli import materialize_command, partition_range
 from sandbox.world import ROOT, prepare_dagster_home
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+pytestmark = pytest.mark.timeout(1800)
 D = dt.date
 START, END = D(2022, 5, 1), D(2022, 5, 14)
 WINDOWS = [(D(2022, 5, 1), D(2022, 5, 7)), (D(2022, 5, 8), D(2022, 5, 14))]
@@ -33,19 +34,7 @@ def launch(env: dict, start: dt.date, end: dt.date, log: Path | None = None) -> 
     nobody reads while it runs: a full pipe would stop it)."""
     out = open(log, "w") if log else subprocess.PIPE
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dagster",
-            "asset",
-            "materialize",
-            "-m",
-            "pipelines.definitions",
-            "--select",
-            "*",
-            "--partition-range",
-            f"{start}...{end}",
-        ],
+        materialize_command("*", *partition_range(start, end)),
         cwd=ROOT,
         env=env,
         stdout=out,

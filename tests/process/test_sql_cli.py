@@ -5,7 +5,7 @@ from pathlib import Path
 
 import duckdb
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_sql(database: Path, query: str) -> subprocess.CompletedProcess:

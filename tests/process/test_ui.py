@@ -20,7 +20,7 @@ import pytest
 
 from sandbox.replay import ReplayServer
 from sandbox.world import ROOT, WINDOW_END, WINDOW_START, prepare_dagster_home
-from tests.conftest import wait_until_serving
+from tests.process.conftest import wait_until_serving
 
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
 PARTITION = "2022-05-15"

@@ -27,7 +27,7 @@ from websockets.sync.client import connect as ws_connect
 
 from pipelines.ui import ALLOWED_HOSTS_ENV, HostGuard, allowed_hosts
 from sandbox.world import ROOT, prepare_dagster_home
-from tests.conftest import wait_until_serving
+from tests.process.conftest import wait_until_serving
 
 PORT = 3000
 
