@@ -3,7 +3,7 @@
 The kill lands after some raw tables of the window are written and before the others and
 the models are: the state a power cut or an OOM kill leaves. Every write is one DuckDB
 transaction, so the file holds whole windows only, and re-running rewrites them. The dead
-run still holds its slot in the pool "duckdb"; the operator terminates it (the UI's
+run may still hold its slot in the pool "duckdb"; the operator terminates it (the UI's
 Terminate) and the daemon frees its slots (dagster.yaml run_monitoring), as done here
 through the same instance calls.
 
@@ -52,6 +52,8 @@ def free_the_dead_run(home: str) -> None:
     """What the UI's Terminate and the daemon's slot cleanup do for a run whose process died."""
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(home)) as instance:
         [dead] = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
-        assert instance.event_log_storage.get_concurrency_run_ids() == {dead.run_id}
+        # It holds a slot of the pool "duckdb" if it died in a pooled step (not an ingest
+        # step: those take turns through the warehouse's lock file, which died with it).
+        assert instance.event_log_storage.get_concurrency_run_ids() <= {dead.run_id}
         instance.report_run_canceled(dead, message="the run's process was killed")
         instance.event_log_storage.free_concurrency_slots_for_run(dead.run_id)

@@ -1,8 +1,9 @@
 """Several backfill runs at once, while an analyst holds the published copy open.
 
 Each run is a separate `dagster asset materialize` process (as the UI's backfills launch
-them), all writing one DuckDB file; the pool "duckdb" (dagster.yaml) lets one step write at
-a time. Every run must succeed, and the warehouse must equal a serial run's.
+them), all writing one DuckDB file: their ingest steps extract at once and take turns to write
+(the warehouse's lock file), the rebuilding steps one at a time (pool "duckdb",
+dagster.yaml). Every run must succeed, and the warehouse must equal a serial run's.
 
 The serial run is the session's reference backfill (fixture `backfill_reference`,
 tests/process/conftest.py): one uninterrupted run of START..END in the same sandbox, with its own
