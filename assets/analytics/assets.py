@@ -20,12 +20,15 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from assets.analytics import decoupling, markets, report
+from assets.analytics import lazy
 from core.contracts import ContractError, describe, load_contract
 from core.resources import Rows, Warehouse
 from core.settings import Settings
 
 GROUP = "analytics"
+decoupling = lazy("assets.analytics.decoupling")
+markets = lazy("assets.analytics.markets")
+report = lazy("assets.analytics.report")
 
 
 def frame_columns(frame: pl.DataFrame) -> list[tuple[str, str]]:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-from web3 import Web3
+from eth_utils import to_checksum_address
 
 from core.chains import CONFIGURED
 
@@ -123,7 +123,7 @@ def address_problem(chain: str, address: str) -> str | None:
         )
     if not _HEX_ADDRESS.fullmatch(address):
         return "is not 0x followed by 40 hex digits"
-    checksummed = Web3.to_checksum_address(address)
+    checksummed = to_checksum_address(address)
     if address != checksummed:
         # All-lowercase is valid hex but has no checksum: a typo would go unnoticed.
         return f"is not EIP-55 checksummed (expected {checksummed})"
