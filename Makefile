@@ -34,8 +34,10 @@ $(UV):
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
 
+# Compiled once here: processes that may not write bytecode (PYTHONDONTWRITEBYTECODE, a
+# read-only venv) would otherwise compile Great Expectations and Dagster at every start.
 .venv/.installed: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --compile-bytecode
 	touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
@@ -102,9 +104,12 @@ lint: .venv/.installed
 # Two tiers (README: "The tests come in two tiers"). The unit tier: everything outside
 # tests/process/, in-process runs against the replay server and sandbox chains. The
 # process-level tier, tests/process/ (marker `process`): the Dagster CLI, the webserver and a
-# browser, `make`, killed runs, a full disk. `make test` runs both, one test at a time.
+# browser, `make`, killed runs, a full disk. `make test` runs both: the unit tier on every
+# core, as test-fast does, then the process-level tier one test at a time (its tests time
+# concurrent runs and kills against each other, and each starts processes of its own).
 test: install chromium postgres lint
-	$(RUN) pytest
+	$(RUN) pytest -m "not process" -n auto --maxprocesses 4 --dist loadscope
+	$(RUN) pytest -m process
 
 # The unit tier on every core, at most 4 (pytest-xdist; --dist loadscope keeps each module's
 # planted chain in one worker), less the simulation-heavy calibrations (marker slow): the loop
