@@ -45,6 +45,10 @@ from core.settings import PROJECT_ROOT
 ALLOWED_HOSTS_ENV = "STABLEFLOW_UI_ALLOWED_HOSTS"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 LOCATION_MODULE = "pipelines.definitions"
+# The dagster-webserver CLI's defaults (dagster_webserver/cli.py).
+DB_STATEMENT_TIMEOUT_MS = 15_000
+DB_POOL_RECYCLE_S = 3600
+DB_POOL_MAX_OVERFLOW = 20
 logger = logging.getLogger("dagster.stableflow_ui")  # shown with dagster's own log lines
 
 
@@ -202,6 +206,14 @@ def serve(port: int, daemon: bool = True) -> None:
                 get_possibly_temporary_instance_for_cli(
                     "make ui", logger=logging.getLogger("dagster")
                 )
+            )
+            # As the dagster-webserver CLI does for a long-running server: a pooled database
+            # connection and a statement timeout, instead of a new connection per storage call
+            # with PostgreSQL storage (dagster.postgres.yaml; no effect on SQLite).
+            instance.optimize_for_webserver(
+                statement_timeout=DB_STATEMENT_TIMEOUT_MS,
+                pool_recycle=DB_POOL_RECYCLE_S,
+                max_overflow=DB_POOL_MAX_OVERFLOW,
             )
             target = ModuleTarget(
                 module_name=LOCATION_MODULE,
