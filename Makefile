@@ -9,7 +9,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 # A run over a range of days records one "planned" event per asset for the whole range
 # instead of one per asset and day (Dagster's switch, read by whatever process creates the
 # run: the CLI, the webserver, the daemon): half the events of a year's run and about a
-# quarter of its time (README, "Speed"). What it trades: the days of a failed range run show
+# quarter of its time (README, "Team deployment"). What it trades: the days of a failed range run show
 # as missing in the UI rather than failed; the missing-days sensor re-runs them either way.
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS := 1
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv

@@ -29,6 +29,7 @@ BENCHMARKS = (
     "closing_blocks",
     "backfill",
     "storage",
+    "parallel",
     "marts",
     "calibration",
 )

@@ -208,8 +208,9 @@ on-chain assets a look-up of the final block. The single run pays those once.
 
 Where the single run's time goes (py-spy, a 1-year run): about two thirds is Dagster
 writing events to its SQLite storage, each in its own connection and transaction: one
-"materialisation planned" event per asset and day when the run is created (SQLite storage
-cannot record a partition range as one event; Dagster's Postgres storage can) and one
+"materialisation planned" event per asset and day when the run is created (unless
+DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1, which the Makefile now sets: then one per
+asset for the whole range, with either storage) and one
 materialisation per asset and day as the steps finish, about {2 * 13 * c.days:,} events here.
 The pipeline's own work (reading, decoding, writing DuckDB, the checks, the statistics) is
 about a quarter.

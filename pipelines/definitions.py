@@ -23,8 +23,10 @@ defs = dg.Definitions(
     assets=[*ingest_assets, *model_assets, *analytics_assets, analyst_warehouse],
     asset_checks=[*ingest_checks, *model_checks],
     jobs=[daily_refresh_job],
-    # Every step opens the one DuckDB file, and only one may write at a time (pool "duckdb"),
-    # so steps gain nothing from separate processes and each would cost ~5 s to start.
+    # A process per step would cost ~2 s to start (loading the definitions), more than most
+    # steps take; parallelism comes from runs instead (ingest steps are in no pool and take
+    # turns only to write: docs/scaling.md), which a multiprocess or Kubernetes executor
+    # would also allow.
     executor=dg.in_process_executor,
     schedules=[daily_refresh_schedule],
     sensors=[

@@ -40,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -130,9 +131,13 @@ class RpcProxy(JsonRpcServer):
         max_log_blocks: int | None = None,
         profile: str | NodeProfile = "anvil",
         pruned_below: int | None = None,
+        latency_s: float = 0.0,
     ):
         super().__init__()
         self.upstream = upstream
+        # Each answer waits this long first: a node across a network rather than on this
+        # machine (benchmarks of parallel extraction; requests in flight at once overlap).
+        self.latency_s = latency_s
         base = PROFILES[profile] if isinstance(profile, str) else profile
         if pruned_below is not None:
             base = dataclasses.replace(base, pruned_below=pruned_below)
@@ -322,6 +327,8 @@ class RpcProxy(JsonRpcServer):
         return answers, p.range_status if ranged else 200
 
     def handle(self, body: bytes) -> tuple[int, bytes]:
+        if self.latency_s:
+            time.sleep(self.latency_s)
         if self.profile.max_body is not None and len(body) > self.profile.max_body:
             with self._lock:
                 self.http_requests += 1

@@ -108,7 +108,10 @@ def planted_chains(
 
 @contextlib.contextmanager
 def running_sandbox(
-    start: dt.date = WINDOW_START, end: dt.date = WINDOW_END, node_profile: str = "geth"
+    start: dt.date = WINDOW_START,
+    end: dt.date = WINDOW_END,
+    node_profile: str = "geth",
+    latency_s: float = 0.0,
 ) -> Iterator[tuple[dict[str, str], GroundTruth, ReplayServer]]:
     """Replay server and one local node per chain of CHAINS with the planted scenario for
     start..end, each reached through its own RPC proxy playing `node_profile`
@@ -116,7 +119,8 @@ def running_sandbox(
     node.
 
     Yields the environment that points the pipeline at them, the scenarios' ground truth,
-    and the replay server (for its request counts).
+    and the replay server (for its request counts). `latency_s` delays every node answer, as
+    a node across a network would.
     """
     with (
         ReplayServer() as server,
@@ -127,7 +131,7 @@ def running_sandbox(
         for name, url in node_urls.items():
             # a pruned node needs a cutoff: half the chain, so the window's first half is gone
             cutoff = int(Rpc(url)("eth_blockNumber"), 16) // 2 if node_profile == "pruned" else None
-            proxy = RpcProxy(url, profile=node_profile, pruned_below=cutoff)
+            proxy = RpcProxy(url, profile=node_profile, pruned_below=cutoff, latency_s=latency_s)
             proxies[name] = stack.enter_context(proxy).url
         yield sandbox_environment(server.url, proxies), truth, server
 
