@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import statistics
 import tempfile
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ import duckdb
 
 from bench.report import Line, ProcessCost, Section, run_process, table
 from sandbox.dagster_cli import materialize_command, partition_range
-from sandbox.world import prepare_dagster_home, running_sandbox
+from sandbox.world import prepare_dagster_home, run_environment, running_sandbox
 
 START, END = dt.date(2021, 1, 1), dt.date(2022, 12, 31)
 SAMPLE_DAYS = 4
@@ -81,16 +80,7 @@ def backfill_world() -> Iterator[tuple[dict[str, str], Path]]:
         running_sandbox(START, END) as (sandbox_env, _, _),
     ):
         work = Path(tmp)
-        env = {
-            **os.environ,
-            **sandbox_env,
-            "STABLEFLOW_START_DATE": str(START),
-            "STABLEFLOW_END_DATE": str(END),
-            "DAGSTER_HOME": str(work / "home"),
-            "STABLEFLOW_WAREHOUSE": str(work / "stableflow.duckdb"),
-            "STABLEFLOW_ANALYST_WAREHOUSE": str(work / "analyst.duckdb"),
-            "STABLEFLOW_REPORTS_DIR": str(work / "reports"),
-        }
+        env = run_environment(sandbox_env, work, window=(START, END))
         prepare_dagster_home(env)
         yield env, work
 

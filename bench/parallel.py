@@ -35,23 +35,17 @@ from pathlib import Path
 
 import duckdb
 
+from assets.ingest.evm import evm_assets
 from bench.report import Line, OtherWork, Section, table
 from core.chains import CHAINS
 from sandbox.dagster_cli import materialize_command, partition_range
-from sandbox.world import ROOT, prepare_dagster_home, running_sandbox
+from sandbox.world import ROOT, prepare_dagster_home, run_environment, running_sandbox
 
 START = dt.date(2021, 1, 1)
 DAYS = 730  # two years: one run per chain and year in parallel
 LATENCY_S = 0.05  # a provider ~50 ms away (a round trip within a continent)
-TABLES = (
-    "raw.evm_day_blocks",
-    "raw.evm_token_supply",
-    "raw.evm_issuance_events",
-    "raw.evm_issuance_daily",
-    "raw.evm_exchange_balances",
-    "raw.evm_exchange_reserves",
-    "raw.evm_exchange_flows",
-)
+# Every raw.evm_* table, as the on-chain ingest assets declare them.
+TABLES = tuple(".".join(key.path) for asset in evm_assets for key in asset.keys)
 SELECT = ",".join(t.replace(".", "/") for t in TABLES)
 
 
@@ -103,14 +97,7 @@ def instance(sandbox_env: dict[str, str], name: str) -> Iterator[tuple[dict[str,
     first, last = window()
     with tempfile.TemporaryDirectory(prefix=f"stableflow-bench-{name}-") as tmp:
         work = Path(tmp)
-        env = {
-            **os.environ,
-            **sandbox_env,
-            "STABLEFLOW_START_DATE": str(first),
-            "STABLEFLOW_END_DATE": str(last),
-            "DAGSTER_HOME": str(work / "home"),
-            "STABLEFLOW_WAREHOUSE": str(work / "stableflow.duckdb"),
-        }
+        env = run_environment(sandbox_env, work, window=(first, last))
         prepare_dagster_home(env)
         # The instance's tables, made once before the runs: processes starting together on an
         # empty instance race to create them (SQLite: "table alembic_version already exists").
@@ -121,7 +108,7 @@ def instance(sandbox_env: dict[str, str], name: str) -> Iterator[tuple[dict[str,
             check=True,
             capture_output=True,
         )
-        yield env, work / "stableflow.duckdb"
+        yield env, Path(env["STABLEFLOW_WAREHOUSE"])
 
 
 # --- measure --------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import duckdb
 from bench.report import Line, OtherWork, ProcessCost, Section, run_process, table
 from sandbox.dagster_cli import materialize_command, partition_range
 from sandbox.postgres import PostgresCluster, prepare_team_home
-from sandbox.world import ROOT, prepare_dagster_home, running_sandbox
+from sandbox.world import ROOT, prepare_dagster_home, run_environment, running_sandbox
 
 START = dt.date(2021, 1, 1)
 DAYS = 730  # 2021-01-01..2022-12-31, bench/backfill.py's window
@@ -80,21 +80,13 @@ def instance(
     start, end = window()
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="stableflow-bench-")))
-        env = {
-            **os.environ,
-            **sandbox_env,
-            "STABLEFLOW_START_DATE": str(start),
-            "STABLEFLOW_END_DATE": str(end),
-            "DAGSTER_HOME": str(work / "home"),
-            "STABLEFLOW_WAREHOUSE": str(work / "stableflow.duckdb"),
-            "STABLEFLOW_ANALYST_WAREHOUSE": str(work / "analyst.duckdb"),
-            "STABLEFLOW_REPORTS_DIR": str(work / "reports"),
-        }
+        env = run_environment(sandbox_env, work, window=(start, end))
+        home = Path(env["DAGSTER_HOME"])
         pg = None
         if storage == "postgres":
             pg = stack.enter_context(PostgresCluster(durable=True))
             env.update(pg.dagster_env())
-            prepare_team_home(work / "home")
+            prepare_team_home(home)
             migrate = subprocess.run(
                 [sys.executable, "-m", "dagster", "instance", "migrate"],
                 cwd=ROOT,
@@ -114,7 +106,7 @@ def instance(
                 import sqlite3
 
                 total = 0
-                for db in (work / "home").rglob("*.db"):
+                for db in home.rglob("*.db"):
                     with contextlib.closing(sqlite3.connect(db)) as con:
                         if con.execute(
                             "SELECT 1 FROM sqlite_master WHERE name = 'event_logs'"

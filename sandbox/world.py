@@ -8,6 +8,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -134,6 +135,30 @@ def running_sandbox(
             proxy = RpcProxy(url, profile=node_profile, pruned_below=cutoff, latency_s=latency_s)
             proxies[name] = stack.enter_context(proxy).url
         yield sandbox_environment(server.url, proxies), truth, server
+
+
+def run_environment(
+    sandbox_env: dict[str, str],
+    folder: Path,
+    name: str = "stableflow",
+    window: tuple[dt.date, dt.date] | None = None,
+) -> dict[str, str]:
+    """The environment of runs against the sandbox that keep everything in `folder`: their
+    own Dagster instance (`<name>_home`), warehouse (`<name>.duckdb`), analysts' copy and
+    reports, and the window first..last when given. The Dagster home is not prepared."""
+    return {
+        **os.environ,
+        **sandbox_env,
+        **(
+            {"STABLEFLOW_START_DATE": str(window[0]), "STABLEFLOW_END_DATE": str(window[1])}
+            if window
+            else {}
+        ),
+        "DAGSTER_HOME": str(folder / f"{name}_home"),
+        "STABLEFLOW_WAREHOUSE": str(folder / f"{name}.duckdb"),
+        "STABLEFLOW_ANALYST_WAREHOUSE": str(folder / f"{name}_analyst.duckdb"),
+        "STABLEFLOW_REPORTS_DIR": str(folder / f"{name}_reports"),
+    }
 
 
 def prepare_dagster_home(env: dict[str, str]) -> None:

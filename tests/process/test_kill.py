@@ -19,7 +19,7 @@ import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
 
-from tests.process.test_parallel_backfill import END, START, finish, launch, run_environment, tables
+from tests.process.test_parallel_backfill import END, START, finish, launch, prepared, tables
 
 pytestmark = pytest.mark.timeout(1800)
 # Killed as soon as this step has written its tables, while later steps have not run.
@@ -27,7 +27,7 @@ KILL_AFTER = 'Finished execution of step "evm_exchange_reserves"'
 
 
 def test_sigkill_mid_backfill_then_rerun_equals_an_uninterrupted_run(tmp_path, backfill_reference):
-    killed = run_environment(tmp_path, backfill_reference.sandbox_env, "killed")
+    killed = prepared(tmp_path, backfill_reference.sandbox_env, "killed")
     run = launch(killed, START, END)
     seen = []
     for line in run.stdout:

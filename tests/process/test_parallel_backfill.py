@@ -12,7 +12,6 @@ with tests/process/test_kill.py.
 """
 
 import datetime as dt
-import os
 import subprocess
 import sys
 import textwrap
@@ -22,7 +21,7 @@ import duckdb
 import pytest
 
 from sandbox.dagster_cli import materialize_command, partition_range
-from sandbox.world import ROOT, prepare_dagster_home
+from sandbox.world import ROOT, prepare_dagster_home, run_environment
 
 pytestmark = pytest.mark.timeout(1800)
 D = dt.date
@@ -48,17 +47,10 @@ def launch(env: dict, start: dt.date, end: dt.date, log: Path | None = None) -> 
     return process
 
 
-def run_environment(folder: Path, sandbox_env: dict, name: str) -> dict:
-    """The sandbox environment with its own DAGSTER_HOME, warehouse, analysts' copy and
-    reports, all named `name` inside `folder`."""
-    env = {
-        **os.environ,
-        **sandbox_env,
-        "DAGSTER_HOME": str(folder / f"home_{name}"),
-        "STABLEFLOW_WAREHOUSE": str(folder / f"{name}.duckdb"),
-        "STABLEFLOW_ANALYST_WAREHOUSE": str(folder / f"{name}_analyst.duckdb"),
-        "STABLEFLOW_REPORTS_DIR": str(folder / f"{name}_reports"),
-    }
+def prepared(folder: Path, sandbox_env: dict, name: str) -> dict:
+    """The sandbox environment with its own DAGSTER_HOME (prepared), warehouse, analysts'
+    copy and reports, all named `name` inside `folder`."""
+    env = run_environment(sandbox_env, folder, name)
     prepare_dagster_home(env)
     return env
 
@@ -79,7 +71,7 @@ class Reference:
         self.sandbox_env = sandbox_env
         self.folder = folder
         self.process = launch(
-            run_environment(folder, sandbox_env, "reference"),
+            prepared(folder, sandbox_env, "reference"),
             START,
             END,
             log=folder / "reference.log",
@@ -120,7 +112,7 @@ def tables(path: Path) -> dict[str, list]:
 def test_parallel_runs_succeed_beside_an_analyst_and_equal_a_serial_run(
     tmp_path, backfill_reference
 ):
-    parallel = run_environment(tmp_path, backfill_reference.sandbox_env, "parallel")
+    parallel = prepared(tmp_path, backfill_reference.sandbox_env, "parallel")
     finish(launch(parallel, *WINDOWS[0], log=tmp_path / "first.log"))
     analyst = tmp_path / "parallel_analyst.duckdb"
     holder = subprocess.Popen(
