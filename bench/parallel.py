@@ -26,7 +26,6 @@ import contextlib
 import datetime as dt
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -38,7 +37,7 @@ import duckdb
 from assets.ingest.evm import evm_assets
 from bench.report import Line, OtherWork, Section, table
 from core.chains import CHAINS
-from sandbox.dagster_cli import materialize_command, partition_range
+from sandbox.dagster_cli import materialize_command, migrate_instance, partition_range
 from sandbox.world import ROOT, prepare_dagster_home, run_environment, running_sandbox
 
 START = dt.date(2021, 1, 1)
@@ -99,15 +98,7 @@ def instance(sandbox_env: dict[str, str], name: str) -> Iterator[tuple[dict[str,
         work = Path(tmp)
         env = run_environment(sandbox_env, work, window=(first, last))
         prepare_dagster_home(env)
-        # The instance's tables, made once before the runs: processes starting together on an
-        # empty instance race to create them (SQLite: "table alembic_version already exists").
-        subprocess.run(
-            [sys.executable, "-m", "dagster", "instance", "migrate"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        migrate_instance(env)
         yield env, Path(env["STABLEFLOW_WAREHOUSE"])
 
 

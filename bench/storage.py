@@ -18,8 +18,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -29,9 +27,9 @@ from pathlib import Path
 import duckdb
 
 from bench.report import Line, OtherWork, ProcessCost, Section, run_process, table
-from sandbox.dagster_cli import materialize_command, partition_range
+from sandbox.dagster_cli import materialize_command, migrate_instance, partition_range
 from sandbox.postgres import PostgresCluster, prepare_team_home
-from sandbox.world import ROOT, prepare_dagster_home, run_environment, running_sandbox
+from sandbox.world import prepare_dagster_home, run_environment, running_sandbox
 
 START = dt.date(2021, 1, 1)
 DAYS = 730  # 2021-01-01..2022-12-31, bench/backfill.py's window
@@ -87,15 +85,7 @@ def instance(
             pg = stack.enter_context(PostgresCluster(durable=True))
             env.update(pg.dagster_env())
             prepare_team_home(home)
-            migrate = subprocess.run(
-                [sys.executable, "-m", "dagster", "instance", "migrate"],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-            )
-            if migrate.returncode:
-                raise RuntimeError(f"dagster instance migrate failed: {migrate.stderr[-2000:]}")
+            migrate_instance(env)
 
             def events() -> int:
                 return pg.query("SELECT count(*) FROM event_logs")[0][0]

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 LOCATION = "pipelines.definitions"
 
@@ -37,3 +41,19 @@ def job_range_command(job: str, first: dt.date | str, last: dt.date | str) -> li
         "dagster/asset_partition_range_end": str(last),
     }
     return [*_dagster("job", "execute"), "-j", job, "--tags", json.dumps(tags)]
+
+
+def migrate_instance(env: dict[str, str]) -> None:
+    """`dagster instance migrate` for the instance of `env` (its DAGSTER_HOME): the tables
+    made once, before processes that start together on an empty instance race to create
+    them (what a team does once, README "Team deployment"). Raises with Dagster's output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dagster", "instance", "migrate"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode:
+        raise RuntimeError(f"dagster instance migrate failed:\n{done.stdout}{done.stderr}"[-3000:])

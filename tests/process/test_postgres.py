@@ -32,7 +32,7 @@ import pytest
 import requests
 import yaml
 
-from sandbox.dagster_cli import LOCATION, materialize_command, partition_range
+from sandbox.dagster_cli import LOCATION, materialize_command, migrate_instance, partition_range
 from sandbox.postgres import PostgresCluster, free_port, prepare_team_home
 from sandbox.world import ROOT, running_sandbox
 from tests.process.conftest import wait_until_serving
@@ -149,15 +149,7 @@ def team(tmp_path_factory):
         team = Team(pg, env, home, folder)
         # the schema, created once before the processes start, as README "Team deployment"
         # says (processes starting on an empty database at once would race to create it)
-        migrate = subprocess.run(
-            [sys.executable, "-m", "dagster", "instance", "migrate"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+        migrate_instance(env)
         try:
             team.start_services()
             backfill = subprocess.run(

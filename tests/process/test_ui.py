@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.dagster_cli import materialize_command
 from sandbox.replay import ReplayServer
 from sandbox.world import ROOT, WINDOW_END, WINDOW_START, prepare_dagster_home
 from tests.process.conftest import wait_until_serving
@@ -53,19 +54,7 @@ def ui(tmp_path_factory):
         }
         prepare_dagster_home(env)
         run = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "dagster",
-                "asset",
-                "materialize",
-                "-m",
-                LOCATION,
-                "--select",
-                ",".join(ASSETS),
-                "--partition",
-                PARTITION,
-            ],
+            materialize_command(",".join(ASSETS), "--partition", PARTITION),
             cwd=ROOT,
             env=env,
             capture_output=True,
