@@ -131,7 +131,7 @@ snapshot: .venv/.installed
 	touch $@
 
 # ONLY="reads marts" runs some of them.
-bench: install .bench/etl/.installed .bench/cryo/.installed
+bench: install postgres .bench/etl/.installed .bench/cryo/.installed
 	$(RUN) python -m bench $(if $(ONLY),--only $(ONLY))
 
 # What `dagster dev` runs (webserver, daemon, one code server), but the webserver answers only

@@ -3,9 +3,23 @@
 The sandbox scenario (sandbox/chain.py) has two or three blocks a day: right for testing
 values, useless for measuring a block search or a log scan. This chain has a block every 12
 seconds (7,200 a day) with about 1 % of slots missed, like mainnet since the merge, and
-more than 100,000 ERC-20 Transfer logs at the real USDT and USDC addresses, each with a
-labelled exchange address on at least one side (inflows, outflows, exchange-to-exchange),
-so every extractor, filtering or not, must return the same rows.
+more than 100,000 ERC-20 Transfer logs at the real USDT and USDC addresses.
+
+Mainnet-shaped labels: on mainnet only some of USDT's and USDC's transfers touch a labelled
+exchange wallet. No public source found states that share (by count); the nearest published
+figure bounds it: Artemis, "Stablecoin Payments from the Ground Up" (December 2025;
+summarised at https://www.techflowpost.com/en-US/newsletter/109223) finds that by count
+about half of Ethereum's USDT and USDC transfers are between externally owned accounts,
+where exchange wallets sit, and the other half involve smart contracts (mainly DeFi). A
+label file of exchange hot and cold wallets touches fewer still: customer deposit addresses
+are mostly unlabelled (README, "Exchanges"). So rather than one share, the chain carries a
+label set for each share in SHARES, every one as large as the label file (so each makes the
+same number of topic filters): every transfer has one side in the label file's own wallets
+(the 100 % set: every transfer touches a labelled wallet, as on this chain before) and, with
+probability s, its other side in the s set's wallets (synthetic); for the rest of the
+transfers (6 % with these shares) the other side is another label-file wallet (exchange to
+exchange). For the s set, the other 1 - s of the transfers are unlabelled traffic.
+bench/extraction.py sweeps the shares.
 
 The logs come from sandbox/contracts/TransferSpray.sol placed at the token addresses: it
 emits Transfer events in bulk, with no balances behind them. Nothing here reads state, so
@@ -38,6 +52,9 @@ SEED = 7
 # The chain's size: `python -m bench --set densechain.DAYS=14 densechain.TRANSFERS=250000`.
 DAYS = 7
 TRANSFERS = 120_000
+# Shares of the transfers (percent) touching each label set: the label file's wallets (100),
+# and as many synthetic wallets for each other share. 50 is the published upper bound (above).
+SHARES = (100, 50, 30, 10, 3, 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,17 +64,38 @@ class DenseChain:
     latest: int
     closing: dict[dt.date, int]  # planted truth: last block before each next midnight
     transfers: pl.DataFrame  # planted truth: block_number, token, from/to_address, value
-    addresses: list[str]  # the labelled addresses (checksummed)
+    addresses: list[str]  # the label file's addresses (checksummed): the 100 % set
+    label_sets: dict[int, list[str]]  # share of the transfers (percent) -> its addresses
 
 
-def _transfers(rng: random.Random, n: int, labelled: list[str]) -> list[tuple[str, str, int]]:
-    holders = [_synthetic(f"bench-holder-{i}") for i in range(500)]
+def label_sets(labelled: list[str]) -> dict[int, list[str]]:
+    """The label file's addresses for 100 %, and as many synthetic wallets for every other
+    share in SHARES (so every set makes the same number of topic filters)."""
+    return {
+        share: labelled
+        if share == 100
+        else [_synthetic(f"bench-labelled-{share}-{i}") for i in range(len(labelled))]
+        for share in SHARES
+    }
+
+
+def _transfers(
+    rng: random.Random, n: int, sets: dict[int, list[str]]
+) -> list[tuple[str, str, int]]:
+    """n transfers: one side a wallet of the 100 % set, the other a wallet of the s set with
+    probability s (for each share below 100), else another wallet of the 100 % set."""
+    others = [(share / 100, sets[share]) for share in SHARES if share != 100]
     out = []
     for _ in range(n):
-        kind = rng.random()
-        exchange = rng.choice(labelled)
-        other = rng.choice(labelled) if kind < 0.1 else rng.choice(holders)
-        src, dst = (exchange, other) if kind < 0.55 else (other, exchange)
+        labelled, pick = rng.choice(sets[100]), rng.random()
+        for p, wallets in others:
+            if pick < p:
+                other = rng.choice(wallets)
+                break
+            pick -= p
+        else:  # exchange to exchange, within the label file
+            other = rng.choice(sets[100])
+        src, dst = (labelled, other) if rng.random() < 0.5 else (other, labelled)
         # whole dollars to a few million, and now and then a value above 2**64 (USDT's
         # supply in base units is ~10**17; extractors must not assume 64-bit values)
         value = (
@@ -187,8 +225,9 @@ def shared() -> DenseChain:
 def dense_chain(days: int = DAYS, transfers: int = TRANSFERS) -> Iterator[DenseChain]:
     # the chain stands in for Ethereum: its labelled wallets, at its token addresses (TOKENS)
     addresses = load_labels().addresses("ethereum")
+    sets = label_sets(addresses)
     rng = random.Random(SEED)
-    planned = _transfers(rng, transfers, addresses)
+    planned = _transfers(rng, transfers, sets)
     window = [START + dt.timedelta(days=i) for i in range(days)]
     tx_slots, last_slot = _spray_slots(days, transfers)
 
@@ -216,4 +255,5 @@ def dense_chain(days: int = DAYS, transfers: int = TRANSFERS) -> Iterator[DenseC
                 },
             ),
             addresses=addresses,
+            label_sets=sets,
         )

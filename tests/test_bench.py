@@ -1,10 +1,16 @@
 """`make bench` keeps working between its runs: a small dense chain, one benchmark on it, and
 RESULTS.md written from its result. Nothing here is timed (benchmarks are not tests); the
 benchmark itself checks every closing block it finds against a scan of every header (and,
-on the mainnet-shaped header model, against the model's own truth)."""
+on the mainnet-shaped header model, against the model's own truth), and every extractor's
+rows against the planted transfers and against ours'. The extraction report is tested on a
+made-up record: its target is judged at the labelled share bounding mainnet's."""
 
-from bench import closing_blocks, densechain
-from bench.report import Section, earlier, render
+import random
+
+import pytest
+
+from bench import closing_blocks, densechain, extraction
+from bench.report import ROOT, Section, earlier, render
 
 
 def test_closing_block_benchmark_on_a_small_dense_chain(monkeypatch):
@@ -43,3 +49,97 @@ def test_closing_block_benchmark_on_a_small_dense_chain(monkeypatch):
     )
     assert all(row in again for row in kept.summary_rows)
     assert earlier(again)["closing_blocks"].body == kept.body  # carried again unchanged
+
+
+def test_the_dense_chain_carries_a_label_set_per_share():
+    """Mainnet-shaped labels: every set as large as the label file, each touched by its
+    share of the transfers (the 100 % set by all of them, some between two of its wallets)."""
+    wallets = [f"0x{i:040x}" for i in range(1, 41)]
+    sets = densechain.label_sets(wallets)
+    assert sorted(sets, reverse=True) == list(densechain.SHARES) and sets[100] == wallets
+    assert all(len(v) == len(wallets) for v in sets.values())
+    assert len({a for v in sets.values() for a in v}) == len(wallets) * len(sets)  # disjoint
+    planned = densechain._transfers(random.Random(1), 20_000, sets)
+    for share, addresses in sets.items():
+        members = set(addresses)
+        touched = sum(s in members or d in members for s, d, _ in planned) / len(planned)
+        assert abs(touched - share / 100) < 0.1 * share / 100 + 0.002, share
+    label_file = set(sets[100])
+    assert any(s in label_file and d in label_file for s, d, _ in planned)
+
+
+class _Quiet:
+    def note(self) -> str:
+        return "Other processes kept 0.0 of the machine's 2 cores busy."
+
+
+def _runs(seconds: float, n: int, **counts) -> list[dict]:
+    run = {"startup_s": 1.0, "extraction_s": seconds, "wall_s": seconds + 1.5, "rss_mib": 300}
+    return [{**run, "version": "1.0", "n": n, **counts}]
+
+
+def test_the_extraction_report_judges_the_target_at_the_mainnet_bound():
+    """The sweep through geth: the target is met at the bound (50 %) where ours is at least
+    as fast as cryo there, whatever happens at 100 %; the table shows every share."""
+    shares = (100, 50, 10)
+    geth = {"http": 3, "calls": {"eth_getLogs": 8}, "refused": {}}
+    ours_geth = {
+        100: _runs(6.0, 1000, http=3, calls={"eth_getLogs": 13}, refused={"response": 5}),
+        50: _runs(2.0, 500, **geth),
+        10: _runs(1.0, 100, **geth),
+    }
+    baselines = {
+        "ethereum-etl": _runs(20.0, 1000, http=300, calls={"eth_getFilterLogs": 100}, refused={}),
+        "cryo": _runs(2.5, 1000, http=3, calls={"eth_getLogs": 2}, refused={}),
+        "cryo, defaults": _runs(3.0, 10, http=9, calls={"eth_getLogs": 9}, refused={}),
+    }
+    m = extraction.Extraction(
+        first=1,
+        last=1000,
+        days=1,
+        addresses=40,
+        transfers=1000,
+        labelled={100: 1000, 50: 500, 10: 100},
+        filters=8,
+        ours_geth=ours_geth,
+        ours_anvil={s: _runs(0.5 * s / 50 + 0.2, s * 10) for s in shares},
+        geth=baselines,
+        refused_outright={},
+        anvil={name: _runs(1.0, 1000) for name in baselines},
+        node={
+            "ours": {s: (0.9, s * 10**5) for s in shares},
+            "cryo": (0.8, 10**7),
+            "variants": {"per token": (16, 1.8, 100), "1,000 per position": (4, 0.6, 100)},
+        },
+    )
+    section = extraction.report(m, runs=1, other=_Quiet())
+    target = next(line for line in section.lines if line.target == "at least as fast as cryo")
+    assert target.met and (target.ours, target.baseline) == (2.0, 2.5) and "50 %" in target.metric
+    assert "**At least as fast as cryo at 50 % labelled is met**" in section.body
+    assert "slower at 100 %" in section.body and "rpc/handler.go" in section.body
+    assert "| 10 % | 100 (10.0%) | 3 | 8 | none | 1.00 | 2.50 | 20.00 | 2.5x | yes |" in (
+        section.body
+    )
+    section.name = "extraction"
+    assert "| at least as fast as cryo | met |" in render([section], {}, runs=1, seconds=1.0)
+
+
+@pytest.mark.slow  # ~40 s: 10 tool processes
+@pytest.mark.skipif(
+    not all((ROOT / f".bench/{venv}/bin/python").exists() for venv in ("cryo", "etl")),
+    reason="the baselines' venvs (.bench/cryo, .bench/etl) are installed by make bench",
+)
+def test_extraction_benchmark_on_a_small_dense_chain(monkeypatch):
+    """Every tool, through geth and straight to anvil, returns the same rows at every share
+    (the benchmark checks them and fails otherwise); nothing here is judged on time."""
+    monkeypatch.setattr(densechain, "DAYS", 1)
+    monkeypatch.setattr(densechain, "TRANSFERS", 300)
+    monkeypatch.setattr(densechain, "SHARES", (100, 10))
+    densechain.shared.cache_clear()
+    try:
+        section = extraction.run(runs=1)
+    finally:
+        densechain.shared.cache_clear()  # later users get a chain of the default size
+    assert "| 100 % | 300 (100.0%) |" in section.body and "| 10 % |" in section.body
+    requests = next(line for line in section.lines if line.unit == "requests")
+    assert requests.ours == 1 and requests.baseline > 10  # one batch against one per call

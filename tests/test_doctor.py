@@ -55,7 +55,7 @@ def run(world, monkeypatch):
 
 
 def flow_filters() -> int:
-    """eth_getLogs filters of the flows scan: 2 per token and chunk of labelled addresses."""
+    """eth_getLogs filters of the flows scan: 2 per chunk of labelled addresses, both tokens."""
     from assets.ingest.evm.extract import transfer_filters
     from assets.ingest.labels import load_labels
     from core.chains import CHAINS

@@ -95,6 +95,7 @@ _SUGGESTED = re.compile(r"(?:\[|range )(0x[0-9a-f]+)(?:,\s*|-)(0x[0-9a-f]+)")
 # into these columns: a Python object per log (json.loads, then a frame built from lists)
 # cost more than the node's own work on large scans (bench/extraction.py).
 LOG_FIELDS = {
+    "address": pl.Utf8,
     "blockNumber": pl.Utf8,
     "transactionHash": pl.Utf8,
     "logIndex": pl.Utf8,
