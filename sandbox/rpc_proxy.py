@@ -120,6 +120,11 @@ PROFILES = {
 }
 
 
+# Calls sent to the node at once under a cap on the batch's answer: small enough that little
+# runs past the cap, large enough that a batch of thousands stays a handful of requests.
+_CAPPED_CHUNK = 16
+
+
 def _error(call: dict, code: int, message: str) -> dict:
     return {"jsonrpc": "2.0", "id": call.get("id"), "error": {"code": code, "message": message}}
 
@@ -276,12 +281,24 @@ class RpcProxy(JsonRpcServer):
         for kind, _ in refusals.values():
             self.refused[kind] += 1
         forward = [c for i, c in enumerate(calls) if i not in refusals]
-        by_id = self._upstream(forward)
+        capped = p.max_batch_response is not None
+        # Under a cap on the batch's answer, calls go to the node a few at a time, so the
+        # calls after the one that passes the cap are never run: geth answers them "response
+        # too large" without executing them (rpc/handler.go handleBatch).
+        by_id = {} if capped else self._upstream(forward)
+        position = {id(c): k for k, c in enumerate(forward)}
         answers, size = [], 0
         for i, call in enumerate(calls):
             if i in refusals:
                 answers.append(refusals[i][1])
                 continue
+            if capped and size > p.max_batch_response:
+                self.refused["response"] += 1
+                answers.append(_error(call, -32003, "response too large"))
+                continue
+            if call.get("id") not in by_id:
+                k = position[id(call)]
+                by_id.update(self._upstream(forward[k : k + _CAPPED_CHUNK]))
             answer = dict(by_id[call.get("id")])
             if call.get("method") == "eth_chainId" and p.chain_id is not None:
                 answer["result"] = hex(p.chain_id)
@@ -318,9 +335,6 @@ class RpcProxy(JsonRpcServer):
                     f"{p.max_log_results} results. Try with this block range "
                     f"[{hex(lo)}, {hex(max(lo, last))}].",
                 )
-            elif p.max_batch_response is not None and size > p.max_batch_response:
-                self.refused["response"] += 1
-                answer = _error(call, -32003, "response too large")
             size += len(json.dumps(result)) if result is not None else 0
             answers.append(answer)
         ranged = any(kind == "range" for kind, _ in refusals.values())
