@@ -48,8 +48,11 @@ SCHEDULE_TICK = dt.datetime(2022, 5, 4, 1, 30, tzinfo=dt.UTC)
 def test_the_team_profile_is_dagster_yaml_with_its_storage_in_postgres():
     team = yaml.safe_load((ROOT / "dagster.postgres.yaml").read_text())
     storage = team.pop("storage")
+    single = yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    # the SQLite event log that stores batches gives way to PostgreSQL's, which does so itself
+    assert single.pop("event_log_storage")["class"] == "BatchedSqliteEventLogStorage"
     # the same pool, run queue and run monitoring as the single-user instance
-    assert team == yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    assert team == single
     db = storage["postgres"]["postgres_db"]
     # every connection setting, the password first, comes from the environment
     assert {k: v for k, v in db.items() if k != "scheme"} == {

@@ -1,0 +1,142 @@
+"""Dagster's SQLite event log, storing a batch of events in one transaction per file.
+
+A run over a range of days records one materialisation per asset and day (730 per asset for
+two years), and at its creation one "planned" event per asset and per asset check. Dagster
+hands such events to the storage as batches when DAGSTER_EVENT_BATCH_SIZE is above 0 (the
+Makefile sets it), but `SqliteEventLogStorage` has no `store_event_batch` of its own: the
+base class stores the events one by one, and each opens a new connection and commits a
+transaction in the run's file and another in the index. Those commits, not the pipeline,
+were most of a long range run (bench/RESULTS.md, "2-year backfill").
+
+Here every file a batch touches is opened once for the batch and committed once at its end
+(rolled back whole if any event fails, after which Dagster stores the events one by one).
+A step's materialisations of a range are stored as dagster-postgres stores them (its own
+`store_event_batch`); any other batch (the planned events of a new run) by Dagster's own
+`store_event`, event by event. The rows are the ones Dagster writes, so an instance can
+switch between this class and `SqliteEventLogStorage` at any time (tests/test_event_log.py).
+
+dagster.yaml names this class as `event_log_storage`; with no `base_dir` it uses the folder
+Dagster's default SQLite storage uses ($DAGSTER_HOME/history/runs/).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from dagster import Field, StringSource
+from dagster._core.events import DagsterEventType
+from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from dagster._serdes import ConfigurableClassData
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import NullPool
+
+_ONE_KIND = ({DagsterEventType.ASSET_MATERIALIZATION}, {DagsterEventType.ASSET_OBSERVATION})
+
+
+class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
+    """`SqliteEventLogStorage` that stores a batch of events in one transaction per file."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        # The open connections of the batch being stored, by file, in the storing thread
+        # (set first: Dagster's __init__ already connects, to create the index).
+        self._batch = threading.local()
+        super().__init__(base_dir, inst_data)
+
+    @classmethod
+    def config_type(cls) -> Mapping[str, Field]:
+        return {"base_dir": Field(StringSource, is_required=False)}
+
+    @classmethod
+    def from_config_value(  # ty: ignore[invalid-method-override]
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> BatchedSqliteEventLogStorage:
+        return cls(config_value.get("base_dir") or _default_base_dir(), inst_data=inst_data)
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        # The lock Dagster's `_connect` takes for each connection is held for the whole batch:
+        # other threads of this process wait for the batch, as they wait for a connection.
+        with self._db_lock, contextlib.ExitStack() as commits:
+            self._batch.files, self._batch.commits = {}, commits
+            try:
+                if _asset_events_of_one_run(events):
+                    self._store_asset_events(events)
+                else:
+                    for event in events:
+                        self.store_event(event)
+            finally:
+                self._batch.files = None
+
+    def _store_asset_events(self, events: Sequence[EventLogEntry]) -> None:
+        """A step's materialisations (or observations) of a range of days, as
+        `PostgresEventLogStorage.store_event_batch` stores them: every event in the run's
+        file and in the index, with its tags, and the asset's own row in the index updated
+        once, from the last event (each update replaces the one before)."""
+        rows = [self._event_to_row(event) for event in events]  # serialised once, for both
+        with self.run_connection(events[0].run_id) as conn:
+            conn.execute(SqlEventLogStorageTable.insert(), rows)
+        with self.index_transaction() as conn:
+            # The index numbers the events itself, and the tags refer to those numbers:
+            # sort_by_parameter_order returns them in the order of `rows` (SQLAlchemy 2).
+            inserted = conn.execute(
+                SqlEventLogStorageTable.insert().returning(
+                    SqlEventLogStorageTable.c.id, sort_by_parameter_order=True
+                ),
+                rows,
+            )
+            ids = [row.id for row in inserted]
+            self._store_asset_event_tags(conn, events, ids)
+            self._store_asset_event(conn, events[-1], ids[-1])
+
+    @contextlib.contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        files = getattr(self._batch, "files", None)
+        if files is None:
+            with super()._connect(shard) as conn:
+                yield conn
+            return
+        if shard not in files:
+            files[shard] = self._batch.commits.enter_context(self._open(shard))
+        yield files[shard]
+
+    @contextlib.contextmanager
+    def _open(self, shard: str) -> Iterator[Connection]:
+        """`SqliteEventLogStorage._connect` without its lock (the batch holds it): a
+        connection to one file in a transaction, committed when the batch ends."""
+        engine = create_engine(
+            self.conn_string_for_shard(shard),
+            poolclass=NullPool,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+        )
+        try:
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn, conn.begin():
+                yield conn
+        finally:
+            engine.dispose()
+
+
+def _asset_events_of_one_run(events: Sequence[EventLogEntry]) -> bool:
+    """All materialisations or all observations, of one run: what a step of a range run
+    hands over, and the only batch whose asset row can be updated from its last event."""
+    kinds = {event.get_dagster_event().event_type for event in events}
+    return kinds in _ONE_KIND and len({event.run_id for event in events}) == 1
+
+
+def _default_base_dir() -> str:
+    """Where Dagster's default SQLite storage keeps event logs (dagster._core.instance.ref)."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        raise ValueError(
+            "dagster.yaml event_log_storage: base_dir is not set and neither is DAGSTER_HOME"
+        )
+    return os.path.join(home, "history", "runs", "")
