@@ -62,8 +62,8 @@ class RunProgress:
 
     def start(self, what: str) -> None:
         self._out(
-            f"  {self.elapsed()} planning {what}: Dagster builds the run's plan first "
-            f"(a few minutes for years of days); nothing is read until the first step"
+            f"  {self.elapsed()} planning {what}: Dagster builds the run's plan first; "
+            f"nothing is read until the first step"
         )
         threading.Thread(target=self._tick, daemon=True).start()
 
