@@ -4,7 +4,7 @@ import os
 
 import dagster as dg
 
-from assets.analytics.assets import analytics_assets
+from assets.analytics.assets import analytics_assets, analytics_checks
 from assets.ingest import ingest_assets, ingest_checks
 from assets.models import model_assets, model_checks
 from assets.publish import analyst_warehouse
@@ -21,7 +21,7 @@ settings = Settings.from_env()
 
 defs = dg.Definitions(
     assets=[*ingest_assets, *model_assets, *analytics_assets, analyst_warehouse],
-    asset_checks=[*ingest_checks, *model_checks],
+    asset_checks=[*ingest_checks, *model_checks, *analytics_checks],
     jobs=[daily_refresh_job],
     # A process per step would cost ~2 s to start (loading the definitions), more than most
     # steps take; parallelism comes from runs instead (ingest steps are in no pool and take

@@ -111,7 +111,8 @@ def test_every_contracted_table_gets_its_schema_and_key_checks(warehouse):
     assert SUITE.expectations[1].name == "one_row_per_coin_and_day"
 
 
-def test_a_table_without_a_suite_file_still_gets_the_generated_checks():
+def test_a_table_without_a_suite_file_still_gets_the_generated_checks(tmp_path, monkeypatch):
+    monkeypatch.setattr("assets.quality.EXPECTATIONS_DIR", tmp_path)  # no suite files at all
     suite = suite_of("analytics.risk_panel")
     assert [e.name for e in suite.expectations] == ["schema", "one_row_per_key"]
     assert suite.expectations[1].kwargs == {"column_list": ["period", "asset"]}
