@@ -15,8 +15,11 @@ A step's materialisations of a range are stored as dagster-postgres stores them 
 `store_event`, event by event. The rows are the ones Dagster writes, so an instance can
 switch between this class and `SqliteEventLogStorage` at any time (tests/test_event_log.py).
 
-dagster.yaml names this class as `event_log_storage`; with no `base_dir` it uses the folder
-Dagster's default SQLite storage uses ($DAGSTER_HOME/history/runs/).
+dagster.yaml names this class as `event_log_storage` with `dagster_home: {env: DAGSTER_HOME}`,
+and it keeps the event logs where Dagster's default SQLite storage does, in
+$DAGSTER_HOME/history/runs/. A process that opens an instance by its folder
+(`DagsterInstance.from_config(folder)`) must point DAGSTER_HOME at that folder, as Dagster's
+CLI, daemon, webserver and run workers always do.
 """
 
 from __future__ import annotations
@@ -52,13 +55,17 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
 
     @classmethod
     def config_type(cls) -> Mapping[str, Field]:
-        return {"base_dir": Field(StringSource, is_required=False)}
+        # The instance's folder, e.g. {env: DAGSTER_HOME}: a storage is not told where the
+        # dagster.yaml naming it lives, so Dagster's default folder layout is rebuilt from it.
+        return {"dagster_home": Field(StringSource)}
 
     @classmethod
     def from_config_value(  # ty: ignore[invalid-method-override]
         cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
     ) -> BatchedSqliteEventLogStorage:
-        return cls(config_value.get("base_dir") or _default_base_dir(), inst_data=inst_data)
+        # Where Dagster's default SQLite storage keeps event logs (dagster._core.instance.ref).
+        runs = os.path.join(config_value["dagster_home"], "history", "runs", "")
+        return cls(runs, inst_data=inst_data)
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         # The lock Dagster's `_connect` takes for each connection is held for the whole batch:
@@ -130,13 +137,3 @@ def _asset_events_of_one_run(events: Sequence[EventLogEntry]) -> bool:
     hands over, and the only batch whose asset row can be updated from its last event."""
     kinds = {event.get_dagster_event().event_type for event in events}
     return kinds in _ONE_KIND and len({event.run_id for event in events}) == 1
-
-
-def _default_base_dir() -> str:
-    """Where Dagster's default SQLite storage keeps event logs (dagster._core.instance.ref)."""
-    home = os.environ.get("DAGSTER_HOME")
-    if not home:
-        raise ValueError(
-            "dagster.yaml event_log_storage: base_dir is not set and neither is DAGSTER_HOME"
-        )
-    return os.path.join(home, "history", "runs", "")

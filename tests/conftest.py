@@ -13,9 +13,11 @@ import os
 # core.chains, which reads it): the two-chain demo and its end-to-end test set their own.
 os.environ.setdefault("STABLEFLOW_CHAINS", "ethereum")
 
+import contextlib  # noqa: E402
 import datetime as dt  # noqa: E402
 import ipaddress
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -134,6 +136,23 @@ def materialize(
         },
         **kwargs,
     )
+
+
+@contextlib.contextmanager
+def dagster_instance(home: str | Path) -> Iterator[dg.DagsterInstance]:
+    """The Dagster instance whose dagster.yaml is in folder `home`, opened as Dagster's own
+    processes open theirs: with DAGSTER_HOME pointing at it (dagster.yaml's event log finds
+    its folder there, pipelines/event_log.py)."""
+    before = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            yield instance
+    finally:
+        if before is None:
+            del os.environ["DAGSTER_HOME"]
+        else:
+            os.environ["DAGSTER_HOME"] = before
 
 
 def failure_messages(result) -> str:

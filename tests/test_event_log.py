@@ -1,6 +1,9 @@
 """pipelines/event_log.py: a range run's materialisations stored in batches are the records
 Dagster's own SQLite event log stores one by one, in the same files."""
 
+import shutil
+from pathlib import Path
+
 import dagster as dg
 import pytest
 from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
@@ -9,14 +12,20 @@ from dagster._core.test_utils import instance_for_test
 
 from pipelines.event_log import BatchedSqliteEventLogStorage
 
+ROOT = Path(__file__).resolve().parents[1]
 FIRST, LAST = "2024-01-01", "2024-01-10"
 DAYS = dg.DailyPartitionsDefinition(start_date=FIRST, end_date="2024-01-11")
 RANGE_TAGS = {
     "dagster/asset_partition_range_start": FIRST,
     "dagster/asset_partition_range_end": LAST,
 }
+# dagster.yaml's event log, as instance_for_test points DAGSTER_HOME at its folder.
 BATCHED = {
-    "event_log_storage": {"module": "pipelines.event_log", "class": "BatchedSqliteEventLogStorage"}
+    "event_log_storage": {
+        "module": "pipelines.event_log",
+        "class": "BatchedSqliteEventLogStorage",
+        "config": {"dagster_home": {"env": "DAGSTER_HOME"}},
+    }
 }
 
 
@@ -190,7 +199,16 @@ def test_each_event_keeps_its_own_tags(tmp_path):
     assert entry.last_materialization.dagster_event.partition == LAST
 
 
-def test_without_a_home_or_a_folder_it_says_which_setting_is_missing(monkeypatch):
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    with pytest.raises(ValueError, match="base_dir is not set and neither is DAGSTER_HOME"):
-        BatchedSqliteEventLogStorage.from_config_value(None, {})
+def test_dagster_yaml_names_it_with_the_instance_folder(tmp_path, monkeypatch):
+    """The checkout's dagster.yaml as a user's instance: its event logs land where
+    Dagster's default SQLite storage keeps them, and without DAGSTER_HOME Dagster says so."""
+    shutil.copy(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with dg.DagsterInstance.get() as instance:
+        assert type(instance.event_log_storage) is BatchedSqliteEventLogStorage
+        run_id = _run(instance)
+    assert (tmp_path / "history" / "runs" / f"{run_id}.db").is_file()
+    assert (tmp_path / "history" / "runs" / "index.db").is_file()
+    monkeypatch.delenv("DAGSTER_HOME")
+    with pytest.raises(Exception, match="DAGSTER_HOME"):
+        dg.DagsterInstance.from_config(str(tmp_path))

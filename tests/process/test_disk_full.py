@@ -20,11 +20,10 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from dagster._core.instance.ref import InstanceRef
 
 from assets.ingest import api_assets
 from core.resources import Warehouse
-from tests.conftest import fast_source, materialize
+from tests.conftest import dagster_instance, fast_source, materialize
 from tests.resources.test_warehouse import fill, tmpfs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,16 +55,15 @@ def api_resources(replay_url: str, warehouse: Warehouse) -> dict:
 RUN = """
     import datetime as dt, sys
     import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
     from assets.ingest import api_assets
     from core.resources import Warehouse
-    from tests.conftest import materialize
+    from tests.conftest import dagster_instance, materialize
     from tests.process.test_disk_full import api_resources
 
     home, replay_url, path, start, end = sys.argv[1:]
     # min_free_mb=0: no free-space check before writing, so DuckDB meets the full disk itself.
     resources = api_resources(replay_url, Warehouse(path=path, min_free_mb=0))
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(home)) as instance:
+    with dagster_instance(home) as instance:
         materialize(api_assets, resources, dt.date.fromisoformat(start),
                     dt.date.fromisoformat(end), instance=instance, raise_on_error=False)
 """
@@ -100,7 +98,7 @@ def test_a_disk_full_mid_run_fails_the_run_frees_the_pool_and_a_rerun_equals_an_
     path = small_disk / "warehouse.duckdb"
     resources = api_resources(replay.url, Warehouse(path=str(path), min_free_mb=0))
 
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+    with dagster_instance(home) as instance:
         assert materialize(api_assets, resources, *FIRST, instance=instance).success
         before = tables(path)
         filler = fill(small_disk)

@@ -21,10 +21,10 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
-from dagster._core.instance.ref import InstanceRef
 
 from sandbox.chain import GroundTruth
 from sandbox.world import WINDOW_END, WINDOW_START
+from tests.conftest import dagster_instance
 from tests.test_models import analyst_queries, readme_queries
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,9 +179,7 @@ def test_demo_fills_the_window_and_is_repeatable(tmp_path):
 
 def dagster_runs(tmp_path: Path) -> list:
     """The successful runs recorded in the demo's DAGSTER_HOME, newest first."""
-    with dg.DagsterInstance.from_ref(
-        InstanceRef.from_dir(str(tmp_path / "dagster_home"))
-    ) as instance:
+    with dagster_instance(tmp_path / "dagster_home") as instance:
         return instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]))
 
 

@@ -17,8 +17,8 @@ import signal
 
 import dagster as dg
 import pytest
-from dagster._core.instance.ref import InstanceRef
 
+from tests.conftest import dagster_instance
 from tests.process.test_parallel_backfill import END, START, finish, launch, prepared, tables
 
 pytestmark = pytest.mark.timeout(1800)
@@ -50,7 +50,7 @@ def test_sigkill_mid_backfill_then_rerun_equals_an_uninterrupted_run(tmp_path, b
 
 def free_the_dead_run(home: str) -> None:
     """What the UI's Terminate and the daemon's slot cleanup do for a run whose process died."""
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(home)) as instance:
+    with dagster_instance(home) as instance:
         [dead] = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
         # It holds a slot of the pool "duckdb" if it died in a pooled step (not an ingest
         # step: those take turns through the warehouse's lock file, which died with it).

@@ -24,7 +24,7 @@ from assets.ingest import reference_data
 from assets.ingest.alternative_me import fear_greed_daily
 from core.settings import PROJECT_ROOT, Settings, project_path
 from sandbox.world import ROOT, WINDOW_END, WINDOW_START, prepare_dagster_home
-from tests.conftest import materialize
+from tests.conftest import dagster_instance, materialize
 
 PATH_VARIABLES = ("STABLEFLOW_WAREHOUSE", "STABLEFLOW_ANALYST_WAREHOUSE", "STABLEFLOW_REPORTS_DIR")
 SHOW_SETTINGS = (
@@ -159,7 +159,7 @@ def test_a_cli_run_from_another_folder_writes_the_project_warehouse(replay, tmp_
         assert written.is_file()
         assert not [p for p in elsewhere.rglob("*")], "nothing may be created where it ran"
         assert f"warehouse: writing {written}" in output
-        with dg.DagsterInstance.from_config(str(home)) as instance:
+        with dagster_instance(home) as instance:
             event = instance.get_latest_materialization_event(
                 dg.AssetKey(["raw", "fear_greed_daily"])
             )
