@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 from bench.report import Line, ProcessCost, Section, run_process, table
-from sandbox.dagster_cli import materialize_command, partition_range
+from sandbox.dagster_cli import job_day_command, materialize_command, partition_range
 from sandbox.world import prepare_dagster_home, run_environment, running_sandbox
 
 START, END = dt.date(2021, 1, 1), dt.date(2022, 12, 31)
@@ -47,6 +47,7 @@ class BackfillCosts:
     single: ProcessCost
     per_day: list[ProcessCost]
     rest: ProcessCost
+    daily: ProcessCost  # the schedule's run for the window's last day, every asset
 
     @property
     def median_day(self) -> float:
@@ -97,9 +98,13 @@ def sample_days(days: int) -> list[dt.date]:
 
 
 def _materialize(env: dict[str, str], log: Path, select: str, *partition: str) -> ProcessCost:
-    cost = run_process(materialize_command(select, *partition), env=env, log=log)
+    return _run(env, log, materialize_command(select, *partition))
+
+
+def _run(env: dict[str, str], log: Path, command: list[str]) -> ProcessCost:
+    cost = run_process(command, env=env, log=log)
     if cost.returncode:
-        raise RuntimeError(f"bench backfill: run failed ({select} {partition}), see {log}")
+        raise RuntimeError(f"bench backfill: run failed ({' '.join(command[2:])}), see {log}")
     return cost
 
 
@@ -125,7 +130,8 @@ def measure(env: dict[str, str], work: Path) -> BackfillCosts:
         for d in sample
     ]
     rest = _materialize(env, work / "unpartitioned.log", "not group:ingest")
-    return BackfillCosts(days, sample, single, per_day, rest)
+    daily = _run(env, work / "daily.log", job_day_command("daily_refresh", END))
+    return BackfillCosts(days, sample, single, per_day, rest, daily)
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -161,6 +167,24 @@ def summary_lines(c: BackfillCosts) -> list[Line]:
             c.single.peak_rss_mib < GIB,
             key="backfill.peak_mib",
         ),
+        Line(
+            "daily run",
+            "wall time, one day, every asset (the schedule's run)",
+            c.daily.seconds,
+            "s",
+            "<= 8 s",
+            c.daily.seconds <= 8,
+            key="backfill.daily_s",
+        ),
+        Line(
+            "daily run",
+            "peak memory, one day, every asset",
+            c.daily.peak_rss_mib,
+            "MiB",
+            "<= 400 MiB",
+            c.daily.peak_rss_mib <= 400,
+            key="backfill.daily_mib",
+        ),
     ]
 
 
@@ -174,6 +198,7 @@ def cost_table(c: BackfillCosts) -> str:
             row("one run, every asset", c.days, c.single),
             *(row(f"ingest assets, {day}", 1, cost) for day, cost in zip(c.sample, c.per_day)),
             row("unpartitioned assets, once", "-", c.rest),
+            row(f"the daily schedule's run, {END}, every asset", 1, c.daily),
             [
                 f"one run per day: {c.days} x {c.median_day:.1f} s + {c.rest.seconds:.1f} s",
                 c.days,

@@ -43,6 +43,13 @@ def job_range_command(job: str, first: dt.date | str, last: dt.date | str) -> li
     return [*_dagster("job", "execute"), "-j", job, "--tags", json.dumps(tags)]
 
 
+def job_day_command(job: str, day: dt.date | str) -> list[str]:
+    """`dagster job execute` of `job` for one day's partition, the run the daily schedule
+    (`build_schedule_from_partitioned_job`) launches: the partition's tag, every asset."""
+    tags = {"dagster/partition": str(day)}
+    return [*_dagster("job", "execute"), "-j", job, "--tags", json.dumps(tags)]
+
+
 def migrate_instance(env: dict[str, str]) -> None:
     """`dagster instance migrate` for the instance of `env` (its DAGSTER_HOME): the tables
     made once, before processes that start together on an empty instance race to create

@@ -199,6 +199,32 @@ def test_each_event_keeps_its_own_tags(tmp_path):
     assert entry.last_materialization.dagster_event.partition == LAST
 
 
+def test_kept_connections_are_bounded_and_let_go_on_wipe(tmp_path):
+    """A daemon's process stores events of many runs: it keeps the files of the recent ones
+    open, not all, and every event still lands in its own run's file."""
+    storage = BatchedSqliteEventLogStorage(str(tmp_path))
+    runs = [f"run-{i}" for i in range(20)]
+    for run_id in runs * 2:
+        storage.store_event(
+            EventLogEntry(
+                error_info=None,
+                level="info",
+                user_message=f"hello {run_id}",
+                run_id=run_id,
+                timestamp=1_700_000_000.0,
+                step_key=None,
+                job_name="job",
+                dagster_event=None,
+            )
+        )
+    assert len(storage._engines) <= 8
+    for run_id in runs:
+        assert [e.user_message for e in storage.get_logs_for_run(run_id)] == [f"hello {run_id}"] * 2
+    storage.wipe()
+    assert set(storage._engines) <= {"index"}  # the wipe empties the index through it
+    assert storage.get_logs_for_run(runs[0]) == []
+
+
 def test_dagster_yaml_names_it_with_the_instance_folder(tmp_path, monkeypatch):
     """The checkout's dagster.yaml as a user's instance: its event logs land where
     Dagster's default SQLite storage keeps them, and without DAGSTER_HOME Dagster says so."""
