@@ -1,5 +1,4 @@
-"""Dagster's SQLite event log, storing a batch of events in one transaction per file, and
-keeping a connection to each recently used file open between events.
+"""Dagster's SQLite event log, storing a batch of events in one transaction per file.
 
 A run over a range of days records one materialisation per asset and day (730 per asset for
 two years), and at its creation one "planned" event per asset and per asset check. Dagster
@@ -16,8 +15,10 @@ A step's materialisations of a range are stored as dagster-postgres stores them 
 `store_event`, event by event. The rows are the ones Dagster writes, so an instance can
 switch between this class and `SqliteEventLogStorage` at any time (tests/test_event_log.py).
 
-Every other event (a step starting, a log line, a check's result) is stored as Dagster
-stores it, but through a connection kept open (`_open`): ~0.5 ms an event instead of ~3 ms.
+Every other event (a step starting, a log line, a check's result) is stored by Dagster's
+code alone. Keeping a connection open between events made each ~5x cheaper, but then SQLite
+leaves its commits in the write-ahead log and the UI's live run log, which watches the
+run's file, stops updating: it was tried and taken back.
 
 dagster.yaml names this class as `event_log_storage` with `dagster_home: {env: DAGSTER_HOME}`,
 and it keeps the event logs where Dagster's default SQLite storage does, in
@@ -42,23 +43,19 @@ from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import create_engine
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import NullPool
 
-# The index and the files of the runs in progress: a daemon's process sees many runs.
-_ENGINES_KEPT = 8
 _ONE_KIND = ({DagsterEventType.ASSET_MATERIALIZATION}, {DagsterEventType.ASSET_OBSERVATION})
 
 
 class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
-    """`SqliteEventLogStorage` that stores a batch of events in one transaction per file
-    and keeps the connections to recent files open."""
+    """`SqliteEventLogStorage` that stores a batch of events in one transaction per file."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         # The open connections of the batch being stored, by file, in the storing thread
         # (set first: Dagster's __init__ already connects, to create the index).
         self._batch = threading.local()
-        self._engines: dict[str, Engine] = {}  # by file, the most recently used last
         super().__init__(base_dir, inst_data)
 
     @classmethod
@@ -114,7 +111,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
     def _connect(self, shard: str) -> Iterator[Connection]:
         files = getattr(self._batch, "files", None)
         if files is None:
-            with self._db_lock, self._open(shard) as conn:
+            with super()._connect(shard) as conn:
                 yield conn
             return
         if shard not in files:
@@ -123,54 +120,30 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
 
     @contextlib.contextmanager
     def _open(self, shard: str) -> Iterator[Connection]:
-        """`SqliteEventLogStorage._connect` (the caller holds its lock), with the engine and
-        one open connection of each recent file kept. Dagster makes a new engine and
-        connection per event (NullPool), and SQLite closing the last connection to a file
-        checkpoints and deletes its write-ahead log, which the next event creates again:
-        ~3 ms an event against ~0.5 ms (measured 2026-11-30). An idle connection holds no
-        lock, so other processes read and write the files as before."""
-        with self._engine(shard).connect() as conn, conn.begin():
-            yield conn
-
-    def wipe(self) -> None:
-        # Dagster's wipe deletes the runs' files: no kept connection may write to them after.
-        with self._db_lock:
-            self._dispose_engines()
-        super().wipe()
-
-    def dispose(self) -> None:
-        super().dispose()
-        with self._db_lock:
-            self._dispose_engines()
-
-    def _dispose_engines(self) -> None:
-        while self._engines:
-            self._engines.popitem()[1].dispose()
-
-    def _engine(self, shard: str) -> Engine:
-        engine = self._engines.pop(shard, None)
-        if engine is None:
-            engine = create_engine(
-                self.conn_string_for_shard(shard),
-                poolclass=QueuePool,
-                pool_size=1,
-                max_overflow=-1,  # Dagster's _initdb connects again meanwhile
-                connect_args={
-                    "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
-                    "check_same_thread": False,
-                },
-            )
+        """`SqliteEventLogStorage._connect` without its lock (the batch holds it): a
+        connection to one file in a transaction, committed when the batch ends. It is
+        closed then, as Dagster closes its own: SQLite writes the file itself when its last
+        connection closes, and that write is what the UI's live run log waits for
+        (`SqliteEventLogStorageWatchdog` watches `<run>.db`; tests/test_event_log.py)."""
+        engine = create_engine(
+            self.conn_string_for_shard(shard),
+            poolclass=NullPool,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+        )
+        try:
             if shard not in self._initialized_dbs:
                 self._initdb(engine)
                 self._initialized_dbs.add(shard)
-        self._engines[shard] = engine  # the most recent last
-        if len(self._engines) > _ENGINES_KEPT:
-            self._engines.pop(next(iter(self._engines))).dispose()
-        return engine
+            with engine.connect() as conn, conn.begin():
+                yield conn
+        finally:
+            engine.dispose()
 
 
 def _asset_events_of_one_run(events: Sequence[EventLogEntry]) -> bool:
-    """All materialisations or all observations, of one run: what a step of a range run
-    hands over, and the only batch whose asset row can be updated from its last event."""
-    kinds = {event.get_dagster_event().event_type for event in events}
-    return kinds in _ONE_KIND and len({event.run_id for event in events}) == 1
+    """All materialisations or all observations of one asset in one run: what a step of a
+    range run hands over for each output, and the only batch whose asset row can be updated
+    from its last event."""
+    kinds = {event.dagster_event_type for event in events}
+    keys = {event.dagster_event.asset_key for event in events if event.dagster_event}
+    return kinds in _ONE_KIND and len({event.run_id for event in events}) == 1 and len(keys) == 1

@@ -2,6 +2,7 @@
 Dagster's own SQLite event log stores one by one, in the same files."""
 
 import shutil
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -199,30 +200,37 @@ def test_each_event_keeps_its_own_tags(tmp_path):
     assert entry.last_materialization.dagster_event.partition == LAST
 
 
-def test_kept_connections_are_bounded_and_let_go_on_wipe(tmp_path):
-    """A daemon's process stores events of many runs: it keeps the files of the recent ones
-    open, not all, and every event still lands in its own run's file."""
-    storage = BatchedSqliteEventLogStorage(str(tmp_path))
-    runs = [f"run-{i}" for i in range(20)]
-    for run_id in runs * 2:
-        storage.store_event(
-            EventLogEntry(
-                error_info=None,
-                level="info",
-                user_message=f"hello {run_id}",
-                run_id=run_id,
-                timestamp=1_700_000_000.0,
-                step_key=None,
-                job_name="job",
-                dagster_event=None,
-            )
-        )
-    assert len(storage._engines) <= 8
-    for run_id in runs:
-        assert [e.user_message for e in storage.get_logs_for_run(run_id)] == [f"hello {run_id}"] * 2
-    storage.wipe()
-    assert set(storage._engines) <= {"index"}  # the wipe empties the index through it
-    assert storage.get_logs_for_run(runs[0]) == []
+def _log(run_id: str, message: str) -> EventLogEntry:
+    return EventLogEntry(
+        error_info=None,
+        level="info",
+        user_message=message,
+        run_id=run_id,
+        timestamp=1_700_000_000.0,
+        step_key=None,
+        job_name="job",
+        dagster_event=None,
+    )
+
+
+def test_the_live_run_log_sees_every_event_as_it_is_stored(tmp_path):
+    """The UI follows a run through `watch` in its own process, which reacts to writes to
+    the run's file: events stored one by one and in a batch must both reach it."""
+    writer = BatchedSqliteEventLogStorage(str(tmp_path))
+    reader = BatchedSqliteEventLogStorage(str(tmp_path))
+    writer.store_event(_log("run-1", "first"))
+    seen = []
+    reader.watch("run-1", None, lambda event, cursor: seen.append(event.user_message))
+    try:
+        time.sleep(0.5)  # the watchdog's thread starts
+        writer.store_event(_log("run-1", "one"))
+        writer.store_event_batch([_log("run-1", "batch a"), _log("run-1", "batch b")])
+        deadline = time.monotonic() + 10
+        while len(seen) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        reader.dispose()
+    assert seen == ["first", "one", "batch a", "batch b"]
 
 
 def test_dagster_yaml_names_it_with_the_instance_folder(tmp_path, monkeypatch):
