@@ -10,15 +10,17 @@ were most of a long range run (bench/RESULTS.md, "2-year backfill").
 
 Here every file a batch touches is opened once for the batch and committed once at its end
 (rolled back whole if any event fails, after which Dagster stores the events one by one).
+Two files cannot commit as one: if the second commit fails after the first succeeded, the
+fallback stores the batch again and the first file holds its events twice. Dagster's own
+path has the same gap per event (an event in the run's file and not in the index).
 A step's materialisations of a range are stored as dagster-postgres stores them (its own
 `store_event_batch`); any other batch (the planned events of a new run) by Dagster's own
 `store_event`, event by event. The rows are the ones Dagster writes, so an instance can
 switch between this class and `SqliteEventLogStorage` at any time (tests/test_event_log.py).
 
 Every other event (a step starting, a log line, a check's result) is stored by Dagster's
-code alone. Keeping a connection open between events made each ~5x cheaper, but then SQLite
-leaves its commits in the write-ahead log and the UI's live run log, which watches the
-run's file, stops updating: it was tried and taken back.
+own `store_event`, with one change: the connection to the cross-run index stays open
+(`_open` says why, and why a run's file may not).
 
 dagster.yaml names this class as `event_log_storage` with `dagster_home: {env: DAGSTER_HOME}`,
 and it keeps the event logs where Dagster's default SQLite storage does, in
@@ -40,11 +42,12 @@ from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import create_engine
-from sqlalchemy.engine import Connection
-from sqlalchemy.pool import NullPool
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool, QueuePool
 
 _ONE_KIND = ({DagsterEventType.ASSET_MATERIALIZATION}, {DagsterEventType.ASSET_OBSERVATION})
 
@@ -56,6 +59,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         # The open connections of the batch being stored, by file, in the storing thread
         # (set first: Dagster's __init__ already connects, to create the index).
         self._batch = threading.local()
+        self._index: Engine | None = None  # the index's engine, with its kept connection
         super().__init__(base_dir, inst_data)
 
     @classmethod
@@ -107,24 +111,40 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             self._store_asset_event_tags(conn, events, ids)
             self._store_asset_event(conn, events[-1], ids[-1])
 
+    def dispose(self) -> None:
+        super().dispose()
+        if self._index is not None:
+            self._index.dispose()
+
     @contextlib.contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
         files = getattr(self._batch, "files", None)
-        if files is None:
+        if files is not None:
+            if shard not in files:
+                files[shard] = self._batch.commits.enter_context(self._open(shard))
+            yield files[shard]
+        elif shard == INDEX_SHARD_NAME:
+            with self._db_lock, self._open(shard) as conn:
+                yield conn
+        else:
             with super()._connect(shard) as conn:
                 yield conn
-            return
-        if shard not in files:
-            files[shard] = self._batch.commits.enter_context(self._open(shard))
-        yield files[shard]
 
     @contextlib.contextmanager
     def _open(self, shard: str) -> Iterator[Connection]:
-        """`SqliteEventLogStorage._connect` without its lock (the batch holds it): a
-        connection to one file in a transaction, committed when the batch ends. It is
-        closed then, as Dagster closes its own: SQLite writes the file itself when its last
-        connection closes, and that write is what the UI's live run log waits for
-        (`SqliteEventLogStorageWatchdog` watches `<run>.db`; tests/test_event_log.py)."""
+        """`SqliteEventLogStorage._connect` without its lock (the caller holds it): a
+        connection to one file in a transaction.
+
+        A run's file is opened and closed as Dagster does: SQLite writes the file itself when
+        its last connection closes, and that write is what the UI's live run log waits for
+        (`SqliteEventLogStorageWatchdog` watches `<run>.db`; tests/test_event_log.py). The
+        index, which every asset and check event also goes to and nothing watches, keeps one
+        connection open: closing it made SQLite checkpoint and delete its write-ahead log
+        at every event, and the next event create it again."""
+        if shard == INDEX_SHARD_NAME:
+            with self._index_engine().connect() as conn, conn.begin():
+                yield conn
+            return
         engine = create_engine(
             self.conn_string_for_shard(shard),
             poolclass=NullPool,
@@ -138,6 +158,22 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                 yield conn
         finally:
             engine.dispose()
+
+    def _index_engine(self) -> Engine:
+        if self._index is None:
+            engine = create_engine(
+                self.conn_string_for_shard(INDEX_SHARD_NAME),
+                poolclass=QueuePool,
+                pool_size=1,  # the one kept; Dagster's _initdb connects again meanwhile
+                max_overflow=-1,
+                # Threads of this process take turns through the storage's lock.
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+            )
+            if INDEX_SHARD_NAME not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(INDEX_SHARD_NAME)
+            self._index = engine
+        return self._index
 
 
 def _asset_events_of_one_run(events: Sequence[EventLogEntry]) -> bool:
