@@ -11,6 +11,12 @@ class SourceError(RuntimeError):
     """A source could not be reached or kept answering with an error."""
 
 
+class SourceTimeout(SourceError):
+    """A source gave no answer to one request in time: the client's read timeout, or HTTP
+    408, 504 or 524 from the server or a gateway in front of it. The same request again
+    would most likely time out again; a smaller one may not."""
+
+
 class SourceDataError(ValueError):
     """A source answered, but a field holds a value the pipeline cannot accept."""
 

@@ -27,6 +27,13 @@ sandbox is never kinder than the world. What each profile refuses (source):
 - `pruned`: geth with `--history.chain postmerge`: blocks and logs below a cutoff answer 4444
   "pruned history unavailable" (go-ethereum core/history PrunedHistoryError).
 - `wrong-chain`: geth, but eth_chainId answers 137 (a Polygon node behind the Ethereum URL).
+- `slow-scans`: geth, but an eth_getLogs over more than 100,000 blocks takes 120 s to answer,
+  past any client's timeout, with no error: what geth did with a scan longer than its HTTP
+  write timeout before PR #25457 (it closed the connection silently, go-ethereum#20426;
+  since then it answers -32002 "request timed out", which the client narrows as well) and
+  what public endpoints do (circlefin/arc-node#83: "hang past 60s and never return";
+  Nodit's docs: wide ranges "can cause response delays or timeouts"). `slow_status=524`
+  plays a Cloudflare-fronted endpoint instead, whose gateway answers 524 after 100 s.
 
 Besides, on demand: answer the next N requests (holding a call of `limit_method`, if set)
 with a rate-limit error inside HTTP 200; cut the answer to the next request holding a call of
@@ -80,6 +87,12 @@ class NodeProfile:
     max_return_bytes: int | None = None  # bytes of one eth_call result
     pruned_below: int | None = None  # blocks and logs below this are gone
     chain_id: int | None = None  # what eth_chainId answers instead of the node's own
+    # A request holding an eth_getLogs over more than this many blocks takes `slow_seconds`
+    # to answer, with no error (go-ethereum#20426, circlefin/arc-node#83); with `slow_status`
+    # a gateway in front gives up first and answers that status at once (Cloudflare: 524).
+    slow_log_blocks: int | None = None
+    slow_seconds: float = 120.0
+    slow_status: int = 200
 
 
 _GETH = dict(
@@ -116,6 +129,7 @@ PROFILES = {
         # the cutoff is set per chain: RpcProxy(..., pruned_below=N)
         NodeProfile("pruned", **_GETH, pruned_below=0),
         NodeProfile("wrong-chain", **_GETH, chain_id=137),
+        NodeProfile("slow-scans", **_GETH, slow_log_blocks=100_000),
     ]
 }
 
@@ -340,6 +354,19 @@ class RpcProxy(JsonRpcServer):
         ranged = any(kind == "range" for kind, _ in refusals.values())
         return answers, p.range_status if ranged else 200
 
+    def _slow(self, calls: list[dict]) -> bool:
+        """Whether a call of this request is a log scan too wide for the profile's time."""
+        widest = self.profile.slow_log_blocks
+        if widest is None:
+            return False
+        for call in calls:
+            if call.get("method") == "eth_getLogs" and call.get("params"):
+                f = call["params"][0]
+                span = int(f.get("toBlock", "0x0"), 16) - int(f.get("fromBlock", "0x0"), 16) + 1
+                if span > widest:
+                    return True
+        return False
+
     def handle(self, body: bytes) -> tuple[int, bytes]:
         if self.latency_s:
             time.sleep(self.latency_s)
@@ -365,6 +392,12 @@ class RpcProxy(JsonRpcServer):
             cut = not limited and not failed and self.cut_method in methods
             self.cut_method = None if cut else self.cut_method
             self.cut += 1 if cut else 0
+        if self._slow(calls):
+            with self._lock:
+                self.refused["slow"] += 1
+            if self.profile.slow_status != 200:
+                return self.profile.slow_status, b"error code: %d" % self.profile.slow_status
+            time.sleep(self.profile.slow_seconds)
         if limited or failed:
             code, message = (
                 (-32005, "request rate exceeded") if limited else (-32603, "internal error")

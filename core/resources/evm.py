@@ -28,7 +28,7 @@ import polars as pl
 import requests
 from pydantic import PrivateAttr
 
-from core.errors import SourceError
+from core.errors import SourceError, SourceTimeout
 from core.resources.http import HttpSource, Undecodable
 
 # What a node's refusal means, by kind, from the messages real clients and providers send
@@ -143,6 +143,14 @@ class NodeLimitError(SourceError):
     """The node refuses for good (pruned history, missing state, another chain, too many
     topic values, a log range too narrow for the window): asking again cannot help. The
     message names the node's limit and the setting to change."""
+
+
+# What a call of a batch that found no HTTP answer in time carries (SourceTimeout).
+_TIMEOUT_TEXT = "the HTTP request found no answer in time"
+
+
+def _http_timeout(errors: list) -> bool:
+    return bool(errors) and all(_TIMEOUT_TEXT in exc.rpc_message for exc, _ in errors)
 
 
 def _short(params: Any) -> str:
@@ -325,6 +333,11 @@ class EvmRpc(dg.ConfigurableResource):
             )
         if kind == "batch":
             return NodeLimitError(f"{error}. The node refuses even a batch of one call.")
+        if kind == "timeout" and _TIMEOUT_TEXT in error.rpc_message:
+            return NodeLimitError(
+                f"{error}. Even one block's logs found no answer in time: raise the client's "
+                f"timeout ({self.timeout_s:g} s) or use a node that answers faster."
+            )
         return error
 
     def _chunks(
@@ -478,6 +491,12 @@ class EvmRpc(dg.ConfigurableResource):
                 limit = self._batch_limit
                 pending = [item for _, item in errors] + pending
                 continue
+            if len(chunk) > 1 and _http_timeout(errors):
+                # One slow scan holds up the whole batch's answer: find it with fewer calls
+                # per request first; only a call alone that still finds no answer is narrowed.
+                limit = len(chunk) // 2
+                pending = [item for _, item in errors] + pending
+                continue
             cut = sum(exc.kind == "response" for exc, _ in errors)
             if cut == len(chunk):
                 if len(chunk) == 1:
@@ -521,15 +540,26 @@ class EvmRpc(dg.ConfigurableResource):
         (RpcError, (query, first, last)) for each refused one."""
         first_id = self._next_id
         self._next_id += len(chunk)
-        answers = self.http.post_json(
-            "",
-            [
-                {"jsonrpc": "2.0", "id": first_id + i, "method": "eth_getLogs", "params": p}
-                for i, p in enumerate(params)
-            ],
-            decode=_decode_log_answers,
-            answer_statuses=_REFUSAL_STATUSES,
-        )
+        try:
+            answers = self.http.post_json(
+                "",
+                [
+                    {"jsonrpc": "2.0", "id": first_id + i, "method": "eth_getLogs", "params": p}
+                    for i, p in enumerate(params)
+                ],
+                decode=_decode_log_answers,
+                answer_statuses=_REFUSAL_STATUSES,
+                split_on_timeout=True,
+            )
+        except SourceTimeout as exc:
+            # A scan too wide for the node's or its gateway's time (geth answers nothing,
+            # go-ethereum#20426; circlefin/arc-node#83): every call of the batch is a
+            # timeout, and get_logs asks for fewer calls over narrower ranges.
+            message = f"request timed out: {_TIMEOUT_TEXT} ({exc})"
+            return {}, [
+                (RpcError(self.chain, "eth_getLogs", p, None, message), item)
+                for item, p in zip(chunk, params)
+            ]
         refused_all = answers.height == 1 and answers["id"][0] is None
         by_id = {row[0]: i for i, row in enumerate(answers.select("id").iter_rows())}
         found, errors = {}, []

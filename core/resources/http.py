@@ -25,10 +25,13 @@ import dagster as dg
 import requests
 from pydantic import PrivateAttr
 
-from core.errors import SourceError
+from core.errors import SourceError, SourceTimeout
 
 # 408/425/429 and every 5xx but "not implemented" and "version not supported" (Cloudflare
 # adds 520-524 in front of APIs) can succeed on a later attempt.
+# A server or a gateway that gave up on an answer taking too long: 408 Request Timeout, 504
+# Gateway Timeout, Cloudflare's 524 "A timeout occurred" (100 s).
+TIMEOUT_STATUS = frozenset({408, 504, 524})
 RETRYABLE_STATUS = frozenset({408, 425, 429} | set(range(500, 600)) - {501, 505})
 _SECRET_PARAM = re.compile(r"(key|token|secret|auth|password|signature)", re.IGNORECASE)
 
@@ -152,13 +155,21 @@ class HttpSource(dg.ConfigurableResource):
         body: Any,
         decode: Callable[[requests.Response], Any] | None = None,
         answer_statuses: frozenset[int] = frozenset(),
+        split_on_timeout: bool = False,
     ) -> Any:
         """POST a JSON body (JSON-RPC), with the same retry policy as GET. `decode` reads the
         200 answer (default: JSON to Python objects); it raises Undecodable for a body that
         is not whole, which is retried. An answer with a status in `answer_statuses` is
-        decoded too when its body is JSON (some JSON-RPC providers send a refusal so)."""
+        decoded too when its body is JSON (some JSON-RPC providers send a refusal so).
+        With `split_on_timeout`, a request that got no answer in time raises SourceTimeout
+        at once instead of being sent again as it was: the caller asks for less."""
         return self._request(
-            "POST", path, body=body, decode=decode, answer_statuses=answer_statuses
+            "POST",
+            path,
+            body=body,
+            decode=decode,
+            answer_statuses=answer_statuses,
+            split_on_timeout=split_on_timeout,
         )
 
     def _request(
@@ -170,6 +181,7 @@ class HttpSource(dg.ConfigurableResource):
         decode: Callable[[requests.Response], Any] | None = None,
         accept: str = "application/json",
         answer_statuses: frozenset[int] = frozenset(),
+        split_on_timeout: bool = False,
     ) -> Any:
         decode = decode or _decode_json
         url = self.base_url.rstrip("/") + ("/" + path.lstrip("/") if path else "")
@@ -197,6 +209,12 @@ class HttpSource(dg.ConfigurableResource):
                     headers=headers,
                     timeout=self.timeout_s,
                 )
+            except requests.ReadTimeout:
+                if split_on_timeout:
+                    raise SourceTimeout(
+                        f"{self.name}: {method} {shown}: no answer within {self.timeout_s:g} s"
+                    ) from None
+                problem = "ReadTimeout"
             except (
                 requests.ConnectionError,
                 requests.Timeout,
@@ -225,6 +243,11 @@ class HttpSource(dg.ConfigurableResource):
                         return decode(response)
                     except Undecodable:
                         problem = f"HTTP {response.status_code} with a body that is not whole"
+                elif split_on_timeout and response.status_code in TIMEOUT_STATUS:
+                    raise SourceTimeout(
+                        f"{self.name}: {method} {shown}: HTTP {response.status_code}, the "
+                        f"server or a gateway in front of it gave up waiting for the answer"
+                    )
                 elif response.status_code in RETRYABLE_STATUS:
                     problem = f"HTTP {response.status_code}"
                     retry_after = _retry_after_seconds(response.headers.get("Retry-After"))

@@ -237,6 +237,28 @@ def test_long_windows_are_read_in_parts_with_progress_and_the_same_result(
     assert lines[-1].endswith(" requests") and int(lines[-1].split(", ")[1].split()[0]) > 0
 
 
+def test_a_scan_of_one_block_that_still_times_out_fails_naming_the_timeout(proxy):
+    """The narrowing of scans the node cannot answer in time stops at one block: then the
+    read fails at once, naming the client's timeout, instead of asking forever."""
+    import dataclasses
+
+    from core.resources.evm import NodeLimitError
+    from sandbox.rpc_proxy import PROFILES
+
+    usdt = "0xdAC17F958D2ee523a2206206994597C13D831ec7"  # the sandbox's token addresses are real
+    rpc = EvmRpc(chain="ethereum", url=proxy.url, timeout_s=0.3, backoff_s=0.01)
+    head = int(rpc.call("eth_blockNumber", []), 16)
+    proxy.use(dataclasses.replace(PROFILES["slow-scans"], slow_log_blocks=0, slow_seconds=1.0))
+    try:
+        with pytest.raises(NodeLimitError, match=r"raise the client's timeout \(0.3 s\)"):
+            rpc.get_logs([(usdt, [])], head - 1, head)
+    finally:
+        proxy.use("anvil")
+    # the two blocks at once, then both halves in one batch, then the first half alone: no
+    # request was sent again as it was
+    assert proxy.refused["slow"] == 3
+
+
 def test_rate_limited_node_is_retried(proxy, warehouse):
     proxy.rate_limit_next = 3
     result = materialize(evm_assets, evm_resources(proxy.url, warehouse), START, D(2021, 3, 3))

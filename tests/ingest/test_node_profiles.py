@@ -94,6 +94,23 @@ def test_a_provider_refusing_ranges_with_http_413_gives_identical_tables(
     assert same(tables(warehouse), reference)
 
 
+@pytest.mark.parametrize("status", [200, 524])
+def test_scans_too_wide_to_answer_in_time_are_narrowed_to_identical_tables(
+    chain, reference, tmp_path, status
+):
+    """A node that takes longer than the client waits for a wide eth_getLogs (no error at
+    all, or a gateway's 524): the batch is cut to find the slow call, the call's range is
+    halved, and the tables are the bare node's."""
+    proxy, _ = chain
+    proxy.reset_counts()
+    slow = dict(slow_log_blocks=6, slow_seconds=1.0, slow_status=status)
+    proxy.use(dataclasses.replace(PROFILES["slow-scans"], **slow))
+    result, warehouse, errors = run(proxy, tmp_path, f"slow{status}", timeout_s=0.4)
+    assert result.success, errors
+    assert proxy.refused["slow"] > 0
+    assert same(tables(warehouse), reference)
+
+
 def test_a_node_capping_batches_and_results_lower_than_ours_gives_identical_tables(
     chain, reference, tmp_path
 ):
