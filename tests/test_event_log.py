@@ -46,13 +46,16 @@ def _stored(instance: dg.DagsterInstance, run_id: str) -> dict:
     tag's value that is the run id reads "<run>", and data versions (hashes of it) only as
     present, so two instances' runs compare."""
 
-    def tags(record) -> tuple:
+    def masked(tags) -> tuple:
         return tuple(
             sorted(
                 (k, "<run>" if v == run_id else "<hash>" if "data_version" in k else v)
-                for k, v in record.event_log_entry.tags.items()
+                for k, v in tags.items()
             )
         )
+
+    def tags(record) -> tuple:
+        return masked(record.event_log_entry.tags)
 
     seen = {}
     for key in (upstream.key, downstream.key):
@@ -63,9 +66,9 @@ def _stored(instance: dg.DagsterInstance, run_id: str) -> dict:
             "records": sorted((r.storage_id, r.partition_key, tags(r)) for r in records),
             # The index's tag rows, which Dagster's look-ups by tag (data versions) read.
             "tag_rows": sorted(
-                (r.storage_id, tags(r))
+                (r.storage_id, masked(row))
                 for r in records
-                if instance.get_event_tags_for_asset(key, filter_event_id=r.storage_id)
+                for row in instance.get_event_tags_for_asset(key, filter_event_id=r.storage_id)
             ),
             "latest": instance.get_latest_materialization_event(key).dagster_event.partition,
             # The asset list of the UI reads this (from the asset row or the event log).
