@@ -142,38 +142,33 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         connection open: closing it made SQLite checkpoint and delete its write-ahead log
         at every event, and the next event create it again."""
         if shard == INDEX_SHARD_NAME:
-            with self._index_engine().connect() as conn, conn.begin():
+            if self._index is None:
+                self._index = self._engine(shard, QueuePool, pool_size=1, max_overflow=-1)
+            with self._index.connect() as conn, conn.begin():
                 yield conn
             return
-        engine = create_engine(
-            self.conn_string_for_shard(shard),
-            poolclass=NullPool,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
-        )
+        engine = self._engine(shard, NullPool)
         try:
-            if shard not in self._initialized_dbs:
-                self._initdb(engine)
-                self._initialized_dbs.add(shard)
             with engine.connect() as conn, conn.begin():
                 yield conn
         finally:
             engine.dispose()
 
-    def _index_engine(self) -> Engine:
-        if self._index is None:
-            engine = create_engine(
-                self.conn_string_for_shard(INDEX_SHARD_NAME),
-                poolclass=QueuePool,
-                pool_size=1,  # the one kept; Dagster's _initdb connects again meanwhile
-                max_overflow=-1,
-                # Threads of this process take turns through the storage's lock.
-                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
-            )
-            if INDEX_SHARD_NAME not in self._initialized_dbs:
-                self._initdb(engine)
-                self._initialized_dbs.add(INDEX_SHARD_NAME)
-            self._index = engine
-        return self._index
+    def _engine(self, shard: str, poolclass: type, **pool: Any) -> Engine:
+        """An engine for one file, created as Dagster's `_connect` creates its own, and the
+        file's tables made on its first use in this process. The index's pool keeps one
+        connection (max_overflow=-1: Dagster's `_initdb` connects again meanwhile), shared by
+        the threads of this process, which take turns through the storage's lock."""
+        engine = create_engine(
+            self.conn_string_for_shard(shard),
+            poolclass=poolclass,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+            **pool,
+        )
+        if shard not in self._initialized_dbs:
+            self._initdb(engine)
+            self._initialized_dbs.add(shard)
+        return engine
 
 
 def _asset_events_of_one_run(events: Sequence[EventLogEntry]) -> bool:

@@ -40,13 +40,16 @@ def job_range_command(job: str, first: dt.date | str, last: dt.date | str) -> li
         "dagster/asset_partition_range_start": str(first),
         "dagster/asset_partition_range_end": str(last),
     }
-    return [*_dagster("job", "execute"), "-j", job, "--tags", json.dumps(tags)]
+    return _job_command(job, tags)
 
 
 def job_day_command(job: str, day: dt.date | str) -> list[str]:
     """`dagster job execute` of `job` for one day's partition, the run the daily schedule
     (`build_schedule_from_partitioned_job`) launches: the partition's tag, every asset."""
-    tags = {"dagster/partition": str(day)}
+    return _job_command(job, {"dagster/partition": str(day)})
+
+
+def _job_command(job: str, tags: dict[str, str]) -> list[str]:
     return [*_dagster("job", "execute"), "-j", job, "--tags", json.dumps(tags)]
 
 

@@ -229,6 +229,12 @@ class RpcProxy(JsonRpcServer):
         value = params[position] if len(params) > position else "latest"
         return int(value, 16) if isinstance(value, str) and value.startswith("0x") else None
 
+    @staticmethod
+    def _log_range(call: dict) -> tuple[int, int]:
+        """The blocks an eth_getLogs call scans: (fromBlock, toBlock)."""
+        flt = (call.get("params") or [{}])[0]
+        return int(flt["fromBlock"], 16), int(flt["toBlock"], 16)
+
     def _refusal(self, call: dict, head: int | None) -> tuple[str, dict] | None:
         """(kind, error answer) when the profile refuses this call before the node sees it."""
         p, method = self.profile, call.get("method")
@@ -254,7 +260,7 @@ class RpcProxy(JsonRpcServer):
         if method != "eth_getLogs":
             return None
         flt = (call.get("params") or [{}])[0]
-        lo, hi = int(flt["fromBlock"], 16), int(flt["toBlock"], 16)
+        lo, hi = self._log_range(call)
         if p.pruned_below and lo < p.pruned_below:
             return "pruned", _error(call, 4444, "pruned history unavailable")
         positions = [flt.get("address")] + list(flt.get("topics") or [])
@@ -337,8 +343,7 @@ class RpcProxy(JsonRpcServer):
                 and isinstance(result, list)
                 and len(result) > p.max_log_results
             ):
-                flt = call["params"][0]
-                lo = int(flt["fromBlock"], 16)
+                lo, _ = self._log_range(call)
                 # Infura suggests a range that would have held the cap
                 last = int(result[p.max_log_results - 1]["blockNumber"], 16) - 1
                 self.refused["results"] += 1
@@ -357,15 +362,10 @@ class RpcProxy(JsonRpcServer):
     def _slow(self, calls: list[dict]) -> bool:
         """Whether a call of this request is a log scan too wide for the profile's time."""
         widest = self.profile.slow_log_blocks
-        if widest is None:
-            return False
-        for call in calls:
-            if call.get("method") == "eth_getLogs" and call.get("params"):
-                f = call["params"][0]
-                span = int(f.get("toBlock", "0x0"), 16) - int(f.get("fromBlock", "0x0"), 16) + 1
-                if span > widest:
-                    return True
-        return False
+        return widest is not None and any(
+            hi - lo + 1 > widest
+            for lo, hi in (self._log_range(c) for c in calls if c.get("method") == "eth_getLogs")
+        )
 
     def handle(self, body: bytes) -> tuple[int, bytes]:
         if self.latency_s:

@@ -19,6 +19,7 @@ import ipaddress
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import dagster as dg
 import pytest
@@ -143,16 +144,11 @@ def dagster_instance(home: str | Path) -> Iterator[dg.DagsterInstance]:
     """The Dagster instance whose dagster.yaml is in folder `home`, opened as Dagster's own
     processes open theirs: with DAGSTER_HOME pointing at it (dagster.yaml's event log finds
     its folder there, pipelines/event_log.py)."""
-    before = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = str(home)
-    try:
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            yield instance
-    finally:
-        if before is None:
-            del os.environ["DAGSTER_HOME"]
-        else:
-            os.environ["DAGSTER_HOME"] = before
+    with (
+        mock.patch.dict(os.environ, {"DAGSTER_HOME": str(home)}),
+        dg.DagsterInstance.from_config(str(home)) as instance,
+    ):
+        yield instance
 
 
 def failure_messages(result) -> str:

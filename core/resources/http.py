@@ -27,11 +27,11 @@ from pydantic import PrivateAttr
 
 from core.errors import SourceError, SourceTimeout
 
-# 408/425/429 and every 5xx but "not implemented" and "version not supported" (Cloudflare
-# adds 520-524 in front of APIs) can succeed on a later attempt.
 # A server or a gateway that gave up on an answer taking too long: 408 Request Timeout, 504
 # Gateway Timeout, Cloudflare's 524 "A timeout occurred" (100 s).
 TIMEOUT_STATUS = frozenset({408, 504, 524})
+# 408/425/429 and every 5xx but "not implemented" and "version not supported" (Cloudflare
+# adds 520-524 in front of APIs) can succeed on a later attempt.
 RETRYABLE_STATUS = frozenset({408, 425, 429} | set(range(500, 600)) - {501, 505})
 _SECRET_PARAM = re.compile(r"(key|token|secret|auth|password|signature)", re.IGNORECASE)
 
