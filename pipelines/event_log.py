@@ -19,8 +19,9 @@ A step's materialisations of a range are stored as dagster-postgres stores them 
 switch between this class and `SqliteEventLogStorage` at any time (tests/test_event_log.py).
 
 Every other event (a step starting, a log line, a check's result) is stored by Dagster's
-own `store_event`, with one change: the connection to the cross-run index stays open
-(`_open` says why, and why a run's file may not).
+own `store_event`, with two changes: the connection to the cross-run index stays open
+(`_open` says why, and why a run's file may not), and a table found in the index is
+remembered (`has_table`).
 
 dagster.yaml names this class as `event_log_storage` with `dagster_home: {env: DAGSTER_HOME}`,
 and it keeps the event logs where Dagster's default SQLite storage does, in
@@ -60,6 +61,7 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
         # (set first: Dagster's __init__ already connects, to create the index).
         self._batch = threading.local()
         self._index: Engine | None = None  # the index's engine, with its kept connection
+        self._tables: set[str] = set()  # tables the index is known to have
         super().__init__(base_dir, inst_data)
 
     @classmethod
@@ -110,6 +112,15 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
             ids = [row.id for row in inserted]
             self._store_asset_event_tags(conn, events, ids)
             self._store_asset_event(conn, events[-1], ids[-1])
+
+    def has_table(self, table_name: str) -> bool:
+        # Dagster asks before every check result, concurrency claim and tag write, and its
+        # answer opens a new connection to the index each time (~12 % of storing a daily
+        # run's events). Migrations only add tables, and wipe() keeps them, so a table found
+        # stays; one not found is asked again, as a migration may add it.
+        if table_name not in self._tables and super().has_table(table_name):
+            self._tables.add(table_name)
+        return table_name in self._tables
 
     def dispose(self) -> None:
         super().dispose()

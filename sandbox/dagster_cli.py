@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCATION = "pipelines.definitions"
 
 
-def _dagster(*command: str) -> list[str]:
-    """`dagster <command> -m LOCATION` with this interpreter."""
-    return [sys.executable, "-m", "dagster", *command, "-m", LOCATION]
+def _dagster(*command: str, location: str = LOCATION) -> list[str]:
+    """`dagster <command> -m <location>` with this interpreter."""
+    return [sys.executable, "-m", "dagster", *command, "-m", location]
 
 
 def materialize_command(select: str, *partitions: str) -> list[str]:
@@ -43,14 +43,15 @@ def job_range_command(job: str, first: dt.date | str, last: dt.date | str) -> li
     return _job_command(job, tags)
 
 
-def job_day_command(job: str, day: dt.date | str) -> list[str]:
+def job_day_command(job: str, day: dt.date | str, location: str = LOCATION) -> list[str]:
     """`dagster job execute` of `job` for one day's partition, the run the daily schedule
     (`build_schedule_from_partitioned_job`) launches: the partition's tag, every asset."""
-    return _job_command(job, {"dagster/partition": str(day)})
+    return _job_command(job, {"dagster/partition": str(day)}, location)
 
 
-def _job_command(job: str, tags: dict[str, str]) -> list[str]:
-    return [*_dagster("job", "execute"), "-j", job, "--tags", json.dumps(tags)]
+def _job_command(job: str, tags: dict[str, str], location: str = LOCATION) -> list[str]:
+    command = _dagster("job", "execute", location=location)
+    return [*command, "-j", job, "--tags", json.dumps(tags)]
 
 
 def migrate_instance(env: dict[str, str]) -> None:

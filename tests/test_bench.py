@@ -143,3 +143,45 @@ def test_extraction_benchmark_on_a_small_dense_chain(monkeypatch):
     assert "| 100 % | 300 (100.0%) |" in section.body and "| 10 % |" in section.body
     requests = next(line for line in section.lines if line.unit == "requests")
     assert requests.ours == 1 and requests.baseline > 10  # one batch against one per call
+
+
+def test_the_floor_location_is_the_real_graph_with_no_op_steps():
+    """bench/backfill.py's floor is Dagster alone only if the no-op location plans the same
+    steps, events and partitions as the real one, and runs no pipeline code."""
+    import dagster as dg
+
+    from bench import null_location
+    from pipelines.definitions import defs
+
+    def graph(definitions: dg.Definitions) -> dict:
+        repository = definitions.get_repository_def()
+        job = repository.get_job("daily_refresh")
+        return {
+            "assets": {
+                key: (a.op.name, a.partitions_def, a.op.pool, a.can_subset)
+                for key, a in repository.assets_defs_by_key.items()
+            },
+            "checks": {
+                key: (c.op.name, c.op.pool, spec.blocking)
+                for key, c in repository.asset_checks_defs_by_key.items()
+                for spec in [c.get_spec_for_check_key(key)]
+            },
+            "steps": sorted(job.graph.node_names()),
+            "executor": job.executor_def.name,
+            "partitions": job.partitions_def,
+        }
+
+    real, floor = graph(defs), graph(null_location.defs)
+    assert floor == real
+    assert len(real["steps"]) > 90 and len(real["checks"]) > 300
+
+    result = dg.materialize(
+        [*null_location.defs.assets, *null_location.defs.asset_checks],
+        partition_key="2024-01-02",
+        instance=dg.DagsterInstance.ephemeral(),
+        selection=dg.AssetSelection.groups("ingest"),
+    )
+    # No resource, no warehouse, no network: nothing of ours ran, and every check passed.
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert evaluations and all(e.passed for e in evaluations)

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import sqlalchemy
 from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
 from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.test_utils import instance_for_test
 
 from pipelines.event_log import BatchedSqliteEventLogStorage
@@ -249,3 +251,24 @@ def test_dagster_yaml_names_it_with_the_instance_folder(tmp_path, monkeypatch):
     monkeypatch.delenv("DAGSTER_HOME")
     with pytest.raises(Exception, match="DAGSTER_HOME"):
         dg.DagsterInstance.from_config(str(tmp_path))
+
+
+def test_a_table_found_is_not_looked_up_again_and_a_new_one_is_found(tmp_path, monkeypatch):
+    storage = BatchedSqliteEventLogStorage(str(tmp_path))
+    looked_up = []
+    dagster_has_table = SqliteEventLogStorage.has_table
+    monkeypatch.setattr(
+        SqliteEventLogStorage,
+        "has_table",
+        lambda self, name: looked_up.append(name) or dagster_has_table(self, name),
+    )
+    assert all(storage.has_table("asset_check_executions") for _ in range(3))
+    assert looked_up == ["asset_check_executions"]
+    # A table missing now is asked for again: a migration may add it later.
+    assert not storage.has_table("added_later")
+    with storage.index_connection() as conn:
+        conn.execute(sqlalchemy.text("CREATE TABLE added_later (id INTEGER)"))
+    assert storage.has_table("added_later")
+    assert looked_up == ["asset_check_executions", "added_later", "added_later"]
+    # What Dagster decides from it is unchanged.
+    assert storage.supports_asset_checks
