@@ -329,9 +329,10 @@ class Warehouse(dg.ConfigurableResource):
         os.replace(building, target_path)
         return target_path.stat().st_size
 
-    def read(self, sql: str, params: Sequence[object] = ()) -> pl.DataFrame:
+    def read(self, sql: str, params: Sequence[object] | Mapping[str, object] = ()) -> pl.DataFrame:
+        """The rows of `sql`, with `params` by position (?) or by name ($name)."""
         with self.connect(read_only=True) as con:
-            return con.execute(sql, list(params)).pl()
+            return con.execute(sql, params if isinstance(params, Mapping) else list(params)).pl()
 
     def table_exists(self, table: str) -> bool:
         if not Path(self.path).exists():

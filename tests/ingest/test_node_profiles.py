@@ -181,6 +181,78 @@ def truth_of(chain):
     return chain[1]
 
 
+def _scanned(monkeypatch) -> list[tuple[int, int]]:
+    """The block ranges every eth_getLogs scan asks for, as the client is told them."""
+    ranges = []
+    get_logs = EvmRpc.get_logs
+
+    def recorded(self, queries, first, last):
+        ranges.append((first, last))
+        return get_logs(self, queries, first, last)
+
+    monkeypatch.setattr(EvmRpc, "get_logs", recorded)
+    return ranges
+
+
+def _closing_block(warehouse, day):
+    return warehouse.read(
+        "SELECT block_number FROM raw.evm_day_blocks WHERE date = ?", [day]
+    ).item()
+
+
+def test_an_old_day_read_again_from_logs_rewinds_from_the_next_stored_day(
+    chain, reference, tmp_path, monkeypatch
+):
+    """Re-reading a day with balances from logs starts from the next day the warehouse holds
+    (its closing block still the chain's), so it scans that day's blocks, not every block
+    since; the tables are the bare node's. A day with nothing stored after it, or whose
+    next stored day is no longer on the chain, starts from the final block as before."""
+    proxy, _ = chain
+    proxy.use("full-node")
+    result, warehouse, errors = run(proxy, tmp_path, "again", balances="logs")
+    assert result.success, errors
+    day, stored_after = START + dt.timedelta(days=3), START + dt.timedelta(days=4)
+    first, next_stored = _closing_block(warehouse, day), _closing_block(warehouse, stored_after)
+    resources = {
+        "warehouse": warehouse,
+        "rpc_ethereum": EvmRpc(chain="ethereum", url=proxy.url, backoff_s=0.01, balances="logs"),
+    }
+    state_assets = [
+        a
+        for a in evm_assets
+        if {"evm_token_supply", "evm_exchange_reserves"} & {k.path[-1] for k in a.keys}
+    ]
+
+    scanned = _scanned(monkeypatch)
+    result = materialize(state_assets, resources, day, day)
+    assert result.success, failure_messages(result)
+    assert same(tables(warehouse), reference)
+    assert scanned and all(first < lo <= hi <= next_stored for lo, hi in scanned)
+
+    # The last day has no later stored day: from the final block, well over 100 blocks on.
+    scanned.clear()
+    result = materialize(state_assets, resources, END, END)
+    assert result.success, failure_messages(result)
+    assert same(tables(warehouse), reference)
+    final = max(hi for _, hi in scanned)
+    assert final > _closing_block(warehouse, END) + 100
+
+    # The next stored day's block hash no longer the chain's (a reorg since): not trusted.
+    with warehouse.transaction("raw.evm_day_blocks") as con:
+        con.execute(
+            "UPDATE raw.evm_day_blocks SET block_hash = '0x' || repeat('0', 64) WHERE date = ?",
+            [stored_after],
+        )
+    scanned.clear()
+    result = materialize(state_assets, resources, day, day)
+    assert result.success, failure_messages(result)
+    assert max(hi for _, hi in scanned) == final
+    assert same(
+        tables(warehouse, ["raw.evm_token_supply", "raw.evm_exchange_reserves"]),
+        {t: reference[t] for t in ["raw.evm_token_supply", "raw.evm_exchange_reserves"]},
+    )
+
+
 def test_pruned_history_fails_at_once_naming_the_cutoff_remedy(chain, tmp_path):
     proxy, _ = chain
     proxy.use("pruned", pruned_below=4)  # the window's blocks are gone

@@ -29,7 +29,8 @@ from assets.ingest.evm.extract import (
     token_supply,
     transfers,
 )
-from assets.ingest.evm.rewind import rewind, snapshot
+from assets.ingest.evm.rewind import Snapshot, rewind, snapshot, stored_snapshot
+from assets.ingest.evm.rewind import owners as rewind_owners
 from assets.ingest.labels import LabelSet, load_labels
 from assets.ingest.parsing import stamp, utc_now
 from core.chains import CHAINS, Chain
@@ -155,15 +156,18 @@ def _rewound(
     step: str,
     chain: Chain,
     rpc: EvmRpc,
+    w: "_Window",
     blocks: list[ClosingBlock],
-    addresses: list[str],
+    labels: LabelSet | None,
     reduce: Callable,
 ) -> tuple[pl.DataFrame, ...]:
-    """Balances of `addresses` and supplies at `blocks` without reading old state
-    (EvmRpc.balances = "logs", assets/ingest/evm/rewind.py): the state at the final block,
-    rewound with logs, newest part first so each block is scanned once. `reduce(balances,
-    supply)` shrinks each part's frames before the next part is read."""
-    later = snapshot(rpc, chain, addresses, final_block(rpc, chain).number)
+    """Balances of the `labels`' addresses (none without) and supplies at `blocks` without
+    reading old state (EvmRpc.balances = "logs", assets/ingest/evm/rewind.py): a later
+    state (`_later_state`) rewound with logs, newest part first so each block is scanned
+    once. `reduce(balances, supply)` shrinks each part's frames before the next is read."""
+    addresses = labels.addresses() if labels else []
+    later, start = _later_state(rpc, chain, w.warehouse, blocks[-1].date, addresses, labels)
+    context.log.info(f"{step} {chain.name}: rewinding from {start}")
     parts = [blocks[i : i + PROGRESS_DAYS] for i in range(0, len(blocks), PROGRESS_DAYS)]
     before, results, done = rpc.requests_made, [], 0
     for part in reversed(parts):
@@ -174,6 +178,87 @@ def _rewound(
             f"{step} {chain.name}: {done}/{len(blocks)} days, {rpc.requests_made - before} requests"
         )
     return tuple(pl.concat(frames) for frames in zip(*reversed(results)))
+
+
+def _later_state(
+    rpc: EvmRpc,
+    chain: Chain,
+    warehouse: Warehouse,
+    after: dt.date,
+    addresses: list[str],
+    labels: LabelSet | None,
+) -> tuple[Snapshot, str]:
+    """Where a rewind of the days up to `after` starts, and what that is: the nearest later
+    day the warehouse holds whole (`_stored_day`) if its closing block is still the chain's,
+    else the state at the final block. Re-reading an old day then scans the logs up to the
+    next stored day, not every block since (and holds only those in memory). The tether
+    owner() is read at the final block either way (rewind.py, Drift)."""
+    final = final_block(rpc, chain).number
+    stored = _stored_day(warehouse, chain, after, labels)
+    if stored is not None:
+        day, number, block_hash = stored
+        if number <= final and rpc.headers([number])[number]["hash"] == block_hash:
+            where, params = "WHERE chain = ? AND date = ?", [chain.name, day]
+            held = (
+                warehouse.read(
+                    f"SELECT token, address, balance_raw FROM raw.evm_exchange_balances {where}",
+                    params,
+                )
+                if labels
+                else None
+            )
+            supply = warehouse.read(
+                f"SELECT token, supply_raw FROM raw.evm_token_supply {where}", params
+            )
+            owners = rewind_owners(rpc, chain, final)
+            state = stored_snapshot(chain, addresses, number, held, supply, owners)
+            return state, f"the stored day {day} (block {number})"
+    return snapshot(rpc, chain, addresses, final), f"the final block {final}"
+
+
+def _stored_day(
+    warehouse: Warehouse, chain: Chain, after: dt.date, labels: LabelSet | None
+) -> tuple[dt.date, int, str] | None:
+    """The first day after `after` whose closing block, supply of every token and (with
+    `labels`) reserves under these very labels the warehouse holds: (day, block, hash).
+    The balances of that day list every wallet holding anything, so the rest held zero."""
+    tables = [DAY_BLOCKS, "raw.evm_token_supply"]
+    tables += ["raw.evm_exchange_reserves", "raw.evm_exchange_balances"] if labels else []
+    if not all(warehouse.table_exists(t) for t in tables):
+        return None
+    # The same day's rows of each table, at the same block, for every token (balances may
+    # have no row: every labelled wallet empty); other labels, or a part, do not count.
+    found = warehouse.read(
+        f"""
+        SELECT b.date, b.block_number, b.block_hash
+        FROM {DAY_BLOCKS} b
+        WHERE b.chain = $chain AND b.date > $after
+          AND (SELECT count(DISTINCT token) FROM raw.evm_token_supply s
+               WHERE s.chain = b.chain AND s.date = b.date AND s.block_number = b.block_number)
+              = $tokens
+          AND ($version IS NULL OR (
+              (SELECT count(DISTINCT token) FROM raw.evm_exchange_reserves r
+               WHERE r.chain = b.chain AND r.date = b.date) = $tokens
+              AND NOT EXISTS (
+                  SELECT 1 FROM raw.evm_exchange_reserves r
+                  WHERE r.chain = b.chain AND r.date = b.date
+                    AND r.label_version IS DISTINCT FROM $version)
+              AND NOT EXISTS (
+                  SELECT 1 FROM raw.evm_exchange_balances x
+                  WHERE x.chain = b.chain AND x.date = b.date
+                    AND (x.label_version IS DISTINCT FROM $version
+                         OR x.block_number <> b.block_number))))
+        ORDER BY b.date
+        LIMIT 1
+        """,
+        {
+            "chain": chain.name,
+            "after": after,
+            "tokens": len(chain.tokens),
+            "version": labels.version if labels else None,
+        },
+    )
+    return found.row(0) if found.height else None
 
 
 def _window(context: dg.AssetExecutionContext, day_before: bool, use_cache: bool = True) -> _Window:
@@ -239,7 +324,14 @@ def evm_token_supply(context: dg.AssetExecutionContext):
     for chain, rpc, blocks in w.chains:
         if rpc.balances == "logs":
             frames += _rewound(
-                context, "evm_token_supply", chain, rpc, blocks, [], lambda held, supply: (supply,)
+                context,
+                "evm_token_supply",
+                chain,
+                rpc,
+                w,
+                blocks,
+                None,
+                lambda held, supply: (supply,),
             )
         else:
             frames.append(
@@ -405,7 +497,7 @@ def evm_exchange_reserves(context: dg.AssetExecutionContext):
 
         if rpc.balances == "logs":
             chain_reserves, chain_balances = _rewound(
-                context, "evm_exchange_reserves", chain, rpc, blocks, own.addresses(), reduce
+                context, "evm_exchange_reserves", chain, rpc, w, blocks, own, reduce
             )
         else:
             chain_reserves, chain_balances = _in_parts(

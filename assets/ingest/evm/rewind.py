@@ -25,10 +25,11 @@ Cost: `rewind` sends no eth_call at all. Its eth_getLogs calls are the filters o
 from the window's first closing block to B. With USDT, USDC and up to 500 addresses that is
 six queries per 50,000 blocks (about a week of Ethereum, under one a day): it grows with the
 blocks from the window's start to B, not with the number of days like the eth_call reads it
-replaces. So re-reading one old day from a snapshot at today's block scans (and holds) every
-matching log since that day. A node that refuses a range as too large (more than 10,000
-results, busy exchange wallets) makes the client split it: the count then grows with the
-number of matching logs.
+replaces. So the snapshot is taken as late as needed and no later: assets.py starts from
+the nearest later day the warehouse holds whole (`stored_snapshot`, its closing block
+checked against the chain), and from the final block only when there is none. A node
+that refuses a range as too large (more than 10,000 results, busy exchange wallets) makes
+the client split it: the count then grows with the number of matching logs.
 
 Drift: the rewound values are only as right as the list of balance-changing events. A
 change no log here shows (a token upgrade or migration that moves balances, a new event
@@ -94,8 +95,18 @@ def snapshot(rpc: EvmRpc, chain: Chain, addresses: list[str], block: int) -> Sna
     at `block`, a recent block whose state the node keeps (e.g. the final block)."""
     # balances() and token_supply() read at closing blocks; the date is only a label here.
     at = [ClosingBlock(dt.date(1970, 1, 1), block, 0, "")]
+    return Snapshot(
+        block,
+        balances(rpc, chain, addresses, at).select("token", "address", "balance_raw"),
+        token_supply(rpc, chain, at).select("token", "supply_raw"),
+        owners(rpc, chain, block),
+    )
+
+
+def owners(rpc: EvmRpc, chain: Chain, block: int) -> dict[str, str]:
+    """owner() of every tether-standard token at `block`, lower case (one eth_call each)."""
     tether = [t for t in chain.tokens if t.standard == "tether"]
-    owners = {}
+    found = {}
     for token, answer in zip(tether, rpc.eth_calls([(t.address, _OWNER, block) for t in tether])):
         if not isinstance(answer, str) or not _ADDRESS_WORD.fullmatch(answer):
             raise SourceDataError(
@@ -104,13 +115,44 @@ def snapshot(rpc: EvmRpc, chain: Chain, addresses: list[str], block: int) -> Sna
                 answer,
                 "not one 32-byte address word",
             )
-        owners[token.symbol] = "0x" + answer[-40:].lower()
-    return Snapshot(
-        block,
-        balances(rpc, chain, addresses, at).select("token", "address", "balance_raw"),
-        token_supply(rpc, chain, at).select("token", "supply_raw"),
-        owners,
+        found[token.symbol] = "0x" + answer[-40:].lower()
+    return found
+
+
+def stored_snapshot(
+    chain: Chain,
+    addresses: list[str],
+    block: int,
+    held: pl.DataFrame | None,
+    supply: pl.DataFrame,
+    token_owners: dict[str, str],
+) -> Snapshot:
+    """The snapshot at a stored day's closing `block`, from the warehouse's rows of that
+    day: `held` (token, address, balance_raw) lists the wallets holding anything (the others
+    held zero; None without `addresses`), `supply` (token, supply_raw) every token. The
+    same frames as `snapshot` reads at that block."""
+    if held is None:
+        held = pl.DataFrame(schema={"token": pl.Utf8, "address": pl.Utf8, "balance_raw": RAW})
+    layout = pl.DataFrame(
+        {
+            "token": [t.symbol for t in chain.tokens for _ in addresses],
+            "address": [a for _ in chain.tokens for a in addresses],
+        },
+        schema={"token": pl.Utf8, "address": pl.Utf8},
     )
+    nonzero = held.select(
+        "token", pl.col("address").str.to_lowercase().alias("key"), pl.col("balance_raw").cast(RAW)
+    )
+    frame = (
+        layout.with_columns(key=pl.col("address").str.to_lowercase())
+        .join(nonzero, on=["token", "key"], how="left", maintain_order="left")
+        .select("token", "address", pl.col("balance_raw").fill_null(0).cast(RAW))
+    )
+    order = pl.DataFrame({"token": [t.symbol for t in chain.tokens]})
+    supply = order.join(
+        supply.select("token", pl.col("supply_raw").cast(RAW)), on="token", maintain_order="left"
+    )
+    return Snapshot(block, frame, supply, token_owners)
 
 
 def _walk_back(
