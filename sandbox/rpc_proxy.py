@@ -16,7 +16,9 @@ sandbox is never kinder than the world. What each profile refuses (source):
   (`--rpc.returndata.limit` default 100000).
 - `infura`: an eth_getLogs answer of more than 10,000 logs: -32005 "query returned more than
   10000 results" with a suggested range (Infura docs, eth_getLogs); ranges over 10,000 blocks:
-  -32602 "range N exceeds limit of 10000" (what the live API answers, INFURA/infura issue #237).
+  -32602 "range N exceeds limit of 10000" (what the live API answers, INFURA/infura issue #237);
+  rate limits as its docs show them ("Avoid rate limiting"): HTTP 429, -32005 "project ID
+  request rate exceeded", `data` {see, current_rps, allowed_rps, backoff_seconds: 30.0}.
 - `alchemy-free`: eth_getLogs over more than 10 blocks (Alchemy docs, eth_getLogs: Free tier
   block range).
 - `quicknode`: eth_getLogs over more than 10,000 blocks (5 on trial plans): HTTP 413 with
@@ -26,6 +28,15 @@ sandbox is never kinder than the world. What each profile refuses (source):
   fails "missing trie node" (go-ethereum issue #20874).
 - `pruned`: geth with `--history.chain postmerge`: blocks and logs below a cutoff answer 4444
   "pruned history unavailable" (go-ethereum core/history PrunedHistoryError).
+- `arbitrum-nitro`: an Arbitrum One Nitro node without `--execution.rpc.classic-redirect`
+  (earlier releases: `--node.rpc.classic-redirect`): state reads (eth_call, eth_getBalance, ...)
+  at a block before its Nitro genesis (22,207,817 by default; set per chain) answer -32000
+  "missing trie node 0000000000000000000000000000000000000000000000000000000000000000 (path )
+  <nil>" (OffchainLabs/go-ethereum arbitrum/apibackend.go returns `types.ErrUseFallback`
+  for a pre-Nitro header, whose text is core/types/arb_types.go `fallbackErrorMsg`; seen
+  live in OffchainLabs/nitro#1964 and #2156). Blocks and logs before it are served: the
+  Nitro database holds the classic chain's blocks and receipts, it only cannot execute on
+  them (nitro docs/node-running/running-a-classic-node.md; nitro#1745, go-ethereum#245).
 - `wrong-chain`: geth, but eth_chainId answers 137 (a Polygon node behind the Ethereum URL).
 - `slow-scans`: geth, but an eth_getLogs over more than 100,000 blocks takes 120 s to answer,
   past any client's timeout, with no error: what geth did with a scan longer than its HTTP
@@ -36,10 +47,10 @@ sandbox is never kinder than the world. What each profile refuses (source):
   plays a Cloudflare-fronted endpoint instead, whose gateway answers 524 after 100 s.
 
 Besides, on demand: answer the next N requests (holding a call of `limit_method`, if set)
-with a rate-limit error inside HTTP 200; cut the answer to the next request holding a call of
-`cut_method` in half (a connection dropped mid-body); fail every call of the next request
-holding `fail_method`. It counts HTTP requests and JSON-RPC calls by method, so tests and
-benchmarks see what a run cost.
+with the profile's rate-limit error (-32005 inside HTTP 200; `infura`'s: above); cut the
+answer to the next request holding a call of `cut_method` in half (a connection dropped
+mid-body); fail every call of the next request holding `fail_method`. It counts HTTP
+requests and JSON-RPC calls by method, so tests and benchmarks see what a run cost.
 """
 
 from __future__ import annotations
@@ -86,6 +97,7 @@ class NodeProfile:
     state_blocks: int | None = None  # state kept for this many newest blocks
     max_return_bytes: int | None = None  # bytes of one eth_call result
     pruned_below: int | None = None  # blocks and logs below this are gone
+    nitro_genesis: int | None = None  # state below this block needs a classic node
     chain_id: int | None = None  # what eth_chainId answers instead of the node's own
     # A request holding an eth_getLogs over more than this many blocks takes `slow_seconds`
     # to answer, with no error (go-ethereum#20426, circlefin/arc-node#83); with `slow_status`
@@ -93,6 +105,11 @@ class NodeProfile:
     slow_log_blocks: int | None = None
     slow_seconds: float = 120.0
     slow_status: int = 200
+    # How a rate limit is answered: HTTP status, message (code -32005), and the wait asked in
+    # error.data.backoff_seconds (Infura), if any
+    rate_status: int = 200
+    rate_message: str = "request rate exceeded"
+    rate_backoff_s: float | None = None
 
 
 _GETH = dict(
@@ -117,6 +134,9 @@ PROFILES = {
             max_log_results=10_000,
             max_log_blocks=10_000,
             range_error=(-32602, "range {span} exceeds limit of {limit}"),
+            rate_status=429,
+            rate_message="project ID request rate exceeded",
+            rate_backoff_s=30.0,
         ),
         NodeProfile("alchemy-free", max_log_blocks=10),
         NodeProfile(
@@ -128,6 +148,9 @@ PROFILES = {
         NodeProfile("full-node", **_GETH, state_blocks=128),
         # the cutoff is set per chain: RpcProxy(..., pruned_below=N)
         NodeProfile("pruned", **_GETH, pruned_below=0),
+        # Arbitrum One's Nitro genesis; a sandbox chain sets its own: RpcProxy(...,
+        # nitro_genesis=N). Only the floor is played: Nitro's other limits are not modelled.
+        NodeProfile("arbitrum-nitro", nitro_genesis=22_207_817),
         NodeProfile("wrong-chain", **_GETH, chain_id=137),
         NodeProfile("slow-scans", **_GETH, slow_log_blocks=100_000),
     ]
@@ -139,8 +162,21 @@ PROFILES = {
 _CAPPED_CHUNK = 16
 
 
-def _error(call: dict, code: int, message: str) -> dict:
-    return {"jsonrpc": "2.0", "id": call.get("id"), "error": {"code": code, "message": message}}
+def _error(call: dict, code: int, message: str, data: dict | None = None) -> dict:
+    error = {"code": code, "message": message, **({"data": data} if data else {})}
+    return {"jsonrpc": "2.0", "id": call.get("id"), "error": error}
+
+
+def _profile(profile: str | NodeProfile, **floors: int | None) -> NodeProfile:
+    """`profile` with the floors given (pruned_below, nitro_genesis) set: where a node's
+    history or state begins is a block of one chain, so it is set per proxy."""
+    base = PROFILES[profile] if isinstance(profile, str) else profile
+    return dataclasses.replace(base, **{k: v for k, v in floors.items() if v is not None})
+
+
+# What a Nitro node without a classic node behind it answers for state before its Nitro
+# genesis (OffchainLabs/go-ethereum core/types/arb_types.go fallbackErrorMsg, -32000).
+NITRO_FALLBACK = (-32000, f"missing trie node {'0' * 64} (path ) <nil>")
 
 
 class RpcProxy(JsonRpcServer):
@@ -151,16 +187,14 @@ class RpcProxy(JsonRpcServer):
         profile: str | NodeProfile = "anvil",
         pruned_below: int | None = None,
         latency_s: float = 0.0,
+        nitro_genesis: int | None = None,
     ):
         super().__init__()
         self.upstream = upstream
         # Each answer waits this long first: a node across a network rather than on this
         # machine (benchmarks of parallel extraction; requests in flight at once overlap).
         self.latency_s = latency_s
-        base = PROFILES[profile] if isinstance(profile, str) else profile
-        if pruned_below is not None:
-            base = dataclasses.replace(base, pruned_below=pruned_below)
-        self.profile = base
+        self.profile = _profile(profile, pruned_below=pruned_below, nitro_genesis=nitro_genesis)
         # kept for tests that tighten log ranges on any profile
         self.max_log_blocks = max_log_blocks
         self.rate_limit_next = 0
@@ -174,6 +208,8 @@ class RpcProxy(JsonRpcServer):
         self.fail_method: str | None = None
         self.http_requests = 0
         self.refused: Counter[str] = Counter()  # refusals by kind
+        # calls naming a block below the profile's Nitro genesis, served or not, by method
+        self.below_floor: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()
         self.paths: Counter[str] = Counter()  # URL paths asked (providers put keys there)
         self._lock = threading.Lock()
@@ -183,14 +219,14 @@ class RpcProxy(JsonRpcServer):
         with self._lock:
             self.paths[path] += 1
 
-    def use(self, profile: str | NodeProfile, pruned_below: int | None = None) -> None:
+    def use(
+        self,
+        profile: str | NodeProfile,
+        pruned_below: int | None = None,
+        nitro_genesis: int | None = None,
+    ) -> None:
         """Play another profile from the next request on."""
-        base = PROFILES[profile] if isinstance(profile, str) else profile
-        self.profile = (
-            dataclasses.replace(base, pruned_below=pruned_below)
-            if pruned_below is not None
-            else base
-        )
+        self.profile = _profile(profile, pruned_below=pruned_below, nitro_genesis=nitro_genesis)
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -200,6 +236,7 @@ class RpcProxy(JsonRpcServer):
             self.calls.clear()
             self.paths.clear()
             self.refused.clear()
+            self.below_floor.clear()
 
     # --- refusals ---------------------------------------------------------------------
 
@@ -235,6 +272,12 @@ class RpcProxy(JsonRpcServer):
         flt = (call.get("params") or [{}])[0]
         return int(flt["fromBlock"], 16), int(flt["toBlock"], 16)
 
+    def _lowest(self, call: dict) -> int | None:
+        """The lowest block a call names (a log scan's first), None if it names none."""
+        if call.get("method") == "eth_getLogs":
+            return self._log_range(call)[0]
+        return self._block_param(call)
+
     def _refusal(self, call: dict, head: int | None) -> tuple[str, dict] | None:
         """(kind, error answer) when the profile refuses this call before the node sees it."""
         p, method = self.profile, call.get("method")
@@ -246,6 +289,13 @@ class RpcProxy(JsonRpcServer):
             and block < p.pruned_below
         ):
             return "pruned", _error(call, 4444, "pruned history unavailable")
+        if (
+            p.nitro_genesis
+            and method in _STATE_METHODS
+            and block is not None
+            and block < p.nitro_genesis
+        ):
+            return "nitro", _error(call, *NITRO_FALLBACK)
         if (
             p.state_blocks is not None
             and method in _STATE_METHODS
@@ -300,6 +350,10 @@ class RpcProxy(JsonRpcServer):
         refusals = {i: r for i, c in enumerate(calls) if (r := self._refusal(c, head))}
         for kind, _ in refusals.values():
             self.refused[kind] += 1
+        if p.nitro_genesis:
+            low = [c for c in calls if (b := self._lowest(c)) is not None and b < p.nitro_genesis]
+            with self._lock:
+                self.below_floor.update(c.get("method") for c in low)
         forward = [c for i, c in enumerate(calls) if i not in refusals]
         capped = p.max_batch_response is not None
         # Under a cap on the batch's answer, calls go to the node a few at a time, so the
@@ -398,11 +452,20 @@ class RpcProxy(JsonRpcServer):
             if self.profile.slow_status != 200:
                 return self.profile.slow_status, b"error code: %d" % self.profile.slow_status
             time.sleep(self.profile.slow_seconds)
-        if limited or failed:
-            code, message = (
-                (-32005, "request rate exceeded") if limited else (-32603, "internal error")
-            )
-            answers, status = [_error(c, code, message) for c in calls], 200
+        p = self.profile
+        if limited:
+            data = None
+            if p.rate_backoff_s is not None:  # Infura's documented shape
+                data = {
+                    "see": "https://infura.io/docs/ethereum/jsonrpc/ratelimits",
+                    "current_rps": 13.333,
+                    "allowed_rps": 10.0,
+                    "backoff_seconds": p.rate_backoff_s,
+                }
+            answers = [_error(c, -32005, p.rate_message, data) for c in calls]
+            status = p.rate_status
+        elif failed:
+            answers, status = [_error(c, -32603, "internal error") for c in calls], 200
         else:
             answers, status = self._answer(calls)
         single = not isinstance(payload, list) and len(answers) == 1

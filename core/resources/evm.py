@@ -5,11 +5,12 @@ and the request count come from there, and the URL (which often carries a provid
 its path) is shown as scheme and host only. This module adds what JSON-RPC needs on top:
 many calls per HTTP request (batches), and what real nodes refuse, read by kind
 (`RpcError.kind`). Refusals that can succeed if asked differently are adapted to: rate
-limits inside a 200 answer back off, a batch too large is halved, calls cut off by a batch
-answer's size limit go again, an `eth_getLogs` range too wide or too full is cut where the
-node says or in half, so a strict node yields the same logs as a generous one. Refusals that
-cannot (pruned history, missing state, another chain, too many topic values) fail at once
-as `NodeLimitError`, naming the node's limit and the setting to change: no retry loop hides
+limits back off (at least as long as the provider asks: Infura's `backoff_seconds`, in a 200
+or a 429 answer), a batch too large is halved, calls cut off by a batch answer's size limit
+go again, an `eth_getLogs` range too wide or too full is cut where the node says or in half,
+so a strict node yields the same logs as a generous one. Refusals that cannot (pruned
+history, missing state, another chain, too many topic values) fail at once as
+`NodeLimitError`, naming the node's limit and the setting to change: no retry loop hides
 them. Each client checks `eth_chainId` with its first request (`expect_chain`).
 """
 
@@ -74,12 +75,24 @@ _KINDS = (
         ),
     ),
 )
+# An Arbitrum Nitro node asked for state before its Nitro genesis with no classic node behind
+# it (--execution.rpc.classic-redirect) answers this "missing trie node" of an all-zero root
+# (OffchainLabs/go-ethereum core/types/arb_types.go fallbackErrorMsg; nitro#1964, #2156): a
+# real missing node names its root. An archive node does not help; the classic chain does.
+_NITRO_FLOOR = f"missing trie node {'0' * 64}"
+NITRO_GENESIS = 22_207_817  # Arbitrum One's (chains.yaml arbitrum.anchor), the only one > 0
 # Statuses some providers send a JSON-RPC refusal with, to be read by kind like a 200 answer:
 # QuickNode answers its eth_getLogs range limit with HTTP 413 and error -32614
 # (eternalsafe/wallet#57, OffchainLabs/arbitrum-sdk#609).
 _REFUSAL_STATUSES = frozenset({400, 413})
 # Rate limiting inside a 200 answer: Infura/Alchemy use -32005 and 429 with "rate" in the text.
 _RATE_LIMITED_CODES = {-32005, -32029, -32090, 429}
+# Where a rate limit says how long to wait: Infura's error.data.backoff_seconds (its docs, "Avoid
+# rate limiting": HTTP 429, -32005 "project ID request rate exceeded", data {see, current_rps,
+# allowed_rps, backoff_seconds: 30.0}); the live API has sent it as data.rate.backoff_seconds
+# too, and 0 (INFURA/infura#201, ethers-rs#1711). Alchemy, QuickNode and Cloudflare send no such
+# field: Alchemy and Cloudflare's 1015 say Retry-After, which HttpSource honours.
+_HINT = "error.data.backoff_seconds"
 # A provider's stated maximum range, when its refusal says it: Alchemy "up to a 10 block
 # range" / "up to a 500 block range", reth "max block range 100000", QuickNode "limited to a
 # 10,000 range", Infura's live API "range 1000000 exceeds limit of 10000" (INFURA/infura#237).
@@ -110,22 +123,61 @@ _LOG_ANSWER = {
 
 
 def _decode_log_answers(response: requests.Response) -> pl.DataFrame:
-    """A batch of eth_getLogs answers as one row per answer (id, result, error)."""
+    """A batch of eth_getLogs answers as one row per answer (id, result, error), and
+    `backoff` when a refusal asks to wait (_asked_wait)."""
     body = response.content
     if not body.strip():
         raise Undecodable("an empty body")
     if not body.lstrip().startswith(b"["):  # one answer: the whole batch refused
         body = b"[" + body + b"]"
     try:
-        return pl.read_json(io.BytesIO(body), schema=_LOG_ANSWER)
+        answers = pl.read_json(io.BytesIO(body), schema=_LOG_ANSWER)
     except pl.exceptions.PolarsError as exc:
         raise Undecodable(f"invalid JSON ({str(exc)[:80]})") from None
+    # error.data has no fixed shape across nodes (a string, an object, ...), which the schema
+    # cannot take: the hint is read apart, from the bodies that hold one (only refusals).
+    if b"backoff_seconds" in body:
+        answers = answers.with_columns(backoff=pl.lit(_asked_wait(json.loads(body)), pl.Float64))
+    return answers
+
+
+def _asked_wait(answer: Any) -> float | None:
+    """The longest wait a JSON-RPC answer (or a batch of them) asks for (_HINT); None if none
+    does. A hint of 0 asks for nothing: the client's own back-off applies."""
+    waits = []
+    for item in answer if isinstance(answer, list) else [answer]:
+        error = item.get("error") if isinstance(item, dict) else None
+        data = error.get("data") if isinstance(error, dict) else None
+        if isinstance(data, dict) and isinstance(data.get("rate"), dict):
+            data = data["rate"]
+        wait = data.get("backoff_seconds") if isinstance(data, dict) else None
+        if isinstance(wait, int | float) and not isinstance(wait, bool) and wait > 0:
+            waits.append(float(wait))
+    return max(waits, default=None)
+
+
+def _asked_wait_http(response: requests.Response) -> tuple[float, str] | None:
+    """What a retryable HTTP answer (Infura: 429) asks to wait in its body, for HttpSource."""
+    try:
+        wait = _asked_wait(response.json())
+    except ValueError:  # not JSON: a gateway's page
+        return None
+    return (wait, _HINT) if wait else None
 
 
 class RpcError(RuntimeError):
-    def __init__(self, chain: str, method: str, params: Any, code: int | None, message: str):
+    def __init__(
+        self,
+        chain: str,
+        method: str,
+        params: Any,
+        code: int | None,
+        message: str,
+        backoff: float | None = None,
+    ):
         self.code, self.rpc_message = code, message
         self.method, self.params = method, params
+        self.backoff = backoff  # seconds the node asks to wait before asking again (_HINT)
         super().__init__(f"rpc {chain}: {method}{_short(params)} failed: error {code}: {message}")
 
     @property
@@ -189,6 +241,8 @@ class EvmRpc(dg.ConfigurableResource):
     balances: Literal["state", "logs"] = "state"
     max_attempts: int = 5
     backoff_s: float = 1.0
+    # The longest one back-off: a provider asking for more fails at once (HttpSource.back_off).
+    max_backoff_s: float = 60.0
     timeout_s: float = 60.0
 
     _http: HttpSource | None = PrivateAttr(default=None)
@@ -208,6 +262,7 @@ class EvmRpc(dg.ConfigurableResource):
                 hide_path=True,
                 max_attempts=self.max_attempts,
                 backoff_s=self.backoff_s,
+                max_backoff_s=self.max_backoff_s,
                 timeout_s=self.timeout_s,
             )
         return self._http
@@ -248,7 +303,7 @@ class EvmRpc(dg.ConfigurableResource):
             replies = self.send([calls[i] for i in chunk])
             if check and chunk[0] == 0 and not isinstance(replies[0], RpcError):
                 self._check_chain(replies[0])  # before any other answer is looked at
-            again, limited = [], None
+            again, limited = [], []
             if any(isinstance(r, RpcError) and r.kind == "batch" for r in replies):
                 self._shrink_batch(len(chunk), replies)
                 again = chunk
@@ -257,26 +312,33 @@ class EvmRpc(dg.ConfigurableResource):
                     kind = reply.kind if isinstance(reply, RpcError) else None
                     if kind in ("rate", "response", "timeout"):
                         again.append(i)
-                        limited = reply if kind == "rate" else limited
+                        limited += [reply] if kind == "rate" else []
                     elif kind is not None and (errors == "raise" or check and i == 0):
                         raise self._permanent(reply)
                     else:
                         results[i] = reply
-                if len(again) == len(chunk) and limited is None:  # no answer fitted at all
+                if len(again) == len(chunk) and not limited:  # no answer fitted at all
                     self._shrink_batch(len(chunk), replies)
             pending = again + pending[len(chunk) :]
-            # Only rate limits in a row count: a long read on a metered provider meets many,
-            # each cured by its back-off.
-            rate_rounds = rate_rounds + 1 if limited is not None and len(again) == len(chunk) else 0
-            if limited is not None:
-                if rate_rounds == self.max_attempts:
-                    raise SourceError(
-                        f"{limited} (still rate limited after {rate_rounds} attempts)"
-                    )
-                self.http.back_off(max(rate_rounds, 1))
+            rate_rounds = rate_rounds + 1 if limited and len(again) == len(chunk) else 0
+            if limited:
+                self._rate_back_off(limited, rate_rounds)
         if check:
             results.pop(0)
         return results
+
+    def _rate_back_off(self, limited: list[RpcError], rounds: int) -> None:
+        """Wait before asking again for calls refused by rate limits, at least as long as the
+        provider asks; give up after max_attempts `rounds` in a row of a whole batch refused.
+        Only those count: a long read on a metered provider meets many, each cured by its
+        back-off."""
+        error = max(limited, key=lambda e: e.backoff or 0)  # the one asking the longest wait
+        if rounds == self.max_attempts:
+            asked = f"; the provider asked to back off {error.backoff:g} s" if error.backoff else ""
+            raise SourceError(f"{error} (still rate limited after {rounds} attempts{asked})")
+        self.http.back_off(
+            max(rounds, 1), error.backoff, f"{_HINT} of error {error.code}: {error.rpc_message}"
+        )
 
     def _shrink_batch(self, sent: int, replies: list) -> None:
         """Halve the batch after the node refused one of `sent` calls as too large."""
@@ -310,6 +372,18 @@ class EvmRpc(dg.ConfigurableResource):
                 f"Merge on). Use a node that keeps all history (geth --history.chain all, or a "
                 f"provider's archive tier), or set STABLEFLOW_START_DATE after the node's "
                 f"first block."
+            )
+        if kind == "state" and _NITRO_FLOOR in error.rpc_message:
+            at = error.params[1] if len(error.params) > 1 else None  # eth_call(call, block)
+            block = f"block {int(at, 16):,}" if str(at).startswith("0x") else "that block"
+            return NodeLimitError(
+                f"{error}. That is an Arbitrum Nitro node asked for state before its Nitro "
+                f"genesis, below which Nitro executes nothing, archive node or not (Arbitrum "
+                f"One's floor: block {NITRO_GENESIS:,}, 2022-08-31 14:32 UTC); it still serves "
+                f"the blocks and logs. State at {block} needs a classic (pre-Nitro) Arbitrum "
+                f"node: run Nitro with --execution.rpc.classic-redirect=<a classic archive "
+                f"node>, or read balances and supply from logs ({self.balances_setting}=logs), "
+                f"or set STABLEFLOW_START_DATE to 2022-08-31 or later."
             )
         if kind == "state" and self.balances == "logs":
             return NodeLimitError(
@@ -369,7 +443,10 @@ class EvmRpc(dg.ConfigurableResource):
             for i, (m, p) in enumerate(calls)
         ]
         answer = self.http.post_json(
-            "", body if len(body) > 1 else body[0], answer_statuses=_REFUSAL_STATUSES
+            "",
+            body if len(body) > 1 else body[0],
+            answer_statuses=_REFUSAL_STATUSES,
+            wait_hint=_asked_wait_http,
         )
         answers = answer if isinstance(answer, list) else [answer]
         whole = answers[0] if len(answers) == 1 and isinstance(answers[0], dict) else None
@@ -390,6 +467,7 @@ class EvmRpc(dg.ConfigurableResource):
                         params,
                         err.get("code"),
                         str(err.get("message", reply["error"])),
+                        backoff=_asked_wait(reply),
                     )
                 )
             else:
@@ -485,7 +563,7 @@ class EvmRpc(dg.ConfigurableResource):
             calls += len(chunk)
             logs, errors = self._send_log_queries(chunk, params)
             found.update(logs)
-            again, limited = [], []
+            again, limited, rate_errors = [], [], []
             if any(exc.kind == "batch" for exc, _ in errors):  # the node's batch limit
                 self._shrink_batch(len(chunk), [exc for exc, _ in errors])
                 limit = self._batch_limit
@@ -509,7 +587,7 @@ class EvmRpc(dg.ConfigurableResource):
             for exc, (q, lo, hi) in errors:
                 if exc.kind == "rate":
                     limited.append((q, lo, hi))
-                    last_limit = exc
+                    rate_errors.append(exc)
                 elif exc.kind == "response":
                     again.append((q, lo, hi))
                 elif hi > lo and exc.kind in ("range", "timeout"):
@@ -521,14 +599,9 @@ class EvmRpc(dg.ConfigurableResource):
                 again, pending = self._recut(again), self._recut(pending)
                 self._within_budget(calls + len(again) + len(pending), first, last)
             pending = again + limited + pending
-            # only rate limits in a row count: each back-off that works starts again
             limited_rounds = limited_rounds + 1 if len(limited) == len(chunk) else 0
             if limited:
-                if limited_rounds == self.max_attempts:
-                    raise SourceError(
-                        f"{last_limit} (still rate limited after {limited_rounds} attempts)"
-                    )
-                self.http.back_off(max(limited_rounds, 1))
+                self._rate_back_off(rate_errors, limited_rounds)
         frames = [found[key].with_columns(query=pl.lit(key[0], pl.Int64)) for key in sorted(found)]
         empty = pl.DataFrame(schema={**LOG_FIELDS, "query": pl.Int64})
         return pl.concat([empty, *frames], how="vertical_relaxed") if frames else empty
@@ -550,6 +623,7 @@ class EvmRpc(dg.ConfigurableResource):
                 decode=_decode_log_answers,
                 answer_statuses=_REFUSAL_STATUSES,
                 split_on_timeout=True,
+                wait_hint=_asked_wait_http,
             )
         except SourceTimeout as exc:
             # A scan too wide for the node's or its gateway's time (geth answers nothing,
@@ -561,6 +635,7 @@ class EvmRpc(dg.ConfigurableResource):
                 for item, p in zip(chunk, params)
             ]
         refused_all = answers.height == 1 and answers["id"][0] is None
+        backoff = answers["backoff"][0] if "backoff" in answers.columns else None
         by_id = {row[0]: i for i, row in enumerate(answers.select("id").iter_rows())}
         found, errors = {}, []
         for i, ((q, lo, hi), p) in enumerate(zip(chunk, params)):
@@ -584,7 +659,12 @@ class EvmRpc(dg.ConfigurableResource):
                 errors.append(
                     (
                         RpcError(
-                            self.chain, "eth_getLogs", p, error["code"], str(error["message"])
+                            self.chain,
+                            "eth_getLogs",
+                            p,
+                            error["code"],
+                            str(error["message"]),
+                            backoff=backoff,
                         ),
                         (q, lo, hi),
                     )

@@ -3,8 +3,10 @@
 Each source is one `HttpSource` resource: a base URL (the only thing the sandbox changes),
 an optional API key sent as a header, a per-source rate limit, and one retry policy:
 429 / 5xx / connection errors / timeouts / truncated JSON are retried with exponential
-backoff, honouring `Retry-After`; other 4xx fail at once. When it gives up, the error names
-the source, the URL (secrets removed) and the last status.
+backoff, never sooner than the server asks (`Retry-After`, or a hint in the body that the
+caller reads, e.g. Infura's `backoff_seconds`), and a server asking for more than
+`max_backoff_s` fails at once; other 4xx fail at once. When it gives up, the error names the
+source, the URL (secrets removed) and the last status.
 """
 
 from __future__ import annotations
@@ -120,6 +122,7 @@ class HttpSource(dg.ConfigurableResource):
     timeout_s: float = 30.0
     max_attempts: int = 5
     backoff_s: float = 1.0
+    # The longest one wait: a server asking for more (Retry-After, a body's hint) fails at once.
     max_backoff_s: float = 60.0
     # Minimum spacing between two requests to this source, in this process.
     min_interval_s: float = 0.0
@@ -156,13 +159,16 @@ class HttpSource(dg.ConfigurableResource):
         decode: Callable[[requests.Response], Any] | None = None,
         answer_statuses: frozenset[int] = frozenset(),
         split_on_timeout: bool = False,
+        wait_hint: Callable[[requests.Response], tuple[float, str] | None] | None = None,
     ) -> Any:
         """POST a JSON body (JSON-RPC), with the same retry policy as GET. `decode` reads the
         200 answer (default: JSON to Python objects); it raises Undecodable for a body that
         is not whole, which is retried. An answer with a status in `answer_statuses` is
         decoded too when its body is JSON (some JSON-RPC providers send a refusal so).
         With `split_on_timeout`, a request that got no answer in time raises SourceTimeout
-        at once instead of being sent again as it was: the caller asks for less."""
+        at once instead of being sent again as it was: the caller asks for less.
+        `wait_hint` reads a retryable answer's body for the seconds the server asks to wait
+        and where it says so: waited like Retry-After (the longer of the two)."""
         return self._request(
             "POST",
             path,
@@ -170,6 +176,7 @@ class HttpSource(dg.ConfigurableResource):
             decode=decode,
             answer_statuses=answer_statuses,
             split_on_timeout=split_on_timeout,
+            wait_hint=wait_hint,
         )
 
     def _request(
@@ -182,6 +189,7 @@ class HttpSource(dg.ConfigurableResource):
         accept: str = "application/json",
         answer_statuses: frozenset[int] = frozenset(),
         split_on_timeout: bool = False,
+        wait_hint: Callable[[requests.Response], tuple[float, str] | None] | None = None,
     ) -> Any:
         decode = decode or _decode_json
         url = self.base_url.rstrip("/") + ("/" + path.lstrip("/") if path else "")
@@ -199,7 +207,7 @@ class HttpSource(dg.ConfigurableResource):
         for attempt in range(1, self.max_attempts + 1):
             self._respect_rate_limit()
             self._requests_made += 1
-            retry_after = None
+            retry_after, asked_by = None, "Retry-After"
             try:
                 response = self._session.request(
                     method,
@@ -251,22 +259,40 @@ class HttpSource(dg.ConfigurableResource):
                 elif response.status_code in RETRYABLE_STATUS:
                     problem = f"HTTP {response.status_code}"
                     retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
+                    hint = wait_hint(response) if wait_hint else None
+                    if hint and hint[0] > (retry_after or 0):
+                        retry_after, asked_by = hint
+                    if retry_after:
+                        problem += f", asked to back off {retry_after:g} s ({asked_by})"
+                        asked_by += f" in an HTTP {response.status_code} to {method} {shown}"
                 else:
                     raise SourceError(
                         f"{self.name}: {method} {shown} failed with HTTP "
                         f"{response.status_code}: {self._scrub(response.text[:200])!r}"
                     )
             if attempt < self.max_attempts:
-                self.back_off(attempt, retry_after)
+                self.back_off(attempt, retry_after, asked_by)
         raise SourceError(
             f"{self.name}: {method} {shown} gave up after {self.max_attempts} attempts; "
             f"last problem: {problem}"
         )
 
-    def back_off(self, attempt: int, retry_after: float | None = None) -> None:
-        """Sleep before attempt `attempt + 1`: Retry-After if given, else exponential."""
-        backoff = self.backoff_s * 2 ** (attempt - 1)
-        wait = min(self.max_backoff_s, retry_after if retry_after is not None else backoff)
+    def back_off(
+        self, attempt: int, retry_after: float | None = None, asked_by: str = "Retry-After"
+    ) -> None:
+        """Sleep before attempt `attempt + 1`: the exponential back-off, or longer if the
+        server asked (`retry_after` seconds, said in `asked_by`). A server asking for more
+        than max_backoff_s fails at once: asking sooner only sends a request the server said
+        it would refuse, and waiting as long would hold the run for minutes."""
+        if retry_after is not None and retry_after > self.max_backoff_s:
+            raise SourceError(
+                f"{self.name}: the provider asked to back off {retry_after:g} s ({asked_by}), "
+                f"longer than this client waits at once (max_backoff_s = {self.max_backoff_s:g} "
+                f"s): gave up rather than ask again too early. Retry later, or raise "
+                f"max_backoff_s."
+            )
+        backoff = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
+        wait = max(backoff, retry_after or 0.0)
         self._waits.append(wait)
         self._sleep(wait)
 

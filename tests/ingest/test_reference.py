@@ -54,7 +54,7 @@ def _log(address: str, topics: list[str], amount: int, block: int, index: int) -
 
 def test_arbitrum_is_configuration_only():
     assert ARBITRUM.chain_id == 42161 and ARBITRUM.defillama_chain == "Arbitrum"
-    # Nitro genesis: nodes serve no earlier block, so the search starts there
+    # Nitro genesis: nodes hold no earlier state, so the search starts there
     assert (ARBITRUM.anchor.number, ARBITRUM.anchor.timestamp) == (22207817, 1661956342)
     usdt, usdc = ARBITRUM.tokens
     assert (usdt.standard, usdt.bridged, usdc.standard, usdc.bridged) == (

@@ -146,3 +146,16 @@ def test_coingecko_calls_are_spaced_for_the_tier(monkeypatch, env, spacing_s):
     finally:
         monkeypatch.undo()
         importlib.reload(module)
+
+
+def test_retry_after_longer_than_the_client_waits_fails_at_once(replay):
+    """Asking again before the server said only burns a request it refuses again."""
+    replay.inject("/defillama/stablecoin/1", "429", times=1, retry_after=120)
+    client = source(replay)  # max_backoff_s 0.05
+    with pytest.raises(SourceError) as err:
+        client.get_json(PATH)
+    assert str(err.value).startswith(
+        "defillama: the provider asked to back off 120 s (Retry-After in an HTTP 429 to GET http"
+    )
+    assert "max_backoff_s = 0.05 s" in str(err.value)
+    assert client.requests_made == 1 and client.waits == []

@@ -42,3 +42,35 @@ def test_calls_after_the_answer_passes_the_cap_are_refused_unrun():
     assert [a["id"] for a in answers] == list(range(200))
     # the node ran the calls up to the crossing one's group of 16, not all 200
     assert node.ran <= 16
+
+
+def test_infura_rate_limits_carry_its_documented_backoff():
+    """Infura's docs ("Avoid rate limiting"): HTTP 429, -32005, and in `data` how long to
+    wait; other profiles answer -32005 inside HTTP 200, with no hint."""
+    call = {"jsonrpc": "2.0", "id": 7, "method": "eth_blockNumber", "params": []}
+    with CountingNode() as node, RpcProxy(node.url, profile="infura") as proxy:
+        proxy.rate_limit_next = 1
+        limited = requests.post(proxy.url, json=call, timeout=30)
+        answered = requests.post(proxy.url, json=call, timeout=30)
+        proxy.use("geth")
+        proxy.rate_limit_next = 1
+        plain = requests.post(proxy.url, json=call, timeout=30)
+    assert limited.status_code == 429
+    assert limited.json() == {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "error": {
+            "code": -32005,
+            "message": "project ID request rate exceeded",
+            "data": {
+                "see": "https://infura.io/docs/ethereum/jsonrpc/ratelimits",
+                "current_rps": 13.333,
+                "allowed_rps": 10.0,
+                "backoff_seconds": 30.0,
+            },
+        },
+    }
+    assert answered.status_code == 200 and "result" in answered.json()
+    assert plain.status_code == 200
+    assert plain.json()["error"] == {"code": -32005, "message": "request rate exceeded"}
+    assert node.ran == 1 and proxy.rate_limited == 2  # refused requests never reach the node
