@@ -87,6 +87,11 @@ ARCHIVE_ADVICE = (
     "use an archive node (or a provider's archive tier), or read balances and "
     "supply from logs: {setting}=logs"
 )
+NITRO_ADVICE = (
+    "run Nitro with --execution.rpc.classic-redirect=<a classic archive node>, or read "
+    "balances and supply from logs: {setting}=logs, or a STABLEFLOW_START_DATE of 2022-08-31 "
+    "or later (Arbitrum One's Nitro genesis)"
+)
 PRUNED_ADVICE = (
     "use a node that keeps all history (geth --history.chain all, or a provider's "
     "archive tier), or a later STABLEFLOW_START_DATE (after the node's first "
@@ -700,7 +705,14 @@ def _no_archive_state(p: _ChainProbe, at: int, token: Any, error: Any) -> None:
     """A refused totalSupply(): with balances from logs, old state is not needed."""
     where, setting = f"block {at:,} ({p.run.start}'s closing block)", p.rpc.balances_setting
     state = isinstance(error, RpcError) and error.kind == "state"
-    reason = "no state there, not an archive node" if state else _refusal(error)
+    nitro = state and error.before_nitro
+    reason = (
+        "before the node's Nitro genesis, where Nitro executes nothing, archive or not"
+        if nitro
+        else "no state there, not an archive node"
+        if state
+        else _refusal(error)
+    )
     result = f"totalSupply() of {token.symbol} at {where}: " + (
         f"{reason} ({_refusal(error)})" if state else f"refused ({reason})"
     )
@@ -712,7 +724,7 @@ def _no_archive_state(p: _ChainProbe, at: int, token: Any, error: Any) -> None:
             f"none needed: {setting}=logs reads state at a recent block only",
         )
         return
-    change = ARCHIVE_ADVICE.format(setting=setting)
+    change = (NITRO_ADVICE if nitro else ARCHIVE_ADVICE).format(setting=setting)
     if not state:
         change = f"check that the node at {p.setting} serves eth_call at old blocks; {change}"
     p.fail("archive state", result, change, STATE_ASSETS, why=f"eth_call at {where}: {reason}")

@@ -38,8 +38,8 @@ def run(world, monkeypatch):
     (plus `extra`) as the process environment, the way `make doctor` runs it."""
     env, _, proxy = world
 
-    def run(profile, pruned_below=None, extra=None, **rpc_options):
-        proxy.use(profile, pruned_below=pruned_below)
+    def run(profile, pruned_below=None, extra=None, nitro_genesis=None, **rpc_options):
+        proxy.use(profile, pruned_below=pruned_below, nitro_genesis=nitro_genesis)
         proxy.reset_counts()
         for name in _CLEARED:
             monkeypatch.delenv(name, raising=False)
@@ -118,6 +118,19 @@ def test_a_full_node_has_no_archive_state_and_names_the_logs_setting(run):
         assert "not an archive node" in verdict.why
         assert "STABLEFLOW_ETHEREUM_BALANCES=logs" in verdict.change
     assert report.exit_code == 1
+
+
+def test_a_nitro_node_asked_for_state_before_its_genesis_names_the_classic_node(run):
+    # every block of the sandbox chain below the floor, as 2021 is on Arbitrum One
+    report = run("arbitrum-nitro", nitro_genesis=10**9)
+    archive = report.row("ethereum archive state")
+    assert archive.status == "fail"
+    assert "Nitro genesis" in archive.result and "not an archive node" not in archive.result
+    assert "--execution.rpc.classic-redirect" in archive.change
+    assert "STABLEFLOW_ETHEREUM_BALANCES=logs" in archive.change
+    assert "archive node (or" not in archive.change  # an archive Nitro node would not help
+    for asset in ["evm_token_supply", "evm_exchange_reserves"]:
+        assert not report.verdict(asset).runs
 
 
 def test_a_full_node_reading_balances_from_logs_runs_everything(run):

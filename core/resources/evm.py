@@ -181,6 +181,11 @@ class RpcError(RuntimeError):
         super().__init__(f"rpc {chain}: {method}{_short(params)} failed: error {code}: {message}")
 
     @property
+    def before_nitro(self) -> bool:
+        """State asked of an Arbitrum Nitro node below its Nitro genesis (_NITRO_FLOOR)."""
+        return _NITRO_FLOOR in self.rpc_message
+
+    @property
     def kind(self) -> str:
         """rate | pruned | state | topics | batch | timeout | response | range | other."""
         text = self.rpc_message.lower()
@@ -373,7 +378,7 @@ class EvmRpc(dg.ConfigurableResource):
                 f"provider's archive tier), or set STABLEFLOW_START_DATE after the node's "
                 f"first block."
             )
-        if kind == "state" and _NITRO_FLOOR in error.rpc_message:
+        if kind == "state" and error.before_nitro:
             at = error.params[1] if len(error.params) > 1 else None  # eth_call(call, block)
             block = f"block {int(at, 16):,}" if str(at).startswith("0x") else "that block"
             return NodeLimitError(
