@@ -62,6 +62,8 @@ INSERTS = {
     "raw.evm_tokens": "SELECT * FROM tokens_frame",
     # The seed, as the reference_data asset writes it: the marts flag its stretches.
     "raw.known_incomplete_history": "SELECT * FROM incomplete_frame",
+    # The CCTP minter seed, as the reference_data asset writes it.
+    "raw.cctp_minters": "SELECT * FROM cctp_frame",
     # The closing block of day d: 7200 blocks a day, so block ranges of days never overlap.
     "raw.evm_day_blocks": """
         SELECT date, 'ethereum', 1000000 + day * 7200 + 7199,
@@ -130,6 +132,10 @@ INSERTS = {
                CASE WHEN is_mint THEN mint_event ELSE burn_event END,
                CASE WHEN is_mint THEN 'mint' ELSE 'burn' END,
                CASE WHEN token = 'USDC' THEN hex64('account', day * 10 + k)[:42] END,
+               -- USDC's minter or burner: CCTP's TokenMinter for about a third of the events
+               CASE WHEN token = 'USDC' THEN (CASE WHEN u(token, day, k + 300) < 0.3
+                   THEN '0xc4922d64a24675e16e1586e3e3aa56c06fabe907'
+                   ELSE hex64('minter', 0)[:42] END) END,
                amount_raw, CAST(amount_raw AS DOUBLE) / 1e6, 'json-rpc eth_getLogs',
                CAST(date + 1 AS TIMESTAMP) + INTERVAL 1 HOUR
         FROM e ORDER BY 2, 4, 6""",
@@ -235,6 +241,7 @@ def generate(path: Path) -> dict:
     import duckdb
     import polars as pl
 
+    from assets.ingest.cctp import load_cctp_minters
     from assets.ingest.defillama import known_incomplete_frame
     from assets.ingest.labels import load_labels
     from core.chains import CONFIGURED
@@ -265,6 +272,7 @@ def generate(path: Path) -> dict:
         con.register("exchanges_frame", labels.exchanges)
         con.register("tokens_frame", tokens)
         con.register("incomplete_frame", known_incomplete_frame())
+        con.register("cctp_frame", load_cctp_minters())
         con.execute(MACROS)
         # Each address's typical balance: 1e3..1e8 tokens, log-uniform.
         con.execute(

@@ -16,6 +16,10 @@
         description: ...
     dropped_columns: [kind]         # raw only, optional: columns older warehouses still have
 
+A nullable column a raw contract adds (listed last) is added to an older warehouse's table in
+place, NULL in the rows written before; a NOT NULL one cannot be, and the write fails naming
+the table's columns.
+
 Everything else is generated from it: a raw table's DDL (CREATE TABLE with types, NOT NULL
 and PRIMARY KEY, then COMMENT ON), the comments of the tables the SQL models and the analytics
 build, the `schema` and key checks of every table (assets/quality.py), and the check that what
@@ -95,7 +99,8 @@ class Contract:
 
     def create_statements(self) -> list[str]:
         """The table's DDL: created if missing (typed, NOT NULL where the contract says, its
-        grain the PRIMARY KEY), columns the contract dropped removed, then documented."""
+        grain the PRIMARY KEY), nullable columns the contract added since added, columns it
+        dropped removed, then documented."""
         columns = [f"{c.name} {c.type}{' NOT NULL' if c.not_null else ''}" for c in self.columns]
         if self.grain:
             columns.append(f"PRIMARY KEY ({', '.join(self.grain)})")
@@ -103,6 +108,11 @@ class Contract:
         return [
             f"CREATE SCHEMA IF NOT EXISTS {self.layer}",
             f"CREATE TABLE IF NOT EXISTS {self.table} (\n    {body}\n)",
+            *(
+                f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS {c.name} {c.type}"
+                for c in self.columns
+                if not c.not_null and c.name not in self.grain
+            ),
             *(f"ALTER TABLE {self.table} DROP COLUMN IF EXISTS {c}" for c in self.dropped_columns),
             *self.comments(),
         ]

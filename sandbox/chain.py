@@ -46,7 +46,13 @@ What is planted on a chain, over a window ``start..end`` (the sandbox window is
   + ``Transfer`` to 0x0, after holders sent the tokens to the minter). Bridged erc20 tokens
   grow with the bridge's ``bridgeMint`` (only ``Transfer`` from 0x0 to a holder) and shrink
   with ``bridgeBurn`` (only ``Transfer`` from a holder to 0x0). On every fourth day that has
-  issuance there is both a mint and a burn, so gross differs from net. Once, in the middle
+  issuance there is both a mint and a burn, so gross differs from net. On every third day
+  (never the first) each FiatToken also sees CCTP: the chain's TokenMinter (its real address,
+  from sql/seeds/cctp_minters.csv; V1 and V2 take turns) mints USDC arriving from another chain
+  to a holder and burns USDC holders send it to leave (``Mint``/``Burn`` with the TokenMinter as
+  minter/burner); the day's issuer mint or burn still puts the supply on its path, so these
+  count in gross minted and burned but are not issuance. SIMULATED: CCTP launched in 2023 (on
+  Arbitrum with native USDC); the sandbox plants it from the window's start. Once, in the middle
   of the window, the owner of each tether-standard token blacklists a holder and calls
   ``destroyBlackFunds`` (``DestroyedBlackFunds``, counted as burned); issuance that day
   compensates so the supply still follows the path.
@@ -78,7 +84,8 @@ What is planted on a chain, over a window ``start..end`` (the sandbox window is
   main_business claim depends on how the labels classify the venues).
 - Actors that are not labelled (the USDT treasury, the USDC minter, the bridge gateway, 40
   holders, one blacklisted holder) have synthetic addresses derived from
-  keccak("stableflow-sandbox:<name>"), the same on every chain (as an account's address is).
+  keccak("stableflow-sandbox:<name>"), the same on every chain (as an account's address is);
+  CCTP's TokenMinters act from their real addresses (anvil impersonates any sender).
 
 Everything is deterministic (seeds per chain and token, fixed timestamps, fixed gas): the
 same window, labels and chain give the same transactions, hashes and blocks every time.
@@ -90,16 +97,19 @@ chain's name and covers ``start..end`` only (the setup block's initial mints, da
 before ``start``, are not in them):
 
 - ``supply(date, chain, token, supply_raw)``: totalSupply at the day's closing block;
-- ``issuance(date, chain, token, minted_raw, burned_raw)``: Issue/Mint/bridge-mint and
-  Redeem/Burn/DestroyedBlackFunds/bridge-burn amounts summed per day, zero rows included;
+- ``issuance(date, chain, token, minted_raw, burned_raw, minted_cctp_raw, burned_cctp_raw)``:
+  Issue/Mint/bridge-mint and Redeem/Burn/DestroyedBlackFunds/bridge-burn amounts summed per
+  day, zero rows included (gross: CCTP's too), and the part CCTP's TokenMinter minted and
+  burned (the issuer's is the difference);
 - ``reserves(date, chain, token, address, exchange, balance_raw)``: balanceOf at the
   closing block, for every labelled address the scenario uses (every other is 0);
 - ``flows(date, chain, token, exchange, inflow_raw, outflow_raw)``: Transfer values into
   and out of each used exchange, transfers between two addresses of the same exchange
   excluded;
-- ``large_events(date, chain, token, event, tx_hash, block_number, amount_raw)``: every
-  Issue, Redeem, DestroyedBlackFunds, Mint and Burn event, and for erc20 tokens every
-  Transfer from or to 0x0 (event ``Transfer``);
+- ``large_events(date, chain, token, event, tx_hash, block_number, amount_raw, operator)``:
+  every Issue, Redeem, DestroyedBlackFunds, Mint and Burn event, and for erc20 tokens every
+  Transfer from or to 0x0 (event ``Transfer``); operator is Mint's minter or Burn's burner
+  (checksummed), None for the others;
 - ``blocks(date, chain, closing_block, closing_timestamp)``: the last block before the next
   midnight;
 - ``story(chain, token, taxonomy, kind, first_date, last_date, first_tokens, last_tokens,
@@ -586,7 +596,9 @@ class _Op:
     sender: str
     to: str
     data: str
-    event: tuple[str, str, int] | None = None  # (token, event name, amount) for large_events
+    # (token, event name, amount, operator: Mint's minter / Burn's burner or None) for
+    # large_events
+    event: tuple[str, str, int, str | None] | None = None
 
 
 def weights(chain: Chain) -> dict[str, dict[str, float]]:
@@ -658,7 +670,15 @@ class _Planter:
         self.flow: dict[tuple[str, str], list[int]] = {}
         self.minted = {s: 0 for s in self.tokens}
         self.burned = {s: 0 for s in self.tokens}
+        self.minted_cctp = {s: 0 for s in self.tokens}
+        self.burned_cctp = {s: 0 for s in self.tokens}
         self.r0: dict[tuple[str, str], int] = {}
+        # CCTP's TokenMinter(s) of the chain at their real addresses (sql/seeds/cctp_minters.csv;
+        # anvil lets any address send): none on a chain the seed lacks. Own random stream.
+        from assets.ingest.cctp import cctp_minters
+
+        self.cctp = [to_checksum_address(a) for a in cctp_minters(chain.name)]
+        self.cctp_rng = random.Random(f"{SEED}:{chain.name}:cctp")
 
     # ---- bookkeeping
 
@@ -681,13 +701,15 @@ class _Planter:
         *args: int | str,
         event: tuple[str, int] | None = None,
     ) -> None:
-        """A call of the token's contract; ``event``: (name, amount) for large_events."""
+        """A call of the token's contract; ``event``: (name, amount) for large_events, whose
+        operator is the sender for the FiatToken's Mint and Burn (msg.sender), else None."""
+        operator = sender if event and event[0] in ("Mint", "Burn") else None
         self.ops.append(
             _Op(
                 sender,
                 self.tokens[token].address,
                 calldata(signature, *args),
-                (token, *event) if event else None,
+                (token, *event, operator) if event else None,
             )
         )
 
@@ -786,7 +808,8 @@ class _Planter:
             issuer = ISSUER[token.standard]
             self._op(symbol, issuer, "initialize(address,uint8)", issuer, token.decimals)
             if token.standard == "fiattoken":
-                self._op(symbol, MINTER, "configureMinter(address,uint256)", MINTER, 2**255)
+                for minter in [MINTER, *self.cctp]:
+                    self._op(symbol, MINTER, "configureMinter(address,uint256)", minter, 2**255)
         self.flow = {(t, v): [0, 0] for t in self.tokens for v in self.wallets}
         for symbol, token in self.tokens.items():
             total = self.path[symbol][self.start]
@@ -817,11 +840,41 @@ class _Planter:
         self.flow = {(t, v): [0, 0] for t in self.tokens for v in self.wallets}
         self.minted = {t: 0 for t in self.tokens}
         self.burned = {t: 0 for t in self.tokens}
+        self.minted_cctp = {t: 0 for t in self.tokens}
+        self.burned_cctp = {t: 0 for t in self.tokens}
         destroy_day = index == max(1, self.ndays // 2) and index < self.ndays
         for token in self.tokens:
+            self._cctp(token, index)  # first: the issuer's own issuance then meets the path
             self._issuance(token, index, day, destroy_day)
         for i, token in enumerate(self.tokens):
             self._flows(token, i, index)
+
+    def _cctp(self, token: str, index: int) -> None:
+        """On every third day (never the first), USDC moved between chains by CCTP: some arrives
+        (the TokenMinter mints it to a holder) and some leaves (holders send it to the
+        TokenMinter, which burns it). Not issuance: the day's issuer mint or burn still puts the
+        supply on its path. The chain's TokenMinters take turns."""
+        if self.tokens[token].standard != "fiattoken" or not self.cctp or index % 3 != 1:
+            return
+        minter = self.cctp[(index // 3) % len(self.cctp)]
+        unit, supply = self.unit[token], self.supply[token] / self.unit[token]
+        arrive, leave = (
+            max(1, int(supply * self.cctp_rng.uniform(lo, hi))) * unit
+            + self.cctp_rng.randrange(100) * unit // 100
+            for lo, hi in ((0.001, 0.004), (0.0005, 0.003))
+        )
+        holder = self.cctp_rng.choice(HOLDERS)
+        self.bal[token][holder] = self.bal[token].get(holder, 0) + arrive
+        self._op(token, minter, "mint(address,uint256)", holder, arrive, event=("Mint", arrive))
+        for sender, part in self._from_holders(token, leave):
+            self.transfer(token, sender, minter, part)
+        self._op(token, minter, "burn(uint256)", leave, event=("Burn", leave))
+        self.bal[token][minter] -= leave
+        self.supply[token] += arrive - leave
+        self.minted[token] += arrive
+        self.burned[token] += leave
+        self.minted_cctp[token] += arrive
+        self.burned_cctp[token] += leave
 
     def _issuance(self, token: str, index: int, day: dt.date, destroy_day: bool) -> None:
         net = self.path[token][day] - self.supply[token]
@@ -969,6 +1022,7 @@ def plant_scenario(
     setup_calls.append(("anvil_autoImpersonateAccount", [True]))
     senders = {
         *ISSUER.values(),
+        *planter.cctp,
         BLACKLISTED,
         *HOLDERS,
         *(w for ws in planter.wallets.values() for w in ws),
@@ -993,7 +1047,7 @@ def plant_scenario(
             for ops, txs in zip(parts, hashes):
                 mined.append(txs)
                 rows["large_events"] += [
-                    (day, chain.name, *op.event[:2], tx, len(mined), op.event[2])
+                    (day, chain.name, *op.event[:2], tx, len(mined), *op.event[2:])
                     for op, tx in zip(ops, txs)
                     if op.event
                 ]
@@ -1020,7 +1074,17 @@ def _book_day(rows: dict[str, list], planter: _Planter, day: dt.date) -> None:
     chain = planter.chain.name
     for token in planter.tokens:
         rows["supply"].append((day, chain, token, planter.supply[token]))
-        rows["issuance"].append((day, chain, token, planter.minted[token], planter.burned[token]))
+        rows["issuance"].append(
+            (
+                day,
+                chain,
+                token,
+                planter.minted[token],
+                planter.burned[token],
+                planter.minted_cctp[token],
+                planter.burned_cctp[token],
+            )
+        )
         for venue, wallets in planter.wallets.items():
             rows["flows"].append((day, chain, token, venue, *planter.flow[(token, venue)]))
             rows["reserves"] += [
@@ -1030,7 +1094,12 @@ def _book_day(rows: dict[str, list], planter: _Planter, day: dt.date) -> None:
 
 _SCHEMAS = {
     "supply": {"supply_raw": pl.Int64},
-    "issuance": {"minted_raw": pl.Int64, "burned_raw": pl.Int64},
+    "issuance": {
+        "minted_raw": pl.Int64,
+        "burned_raw": pl.Int64,
+        "minted_cctp_raw": pl.Int64,
+        "burned_cctp_raw": pl.Int64,
+    },
     "reserves": {"address": pl.String, "exchange": pl.String, "balance_raw": pl.Int64},
     "flows": {"exchange": pl.String, "inflow_raw": pl.Int64, "outflow_raw": pl.Int64},
     "large_events": {
@@ -1038,6 +1107,7 @@ _SCHEMAS = {
         "tx_hash": pl.String,
         "block_number": pl.Int64,
         "amount_raw": pl.Int64,
+        "operator": pl.String,
     },
 }
 

@@ -51,18 +51,20 @@ GROUP BY month
 ORDER BY month;
 
 -- name: largest_mint_days
--- Which were the 20 days with the largest USDT or USDC mints, and what was the biggest single mint?
+-- Which were the 20 days the issuers minted the most USDT or USDC, and what was their biggest single mint?
+-- (Issuer mints only: USDC that CCTP minted had left another chain, shown beside as minted_cctp_tokens.)
 SELECT
     date,
     token,
-    minted_tokens,
+    minted_issuer_tokens,
+    minted_cctp_tokens,
     net_tokens,
     mint_count,
-    largest_mint_tokens,
-    largest_mint_tx_hash
+    largest_issuer_mint_tokens,
+    largest_issuer_mint_tx_hash
 FROM marts.stablecoin_issuance_daily
-WHERE minted_tokens > 0
-ORDER BY minted_tokens DESC, date ASC, token ASC
+WHERE minted_issuer_tokens > 0
+ORDER BY minted_issuer_tokens DESC, date ASC, token ASC
 LIMIT 20;
 
 -- name: usdc_spot_reserves_2022_start_vs_end

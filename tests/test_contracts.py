@@ -309,6 +309,6 @@ def test_raw_contracts_say_what_the_ddl_said(tmp_path):
         con.execute(table_ddl("raw.evm_exchange_flows"))
         assert "kind" not in [n for n, _ in describe(con, "raw.evm_exchange_flows")]
     events = load_contract("raw.evm_issuance_events")
-    assert [c.name for c in events.columns if not c.not_null] == ["account"]
+    assert [c.name for c in events.columns if not c.not_null] == ["account", "operator"]
     assert "PRIMARY KEY (chain, block_number, log_index)" in events.ddl()
     assert "COMMENT ON COLUMN raw.evm_issuance_events.account IS 'Lowercase" in events.ddl()

@@ -73,13 +73,14 @@ def read_panel(warehouse: Warehouse) -> pl.DataFrame:
 
 
 def read_issuance_events(warehouse: Warehouse) -> pl.DataFrame:
-    """The issuers' own mints and burns: a bridged token's (raw.evm_tokens.bridged) only move
-    supply between chains."""
+    """The issuers' own mints and burns (channel issuer): a bridged token's, and CCTP's mints
+    and burns of USDC moved between chains, only move supply from one chain to another (a
+    "Circle minted $500M" that is a CCTP arrival is no issuance event)."""
     return warehouse.read("""
         SELECT date, chain, token, block_number, tx_hash, log_index, event, direction,
                amount_tokens
         FROM staging.stg_evm__issuance_events
-        WHERE (chain, token) NOT IN (SELECT (chain, token) FROM raw.evm_tokens WHERE bridged)
+        WHERE channel = 'issuer'
         ORDER BY date, chain, block_number, log_index""")
 
 
@@ -170,7 +171,7 @@ STEPS = [
     Step(
         "mint_event_study",
         ("large_mints", "event_study_returns", "event_study_summary"),
-        (LIQUIDITY, "staging.stg_evm__issuance_events", "raw.evm_tokens"),
+        (LIQUIDITY, "staging.stg_evm__issuance_events"),
         _mint_event_study,
     ),
     Step(

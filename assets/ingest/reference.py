@@ -3,7 +3,8 @@ token contracts read (core/chains.yaml) and which world the run read (live or sa
 
 Owns: raw.exchanges, raw.exchange_labels, raw.evm_tokens, raw.data_world,
 raw.known_incomplete_history (sql/seeds/known_incomplete_history.csv, checked by
-assets/ingest/defillama.py load_known_incomplete).
+assets/ingest/defillama.py load_known_incomplete), raw.cctp_minters
+(sql/seeds/cctp_minters.csv, checked by assets/ingest/cctp.py).
 
 They are in the warehouse so that an analyst can join and question them like any table
 (which wallets make up "Binance", why OKX counts as a derivatives venue, whether the exchange
@@ -14,6 +15,7 @@ change of taxonomy re-classifies the whole history without reading a chain again
 import dagster as dg
 import polars as pl
 
+from assets.ingest.cctp import load_cctp_minters
 from assets.ingest.declare import raw_asset
 from assets.ingest.defillama import known_incomplete_frame
 from assets.ingest.labels import load_labels
@@ -66,6 +68,7 @@ def world_rows(world: str, run_id: str, previous: pl.DataFrame) -> pl.DataFrame:
     "evm_tokens",
     "data_world",
     "known_incomplete_history",
+    "cctp_minters",
     name="reference_data",
     group="reference",
     # Unpartitioned and whole: joins any partition-range run, like the models.
@@ -121,11 +124,12 @@ def reference_data(context: dg.AssetExecutionContext, warehouse: Warehouse):
             known_incomplete_frame(),
             ["source", "series", "incomplete_before"],
         ),
+        Rows("raw.cctp_minters", load_cctp_minters(), ["chain", "address"]),
     )
     for table, rows in written.items():
         meta = {"rows": rows, "world": world}
         if table == "raw.data_world":
             meta["notice"] = NOTICES[world]
-        elif table != "raw.known_incomplete_history":
+        elif table not in ("raw.known_incomplete_history", "raw.cctp_minters"):
             meta["label_version"] = labels.version
         yield dg.MaterializeResult(asset_key=table.split("."), metadata=meta)

@@ -1,9 +1,11 @@
 -- Mart: USDT/USDC minted, burned and net per token and UTC day (summed over the ingested
 -- chains, issuer tokens only: a bridged token's mints mirror tokens locked on another chain),
--- with event counts and the largest single mint of the day.
+-- with event counts and the largest single mint of the day; minted and burned also split by
+-- channel: the issuer's own vs CCTP's cross-chain moves of native USDC (a burn on one chain and
+-- a mint on the other, so in the gross columns on both chains; staging channel 'cctp').
 -- Grain: date x token. Every day has a row (zero on days without events).
 -- Sources: staging.stg_evm__issuance_daily (daily sums), staging.stg_evm__issuance_events
---          (per-event counts and largest mint).
+--          (per-event counts, largest mint, the split by channel).
 WITH daily AS (
     SELECT
         date,
@@ -32,7 +34,30 @@ events AS (
         max(amount_tokens) FILTER (WHERE direction = 'mint')              AS largest_mint_tokens,
         first(tx_hash ORDER BY amount_tokens DESC, block_number ASC, log_index ASC) FILTER (
             WHERE direction = 'mint'
-        ) AS largest_mint_tx_hash
+        ) AS largest_mint_tx_hash,
+        -- The split, from the events themselves (the daily sums carry no channel): the check
+        -- channels_sum_to_gross holds issuer + cctp against the gross columns from the sums.
+        -- events read before the operator was kept: the day's split is unknown (NULL)
+        count(*) FILTER (WHERE channel = 'unknown') AS unknown_count,
+        sum(amount_tokens::DECIMAL(38, 6)) FILTER (
+            WHERE direction = 'mint' AND channel = 'issuer'
+        )::DOUBLE AS minted_issuer_tokens,
+        sum(amount_tokens::DECIMAL(38, 6)) FILTER (
+            WHERE direction = 'mint' AND channel = 'cctp'
+        )::DOUBLE AS minted_cctp_tokens,
+        sum(amount_tokens::DECIMAL(38, 6)) FILTER (
+            WHERE direction = 'burn' AND channel = 'issuer'
+        )::DOUBLE AS burned_issuer_tokens,
+        sum(amount_tokens::DECIMAL(38, 6)) FILTER (
+            WHERE direction = 'burn' AND channel = 'cctp'
+        )::DOUBLE AS burned_cctp_tokens,
+        -- "Circle minted $X": the largest mint by the issuer itself, a CCTP mint left out
+        max(amount_tokens) FILTER (
+            WHERE direction = 'mint' AND channel = 'issuer'
+        ) AS largest_issuer_mint_tokens,
+        first(tx_hash ORDER BY amount_tokens DESC, block_number ASC, log_index ASC) FILTER (
+            WHERE direction = 'mint' AND channel = 'issuer'
+        ) AS largest_issuer_mint_tx_hash
     FROM staging.stg_evm__issuance_events
     WHERE (
         chain, token) NOT IN (
@@ -52,7 +77,19 @@ SELECT
     coalesce(e.mint_count, 0) AS mint_count,
     coalesce(e.burn_count, 0) AS burn_count,
     e.largest_mint_tokens,
-    e.largest_mint_tx_hash
+    e.largest_mint_tx_hash,
+    if(coalesce(e.unknown_count, 0) = 0, coalesce(e.minted_issuer_tokens, 0), NULL)
+        AS minted_issuer_tokens,
+    if(coalesce(e.unknown_count, 0) = 0, coalesce(e.minted_cctp_tokens, 0), NULL)
+        AS minted_cctp_tokens,
+    if(coalesce(e.unknown_count, 0) = 0, coalesce(e.burned_issuer_tokens, 0), NULL)
+        AS burned_issuer_tokens,
+    if(coalesce(e.unknown_count, 0) = 0, coalesce(e.burned_cctp_tokens, 0), NULL)
+        AS burned_cctp_tokens,
+    if(coalesce(e.unknown_count, 0) = 0, e.largest_issuer_mint_tokens, NULL)
+        AS largest_issuer_mint_tokens,
+    if(coalesce(e.unknown_count, 0) = 0, e.largest_issuer_mint_tx_hash, NULL)
+        AS largest_issuer_mint_tx_hash
 FROM daily AS d
 FULL OUTER JOIN events AS e USING (date, token)
 ORDER BY date, token

@@ -56,18 +56,21 @@ def planted_marts(path: str) -> None:
     )
     # Two studied mints, an inventory round trip (0x03 burned again 3 days later) and a small
     # mint on the last day, so the others' 7-day inventory windows are complete.
-    # The largest mint of all (0x06) is a bridge minting Arbitrum's USDT: not issuance.
+    # The largest mint of all (0x06) is a bridge minting Arbitrum's USDT: not issuance. Nor is
+    # 0x07, USDC arriving by CCTP (staging channel cctp).
     events = pl.DataFrame(
         {
-            "date": [dates[100], dates[300], dates[200], dates[203], dates[-1], dates[150]],
-            "chain": ["ethereum"] * 5 + ["arbitrum"],
-            "token": ["USDT", "USDC", "USDT", "USDT", "USDT", "USDT"],
-            "block_number": [100, 300, 200, 203, 729, 150],
-            "tx_hash": ["0x01", "0x02", "0x03", "0x04", "0x05", "0x06"],
+            "date": [dates[100], dates[300], dates[200], dates[203], dates[-1], dates[150]]
+            + [dates[400]],
+            "chain": ["ethereum"] * 5 + ["arbitrum", "ethereum"],
+            "token": ["USDT", "USDC", "USDT", "USDT", "USDT", "USDT", "USDC"],
+            "block_number": [100, 300, 200, 203, 729, 150, 400],
+            "tx_hash": ["0x01", "0x02", "0x03", "0x04", "0x05", "0x06", "0x07"],
             "log_index": 1,
-            "event": ["Issue", "Mint", "Issue", "Redeem", "Issue", "Transfer"],
-            "direction": ["mint", "mint", "mint", "burn", "mint", "mint"],
-            "amount_tokens": [1e9, 5e8, 1e9, 1e9, 1e6, 5e9],
+            "event": ["Issue", "Mint", "Issue", "Redeem", "Issue", "Transfer", "Mint"],
+            "direction": ["mint", "mint", "mint", "burn", "mint", "mint", "mint"],
+            "channel": ["issuer"] * 5 + ["bridged", "cctp"],
+            "amount_tokens": [1e9, 5e8, 1e9, 1e9, 1e6, 5e9, 2e9],
         }
     )
     tokens = pl.DataFrame(
@@ -190,10 +193,11 @@ def test_the_planted_lead_is_found_and_the_summary_traces_back(run):
             ).fetchall()
         }
         assert studied == {"0x01", "0x02"}
-        # A bridge's mint (raw.evm_tokens.bridged) is no issuer mint: not a large mint at all.
+        # A bridge's mint (raw.evm_tokens.bridged) and a CCTP mint are no issuer mints: not
+        # large mints at all.
         assert (
             con.execute(
-                "SELECT count(*) FROM analytics.large_mints WHERE tx_hash = '0x06'"
+                "SELECT count(*) FROM analytics.large_mints WHERE tx_hash IN ('0x06', '0x07')"
             ).fetchone()[0]
             == 0
         )

@@ -105,13 +105,19 @@ def test_every_planted_value_is_recovered_exactly(proxy, truth, warehouse):
     )
     assert (issuance["minted_raw"] > 0).any() and (issuance["burned_raw"] > 0).any()
 
+    # every event, with who minted or burned (Mint's minter, Burn's burner: the issuer's or
+    # CCTP's TokenMinter), NULL where the event names nobody
     events = read(
-        warehouse, "SELECT tx_hash, event, amount_raw FROM raw.evm_issuance_events ORDER BY ALL"
+        warehouse,
+        "SELECT tx_hash, event, amount_raw, operator FROM raw.evm_issuance_events ORDER BY ALL",
     )
-    assert sorted((h, e, int(a)) for h, e, a in events.rows()) == sorted(
-        (h, e, int(a))
-        for h, e, a in truth.large_events.select("tx_hash", "event", "amount_raw").rows()
+    assert sorted((h, e, int(a), o) for h, e, a, o in events.rows()) == sorted(
+        (h, e, int(a), o and o.lower())
+        for h, e, a, o in truth.large_events.select(
+            "tx_hash", "event", "amount_raw", "operator"
+        ).rows()
     )
+    assert events["operator"].null_count() and events["operator"].drop_nulls().n_unique() > 1
 
     balances = ints(
         read(

@@ -16,10 +16,12 @@ import polars as pl
 import pytest
 from eth_utils import keccak, to_checksum_address
 
+from assets.ingest.cctp import cctp_minters
 from assets.ingest.labels import load_labels
 from core.chains import CONFIGURED
 from sandbox.chain import (
     CLAIMS,
+    MINTER,
     NEAR_LOW,
     TAXONOMIES,
     WALLETS,
@@ -261,6 +263,12 @@ def test_issuance_and_large_events_from_logs(planted):
             amount = int(log["data"][-64:], 16)  # the last (or only) data word in every one
             block = int(log["blockNumber"], 16)
             mint = event in ("Issue", "Mint") or log["topics"][1:2] == [ZERO]
+            # Mint(minter, ...) and Burn(burner, ...) name who did it in topic1
+            operator = (
+                to_checksum_address("0x" + log["topics"][1][-40:])
+                if event in ("Mint", "Burn")
+                else None
+            )
             rows.append(
                 (
                     day(block),
@@ -270,18 +278,29 @@ def test_issuance_and_large_events_from_logs(planted):
                     log["transactionHash"],
                     block,
                     amount,
+                    operator,
                     mint,
                 )
             )
-    columns = truth.large_events.columns[:7]
+    columns = truth.large_events.columns[:8]
     from_logs = pl.DataFrame(rows, schema=[*columns, "mint"], orient="row")
     key = ["tx_hash", "event", "amount_raw"]
     assert from_logs.drop("mint").sort(key).equals(truth.large_events.select(columns).sort(key))
+    # CCTP: the seed's TokenMinters of the chain mint and burn USDC, and the truth says how much
+    cctp = set(cctp_minters(chain.name))
     minted, burned = defaultdict(int), defaultdict(int)
-    for d, _, token, _, _, _, amount, mint in rows:
+    for d, _, token, _, _, _, amount, operator, mint in rows:
         (minted if mint else burned)[(d, token)] += amount
-    for d, _, token, m, b, _, _ in truth.issuance.rows():
+        (minted if mint else burned)[(d, token, "cctp")] += amount if operator in cctp else 0
+    for d, _, token, m, b, m_cctp, b_cctp in truth.issuance.select(
+        "date", "chain", "token", "minted_raw", "burned_raw", "minted_cctp_raw", "burned_cctp_raw"
+    ).rows():
         assert (minted[(d, token)], burned[(d, token)]) == (m, b)
+        assert (minted[(d, token, "cctp")], burned[(d, token, "cctp")]) == (m_cctp, b_cctp)
+    usdc = truth.issuance.filter(pl.col("token") == "USDC")
+    assert (usdc["minted_cctp_raw"] > 0).any() and (usdc["burned_cctp_raw"] > 0).any()
+    assert ((usdc["minted_raw"] - usdc["minted_cctp_raw"]) > 0).any()  # and the issuer's
+    assert set(truth.large_events["operator"].drop_nulls()) == {MINTER, *cctp}
     gross = truth.issuance.filter((pl.col("minted_raw") > 0) & (pl.col("burned_raw") > 0))
     idle = truth.issuance.filter((pl.col("minted_raw") == 0) & (pl.col("burned_raw") == 0))
     assert gross.height and idle.height

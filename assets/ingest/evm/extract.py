@@ -263,6 +263,13 @@ def issuance_events(rpc: EvmRpc, chain: Chain, day_of: DayOfBlock) -> pl.DataFra
             .str.slice(-40)
         )
         .alias("account"),
+        # Who minted or burned: Mint's minter and Burn's burner (topic1). Kept because a
+        # FiatToken has several minters and not all are the issuer: CCTP's TokenMinter mints
+        # and burns USDC moved between chains (sql/seeds/cctp_minters.csv). The other events
+        # name no one: NULL.
+        pl.when(event.is_in(["Mint", "Burn"]))
+        .then("0x" + topic(1, null_on_oob=True).str.slice(-40))
+        .alias("operator"),
         pl.when(event == "DestroyedBlackFunds")
         .then(data.str.slice(_WORD, _WORD))
         .otherwise(data.str.slice(0, _WORD))
