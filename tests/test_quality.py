@@ -240,3 +240,27 @@ def test_a_stored_implausible_value_fails_its_blocking_check_and_is_logged(wareh
         "implausible value(s): test: field 'price_usd of bitcoin on "
         "2021-01-02' = 200.0: 200 on 2021-01-02 is 200 times 1 on 2021-01-01"
     )
+
+
+def test_a_validation_keeps_nothing_of_the_one_before():
+    """The GX context is made once per process, but each validation gets a datasource of its
+    own: a kept one's engine caches every metric it computed (whole-table row conditions)
+    and the last frame, which would then be held for the rest of the run."""
+    import gc
+    import weakref
+
+    from assets.quality import Expectation, Suite, _context
+
+    def engine():
+        return _context().data_sources.get("warehouse").get_execution_engine()
+
+    first = Suite("raw.a", [Expectation("n", "ExpectColumnValuesToNotBeNull", {"column": "alpha"})])
+    second = Suite("raw.b", [Expectation("n", "ExpectColumnValuesToNotBeNull", {"column": "beta"})])
+    (outcome,) = validate(pl.DataFrame({"alpha": [1, 2, 3]}), first)
+    assert outcome.passed and engine()._metric_cache  # what a kept engine would hold
+    first_engine = weakref.ref(engine())
+    (outcome,) = validate(pl.DataFrame({"beta": [1, None]}), second)
+    assert not outcome.passed and outcome.details["unexpected_count"] == 1
+    gc.collect()
+    assert first_engine() is None  # released, with its metrics and frame
+    assert len(list(_context().data_sources.all())) == 1

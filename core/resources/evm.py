@@ -247,6 +247,7 @@ class EvmRpc(dg.ConfigurableResource):
     max_attempts: int = 5
     backoff_s: float = 1.0
     # The longest one back-off: a provider asking for more fails at once (HttpSource.back_off).
+    # Infura asks 30 s per burst; a longer ask is a quota spent for hours, not a burst.
     max_backoff_s: float = 60.0
     timeout_s: float = 60.0
 

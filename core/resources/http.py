@@ -123,7 +123,9 @@ class HttpSource(dg.ConfigurableResource):
     max_attempts: int = 5
     backoff_s: float = 1.0
     # The longest one wait: a server asking for more (Retry-After, a body's hint) fails at once.
-    max_backoff_s: float = 60.0
+    # Five minutes: a public API's Retry-After (CoinGecko's free tier, Cloudflare's 1015 page)
+    # is worth waiting out in a daily batch; the own back-off never gets near it (1, 2, 4, 8 s).
+    max_backoff_s: float = 300.0
     # Minimum spacing between two requests to this source, in this process.
     min_interval_s: float = 0.0
     # For URLs that carry a key in their path (RPC providers): show only scheme and host.

@@ -9,6 +9,7 @@ to change, and the failing assets write nothing.
 import dataclasses
 import datetime as dt
 
+import polars as pl
 import pytest
 
 from assets.ingest.evm import evm_assets
@@ -307,3 +308,44 @@ def test_too_many_topic_values_fail_at_once_naming_the_setting(chain, tmp_path):
     assert "lower chains.yaml ethereum.max_topic_values" in errors
     assert not warehouse.table_exists("raw.evm_exchange_flows")
     assert proxy.refused["topics"] <= 16  # the first batch of Transfer filters, no halving loop
+
+
+def test_a_stored_day_counts_only_if_whole_for_the_tokens_configured(
+    chain, reference, tmp_path, monkeypatch
+):
+    """The next stored day is a starting point only with the supply of exactly the chain's
+    tokens (a symbol renamed since leaves it out: the day after is taken), and the supply
+    alone rewinds from stored supply even where reserves were never stored."""
+    proxy, _ = chain
+    proxy.use("full-node")
+    result, warehouse, errors = run(proxy, tmp_path, "whole", balances="logs")
+    assert result.success, errors
+    day = START + dt.timedelta(days=3)
+    renamed, taken = day + dt.timedelta(days=1), day + dt.timedelta(days=2)
+    rpc = EvmRpc(chain="ethereum", url=proxy.url, backoff_s=0.01, balances="logs")
+    resources = {"warehouse": warehouse, "rpc_ethereum": rpc}
+    supply_asset = [a for a in evm_assets if "evm_token_supply" in {k.path[-1] for k in a.keys}]
+    scanned = _scanned(monkeypatch)
+
+    with warehouse.transaction("raw.evm_token_supply") as con:
+        con.execute(
+            "UPDATE raw.evm_token_supply SET token = 'USDT0' WHERE token = 'USDT' AND date = ?",
+            [renamed],
+        )
+    result = materialize(supply_asset, resources, day, day)
+    assert result.success, failure_messages(result)
+    assert _closing_block(warehouse, renamed) < max(hi for _, hi in scanned)
+    assert max(hi for _, hi in scanned) <= _closing_block(warehouse, taken)
+
+    # Reserves and balances never stored: the supply still starts from the stored supply.
+    with warehouse.transaction() as con:
+        con.execute("DROP TABLE raw.evm_exchange_reserves")
+        con.execute("DROP TABLE raw.evm_exchange_balances")
+    scanned.clear()
+    result = materialize(supply_asset, resources, day, day)
+    assert result.success, failure_messages(result)
+    assert max(hi for _, hi in scanned) <= _closing_block(warehouse, taken)
+    supply = tables(warehouse, ["raw.evm_token_supply"])["raw.evm_token_supply"]
+    assert supply.filter(pl.col("date") != renamed).equals(
+        reference["raw.evm_token_supply"].filter(pl.col("date") != renamed)
+    )

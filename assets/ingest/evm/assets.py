@@ -198,64 +198,73 @@ def _later_state(
     if stored is not None:
         day, number, block_hash = stored
         if number <= final and rpc.headers([number])[number]["hash"] == block_hash:
-            where, params = "WHERE chain = ? AND date = ?", [chain.name, day]
-            held = (
-                warehouse.read(
-                    f"SELECT token, address, balance_raw FROM raw.evm_exchange_balances {where}",
-                    params,
-                )
-                if labels
-                else None
-            )
+            # Pinned to what _stored_day found: another run may rewrite the day meanwhile.
+            at = "WHERE chain = ? AND date = ? AND block_number = ?"
             supply = warehouse.read(
-                f"SELECT token, supply_raw FROM raw.evm_token_supply {where}", params
+                f"SELECT token, supply_raw FROM raw.evm_token_supply {at}",
+                [chain.name, day, number],
             )
-            owners = rewind_owners(rpc, chain, final)
-            state = stored_snapshot(chain, addresses, number, held, supply, owners)
-            return state, f"the stored day {day} (block {number})"
+            held = None
+            if labels:
+                held = warehouse.read(
+                    f"SELECT token, address, balance_raw FROM raw.evm_exchange_balances {at} "
+                    "AND label_version = ?",
+                    [chain.name, day, number, labels.version],
+                )
+            if sorted(supply["token"]) == _symbols(chain):
+                owners = rewind_owners(rpc, chain, final)
+                state = stored_snapshot(chain, addresses, number, held, supply, owners)
+                return state, f"the stored day {day} (block {number})"
     return snapshot(rpc, chain, addresses, final), f"the final block {final}"
+
+
+def _symbols(chain: Chain) -> list[str]:
+    return sorted(t.symbol for t in chain.tokens)
 
 
 def _stored_day(
     warehouse: Warehouse, chain: Chain, after: dt.date, labels: LabelSet | None
 ) -> tuple[dt.date, int, str] | None:
-    """The first day after `after` whose closing block, supply of every token and (with
-    `labels`) reserves under these very labels the warehouse holds: (day, block, hash).
-    The balances of that day list every wallet holding anything, so the rest held zero."""
+    """The first day after `after` whose closing block, supply of exactly the chain's tokens
+    and (with `labels`) reserves of them under these very labels the warehouse holds, at
+    that block: (day, block, hash). Its balances list every wallet holding anything, so the
+    rest held zero. Other tokens (a symbol renamed), other labels or a part do not count."""
     tables = [DAY_BLOCKS, "raw.evm_token_supply"]
     tables += ["raw.evm_exchange_reserves", "raw.evm_exchange_balances"] if labels else []
     if not all(warehouse.table_exists(t) for t in tables):
         return None
-    # The same day's rows of each table, at the same block, for every token (balances may
-    # have no row: every labelled wallet empty); other labels, or a part, do not count.
+    tokens = "(SELECT list_sort(list(DISTINCT token)) FROM {table} WHERE {same_day}) = $tokens"
+    same_day = "chain = b.chain AND date = b.date"
+    conditions = [
+        tokens.format(
+            table="raw.evm_token_supply", same_day=f"{same_day} AND block_number = b.block_number"
+        )
+    ]
+    if labels:  # DuckDB binds every table a query names: name these only when they exist
+        conditions += [
+            tokens.format(table="raw.evm_exchange_reserves", same_day=same_day),
+            f"""NOT EXISTS (
+                SELECT 1 FROM raw.evm_exchange_reserves
+                WHERE {same_day} AND label_version IS DISTINCT FROM $version)""",
+            f"""NOT EXISTS (
+                SELECT 1 FROM raw.evm_exchange_balances
+                WHERE {same_day}
+                  AND (label_version IS DISTINCT FROM $version
+                       OR block_number <> b.block_number))""",
+        ]
     found = warehouse.read(
         f"""
         SELECT b.date, b.block_number, b.block_hash
-        FROM {DAY_BLOCKS} b
-        WHERE b.chain = $chain AND b.date > $after
-          AND (SELECT count(DISTINCT token) FROM raw.evm_token_supply s
-               WHERE s.chain = b.chain AND s.date = b.date AND s.block_number = b.block_number)
-              = $tokens
-          AND ($version IS NULL OR (
-              (SELECT count(DISTINCT token) FROM raw.evm_exchange_reserves r
-               WHERE r.chain = b.chain AND r.date = b.date) = $tokens
-              AND NOT EXISTS (
-                  SELECT 1 FROM raw.evm_exchange_reserves r
-                  WHERE r.chain = b.chain AND r.date = b.date
-                    AND r.label_version IS DISTINCT FROM $version)
-              AND NOT EXISTS (
-                  SELECT 1 FROM raw.evm_exchange_balances x
-                  WHERE x.chain = b.chain AND x.date = b.date
-                    AND (x.label_version IS DISTINCT FROM $version
-                         OR x.block_number <> b.block_number))))
+        FROM {DAY_BLOCKS} AS b
+        WHERE b.chain = $chain AND b.date > $after AND {" AND ".join(conditions)}
         ORDER BY b.date
         LIMIT 1
         """,
         {
             "chain": chain.name,
             "after": after,
-            "tokens": len(chain.tokens),
-            "version": labels.version if labels else None,
+            "tokens": _symbols(chain),
+            **({"version": labels.version} if labels else {}),
         },
     )
     return found.row(0) if found.height else None

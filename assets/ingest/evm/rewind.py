@@ -130,7 +130,8 @@ def stored_snapshot(
     """The snapshot at a stored day's closing `block`, from the warehouse's rows of that
     day: `held` (token, address, balance_raw) lists the wallets holding anything (the others
     held zero; None without `addresses`), `supply` (token, supply_raw) every token. The
-    same frames as `snapshot` reads at that block."""
+    same values as `snapshot` reads at that block (rows token by token; `rewind` places
+    values by key, not by row)."""
     if held is None:
         held = pl.DataFrame(schema={"token": pl.Utf8, "address": pl.Utf8, "balance_raw": RAW})
     layout = pl.DataFrame(
@@ -150,8 +151,14 @@ def stored_snapshot(
     )
     order = pl.DataFrame({"token": [t.symbol for t in chain.tokens]})
     supply = order.join(
-        supply.select("token", pl.col("supply_raw").cast(RAW)), on="token", maintain_order="left"
+        supply.select("token", pl.col("supply_raw").cast(RAW)),
+        on="token",
+        how="left",
+        maintain_order="left",
     )
+    if supply["supply_raw"].null_count():
+        missing = supply.filter(pl.col("supply_raw").is_null())["token"].to_list()
+        raise ValueError(f"rpc {chain.name}: no stored supply of {missing} at block {block}")
     return Snapshot(block, frame, supply, token_owners)
 
 
