@@ -193,8 +193,10 @@ def summary_lines(c: BackfillCosts) -> list[Line]:
             "wall time of the same run with every step a no-op (Dagster alone)",
             c.floor.seconds,
             "s",
-            "<= 8 s (can the daily target be met with this graph?)",
-            c.floor.seconds <= 8,
+            "reported only: the part of the 8 s no step can save",
+            None,
+            baseline=c.daily.seconds,
+            baseline_name="the real daily run",
             key="backfill.daily_floor_s",
         ),
     ]
@@ -266,10 +268,12 @@ statsmodels, scipy and matplotlib for the analytics and the report (statsmodels 
 The no-op row is the same run of the same graph (bench/null_location.py: the same
 {n_steps} steps and {n_checks} checks, every step returning at once): what Dagster alone
 costs, the process start, loading the definitions, planning, and storing the run's ~1,000
-events (about half of it). It is {c.floor.seconds:.1f} s and {c.floor.peak_rss_mib:.0f} MiB,
-so the 8 s target cannot be met with this graph however fast the steps become: it needs
-fewer steps (a table's checks in its own step, the models in one step) and a daily run
-that does a day's work (checks and statistics of what changed, not of every day stored).
+events (about half of it). It is {c.floor.seconds:.1f} s and {c.floor.peak_rss_mib:.0f} MiB:
+{c.floor.seconds / 8:.0%} of the 8 s target, leaving {max(0.0, 8 - c.floor.seconds):.1f} s for
+the steps' own work, which took {c.daily.seconds - c.floor.seconds:.1f} s above. Meeting the
+target needs fewer steps (a table's checks in its own step, the models in one step) and a
+daily run that does a day's work (checks and statistics of what changed, not of every day
+stored), not faster steps alone.
 Where the rest goes (py-spy, 2026-11-30, same run): the checks' validation in Great
 Expectations about 8 s, the statistics about 7 s (cointegration's lag selection 2.6 s), the
 analysts' copy and Parquet snapshot 2.5 s, the models 2.6 s, the ingest steps 2.5 s.
