@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import polars as pl
+
 from core.chains import CHAINS, CONFIGURED, Chain
 from sandbox.chain import Anvil, GroundTruth, Rpc, compile_contracts, plant_scenario
 from sandbox.replay import ReplayServer
@@ -132,9 +134,36 @@ def running_sandbox(
         for name, url in node_urls.items():
             # a pruned node needs a cutoff: half the chain, so the window's first half is gone
             cutoff = int(Rpc(url)("eth_blockNumber"), 16) // 2 if node_profile == "pruned" else None
-            proxy = RpcProxy(url, profile=node_profile, pruned_below=cutoff, latency_s=latency_s)
+            floor = nitro_floor(name, truth) if node_profile == "arbitrum-nitro" else None
+            proxy = RpcProxy(
+                url,
+                profile=node_profile,
+                pruned_below=cutoff,
+                nitro_genesis=floor,
+                latency_s=latency_s,
+            )
             proxies[name] = stack.enter_context(proxy).url
         yield sandbox_environment(server.url, proxies), truth, server
+
+
+# Arbitrum One's Nitro genesis (core/chains.yaml arbitrum.anchor): 2022-08-31 14:32:22 UTC.
+NITRO_GENESIS_DAY = dt.date(2022, 8, 31)
+
+
+def nitro_floor(chain: str, truth: GroundTruth) -> int:
+    """Where the arbitrum-nitro profile's floor falls on a planted chain: for Arbitrum, the
+    first block after the last closing block before the Nitro genesis day, so, as on the
+    real chain, state up to 2022-08-30's close needs a classic node and 2022-08-31's closing
+    block (after 14:32 UTC) is Nitro's; no floor on any other chain."""
+    if chain != "arbitrum":
+        return 0
+    blocks = truth.blocks.filter(pl.col("chain") == chain)
+    before = blocks.filter(pl.col("date") < NITRO_GENESIS_DAY)["closing_block"]
+    if before.is_empty():  # the window starts after the genesis
+        return 0
+    if blocks["date"].max() < NITRO_GENESIS_DAY:  # the whole window is classic
+        return int(blocks["closing_block"].max()) + 1
+    return int(before.max()) + 1
 
 
 def run_environment(

@@ -4,6 +4,7 @@ chain's blocks and logs are served (sandbox/rpc_proxy.py, with its sources)."""
 
 import json
 
+import polars as pl
 import requests
 
 from core.resources.evm import EvmRpc, RpcError
@@ -77,3 +78,40 @@ def test_the_floor_is_arbitrum_ones_nitro_genesis_unless_set_per_chain():
             proxy.use("arbitrum-nitro", nitro_genesis=7)
             rpc = EvmRpc(chain="arbitrum", url=proxy.url)
             assert rpc.call("eth_getBalance", ["0x" + "22" * 20, hex(7)]) == "0x1"
+
+
+def test_the_sandbox_puts_the_floor_at_the_nitro_genesis_day_on_arbitrum_only():
+    """`make demo NODE=arbitrum-nitro`: the planted Arbitrum chain's state up to 2022-08-30's
+    close is refused (a classic node's), 2022-08-31's closing block, after 14:32 UTC, is
+    Nitro's; Ethereum has no floor."""
+    import datetime as dt
+
+    import pytest
+
+    from assets.ingest.evm.blocks import ClosingBlock
+    from assets.ingest.evm.extract import token_supply
+    from core.chains import CHAINS
+    from core.resources.evm import NodeLimitError
+    from sandbox.world import running_sandbox
+
+    classic, nitro = dt.date(2022, 8, 30), dt.date(2022, 8, 31)
+    with running_sandbox(classic, nitro, node_profile="arbitrum-nitro") as (env, truth, _):
+        for chain in CHAINS:
+            rpc = EvmRpc(chain=chain.name, url=env[chain.rpc_url_env], backoff_s=0.01)
+            blocks = {
+                day: ClosingBlock(day, number, 0, "")
+                for day, number in truth.blocks.filter(pl.col("chain") == chain.name)
+                .select("date", "closing_block")
+                .rows()
+            }
+            expected = truth.supply.filter(pl.col("chain") == chain.name)
+            if chain.name == "arbitrum":
+                with pytest.raises(NodeLimitError, match="Nitro genesis"):
+                    token_supply(rpc, chain, [blocks[classic]])
+                read = token_supply(rpc, chain, [blocks[nitro]])
+                expected = expected.filter(pl.col("date") == nitro)
+            else:
+                read = token_supply(rpc, chain, [blocks[classic], blocks[nitro]])
+            assert sorted(read.select("date", "token", "supply_raw").rows()) == sorted(
+                expected.select("date", "token", "supply_raw").rows()
+            )
