@@ -18,8 +18,18 @@ LOCATION = "pipelines.definitions"
 
 
 def _dagster(*command: str, location: str = LOCATION) -> list[str]:
-    """`dagster <command> -m <location>` with this interpreter."""
-    return [sys.executable, "-m", "dagster", *command, "-m", location]
+    """`dagster <command> -m <location>` with this interpreter; a location
+    `module:attribute` loads that attribute of the module (`-a`)."""
+    module, _, attribute = location.partition(":")
+    return [
+        sys.executable,
+        "-m",
+        "dagster",
+        *command,
+        "-m",
+        module,
+        *(["-a", attribute] * bool(attribute)),
+    ]
 
 
 def materialize_command(select: str, *partitions: str) -> list[str]:
