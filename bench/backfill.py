@@ -339,14 +339,15 @@ analysts' copy and Parquet snapshot 2.5 s, the models 2.6 s, the ingest steps 2.
 
 The redesigned rows are the same no-op run of the graph changed before anything is built
 (bench/null_location.py), to see what each change buys. Each table's checks in its asset's
-step and the models in one step: {merged_steps} steps instead of {n_steps}, yet {steps_s:.1f} s
-against {c.floor.seconds:.1f} s: Dagster's cost is per event more than per step, and every
-check stores two (planned, then evaluated), one at a time (only a step's materialisations
-reach the storage in batches). Each table's checks as one check per severity (the
-expectations' results in its metadata): {merged_checks} checks instead of {n_checks},
-{checks_s:.1f} s. Both: {both_s:.1f} s, leaving {max(0.0, 8 - both_s):.1f} s of the 8 s for
-the steps' own work. So the target also needs a daily run that does a day's work (checks
-and statistics of what changed, not of every day stored), not faster steps alone.
+step and the models in one step: {merged_steps} steps instead of {n_steps}, yet
+{steps_s:.1f} s against {c.floor.seconds:.1f} s: Dagster's cost is per event more than per
+step, and every check stores two events, planned (with the run's other planned events, in
+one batch) and evaluated (one at a time: only a step's materialisations reach the storage in
+batches). Each table's checks as one check per severity (the expectations' results in its
+metadata): {merged_checks} checks instead of {n_checks}, {checks_s:.1f} s. Both:
+{both_s:.1f} s, leaving {max(0.0, 8 - both_s):.1f} s of the 8 s for the steps' own work. So
+the target also needs a daily run that does a day's work (checks and statistics of what
+changed, not of every day stored), not faster steps alone.
 
 Memory: a process that has imported Dagster and the definitions holds {defs_mib:.0f} MiB,
 and {gx_mib:.0f} MiB with Great Expectations. The no-op run peaks at
