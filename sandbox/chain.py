@@ -413,8 +413,8 @@ class Anvil:
             "--timestamp", str(self.genesis), "--no-mining", "--order", "fifo",
             "--block-base-fee-per-gas", "0", "--prune-history", str(self.keep_states),
             "--hardfork", "london",
-            # mainnet nodes cap eth_call well above the block gas limit (geth: 50M); a
-            # 4,000-call aggregate3 needs more than the 30M block limit.
+            # no gas cap of anvil's own on eth_call: the RPC proxy's node profiles play the
+            # real nodes' (geth, Erigon, Nitro: 50M, above the 30M block limit)
             "--disable-block-gas-limit", "--quiet",
             # the pipeline checks eth_chainId against chains.yaml
             "--chain-id", str(self.chain_id),

@@ -10,10 +10,13 @@ sandbox is never kinder than the world. What each profile refuses (source):
   v1.16.4); > 1,000 calls per batch, "batch too large" (`--rpc.batch-request-limit`); a batch
   answer past 25 MB, -32003 "response too large" on the calls after it
   (`--rpc.batch-response-max-size`); request bodies over 5 MiB, HTTP 413 (rpc/http.go
-  `defaultBodyLimit`).
+  `defaultBodyLimit`); eth_call and eth_estimateGas run with at most 50M gas, the gas of a
+  call that names none (`--rpc.gascap`, eth/ethconfig `RPCGasCap`; internal/ethapi
+  `CallDefaults`), and a call burning more answers -32000 "out of gas" (as seen live in
+  ethstorage/web3url-gateway#99). The sandbox's anvil runs with no cap of its own.
 - `erigon`: geth's topic limit with Erigon's message (`--rpc.logs.querylimit` 1000); > 100
   calls per batch (`--rpc.batch.limit` default 100); eth_call results over 100,000 bytes
-  (`--rpc.returndata.limit` default 100000).
+  (`--rpc.returndata.limit` default 100000); eth_call gas as geth's, 50M (`--rpc.gascap`).
 - `infura`: an eth_getLogs answer of more than 10,000 logs: -32005 "query returned more than
   10000 results" with a suggested range (Infura docs, eth_getLogs); ranges over 10,000 blocks:
   -32602 "range N exceeds limit of 10000" (what the live API answers, INFURA/infura issue #237);
@@ -37,6 +40,7 @@ sandbox is never kinder than the world. What each profile refuses (source):
   live in OffchainLabs/nitro#1964 and #2156). Blocks and logs before it are served: the
   Nitro database holds the classic chain's blocks and receipts, it only cannot execute on
   them (nitro docs/node-running/running-a-classic-node.md; nitro#1745, go-ethereum#245).
+  eth_call gas as geth's, 50M (`--execution.rpc.gas-cap`).
 - `wrong-chain`: geth, but eth_chainId answers 137 (a Polygon node behind the Ethereum URL).
 - `slow-scans`: geth, but an eth_getLogs over more than 100,000 blocks takes 120 s to answer,
   past any client's timeout, with no error: what geth did with a scan longer than its HTTP
@@ -110,10 +114,20 @@ class NodeProfile:
     rate_status: int = 200
     rate_message: str = "request rate exceeded"
     rate_backoff_s: float | None = None
+    # Gas an eth_call (or eth_estimateGas) may burn: one without `gas` gets this much, one
+    # asking more is cut to it, and running out answers -32000 "out of gas"
+    gas_cap: int | None = None
 
 
+# geth's --rpc.gascap defaults to 50M (eth/ethconfig Defaults.RPCGasCap); Erigon's
+# --rpc.gascap and Nitro's --execution.rpc.gas-cap default to the same 50M.
+RPC_GAS_CAP = 50_000_000
 _GETH = dict(
-    topic_values=1000, max_batch=1000, max_batch_response=25_000_000, max_body=5 * 1024 * 1024
+    topic_values=1000,
+    max_batch=1000,
+    max_batch_response=25_000_000,
+    max_body=5 * 1024 * 1024,
+    gas_cap=RPC_GAS_CAP,
 )
 PROFILES = {
     p.name: p
@@ -128,6 +142,7 @@ PROFILES = {
             "search position",
             batch_message="batch limit 100 exceeded",
             max_return_bytes=100_000,
+            gas_cap=RPC_GAS_CAP,
         ),
         NodeProfile(
             "infura",
@@ -150,7 +165,7 @@ PROFILES = {
         NodeProfile("pruned", **_GETH, pruned_below=0),
         # Arbitrum One's Nitro genesis; a sandbox chain sets its own: RpcProxy(...,
         # nitro_genesis=N). Only the floor is played: Nitro's other limits are not modelled.
-        NodeProfile("arbitrum-nitro", nitro_genesis=22_207_817),
+        NodeProfile("arbitrum-nitro", nitro_genesis=22_207_817, gas_cap=RPC_GAS_CAP),
         NodeProfile("wrong-chain", **_GETH, chain_id=137),
         NodeProfile("slow-scans", **_GETH, slow_log_blocks=100_000),
     ]
@@ -177,6 +192,33 @@ def _profile(profile: str | NodeProfile, **floors: int | None) -> NodeProfile:
 # What a Nitro node without a classic node behind it answers for state before its Nitro
 # genesis (OffchainLabs/go-ethereum core/types/arb_types.go fallbackErrorMsg, -32000).
 NITRO_FALLBACK = (-32000, f"missing trie node {'0' * 64} (path ) <nil>")
+
+
+# How anvil says a call ran out of the gas it was given (the reader's own revert is the same
+# on every node); the proxy answers them as geth does.
+_GAS_ERRORS = ("OutOfGas", "out of gas", "CallGasCostMoreThanGasLimit")
+
+
+def _intrinsic_gas(call: dict) -> int:
+    """A call's gas before it runs: 21,000 and its call data (16 a non-zero byte, 4 a zero
+    one: geth core.IntrinsicGas)."""
+    args = call["params"][0]
+    data = bytes.fromhex((args.get("input") or args.get("data") or "0x")[2:])
+    zeros = data.count(0)
+    return 21_000 + 16 * (len(data) - zeros) + 4 * zeros
+
+
+def _gas_capped(call: dict, cap: int | None) -> dict:
+    """`call` with the gas a node capping eth_call gas at `cap` runs it with: the cap when
+    none is given, and no more than the cap when more is (geth internal/ethapi
+    TransactionArgs.CallDefaults)."""
+    if cap is None or call.get("method") not in ("eth_call", "eth_estimateGas"):
+        return call
+    params = list(call.get("params") or [{}])
+    given = params[0].get("gas")
+    gas = min(int(given, 16), cap) if isinstance(given, str) else cap
+    params[0] = {**params[0], "gas": hex(gas)}
+    return {**call, "params": params}
 
 
 class RpcProxy(JsonRpcServer):
@@ -354,13 +396,14 @@ class RpcProxy(JsonRpcServer):
             low = [c for c in calls if (b := self._lowest(c)) is not None and b < p.nitro_genesis]
             with self._lock:
                 self.below_floor.update(c.get("method") for c in low)
-        forward = [c for i, c in enumerate(calls) if i not in refusals]
+        sent = [i for i in range(len(calls)) if i not in refusals]
+        forward = [_gas_capped(calls[i], p.gas_cap) for i in sent]
         capped = p.max_batch_response is not None
         # Under a cap on the batch's answer, calls go to the node a few at a time, so the
         # calls after the one that passes the cap are never run: geth answers them "response
         # too large" without executing them (rpc/handler.go handleBatch).
         by_id = {} if capped else self._upstream(forward)
-        position = {id(c): k for k, c in enumerate(forward)}
+        position = {i: k for k, i in enumerate(sent)}
         answers, size = [], 0
         for i, call in enumerate(calls):
             if i in refusals:
@@ -371,12 +414,25 @@ class RpcProxy(JsonRpcServer):
                 answers.append(_error(call, -32003, "response too large"))
                 continue
             if call.get("id") not in by_id:
-                k = position[id(call)]
+                k = position[i]
                 by_id.update(self._upstream(forward[k : k + _CAPPED_CHUNK]))
             answer = dict(by_id[call.get("id")])
             if call.get("method") == "eth_chainId" and p.chain_id is not None:
                 answer["result"] = hex(p.chain_id)
             result = answer.get("result")
+            error = str(answer.get("error") or "")
+            if p.gas_cap is not None and any(m in error for m in _GAS_ERRORS):
+                self.refused["gas"] += 1
+                # anvil's words in geth's (code -32000): the call's vm.ErrOutOfGas, and
+                # core.ErrIntrinsicGas when its call data alone costs more than the cap
+                if "OutOfGas" in error:
+                    answer = _error(call, -32000, "out of gas")
+                elif "CallGasCostMoreThanGasLimit" in error:
+                    have = int(forward[position[i]]["params"][0]["gas"], 16)
+                    want = _intrinsic_gas(call)
+                    answer = _error(
+                        call, -32000, f"intrinsic gas too low: have {have}, want {want}"
+                    )
             if (
                 call.get("method") == "eth_call"
                 and p.max_return_bytes is not None

@@ -51,6 +51,10 @@ _KINDS = (
     # geth -32002: the calls of a batch still unanswered when its HTTP timeout struck
     ("timeout", ("request timed out",)),
     ("response", ("response too large",)),  # geth -32003, calls after a 25 MB batch answer
+    # an eth_call past the node's gas cap: geth/Erigon/Nitro -32000 "out of gas", reth "gas
+    # required exceeds" (assets/ingest/evm/contracts/BalanceReader reverts "out of gas"
+    # first), or whose call data alone costs more: geth "intrinsic gas too low: have, want"
+    ("gas", ("out of gas", "gas required exceeds", "intrinsic gas")),
     # eth_getLogs ranges and result caps: Infura "query returned more than 10000 results",
     # Alchemy "up to a 10 block range" / "Log response size exceeded", QuickNode "limited to
     # a 10,000 range", reth "query exceeds max block range 100000" / "max results 20000",
@@ -187,7 +191,7 @@ class RpcError(RuntimeError):
 
     @property
     def kind(self) -> str:
-        """rate | pruned | state | topics | batch | timeout | response | range | other."""
+        """rate | pruned | state | topics | batch | timeout | response | gas | range | other."""
         text = self.rpc_message.lower()
         if self.code == 429 or self.code in _RATE_LIMITED_CODES and "rate" in text:
             return "rate"
@@ -256,6 +260,7 @@ class EvmRpc(dg.ConfigurableResource):
     _log_splits: int = PrivateAttr(default=0)
     _batch_limit: int | None = PrivateAttr(default=None)
     _span_limit: int | None = PrivateAttr(default=None)
+    _pairs_limit: int | None = PrivateAttr(default=None)  # balances per eth_call (gas cap)
     _expected_chain: tuple[int, str] | None = PrivateAttr(default=None)
     _chain_checked: bool = PrivateAttr(default=False)
 
@@ -332,6 +337,22 @@ class EvmRpc(dg.ConfigurableResource):
         if check:
             results.pop(0)
         return results
+
+    def pairs_per_call(self, most: int) -> int:
+        """Balances (token-address pairs) to read in one eth_call: `most`, or fewer once a
+        call of more ran out of the gas the node lets an eth_call burn."""
+        return min(most, self._pairs_limit or most)
+
+    def out_of_gas(self, error: RpcError, pairs: int, fewest: int) -> None:
+        """After a call of `pairs` balances ran out of gas (`error`), read half as many per
+        call from now on; at `fewest` (one address's) nothing smaller can be asked."""
+        if pairs <= fewest:
+            raise NodeLimitError(
+                f"{error}. Even one address's {fewest} balances need more gas than the node "
+                f"lets an eth_call burn: raise its cap (geth and Erigon --rpc.gascap, Arbitrum "
+                f"Nitro --execution.rpc.gas-cap; 50M by default) or use another node."
+            )
+        self._pairs_limit = pairs // 2
 
     def _rate_back_off(self, limited: list[RpcError], rounds: int) -> None:
         """Wait before asking again for calls refused by rate limits, at least as long as the

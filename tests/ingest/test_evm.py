@@ -365,3 +365,17 @@ def test_day_not_yet_final_fails_and_writes_nothing(proxy, warehouse):
     errors = failure_messages(result)
     assert f"{END + dt.timedelta(days=2)} has not ended on chain yet" in errors
     assert not any(warehouse.table_exists(t) for t in EVM_TABLES)
+
+
+def test_the_shipped_balance_reader_is_its_source_compiled(tmp_path):
+    """The pipeline ships BalanceReader's runtime code (it needs no compiler at run time):
+    it must be what its source compiles to with the pinned solc (build.js)."""
+    import subprocess
+    from pathlib import Path
+
+    from assets.ingest.evm import extract
+
+    contracts = Path(extract.__file__).with_name("contracts")
+    out = tmp_path / "reader.hex"
+    subprocess.run(["node", str(contracts / "build.js"), str(out)], check=True, timeout=120)
+    assert out.read_text().strip() == extract.READER_CODE

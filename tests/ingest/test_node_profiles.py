@@ -132,6 +132,31 @@ def test_a_node_capping_batches_and_results_lower_than_ours_gives_identical_tabl
     assert same(tables(warehouse), reference)
 
 
+def test_a_node_capping_eth_call_gas_lower_than_our_calls_gives_identical_tables(
+    chain, reference, tmp_path
+):
+    """A call of 3,000 balances burns about 11M gas here, under the 50M that geth, Erigon and
+    Nitro allow an eth_call by default; a node allowing 2M makes the reader ask again, with
+    half as many per call, until the calls fit."""
+    proxy, _ = chain
+    proxy.use(dataclasses.replace(PROFILES["geth"], gas_cap=2_000_000))
+    proxy.reset_counts()
+    result, warehouse, errors = run(proxy, tmp_path, "gas")
+    assert result.success, errors
+    assert proxy.refused["gas"] > 0
+    assert same(tables(warehouse), reference)
+
+
+def test_a_node_allowing_too_little_gas_for_one_address_fails_naming_its_cap(chain, tmp_path):
+    proxy, _ = chain
+    proxy.use(dataclasses.replace(PROFILES["geth"], gas_cap=120_000))
+    result, warehouse, errors = run(proxy, tmp_path, "no-gas")
+    assert not result.success
+    assert "out of gas" in errors and "--rpc.gascap" in errors
+    assert "--execution.rpc.gas-cap" in errors
+    assert not warehouse.table_exists("raw.evm_exchange_reserves")
+
+
 def test_alchemy_free_fails_a_long_backfill_at_once_naming_its_range_limit(chain, tmp_path):
     proxy, _ = chain
     proxy.use("alchemy-free")

@@ -74,3 +74,71 @@ def test_infura_rate_limits_carry_its_documented_backoff():
     assert plain.status_code == 200
     assert plain.json()["error"] == {"code": -32005, "message": "request rate exceeded"}
     assert node.ran == 1 and proxy.rate_limited == 2  # refused requests never reach the node
+
+
+class GasNode(JsonRpcServer):
+    """Records the gas each eth_call names; runs out of gas above `burns`, as anvil answers."""
+
+    def __init__(self, burns: int) -> None:
+        super().__init__()
+        self.burns, self.gas = burns, []
+
+    def handle(self, body: bytes) -> tuple[int, bytes]:
+        answers = []
+        for c in json.loads(body):
+            gas = c["params"][0].get("gas") if c["method"] == "eth_call" else None
+            self.gas.append(gas)
+            if gas is not None and c["params"][0].get("data"):  # data costing more than gas
+                error = {
+                    "code": -32000,
+                    "message": "intrinsic gas too high -- CallGasCostMoreThanGasLimit",
+                }
+                answers.append({"jsonrpc": "2.0", "id": c["id"], "error": error})
+            elif gas is not None and int(gas, 16) < self.burns:
+                error = {"code": -32603, "message": "EVM error OutOfGas"}
+                answers.append({"jsonrpc": "2.0", "id": c["id"], "error": error})
+            else:
+                answers.append({"jsonrpc": "2.0", "id": c["id"], "result": "0x"})
+        return 200, json.dumps(answers).encode()
+
+
+def test_geth_runs_an_eth_call_with_at_most_its_gas_cap():
+    """geth's --rpc.gascap (50M by default): a call naming no gas gets the cap, one naming
+    more is cut to it (internal/ethapi CallDefaults), and running out answers -32000 "out of
+    gas"; anvil, which the sandbox runs with no cap, runs what it is given."""
+
+    def call(i: int, **gas: str) -> dict:
+        return {"jsonrpc": "2.0", "id": i, "method": "eth_call", "params": [{"to": "0x1", **gas}]}
+
+    batch = [
+        call(0),
+        call(1, gas=hex(10**9)),
+        call(2, gas=hex(1_000_000)),
+        {"jsonrpc": "2.0", "id": 3, "method": "eth_getBalance", "params": ["0x1", "latest"]},
+    ]
+    with GasNode(burns=60_000_000) as node:
+        with RpcProxy(node.url, profile="geth") as proxy:
+            answers = requests.post(proxy.url, json=batch, timeout=30).json()
+            refused = proxy.refused["gas"]
+        assert node.gas == [hex(50_000_000), hex(50_000_000), hex(1_000_000), None]
+        assert [a.get("error") for a in answers[:3]] == [
+            {"code": -32000, "message": "out of gas"}
+        ] * 3
+        assert answers[3]["result"] == "0x" and refused == 3
+        node.gas.clear()
+        with RpcProxy(node.url, profile="anvil") as proxy:
+            answers = requests.post(proxy.url, json=batch, timeout=30).json()
+        assert node.gas == [None, hex(10**9), hex(1_000_000), None]
+        assert "error" not in answers[1]
+        with RpcProxy(node.url, profile="geth") as proxy:
+            data = call(4, gas=hex(30_000))
+            data["params"][0]["data"] = "0x" + "00" * 10 + "ff" * 10
+            answer = requests.post(proxy.url, json=data, timeout=30).json()
+        # geth core.ErrIntrinsicGas: 21,000 + 10 zero bytes x 4 + 10 others x 16
+        assert answer["error"] == {
+            "code": -32000,
+            "message": "intrinsic gas too low: have 30000, want 21200",
+        }
+    assert {PROFILES[p].gas_cap for p in ("geth", "erigon", "arbitrum-nitro", "full-node")} == {
+        50_000_000
+    }

@@ -18,7 +18,7 @@ import polars as pl
 from assets.ingest.evm.blocks import ClosingBlock
 from core.chains import ISSUANCE_EVENTS, MINTS, TRANSFER, ZERO_TOPIC, Chain
 from core.errors import SourceDataError
-from core.resources.evm import EvmRpc
+from core.resources.evm import EvmRpc, RpcError
 
 RAW = pl.Decimal(38, 0)
 _TOTAL_SUPPLY = "0x18160ddd"
@@ -330,8 +330,11 @@ READER_CODE = (
 # Any address: the reader's code is supplied with each call, never deployed there.
 READER_ADDRESS = "0x00000000000000000000000000000000b41a4ce5"
 # Token-address pairs per eth_call: each answers a 32-byte word, and Erigon refuses results
-# over 100,000 bytes (--rpc.returndata.limit); gas bounds it too (geth's default RPC gas cap
-# is 50M; a balanceOf costs ~5-7k).
+# over 100,000 bytes (--rpc.returndata.limit). Gas bounds it too: nodes cap an eth_call at
+# 50M by default (geth and Erigon --rpc.gascap, Nitro --execution.rpc.gas-cap), and a pair
+# costs about 3.7k on the sandbox's tokens (a cold balance slot, 2,100, the call and 20 bytes
+# of call data) and, estimated, about 5k on mainnet's USDC (its proxy's delegatecall): 3,000
+# pairs, 11-15M. A node capping lower gets fewer per call (`EvmRpc.out_of_gas`).
 MAX_PAIRS_PER_CALL = 3000
 
 
@@ -343,9 +346,22 @@ def balances(
     One eth_call per day (per 3,000 token-address pairs) runs assets/ingest/evm/contracts/
     BalanceReader through a state override; days go out in JSON-RPC batches. So the number
     of requests does not grow with the number of addresses, and the call data is 20 bytes
-    per address.
+    per address. A call that runs out of the node's eth_call gas is asked again as two.
     """
-    per_call = max(1, MAX_PAIRS_PER_CALL // len(chain.tokens))
+    tokens = len(chain.tokens)
+    while True:
+        per_call = max(1, rpc.pairs_per_call(MAX_PAIRS_PER_CALL) // tokens)
+        try:
+            return _balances(rpc, chain, addresses, closing, per_call)
+        except RpcError as exc:
+            if exc.kind != "gas":
+                raise
+            rpc.out_of_gas(exc, per_call * tokens, tokens)
+
+
+def _balances(
+    rpc: EvmRpc, chain: Chain, addresses: list[str], closing: list[ClosingBlock], per_call: int
+) -> pl.DataFrame:
     groups = [addresses[i : i + per_call] for i in range(0, len(addresses), per_call)]
     calls, shape = [], []
     for c in closing:

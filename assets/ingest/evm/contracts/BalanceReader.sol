@@ -9,8 +9,15 @@ pragma solidity 0.8.30;
 /// then the token addresses, then the holder addresses, each packed in 20 bytes (about a
 /// seventh of Multicall3's ABI encoding, which would resend 224 bytes per pair per day).
 /// Returns the balances as 32-byte words, token-major: [t0h0, t0h1, ..., t1h0, ...].
+/// Nodes cap the gas of an eth_call (geth and Erigon --rpc.gascap, Nitro
+/// --execution.rpc.gas-cap: 50M by default). A call about to run out of it reverts "out of
+/// gas" before the next balanceOf, so the caller can send fewer pairs per call; without that
+/// check a balanceOf starved of gas would read as a token whose balanceOf fails.
 /// Build: assets/ingest/evm/contracts/build.js (pinned solc-js) writes BalanceReader.runtime.hex.
 contract BalanceReader {
+    // Far above what a balanceOf of USDT or USDC costs (under 10k gas, proxy included).
+    uint256 constant RESERVE = 100_000;
+
     fallback(bytes calldata input) external returns (bytes memory out) {
         uint256 nTokens = uint256(bytes32(input[0:32]));
         uint256 holdersAt = 32 + 20 * nTokens;
@@ -22,6 +29,7 @@ contract BalanceReader {
             for (uint256 h = 0; h < nHolders; h++) {
                 uint256 p = holdersAt + 20 * h;
                 address holder = address(bytes20(input[p:p + 20]));
+                require(gasleft() > RESERVE, "out of gas");
                 uint256 value;
                 bool ok;
                 // balanceOf(holder) into a reused buffer: no memory growth per pair.

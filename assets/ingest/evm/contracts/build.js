@@ -1,6 +1,7 @@
 // Compiles BalanceReader.sol with the pinned solc-js (package.json) and writes its runtime
 // code to BalanceReader.runtime.hex, which the pipeline ships (it needs no node at run time).
-// Run: node assets/ingest/evm/contracts/build.js
+// Run: node assets/ingest/evm/contracts/build.js [out] (out: another file to write, which
+// tests/ingest/test_evm.py compares with the shipped one)
 const fs = require("fs");
 const path = require("path");
 const solc = require("solc");
@@ -22,4 +23,5 @@ if (errors.length) {
   process.exit(1);
 }
 const code = out.contracts["BalanceReader.sol"].BalanceReader.evm.deployedBytecode.object;
-fs.writeFileSync(path.join(__dirname, "BalanceReader.runtime.hex"), "0x" + code + "\n");
+const out_path = process.argv[2] || path.join(__dirname, "BalanceReader.runtime.hex");
+fs.writeFileSync(out_path, "0x" + code + "\n");
