@@ -42,6 +42,12 @@ sandbox is never kinder than the world. What each profile refuses (source):
   them (nitro docs/node-running/running-a-classic-node.md; nitro#1745, go-ethereum#245).
   eth_call gas as geth's, 50M (`--execution.rpc.gas-cap`).
 - `wrong-chain`: geth, but eth_chainId answers 137 (a Polygon node behind the Ethereum URL).
+- `slow-state`: geth, but an eth_call with more than 20,000 bytes of call data (the balance
+  reader asking over 1,000 balances) runs past geth's eth_call timeout, answering -32000
+  "execution aborted (timeout = 5s)" (`--rpc.evmtimeout`, 5 s by default; internal/ethapi
+  DoCall; Erigon the same words). A model, not a measurement: an archive node reading old
+  state from disk (**estimated** 1 to 5 ms a cold read, several trie levels each) spends
+  seconds on a thousand balances.
 - `slow-scans`: geth, but an eth_getLogs over more than 100,000 blocks takes 120 s to answer,
   past any client's timeout, with no error: what geth did with a scan longer than its HTTP
   write timeout before PR #25457 (it closed the connection silently, go-ethereum#20426;
@@ -114,6 +120,8 @@ class NodeProfile:
     rate_status: int = 200
     rate_message: str = "request rate exceeded"
     rate_backoff_s: float | None = None
+    # An eth_call with more call data than this runs past the node's eth_call timeout
+    slow_call_bytes: int | None = None
     # Gas an eth_call (or eth_estimateGas) may burn: one without `gas` gets this much, one
     # asking more is cut to it, and running out answers -32000 "out of gas"
     gas_cap: int | None = None
@@ -168,6 +176,7 @@ PROFILES = {
         NodeProfile("arbitrum-nitro", nitro_genesis=22_207_817, gas_cap=RPC_GAS_CAP),
         NodeProfile("wrong-chain", **_GETH, chain_id=137),
         NodeProfile("slow-scans", **_GETH, slow_log_blocks=100_000),
+        NodeProfile("slow-state", **_GETH, slow_call_bytes=20_000),
     ]
 }
 
@@ -199,11 +208,15 @@ NITRO_FALLBACK = (-32000, f"missing trie node {'0' * 64} (path ) <nil>")
 _GAS_ERRORS = ("OutOfGas", "out of gas", "CallGasCostMoreThanGasLimit")
 
 
+def _call_data(call: dict) -> bytes:
+    args = (call.get("params") or [{}])[0]
+    return bytes.fromhex((args.get("input") or args.get("data") or "0x")[2:])
+
+
 def _intrinsic_gas(call: dict) -> int:
     """A call's gas before it runs: 21,000 and its call data (16 a non-zero byte, 4 a zero
     one: geth core.IntrinsicGas)."""
-    args = call["params"][0]
-    data = bytes.fromhex((args.get("input") or args.get("data") or "0x")[2:])
+    data = _call_data(call)
     zeros = data.count(0)
     return 21_000 + 16 * (len(data) - zeros) + 4 * zeros
 
@@ -349,6 +362,12 @@ class RpcProxy(JsonRpcServer):
             return "state", _error(
                 call, -32000, f"missing trie node {root[2:]} (path ) state {root} is not available"
             )
+        if (
+            p.slow_call_bytes is not None
+            and method == "eth_call"
+            and len(_call_data(call)) > p.slow_call_bytes
+        ):
+            return "evm_timeout", _error(call, -32000, "execution aborted (timeout = 5s)")
         if method != "eth_getLogs":
             return None
         flt = (call.get("params") or [{}])[0]
@@ -430,8 +449,12 @@ class RpcProxy(JsonRpcServer):
                 elif "CallGasCostMoreThanGasLimit" in error:
                     have = int(forward[position[i]]["params"][0]["gas"], 16)
                     want = _intrinsic_gas(call)
+                    # DoCall wraps it: "err: %w (supplied gas %d)"
                     answer = _error(
-                        call, -32000, f"intrinsic gas too low: have {have}, want {want}"
+                        call,
+                        -32000,
+                        f"err: intrinsic gas too low: have {have}, want {want} "
+                        f"(supplied gas {have})",
                     )
             if (
                 call.get("method") == "eth_call"

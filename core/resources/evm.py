@@ -51,10 +51,11 @@ _KINDS = (
     # geth -32002: the calls of a batch still unanswered when its HTTP timeout struck
     ("timeout", ("request timed out",)),
     ("response", ("response too large",)),  # geth -32003, calls after a 25 MB batch answer
-    # an eth_call past the node's gas cap: geth/Erigon/Nitro -32000 "out of gas", reth "gas
-    # required exceeds" (assets/ingest/evm/contracts/BalanceReader reverts "out of gas"
-    # first), or whose call data alone costs more: geth "intrinsic gas too low: have, want"
-    ("gas", ("out of gas", "gas required exceeds", "intrinsic gas")),
+    # an eth_call too heavy for the node: past its gas cap, geth/Erigon/Nitro -32000 "out of
+    # gas", reth "gas required exceeds" (assets/ingest/evm/contracts/BalanceReader reverts
+    # "out of gas" first); call data alone costing more, geth "intrinsic gas too low"; or
+    # past its eth_call timeout, geth/Erigon "execution aborted (timeout = 5s)"
+    ("gas", ("out of gas", "gas required exceeds", "intrinsic gas", "execution aborted")),
     # eth_getLogs ranges and result caps: Infura "query returned more than 10000 results",
     # Alchemy "up to a 10 block range" / "Log response size exceeded", QuickNode "limited to
     # a 10,000 range", reth "query exceeds max block range 100000" / "max results 20000",
@@ -260,7 +261,7 @@ class EvmRpc(dg.ConfigurableResource):
     _log_splits: int = PrivateAttr(default=0)
     _batch_limit: int | None = PrivateAttr(default=None)
     _span_limit: int | None = PrivateAttr(default=None)
-    _pairs_limit: int | None = PrivateAttr(default=None)  # balances per eth_call (gas cap)
+    _pairs_limit: int | None = PrivateAttr(default=None)  # balances per eth_call that fit
     _expected_chain: tuple[int, str] | None = PrivateAttr(default=None)
     _chain_checked: bool = PrivateAttr(default=False)
 
@@ -344,8 +345,15 @@ class EvmRpc(dg.ConfigurableResource):
         return min(most, self._pairs_limit or most)
 
     def out_of_gas(self, error: RpcError, pairs: int, fewest: int) -> None:
-        """After a call of `pairs` balances ran out of gas (`error`), read half as many per
-        call from now on; at `fewest` (one address's) nothing smaller can be asked."""
+        """After a call of `pairs` balances was too heavy for the node (`error`: out of gas,
+        or past its eth_call timeout), read half as many per call from now on; at `fewest`
+        (one address's) nothing smaller can be asked."""
+        if pairs <= fewest and "execution aborted" in error.rpc_message:
+            raise NodeLimitError(
+                f"{error}. Even one address's {fewest} balances take longer than the node "
+                f"lets an eth_call run: raise its timeout (geth --rpc.evmtimeout, 5 s by "
+                f"default) or use a node that reads old state faster."
+            )
         if pairs <= fewest:
             raise NodeLimitError(
                 f"{error}. Even one address's {fewest} balances need more gas than the node "

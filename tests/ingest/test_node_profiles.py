@@ -147,6 +147,26 @@ def test_a_node_capping_eth_call_gas_lower_than_our_calls_gives_identical_tables
     assert same(tables(warehouse), reference)
 
 
+def test_a_node_timing_out_heavy_eth_calls_gives_identical_tables(chain, reference, tmp_path):
+    """slow-state: a call of over 1,000 balances runs past geth's 5 s eth_call timeout."""
+    proxy, _ = chain
+    proxy.use("slow-state")
+    proxy.reset_counts()
+    result, warehouse, errors = run(proxy, tmp_path, "slow-state")
+    assert result.success, errors
+    assert proxy.refused["evm_timeout"] > 0
+    assert same(tables(warehouse), reference)
+
+
+def test_a_node_timing_out_one_address_fails_naming_its_timeout(chain, tmp_path):
+    proxy, _ = chain
+    proxy.use(dataclasses.replace(PROFILES["geth"], slow_call_bytes=50))
+    result, warehouse, errors = run(proxy, tmp_path, "too-slow")
+    assert not result.success
+    assert "execution aborted (timeout = 5s)" in errors and "--rpc.evmtimeout" in errors
+    assert not warehouse.table_exists("raw.evm_exchange_reserves")
+
+
 def test_a_node_allowing_too_little_gas_for_one_address_fails_naming_its_cap(chain, tmp_path):
     proxy, _ = chain
     proxy.use(dataclasses.replace(PROFILES["geth"], gas_cap=120_000))

@@ -137,7 +137,7 @@ def test_geth_runs_an_eth_call_with_at_most_its_gas_cap():
         # geth core.ErrIntrinsicGas: 21,000 + 10 zero bytes x 4 + 10 others x 16
         assert answer["error"] == {
             "code": -32000,
-            "message": "intrinsic gas too low: have 30000, want 21200",
+            "message": "err: intrinsic gas too low: have 30000, want 21200 (supplied gas 30000)",
         }
     assert {PROFILES[p].gas_cap for p in ("geth", "erigon", "arbitrum-nitro", "full-node")} == {
         50_000_000

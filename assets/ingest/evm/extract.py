@@ -346,7 +346,8 @@ def balances(
     One eth_call per day (per 3,000 token-address pairs) runs assets/ingest/evm/contracts/
     BalanceReader through a state override; days go out in JSON-RPC batches. So the number
     of requests does not grow with the number of addresses, and the call data is 20 bytes
-    per address. A call that runs out of the node's eth_call gas is asked again as two.
+    per address. A call too heavy for the node (past its eth_call gas cap or timeout) is asked
+    again as two.
     """
     tokens = len(chain.tokens)
     while True:
