@@ -111,6 +111,7 @@ _CHAIN_CHECKS = (
     "closing blocks",
     "archive state",
     "eth_call state override",
+    "eth_call size",
     "values per topic position",
     "log range",
     "result cap",
@@ -383,6 +384,7 @@ def _probe_chain(run: _Run, chain: Chain) -> None:
     _window_end(p, blocks.final, results.get("final header"))
     _archive_state(p, blocks, results)
     _state_override(p, blocks.final.number, results.get("override"))
+    _call_size(p, blocks.final.number, results.get("override full"))
     _topic_values(p, results)
     span = _log_range(p, blocks, results.get("range"))
     _result_cap(p, results.get("range"))
@@ -604,6 +606,7 @@ def _probes(p: _ChainProbe, b: _Blocks) -> list[tuple[str, str, list]]:
         for t in (tokens if b.start else ())
     ]
     probes.append(("override", "eth_call", _reader_params(p, final)))
+    probes.append(("override full", "eth_call", _reader_params(p, final, _per_call(p))))
     for n in _topic_widths(p.chain):
         values = ["0x" + format(i + 1, "064x") for i in range(n)]
         probes.append(
@@ -630,10 +633,40 @@ def _log_filter(address: str | list[str], topics: list, low: int, high: int) -> 
     return {"address": address, "topics": topics, "fromBlock": hex(low), "toBlock": hex(high)}
 
 
-def _reader_params(p: _ChainProbe, block: int) -> list:
-    """The BalanceReader eth_call as extract.balances sends it, for one labelled address."""
+def _per_call(p: _ChainProbe) -> int:
+    """Labelled addresses in the largest BalanceReader call the reads send."""
+    most = p.run.m["extract"].MAX_PAIRS_PER_CALL // len(p.chain.tokens)
+    return max(1, min(most, len(p.run.m["labels"].addresses(p.chain.name))))
+
+
+def _call_size(p: _ChainProbe, final: int, answer: Any) -> None:
+    """The largest BalanceReader call the reads send, at the final block: within the gas and
+    the time the node lets one eth_call take, or the reads ask fewer balances per call."""
+    override = f"{p.chain.name} eth_call state override"
+    if any(r.check == override and r.status != OK for r in p.run.rows):
+        return  # no override, no reader: that row has said it
+    balances = _per_call(p) * len(p.chain.tokens)
+    if isinstance(answer, str) and len(answer.removeprefix("0x")) == 64 * balances:
+        p.row("eth_call size", f"{balances:,} balances in one call at block {final:,}", OK)
+        return
+    heavy = isinstance(answer, RpcError) and answer.kind == "gas"
+    p.row(
+        "eth_call size",
+        f"{balances:,} balances in one call at block {final:,}: {_refusal(answer)}"
+        + (": the reads will ask fewer per call until they fit, more calls a day" if heavy else ""),
+        WARN,
+        "raise the node's eth_call gas cap (geth and Erigon --rpc.gascap, Nitro "
+        "--execution.rpc.gas-cap) or timeout (geth --rpc.evmtimeout), or accept more calls"
+        if heavy
+        else "",
+    )
+
+
+def _reader_params(p: _ChainProbe, block: int, addresses: int = 1) -> list:
+    """The BalanceReader eth_call as extract.balances sends it, for the first `addresses`
+    labelled addresses."""
     extract, tokens = p.run.m["extract"], [t.address for t in p.chain.tokens]
-    sample = p.run.m["labels"].addresses(p.chain.name)[:1] or ["0x" + "00" * 20]
+    sample = p.run.m["labels"].addresses(p.chain.name)[:addresses] or ["0x" + "00" * 20]
     data = (
         "0x"
         + format(len(tokens), "064x")

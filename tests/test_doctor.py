@@ -91,6 +91,7 @@ def test_nodes_that_serve_the_window_run_everything(run, profile):
         "closing blocks",
         "archive state",
         "eth_call state override",
+        "eth_call size",
         "values per topic position",
         "log range",
         "pruned history",
@@ -102,6 +103,23 @@ def test_nodes_that_serve_the_window_run_everything(run, profile):
     assert (
         "a batch of 100 calls answered in one request" in report.row("ethereum batch size").result
     )
+
+
+def test_a_node_timing_out_the_largest_balance_call_is_a_warning_naming_its_timeout(run):
+    """slow-state times out eth_calls of over 1,000 balances: the reads halve their calls
+    until they fit (tests/ingest/test_node_profiles.py), so it warns and blocks nothing."""
+    from assets.ingest.evm.extract import MAX_PAIRS_PER_CALL
+    from assets.ingest.labels import load_labels
+
+    report = run("slow-state")
+    size = report.row("ethereum eth_call size")
+    labelled = len(load_labels().addresses("ethereum"))
+    balances = 2 * min(labelled, MAX_PAIRS_PER_CALL // 2)
+    assert size.status == "warn" and f"{balances:,} balances in one call" in size.result
+    assert "execution aborted (timeout = 5s)" in size.result
+    assert "--rpc.evmtimeout" in size.change and "--rpc.gascap" in size.change
+    assert status(report, "ethereum eth_call state override") == "ok"
+    assert report.exit_code == 0 and runs(report) == ON_CHAIN | HTTP
 
 
 def test_a_full_node_has_no_archive_state_and_names_the_logs_setting(run):
