@@ -7,8 +7,10 @@ run of the real location cannot go below without fewer steps or events (bench/ba
 
 Two redesigns of the same graph, measured the same way (`<module>:<attribute>` for the CLI):
 - `fewer_steps`: each table's checks in its asset's step (where every other table a check
-  reads is upstream of that step), the SQL models in one step: the same events, a quarter
-  of the steps.
+  reads is upstream of that step), the SQL models in one step: a quarter of the steps, the
+  same asset and check events (fewer step events). A merged step keeps its asset's pool, so
+  the raw tables' checks leave the `duckdb` pool; and a blocking check between two models
+  no longer stops the next one (built for real, the models step would enforce them).
 - `fewer_checks`: the same steps, each table's checks reported as one check per severity
   (one blocking, one warning): a quarter of the check events.
 - `fewer_steps_and_checks`: both.

@@ -33,8 +33,9 @@ from core.errors import SourceError, SourceTimeout
 from core.resources.http import HttpSource, Undecodable
 
 # What a node's refusal means, by kind, from the messages real clients and providers send
-# (lower-cased; first match wins). Only "rate", "batch", "response" and "range" can succeed
-# if asked again differently; every other refusal is permanent and fails at once.
+# (lower-cased; first match wins). Only "rate", "batch", "response", "timeout" and "range"
+# can succeed if asked again differently, and "gas" if the caller asks less of one call
+# (extract.balances); every other refusal is permanent and fails at once.
 _KINDS = (
     ("pruned", ("pruned history",)),  # geth core/history PrunedHistoryError (code 4444)
     # geth: "missing trie node ... state 0x.. is not available" (go-ethereum #20874), path
@@ -54,8 +55,18 @@ _KINDS = (
     # an eth_call too heavy for the node: past its gas cap, geth/Erigon/Nitro -32000 "out of
     # gas", reth "gas required exceeds" (assets/ingest/evm/contracts/BalanceReader reverts
     # "out of gas" first); call data alone costing more, geth "intrinsic gas too low"; or
-    # past its eth_call timeout, geth/Erigon "execution aborted (timeout = 5s)"
-    ("gas", ("out of gas", "gas required exceeds", "intrinsic gas", "execution aborted")),
+    # past its eth_call timeout, geth/Erigon "execution aborted (timeout = 5s)"; since Prague
+    # (EIP-7623) geth "insufficient gas for floor data gas cost"
+    (
+        "gas",
+        (
+            "out of gas",
+            "gas required exceeds",
+            "intrinsic gas",
+            "floor data gas",
+            "execution aborted",
+        ),
+    ),
     # eth_getLogs ranges and result caps: Infura "query returned more than 10000 results",
     # Alchemy "up to a 10 block range" / "Log response size exceeded", QuickNode "limited to
     # a 10,000 range", reth "query exceeds max block range 100000" / "max results 20000",

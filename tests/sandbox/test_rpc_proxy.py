@@ -131,13 +131,13 @@ def test_geth_runs_an_eth_call_with_at_most_its_gas_cap():
         assert node.gas == [None, hex(10**9), hex(1_000_000), None]
         assert "error" not in answers[1]
         with RpcProxy(node.url, profile="geth") as proxy:
-            data = call(4, gas=hex(30_000))
+            data = call(4, gas=hex(21_100))
             data["params"][0]["data"] = "0x" + "00" * 10 + "ff" * 10
             answer = requests.post(proxy.url, json=data, timeout=30).json()
         # geth core.ErrIntrinsicGas: 21,000 + 10 zero bytes x 4 + 10 others x 16
         assert answer["error"] == {
             "code": -32000,
-            "message": "err: intrinsic gas too low: have 30000, want 21200 (supplied gas 30000)",
+            "message": "err: intrinsic gas too low: have 21100, want 21200 (supplied gas 21100)",
         }
     assert {PROFILES[p].gas_cap for p in ("geth", "erigon", "arbitrum-nitro", "full-node")} == {
         50_000_000

@@ -357,7 +357,8 @@ def balances(
         except RpcError as exc:
             if exc.kind != "gas":
                 raise
-            rpc.out_of_gas(exc, per_call * tokens, tokens)
+            # what was asked of one call: fewer addresses than a call holds ask less
+            rpc.out_of_gas(exc, min(per_call, len(addresses)) * tokens, tokens)
 
 
 def _balances(
