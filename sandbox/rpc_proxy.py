@@ -22,6 +22,12 @@ sandbox is never kinder than the world. What each profile refuses (source):
   -32602 "range N exceeds limit of 10000" (what the live API answers, INFURA/infura issue #237);
   rate limits as its docs show them ("Avoid rate limiting"): HTTP 429, -32005 "project ID
   request rate exceeded", `data` {see, current_rps, allowed_rps, backoff_seconds: 30.0}.
+- `reth`: eth_getLogs over more than 100,000 blocks, -32602 "query exceeds max block range
+  100000" (`--rpc.max-blocks-per-filter`), or answering more than 20,000 logs, -32602 "query
+  exceeds max results 20000, retry with the range <from>-<to>" in decimal block numbers
+  (`--rpc.max-logs-per-response`; reth crates/rpc/rpc-eth-types EthFilterError, seen live as
+  "query exceeds max results 20000, retry with the range 22382105-22382515"); eth_call gas
+  as geth's, 50M (`--rpc.gascap`).
 - `alchemy-free`: eth_getLogs over more than 10 blocks (Alchemy docs, eth_getLogs: Free tier
   block range).
 - `quicknode`: eth_getLogs over more than 10,000 blocks (5 on trial plans): HTTP 413 with
@@ -104,6 +110,12 @@ class NodeProfile:
     )
     range_status: int = 200  # the HTTP status an answer holding a range refusal goes out with
     max_log_results: int | None = None
+    # the refusal of a fuller answer: code and message ({cap}; {lo}..{hi}, the range that
+    # would have held the cap, as numbers)
+    results_error: tuple[int, str] = (
+        -32005,
+        "query returned more than {cap} results. Try with this block range [{lo:#x}, {hi:#x}].",
+    )
     state_blocks: int | None = None  # state kept for this many newest blocks
     max_return_bytes: int | None = None  # bytes of one eth_call result
     pruned_below: int | None = None  # blocks and logs below this are gone
@@ -160,6 +172,17 @@ PROFILES = {
             rate_status=429,
             rate_message="project ID request rate exceeded",
             rate_backoff_s=30.0,
+        ),
+        NodeProfile(
+            "reth",
+            max_log_blocks=100_000,
+            range_error=(-32602, "query exceeds max block range {limit}"),
+            max_log_results=20_000,
+            results_error=(
+                -32602,
+                "query exceeds max results {cap}, retry with the range {lo}-{hi}",
+            ),
+            gas_cap=RPC_GAS_CAP,
         ),
         NodeProfile("alchemy-free", max_log_blocks=10),
         NodeProfile(
@@ -477,15 +500,12 @@ class RpcProxy(JsonRpcServer):
                 and len(result) > p.max_log_results
             ):
                 lo, _ = self._log_range(call)
-                # Infura suggests a range that would have held the cap
+                # Infura and reth suggest a range that would have held the cap
                 last = int(result[p.max_log_results - 1]["blockNumber"], 16) - 1
                 self.refused["results"] += 1
+                code, message = p.results_error
                 answer = _error(
-                    call,
-                    -32005,
-                    f"query returned more than "
-                    f"{p.max_log_results} results. Try with this block range "
-                    f"[{hex(lo)}, {hex(max(lo, last))}].",
+                    call, code, message.format(cap=p.max_log_results, lo=lo, hi=max(lo, last))
                 )
             size += len(json.dumps(result)) if result is not None else 0
             answers.append(answer)

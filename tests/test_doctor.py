@@ -80,7 +80,7 @@ def test_the_doctor_judges_every_ingest_asset():
     }
 
 
-@pytest.mark.parametrize("profile", ["anvil", "geth", "erigon", "infura"])
+@pytest.mark.parametrize("profile", ["anvil", "geth", "erigon", "reth", "infura"])
 def test_nodes_that_serve_the_window_run_everything(run, profile):
     report = run(profile)
     assert report.exit_code == 0 and runs(report) == ON_CHAIN | HTTP

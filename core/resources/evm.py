@@ -118,8 +118,8 @@ _STATED_SPAN = re.compile(
     r"([\d,]+)(k?)\b"
 )
 # A suggested range: Infura "Try with this block range [0x1, 0x2]", Alchemy "this block
-# range should work: [0x1, 0x2]", reth "retry with the range 0x1-0x2".
-_SUGGESTED = re.compile(r"(?:\[|range )(0x[0-9a-f]+)(?:,\s*|-)(0x[0-9a-f]+)")
+# range should work: [0x1, 0x2]", reth "retry with the range 22382105-22382515" (decimal).
+_SUGGESTED = re.compile(r"(?:\[|range )(0x[0-9a-f]+|\d+)(?:,\s*|-)(0x[0-9a-f]+|\d+)\b")
 # The fields of a log the extractors read. eth_getLogs answers are parsed by polars straight
 # into these columns: a Python object per log (json.loads, then a frame built from lists)
 # cost more than the node's own work on large scans (bench/extraction.py).
@@ -740,7 +740,7 @@ class EvmRpc(dg.ConfigurableResource):
                 self._span_limit = min(self._span_limit or limit, limit)
                 return self._recut([(q, lo, hi)])
         if suggested := _SUGGESTED.search(text):
-            start, end = int(suggested.group(1), 16), int(suggested.group(2), 16)
+            start, end = (_block_number(suggested.group(g)) for g in (1, 2))
             if start == lo and lo <= end < hi:
                 return [(q, lo, end), (q, end + 1, hi)]
         mid = (lo + hi) // 2
@@ -753,6 +753,10 @@ class EvmRpc(dg.ConfigurableResource):
             for q, lo, hi in items
             for start in range(lo, hi + 1, span)
         ]
+
+
+def _block_number(text: str) -> int:
+    return int(text, 16) if text.startswith("0x") else int(text)
 
 
 def _header(block: dict) -> dict:

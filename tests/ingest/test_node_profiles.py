@@ -72,7 +72,9 @@ def same(left: dict, right: dict) -> bool:
     return left.keys() == right.keys() and all(left[t].equals(right[t]) for t in left)
 
 
-@pytest.mark.parametrize("profile", ["geth", "erigon", "infura", "alchemy-free", "quicknode"])
+@pytest.mark.parametrize(
+    "profile", ["geth", "erigon", "reth", "infura", "alchemy-free", "quicknode"]
+)
 def test_profiles_that_can_serve_the_window_give_identical_tables(
     chain, reference, tmp_path, profile
 ):
@@ -109,6 +111,18 @@ def test_scans_too_wide_to_answer_in_time_are_narrowed_to_identical_tables(
     result, warehouse, errors = run(proxy, tmp_path, f"slow{status}", timeout_s=0.4)
     assert result.success, errors
     assert proxy.refused["slow"] > 0
+    assert same(tables(warehouse), reference)
+
+
+def test_a_node_suggesting_ranges_in_decimal_gives_identical_tables(chain, reference, tmp_path):
+    """reth's refusal of a fuller answer names the range to ask instead in decimal block
+    numbers ("retry with the range 22382105-22382515"); the client cuts there, not in half."""
+    proxy, _ = chain
+    proxy.use(dataclasses.replace(PROFILES["reth"], max_log_results=20))
+    proxy.reset_counts()
+    result, warehouse, errors = run(proxy, tmp_path, "reth")
+    assert result.success, errors
+    assert proxy.refused["results"] > 0
     assert same(tables(warehouse), reference)
 
 

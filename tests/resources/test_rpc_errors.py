@@ -44,10 +44,25 @@ REAL = [
     (429, "Your app has exceeded its compute units per second capacity.", "rate"),
     # reth
     (-32602, "query exceeds max block range 100000", "range"),
-    (-32602, "query exceeds max results 20000, retry with the range 0x1-0x2", "range"),
+    # (reth's suggested range is decimal: crates/rpc/rpc-eth-types EthFilterError)
+    (-32602, "query exceeds max results 20000, retry with the range 22382105-22382515", "range"),
     (-32600, "The batch request/response was too large", "batch"),
     # go-ethereum -32002: calls of a batch unanswered when its HTTP timeout struck
     (-32002, "request timed out", "timeout"),
+    # an eth_call too heavy for the node (extract.balances asks less of one call): geth's
+    # vm.ErrOutOfGas, the balance reader's own revert, DoCall's wrapped core.ErrIntrinsicGas
+    # and EIP-7623 floor, --rpc.evmtimeout; reth's cap
+    (-32000, "out of gas", "gas"),
+    (3, "execution reverted: out of gas", "gas"),
+    (-32000, "err: intrinsic gas too low: have 21100, want 21200 (supplied gas 21100)", "gas"),
+    (
+        -32000,
+        "err: insufficient gas for floor data gas cost: have 21000, want 21400 "
+        "(supplied gas 21000)",
+        "gas",
+    ),
+    (-32000, "execution aborted (timeout = 5s)", "gas"),
+    (-32000, "out of gas: gas required exceeds: 50000000", "gas"),
 ]
 
 
@@ -81,7 +96,7 @@ def test_real_refusals_are_read_by_kind(code, message, kind):
             [(100, 149), (150, 300)],
         ),
         (
-            "query exceeds max results 20000, retry with the range 0x64-0x6e",
+            "query exceeds max results 20000, retry with the range 100-110",
             100,
             300,
             [(100, 110), (111, 300)],
