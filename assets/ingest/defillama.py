@@ -68,7 +68,6 @@ chains.yaml's Ethereum (USDT and USDC): 4 for a window from 2022-05-11 on (every
 6 for a window across 2022-05-11, 4 for a window that ends before it.
 """
 
-import csv
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +79,7 @@ import polars as pl
 
 from assets.ingest import plausibility
 from assets.ingest.declare import raw_asset
+from assets.ingest.labels import SeedError, seed_rows
 from assets.ingest.parsing import amount, require, require_every_day, stamp, utc_day, utc_now
 from core.chains import CHAINS, Chain
 from core.errors import SourceDataError
@@ -140,10 +140,6 @@ FLAG_COLUMNS = {
 }
 
 
-class SeedError(ValueError):
-    pass
-
-
 @dataclass(frozen=True)
 class IncompleteStretch:
     """Days incomplete_from..incomplete_before-1 (project days: the close of each day) of a
@@ -175,46 +171,40 @@ def _seed_date(text: str, where: str, column: str, optional: bool) -> dt.date | 
 
 def load_known_incomplete(path: Path = KNOWN_INCOMPLETE_FILE) -> list[IncompleteStretch]:
     """Every row of the seed, checked: an error names file, line, column and value."""
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames != KNOWN_INCOMPLETE_COLUMNS:
-            raise SeedError(f"{path}: header {reader.fieldnames} is not {KNOWN_INCOMPLETE_COLUMNS}")
-        stretches = []
-        for line, row in enumerate(reader, start=2):
-            where = f"{path}: line {line}"
-            if row["source"] != "defillama":
-                raise SeedError(f"{where}: source = {row['source']!r}: only 'defillama' is read")
-            if row["series"] not in SERIES:
-                raise SeedError(f"{where}: series = {row['series']!r}: not one of {sorted(SERIES)}")
-            first = _seed_date(row["incomplete_from"], where, "incomplete_from", True)
-            before = _seed_date(row["incomplete_before"], where, "incomplete_before", False)
-            if first is not None and first >= before:
-                raise SeedError(
-                    f"{where}: incomplete_from = {first} is not before incomplete_before = {before}"
-                )
-            try:
-                share = float(row["max_missing_share"])
-            except ValueError:
-                share = float("nan")
-            if not 0 < share <= 1:
-                raise SeedError(
-                    f"{where}: max_missing_share = {row['max_missing_share']!r}: "
-                    "not a share in (0, 1]"
-                )
-            for column in ("reason", "evidence"):
-                if not row[column].strip():
-                    raise SeedError(f"{where}: {column} is empty: say why, and how it is known")
-            stretches.append(
-                IncompleteStretch(
-                    row["source"],
-                    row["series"],
-                    first,
-                    before,
-                    share,
-                    row["reason"],
-                    row["evidence"],
-                )
+    stretches = []
+    for _, where, row in seed_rows(path, KNOWN_INCOMPLETE_COLUMNS):
+        if row["source"] != "defillama":
+            raise SeedError(f"{where}: source = {row['source']!r}: only 'defillama' is read")
+        if row["series"] not in SERIES:
+            raise SeedError(f"{where}: series = {row['series']!r}: not one of {sorted(SERIES)}")
+        first = _seed_date(row["incomplete_from"], where, "incomplete_from", True)
+        before = _seed_date(row["incomplete_before"], where, "incomplete_before", False)
+        if first is not None and first >= before:
+            raise SeedError(
+                f"{where}: incomplete_from = {first} is not before incomplete_before = {before}"
             )
+        try:
+            share = float(row["max_missing_share"])
+        except ValueError:
+            share = float("nan")
+        if not 0 < share <= 1:
+            raise SeedError(
+                f"{where}: max_missing_share = {row['max_missing_share']!r}: not a share in (0, 1]"
+            )
+        for column in ("reason", "evidence"):
+            if not row[column].strip():
+                raise SeedError(f"{where}: {column} is empty: say why, and how it is known")
+        stretches.append(
+            IncompleteStretch(
+                row["source"],
+                row["series"],
+                first,
+                before,
+                share,
+                row["reason"],
+                row["evidence"],
+            )
+        )
     return stretches
 
 

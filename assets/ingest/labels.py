@@ -28,7 +28,7 @@ import datetime as dt
 import hashlib
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +65,21 @@ _COINGECKO_ID = re.compile(r"[a-z0-9_]*")  # empty: no such CoinGecko id
 # date.fromisoformat also takes "20230601" and week dates; the file uses one spelling only.
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+class SeedError(ValueError):
+    """A small seed (sql/seeds/*.csv) is unusable; the message names file, line, column."""
+
+
+def seed_rows(path: Path, columns: list[str]) -> Iterator[tuple[int, str, dict[str, str]]]:
+    """(line, "<path>: line N" for errors, row) of each row of a small seed whose header is
+    exactly `columns`; a short row's missing fields are empty."""
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames != columns:
+            raise SeedError(f"{path}: header {reader.fieldnames} is not {columns}")
+        for line, row in enumerate(reader, start=2):
+            yield line, f"{path}: line {line}", {c: row.get(c) or "" for c in columns}
 
 
 class LabelError(ValueError):
