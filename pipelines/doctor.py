@@ -635,7 +635,7 @@ def _log_filter(address: str | list[str], topics: list, low: int, high: int) -> 
 
 def _per_call(p: _ChainProbe) -> int:
     """Labelled addresses in the largest BalanceReader call the reads send."""
-    most = p.run.m["extract"].MAX_PAIRS_PER_CALL // len(p.chain.tokens)
+    most = p.run.m["extract"].addresses_per_call(p.chain)
     return max(1, min(most, len(p.run.m["labels"].addresses(p.chain.name))))
 
 
@@ -665,15 +665,10 @@ def _call_size(p: _ChainProbe, final: int, answer: Any) -> None:
 def _reader_params(p: _ChainProbe, block: int, addresses: int = 1) -> list:
     """The BalanceReader eth_call as extract.balances sends it, for the first `addresses`
     labelled addresses."""
-    extract, tokens = p.run.m["extract"], [t.address for t in p.chain.tokens]
+    extract = p.run.m["extract"]
     sample = p.run.m["labels"].addresses(p.chain.name)[:addresses] or ["0x" + "00" * 20]
-    data = (
-        "0x"
-        + format(len(tokens), "064x")
-        + "".join(a.lower().removeprefix("0x") for a in tokens + sample)
-    )
     return [
-        {"to": extract.READER_ADDRESS, "data": data},
+        {"to": extract.READER_ADDRESS, "data": extract.reader_data(p.chain, sample)},
         hex(block),
         {extract.READER_ADDRESS: {"code": extract.READER_CODE}},
     ]

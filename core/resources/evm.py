@@ -359,19 +359,18 @@ class EvmRpc(dg.ConfigurableResource):
         """After a call of `pairs` balances was too heavy for the node (`error`: out of gas,
         or past its eth_call timeout), read half as many per call from now on; at `fewest`
         (one address's) nothing smaller can be asked."""
-        if pairs <= fewest and "execution aborted" in error.rpc_message:
-            raise NodeLimitError(
-                f"{error}. Even one address's {fewest} balances take longer than the node "
-                f"lets an eth_call run: raise its timeout (geth --rpc.evmtimeout, 5 s by "
-                f"default) or use a node that reads old state faster."
-            )
-        if pairs <= fewest:
-            raise NodeLimitError(
-                f"{error}. Even one address's {fewest} balances need more gas than the node "
-                f"lets an eth_call burn: raise its cap (geth and Erigon --rpc.gascap, Arbitrum "
-                f"Nitro --execution.rpc.gas-cap; 50M by default) or use another node."
-            )
-        self._pairs_limit = pairs // 2
+        if pairs > fewest:
+            self._pairs_limit = pairs // 2
+            return
+        too = (
+            "take longer than the node lets an eth_call run: raise its timeout (geth "
+            "--rpc.evmtimeout, 5 s by default) or use a node that reads old state faster"
+            if "execution aborted" in error.rpc_message
+            else "need more gas than the node lets an eth_call burn: raise its cap (geth and "
+            "Erigon --rpc.gascap, Arbitrum Nitro --execution.rpc.gas-cap; 50M by default) or "
+            "use another node"
+        )
+        raise NodeLimitError(f"{error}. Even one address's {fewest} balances {too}.")
 
     def _rate_back_off(self, limited: list[RpcError], rounds: int) -> None:
         """Wait before asking again for calls refused by rate limits, at least as long as the

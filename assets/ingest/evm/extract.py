@@ -351,7 +351,7 @@ def balances(
     """
     tokens = len(chain.tokens)
     while True:
-        per_call = max(1, rpc.pairs_per_call(MAX_PAIRS_PER_CALL) // tokens)
+        per_call = addresses_per_call(chain, rpc.pairs_per_call(MAX_PAIRS_PER_CALL))
         try:
             return _balances(rpc, chain, addresses, closing, per_call)
         except RpcError as exc:
@@ -361,6 +361,18 @@ def balances(
             rpc.out_of_gas(exc, min(per_call, len(addresses)) * tokens, tokens)
 
 
+def addresses_per_call(chain: Chain, pairs: int = MAX_PAIRS_PER_CALL) -> int:
+    """Addresses in one BalanceReader call of at most `pairs` balances (all tokens each)."""
+    return max(1, pairs // len(chain.tokens))
+
+
+def reader_data(chain: Chain, addresses: list[str]) -> str:
+    """The BalanceReader's call data: the token count, then the tokens and `addresses`,
+    20 bytes each (no selector: the reader has only a fallback)."""
+    packed = [t.address for t in chain.tokens] + addresses
+    return "0x" + _word(len(chain.tokens)) + "".join(a.lower().removeprefix("0x") for a in packed)
+
+
 def _balances(
     rpc: EvmRpc, chain: Chain, addresses: list[str], closing: list[ClosingBlock], per_call: int
 ) -> pl.DataFrame:
@@ -368,14 +380,7 @@ def _balances(
     calls, shape = [], []
     for c in closing:
         for g, group in enumerate(groups):
-            data = (
-                "0x"
-                + _word(len(chain.tokens))
-                + "".join(
-                    a.lower().removeprefix("0x") for a in [t.address for t in chain.tokens] + group
-                )
-            )
-            calls.append((READER_ADDRESS, data, c.number))
+            calls.append((READER_ADDRESS, reader_data(chain, group), c.number))
             shape.append((c.date, c.number, g, _WORD * len(chain.tokens) * len(group)))
     answers = pl.DataFrame(
         shape,
