@@ -80,6 +80,7 @@ from dataclasses import dataclass
 
 import requests
 
+from core.resources.evm import NITRO_GENESIS
 from sandbox.jsonrpc_server import JsonRpcServer
 
 _STATE_METHODS = {
@@ -196,7 +197,7 @@ PROFILES = {
         NodeProfile("pruned", **_GETH, pruned_below=0),
         # Arbitrum One's Nitro genesis; a sandbox chain sets its own: RpcProxy(...,
         # nitro_genesis=N). Only the floor is played: Nitro's other limits are not modelled.
-        NodeProfile("arbitrum-nitro", nitro_genesis=22_207_817, gas_cap=RPC_GAS_CAP),
+        NodeProfile("arbitrum-nitro", nitro_genesis=NITRO_GENESIS, gas_cap=RPC_GAS_CAP),
         NodeProfile("wrong-chain", **_GETH, chain_id=137),
         NodeProfile("slow-scans", **_GETH, slow_log_blocks=100_000),
         NodeProfile("slow-state", **_GETH, slow_call_bytes=20_000),
