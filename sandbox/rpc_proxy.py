@@ -47,6 +47,12 @@ sandbox is never kinder than the world. What each profile refuses (source):
   Nitro database holds the classic chain's blocks and receipts, it only cannot execute on
   them (nitro docs/node-running/running-a-classic-node.md; nitro#1745, go-ethereum#245).
   eth_call gas as geth's, 50M (`--execution.rpc.gas-cap`).
+- `dshackle`: geth's limits behind a load balancer that answers a batch's calls in the order
+  its upstream nodes finish them, not in the order asked: emeraldpay/dshackle ("expected
+  behavior", dshackle#148), Chainstack's docs (chainstack/dev-portal#158: "not guaranteed to
+  match request order", match by id), ArchiveNode.io (NomicFoundation/hardhat#1327) and Erigon
+  before erigontech/erigon#2541 (erigon#2540). JSON-RPC 2.0 allows it: batch answers "MAY be
+  returned in any order", matched by `id` (jsonrpc.org/specification, "Batch").
 - `wrong-chain`: geth, but eth_chainId answers 137 (a Polygon node behind the Ethereum URL).
 - `slow-state`: geth, but an eth_call with more than 20,000 bytes of call data (the balance
   reader asking over 1,000 balances) runs past geth's eth_call timeout, answering -32000
@@ -73,6 +79,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import threading
 import time
 from collections import Counter
@@ -138,6 +145,8 @@ class NodeProfile:
     # Gas an eth_call (or eth_estimateGas) may burn: one without `gas` gets this much, one
     # asking more is cut to it, and running out answers -32000 "out of gas"
     gas_cap: int | None = None
+    # A batch's answers in another order than its calls (a load balancer: `dshackle`)
+    shuffled: bool = False
 
 
 # geth's --rpc.gascap defaults to 50M (eth/ethconfig Defaults.RPCGasCap); Erigon's
@@ -198,6 +207,7 @@ PROFILES = {
         # Arbitrum One's Nitro genesis; a sandbox chain sets its own: RpcProxy(...,
         # nitro_genesis=N). Only the floor is played: Nitro's other limits are not modelled.
         NodeProfile("arbitrum-nitro", nitro_genesis=NITRO_GENESIS, gas_cap=RPC_GAS_CAP),
+        NodeProfile("dshackle", **_GETH, shuffled=True),
         NodeProfile("wrong-chain", **_GETH, chain_id=137),
         NodeProfile("slow-scans", **_GETH, slow_log_blocks=100_000),
         NodeProfile("slow-state", **_GETH, slow_call_bytes=20_000),
@@ -282,6 +292,7 @@ class RpcProxy(JsonRpcServer):
         self.rate_limited = 0  # requests answered with a rate-limit error
         self.cut_method: str | None = None
         self.cut = 0  # answers cut
+        self.shuffled = 0  # batch answers sent in another order than asked
         # The next request holding a call of this method has every call answered
         # "internal error" (a node failing mid-run).
         self.fail_method: str | None = None
@@ -312,6 +323,7 @@ class RpcProxy(JsonRpcServer):
             self.http_requests = 0
             self.rate_limited = 0
             self.cut = 0
+            self.shuffled = 0
             self.calls.clear()
             self.paths.clear()
             self.refused.clear()
@@ -511,6 +523,13 @@ class RpcProxy(JsonRpcServer):
             size += len(json.dumps(result)) if result is not None else 0
             answers.append(answer)
         ranged = any(kind == "range" for kind, _ in refusals.values())
+        if p.shuffled and len(answers) > 1:
+            # the order upstream nodes finish in: seeded by the request, so a run repeats
+            random.Random(self.http_requests).shuffle(answers)
+            if [a.get("id") for a in answers] == [c.get("id") for c in calls]:
+                answers.reverse()  # never by luck in the order asked
+            with self._lock:
+                self.shuffled += 1
         return answers, p.range_status if ranged else 200
 
     def _slow(self, calls: list[dict]) -> bool:

@@ -85,6 +85,20 @@ def test_profiles_that_can_serve_the_window_give_identical_tables(
     assert same(tables(warehouse), reference)
 
 
+def test_a_load_balancer_answering_batches_out_of_order_gives_identical_tables(
+    chain, reference, tmp_path
+):
+    """Every batch answered in another order than asked (`dshackle`): the client matches
+    answers by id, so no balance, supply or log lands on another call's day."""
+    proxy, _ = chain
+    proxy.reset_counts()
+    proxy.use("dshackle")
+    result, warehouse, errors = run(proxy, tmp_path, "dshackle")
+    assert result.success, errors
+    assert proxy.shuffled > 0
+    assert same(tables(warehouse), reference)
+
+
 def test_a_provider_refusing_ranges_with_http_413_gives_identical_tables(
     chain, reference, tmp_path
 ):

@@ -142,3 +142,21 @@ def test_geth_runs_an_eth_call_with_at_most_its_gas_cap():
     assert {PROFILES[p].gas_cap for p in ("geth", "erigon", "arbitrum-nitro", "full-node")} == {
         50_000_000
     }
+
+
+def test_a_load_balancer_answers_a_batch_in_another_order_with_every_id_once():
+    """dshackle (dshackle#148) and Chainstack (dev-portal#158) answer a batch's calls in the
+    order their upstreams finish; JSON-RPC 2.0 allows any order, matched by id."""
+    batch = [
+        {"jsonrpc": "2.0", "id": i, "method": "eth_getBalance", "params": ["0x0", "latest"]}
+        for i in range(20)
+    ]
+    with CountingNode() as node, RpcProxy(node.url, profile="dshackle") as proxy:
+        first = [a["id"] for a in requests.post(proxy.url, json=batch, timeout=30).json()]
+        second = [a["id"] for a in requests.post(proxy.url, json=batch, timeout=30).json()]
+        one = requests.post(proxy.url, json=batch[0], timeout=30).json()
+        shuffled = proxy.shuffled
+    assert first != list(range(20)) and sorted(first) == list(range(20))
+    assert second != first and sorted(second) == list(range(20))  # each request its own order
+    assert one["id"] == 0  # a single call is answered as one object, as ever
+    assert shuffled == 2
