@@ -47,12 +47,15 @@ What is planted on a chain, over a window ``start..end`` (the sandbox window is
   grow with the bridge's ``bridgeMint`` (only ``Transfer`` from 0x0 to a holder) and shrink
   with ``bridgeBurn`` (only ``Transfer`` from a holder to 0x0). On every fourth day that has
   issuance there is both a mint and a burn, so gross differs from net. On every third day
-  (never the first) each FiatToken also sees CCTP: the chain's TokenMinter (its real address,
-  from sql/seeds/cctp_minters.csv; V1 and V2 take turns) mints USDC arriving from another chain
-  to a holder and burns USDC holders send it to leave (``Mint``/``Burn`` with the TokenMinter as
-  minter/burner); the day's issuer mint or burn still puts the supply on its path, so these
-  count in gross minted and burned but are not issuance. SIMULATED: CCTP launched in 2023 (on
-  Arbitrum with native USDC); the sandbox plants it from the window's start. Once, in the middle
+  (never the first) each FiatToken also sees USDC moved between chains by Circle, its cross-chain
+  contracts (their real addresses, from sql/seeds/cctp_minters.csv) taking turns: CCTP V1, CCTP
+  V2, then Gateway. CCTP's TokenMinter mints USDC arriving from another chain to a holder and
+  burns USDC holders send it to leave (``Mint``/``Burn`` with the TokenMinter as minter/burner);
+  on Gateway's turn the GatewayMinter mints the arrival and the GatewayWallet burns what holders
+  deposited with it and spent elsewhere. The day's issuer mint or burn still puts the supply on
+  its path, so these count in gross minted and burned but are not issuance. SIMULATED: CCTP
+  launched in 2023 (on Arbitrum with native USDC), Gateway in July 2025; the sandbox plants both
+  from the window's start. Once, in the middle
   of the window, the owner of each tether-standard token blacklists a holder and calls
   ``destroyBlackFunds`` (``DestroyedBlackFunds``, counted as burned); issuance that day
   compensates so the supply still follows the path.
@@ -97,9 +100,10 @@ chain's name and covers ``start..end`` only (the setup block's initial mints, da
 before ``start``, are not in them):
 
 - ``supply(date, chain, token, supply_raw)``: totalSupply at the day's closing block;
-- ``issuance(date, chain, token, minted_raw, burned_raw, minted_cctp_raw, burned_cctp_raw)``:
-  Issue/Mint/bridge-mint and Redeem/Burn/DestroyedBlackFunds/bridge-burn amounts summed per
-  day, zero rows included (gross: CCTP's too), and the part CCTP's TokenMinter minted and
+- ``issuance(date, chain, token, minted_raw, burned_raw, minted_cctp_raw, burned_cctp_raw,
+  minted_gateway_raw, burned_gateway_raw)``: Issue/Mint/bridge-mint and
+  Redeem/Burn/DestroyedBlackFunds/bridge-burn amounts summed per day, zero rows included (gross:
+  the cross-chain moves too), and the parts CCTP's TokenMinter and Gateway's contracts minted and
   burned (the issuer's is the difference);
 - ``reserves(date, chain, token, address, exchange, balance_raw)``: balanceOf at the
   closing block, for every labelled address the scenario uses (every other is 0);
@@ -166,6 +170,9 @@ SEED = 20210101
 # the transactions' bytes identical between runs.
 TX_GAS = hex(200_000)
 CONTRACTS = {"tether": "TetherToken", "fiattoken": "FiatToken", "erc20": "BridgedToken"}
+# Circle's cross-chain protocols the scenario plants, in the truth's column order
+# (assets/ingest/cctp.py PROTOCOLS: every protocol of the seed)
+CROSSINGS = ("cctp", "gateway")
 
 
 def _synthetic(name: str) -> str:
@@ -646,6 +653,33 @@ def _kinds(exchanges: pl.DataFrame, venues: list[str]) -> dict[str, dict[str, st
     }
 
 
+def _no_crossings(tokens) -> dict[str, dict[str, dict[str, int]]]:
+    """USDC moved between chains today, by protocol, side (minted, burned) and token: none."""
+    return {p: {side: dict.fromkeys(tokens, 0) for side in ("minted", "burned")} for p in CROSSINGS}
+
+
+def _crossing_turns(chain: str) -> list[tuple[str, str, str]]:
+    """(minter, burner, protocol) of each turn of the chain's cross-chain moves, from the seed:
+    each CCTP TokenMinter mints and burns; Gateway's GatewayMinter mints and its GatewayWallet
+    burns (one turn)."""
+    from assets.ingest.cctp import load_cctp_minters  # ~0.8 s of imports: only when planting
+
+    seed = load_cctp_minters().filter(pl.col("chain") == chain)
+    unplanted = set(seed["protocol"]) - set(CROSSINGS)
+    assert not unplanted, f"the sandbox does not plant {sorted(unplanted)}: add them to CROSSINGS"
+    turns = [
+        (to_checksum_address(a), to_checksum_address(a), "cctp")
+        for a in seed.filter(pl.col("protocol") == "cctp")["address"]
+    ]
+    gateway = {
+        row["contract"]: to_checksum_address(row["address"])
+        for row in seed.filter(pl.col("protocol") == "gateway").iter_rows(named=True)
+    }
+    if gateway:
+        turns.append((gateway["GatewayMinter"], gateway["GatewayWallet"], "gateway"))
+    return turns
+
+
 class _Planter:
     """Generates one day's operations while keeping the books that become the ground truth."""
 
@@ -670,14 +704,12 @@ class _Planter:
         self.flow: dict[tuple[str, str], list[int]] = {}
         self.minted = {s: 0 for s in self.tokens}
         self.burned = {s: 0 for s in self.tokens}
-        self.minted_cctp = {s: 0 for s in self.tokens}
-        self.burned_cctp = {s: 0 for s in self.tokens}
+        self.crossed = _no_crossings(self.tokens)
         self.r0: dict[tuple[str, str], int] = {}
-        # CCTP's TokenMinter(s) of the chain at their real addresses (sql/seeds/cctp_minters.csv;
-        # anvil lets any address send): none on a chain the seed lacks. Own random stream.
-        from assets.ingest.cctp import cctp_minters
-
-        self.cctp = [to_checksum_address(a) for a in cctp_minters(chain.name)]
+        # Circle's cross-chain contracts of the chain at their real addresses
+        # (sql/seeds/cctp_minters.csv; anvil lets any address send): none on a chain the seed
+        # lacks. Own random stream.
+        self.cctp = _crossing_turns(chain.name)
         self.cctp_rng = random.Random(f"{SEED}:{chain.name}:cctp")
 
     # ---- bookkeeping
@@ -808,7 +840,7 @@ class _Planter:
             issuer = ISSUER[token.standard]
             self._op(symbol, issuer, "initialize(address,uint8)", issuer, token.decimals)
             if token.standard == "fiattoken":
-                for minter in [MINTER, *self.cctp]:
+                for minter in [MINTER, *self.cross_chain_contracts]:
                     self._op(symbol, MINTER, "configureMinter(address,uint256)", minter, 2**255)
         self.flow = {(t, v): [0, 0] for t in self.tokens for v in self.wallets}
         for symbol, token in self.tokens.items():
@@ -840,8 +872,7 @@ class _Planter:
         self.flow = {(t, v): [0, 0] for t in self.tokens for v in self.wallets}
         self.minted = {t: 0 for t in self.tokens}
         self.burned = {t: 0 for t in self.tokens}
-        self.minted_cctp = {t: 0 for t in self.tokens}
-        self.burned_cctp = {t: 0 for t in self.tokens}
+        self.crossed = _no_crossings(self.tokens)
         destroy_day = index == max(1, self.ndays // 2) and index < self.ndays
         for token in self.tokens:
             self._cctp(token, index)  # first: the issuer's own issuance then meets the path
@@ -849,14 +880,19 @@ class _Planter:
         for i, token in enumerate(self.tokens):
             self._flows(token, i, index)
 
+    @property
+    def cross_chain_contracts(self) -> list[str]:
+        """Every address of the chain's turns: configured minters, funded senders."""
+        return sorted({a for turn in self.cctp for a in turn[:2]})
+
     def _cctp(self, token: str, index: int) -> None:
-        """On every third day (never the first), USDC moved between chains by CCTP: some arrives
-        (the TokenMinter mints it to a holder) and some leaves (holders send it to the
-        TokenMinter, which burns it). Not issuance: the day's issuer mint or burn still puts the
-        supply on its path. The chain's TokenMinters take turns."""
+        """On every third day (never the first), USDC moved between chains by Circle: some
+        arrives (the turn's minter mints it to a holder) and some leaves (holders send it to the
+        turn's burner, which burns it). Not issuance: the day's issuer mint or burn still puts
+        the supply on its path. The chain's turns (CCTP V1, V2, Gateway) take turns."""
         if self.tokens[token].standard != "fiattoken" or not self.cctp or index % 3 != 1:
             return
-        minter = self.cctp[(index // 3) % len(self.cctp)]
+        minter, burner, protocol = self.cctp[(index // 3) % len(self.cctp)]
         unit, supply = self.unit[token], self.supply[token] / self.unit[token]
         arrive, leave = (
             max(1, int(supply * self.cctp_rng.uniform(lo, hi))) * unit
@@ -867,14 +903,14 @@ class _Planter:
         self.bal[token][holder] = self.bal[token].get(holder, 0) + arrive
         self._op(token, minter, "mint(address,uint256)", holder, arrive, event=("Mint", arrive))
         for sender, part in self._from_holders(token, leave):
-            self.transfer(token, sender, minter, part)
-        self._op(token, minter, "burn(uint256)", leave, event=("Burn", leave))
-        self.bal[token][minter] -= leave
+            self.transfer(token, sender, burner, part)
+        self._op(token, burner, "burn(uint256)", leave, event=("Burn", leave))
+        self.bal[token][burner] -= leave
         self.supply[token] += arrive - leave
         self.minted[token] += arrive
         self.burned[token] += leave
-        self.minted_cctp[token] += arrive
-        self.burned_cctp[token] += leave
+        self.crossed[protocol]["minted"][token] += arrive
+        self.crossed[protocol]["burned"][token] += leave
 
     def _issuance(self, token: str, index: int, day: dt.date, destroy_day: bool) -> None:
         net = self.path[token][day] - self.supply[token]
@@ -1022,7 +1058,7 @@ def plant_scenario(
     setup_calls.append(("anvil_autoImpersonateAccount", [True]))
     senders = {
         *ISSUER.values(),
-        *planter.cctp,
+        *planter.cross_chain_contracts,
         BLACKLISTED,
         *HOLDERS,
         *(w for ws in planter.wallets.values() for w in ws),
@@ -1081,8 +1117,11 @@ def _book_day(rows: dict[str, list], planter: _Planter, day: dt.date) -> None:
                 token,
                 planter.minted[token],
                 planter.burned[token],
-                planter.minted_cctp[token],
-                planter.burned_cctp[token],
+                *(
+                    planter.crossed[protocol][side][token]
+                    for protocol in CROSSINGS
+                    for side in ("minted", "burned")
+                ),
             )
         )
         for venue, wallets in planter.wallets.items():
@@ -1097,8 +1136,7 @@ _SCHEMAS = {
     "issuance": {
         "minted_raw": pl.Int64,
         "burned_raw": pl.Int64,
-        "minted_cctp_raw": pl.Int64,
-        "burned_cctp_raw": pl.Int64,
+        **{f"{side}_{p}_raw": pl.Int64 for p in CROSSINGS for side in ("minted", "burned")},
     },
     "reserves": {"address": pl.String, "exchange": pl.String, "balance_raw": pl.Int64},
     "flows": {"exchange": pl.String, "inflow_raw": pl.Int64, "outflow_raw": pl.Int64},

@@ -52,12 +52,13 @@ ORDER BY month;
 
 -- name: largest_mint_days
 -- Which were the 20 days the issuers minted the most USDT or USDC, and what was their biggest single mint?
--- (Issuer mints only: USDC that CCTP minted had left another chain, shown beside as minted_cctp_tokens.)
+-- (Issuer mints only: USDC that CCTP or Gateway minted had left another chain, shown beside.)
 SELECT
     date,
     token,
     minted_issuer_tokens,
     minted_cctp_tokens,
+    minted_gateway_tokens,
     net_tokens,
     mint_count,
     largest_issuer_mint_tokens,

@@ -1,10 +1,11 @@
-"""USDC moved between chains by Circle's CCTP is not issuance.
+"""USDC moved between chains by Circle, with CCTP or Gateway, is not issuance.
 
-The sandbox chain plants CCTP mints and burns by the TokenMinters of sql/seeds/cctp_minters.csv
-at their real addresses beside the issuer's own (sandbox/chain.py, ground truth per day). Read
-by the pipeline (extraction, reference seed, staging, the issuance mart), minted and burned
-split into the issuer's and CCTP's must match that truth exactly, the gross columns must not
-move, and the check that the parts add up to the gross must catch a planted disagreement.
+The sandbox chain plants CCTP mints and burns by the TokenMinters of sql/seeds/cctp_minters.csv,
+and Gateway's by its GatewayMinter and GatewayWallet, at their real addresses beside the
+issuer's own (sandbox/chain.py, ground truth per day). Read by the pipeline (extraction,
+reference seed, staging, the issuance mart), minted and burned split into the issuer's, CCTP's
+and Gateway's must match that truth exactly, the gross columns must not move, and the check that
+the parts add up to the gross must catch a planted disagreement.
 """
 
 import datetime as dt
@@ -13,13 +14,14 @@ import shutil
 import polars as pl
 import pytest
 
-from assets.ingest.cctp import SeedError, cctp_minters, load_cctp_minters
+from assets.ingest.cctp import PROTOCOLS, SeedError, cctp_minters, load_cctp_minters
 from assets.ingest.evm import evm_assets
 from assets.ingest.reference import reference_data
 from assets.models import model_assets, model_checks, models
 from assets.quality import Suite, _run_suite, suite_of
 from core.resources import Warehouse
 from core.resources.evm import EvmRpc
+from sandbox.chain import CROSSINGS
 from sandbox.world import planted_chain
 from tests.conftest import materialize
 
@@ -28,6 +30,7 @@ MART = "marts.stablecoin_issuance_daily"
 EVENTS = "staging.stg_evm__issuance_events"
 MODELS = (EVENTS, "staging.stg_evm__issuance_daily", MART)
 UNIT = 10**6  # USDT and USDC: 6 decimals
+PARTS = ["issuer", *CROSSINGS]  # minted and burned split by channel
 
 
 @pytest.fixture(scope="module")
@@ -56,30 +59,31 @@ def micro(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
     return frame.with_columns((pl.col(c) * UNIT).round().cast(pl.Int64) for c in columns)
 
 
+SPLIT = [f"{side}_{part}_tokens" for side in ("minted", "burned") for part in PARTS]
+
+
 def test_the_split_matches_the_planted_truth_per_day(built):
     _, warehouse, truth = built
     mart = micro(
-        warehouse.read(
-            f"SELECT date, token, minted_issuer_tokens, minted_cctp_tokens, burned_issuer_tokens,"
-            f" burned_cctp_tokens FROM {MART} ORDER BY date, token"
-        ),
-        "minted_issuer_tokens",
-        "minted_cctp_tokens",
-        "burned_issuer_tokens",
-        "burned_cctp_tokens",
+        warehouse.read(f"SELECT date, token, {', '.join(SPLIT)} FROM {MART} ORDER BY date, token"),
+        *SPLIT,
     )
     planted = truth.issuance.sort("date", "token").select(
         "date",
         "token",
-        (pl.col("minted_raw") - pl.col("minted_cctp_raw")).alias("minted_issuer_raw"),
-        "minted_cctp_raw",
-        (pl.col("burned_raw") - pl.col("burned_cctp_raw")).alias("burned_issuer_raw"),
-        "burned_cctp_raw",
+        *(
+            pl.col(f"{side}_raw") - sum(pl.col(f"{side}_{p}_raw") for p in CROSSINGS)
+            if part == "issuer"
+            else pl.col(f"{side}_{part}_raw")
+            for side in ("minted", "burned")
+            for part in PARTS
+        ),
     )
     assert mart.rows() == planted.rows()
-    # not vacuous: the window has CCTP mints and burns of USDC, and the issuer's own
+    # not vacuous: the window has CCTP's and Gateway's mints and burns of USDC, and the issuer's
     usdc = mart.filter(pl.col("token") == "USDC")
     assert (usdc["minted_cctp_tokens"] > 0).sum() >= 3 and (usdc["burned_cctp_tokens"] > 0).any()
+    assert (usdc["minted_gateway_tokens"] > 0).any() and (usdc["burned_gateway_tokens"] > 0).any()
     assert (usdc["minted_issuer_tokens"] > 0).any() and (usdc["burned_issuer_tokens"] > 0).any()
 
 
@@ -106,11 +110,11 @@ def test_the_gross_columns_are_unchanged(built):
 
 
 def test_every_event_keeps_its_operator_and_channel(built):
-    """Mint's minter and Burn's burner reach staging; the seed's TokenMinters are cctp, the rest
-    issuer; Issue/Redeem/DestroyedBlackFunds name nobody (NULL). The issuer's largest mint of a
-    day leaves CCTP's out."""
+    """Mint's minter and Burn's burner reach staging; the seed's TokenMinters are cctp, its
+    GatewayMinter and GatewayWallet gateway, the rest issuer; Issue/Redeem/DestroyedBlackFunds
+    name nobody (NULL). The issuer's largest mint of a day leaves the cross-chain ones out."""
     _, warehouse, truth = built
-    minters = {a.lower() for a in cctp_minters("ethereum")}
+    channel_of = {a.lower(): p for p in CROSSINGS for a in cctp_minters("ethereum", p)}
     events = warehouse.read(
         f"SELECT tx_hash, event, amount_tokens, operator, channel, date, token, direction "
         f"FROM {EVENTS}"
@@ -125,14 +129,14 @@ def test_every_event_keeps_its_operator_and_channel(built):
             e,
             a,
             o.lower() if o else None,
-            "cctp" if o and o.lower() in minters else "issuer",
+            channel_of.get(o.lower(), "issuer") if o else "issuer",
         )
         for h, e, a, o in truth.large_events.select(
             "tx_hash", "event", "amount_raw", "operator"
         ).iter_rows()
     )
     assert got == planted
-    assert {"issuer", "cctp"} == set(events["channel"])
+    assert {"issuer", "cctp", "gateway"} == set(events["channel"])
     named = events.filter(pl.col("event").is_in(["Issue", "Redeem", "DestroyedBlackFunds"]))
     assert named.height and named["operator"].null_count() == named.height
 
@@ -147,7 +151,7 @@ def test_every_event_keeps_its_operator_and_channel(built):
     )
     joined = largest.join(issuer_max, on=["date", "token"], how="left")
     assert joined["largest_issuer_mint_tokens"].to_list() == joined["want"].to_list()
-    # some day's largest mint is CCTP's, and the issuer's figure is not it
+    # some day's largest mint is a cross-chain one, and the issuer's figure is not it
     assert (joined["largest_issuer_mint_tokens"].fill_null(0) < joined["largest_mint_tokens"]).any()
 
 
@@ -198,6 +202,7 @@ def test_a_warehouse_from_before_the_operator_column_is_upgraded_in_place(tmp_pa
         assert materialize([*evm_assets, reference_data], resources, START, middle).success
         with warehouse.transaction("raw.evm_issuance_events") as con:  # as an older version left it
             con.execute("ALTER TABLE raw.evm_issuance_events DROP COLUMN operator")
+            con.execute("ALTER TABLE raw.cctp_minters DROP COLUMN protocol")
         old_rows = warehouse.read("SELECT count(*) FROM raw.evm_issuance_events").item()
 
         later = middle + dt.timedelta(days=1)
@@ -258,23 +263,25 @@ def test_a_warehouse_from_before_the_operator_column_is_upgraded_in_place(tmp_pa
     assert evaluations["operator_read"].severity.value == "WARN"
 
 
-FIRST = "ethereum,0xc4922d64a24675E16e1586e3e3Aa56C06fABe907,TokenMinter,https://a,b"
+FIRST = "ethereum,0xc4922d64a24675E16e1586e3e3Aa56C06fABe907,TokenMinter,https://a,b,cctp"
+V2 = "0xfd78EE919681417d192449715b2594ab58f5D002"
 
 
 @pytest.mark.parametrize(
     "row, message",
     [
-        ("ethereum,0xc4922d64a24675e16e1586e3e3aa56c06fabe907,x,https://a,b", "EIP-55"),
-        ("ethereum,0xfd78EE919681417d192449715b2594ab58f5D002,x,http://a,b", "https:// URL"),
-        ("ethereum,0xfd78EE919681417d192449715b2594ab58f5D002,x,https://a,", "evidence is empty"),
-        ("Ethereum,0xfd78EE919681417d192449715b2594ab58f5D002,x,https://a,b", "not an EVM chain"),
+        ("ethereum,0xc4922d64a24675e16e1586e3e3aa56c06fabe907,x,https://a,b,cctp", "EIP-55"),
+        (f"ethereum,{V2},x,http://a,b,cctp", "https:// URL"),
+        (f"ethereum,{V2},x,https://a,,cctp", "evidence is empty"),
+        (f"Ethereum,{V2},x,https://a,b,cctp", "not an EVM chain"),
+        (f"ethereum,{V2},x,https://a,b,CCTP", "protocol = 'CCTP': not one of"),
         (FIRST, "duplicates line 2"),
     ],
 )
 def test_a_bad_seed_row_fails_naming_its_line(tmp_path, row, message):
-    """A typo in the seed would silently count CCTP's mints as issuance: it fails instead."""
+    """A typo in the seed would silently count cross-chain mints as issuance: it fails instead."""
     path = tmp_path / "cctp_minters.csv"
-    path.write_text(f"chain,address,contract,source,evidence\n{FIRST}\n{row}\n")
+    path.write_text(f"chain,address,contract,source,evidence,protocol\n{FIRST}\n{row}\n")
     with pytest.raises(SeedError, match=message) as failure:
         load_cctp_minters(path)
     assert "line 3" in str(failure.value)
@@ -282,8 +289,15 @@ def test_a_bad_seed_row_fails_naming_its_line(tmp_path, row, message):
 
 def test_the_seed_lists_the_tokenminters_of_every_configured_usdc_chain():
     seed = load_cctp_minters()
-    assert {(c, a) for c, a in seed.select("chain", "address").iter_rows()} >= {
-        ("ethereum", "0xc4922d64a24675E16e1586e3e3Aa56C06fABe907"),
-        ("arbitrum", "0xE7Ed1fa7f45D05C508232aa32649D89b73b8bA48"),
+    gateway = {
+        "0x2222222d7164433c4C09B0b0D809a9b52C04C205",
+        "0x77777777Dcc4d5A8B6E418Fd04D8997ef11000eE",
     }
+    assert {tuple(r) for r in seed.select("chain", "address", "protocol").iter_rows()} >= {
+        ("ethereum", "0xc4922d64a24675E16e1586e3e3Aa56C06fABe907", "cctp"),
+        ("arbitrum", "0xE7Ed1fa7f45D05C508232aa32649D89b73b8bA48", "cctp"),
+        *(("ethereum", a, "gateway") for a in gateway),
+        *(("arbitrum", a, "gateway") for a in gateway),
+    }
+    assert set(seed["protocol"]) == set(PROTOCOLS) == set(CROSSINGS)  # the sandbox plants each
     assert seed["source"].str.starts_with("https://").all()

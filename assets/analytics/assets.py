@@ -73,11 +73,11 @@ def read_panel(warehouse: Warehouse) -> pl.DataFrame:
 
 
 def read_issuance_events(warehouse: Warehouse) -> pl.DataFrame:
-    """The issuers' own mints and burns (channel issuer): a bridged token's, and CCTP's mints
-    and burns of USDC moved between chains, only move supply from one chain to another (a
-    "Circle minted $500M" that is a CCTP arrival is no issuance event). Events read before
-    their minter was kept (channel unknown, an older warehouse) count as the issuer's, as
-    they did then, rather than leave the study until their days are ingested again."""
+    """The issuers' own mints and burns (channel issuer): a bridged token's, and CCTP's and
+    Gateway's mints and burns of USDC moved between chains, only move supply from one chain to
+    another (a "Circle minted $500M" that is a CCTP arrival is no issuance event). Events read
+    before their minter was kept (channel unknown, an older warehouse) count as the issuer's,
+    as they did then, rather than leave the study until their days are ingested again."""
     return warehouse.read("""
         SELECT date, chain, token, block_number, tx_hash, log_index, event, direction,
                amount_tokens

@@ -1,11 +1,15 @@
-"""The CCTP minter seed (sql/seeds/cctp_minters.csv), validated row by row.
+"""Circle's cross-chain minters seed (sql/seeds/cctp_minters.csv), validated row by row.
 
-Circle's Cross-Chain Transfer Protocol moves native USDC between chains by burning it on one
-and minting it on the other, through its TokenMinter contract, a configured minter of the
-FiatToken: its Mint and Burn events look like Circle's own. The seed lists the TokenMinter
-addresses per chain, each with where it is documented, so staging can tell a cross-chain move
-(channel `cctp`) from issuance (`issuer`) by the event's minter or burner. Provenance of each
-row: sql/seeds/README.md.
+Circle moves native USDC between chains in two ways, both by burning it on one chain and
+minting it on the other through contracts that are configured minters of the FiatToken, so
+their Mint and Burn events look like Circle's own issuance:
+- CCTP (Cross-Chain Transfer Protocol): its TokenMinter mints on arrival and burns on
+  departure (protocol `cctp`);
+- Gateway (since July 2025): the GatewayMinter mints on arrival, the GatewayWallet of the
+  chain the USDC left burns it there (protocol `gateway`).
+The seed lists those contracts per chain with their protocol and where each is documented, so
+staging can tell a cross-chain move (channel `cctp` or `gateway`) from issuance (`issuer`) by
+the event's minter or burner. Provenance of each row: sql/seeds/README.md.
 """
 
 from __future__ import annotations
@@ -18,13 +22,15 @@ import polars as pl
 from assets.ingest.labels import SEEDS, SeedError, address_problem, seed_rows
 
 CCTP_MINTERS_PATH = SEEDS / "cctp_minters.csv"
-CCTP_COLUMNS = ["chain", "address", "contract", "source", "evidence"]
+# protocol last, as in its table (sql/raw/cctp_minters.yaml: added in place to older ones)
+CCTP_COLUMNS = ["chain", "address", "contract", "source", "evidence", "protocol"]
+PROTOCOLS = ("cctp", "gateway")  # each its own channel in staging
 _CHAIN = re.compile(r"[a-z][a-z0-9_]*")  # as core/chains.yaml names chains
 
 
 def load_cctp_minters(path: Path = CCTP_MINTERS_PATH) -> pl.DataFrame:
     """Every row of the seed, checked: a bad edit fails naming file, line, column and value
-    (an unchecked typo in an address would silently count CCTP's mints as issuance)."""
+    (an unchecked typo in an address would silently count cross-chain mints as issuance)."""
     rows, seen = [], {}
     for line, where, row in seed_rows(path, CCTP_COLUMNS):
         if not _CHAIN.fullmatch(row["chain"]) or row["chain"] == "tron":
@@ -36,6 +42,8 @@ def load_cctp_minters(path: Path = CCTP_MINTERS_PATH) -> pl.DataFrame:
         if key in seen:
             raise SeedError(f"{where}: {key} duplicates line {seen[key]}")
         seen[key] = line
+        if row["protocol"] not in PROTOCOLS:
+            raise SeedError(f"{where}: protocol = {row['protocol']!r}: not one of {PROTOCOLS}")
         if not row["source"].startswith("https://"):
             raise SeedError(f"{where}: source = {row['source']!r}: not an https:// URL")
         for column in ("contract", "evidence"):
@@ -45,7 +53,10 @@ def load_cctp_minters(path: Path = CCTP_MINTERS_PATH) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={c: pl.Utf8 for c in CCTP_COLUMNS})
 
 
-def cctp_minters(chain: str) -> list[str]:
-    """The seed's CCTP minter addresses on `chain`, in file order."""
-    frame = load_cctp_minters()
-    return frame.filter(pl.col("chain") == chain)["address"].to_list()
+def cctp_minters(chain: str, protocol: str | None = None) -> list[str]:
+    """The seed's cross-chain minter and burner addresses on `chain` (of one `protocol`, or
+    all), in file order."""
+    frame = load_cctp_minters().filter(pl.col("chain") == chain)
+    if protocol is not None:
+        frame = frame.filter(pl.col("protocol") == protocol)
+    return frame["address"].to_list()

@@ -1,8 +1,9 @@
 -- Mart: USDT/USDC minted, burned and net per token and UTC day (summed over the ingested
 -- chains, issuer tokens only: a bridged token's mints mirror tokens locked on another chain),
 -- with event counts and the largest single mint of the day; minted and burned also split by
--- channel: the issuer's own vs CCTP's cross-chain moves of native USDC (a burn on one chain and
--- a mint on the other, so in the gross columns on both chains; staging channel 'cctp').
+-- channel: the issuer's own vs Circle's cross-chain moves of native USDC by CCTP or by Gateway (a
+-- burn on one chain and a mint on the other, so in the gross columns on both chains; staging
+-- channels 'cctp' and 'gateway').
 -- Grain: date x token. Every day has a row (zero on days without events).
 -- Sources: staging.stg_evm__issuance_daily (daily sums), staging.stg_evm__issuance_events
 --          (per-event counts, largest mint, the split by channel).
@@ -36,7 +37,7 @@ events AS (
             WHERE direction = 'mint'
         ) AS largest_mint_tx_hash,
         -- The split, from the events themselves (the daily sums carry no channel): the check
-        -- channels_sum_to_gross holds issuer + cctp against the gross columns from the sums.
+        -- channels_sum_to_gross holds issuer + cctp + gateway against the gross columns.
         -- events read before the operator was kept: the day's split is unknown (NULL)
         count(*) FILTER (WHERE channel = 'unknown') AS unknown_count,
         sum(amount_tokens::DECIMAL(38, 6)) FILTER (
@@ -51,7 +52,13 @@ events AS (
         sum(amount_tokens::DECIMAL(38, 6)) FILTER (
             WHERE direction = 'burn' AND channel = 'cctp'
         )::DOUBLE AS burned_cctp_tokens,
-        -- "Circle minted $X": the largest mint by the issuer itself, a CCTP mint left out
+        sum(amount_tokens::DECIMAL(38, 6)) FILTER (
+            WHERE direction = 'mint' AND channel = 'gateway'
+        )::DOUBLE AS minted_gateway_tokens,
+        sum(amount_tokens::DECIMAL(38, 6)) FILTER (
+            WHERE direction = 'burn' AND channel = 'gateway'
+        )::DOUBLE AS burned_gateway_tokens,
+        -- "Circle minted $X": the largest mint by the issuer itself, cross-chain mints left out
         max(amount_tokens) FILTER (
             WHERE direction = 'mint' AND channel = 'issuer'
         ) AS largest_issuer_mint_tokens,
@@ -86,6 +93,10 @@ SELECT
         AS burned_issuer_tokens,
     if(coalesce(e.unknown_count, 0) = 0, coalesce(e.burned_cctp_tokens, 0), NULL)
         AS burned_cctp_tokens,
+    if(coalesce(e.unknown_count, 0) = 0, coalesce(e.minted_gateway_tokens, 0), NULL)
+        AS minted_gateway_tokens,
+    if(coalesce(e.unknown_count, 0) = 0, coalesce(e.burned_gateway_tokens, 0), NULL)
+        AS burned_gateway_tokens,
     if(coalesce(e.unknown_count, 0) = 0, e.largest_issuer_mint_tokens, NULL)
         AS largest_issuer_mint_tokens,
     if(coalesce(e.unknown_count, 0) = 0, e.largest_issuer_mint_tx_hash, NULL)

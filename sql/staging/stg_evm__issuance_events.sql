@@ -2,9 +2,11 @@
 -- Grain: chain x block_number x log_index (one event log).
 -- Source: raw.evm_issuance_events (JSON-RPC eth_getLogs: USDT Issue/Redeem/DestroyedBlackFunds,
 -- USDC Mint/Burn). Amounts as DOUBLE whole tokens.
--- channel: 'bridged' for a bridged token's (raw.evm_tokens.bridged), 'cctp' when the minter or
--- burner is CCTP's TokenMinter (raw.cctp_minters, the seed sql/seeds/cctp_minters.csv: USDC moved
--- between chains, burned on one and minted on the other), 'unknown' for a USDC Mint or Burn read
+-- channel: 'bridged' for a bridged token's (raw.evm_tokens.bridged), 'cctp' or 'gateway' when the
+-- minter or burner is one of Circle's cross-chain contracts, CCTP's TokenMinter or Gateway's
+-- GatewayMinter / GatewayWallet (raw.cctp_minters.protocol, the seed sql/seeds/cctp_minters.csv:
+-- USDC moved between chains, burned on one and minted on the other; a row written before the
+-- seed had a protocol was CCTP's), 'unknown' for a USDC Mint or Burn read
 -- before stableflow kept its minter or burner (raw operator NULL: re-ingest the day to split it),
 -- else 'issuer'. Classified here, at
 -- query time, so a reviewed seed change re-classifies the whole history without a chain read.
@@ -22,7 +24,7 @@ SELECT
     lower(e.operator)               AS operator,
     CASE
         WHEN t.bridged THEN 'bridged'
-        WHEN m.address IS NOT NULL THEN 'cctp'
+        WHEN m.address IS NOT NULL THEN coalesce(m.protocol, 'cctp')
         WHEN e.operator IS NULL AND e.event IN ('Mint', 'Burn') THEN 'unknown'
         ELSE 'issuer'
     END                             AS channel,

@@ -21,6 +21,7 @@ from assets.ingest.labels import load_labels
 from core.chains import CONFIGURED
 from sandbox.chain import (
     CLAIMS,
+    CROSSINGS,
     MINTER,
     NEAR_LOW,
     TAXONOMIES,
@@ -286,21 +287,32 @@ def test_issuance_and_large_events_from_logs(planted):
     from_logs = pl.DataFrame(rows, schema=[*columns, "mint"], orient="row")
     key = ["tx_hash", "event", "amount_raw"]
     assert from_logs.drop("mint").sort(key).equals(truth.large_events.select(columns).sort(key))
-    # CCTP: the seed's TokenMinters of the chain mint and burn USDC, and the truth says how much
-    cctp = set(cctp_minters(chain.name))
+    # Circle's cross-chain contracts of the seed mint and burn USDC, and the truth says how much
+    # by each protocol (CCTP's TokenMinters; Gateway's GatewayMinter and GatewayWallet)
+    crossing = {p: set(cctp_minters(chain.name, p)) for p in CROSSINGS}
     minted, burned = defaultdict(int), defaultdict(int)
     for d, _, token, _, _, _, amount, operator, mint in rows:
         (minted if mint else burned)[(d, token)] += amount
-        (minted if mint else burned)[(d, token, "cctp")] += amount if operator in cctp else 0
-    for d, _, token, m, b, m_cctp, b_cctp in truth.issuance.select(
-        "date", "chain", "token", "minted_raw", "burned_raw", "minted_cctp_raw", "burned_cctp_raw"
+        for p, contracts in crossing.items():
+            (minted if mint else burned)[(d, token, p)] += amount if operator in contracts else 0
+    parts = [f"{side}_{p}_raw" for p in CROSSINGS for side in ("minted", "burned")]
+    for d, token, m, b, *split in truth.issuance.select(
+        "date", "token", "minted_raw", "burned_raw", *parts
     ).rows():
         assert (minted[(d, token)], burned[(d, token)]) == (m, b)
-        assert (minted[(d, token, "cctp")], burned[(d, token, "cctp")]) == (m_cctp, b_cctp)
+        assert [
+            (minted if side == "minted" else burned)[(d, token, p)]
+            for p in CROSSINGS
+            for side in ("minted", "burned")
+        ] == split
     usdc = truth.issuance.filter(pl.col("token") == "USDC")
-    assert (usdc["minted_cctp_raw"] > 0).any() and (usdc["burned_cctp_raw"] > 0).any()
-    assert ((usdc["minted_raw"] - usdc["minted_cctp_raw"]) > 0).any()  # and the issuer's
-    assert set(truth.large_events["operator"].drop_nulls()) == {MINTER, *cctp}
+    assert all((usdc[part] > 0).any() for part in parts), "every protocol moves USDC both ways"
+    issuer = usdc["minted_raw"] - usdc["minted_cctp_raw"] - usdc["minted_gateway_raw"]
+    assert (issuer > 0).any()  # and the issuer's
+    assert set(truth.large_events["operator"].drop_nulls()) == {
+        MINTER,
+        *set().union(*crossing.values()),
+    }
     gross = truth.issuance.filter((pl.col("minted_raw") > 0) & (pl.col("burned_raw") > 0))
     idle = truth.issuance.filter((pl.col("minted_raw") == 0) & (pl.col("burned_raw") == 0))
     assert gross.height and idle.height
