@@ -30,9 +30,16 @@ sandbox is never kinder than the world. What each profile refuses (source):
   as geth's, 50M (`--rpc.gascap`).
 - `alchemy-free`: eth_getLogs over more than 10 blocks (Alchemy docs, eth_getLogs: Free tier
   block range).
+- `nethermind`: a batch answer past 32 MiB, -32005 "MaxBatchResponseBodySize of 32768KB
+  exceeded" on the calls after it (`JsonRpc.MaxBatchResponseBodySize`, JsonRpcProcessor
+  IterateRequest). Only that limit is played.
+- `proxyd`: geth behind OP's proxyd (ethereum-optimism/infra proxyd, server.go): request bodies
+  over 256 KiB (`max_body_size_bytes`' default) answer HTTP 413 with -32021 "request body too
+  large" (id null); rate limits HTTP 429, -32016 "over rate limit".
 - `quicknode`: eth_getLogs over more than 10,000 blocks (5 on trial plans): HTTP 413 with
   -32614 "eth_getLogs is limited to a 10,000 range" (eternalsafe/wallet#57,
-  OffchainLabs/arbitrum-sdk#609).
+  OffchainLabs/arbitrum-sdk#609); rate limits -32012 "credits limited to 6000/sec"
+  (foundry-rs/foundry#6712).
 - `full-node`: geth, keeping state for the newest 128 blocks only: eth_call at older blocks
   fails "missing trie node" (go-ethereum issue #20874).
 - `pruned`: geth with `--history.chain postmerge`: blocks and logs below a cutoff answer 4444
@@ -108,6 +115,11 @@ class NodeProfile:
     batch_message: str = "batch too large"
     max_batch_response: int | None = None  # bytes of results in one batch answer
     max_body: int | None = None  # bytes of one request body
+    # how a body past it is refused (with HTTP 413): geth's plain text, or a JSON-RPC error
+    # (code, message) with id null (OP proxyd)
+    body_error: tuple[int, str] | None = None
+    # what the calls after a batch answer past max_batch_response get (geth's words)
+    response_error: tuple[int, str] = (-32003, "response too large")
     max_log_blocks: int | None = None
     # the refusal of a wider range: code and message ({span} blocks asked, {limit}, {lo}, {hi})
     range_error: tuple[int, str] = (
@@ -139,6 +151,7 @@ class NodeProfile:
     # error.data.backoff_seconds (Infura), if any
     rate_status: int = 200
     rate_message: str = "request rate exceeded"
+    rate_code: int = -32005
     rate_backoff_s: float | None = None
     # An eth_call with more call data than this runs past the node's eth_call timeout
     slow_call_bytes: int | None = None
@@ -200,6 +213,21 @@ PROFILES = {
             max_log_blocks=10_000,
             range_status=413,
             range_error=(-32614, "eth_getLogs is limited to a {limit:,} range"),
+            rate_code=-32012,
+            rate_message="credits limited to 6000/sec",
+        ),
+        NodeProfile(
+            "nethermind",
+            max_batch_response=32 * 1024 * 1024,
+            response_error=(-32005, "MaxBatchResponseBodySize of 32768KB exceeded"),
+        ),
+        NodeProfile(
+            "proxyd",
+            **{**_GETH, "max_body": 256 * 1024},
+            body_error=(-32021, "request body too large"),
+            rate_status=429,
+            rate_code=-32016,
+            rate_message="over rate limit",
         ),
         NodeProfile("full-node", **_GETH, state_blocks=128),
         # the cutoff is set per chain: RpcProxy(..., pruned_below=N)
@@ -466,7 +494,7 @@ class RpcProxy(JsonRpcServer):
                 continue
             if capped and size > p.max_batch_response:
                 self.refused["response"] += 1
-                answers.append(_error(call, -32003, "response too large"))
+                answers.append(_error(call, *p.response_error))
                 continue
             if call.get("id") not in by_id:
                 k = position[i]
@@ -547,7 +575,9 @@ class RpcProxy(JsonRpcServer):
             with self._lock:
                 self.http_requests += 1
                 self.refused["body"] += 1
-            return 413, b"content length too large"
+            if self.profile.body_error is None:
+                return 413, b"content length too large"
+            return 413, json.dumps(_error({"id": None}, *self.profile.body_error)).encode()
         payload = json.loads(body)
         calls = payload if isinstance(payload, list) else [payload]
         methods = {c.get("method") for c in calls}
@@ -581,7 +611,7 @@ class RpcProxy(JsonRpcServer):
                     "allowed_rps": 10.0,
                     "backoff_seconds": p.rate_backoff_s,
                 }
-            answers = [_error(c, -32005, p.rate_message, data) for c in calls]
+            answers = [_error(c, p.rate_code, p.rate_message, data) for c in calls]
             status = p.rate_status
         elif failed:
             answers, status = [_error(c, -32603, "internal error") for c in calls], 200

@@ -37,6 +37,11 @@ from core.resources.http import HttpSource, Undecodable
 # can succeed if asked again differently, and "gas" if the caller asks less of one call
 # (extract.balances); every other refusal is permanent and fails at once.
 _KINDS = (
+    # rate limits whatever their code: QuickNode -32012 "credits limited to 6000/sec"
+    # (foundry-rs/foundry#6712), OP proxyd -32016 "over rate limit" (proxyd server.go
+    # ErrOverRateLimit), a 429 wrapped in -32000 "429 Too Many Requests: ..." (base/node#368):
+    # read first, as "too many" would otherwise read as a range
+    ("rate", ("rate limit", "credits limited", "too many requests")),
     ("pruned", ("pruned history",)),  # geth core/history PrunedHistoryError (code 4444)
     # geth: "missing trie node ... state 0x.. is not available" (go-ethereum #20874), path
     # scheme "historical state ... not available"; Erigon/Nethermind/providers similar
@@ -47,11 +52,27 @@ _KINDS = (
     # geth "exceed max topics" (v1.14) / "exceed max addresses or topics per search position"
     # (v1.16.4), Erigon "query exceeds the maximum of 1000 addresses or topics ..."
     ("topics", ("max topics", "addresses or topics", "max addresses", "too many topics")),
-    # geth -32600, Erigon, reth (jsonrpsee) "The batch request/response was too large"
-    ("batch", ("batch too large", "batch limit", "batch size", "batch request")),
+    # geth -32600, Erigon, reth (jsonrpsee) "The batch request/response was too large"; public
+    # endpoints refusing a whole batch with one answer (id null), 'Too many ["eth_getLogs"]
+    # methods in the batch' (ethers-io/ethers.js#4128, AlphaWallet/alpha-wallet-ios#5021); a
+    # body past a proxy's limit, OP proxyd HTTP 413 -32021 "request body too large" (proxyd
+    # server.go ErrRequestBodyTooLarge, 256 KiB by default): fewer calls make a smaller body
+    (
+        "batch",
+        (
+            "batch too large",
+            "batch limit",
+            "batch size",
+            "batch request",
+            "methods in the batch",
+            "body too large",
+        ),
+    ),
     # geth -32002: the calls of a batch still unanswered when its HTTP timeout struck
     ("timeout", ("request timed out",)),
-    ("response", ("response too large",)),  # geth -32003, calls after a 25 MB batch answer
+    # the calls after a batch answer past the node's cap: geth -32003 (25 MB), Nethermind
+    # -32005 "MaxBatchResponseBodySize of 32768KB exceeded" (JsonRpcProcessor)
+    ("response", ("response too large", "maxbatchresponsebodysize")),
     # an eth_call too heavy for the node: past its gas cap, geth/Erigon/Nitro -32000 "out of
     # gas", reth "gas required exceeds" (assets/ingest/evm/contracts/BalanceReader reverts
     # "out of gas" first); call data alone costing more, geth "intrinsic gas too low"; or
@@ -65,6 +86,7 @@ _KINDS = (
             "intrinsic gas",
             "floor data gas",
             "execution aborted",
+            "canceled due to enabled timeout",  # Nethermind -32016, its eth_call timeout
         ),
     ),
     # eth_getLogs ranges and result caps: Infura "query returned more than 10000 results",
@@ -498,9 +520,14 @@ class EvmRpc(dg.ConfigurableResource):
         if whole is not None and "error" in whole and whole.get("id") is None:
             answers = [whole] * len(calls)  # the whole batch was refused
         by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
+        # By position only when no answer carries an id asked (a server that drops or rewrites
+        # them all): where some do, an answer whose id is missing or rewritten (GetBlock's
+        # "gbiid:..." ids) may be any call's, and a load balancer orders them as they come.
+        ids = set(range(first, first + len(calls)))
+        positional = len(answers) == len(calls) and not ids & by_id.keys()
         out = []
         for i, (method, params) in enumerate(calls):
-            reply = by_id.get(first + i) or (answers[i] if len(answers) == len(calls) else None)
+            reply = by_id.get(first + i) or (answers[i] if positional else None)
             if not isinstance(reply, dict):
                 out.append(RpcError(self.chain, method, params, None, "no answer in batch"))
             elif reply.get("error") is not None:  # some servers send "error": null on success

@@ -160,6 +160,32 @@ def test_a_node_capping_batches_and_results_lower_than_ours_gives_identical_tabl
     assert same(tables(warehouse), reference)
 
 
+def test_nethermind_cutting_a_batch_answer_gives_identical_tables(chain, reference, tmp_path):
+    """Nethermind answers the calls after a batch answer past its cap -32005
+    "MaxBatchResponseBodySize of 32768KB exceeded": read like geth's "response too large"
+    (asked again), not as a permanent refusal. The cap made 3 kB to reach it here."""
+    proxy, _ = chain
+    proxy.reset_counts()
+    proxy.use(dataclasses.replace(PROFILES["nethermind"], max_batch_response=3_000))
+    result, warehouse, errors = run(proxy, tmp_path, "nethermind")
+    assert result.success, errors
+    assert proxy.refused["response"] > 0
+    assert same(tables(warehouse), reference)
+
+
+def test_a_proxy_refusing_large_bodies_gives_identical_tables(chain, reference, tmp_path):
+    """OP proxyd in front of geth refuses a request body over 256 KiB with HTTP 413 and one
+    JSON-RPC error (-32021 "request body too large", id null). The Ethereum transfer filters
+    (2 per 500 labelled wallets, 33 kB each) pass it in one batch: fewer calls per batch."""
+    proxy, _ = chain
+    proxy.reset_counts()
+    proxy.use("proxyd")
+    result, warehouse, errors = run(proxy, tmp_path, "proxyd")
+    assert result.success, errors
+    assert proxy.refused["body"] > 0
+    assert same(tables(warehouse), reference)
+
+
 # Nodes a call of 3,000 balances is too heavy for (about 11M gas here, and seconds on an
 # archive node's old state): one allowing an eth_call 2M gas (geth, Erigon and Nitro allow
 # 50M by default), and slow-state, whose calls of over 1,000 balances pass geth's 5 s

@@ -74,6 +74,19 @@ def test_the_client_waits_what_the_provider_asks_and_asks_again_once(proxy, prof
 
 
 @pytest.mark.parametrize("read", READS)
+@pytest.mark.parametrize("profile", ["quicknode", "proxyd"])
+def test_rate_limits_in_other_codes_are_waited_out_not_failed(proxy, profile, read):
+    """QuickNode's -32012 "credits limited to 6000/sec" (HTTP 200) and OP proxyd's -32016
+    "over rate limit" (HTTP 429): no backoff hint, so the client's own back-off, then the
+    answer; read as anything else, the first burst failed the run."""
+    proxy.use(profile)
+    proxy.rate_limit_next = 1
+    rpc = client(proxy)
+    READS[read](rpc)
+    assert rpc.http.waits and (proxy.rate_limited, proxy.http_requests) == (1, 2)
+
+
+@pytest.mark.parametrize("read", READS)
 @pytest.mark.parametrize("profile", [INFURA, INFURA_200], ids=["http429", "http200"])
 def test_a_wait_longer_than_the_client_waits_fails_at_once_naming_it(proxy, profile, read):
     proxy.use(dataclasses.replace(profile, rate_backoff_s=3600.0))

@@ -1,9 +1,12 @@
 """Refusals as real clients and providers word them, read by kind: what can succeed if asked
 differently (rate, batch, response, range) and what cannot (pruned, state, topics)."""
 
+import json
+
 import pytest
 
 from core.resources.evm import EvmRpc, RpcError
+from sandbox.jsonrpc_server import JsonRpcServer
 
 # (code, message, kind): each message as its source sends it
 REAL = [
@@ -63,6 +66,17 @@ REAL = [
     ),
     (-32000, "execution aborted (timeout = 5s)", "gas"),
     (-32000, "out of gas: gas required exceeds: 50000000", "gas"),
+    # Nethermind: its eth_call timeout, and the calls after a batch answer past its cap
+    (-32016, "eth_call request was canceled due to enabled timeout.", "gas"),
+    (-32005, "MaxBatchResponseBodySize of 32768KB exceeded", "response"),
+    # rate limits in other codes: QuickNode (foundry-rs/foundry#6712), OP proxyd (server.go),
+    # a 429 wrapped in -32000 (base/node#368: not a range, though it says "too many")
+    (-32012, "credits limited to 6000/sec", "rate"),
+    (-32016, "over rate limit", "rate"),
+    (-32000, '429 Too Many Requests: {"code":-32016,"message":"over rate limit"}', "rate"),
+    # a whole batch refused: public endpoints (ethers-io/ethers.js#4128), proxyd's body cap
+    (-32600, 'Too many ["eth_getLogs"] methods in the batch', "batch"),
+    (-32021, "request body too large", "batch"),
 ]
 
 
@@ -127,3 +141,26 @@ def test_ranges_are_cut_where_the_node_says(message, lo, hi, expected):
     rpc = EvmRpc(chain="ethereum", url="http://127.0.0.1:1")
     error = RpcError("ethereum", "eth_getLogs", [], -32600, message)
     assert [(a, b) for _, a, b in rpc._narrow(error, 0, lo, hi)] == expected
+
+
+class _Rewriting(JsonRpcServer):
+    """Answers a batch in reverse order (a load balancer, dshackle#148) with the last answer's
+    id rewritten, as GetBlock's proxy was seen to ("gbiid:4112", qRoC/getblock.io-bug4004);
+    each eth_blockNumber answer is its own id."""
+
+    def handle(self, body: bytes) -> tuple[int, bytes]:
+        calls = json.loads(body)
+        answers = [{"jsonrpc": "2.0", "id": c["id"], "result": hex(c["id"])} for c in calls][::-1]
+        answers[-1]["id"] = f"gbiid:{answers[-1]['id']}"
+        return 200, json.dumps(answers).encode()
+
+
+def test_an_answer_without_its_id_is_never_taken_by_position():
+    """Where the other answers carry their ids, the one whose id was rewritten is no answer:
+    by position it would be another call's (here the last call's result for the first)."""
+    with _Rewriting() as node:
+        rpc = EvmRpc(chain="ethereum", url=node.url)
+        results = rpc.batch([("eth_blockNumber", [])] * 3, errors="return")
+    first = rpc._next_id - 3
+    assert isinstance(results[0], RpcError) and "no answer in batch" in str(results[0])
+    assert results[1:] == [hex(first + 1), hex(first + 2)]
