@@ -52,7 +52,14 @@ from core.errors import SourceError
 
 # _STATED_SPAN: the client's own reading of a stated range limit, so the doctor reads a
 # refusal exactly as a run would.
-from core.resources.evm import _STATED_SPAN, EvmRpc, RpcError, midnight
+from core.resources.evm import (
+    _STATED_SPAN,
+    RECEIPTS_ADVICE,
+    EvmRpc,
+    RpcError,
+    logs_missing,
+    midnight,
+)
 from core.resources.http import HttpSource
 from core.settings import Settings
 
@@ -622,7 +629,9 @@ def _probes(p: _ChainProbe, b: _Blocks) -> list[tuple[str, str, list]]:
     if b.first is not None:
         probes += [
             ("first header", "eth_getBlockByNumber", [hex(b.first), False]),
-            ("first logs", "eth_getLogs", [_log_filter(everyone, [nothing], b.first, b.first)]),
+            # every log of the tokens in that block: none where its header says some is a
+            # node with pruned receipts (EvmRpc.check_logs_held, as the scans check it)
+            ("first logs", "eth_getLogs", [_log_filter(everyone, [], b.first, b.first)]),
         ]
     if final not in b.final.known:  # the finalized tag did not give its timestamp
         probes.append(("final header", "eth_getBlockByNumber", [hex(final), False]))
@@ -885,6 +894,14 @@ def _pruned_history(p: _ChainProbe, first: int | None, header: Any, logs: Any) -
             PRUNED_ADVICE,
             ON_CHAIN_ASSETS if _pruned(header) else p.log_assets,
             why=f"the window's first block {first:,} is in pruned history (4444)",
+        )
+    elif missing := logs_missing(first, header, logs, [t.address for t in p.chain.tokens]):
+        p.fail(
+            "pruned history",
+            f"{missing} (the window's first block)",
+            RECEIPTS_ADVICE,
+            p.log_assets,
+            why=f"the window's first block {first:,} has no receipts on this node",
         )
     elif isinstance(header, dict) and isinstance(logs, list):
         p.row(

@@ -86,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     with doctor_sandbox(start, end, args.node) as (env, truth, proxies):
         notes = []
         for name, proxy in proxies.items():
-            if args.node == "pruned":
+            if args.node in ("pruned", "reth-full"):
                 cutoff = pruned_cutoff(truth, name)
-                proxy.use("pruned", pruned_below=cutoff)
+                proxy.use(args.node, pruned_below=cutoff)
                 notes.append(f"{name}: history below block {cutoff} pruned (inside the window)")
         print(
             f"sandbox: {', '.join(proxies)} reached through the '{args.node}' node profile "

@@ -60,6 +60,11 @@ sandbox is never kinder than the world. What each profile refuses (source):
   match request order", match by id), ArchiveNode.io (NomicFoundation/hardhat#1327) and Erigon
   before erigontech/erigon#2541 (erigon#2540). JSON-RPC 2.0 allows it: batch answers "MAY be
   returned in any order", matched by `id` (jsonrpc.org/specification, "Batch").
+- `reth-full`: reth with receipt pruning (`--full`): blocks and headers are served, but an
+  eth_getLogs over blocks below the cutoff answers as if they held no logs, with no error
+  (paradigmxyz/reth#21122: "returns an empty array"; reth#27002 made it an error since;
+  Erigon full nodes do the same for address-filtered queries, erigontech/erigon#16042,
+  #23322). The cutoff is set per chain, as `pruned`'s.
 - `wrong-chain`: geth, but eth_chainId answers 137 (a Polygon node behind the Ethereum URL).
 - `slow-state`: geth, but an eth_call with more than 20,000 bytes of call data (the balance
   reader asking over 1,000 balances) runs past geth's eth_call timeout, answering -32000
@@ -139,6 +144,8 @@ class NodeProfile:
     state_blocks: int | None = None  # state kept for this many newest blocks
     max_return_bytes: int | None = None  # bytes of one eth_call result
     pruned_below: int | None = None  # blocks and logs below this are gone
+    # ... or only the receipts below it, and eth_getLogs answers as if they held no logs
+    silent_pruning: bool = False
     nitro_genesis: int | None = None  # state below this block needs a classic node
     chain_id: int | None = None  # what eth_chainId answers instead of the node's own
     # A request holding an eth_getLogs over more than this many blocks takes `slow_seconds`
@@ -232,6 +239,15 @@ PROFILES = {
         NodeProfile("full-node", **_GETH, state_blocks=128),
         # the cutoff is set per chain: RpcProxy(..., pruned_below=N)
         NodeProfile("pruned", **_GETH, pruned_below=0),
+        # the cutoff is set per chain, as for `pruned`
+        NodeProfile(
+            "reth-full",
+            max_log_blocks=100_000,
+            range_error=(-32602, "query exceeds max block range {limit}"),
+            gas_cap=RPC_GAS_CAP,
+            pruned_below=0,
+            silent_pruning=True,
+        ),
         # Arbitrum One's Nitro genesis; a sandbox chain sets its own: RpcProxy(...,
         # nitro_genesis=N). Only the floor is played: Nitro's other limits are not modelled.
         NodeProfile("arbitrum-nitro", nitro_genesis=NITRO_GENESIS, gas_cap=RPC_GAS_CAP),
@@ -403,6 +419,7 @@ class RpcProxy(JsonRpcServer):
         block = self._block_param(call)
         if (
             p.pruned_below
+            and not p.silent_pruning
             and method == "eth_getBlockByNumber"
             and block is not None
             and block < p.pruned_below
@@ -436,7 +453,7 @@ class RpcProxy(JsonRpcServer):
             return None
         flt = (call.get("params") or [{}])[0]
         lo, hi = self._log_range(call)
-        if p.pruned_below and lo < p.pruned_below:
+        if p.pruned_below and not p.silent_pruning and lo < p.pruned_below:
             return "pruned", _error(call, 4444, "pruned history unavailable")
         positions = [flt.get("address")] + list(flt.get("topics") or [])
         if p.topic_values is not None and any(
@@ -534,6 +551,12 @@ class RpcProxy(JsonRpcServer):
                     f"{(len(result) - 2) // 2} exceeding --rpc.returndata.limit "
                     f"{p.max_return_bytes}",
                 )
+            if p.silent_pruning and p.pruned_below and isinstance(result, list):
+                # reth before #27002: the pruned blocks' logs are missing, with no error
+                kept = [log for log in result if int(log["blockNumber"], 16) >= p.pruned_below]
+                self.refused["receipts"] += len(result) - len(kept)
+                result = kept
+                answer = {**answer, "result": kept}
             if (
                 call.get("method") == "eth_getLogs"
                 and p.max_log_results is not None

@@ -133,7 +133,8 @@ def running_sandbox(
         proxies = {}
         for name, url in node_urls.items():
             # a pruned node needs a cutoff: half the chain, so the window's first half is gone
-            cutoff = int(Rpc(url)("eth_blockNumber"), 16) // 2 if node_profile == "pruned" else None
+            pruning = node_profile in ("pruned", "reth-full")
+            cutoff = int(Rpc(url)("eth_blockNumber"), 16) // 2 if pruning else None
             floor = nitro_floor(name, truth) if node_profile == "arbitrum-nitro" else None
             proxy = RpcProxy(
                 url,

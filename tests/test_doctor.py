@@ -176,6 +176,21 @@ def test_pruned_history_inside_the_window_fails_every_on_chain_asset(run, world)
         assert "STABLEFLOW_START_DATE" in report.verdict(asset).change
 
 
+def test_pruned_receipts_answered_as_no_logs_stop_the_log_scans_only(run, world):
+    """reth with receipt pruning serves the window's headers but answers its logs with []
+    (reth#21122): the first block's logsBloom names a token, its logs are empty. The log
+    scans cannot run; the state reads, which the node answers, can."""
+    _, truth, _ = world
+    report = run("reth-full", pruned_below=pruned_cutoff(truth, "ethereum"))
+    pruned = report.row("ethereum pruned history")
+    assert pruned.status == "fail" and "receipts of that block are pruned" in pruned.result
+    assert "archive node" in pruned.change and "STABLEFLOW_START_DATE" in pruned.change
+    for asset in ("evm_issuance", "evm_exchange_flows"):
+        assert "no receipts" in report.verdict(asset).why
+    for asset in ("evm_day_blocks", "evm_token_supply", "evm_exchange_reserves"):
+        assert report.verdict(asset).runs
+
+
 def test_alchemy_free_states_its_10_block_range_and_the_calls_it_implies(run):
     report = run("alchemy-free")
     log_range = report.row("ethereum log range")

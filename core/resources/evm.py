@@ -27,6 +27,7 @@ from typing import Any, Literal
 import dagster as dg
 import polars as pl
 import requests
+from eth_utils import keccak
 from pydantic import PrivateAttr
 
 from core.errors import SourceError, SourceTimeout
@@ -42,7 +43,9 @@ _KINDS = (
     # ErrOverRateLimit), a 429 wrapped in -32000 "429 Too Many Requests: ..." (base/node#368):
     # read first, as "too many" would otherwise read as a range
     ("rate", ("rate limit", "credits limited", "too many requests")),
-    ("pruned", ("pruned history",)),  # geth core/history PrunedHistoryError (code 4444)
+    # geth 4444 "pruned history unavailable"; reth "state at block #12369623 is pruned"
+    # (paradigmxyz/reth#21122)
+    ("pruned", ("pruned history", "is pruned")),  # geth core/history PrunedHistoryError (code 4444)
     # geth: "missing trie node ... state 0x.. is not available" (go-ethereum #20874), path
     # scheme "historical state ... not available"; Erigon/Nethermind/providers similar
     (
@@ -577,6 +580,35 @@ class EvmRpc(dg.ConfigurableResource):
             anchor_header = None
         return Head(int(latest, 16), finalized, _header(anchor_header) if anchor_header else None)
 
+    def check_logs_held(self, block: int, addresses: Sequence[str]) -> None:
+        """Fail unless the node serves the logs of `block`, which a scan from it trusts.
+
+        A node whose receipts are pruned may answer eth_getLogs over the pruned blocks with an
+        empty list instead of an error: reth with receipt pruning (paradigmxyz/reth#21122:
+        "returns an empty array"; a later release refuses instead, reth#27002) and Erigon
+        full nodes asked with an address filter (erigontech/erigon#16042, #23322). Read as "no
+        events", that writes zero mints, burns and flows. The block's header says whether any
+        of `addresses` emitted a log in it (its logsBloom: no false negatives), so one request
+        tells: the header, and the block's logs of those addresses. A bloom naming none of them
+        (a quiet block, rare for a token on mainnet) proves nothing and passes."""
+        logs, header = self.batch(
+            [
+                (
+                    "eth_getLogs",
+                    [{"address": list(addresses), "fromBlock": hex(block), "toBlock": hex(block)}],
+                ),
+                ("eth_getBlockByNumber", [hex(block), False]),
+            ],
+            errors="return",
+        )
+        for reply in (logs, header):
+            # a block too full for the node's result cap holds logs: what is asked here
+            if isinstance(reply, RpcError) and not (reply is logs and reply.kind == "range"):
+                raise self._permanent(reply)
+        missing = logs_missing(block, header, logs, addresses)
+        if missing:
+            raise NodeLimitError(f"rpc {self.chain}: {missing}. {RECEIPTS_ADVICE}")
+
     def eth_calls(
         self, calls: Sequence[tuple[str, str, int]], code: dict[str, str] | None = None
     ) -> list[str]:
@@ -791,6 +823,39 @@ def _header(block: dict) -> dict:
         "timestamp": int(block["timestamp"], 16),
         "hash": block["hash"],
     }
+
+
+RECEIPTS_ADVICE = (
+    "Use a node that keeps every receipt (an archive node: reth without --full, Erigon "
+    "--prune.mode=archive), or start the window later (STABLEFLOW_START_DATE): read as is, "
+    "its empty answers would be days without events"
+)
+
+
+def logs_missing(block: int, header: Any, logs: Any, addresses: Sequence[str]) -> str | None:
+    """What is wrong when a block's header says one of `addresses` emitted logs in it (its
+    logsBloom) and eth_getLogs answered none of them: the node's receipts are pruned. None
+    when the answers agree, or the header cannot tell (a quiet block, no header, a refusal)."""
+    bloom = header.get("logsBloom") or "" if isinstance(header, dict) else ""
+    emitted = [a for a in addresses if bloom_has(bloom, a)]
+    if emitted and isinstance(logs, list) and not logs:
+        return (
+            f"block {block:,}'s header says {emitted[0]} emitted logs in it (logsBloom), but "
+            f"eth_getLogs answered none: the node's receipts of that block are pruned (reth "
+            f"with receipt pruning, an Erigon full node)"
+        )
+    return None
+
+
+def bloom_has(bloom: str, address: str) -> bool:
+    """Whether a block's logsBloom (2048 bits, hex) may hold logs of `address`: the three bits
+    of keccak(address) (bytes 0-1, 2-3, 4-5, each mod 2048) are set (yellow paper, M3:2048).
+    False means it emitted none; True, probably some."""
+    if len(bloom) != 2 + 512:
+        return False
+    bits = int(bloom, 16)
+    digest = keccak(bytes.fromhex(address[2:]))
+    return all(bits >> (int.from_bytes(digest[i : i + 2], "big") & 2047) & 1 for i in (0, 2, 4))
 
 
 def midnight(day: dt.date) -> int:

@@ -362,6 +362,31 @@ def test_pruned_history_fails_at_once_naming_the_cutoff_remedy(chain, tmp_path):
     assert proxy.refused["pruned"] <= 5
 
 
+def test_a_node_answering_pruned_receipts_as_no_logs_fails_instead_of_writing_zeros(
+    chain, reference, tmp_path
+):
+    """reth with receipt pruning answers eth_getLogs over pruned blocks with [] and no error
+    (reth#21122), as Erigon full nodes do for filtered queries (erigon#16042). Read as is, the
+    window's mints, burns and flows would be zeros. The first block's header says the tokens
+    emitted logs there, so the log scans fail naming pruned receipts and write nothing; the
+    state reads, which the node answers, are identical to the bare node's."""
+    proxy, _ = chain
+    proxy.use("reth-full", pruned_below=12)  # receipts of the window's first half are gone
+    proxy.reset_counts()
+    result, warehouse, errors = run(proxy, tmp_path, "reth-full")
+    assert not result.success
+    assert "receipts of that block are pruned" in errors and "archive node" in errors
+    assert proxy.refused["receipts"] > 0  # the node did drop logs, silently
+    assert not any(warehouse.table_exists(t) for t in LOG_TABLES)
+    assert same(tables(warehouse, STATE_TABLES), {t: reference[t] for t in STATE_TABLES})
+
+    # Receipts pruned only before the window: nothing is missing, every table is identical.
+    proxy.use("reth-full", pruned_below=1)
+    result, warehouse, errors = run(proxy, tmp_path / "kept", "reth-full")
+    assert result.success, errors
+    assert same(tables(warehouse), reference)
+
+
 def test_a_node_of_another_chain_fails_before_anything_is_read(chain, tmp_path):
     proxy, _ = chain
     proxy.use("wrong-chain")
