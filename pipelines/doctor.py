@@ -57,8 +57,9 @@ from core.resources.evm import (
     RECEIPTS_ADVICE,
     EvmRpc,
     RpcError,
-    logs_missing,
+    bloom_suspects,
     midnight,
+    receipts_missing,
 )
 from core.resources.http import HttpSource
 from core.settings import Settings
@@ -395,7 +396,13 @@ def _probe_chain(run: _Run, chain: Chain) -> None:
     _topic_values(p, results)
     span = _log_range(p, blocks, results.get("range"))
     _result_cap(p, results.get("range"))
-    _pruned_history(p, blocks.first, results.get("first header"), results.get("first logs"))
+    _pruned_history(
+        p,
+        blocks.first,
+        results.get("first header"),
+        results.get("first logs"),
+        results.get("first receipts"),
+    )
     _log_calls(p, blocks, span)
 
 
@@ -632,6 +639,7 @@ def _probes(p: _ChainProbe, b: _Blocks) -> list[tuple[str, str, list]]:
             # every log of the tokens in that block: none where its header says some is a
             # node with pruned receipts (EvmRpc.check_logs_held, as the scans check it)
             ("first logs", "eth_getLogs", [_log_filter(everyone, [], b.first, b.first)]),
+            ("first receipts", "eth_getBlockReceipts", [hex(b.first)]),
         ]
     if final not in b.final.known:  # the finalized tag did not give its timestamp
         probes.append(("final header", "eth_getBlockByNumber", [hex(final), False]))
@@ -880,7 +888,9 @@ def _result_cap(p: _ChainProbe, answer: Any) -> None:
         )
 
 
-def _pruned_history(p: _ChainProbe, first: int | None, header: Any, logs: Any) -> None:
+def _pruned_history(
+    p: _ChainProbe, first: int | None, header: Any, logs: Any, receipts: Any = None
+) -> None:
     """The header and the logs of the window's first block: pruned (EIP-4444)? Another
     refusal is a warning, and fails the log scans unless it is about the logs' range."""
     if first is None:
@@ -895,7 +905,9 @@ def _pruned_history(p: _ChainProbe, first: int | None, header: Any, logs: Any) -
             ON_CHAIN_ASSETS if _pruned(header) else p.log_assets,
             why=f"the window's first block {first:,} is in pruned history (4444)",
         )
-    elif missing := logs_missing(first, header, logs, [t.address for t in p.chain.tokens]):
+    elif (suspects := bloom_suspects(header, logs, [t.address for t in p.chain.tokens])) and (
+        missing := receipts_missing(first, suspects, receipts)
+    ):
         p.fail(
             "pruned history",
             f"{missing} (the window's first block)",

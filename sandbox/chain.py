@@ -676,6 +676,9 @@ def _crossing_turns(chain: str) -> list[tuple[str, str, str]]:
         for row in seed.filter(pl.col("protocol") == "gateway").iter_rows(named=True)
     }
     if gateway:
+        assert set(gateway) == {"GatewayMinter", "GatewayWallet"}, (
+            f"{chain}: Gateway needs a GatewayMinter and a GatewayWallet row: {sorted(gateway)}"
+        )
         turns.append((gateway["GatewayMinter"], gateway["GatewayWallet"], "gateway"))
     return turns
 

@@ -61,10 +61,12 @@ sandbox is never kinder than the world. What each profile refuses (source):
   before erigontech/erigon#2541 (erigon#2540). JSON-RPC 2.0 allows it: batch answers "MAY be
   returned in any order", matched by `id` (jsonrpc.org/specification, "Batch").
 - `reth-full`: reth with receipt pruning (`--full`): blocks and headers are served, but an
-  eth_getLogs over blocks below the cutoff answers as if they held no logs, with no error
-  (paradigmxyz/reth#21122: "returns an empty array"; reth#27002 made it an error since;
-  Erigon full nodes do the same for address-filtered queries, erigontech/erigon#16042,
-  #23322). The cutoff is set per chain, as `pruned`'s.
+  eth_getLogs over blocks below the cutoff answers as if they held no logs, with no error,
+  and eth_getBlockReceipts there answers null (paradigmxyz/reth#21122: "returns an empty
+  array"; reth#27002 made it an error since; Erigon full nodes do the same for
+  address-filtered queries, erigontech/erigon#16042, #23322). The cutoff is set per chain,
+  as `pruned`'s. State is kept for the newest 10,064 blocks (the reth book, "Pruning": full
+  node), older state answering -32603 "state at block #N is pruned".
 - `wrong-chain`: geth, but eth_chainId answers 137 (a Polygon node behind the Ethereum URL).
 - `slow-state`: geth, but an eth_call with more than 20,000 bytes of call data (the balance
   reader asking over 1,000 balances) runs past geth's eth_call timeout, answering -32000
@@ -247,6 +249,7 @@ PROFILES = {
             gas_cap=RPC_GAS_CAP,
             pruned_below=0,
             silent_pruning=True,
+            state_blocks=10_064,
         ),
         # Arbitrum One's Nitro genesis; a sandbox chain sets its own: RpcProxy(...,
         # nitro_genesis=N). Only the floor is played: Nitro's other limits are not modelled.
@@ -439,6 +442,8 @@ class RpcProxy(JsonRpcServer):
             and head is not None
             and block < head - p.state_blocks
         ):
+            if p.silent_pruning:  # reth's words (paradigmxyz/reth#21122)
+                return "state", _error(call, -32603, f"state at block #{block} is pruned")
             root = "0x" + format(block, "064x")
             return "state", _error(
                 call, -32000, f"missing trie node {root[2:]} (path ) state {root} is not available"
@@ -551,12 +556,25 @@ class RpcProxy(JsonRpcServer):
                     f"{(len(result) - 2) // 2} exceeding --rpc.returndata.limit "
                     f"{p.max_return_bytes}",
                 )
-            if p.silent_pruning and p.pruned_below and isinstance(result, list):
+            if (
+                p.silent_pruning
+                and p.pruned_below
+                and call.get("method") == "eth_getLogs"
+                and isinstance(result, list)
+            ):
                 # reth before #27002: the pruned blocks' logs are missing, with no error
                 kept = [log for log in result if int(log["blockNumber"], 16) >= p.pruned_below]
                 self.refused["receipts"] += len(result) - len(kept)
                 result = kept
                 answer = {**answer, "result": kept}
+            if (
+                p.silent_pruning
+                and p.pruned_below
+                and call.get("method") == "eth_getBlockReceipts"
+                and int((call.get("params") or ["0x0"])[0], 16) < p.pruned_below
+            ):
+                self.refused["receipts"] += 1
+                result, answer = None, {**answer, "result": None}  # no receipts kept: null
             if (
                 call.get("method") == "eth_getLogs"
                 and p.max_log_results is not None

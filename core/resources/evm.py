@@ -43,14 +43,19 @@ _KINDS = (
     # ErrOverRateLimit), a 429 wrapped in -32000 "429 Too Many Requests: ..." (base/node#368):
     # read first, as "too many" would otherwise read as a range
     ("rate", ("rate limit", "credits limited", "too many requests")),
-    # geth 4444 "pruned history unavailable"; reth "state at block #12369623 is pruned"
-    # (paradigmxyz/reth#21122)
-    ("pruned", ("pruned history", "is pruned")),  # geth core/history PrunedHistoryError (code 4444)
+    ("pruned", ("pruned history",)),  # geth core/history PrunedHistoryError (code 4444)
     # geth: "missing trie node ... state 0x.. is not available" (go-ethereum #20874), path
     # scheme "historical state ... not available"; Erigon/Nethermind/providers similar
+    # reth: "state at block #12369623 is pruned" (paradigmxyz/reth#21122)
     (
         "state",
-        ("missing trie node", "historical state", "state not available", "old data not available"),
+        (
+            "missing trie node",
+            "historical state",
+            "state not available",
+            "old data not available",
+            "is pruned",
+        ),
     ),
     # geth "exceed max topics" (v1.14) / "exceed max addresses or topics per search position"
     # (v1.16.4), Erigon "query exceeds the maximum of 1000 addresses or topics ..."
@@ -89,7 +94,6 @@ _KINDS = (
             "intrinsic gas",
             "floor data gas",
             "execution aborted",
-            "canceled due to enabled timeout",  # Nethermind -32016, its eth_call timeout
         ),
     ),
     # eth_getLogs ranges and result caps: Infura "query returned more than 10000 results",
@@ -234,6 +238,10 @@ class RpcError(RuntimeError):
             return "rate"
         if self.code == 4444:
             return "pruned"
+        if "canceled due to enabled timeout" in text:
+            # Nethermind -32016 "<method> request was canceled due to enabled timeout." for any
+            # method (JsonRpcService): an eth_call too heavy, or a log scan too wide
+            return "gas" if self.method in ("eth_call", "eth_estimateGas") else "range"
         return next((kind for kind, markers in _KINDS if any(m in text for m in markers)), "other")
 
 
@@ -587,10 +595,12 @@ class EvmRpc(dg.ConfigurableResource):
         empty list instead of an error: reth with receipt pruning (paradigmxyz/reth#21122:
         "returns an empty array"; a later release refuses instead, reth#27002) and Erigon
         full nodes asked with an address filter (erigontech/erigon#16042, #23322). Read as "no
-        events", that writes zero mints, burns and flows. The block's header says whether any
-        of `addresses` emitted a log in it (its logsBloom: no false negatives), so one request
-        tells: the header, and the block's logs of those addresses. A bloom naming none of them
-        (a quiet block, rare for a token on mainnet) proves nothing and passes."""
+        events", that writes zero mints, burns and flows. One request asks the block's header
+        and its logs of `addresses`: a token the header's logsBloom names (a bloom has no false
+        negatives) with no log answered is a suspect. A bloom also matches by chance (false
+        positives grow with a block's logs), so a suspect is confirmed by the block's receipts,
+        a second request made only then: the node fails if they are gone or hold the token's
+        logs eth_getLogs left out."""
         logs, header = self.batch(
             [
                 (
@@ -605,7 +615,11 @@ class EvmRpc(dg.ConfigurableResource):
             # a block too full for the node's result cap holds logs: what is asked here
             if isinstance(reply, RpcError) and not (reply is logs and reply.kind == "range"):
                 raise self._permanent(reply)
-        missing = logs_missing(block, header, logs, addresses)
+        suspects = bloom_suspects(header, logs, addresses)
+        if not suspects:
+            return
+        (receipts,) = self.batch([("eth_getBlockReceipts", [hex(block)])], errors="return")
+        missing = receipts_missing(block, suspects, receipts)
         if missing:
             raise NodeLimitError(f"rpc {self.chain}: {missing}. {RECEIPTS_ADVICE}")
 
@@ -832,17 +846,46 @@ RECEIPTS_ADVICE = (
 )
 
 
-def logs_missing(block: int, header: Any, logs: Any, addresses: Sequence[str]) -> str | None:
-    """What is wrong when a block's header says one of `addresses` emitted logs in it (its
-    logsBloom) and eth_getLogs answered none of them: the node's receipts are pruned. None
-    when the answers agree, or the header cannot tell (a quiet block, no header, a refusal)."""
-    bloom = header.get("logsBloom") or "" if isinstance(header, dict) else ""
-    emitted = [a for a in addresses if bloom_has(bloom, a)]
-    if emitted and isinstance(logs, list) and not logs:
+def bloom_suspects(header: Any, logs: Any, addresses: Sequence[str]) -> list[str]:
+    """The addresses a block's header says may have logged in it (its logsBloom) of which the
+    node's eth_getLogs answer holds none; none when that answer is not a list (a result cap:
+    there are logs) or there is no header to tell by."""
+    if not isinstance(header, dict) or not isinstance(logs, list):
+        return []
+    bloom = header.get("logsBloom") or ""
+    logged = {str(log.get("address", "")).lower() for log in logs if isinstance(log, dict)}
+    return [a for a in addresses if a.lower() not in logged and bloom_has(bloom, a)]
+
+
+def receipts_missing(block: int, suspects: Sequence[str], receipts: Any) -> str | None:
+    """What is wrong when eth_getLogs answered no log of `suspects` in `block` and its
+    receipts (eth_getBlockReceipts) are gone (null, or refused as pruned or missing state) or
+    hold logs of them; None when the receipts hold none (the bloom matched by chance) or the
+    node has no such method (nothing to confirm with)."""
+    where = f"block {block:,}'s header names {suspects[0]} in its logsBloom, and eth_getLogs"
+    if isinstance(receipts, RpcError):
+        text = receipts.rpc_message.lower()
+        # -32601: a node without eth_getBlockReceipts (geth before 1.13) has nothing to
+        # confirm with; a refusal of the receipts themselves says they are gone
+        unsupported = receipts.code == -32601 or "method" in text
+        gone = receipts.kind in ("pruned", "state") or "receipt" in text
+        if unsupported or not gone:
+            return None
+        return f"{where} answered none: its receipts are pruned ({receipts.rpc_message})"
+    if receipts is None:
+        return f"{where} answered none: its receipts are pruned (eth_getBlockReceipts: null)"
+    held = {
+        str(log.get("address", "")).lower()
+        for receipt in receipts
+        if isinstance(receipt, dict)
+        for log in receipt.get("logs") or []
+        if isinstance(log, dict)
+    }
+    found = [a for a in suspects if a.lower() in held]
+    if found:
         return (
-            f"block {block:,}'s header says {emitted[0]} emitted logs in it (logsBloom), but "
-            f"eth_getLogs answered none: the node's receipts of that block are pruned (reth "
-            f"with receipt pruning, an Erigon full node)"
+            f"{where} answered none of its logs, which the block's receipts hold: the node's "
+            f"log index is pruned (an Erigon full node answers address-filtered queries so)"
         )
     return None
 

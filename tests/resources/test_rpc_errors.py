@@ -66,9 +66,11 @@ REAL = [
     ),
     (-32000, "execution aborted (timeout = 5s)", "gas"),
     (-32000, "out of gas: gas required exceeds: 50000000", "gas"),
-    # Nethermind: its eth_call timeout, and the calls after a batch answer past its cap
-    (-32016, "eth_call request was canceled due to enabled timeout.", "gas"),
+    # Nethermind: the calls after a batch answer past its cap; a log scan past its timeout
     (-32005, "MaxBatchResponseBodySize of 32768KB exceeded", "response"),
+    (-32016, "eth_getLogs request was canceled due to enabled timeout.", "range"),
+    # reth: old state gone (paradigmxyz/reth#21122)
+    (-32603, "state at block #12369623 is pruned", "state"),
     # rate limits in other codes: QuickNode (foundry-rs/foundry#6712), OP proxyd (server.go),
     # a 429 wrapped in -32000 (base/node#368: not a range, though it says "too many")
     (-32012, "credits limited to 6000/sec", "rate"),
@@ -83,6 +85,17 @@ REAL = [
 @pytest.mark.parametrize("code,message,kind", REAL)
 def test_real_refusals_are_read_by_kind(code, message, kind):
     assert RpcError("ethereum", "eth_getLogs", [], code, message).kind == kind
+
+
+def test_a_nethermind_timeout_is_a_heavy_call_for_eth_call_and_a_wide_range_for_logs():
+    """Nethermind words its timeout alike for every method (JsonRpcService): an eth_call past
+    it asks fewer balances of one call (gas), a log scan past it a narrower range."""
+    text = "{} request was canceled due to enabled timeout."
+    kinds = {m: RpcError("ethereum", m, [], -32016, text.format(m)).kind for m in METHODS}
+    assert kinds == {"eth_call": "gas", "eth_estimateGas": "gas", "eth_getLogs": "range"}
+
+
+METHODS = ("eth_call", "eth_estimateGas", "eth_getLogs")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,85 @@
+"""The receipts check before a log scan (EvmRpc.check_logs_held): a node with pruned receipts
+that answers eth_getLogs with [] fails, and a healthy node never does, not even when a block's
+logsBloom matches a token by chance (a bloom's false positive)."""
+
+import json
+
+import pytest
+from eth_utils import keccak
+
+from core.resources.evm import EvmRpc, NodeLimitError
+from sandbox.jsonrpc_server import JsonRpcServer
+
+USDT = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
+OTHER = "0x" + "42" * 20
+
+
+def bloom_of(*addresses: str) -> str:
+    """A logsBloom naming `addresses`: 3 bits of each one's keccak (yellow paper M3:2048)."""
+    bits = 0
+    for address in addresses:
+        digest = keccak(bytes.fromhex(address[2:]))
+        for i in (0, 2, 4):
+            bits |= 1 << (int.from_bytes(digest[i : i + 2], "big") & 2047)
+    return "0x" + format(bits, "0512x")
+
+
+class Node(JsonRpcServer):
+    """A block whose header's bloom names USDT, whose eth_getLogs answer is empty, and whose
+    receipts are `receipts` (a JSON-RPC result, or an error object)."""
+
+    def __init__(self, receipts) -> None:
+        super().__init__()
+        self.receipts, self.asked = receipts, []
+
+    def handle(self, body: bytes) -> tuple[int, bytes]:
+        payload = json.loads(body)
+        answers = []
+        for call in payload if isinstance(payload, list) else [payload]:
+            self.asked.append(call["method"])
+            answer = {"jsonrpc": "2.0", "id": call["id"]}
+            if call["method"] == "eth_getBlockByNumber":
+                answer["result"] = {"number": "0x5", "logsBloom": bloom_of(USDT)}
+            elif call["method"] == "eth_getLogs":
+                answer["result"] = []
+            elif isinstance(self.receipts, dict) and "code" in self.receipts:
+                answer["error"] = self.receipts
+            else:
+                answer["result"] = self.receipts
+            answers.append(answer)
+        return 200, json.dumps(answers if isinstance(payload, list) else answers[0]).encode()
+
+
+def receipt(*addresses: str) -> dict:
+    return {"logs": [{"address": a.lower()} for a in addresses]}
+
+
+@pytest.mark.parametrize(
+    "receipts",
+    [
+        [receipt(OTHER)],  # the bloom matched USDT by chance: the receipts hold none of its logs
+        {"code": -32601, "message": "the method eth_getBlockReceipts does not exist"},
+    ],
+    ids=["false-positive", "no-receipts-method"],
+)
+def test_a_healthy_node_passes_when_the_bloom_matches_by_chance(receipts):
+    with Node(receipts) as node:
+        EvmRpc(chain="ethereum", url=node.url).check_logs_held(5, [USDT])
+    assert node.asked.count("eth_getBlockReceipts") == 1  # asked only because of the match
+
+
+@pytest.mark.parametrize(
+    "receipts, words",
+    [
+        (None, "its receipts are pruned (eth_getBlockReceipts: null)"),  # reth --full
+        ({"code": -32603, "message": "state at block #5 is pruned"}, "its receipts are pruned"),
+        ([receipt(OTHER, USDT)], "the node's log index is pruned"),  # Erigon full, filtered
+    ],
+    ids=["null", "refused", "held-but-not-answered"],
+)
+def test_a_node_missing_the_blocks_logs_fails_naming_pruned_receipts(receipts, words):
+    with Node(receipts) as node:
+        rpc = EvmRpc(chain="ethereum", url=node.url)
+        with pytest.raises(NodeLimitError, match="rpc ethereum: block 5's header names") as failure:
+            rpc.check_logs_held(5, [USDT])
+    assert words in str(failure.value) and "archive node" in str(failure.value)
