@@ -395,10 +395,12 @@ class EvmRpc(dg.ConfigurableResource):
         if pairs > fewest:
             self._pairs_limit = pairs // 2
             return
+        timeout = ("execution aborted", "canceled due to enabled timeout")
         too = (
             "take longer than the node lets an eth_call run: raise its timeout (geth "
-            "--rpc.evmtimeout, 5 s by default) or use a node that reads old state faster"
-            if "execution aborted" in error.rpc_message
+            "--rpc.evmtimeout, 5 s by default; Nethermind JsonRpc.Timeout) or use a node that "
+            "reads old state faster"
+            if any(t in error.rpc_message for t in timeout)
             else "need more gas than the node lets an eth_call burn: raise its cap (geth and "
             "Erigon --rpc.gascap, Arbitrum Nitro --execution.rpc.gas-cap; 50M by default) or "
             "use another node"
