@@ -23,7 +23,7 @@ import duckdb
 from assets.quality import build_checks
 from core.contracts import Contract, ContractError, describe, load_contract_file, reads
 from core.resources import Warehouse
-from core.resources.warehouse import SQL_DIR
+from core.resources.warehouse import SQL_DIR, table_ddl
 
 LAYERS = ("staging", "marts")
 
@@ -65,7 +65,20 @@ class Model:
         ]
 
     def build(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Run `statements` on `con` and check the table against the contract."""
+        """Run `statements` on `con` and check the table against the contract. First, each raw
+        table it reads gains the nullable columns its contract added since it was written
+        (NULL in the old rows), as the table's next write would add them: a warehouse from an
+        older release can be rebuilt before its raw tables are written again."""
+        present = {
+            f"{schema}.{name}"
+            for schema, name in con.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables() "
+                "WHERE database_name = current_database()"
+            ).fetchall()
+        }
+        for table in self.depends_on:
+            if table.startswith("raw.") and table in present:
+                con.execute(table_ddl(table))
         for statement in self.statements():
             con.execute(statement)
         self.contract.check(describe(con, self.table), f"{self.table} as built by its SQL")
