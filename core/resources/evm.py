@@ -641,7 +641,11 @@ class EvmRpc(dg.ConfigurableResource):
         )
 
     def get_logs(
-        self, queries: Sequence[tuple[str | list[str], list[Any]]], first: int, last: int
+        self,
+        queries: Sequence[tuple[str | list[str], list[Any]]],
+        first: int,
+        last: int,
+        held: Sequence[str] = (),
     ) -> pl.DataFrame:
         """Every log matching each (address, topics) filter in blocks first..last: one frame
         with LOG_FIELDS and `query` (the filter's index), in filter and block-range order.
@@ -650,15 +654,22 @@ class EvmRpc(dg.ConfigurableResource):
         as too wide or too full is cut where the node says (a stated maximum range applies to
         every range still to read, a suggested range to that one) or else halved, so a strict
         node yields the same rows as a generous one; rate limits are retried after a
-        back-off; permanent refusals (pruned history, too many topic values) fail at once."""
+        back-off; permanent refusals (pruned history, too many topic values) fail at once.
+
+        With `held` (token addresses), the read first makes sure the node holds the logs it
+        scans: their every log in block `first` rides along in the first batch, and only when
+        it holds none does check_logs_held ask the block's header (and receipts)."""
         if self._expected_chain is not None and not self._chain_checked:
             self.batch([])
         span = min(self.max_log_blocks, self._span_limit or self.max_log_blocks)
+        probe = len(queries)  # the index of `held`'s query, if any
+        queries = [*queries, (list(held), [])] if held else list(queries)
         pending = [
             (q, lo, min(lo + span - 1, last))
-            for q in range(len(queries))
+            for q in range(probe)
             for lo in range(first, last + 1, span)
-        ]
+        ] + ([(probe, first, first)] if held else [])
+        probed_full = False  # the probe's block held more logs than the node answers at once
         if self._span_limit is not None:  # learnt earlier: a read too long fails before it starts
             self._within_budget(len(pending), first, last)
         found: dict[tuple[int, int], pl.DataFrame] = {}
@@ -705,7 +716,9 @@ class EvmRpc(dg.ConfigurableResource):
             elif not errors:
                 limit = min(2 * limit, self._batch_limit or self.batch_size)
             for exc, (q, lo, hi) in errors:
-                if exc.kind == "rate":
+                if q == probe and exc.kind == "range":
+                    probed_full = True  # too many logs to answer: the node holds them
+                elif exc.kind == "rate":
                     limited.append((q, lo, hi))
                     rate_errors.append(exc)
                 elif exc.kind == "response":
@@ -722,6 +735,9 @@ class EvmRpc(dg.ConfigurableResource):
             limited_rounds = limited_rounds + 1 if len(limited) == len(chunk) else 0
             if limited:
                 self._rate_back_off(rate_errors, limited_rounds)
+        probed = found.pop((probe, first), None)
+        if held and not probed_full and (probed is None or probed.height == 0):
+            self.check_logs_held(first, held)
         frames = [found[key].with_columns(query=pl.lit(key[0], pl.Int64)) for key in sorted(found)]
         empty = pl.DataFrame(schema={**LOG_FIELDS, "query": pl.Int64})
         return pl.concat([empty, *frames], how="vertical_relaxed") if frames else empty

@@ -283,9 +283,9 @@ def _scanned(monkeypatch) -> list[tuple[int, int]]:
     ranges = []
     get_logs = EvmRpc.get_logs
 
-    def recorded(self, queries, first, last):
+    def recorded(self, queries, first, last, held=()):
         ranges.append((first, last))
-        return get_logs(self, queries, first, last)
+        return get_logs(self, queries, first, last, held)
 
     monkeypatch.setattr(EvmRpc, "get_logs", recorded)
     return ranges

@@ -199,11 +199,11 @@ def issuance_events(rpc: EvmRpc, chain: Chain, day_of: DayOfBlock) -> pl.DataFra
     mint or burn counts once. erc20-standard tokens have only the Transfer from/to 0x0.
     """
     filters = issuance_filters(chain)
-    rpc.check_logs_held(day_of.first_block, [t.address for t in chain.tokens])
     logs = rpc.get_logs(
         [(chain.tokens[i].address, topics) for i, topics in filters],
         day_of.first_block,
         day_of.last_block,
+        held=[t.address for t in chain.tokens],
     )
     tokens = pl.DataFrame(
         {
@@ -452,8 +452,12 @@ def transfers(rpc: EvmRpc, chain: Chain, addresses: list[str], day_of: DayOfBloc
     log's own address names its token. A transfer matching several filters (between two
     labelled wallets) is kept once.
     """
-    rpc.check_logs_held(day_of.first_block, [t.address for t in chain.tokens])
-    logs = rpc.get_logs(transfer_filters(chain, addresses), day_of.first_block, day_of.last_block)
+    logs = rpc.get_logs(
+        transfer_filters(chain, addresses),
+        day_of.first_block,
+        day_of.last_block,
+        held=[t.address for t in chain.tokens],
+    )
     tokens = pl.DataFrame(
         {
             "address": [t.address.lower() for t in chain.tokens],
