@@ -44,6 +44,22 @@ def test_calls_after_the_answer_passes_the_cap_are_refused_unrun():
     assert node.ran <= 16
 
 
+def test_log_scans_past_the_cap_are_not_run_at_all():
+    """A log scan is what the cap is there for: the proxy runs them one at a time, so the
+    node runs none after the one whose answer crosses the cap, as geth does (handleBatch),
+    and a client resending them does not pay for them twice."""
+    scan = {"fromBlock": "0x0", "toBlock": "0x9"}
+    batch = [
+        {"jsonrpc": "2.0", "id": i, "method": "eth_getLogs", "params": [scan]} for i in range(10)
+    ]
+    with CountingNode() as node:
+        capped = dataclasses.replace(PROFILES["geth"], max_batch_response=250)
+        with RpcProxy(node.url, profile=capped) as proxy:
+            answers = requests.post(proxy.url, json=batch, timeout=30).json()
+    answered = [a for a in answers if "result" in a]
+    assert len(answered) == 3 and node.ran == 3  # ~102 bytes each: the 3rd crosses 250
+
+
 def test_infura_rate_limits_carry_its_documented_backoff():
     """Infura's docs ("Avoid rate limiting"): HTTP 429, -32005, and in `data` how long to
     wait; other profiles answer -32005 inside HTTP 200, with no hint."""
