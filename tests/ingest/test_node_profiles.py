@@ -174,6 +174,23 @@ def test_nethermind_cutting_a_batch_answer_gives_identical_tables(chain, referen
     assert same(tables(warehouse), reference)
 
 
+def test_a_public_endpoint_refusing_a_whole_batch_in_its_words_gives_identical_tables(
+    chain, reference, tmp_path
+):
+    """Public endpoints refuse a batch of more eth_getLogs than they take with one answer,
+    'Too many ["eth_getLogs"] methods in the batch' (ethers-io/ethers.js#4128): read as a
+    batch limit (fewer calls per batch), not as a range one (which halved every range down to
+    single blocks and failed). Played as geth's limit of 3 calls a batch, in those words."""
+    proxy, _ = chain
+    proxy.reset_counts()
+    words = 'Too many ["eth_getLogs"] methods in the batch'
+    proxy.use(dataclasses.replace(PROFILES["geth"], max_batch=3, batch_message=words))
+    result, warehouse, errors = run(proxy, tmp_path, "public")
+    assert result.success, errors
+    assert proxy.refused["batch"] > 0
+    assert same(tables(warehouse), reference)
+
+
 def test_a_proxy_refusing_large_bodies_gives_identical_tables(chain, reference, tmp_path):
     """OP proxyd in front of geth refuses a request body over 256 KiB with HTTP 413 and one
     JSON-RPC error (-32021 "request body too large", id null). The Ethereum transfer filters
