@@ -889,10 +889,11 @@ def _result_cap(p: _ChainProbe, answer: Any) -> None:
 
 
 def _pruned_history(
-    p: _ChainProbe, first: int | None, header: Any, logs: Any, receipts: Any = None
+    p: _ChainProbe, first: int | None, header: Any, logs: Any, receipts: Any
 ) -> None:
-    """The header and the logs of the window's first block: pruned (EIP-4444)? Another
-    refusal is a warning, and fails the log scans unless it is about the logs' range."""
+    """The header, logs and receipts of the window's first block: pruned (EIP-4444), or
+    receipts pruned and answered as no logs? Another refusal is a warning, and fails the log
+    scans unless it is about the logs' range."""
     if first is None:
         if not p.has("pruned history"):  # the closing-block search may have found it
             p.row("pruned history", "not probed: the window's closing blocks are unknown", SKIP)

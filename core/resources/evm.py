@@ -591,33 +591,22 @@ class EvmRpc(dg.ConfigurableResource):
         return Head(int(latest, 16), finalized, _header(anchor_header) if anchor_header else None)
 
     def check_logs_held(self, block: int, addresses: Sequence[str]) -> None:
-        """Fail unless the node serves the logs of `block`, which a scan from it trusts.
+        """After eth_getLogs answered no log of `addresses` in `block`: fail unless the node
+        does hold them.
 
         A node whose receipts are pruned may answer eth_getLogs over the pruned blocks with an
         empty list instead of an error: reth with receipt pruning (paradigmxyz/reth#21122:
         "returns an empty array"; a later release refuses instead, reth#27002) and Erigon
         full nodes asked with an address filter (erigontech/erigon#16042, #23322). Read as "no
-        events", that writes zero mints, burns and flows. One request asks the block's header
-        and its logs of `addresses`: a token the header's logsBloom names (a bloom has no false
-        negatives) with no log answered is a suspect. A bloom also matches by chance (false
-        positives grow with a block's logs), so a suspect is confirmed by the block's receipts,
-        a second request made only then: the node fails if they are gone or hold the token's
-        logs eth_getLogs left out."""
-        logs, header = self.batch(
-            [
-                (
-                    "eth_getLogs",
-                    [{"address": list(addresses), "fromBlock": hex(block), "toBlock": hex(block)}],
-                ),
-                ("eth_getBlockByNumber", [hex(block), False]),
-            ],
-            errors="return",
-        )
-        for reply in (logs, header):
-            # a block too full for the node's result cap holds logs: what is asked here
-            if isinstance(reply, RpcError) and not (reply is logs and reply.kind == "range"):
-                raise self._permanent(reply)
-        suspects = bloom_suspects(header, logs, addresses)
+        events", that writes zero mints, burns and flows. The block's header tells: a token its
+        logsBloom names (a bloom has no false negatives) is a suspect. A bloom also matches by
+        chance (false positives grow with a block's logs), so a suspect is confirmed by the
+        block's receipts, a second request made only then: the node fails if they are gone or
+        hold the token's logs eth_getLogs left out."""
+        (header,) = self.batch([("eth_getBlockByNumber", [hex(block), False])], errors="return")
+        if isinstance(header, RpcError):
+            raise self._permanent(header)
+        suspects = bloom_suspects(header, [], addresses)
         if not suspects:
             return
         (receipts,) = self.batch([("eth_getBlockReceipts", [hex(block)])], errors="return")
@@ -656,9 +645,9 @@ class EvmRpc(dg.ConfigurableResource):
         node yields the same rows as a generous one; rate limits are retried after a
         back-off; permanent refusals (pruned history, too many topic values) fail at once.
 
-        With `held` (token addresses), the read first makes sure the node holds the logs it
-        scans: their every log in block `first` rides along in the first batch, and only when
-        it holds none does check_logs_held ask the block's header (and receipts)."""
+        With `held` (token addresses), the read makes sure the node holds the logs it scans:
+        their every log in block `first` rides along in the first batch, and only when none
+        comes back does check_logs_held ask the block's header (and receipts)."""
         if self._expected_chain is not None and not self._chain_checked:
             self.batch([])
         span = min(self.max_log_blocks, self._span_limit or self.max_log_blocks)
