@@ -60,11 +60,11 @@ sandbox is never kinder than the world. What each profile refuses (source):
   match request order", match by id), ArchiveNode.io (NomicFoundation/hardhat#1327) and Erigon
   before erigontech/erigon#2541 (erigon#2540). JSON-RPC 2.0 allows it: batch answers "MAY be
   returned in any order", matched by `id` (jsonrpc.org/specification, "Batch").
-- `reth-full`: reth with receipt pruning (`--full`): blocks and headers are served, but an
-  eth_getLogs over blocks below the cutoff answers as if they held no logs, with no error,
-  and eth_getBlockReceipts there answers null (paradigmxyz/reth#21122: "returns an empty
-  array"; reth#27002 made it an error since; Erigon full nodes do the same for
-  address-filtered queries, erigontech/erigon#16042, #23322). The cutoff is set per chain,
+- `reth-full`: `reth`'s limits, with receipt pruning (`--full`): blocks and headers are
+  served, but an eth_getLogs over blocks below the cutoff answers as if they held no logs,
+  with no error, and eth_getBlockReceipts there answers null (paradigmxyz/reth#21122:
+  "returns an empty array"; reth#27002 made it an error since; Erigon full nodes do the same
+  for address-filtered queries, erigontech/erigon#16042, #23322). The cutoff is set per chain,
   as `pruned`'s. State is kept for the newest 10,064 blocks (the reth book, "Pruning": full
   node), older state answering -32603 "state at block #N is pruned".
 - `wrong-chain`: geth, but eth_chainId answers 137 (a Polygon node behind the Ethereum URL).
@@ -181,6 +181,13 @@ _GETH = dict(
     max_body=5 * 1024 * 1024,
     gas_cap=RPC_GAS_CAP,
 )
+_RETH = dict(
+    max_log_blocks=100_000,
+    range_error=(-32602, "query exceeds max block range {limit}"),
+    max_log_results=20_000,
+    results_error=(-32602, "query exceeds max results {cap}, retry with the range {lo}-{hi}"),
+    gas_cap=RPC_GAS_CAP,
+)
 PROFILES = {
     p.name: p
     for p in [
@@ -205,17 +212,7 @@ PROFILES = {
             rate_message="project ID request rate exceeded",
             rate_backoff_s=30.0,
         ),
-        NodeProfile(
-            "reth",
-            max_log_blocks=100_000,
-            range_error=(-32602, "query exceeds max block range {limit}"),
-            max_log_results=20_000,
-            results_error=(
-                -32602,
-                "query exceeds max results {cap}, retry with the range {lo}-{hi}",
-            ),
-            gas_cap=RPC_GAS_CAP,
-        ),
+        NodeProfile("reth", **_RETH),
         NodeProfile("alchemy-free", max_log_blocks=10),
         NodeProfile(
             "quicknode",
@@ -242,15 +239,7 @@ PROFILES = {
         # the cutoff is set per chain: RpcProxy(..., pruned_below=N)
         NodeProfile("pruned", **_GETH, pruned_below=0),
         # the cutoff is set per chain, as for `pruned`
-        NodeProfile(
-            "reth-full",
-            max_log_blocks=100_000,
-            range_error=(-32602, "query exceeds max block range {limit}"),
-            gas_cap=RPC_GAS_CAP,
-            pruned_below=0,
-            silent_pruning=True,
-            state_blocks=10_064,
-        ),
+        NodeProfile("reth-full", **_RETH, pruned_below=0, silent_pruning=True, state_blocks=10_064),
         # Arbitrum One's Nitro genesis; a sandbox chain sets its own: RpcProxy(...,
         # nitro_genesis=N). Only the floor is played: Nitro's other limits are not modelled.
         NodeProfile("arbitrum-nitro", nitro_genesis=NITRO_GENESIS, gas_cap=RPC_GAS_CAP),
