@@ -14,7 +14,7 @@ import shutil
 import polars as pl
 import pytest
 
-from assets.ingest.cctp import PROTOCOLS, SeedError, cctp_minters, load_cctp_minters
+from assets.ingest.cctp import PROTOCOLS, SeedError, load_cctp_minters
 from assets.ingest.evm import evm_assets
 from assets.ingest.reference import reference_data
 from assets.models import model_assets, model_checks, models
@@ -114,7 +114,8 @@ def test_every_event_keeps_its_operator_and_channel(built):
     GatewayMinter and GatewayWallet gateway, the rest issuer; Issue/Redeem/DestroyedBlackFunds
     name nobody (NULL). The issuer's largest mint of a day leaves the cross-chain ones out."""
     _, warehouse, truth = built
-    channel_of = {a.lower(): p for p in CROSSINGS for a in cctp_minters("ethereum", p)}
+    seed = load_cctp_minters().filter(pl.col("chain") == "ethereum")
+    channel_of = {a.lower(): p for a, p in seed.select("address", "protocol").iter_rows()}
     events = warehouse.read(
         f"SELECT tx_hash, event, amount_tokens, operator, channel, date, token, direction "
         f"FROM {EVENTS}"

@@ -51,12 +51,3 @@ def load_cctp_minters(path: Path = CCTP_MINTERS_PATH) -> pl.DataFrame:
                 raise SeedError(f"{where}: {column} is empty: say what it is and how known")
         rows.append(row)
     return pl.DataFrame(rows, schema={c: pl.Utf8 for c in CCTP_COLUMNS})
-
-
-def cctp_minters(chain: str, protocol: str | None = None) -> list[str]:
-    """The seed's cross-chain minter and burner addresses on `chain` (of one `protocol`, or
-    all), in file order."""
-    frame = load_cctp_minters().filter(pl.col("chain") == chain)
-    if protocol is not None:
-        frame = frame.filter(pl.col("protocol") == protocol)
-    return frame["address"].to_list()

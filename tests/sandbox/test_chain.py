@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from eth_utils import keccak, to_checksum_address
 
-from assets.ingest.cctp import cctp_minters
+from assets.ingest.cctp import load_cctp_minters
 from assets.ingest.labels import load_labels
 from core.chains import CONFIGURED
 from sandbox.chain import (
@@ -289,7 +289,8 @@ def test_issuance_and_large_events_from_logs(planted):
     assert from_logs.drop("mint").sort(key).equals(truth.large_events.select(columns).sort(key))
     # Circle's cross-chain contracts of the seed mint and burn USDC, and the truth says how much
     # by each protocol (CCTP's TokenMinters; Gateway's GatewayMinter and GatewayWallet)
-    crossing = {p: set(cctp_minters(chain.name, p)) for p in CROSSINGS}
+    seed = load_cctp_minters().filter(pl.col("chain") == chain.name)
+    crossing = {p: set(seed.filter(pl.col("protocol") == p)["address"]) for p in CROSSINGS}
     minted, burned = defaultdict(int), defaultdict(int)
     for d, _, token, _, _, _, amount, operator, mint in rows:
         (minted if mint else burned)[(d, token)] += amount
