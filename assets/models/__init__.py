@@ -113,13 +113,13 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
         pool="duckdb",
     )
     def _model(warehouse: Warehouse) -> dg.MaterializeResult:
-        with warehouse.transaction(model.table) as con:
-            model.build(con)
         dated = "date" in model.columns
-        rows, first, last = warehouse.read(
-            f"SELECT count(*), {'min(date), max(date)' if dated else 'NULL, NULL'} "
-            f"FROM {model.table}"
-        ).row(0)
+        with warehouse.transaction(model.table) as con:  # one open of the file per model
+            model.build(con)
+            rows, first, last = con.execute(
+                f"SELECT count(*), {'min(date), max(date)' if dated else 'NULL, NULL'} "
+                f"FROM {model.table}"
+            ).fetchone()
         return dg.MaterializeResult(
             metadata={
                 "rows": rows,
