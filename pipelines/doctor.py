@@ -95,6 +95,10 @@ ARCHIVE_ADVICE = (
     "use an archive node (or a provider's archive tier), or read balances and "
     "supply from logs: {setting}=logs"
 )
+LATEST_ONLY_ADVICE = (
+    "use a node that serves state at past blocks (an archive node of an EVM chain); a TRON "
+    "node's supply and reserves are not read (README, java-tron)"
+)
 NITRO_ADVICE = (
     "run Nitro with --execution.rpc.classic-redirect=<a classic archive node>, or read "
     "balances and supply from logs: {setting}=logs, or a STABLEFLOW_START_DATE of 2022-08-31 "
@@ -751,9 +755,12 @@ def _no_archive_state(p: _ChainProbe, at: int, token: Any, error: Any) -> None:
     where, setting = f"block {at:,} ({p.run.start}'s closing block)", p.rpc.balances_setting
     state = isinstance(error, RpcError) and error.kind == "state"
     nitro = state and error.before_nitro
+    latest_only = state and error.latest_only
     reason = (
         "before the node's Nitro genesis, where Nitro executes nothing, archive or not"
         if nitro
+        else "the node serves state at 'latest' only, at no numbered block (java-tron)"
+        if latest_only
         else "no state there, not an archive node"
         if state
         else _refusal(error)
@@ -761,6 +768,9 @@ def _no_archive_state(p: _ChainProbe, at: int, token: Any, error: Any) -> None:
     result = f"totalSupply() of {token.symbol} at {where}: " + (
         f"{reason} ({_refusal(error)})" if state else f"refused ({reason})"
     )
+    if latest_only:  # neither balances mode can read such a node's state
+        p.fail("archive state", result, LATEST_ONLY_ADVICE, STATE_ASSETS, why=reason)
+        return
     if p.logs_mode:
         p.row(
             "archive state",

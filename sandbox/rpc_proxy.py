@@ -119,7 +119,8 @@ class NodeProfile:
     topic_values: int | None = None  # values per topic position (and addresses) per filter
     topic_message: str = "exceed max addresses or topics per search position"
     max_batch: int | None = None
-    batch_message: str = "batch too large"
+    batch_message: str = "batch too large"  # {n}: the calls in the batch
+    batch_code: int = -32600
     max_batch_response: int | None = None  # bytes of results in one batch answer
     max_body: int | None = None  # bytes of one request body
     # how a body past it is refused (with HTTP 413): geth's plain text, or a JSON-RPC error
@@ -169,6 +170,13 @@ class NodeProfile:
     gas_cap: int | None = None
     # A batch's answers in another order than its calls (a load balancer: `dshackle`)
     shuffled: bool = False
+    # java-tron: state only at "latest" (a numbered block is refused), no eth_call parameter
+    # past the second (a state override), and headers whose logsBloom is all zeros
+    latest_state_only: bool = False
+    call_params: int | None = None
+    zero_blooms: bool = False
+    # with silent_pruning: the receipts below the cutoff are kept, only the log index is gone
+    receipts_kept: bool = False
 
 
 # geth's --rpc.gascap defaults to 50M (eth/ethconfig Defaults.RPCGasCap); Erigon's
@@ -244,6 +252,30 @@ PROFILES = {
         # nitro_genesis=N). Only the floor is played: Nitro's other limits are not modelled.
         NodeProfile("arbitrum-nitro", nitro_genesis=NITRO_GENESIS, gas_cap=RPC_GAS_CAP),
         NodeProfile("dshackle", **_GETH, shuffled=True),
+        # TRON's java-tron JSON-RPC with its defaults (tronprotocol/java-tron: TronJsonRpcImpl,
+        # LogFilterWrapper node.jsonrpc.maxBlockRange 5000 and maxSubTopics 1000, LogBlockQuery
+        # MAX_RESULT 10000, JsonRpcServlet maxBatchSize 100, BlockResult's zero logsBloom),
+        # played on an Ethereum chain: its logs are served, its state nowhere but at "latest".
+        # A log index built late (java-tron#6384, #6958) answers the blocks before it with no
+        # logs and no error: the cutoff is set per chain, as for `pruned` (0: none).
+        NodeProfile(
+            "java-tron",
+            topic_values=1000,
+            topic_message="exceed max topics: 1000",
+            max_batch=100,
+            batch_message="Batch size {n} exceeds the limit of 100",
+            batch_code=-32005,
+            max_log_blocks=5000,
+            range_error=(-32602, "exceed max block range: {limit}"),
+            max_log_results=10_000,
+            results_error=(-32005, "query returned more than {cap} results"),
+            latest_state_only=True,
+            call_params=2,
+            zero_blooms=True,
+            pruned_below=0,
+            silent_pruning=True,
+            receipts_kept=True,
+        ),
         NodeProfile("wrong-chain", **_GETH, chain_id=137),
         NodeProfile("slow-scans", **_GETH, slow_log_blocks=100_000),
         NodeProfile("slow-state", **_GETH, slow_call_bytes=20_000),
@@ -409,6 +441,20 @@ class RpcProxy(JsonRpcServer):
         """(kind, error answer) when the profile refuses this call before the node sees it."""
         p, method = self.profile, call.get("method")
         block = self._block_param(call)
+        if p.call_params is not None and method == "eth_call":
+            if len(call.get("params") or []) > p.call_params:  # jsonrpc4j: no extra params
+                return "override", _error(call, -32602, "method parameters invalid")
+        if p.latest_state_only and method in _STATE_METHODS:
+            params = call.get("params") or []
+            tag = params[_STATE_METHODS[method]] if len(params) > _STATE_METHODS[method] else None
+            if block is not None:
+                return "state", _error(
+                    call, -32602, "QUANTITY not supported, just support TAG as latest"
+                )
+            if tag not in (None, "latest"):
+                return "state", _error(
+                    call, -32602, "TAG [earliest | pending | finalized] not supported"
+                )
         if (
             p.pruned_below
             and not p.silent_pruning
@@ -478,7 +524,7 @@ class RpcProxy(JsonRpcServer):
             # geth answers one error carrying the first call's id (rpc/handler.go
             # respondWithBatchTooLarge)
             self.refused["batch"] += 1
-            return [_error(calls[0], -32600, p.batch_message)], 200
+            return [_error(calls[0], p.batch_code, p.batch_message.format(n=len(calls)))], 200
         needs_head = p.state_blocks is not None and any(
             c.get("method") in _STATE_METHODS for c in calls
         )
@@ -516,6 +562,12 @@ class RpcProxy(JsonRpcServer):
             answer = dict(by_id[call.get("id")])
             if call.get("method") == "eth_chainId" and p.chain_id is not None:
                 answer["result"] = hex(p.chain_id)
+            if (
+                p.zero_blooms
+                and call.get("method") == "eth_getBlockByNumber"
+                and isinstance(answer.get("result"), dict)
+            ):
+                answer["result"] = {**answer["result"], "logsBloom": "0x" + "0" * 512}
             result = answer.get("result")
             error = str(answer.get("error") or "")
             if p.gas_cap is not None and any(m in error for m in _GAS_ERRORS):
@@ -563,6 +615,7 @@ class RpcProxy(JsonRpcServer):
                 p.silent_pruning
                 and p.pruned_below
                 and call.get("method") == "eth_getBlockReceipts"
+                and not p.receipts_kept
                 and int((call.get("params") or ["0x0"])[0], 16) < p.pruned_below
             ):
                 self.refused["receipts"] += 1

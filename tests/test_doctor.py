@@ -318,3 +318,17 @@ def test_a_balances_setting_the_pipeline_rejects_stops_every_asset(run):
     assert status(report, "ethereum balances setting") == "fail"
     assert runs(report) == set()  # pipelines/definitions.py fails on it when it loads
     assert "STABLEFLOW_ETHEREUM_BALANCES='archive'" in report.verdict("fred_series_daily").why
+
+
+def test_a_node_serving_state_at_latest_only_runs_the_log_assets_and_names_why_not_the_rest(run):
+    """java-tron serves state at "latest" only and takes no state override: no balances mode
+    helps, so the doctor says so instead of advising an archive node or BALANCES=logs, and
+    passes what reads logs (tests/ingest/test_node_profiles.py runs them there)."""
+    report = run("java-tron")
+    archive = report.row("ethereum archive state")
+    assert archive.status == "fail" and "'latest' only" in archive.result
+    assert "QUANTITY not supported" in archive.result and "logs" not in archive.change
+    assert status(report, "ethereum eth_call state override") == "fail"
+    assert runs(report) == ON_CHAIN - {"evm_token_supply", "evm_exchange_reserves"} | HTTP
+    assert "'latest' only" in report.verdict("evm_token_supply").why
+    assert report.exit_code == 1

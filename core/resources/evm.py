@@ -37,6 +37,11 @@ from core.resources.http import HttpSource, Undecodable
 # (lower-cased; first match wins). Only "rate", "batch", "response", "timeout" and "range"
 # can succeed if asked again differently, and "gas" if the caller asks less of one call
 # (extract.balances); every other refusal is permanent and fails at once.
+_LATEST_ONLY = "just support tag as latest"
+# An eth_call's third parameter (a state override) refused: java-tron's jsonrpc4j answers
+# -32602 "method parameters invalid" to a parameter more than the method takes
+# (JsonRpcBasicServer, allowExtraParams false); geth before overrides "too many arguments".
+_NO_OVERRIDE = ("method parameters invalid", "too many arguments")
 _KINDS = (
     # rate limits whatever their code: QuickNode -32012 "credits limited to 6000/sec"
     # (foundry-rs/foundry#6712), OP proxyd -32016 "over rate limit" (proxyd server.go
@@ -46,7 +51,9 @@ _KINDS = (
     ("pruned", ("pruned history",)),  # geth core/history PrunedHistoryError (code 4444)
     # geth: "missing trie node ... state 0x.. is not available" (go-ethereum #20874), path
     # scheme "historical state ... not available"; Erigon/Nethermind/providers similar
-    # reth: "state at block #12369623 is pruned" (paradigmxyz/reth#21122)
+    # reth: "state at block #12369623 is pruned" (paradigmxyz/reth#21122); java-tron keeps
+    # state at "latest" only: -32602 "QUANTITY not supported, just support TAG as latest"
+    # (TronJsonRpcImpl QUANTITY_NOT_SUPPORT_ERROR)
     (
         "state",
         (
@@ -55,6 +62,7 @@ _KINDS = (
             "state not available",
             "old data not available",
             "is pruned",
+            _LATEST_ONLY,
         ),
     ),
     # geth "exceed max topics" (v1.14) / "exceed max addresses or topics per search position"
@@ -140,9 +148,10 @@ _RATE_LIMITED_CODES = {-32005, -32029, -32090, 429}
 _HINT = "error.data.backoff_seconds"
 # A provider's stated maximum range, when its refusal says it: Alchemy "up to a 10 block
 # range" / "up to a 500 block range", reth "max block range 100000", QuickNode "limited to a
-# 10,000 range", Infura's live API "range 1000000 exceeds limit of 10000" (INFURA/infura#237).
+# 10,000 range", Infura's live API "range 1000000 exceeds limit of 10000" (INFURA/infura#237),
+# java-tron "exceed max block range: 5000" (LogFilterWrapper, node.jsonrpc.maxBlockRange).
 _STATED_SPAN = re.compile(
-    r"(?:up to an? |max block range(?: = | )|max range: |limited to an? "
+    r"(?:up to an? |max block range(?: = |: | )|max range: |limited to an? "
     r"|range \d+ exceeds limit of )"
     r"([\d,]+)(k?)\b"
 )
@@ -229,6 +238,11 @@ class RpcError(RuntimeError):
     def before_nitro(self) -> bool:
         """State asked of an Arbitrum Nitro node below its Nitro genesis (_NITRO_FLOOR)."""
         return _NITRO_FLOOR in self.rpc_message
+
+    @property
+    def latest_only(self) -> bool:
+        """State asked at a numbered block of a node serving it at "latest" only (java-tron)."""
+        return _LATEST_ONLY in self.rpc_message.lower()
 
     @property
     def kind(self) -> str:
@@ -465,6 +479,14 @@ class EvmRpc(dg.ConfigurableResource):
                 f"node>, or read balances and supply from logs ({self.balances_setting}=logs), "
                 f"or set STABLEFLOW_START_DATE to 2022-08-31 or later."
             )
+        if kind == "state" and error.latest_only:
+            return NodeLimitError(
+                f"{error}. The node serves state at its newest block only ('latest'), never at "
+                f"a numbered block, archive or not: java-tron's JSON-RPC (TRON). Balances and "
+                f"supply are read at closing blocks ({self.balances_setting}=state) or at the "
+                f"final block ({self.balances_setting}=logs), both numbered: this node serves "
+                f"neither. Its logs still serve flows and issuance."
+            )
         if kind == "state" and self.balances == "logs":
             return NodeLimitError(
                 f"{error}. Balances are already read from logs, from the state at the final "
@@ -478,6 +500,18 @@ class EvmRpc(dg.ConfigurableResource):
                 f"geth full node keeps the state of the newest 128 blocks only). Use an "
                 f"archive node, or read balances and supply from logs instead: "
                 f"{self.balances_setting}=logs (README, 'Live mode')."
+            )
+        if (
+            error.method == "eth_call"
+            and len(error.params) > 2
+            and any(m in error.rpc_message.lower() for m in _NO_OVERRIDE)
+        ):
+            return NodeLimitError(
+                f"{error}. The node takes no third eth_call parameter, the state override "
+                f"that places the balance reader (assets/ingest/evm/contracts/BalanceReader.sol) "
+                f"for the call: java-tron's JSON-RPC takes two. Use a node that takes state "
+                f"overrides (geth, Erigon, Nethermind, reth, Nitro and the providers in front "
+                f"of them)."
             )
         if kind == "topics":
             return NodeLimitError(
@@ -602,15 +636,17 @@ class EvmRpc(dg.ConfigurableResource):
         logsBloom names (a bloom has no false negatives) is a suspect. A bloom also matches by
         chance (false positives grow with a block's logs), so a suspect is confirmed by the
         block's receipts, a second request made only then: the node fails if they are gone or
-        hold the token's logs eth_getLogs left out."""
+        hold the token's logs eth_getLogs left out. A header whose bloom tells nothing
+        (bloom_blind) makes every token a suspect."""
         (header,) = self.batch([("eth_getBlockByNumber", [hex(block), False])], errors="return")
         if isinstance(header, RpcError):
             raise self._permanent(header)
-        suspects = bloom_suspects(header, [], addresses)
+        blind = bloom_blind(header)
+        suspects = list(addresses) if blind else bloom_suspects(header, [], addresses)
         if not suspects:
             return
         (receipts,) = self.batch([("eth_getBlockReceipts", [hex(block)])], errors="return")
-        missing = receipts_missing(block, suspects, receipts)
+        missing = receipts_missing(block, suspects, receipts, blind)
         if missing:
             raise NodeLimitError(f"rpc {self.chain}: {missing}. {RECEIPTS_ADVICE}")
 
@@ -864,12 +900,33 @@ def bloom_suspects(header: Any, logs: Any, addresses: Sequence[str]) -> list[str
     return [a for a in addresses if a.lower() not in logged and bloom_has(bloom, a)]
 
 
-def receipts_missing(block: int, suspects: Sequence[str], receipts: Any) -> str | None:
+def bloom_blind(header: Any) -> bool:
+    """Whether a block's header cannot tell which addresses logged in it: its logsBloom is
+    missing or all zeros while the block holds transactions. java-tron writes 256 zero bytes
+    in every header ("no value": BlockResult), and EIP-7668 would have Ethereum do the same.
+    On a chain with real blooms only a block whose transactions logged nothing looks so: on
+    Ethereum a rare block, asked about once per scan part at most."""
+    if not isinstance(header, dict):
+        return False
+    bloom = str(header.get("logsBloom") or "0x").lower()
+    zero = not bloom.removeprefix("0x").strip("0")
+    return zero and header.get("transactions") != []
+
+
+def receipts_missing(
+    block: int, suspects: Sequence[str], receipts: Any, blind: bool = False
+) -> str | None:
     """What is wrong when eth_getLogs answered no log of `suspects` in `block` and its
     receipts (eth_getBlockReceipts) are gone (null, or refused as pruned or missing state) or
     hold logs of them; None when the receipts hold none (the bloom matched by chance) or the
-    node has no such method (nothing to confirm with)."""
-    where = f"block {block:,}'s header names {suspects[0]} in its logsBloom, and eth_getLogs"
+    node has no such method (nothing to confirm with). `blind`: the suspects are every token,
+    the header's logsBloom being empty (bloom_blind)."""
+    where = (
+        f"block {block:,}'s header has an empty logsBloom (which java-tron always sends), so "
+        f"its receipts were read, and eth_getLogs"
+        if blind
+        else f"block {block:,}'s header names {suspects[0]} in its logsBloom, and eth_getLogs"
+    )
     if isinstance(receipts, RpcError):
         text = receipts.rpc_message.lower()
         # -32601: a node without eth_getBlockReceipts (geth before 1.13) has nothing to
@@ -892,7 +949,8 @@ def receipts_missing(block: int, suspects: Sequence[str], receipts: Any) -> str 
     if found:
         return (
             f"{where} answered none of its logs, which the block's receipts hold: the node's "
-            f"log index is pruned (an Erigon full node answers address-filtered queries so)"
+            f"log index lacks the block (an Erigon full node answers address-filtered queries "
+            f"so, and java-tron blocks from before its log index was built: java-tron#6384)"
         )
     return None
 

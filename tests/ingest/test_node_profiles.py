@@ -396,6 +396,44 @@ def test_a_node_answering_pruned_receipts_as_no_logs_fails_instead_of_writing_ze
     assert same(tables(warehouse), reference)
 
 
+def test_a_node_serving_state_only_at_latest_serves_the_logs_and_fails_the_state_reads(
+    chain, reference, tmp_path
+):
+    """java-tron's JSON-RPC (TRON) serves logs with its own limits (5,000 blocks and 10,000
+    results a scan, 100 calls a batch) and headers with an all-zero logsBloom, but state only
+    at "latest" and eth_call with two parameters: the log tables are identical to the bare
+    node's, the state reads fail naming why, and write nothing, in either balances mode."""
+    proxy, _ = chain
+    proxy.use("java-tron")
+    proxy.reset_counts()
+    result, warehouse, errors = run(proxy, tmp_path, "java-tron")
+    assert not result.success
+    assert "method parameters invalid" in errors and "state override" in errors
+    assert not any(warehouse.table_exists(t) for t in STATE_TABLES)
+    assert same(tables(warehouse, LOG_TABLES), {t: reference[t] for t in LOG_TABLES})
+
+    result, warehouse, errors = run(proxy, tmp_path / "logs", "java-tron", balances="logs")
+    assert not result.success
+    assert "state override" in errors or "only ('latest')" in errors
+    assert not any(warehouse.table_exists(t) for t in STATE_TABLES)
+
+
+def test_a_log_index_built_late_fails_the_scans_instead_of_writing_zeros(
+    chain, reference, tmp_path
+):
+    """java-tron answers eth_getLogs over blocks from before its log index was built with []
+    and no error (java-tron#6384, #6958), and its headers' blooms are zeros, so they cannot
+    tell: the first block's receipts, which it keeps, show the logs the scan left out."""
+    proxy, _ = chain
+    proxy.use("java-tron", pruned_below=12)
+    proxy.reset_counts()
+    result, warehouse, errors = run(proxy, tmp_path, "java-tron-index")
+    assert not result.success
+    assert "empty logsBloom" in errors and "log index lacks the block" in errors
+    assert proxy.refused["receipts"] > 0  # logs were dropped, silently
+    assert not any(warehouse.table_exists(t) for t in LOG_TABLES)
+
+
 def test_the_bloom_test_agrees_with_the_nodes_own_blooms(chain):
     """bloom_has against blooms anvil computed itself: every address that logged in a block
     is in its header's logsBloom (no false negatives), and an address that never logs is in

@@ -28,9 +28,10 @@ class Node(JsonRpcServer):
     """A block whose header's bloom names USDT, whose eth_getLogs answer is empty, and whose
     receipts are `receipts` (a JSON-RPC result, or an error object)."""
 
-    def __init__(self, receipts) -> None:
+    def __init__(self, receipts, header: dict | None = None) -> None:
         super().__init__()
         self.receipts, self.asked = receipts, []
+        self.header = header or {"number": "0x5", "logsBloom": bloom_of(USDT)}
 
     def handle(self, body: bytes) -> tuple[int, bytes]:
         payload = json.loads(body)
@@ -39,7 +40,7 @@ class Node(JsonRpcServer):
             self.asked.append(call["method"])
             answer = {"jsonrpc": "2.0", "id": call["id"]}
             if call["method"] == "eth_getBlockByNumber":
-                answer["result"] = {"number": "0x5", "logsBloom": bloom_of(USDT)}
+                answer["result"] = self.header
             elif call["method"] == "eth_getLogs":
                 answer["result"] = []
             elif isinstance(self.receipts, dict) and "code" in self.receipts:
@@ -73,7 +74,7 @@ def test_a_healthy_node_passes_when_the_bloom_matches_by_chance(receipts):
     [
         (None, "its receipts are pruned (eth_getBlockReceipts: null)"),  # reth --full
         ({"code": -32603, "message": "state at block #5 is pruned"}, "its receipts are pruned"),
-        ([receipt(OTHER, USDT)], "the node's log index is pruned"),  # Erigon full, filtered
+        ([receipt(OTHER, USDT)], "the node's log index lacks the block"),  # Erigon full
     ],
     ids=["null", "refused", "held-but-not-answered"],
 )
@@ -83,3 +84,26 @@ def test_a_node_missing_the_blocks_logs_fails_naming_pruned_receipts(receipts, w
         with pytest.raises(NodeLimitError, match="rpc ethereum: block 5's header names") as failure:
             rpc.check_logs_held(5, [USDT])
     assert words in str(failure.value) and "archive node" in str(failure.value)
+
+
+# java-tron's headers carry 256 zero bytes for a bloom (BlockResult: "no value"), and its
+# eth_getLogs answers blocks from before its log index was built with [] (java-tron#6384).
+BLIND = {"number": "0x5", "logsBloom": "0x" + "0" * 512, "transactions": ["0x" + "ab" * 32]}
+
+
+def test_an_empty_bloom_tells_nothing_so_the_receipts_decide():
+    with Node([receipt(OTHER, USDT)], header=BLIND) as node:
+        rpc = EvmRpc(chain="tron", url=node.url)
+        with pytest.raises(NodeLimitError, match="header has an empty logsBloom") as failure:
+            rpc.check_logs_held(5, [USDT])
+    assert "log index lacks the block" in str(failure.value)
+    with Node([receipt(OTHER)], header=BLIND) as node:  # the block holds no USDT log: passes
+        EvmRpc(chain="tron", url=node.url).check_logs_held(5, [USDT])
+    assert node.asked == ["eth_getBlockByNumber", "eth_getBlockReceipts"]
+
+
+def test_an_empty_block_needs_no_receipts():
+    header = {**BLIND, "transactions": []}  # nothing ran in it: no log can be missing
+    with Node(None, header=header) as node:
+        EvmRpc(chain="tron", url=node.url).check_logs_held(5, [USDT])
+    assert node.asked == ["eth_getBlockByNumber"]

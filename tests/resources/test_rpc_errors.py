@@ -79,6 +79,13 @@ REAL = [
     # a whole batch refused: public endpoints (ethers-io/ethers.js#4128), proxyd's body cap
     (-32600, 'Too many ["eth_getLogs"] methods in the batch', "batch"),
     (-32021, "request body too large", "batch"),
+    # java-tron's JSON-RPC (TronJsonRpcImpl, LogFilterWrapper, LogBlockQuery, JsonRpcServlet)
+    (-32602, "QUANTITY not supported, just support TAG as latest", "state"),
+    (-32602, "exceed max block range: 5000", "range"),
+    (-32005, "query returned more than 10000 results", "range"),
+    (-32602, "exceed max topics: 1000", "topics"),
+    (-32602, "exceed max addresses: 1000", "topics"),
+    (-32005, "Batch size 150 exceeds the limit of 100", "batch"),
 ]
 
 
@@ -146,6 +153,7 @@ METHODS = ("eth_call", "eth_estimateGas", "eth_getLogs")
             [(0, 4999), (5000, 5119)],
         ),
         ("block range too large, max range: 1000", 0, 1999, [(0, 999), (1000, 1999)]),
+        ("exceed max block range: 5000", 0, 9999, [(0, 4999), (5000, 9999)]),  # java-tron
         # nothing said: halve
         ("block range is too wide", 100, 199, [(100, 149), (150, 199)]),
     ],
