@@ -917,7 +917,7 @@ def _pruned_history(
             why=f"the window's first block {first:,} is in pruned history (4444)",
         )
     elif (suspects := bloom_suspects(header, logs, [t.address for t in p.chain.tokens])) and (
-        missing := receipts_missing(first, suspects, receipts)
+        missing := receipts_missing(first, suspects, receipts, header)
     ):
         p.fail(
             "pruned history",

@@ -25,7 +25,7 @@ import polars as pl
 
 from sandbox.chain import GroundTruth
 from sandbox.replay import ReplayServer
-from sandbox.rpc_proxy import PROFILES, RpcProxy
+from sandbox.rpc_proxy import CUT_PROFILES, PROFILES, RpcProxy
 from sandbox.world import planted_chains, sandbox_environment
 
 START, END = dt.date(2023, 10, 18), dt.date(2023, 10, 20)
@@ -86,10 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     with doctor_sandbox(start, end, args.node) as (env, truth, proxies):
         notes = []
         for name, proxy in proxies.items():
-            if args.node in ("pruned", "reth-full"):
+            if args.node in CUT_PROFILES:
                 cutoff = pruned_cutoff(truth, name)
                 proxy.use(args.node, pruned_below=cutoff)
-                notes.append(f"{name}: history below block {cutoff} pruned (inside the window)")
+                notes.append(f"{name}: {args.node}'s cutoff at block {cutoff} (inside the window)")
         print(
             f"sandbox: {', '.join(proxies)} reached through the '{args.node}' node profile "
             f"(sandbox/rpc_proxy.py){''.join(f'; {n}' for n in notes)}\n",

@@ -67,6 +67,21 @@ sandbox is never kinder than the world. What each profile refuses (source):
   for address-filtered queries, erigontech/erigon#16042, #23322). The cutoff is set per chain,
   as `pruned`'s. State is kept for the newest 10,064 blocks (the reth book, "Pruning": full
   node), older state answering -32603 "state at block #N is pruned".
+- `java-tron`: TRON's java-tron JSON-RPC, played on an Ethereum chain (tronprotocol/java-tron
+  framework .../services/jsonrpc): state methods at a numbered block answer -32602 "QUANTITY
+  not supported, just support TAG as latest", and at a tag other than latest "TAG [earliest |
+  pending | finalized] not supported" (TronJsonRpcImpl); an eth_call with a third parameter (a
+  state override) answers -32602 "method parameters invalid" (jsonrpc4j, extra parameters not
+  allowed), checked first as jsonrpc4j does; eth_getLogs over more than 5,000 blocks answers
+  -32602 "exceed max block range: 5000" (LogFilterWrapper, `node.jsonrpc.maxBlockRange`),
+  more than 10,000 logs -32005 "query returned more than 10000 results" with no range
+  suggested (LogBlockQuery MAX_RESULT), more than 1,000 values in a topic position "exceed
+  max topics: 1000" (`maxSubTopics`); more than 100 calls in a batch, -32005 "Batch size N
+  exceeds the limit of 100" (JsonRpcServlet, `maxBatchSize`, java-tron PR #6728); every
+  header's logsBloom is 256 zero bytes (BlockResult: "no value"). A log index built late
+  (not built while JSON-RPC was off, java-tron#6384, #6958) answers eth_getLogs below a
+  cutoff with no logs and no error, while blocks and receipts are served: the cutoff is set
+  per chain, as `pruned`'s (0: none).
 - `wrong-chain`: geth, but eth_chainId answers 137 (a Polygon node behind the Ethereum URL).
 - `slow-state`: geth, but an eth_call with more than 20,000 bytes of call data (the balance
   reader asking over 1,000 balances) runs past geth's eth_call timeout, answering -32000
@@ -281,6 +296,11 @@ PROFILES = {
         NodeProfile("slow-state", **_GETH, slow_call_bytes=20_000),
     ]
 }
+
+
+# Profiles that stop serving something below a cutoff block (history, receipts, the log
+# index): a sandbox sets the cutoff inside the window, so that the limit bites.
+CUT_PROFILES = ("pruned", "reth-full", "java-tron")
 
 
 # Calls sent to the node at once under a cap on the batch's answer: small enough that little

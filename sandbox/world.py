@@ -18,7 +18,7 @@ import polars as pl
 from core.chains import CHAINS, CONFIGURED, Chain
 from sandbox.chain import Anvil, GroundTruth, Rpc, compile_contracts, plant_scenario
 from sandbox.replay import ReplayServer
-from sandbox.rpc_proxy import RpcProxy
+from sandbox.rpc_proxy import CUT_PROFILES, RpcProxy
 
 if TYPE_CHECKING:
     from assets.ingest.labels import LabelSet
@@ -133,7 +133,7 @@ def running_sandbox(
         proxies = {}
         for name, url in node_urls.items():
             # a pruned node needs a cutoff: half the chain, so the window's first half is gone
-            pruning = node_profile in ("pruned", "reth-full")
+            pruning = node_profile in CUT_PROFILES
             cutoff = int(Rpc(url)("eth_blockNumber"), 16) // 2 if pruning else None
             floor = nitro_floor(name, truth) if node_profile == "arbitrum-nitro" else None
             proxy = RpcProxy(

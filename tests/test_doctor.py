@@ -332,3 +332,14 @@ def test_a_node_serving_state_at_latest_only_runs_the_log_assets_and_names_why_n
     assert runs(report) == ON_CHAIN - {"evm_token_supply", "evm_exchange_reserves"} | HTTP
     assert "'latest' only" in report.verdict("evm_token_supply").why
     assert report.exit_code == 1
+
+
+def test_a_log_index_built_late_fails_the_log_assets_though_blooms_tell_nothing(run, world):
+    """java-tron answers scans of blocks before its log index with [] and sends all-zero
+    blooms: the doctor reads the first block's receipts, which hold the tokens' logs."""
+    _, truth, _ = world
+    report = run("java-tron", pruned_below=pruned_cutoff(truth, "ethereum"))
+    pruned = report.row("ethereum pruned history")
+    assert pruned.status == "fail" and "all-zero logsBloom" in pruned.result
+    assert "log index lacks the block" in pruned.result and "java-tron" in pruned.change
+    assert not runs(report) & {"evm_exchange_flows", "evm_issuance"}

@@ -509,9 +509,9 @@ class EvmRpc(dg.ConfigurableResource):
             return NodeLimitError(
                 f"{error}. The node takes no third eth_call parameter, the state override "
                 f"that places the balance reader (assets/ingest/evm/contracts/BalanceReader.sol) "
-                f"for the call: java-tron's JSON-RPC takes two. Use a node that takes state "
-                f"overrides (geth, Erigon, Nethermind, reth, Nitro and the providers in front "
-                f"of them)."
+                f"for the call (java-tron takes two, as geth did before overrides). Use a node "
+                f"that takes state overrides (geth, Erigon, Nethermind, reth, Nitro and the "
+                f"providers in front of them)."
             )
         if kind == "topics":
             return NodeLimitError(
@@ -641,14 +641,26 @@ class EvmRpc(dg.ConfigurableResource):
         (header,) = self.batch([("eth_getBlockByNumber", [hex(block), False])], errors="return")
         if isinstance(header, RpcError):
             raise self._permanent(header)
-        blind = bloom_blind(header)
-        suspects = list(addresses) if blind else bloom_suspects(header, [], addresses)
+        suspects = bloom_suspects(header, [], addresses)
         if not suspects:
             return
-        (receipts,) = self.batch([("eth_getBlockReceipts", [hex(block)])], errors="return")
-        missing = receipts_missing(block, suspects, receipts, blind)
+        missing = receipts_missing(block, suspects, self._receipts(block, header), header)
         if missing:
             raise NodeLimitError(f"rpc {self.chain}: {missing}. {RECEIPTS_ADVICE}")
+
+    def _receipts(self, block: int, header: dict) -> Any:
+        """The receipts of `block`: eth_getBlockReceipts, or on a node without it (-32601:
+        geth before 1.13, java-tron before 2025, java-tron#5910) eth_getTransactionReceipt of
+        each of the header's transactions, batched; None if one is gone (null), else the
+        refusal."""
+        (receipts,) = self.batch([("eth_getBlockReceipts", [hex(block)])], errors="return")
+        hashes = header.get("transactions")
+        if not _unsupported(receipts) or not isinstance(hashes, list):
+            return receipts
+        asked = [("eth_getTransactionReceipt", [h]) for h in hashes if isinstance(h, str)]
+        answers = self.batch(asked, errors="return") if asked else []
+        refused = next((a for a in answers if isinstance(a, RpcError)), None)
+        return refused or (None if None in answers else answers)
 
     def eth_calls(
         self, calls: Sequence[tuple[str, str, int]], code: dict[str, str] | None = None
@@ -883,21 +895,23 @@ def _header(block: dict) -> dict:
 
 
 RECEIPTS_ADVICE = (
-    "Use a node that keeps every receipt (an archive node: reth without --full, Erigon "
-    "--prune.mode=archive), or start the window later (STABLEFLOW_START_DATE): read as is, "
-    "its empty answers would be days without events"
+    "Use a node that keeps every receipt and indexes every block's logs (an archive node: "
+    "reth without --full, Erigon --prune.mode=archive; java-tron synced with its JSON-RPC on, "
+    "java-tron#6384), or start the window later (STABLEFLOW_START_DATE): read as is, its "
+    "empty answers would be days without events"
 )
 
 
 def bloom_suspects(header: Any, logs: Any, addresses: Sequence[str]) -> list[str]:
-    """The addresses a block's header says may have logged in it (its logsBloom) of which the
-    node's eth_getLogs answer holds none; none when that answer is not a list (a result cap:
-    there are logs) or there is no header to tell by."""
+    """The addresses a block's header says may have logged in it (its logsBloom; every one
+    when the bloom tells nothing, bloom_blind) of which the node's eth_getLogs answer holds
+    none; none when that answer is not a list (a result cap: there are logs) or there is no
+    header to tell by."""
     if not isinstance(header, dict) or not isinstance(logs, list):
         return []
-    bloom = header.get("logsBloom") or ""
+    bloom, blind = header.get("logsBloom") or "", bloom_blind(header)
     logged = {str(log.get("address", "")).lower() for log in logs if isinstance(log, dict)}
-    return [a for a in addresses if a.lower() not in logged and bloom_has(bloom, a)]
+    return [a for a in addresses if a.lower() not in logged and (blind or bloom_has(bloom, a))]
 
 
 def bloom_blind(header: Any) -> bool:
@@ -913,31 +927,34 @@ def bloom_blind(header: Any) -> bool:
     return zero and header.get("transactions") != []
 
 
-def receipts_missing(
-    block: int, suspects: Sequence[str], receipts: Any, blind: bool = False
-) -> str | None:
+def _unsupported(answer: Any) -> bool:
+    """A method the node does not have: -32601, or words saying so."""
+    return isinstance(answer, RpcError) and (
+        answer.code == -32601 or "method" in answer.rpc_message.lower()
+    )
+
+
+def receipts_missing(block: int, suspects: Sequence[str], receipts: Any, header: Any) -> str | None:
     """What is wrong when eth_getLogs answered no log of `suspects` in `block` and its
-    receipts (eth_getBlockReceipts) are gone (null, or refused as pruned or missing state) or
-    hold logs of them; None when the receipts hold none (the bloom matched by chance) or the
-    node has no such method (nothing to confirm with). `blind`: the suspects are every token,
-    the header's logsBloom being empty (bloom_blind)."""
+    receipts (EvmRpc._receipts) are gone (null, or refused as pruned or missing state) or
+    hold logs of them; None when the receipts hold none (the bloom matched by chance) or
+    cannot be had (nothing to confirm with). `header`: the block's, whose logsBloom named
+    the suspects or told nothing (bloom_blind)."""
     where = (
-        f"block {block:,}'s header has an empty logsBloom (which java-tron always sends), so "
-        f"its receipts were read, and eth_getLogs"
-        if blind
+        f"block {block:,}'s header has an all-zero logsBloom (a block that logged nothing, or "
+        f"a node that fills in no blooms, as java-tron), so its receipts were read, and "
+        f"eth_getLogs"
+        if bloom_blind(header)
         else f"block {block:,}'s header names {suspects[0]} in its logsBloom, and eth_getLogs"
     )
     if isinstance(receipts, RpcError):
-        text = receipts.rpc_message.lower()
-        # -32601: a node without eth_getBlockReceipts (geth before 1.13) has nothing to
-        # confirm with; a refusal of the receipts themselves says they are gone
-        unsupported = receipts.code == -32601 or "method" in text
-        gone = receipts.kind in ("pruned", "state") or "receipt" in text
-        if unsupported or not gone:
+        # a refusal of the receipts themselves says they are gone
+        gone = receipts.kind in ("pruned", "state") or "receipt" in receipts.rpc_message.lower()
+        if _unsupported(receipts) or not gone:
             return None
         return f"{where} answered none: its receipts are pruned ({receipts.rpc_message})"
     if receipts is None:
-        return f"{where} answered none: its receipts are pruned (eth_getBlockReceipts: null)"
+        return f"{where} answered none: its receipts are pruned (the node answered null)"
     held = {
         str(log.get("address", "")).lower()
         for receipt in receipts

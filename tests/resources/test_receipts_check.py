@@ -28,10 +28,11 @@ class Node(JsonRpcServer):
     """A block whose header's bloom names USDT, whose eth_getLogs answer is empty, and whose
     receipts are `receipts` (a JSON-RPC result, or an error object)."""
 
-    def __init__(self, receipts, header: dict | None = None) -> None:
+    def __init__(self, receipts, header: dict | None = None, by_tx: dict | None = None) -> None:
         super().__init__()
         self.receipts, self.asked = receipts, []
         self.header = header or {"number": "0x5", "logsBloom": bloom_of(USDT)}
+        self.by_tx = by_tx or {}  # eth_getTransactionReceipt's answers by transaction hash
 
     def handle(self, body: bytes) -> tuple[int, bytes]:
         payload = json.loads(body)
@@ -43,6 +44,8 @@ class Node(JsonRpcServer):
                 answer["result"] = self.header
             elif call["method"] == "eth_getLogs":
                 answer["result"] = []
+            elif call["method"] == "eth_getTransactionReceipt":
+                answer["result"] = self.by_tx.get(call["params"][0])
             elif isinstance(self.receipts, dict) and "code" in self.receipts:
                 answer["error"] = self.receipts
             else:
@@ -72,7 +75,7 @@ def test_a_healthy_node_passes_when_the_bloom_matches_by_chance(receipts):
 @pytest.mark.parametrize(
     "receipts, words",
     [
-        (None, "its receipts are pruned (eth_getBlockReceipts: null)"),  # reth --full
+        (None, "its receipts are pruned (the node answered null)"),  # reth --full
         ({"code": -32603, "message": "state at block #5 is pruned"}, "its receipts are pruned"),
         ([receipt(OTHER, USDT)], "the node's log index lacks the block"),  # Erigon full
     ],
@@ -94,7 +97,7 @@ BLIND = {"number": "0x5", "logsBloom": "0x" + "0" * 512, "transactions": ["0x" +
 def test_an_empty_bloom_tells_nothing_so_the_receipts_decide():
     with Node([receipt(OTHER, USDT)], header=BLIND) as node:
         rpc = EvmRpc(chain="tron", url=node.url)
-        with pytest.raises(NodeLimitError, match="header has an empty logsBloom") as failure:
+        with pytest.raises(NodeLimitError, match="header has an all-zero logsBloom") as failure:
             rpc.check_logs_held(5, [USDT])
     assert "log index lacks the block" in str(failure.value)
     with Node([receipt(OTHER)], header=BLIND) as node:  # the block holds no USDT log: passes
@@ -107,3 +110,32 @@ def test_an_empty_block_needs_no_receipts():
     with Node(None, header=header) as node:
         EvmRpc(chain="tron", url=node.url).check_logs_held(5, [USDT])
     assert node.asked == ["eth_getBlockByNumber"]
+
+
+TX = ["0x" + "01" * 32, "0x" + "02" * 32]
+NO_METHOD = {"code": -32601, "message": "the method eth_getBlockReceipts does not exist"}
+
+
+@pytest.mark.parametrize(
+    "by_tx, words",
+    [
+        ({TX[0]: receipt(OTHER), TX[1]: receipt(USDT)}, "log index lacks the block"),
+        ({TX[0]: receipt(OTHER)}, "its receipts are pruned (the node answered null)"),
+        ({TX[0]: receipt(OTHER), TX[1]: receipt()}, None),  # healthy: no USDT log in the block
+    ],
+    ids=["held-but-not-answered", "one-gone", "healthy"],
+)
+def test_without_block_receipts_each_transactions_receipt_decides(by_tx, words):
+    """A node without eth_getBlockReceipts (geth before 1.13, java-tron before 2025) still
+    has eth_getTransactionReceipt: the header's transactions' receipts, in one batch, confirm
+    or clear the suspects instead of letting the check pass unconfirmed."""
+    header = {"number": "0x5", "logsBloom": bloom_of(USDT), "transactions": TX}
+    with Node(NO_METHOD, header=header, by_tx=by_tx) as node:
+        rpc = EvmRpc(chain="ethereum", url=node.url)
+        if words is None:
+            rpc.check_logs_held(5, [USDT])
+        else:
+            with pytest.raises(NodeLimitError, match="header names") as failure:
+                rpc.check_logs_held(5, [USDT])
+            assert words in str(failure.value)
+    assert node.asked.count("eth_getTransactionReceipt") == len(TX)

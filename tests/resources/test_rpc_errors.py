@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from core.resources.evm import EvmRpc, RpcError
+from core.resources.evm import EvmRpc, NodeLimitError, RpcError
 from sandbox.jsonrpc_server import JsonRpcServer
 
 # (code, message, kind): each message as its source sends it
@@ -153,7 +153,7 @@ METHODS = ("eth_call", "eth_estimateGas", "eth_getLogs")
             [(0, 4999), (5000, 5119)],
         ),
         ("block range too large, max range: 1000", 0, 1999, [(0, 999), (1000, 1999)]),
-        ("exceed max block range: 5000", 0, 9999, [(0, 4999), (5000, 9999)]),  # java-tron
+        ("exceed max block range: 5000", 0, 5119, [(0, 4999), (5000, 5119)]),  # java-tron
         # nothing said: halve
         ("block range is too wide", 100, 199, [(100, 149), (150, 199)]),
     ],
@@ -185,3 +185,16 @@ def test_an_answer_without_its_id_is_never_taken_by_position():
     first = rpc._next_id - 3
     assert isinstance(results[0], RpcError) and "no answer in batch" in str(results[0])
     assert results[1:] == [hex(first + 1), hex(first + 2)]
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["method parameters invalid", "too many arguments, want at most 2"],  # java-tron, old geth
+)
+def test_a_refused_state_override_names_the_balance_reader(message):
+    """An eth_call's third parameter refused is no range, however worded ("too many"): the
+    balance reader cannot be placed, so the read fails naming what the node lacks."""
+    rpc = EvmRpc(chain="ethereum", url="http://127.0.0.1:1")
+    call = [{"to": "0x" + "11" * 20, "data": "0x"}, "0x5", {"0x" + "22" * 20: {"code": "0x00"}}]
+    error = rpc._permanent(RpcError("ethereum", "eth_call", call, -32602, message))
+    assert isinstance(error, NodeLimitError) and "state override" in str(error)
