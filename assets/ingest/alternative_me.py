@@ -22,6 +22,7 @@ from assets.ingest.parsing import (
     missing_days,
     require,
     require_nothing_lost,
+    require_shape,
     stamp,
     utc_day,
     utc_now,
@@ -35,7 +36,7 @@ CLASSIFICATIONS = ("Extreme Fear", "Fear", "Neutral", "Greed", "Extreme Greed")
 def parse_fear_greed(payload: Any, start: dt.date, end: dt.date) -> pl.DataFrame:
     """`/fng/` response -> (date, value, classification) for the days start..end it holds."""
     source = "alternative.me /fng/"
-    require(isinstance(payload, dict), source, "(body)", type(payload).__name__, "not an object")
+    require_shape(payload, dict, source, ("data",))
     metadata = payload.get("metadata")
     require(isinstance(metadata, dict), source, "metadata", metadata, "not an object")
     require(

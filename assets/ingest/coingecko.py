@@ -46,7 +46,14 @@ import polars as pl
 
 from assets.ingest import plausibility
 from assets.ingest.declare import raw_asset
-from assets.ingest.parsing import amount, require, require_every_day, stamp, utc_now
+from assets.ingest.parsing import (
+    amount,
+    require,
+    require_every_day,
+    require_shape,
+    stamp,
+    utc_now,
+)
 from core.errors import SourceError
 from core.partitions import window_of
 from core.resources import HttpSource, Rows, Warehouse
@@ -109,7 +116,7 @@ def parse_market_chart(payload: Any, coin_id: str, start: dt.date, end: dt.date)
     response does not reach are simply absent (the caller checks completeness).
     """
     source = f"coingecko /coins/{coin_id}/market_chart/range"
-    require(isinstance(payload, dict), source, "(body)", type(payload).__name__, "not an object")
+    require_shape(payload, dict, source, ("prices",))
     by_sample: dict[int, dict[str, float]] = {}
     for key, column in _METRICS.items():
         points = payload.get(key)

@@ -80,7 +80,15 @@ import polars as pl
 from assets.ingest import plausibility
 from assets.ingest.declare import raw_asset
 from assets.ingest.labels import SeedError, seed_rows
-from assets.ingest.parsing import amount, require, require_every_day, stamp, utc_day, utc_now
+from assets.ingest.parsing import (
+    amount,
+    require,
+    require_every_day,
+    require_shape,
+    stamp,
+    utc_day,
+    utc_now,
+)
 from core.chains import CHAINS, Chain
 from core.errors import SourceDataError
 from core.partitions import window_of
@@ -101,8 +109,12 @@ HISTORY_START = dt.datetime.fromtimestamp(-(-HISTORY_CUT // 86_400) * 86_400, dt
 def llama_day(value: Any, source: str, field: str) -> dt.date:
     """The day whose close a DefiLlama daily row holds: the day before its stamp. The row
     stamped 00:00 UTC of S is DefiLlama's first snapshot of S, taken just after midnight
-    (assets/ingest/DEFILLAMA_TIMING.md), so it is the close of S-1."""
-    return utc_day(value, source, field) - _DAY
+    (assets/ingest/DEFILLAMA_TIMING.md), so it is the close of S-1. DefiLlama stamps every
+    daily row at a midnight, the live one included (getTimestampAtStartOfDay, and the chart
+    builder's overlay under the daily stamp): another time is no daily row."""
+    day = utc_day(value, source, field)
+    require(int(value) % 86_400 == 0, source, field, value, "not a UTC midnight: no daily row")
+    return day - _DAY
 
 
 def llama_stamp(day: dt.date) -> int:
@@ -302,7 +314,7 @@ def chain_chart_source(token: str, llama_chain: str) -> str:
 
 def _chart_totals(payload: Any, source: str, start: dt.date, end: dt.date) -> dict[dt.date, float]:
     """`totalCirculating.peggedUSD` of a chart's rows dated start..end, every day required."""
-    require(isinstance(payload, list), source, "(body)", type(payload).__name__, "not a list")
+    require_shape(payload, list, source)
     values: dict[dt.date, float] = {}
     for i, row in enumerate(payload):
         require(isinstance(row, dict), source, f"[{i}]", row, "not an object")
@@ -343,7 +355,7 @@ def parse_chain_chart(
     `start`) to `end`; none before the first row (module docstring). A row without a
     circulating amount is a zero balance."""
     source = chain_chart_source(token, llama_chain)
-    require(isinstance(payload, list), source, "(body)", type(payload).__name__, "not a list")
+    require_shape(payload, list, source)
     require(
         len(payload) > 0,
         source,
@@ -430,7 +442,7 @@ def parse_token(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """`/stablecoin/{id}` -> (all-chain supply per day, supply per chain and day)."""
     source = f"defillama /stablecoin/{TOKENS[token]}"
-    require(isinstance(payload, dict), source, "(body)", type(payload).__name__, "not an object")
+    require_shape(payload, dict, source, ("tokens",))
     require(
         payload.get("pegType") == PEG, source, "pegType", payload.get("pegType"), f"expected {PEG}"
     )
@@ -457,6 +469,9 @@ def parse_token(
         )
         # A chain can hold zero tokens of a coin on some days; it can never hold fewer.
         series = _token_series(balance.get("tokens"), source, field, start, end, positive=False)
+        if series:  # from its first day in the window to its last, every day (a chain's
+            # series may start or stop inside the window; it has no gaps)
+            require_every_day(set(series), min(series), max(series), source, f"{field}[].date")
         rows.extend((day, chain, value) for day, value in series.items())
 
     total_frame = pl.DataFrame(

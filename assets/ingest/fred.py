@@ -62,6 +62,17 @@ def parse_fredgraph(
     """fredgraph.csv rows -> (date, series_id, value) for start..end; value NULL on holidays."""
     source = f"fred {series}"
     _, low, high = SERIES[series]
+    # FRED has a row for every weekday (a holiday's is empty): no row at all for days holding
+    # a weekday is an error page or a cut answer (its one line read as the header).
+    days = min(7, (end - start).days + 1)
+    weekday = any((start + dt.timedelta(days=i)).weekday() < 5 for i in range(days))
+    require(
+        bool(rows) or not weekday,
+        source,
+        "(body)",
+        "no rows",
+        f"expected an observation_date,{series} row for every weekday of {start}..{end}",
+    )
     values: dict[dt.date, float | None] = {}
     seen: set[dt.date] = set()
     for i, row in enumerate(rows, start=2):  # line numbers as in the file, after the header
@@ -115,7 +126,14 @@ def fred_series_daily(
         )
     rows = pl.concat(frames)
     require_nothing_lost(
-        warehouse, "raw.fred_series_daily", rows, ["date", "series_id"], first, end, "fred"
+        warehouse,
+        "raw.fred_series_daily",
+        rows,
+        ["date", "series_id"],
+        first,
+        end,
+        "fred",
+        values=("value",),
     )
     plausible = plausibility.check_window(
         context, warehouse, "raw.fred_series_daily", rows, first, end

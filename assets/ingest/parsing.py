@@ -20,6 +20,36 @@ if TYPE_CHECKING:
 # No stablecoin, coin or market has ever been near 10 trillion units or dollars: above this a
 # value is a unit or parsing error, not data.
 MAX_PLAUSIBLE = 1e13
+# Unix seconds of 2100-01-01: a timestamp beyond it is in milliseconds (or garbage), not seconds.
+_LAST_SECOND = 4_102_444_800
+
+
+def api_error(payload: Any) -> str | None:
+    """The error an API put in a JSON body of the wrong shape, if it looks like one:
+    CoinGecko's {"status": {"error_code", "error_message"}}, DefiLlama's {"message": ...},
+    and the common {"error": ...}."""
+    if not isinstance(payload, dict):
+        return None
+    status = payload.get("status")
+    if isinstance(status, dict) and "error_code" in status:
+        return f"error {status.get('error_code')}: {status.get('error_message', '')}".strip()
+    for key in ("error", "message"):
+        if isinstance(payload.get(key), (str, dict)):
+            return f"{key}: {payload[key]}"
+    return None
+
+
+def require_shape(payload: Any, kind: type, source: str, keys: tuple[str, ...] = ()) -> None:
+    """The body is a `kind` (dict or list) holding `keys`; a body that is not, but reads as
+    an error (api_error, sent with status 200), fails in the API's own words."""
+    if isinstance(payload, kind) and all(k in payload for k in keys):
+        return
+    said = api_error(payload)
+    if said:
+        raise SourceDataError(source, "(body)", said, "the API answered an error with status 200")
+    if not isinstance(payload, kind):
+        expected = "an object" if kind is dict else "a list"
+        raise SourceDataError(source, "(body)", type(payload).__name__, f"not {expected}")
 
 
 def utc_day(value: Any, source: str, field: str) -> dt.date:
@@ -30,6 +60,10 @@ def utc_day(value: Any, source: str, field: str) -> dt.date:
         raise SourceDataError(source, field, value, "not a unix timestamp") from None
     if isinstance(value, bool) or isinstance(value, float) and value != seconds:
         raise SourceDataError(source, field, value, "not a whole unix timestamp")
+    if not 0 <= seconds < _LAST_SECOND:
+        raise SourceDataError(
+            source, field, value, "not a unix timestamp in seconds (milliseconds?)"
+        )
     return dt.datetime.fromtimestamp(seconds, dt.UTC).date()
 
 
@@ -96,15 +130,18 @@ def require_nothing_lost(
     start: dt.date,
     end: dt.date,
     source: str,
+    values: tuple[str, ...] = (),
 ) -> None:
-    """Refuse a re-fetch that lacks rows already stored for its window. A source that answers
-    empty or short (an outage page, a cut-off list) must not delete history: the window is
-    replaced only by an answer that still holds every stored key."""
+    """Refuse a re-fetch that lacks rows already stored for its window, or (for `values`
+    columns) holds NULL where a number is stored. A source that answers empty or short (an
+    outage page, a cut-off list, a blank field) must not delete history: the window is
+    replaced only by an answer that still holds every stored key and value."""
     if not warehouse.table_exists(table):
         return
-    # Table and key names come from the calling asset's code, never from input.
+    # Table and column names come from the calling asset's code, never from input.
     stored = warehouse.read(
-        f"SELECT {', '.join(keys)} FROM {table} WHERE date BETWEEN ? AND ?", [start, end]
+        f"SELECT {', '.join([*keys, *values])} FROM {table} WHERE date BETWEEN ? AND ?",
+        [start, end],
     )
     lost = stored.join(new.select(keys), on=keys, how="anti")
     if lost.height:
@@ -115,3 +152,16 @@ def require_nothing_lost(
             f"{lost.height} stored row(s) missing, e.g. {first}",
             "the answer lacks rows that are already stored; nothing was replaced",
         )
+    for column in values:
+        blanked = stored.join(
+            new.select(*keys, pl.col(column).alias("_new")), on=keys, how="inner"
+        ).filter(pl.col(column).is_not_null() & pl.col("_new").is_null())
+        if blanked.height:
+            row = blanked.row(0, named=True)
+            where = ", ".join(f"{k}={row[k]}" for k in keys)
+            raise SourceDataError(
+                source,
+                f"{column} ({where})",
+                f"empty, where {row[column]!r} is stored ({blanked.height} such row(s))",
+                "the answer blanks values already stored; nothing was replaced",
+            )

@@ -68,6 +68,7 @@ def test_a_gap_in_the_index_stays_a_gap():
         ),
         ({"name": "x", "data": {}, "metadata": {"error": None}}, "data", "not a list"),
         ({"name": "x", "data": [], "metadata": "ok"}, "metadata", "not an object"),
+        ({"error": "Service unavailable"}, "(body)", "the API answered an error with status 200"),
         (payload(entry(D(2022, 1, 1), value="²")), "data[0].value", "not a whole number"),
         (payload(entry(D(2022, 1, 1), value="٣")), "data[0].value", "not a whole number"),
         (

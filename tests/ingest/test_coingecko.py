@@ -108,6 +108,15 @@ def test_bad_values_name_the_coin_field_and_value(metric, value, reason):
     )
 
 
+def test_an_error_body_sent_with_status_200_is_quoted():
+    """CoinGecko's rate-limit body (its docs, "Common Errors & Rate Limit"), answered 200 by a
+    proxy: the error in its own words, not "prices is not a list"."""
+    body = {"status": {"error_code": 429, "error_message": "You've exceeded the Rate Limit."}}
+    with pytest.raises(SourceDataError) as err:
+        parse_market_chart(body, "bitcoin", D(2021, 1, 1), D(2021, 1, 1))
+    assert "field '(body)' = \"error 429: You've exceeded the Rate Limit.\"" in str(err.value)
+
+
 def test_conflicting_duplicate_samples_are_an_error():
     payload = recording("bitcoin")
     point = next(p for p in payload["prices"] if p[0] == 1609545600000)

@@ -127,6 +127,18 @@ def test_token_totals_and_chains_from_the_stablecoin_endpoint():
     )
 
 
+def test_a_chain_missing_a_day_inside_its_series_fails_the_window():
+    """A chain's series may start or stop inside the window (USDC on Tron stops), but a day
+    missing between two of its rows is a gap in the answer, not a zero."""
+    payload = build_stablecoin(1)
+    rows = payload["chainBalances"]["Ethereum"]["tokens"]
+    gone = str(llama_stamp(D(2021, 3, 2)))
+    payload["chainBalances"]["Ethereum"]["tokens"] = [r for r in rows if str(r["date"]) != gone]
+    with pytest.raises(SourceDataError, match=r"chainBalances.Ethereum.tokens\[\].date' = '1 "):
+        parse_token(payload, "USDT", D(2021, 3, 1), D(2021, 3, 3))
+    parse_token(payload, "USDT", D(2021, 3, 3), D(2021, 3, 5))  # the days after it: whole
+
+
 def test_usdc_chains_cover_only_the_recorded_days():
     _, chains = parse_token(build_stablecoin(2), "USDC", D(2021, 1, 1), D(2023, 10, 24))
     tron = chains.filter(pl.col("chain") == "Tron")
@@ -572,7 +584,21 @@ def test_chain_chart_days_before_its_first_row_get_no_row_and_zero_shapes_read_a
 
 BAD_CHAIN_CHARTS = {
     "empty chart": ([], "'(body)' = []: no chart"),
-    "not a list": ({"error": "x"}, "'(body)' = 'dict': not a list"),
+    "not a list": ({"rows": "x"}, "'(body)' = 'dict': not a list"),
+    # DefiLlama's error body, sent with status 200: its words, not its shape
+    "an error body": (
+        {"message": "Internal server error"},
+        "'(body)' = 'message: Internal server error': the API answered an error with status 200",
+    ),
+    # every daily row is stamped at a midnight (DEFILLAMA_TIMING.md): 23:00 is no daily row
+    "not a midnight": (
+        [{"date": str(1614639600), "totalCirculating": {"peggedUSD": 1.0}}],
+        "'[0].date' = '1614639600': not a UTC midnight",
+    ),
+    "milliseconds": (
+        [{"date": "1614643200000", "totalCirculating": {"peggedUSD": 1.0}}],
+        "'[0].date' = '1614643200000': not a unix timestamp in seconds",
+    ),
     "a day missing after the first row": (
         [
             chart_row(D(2021, 3, 1), totalCirculating={"peggedUSD": 1.0}),

@@ -136,3 +136,35 @@ def test_a_bad_date_under_the_older_header_names_that_column():
     assert str(err.value) == (
         "fred DTB3: field 'line 2 DATE' = '12/23/2022': not a YYYY-MM-DD date"
     )
+
+
+def test_an_answer_without_rows_fails_unless_it_spans_only_a_weekend():
+    """An error page or a JSON error on one line reads as a header and no rows: FRED has a row
+    for every weekday (a holiday's empty), so days holding a weekday with none is no answer."""
+    with pytest.raises(SourceDataError, match=r"fred SP500: field '\(body\)' = 'no rows'"):
+        parse_fredgraph([], "SP500", D(2022, 1, 3), D(2022, 1, 7))
+    assert parse_fredgraph([], "SP500", D(2022, 1, 1), D(2022, 1, 2)).is_empty()  # Sat, Sun
+
+
+def test_a_reread_blanking_a_stored_value_replaces_nothing(warehouse):
+    """The 7-day re-read answering an empty value (FRED's holiday form) where a number is
+    stored fails naming the series, day and stored value, and leaves the row as it was."""
+    from assets.ingest.parsing import require_nothing_lost, stamp
+    from core.resources import Rows
+
+    day = D(2023, 3, 8)
+    stored = stamp(
+        parse_fredgraph(rows("SP500", ("2023-03-08", "3992.01")), "SP500", day, day),
+        "fred SP500",
+        dt.datetime(2023, 3, 9),
+    )
+    warehouse.replace_window(day, day, Rows("raw.fred_series_daily", stored, ["date", "series_id"]))
+    blank = parse_fredgraph(rows("SP500", ("2023-03-08", "")), "SP500", day, day)
+    keys = ["date", "series_id"]
+    with pytest.raises(SourceDataError) as err:
+        require_nothing_lost(
+            warehouse, "raw.fred_series_daily", blank, keys, day, day, "fred", values=("value",)
+        )
+    assert "value (date=2023-03-08, series_id=SP500)" in str(err.value)
+    assert "3992.01 is stored" in str(err.value)
+    assert warehouse.read("SELECT value FROM raw.fred_series_daily")["value"].to_list() == [3992.01]
