@@ -20,7 +20,7 @@ from assets.ingest.declare import raw_asset
 from assets.ingest.defillama import known_incomplete_frame
 from assets.ingest.labels import load_labels
 from assets.ingest.parsing import utc_now
-from core.chains import CHAINS
+from core.chains import CHAINS, CONFIGURED
 from core.resources import Rows, Warehouse
 from core.settings import Settings
 
@@ -89,7 +89,10 @@ def reference_data(context: dg.AssetExecutionContext, warehouse: Warehouse):
                 t.bridged,
                 c.defillama_chain,
             )
-            for c in CHAINS
+            # every configured chain, not only those this run reads (STABLEFLOW_CHAINS): the
+            # other chains' stored events keep their token's facts (a bridged token's mints
+            # would otherwise read as its issuer's)
+            for c in CONFIGURED
             for t in c.tokens
         ],
         schema=[

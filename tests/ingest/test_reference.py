@@ -113,3 +113,21 @@ def test_the_world_table_keeps_the_first_run_of_each_world():
         ("live", True, False, "run-3"),
         ("sandbox", False, True, "run-1"),
     ]
+
+
+def test_a_run_reading_one_chain_keeps_every_configured_tokens_facts(
+    resources, warehouse, monkeypatch
+):
+    """A run of Ethereum alone (STABLEFLOW_CHAINS=ethereum) must not drop Arbitrum's USDT0 from
+    raw.evm_tokens: its stored mints would lose `bridged` and count as Tether's issuance."""
+    import dagster as dg
+
+    from assets.ingest import reference
+
+    monkeypatch.setattr(reference, "CHAINS", CONFIGURED[:1])  # what STABLEFLOW_CHAINS does
+    assert dg.materialize([reference.reference_data], resources=resources).success
+    tokens = warehouse.read("SELECT chain, token, bridged FROM raw.evm_tokens ORDER BY ALL")
+    assert tokens.rows() == sorted(
+        (c.name, t.symbol, t.bridged) for c in CONFIGURED for t in c.tokens
+    )
+    assert ("arbitrum", "USDT", True) in tokens.rows()
