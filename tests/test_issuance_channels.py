@@ -187,6 +187,24 @@ def test_the_parts_add_up_to_the_gross_and_a_lost_event_is_caught(built, tmp_pat
     assert bad.select("date", "token").rows() == [(lost["date"], "USDC")]
 
 
+def test_each_day_names_the_chains_its_sums_hold(built, tmp_path):
+    """`chains` lists the chains whose issuance a day's sums hold: a day one chain was not
+    ingested (a run per chain, a failed run) says so instead of passing for a smaller day."""
+    _, warehouse, _ = built
+    assert set(warehouse.read(f"SELECT DISTINCT chains FROM {MART}")["chains"]) == {"ethereum"}
+
+    copy = Warehouse(path=str(tmp_path / "w.duckdb"))
+    shutil.copy(warehouse.path, copy.path)
+    day = copy.read(f"SELECT min(date) AS d FROM {MART}")["d"][0] + dt.timedelta(days=1)
+    by_table = {m.table: m for m in models}
+    with copy.transaction() as con:
+        con.execute("DELETE FROM raw.evm_issuance_daily WHERE date = ?", [day])
+        for table in MODELS:
+            by_table[table].build(con)
+    chains = dict(copy.read(f"SELECT date, any_value(chains) FROM {MART} GROUP BY date").rows())
+    assert chains[day] is None and chains[day + dt.timedelta(days=1)] == "ethereum"
+
+
 def test_a_warehouse_from_before_the_operator_column_is_upgraded_in_place(tmp_path):
     """A warehouse whose raw events were read before `operator` was kept: the next run adds
     the column (NULL in the old rows), its own rows are split, the old days' split is NULL

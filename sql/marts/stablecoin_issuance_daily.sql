@@ -16,7 +16,9 @@ WITH daily AS (
         sum(minted_tokens::DECIMAL(38, 6))::DOUBLE AS minted_tokens,
         sum(burned_tokens::DECIMAL(38, 6))::DOUBLE AS burned_tokens,
         sum(net_tokens::DECIMAL(38, 6))::DOUBLE    AS net_tokens,
-        sum(event_count)   AS event_count
+        sum(event_count)   AS event_count,
+        -- which chains' issuance the sums hold: a chain not ingested that day is missing here
+        string_agg(DISTINCT chain, ',' ORDER BY chain) AS chains
     FROM staging.stg_evm__issuance_daily
     WHERE (
         chain, token) NOT IN (
@@ -100,7 +102,8 @@ SELECT
     if(coalesce(e.unknown_count, 0) = 0, e.largest_issuer_mint_tokens, NULL)
         AS largest_issuer_mint_tokens,
     if(coalesce(e.unknown_count, 0) = 0, e.largest_issuer_mint_tx_hash, NULL)
-        AS largest_issuer_mint_tx_hash
+        AS largest_issuer_mint_tx_hash,
+    d.chains
 FROM daily AS d
 FULL OUTER JOIN events AS e USING (date, token)
 ORDER BY date, token
