@@ -101,7 +101,7 @@ before ``start``, are not in them):
 
 - ``supply(date, chain, token, supply_raw)``: totalSupply at the day's closing block;
 - ``issuance(date, chain, token, minted_raw, burned_raw, minted_cctp_raw, burned_cctp_raw,
-  minted_gateway_raw, burned_gateway_raw)``: Issue/Mint/bridge-mint and
+  minted_gateway_raw, burned_gateway_raw, burned_frozen_raw)``: Issue/Mint/bridge-mint and
   Redeem/Burn/DestroyedBlackFunds/bridge-burn amounts summed per day, zero rows included (gross:
   the cross-chain moves too), and the parts CCTP's TokenMinter and Gateway's contracts minted and
   burned (the issuer's is the difference);
@@ -708,6 +708,7 @@ class _Planter:
         self.minted = {s: 0 for s in self.tokens}
         self.burned = {s: 0 for s in self.tokens}
         self.crossed = _no_crossings(self.tokens)
+        self.frozen = {s: 0 for s in self.tokens}  # burned by destroyBlackFunds
         self.r0: dict[tuple[str, str], int] = {}
         # Circle's cross-chain contracts of the chain at their real addresses
         # (sql/seeds/cctp_minters.csv; anvil lets any address send): none on a chain the seed
@@ -876,6 +877,7 @@ class _Planter:
         self.minted = {t: 0 for t in self.tokens}
         self.burned = {t: 0 for t in self.tokens}
         self.crossed = _no_crossings(self.tokens)
+        self.frozen = {t: 0 for t in self.tokens}
         destroy_day = index == max(1, self.ndays // 2) and index < self.ndays
         for token in self.tokens:
             self._cctp(token, index)  # first: the issuer's own issuance then meets the path
@@ -931,6 +933,7 @@ class _Planter:
             self.bal[token][BLACKLISTED] = 0
             self.supply[token] -= destroyed
             self.burned[token] += destroyed
+            self.frozen[token] += destroyed
             net += destroyed
         if net == 0:
             return
@@ -1125,6 +1128,7 @@ def _book_day(rows: dict[str, list], planter: _Planter, day: dt.date) -> None:
                     for protocol in CROSSINGS
                     for side in ("minted", "burned")
                 ),
+                planter.frozen[token],
             )
         )
         for venue, wallets in planter.wallets.items():
@@ -1140,6 +1144,7 @@ _SCHEMAS = {
         "minted_raw": pl.Int64,
         "burned_raw": pl.Int64,
         **{f"{side}_{p}_raw": pl.Int64 for p in CROSSINGS for side in ("minted", "burned")},
+        "burned_frozen_raw": pl.Int64,
     },
     "reserves": {"address": pl.String, "exchange": pl.String, "balance_raw": pl.Int64},
     "flows": {"exchange": pl.String, "inflow_raw": pl.Int64, "outflow_raw": pl.Int64},

@@ -142,7 +142,9 @@ def test_extraction_benchmark_on_a_small_dense_chain(monkeypatch):
         densechain.shared.cache_clear()  # later users get a chain of the default size
     assert "| 100 % | 300 (100.0%) |" in section.body and "| 10 % |" in section.body
     requests = next(line for line in section.lines if line.unit == "requests")
-    assert requests.ours == 1 and requests.baseline > 10  # one batch against one per call
+    # one batch against one per call, plus the first block's header when that block holds no
+    # token log (the receipts check: EvmRpc.check_logs_held)
+    assert requests.ours <= 2 and requests.baseline > 10
 
 
 def test_the_floor_location_is_the_real_graph_with_no_op_steps():

@@ -68,11 +68,12 @@ def test_the_split_matches_the_planted_truth_per_day(built):
         warehouse.read(f"SELECT date, token, {', '.join(SPLIT)} FROM {MART} ORDER BY date, token"),
         *SPLIT,
     )
+    frozen = {"minted": pl.lit(0), "burned": pl.col("burned_frozen_raw")}
     planted = truth.issuance.sort("date", "token").select(
         "date",
         "token",
         *(
-            pl.col(f"{side}_raw") - sum(pl.col(f"{side}_{p}_raw") for p in CROSSINGS)
+            pl.col(f"{side}_raw") - sum(pl.col(f"{side}_{p}_raw") for p in CROSSINGS) - frozen[side]
             if part == "issuer"
             else pl.col(f"{side}_{part}_raw")
             for side in ("minted", "burned")
@@ -80,6 +81,15 @@ def test_the_split_matches_the_planted_truth_per_day(built):
         ),
     )
     assert mart.rows() == planted.rows()
+    # Tether's destroyed frozen funds: their own column, not the issuer's redemptions
+    destroyed = micro(
+        warehouse.read(f"SELECT burned_frozen_tokens FROM {MART} ORDER BY date, token"),
+        "burned_frozen_tokens",
+    )["burned_frozen_tokens"]
+    assert (
+        destroyed.to_list() == truth.issuance.sort("date", "token")["burned_frozen_raw"].to_list()
+    )
+    assert destroyed.sum() > 0
     # not vacuous: the window has CCTP's and Gateway's mints and burns of USDC, and the issuer's
     usdc = mart.filter(pl.col("token") == "USDC")
     assert (usdc["minted_cctp_tokens"] > 0).sum() >= 3 and (usdc["burned_cctp_tokens"] > 0).any()
@@ -111,8 +121,9 @@ def test_the_gross_columns_are_unchanged(built):
 
 def test_every_event_keeps_its_operator_and_channel(built):
     """Mint's minter and Burn's burner reach staging; the seed's TokenMinters are cctp, its
-    GatewayMinter and GatewayWallet gateway, the rest issuer; Issue/Redeem/DestroyedBlackFunds
-    name nobody (NULL). The issuer's largest mint of a day leaves the cross-chain ones out."""
+    GatewayMinter and GatewayWallet gateway, DestroyedBlackFunds frozen, the rest issuer;
+    Issue/Redeem/DestroyedBlackFunds name nobody (NULL). The issuer's largest mint of a day
+    leaves the cross-chain ones out."""
     _, warehouse, truth = built
     seed = load_cctp_minters().filter(pl.col("chain") == "ethereum")
     channel_of = {a.lower(): p for a, p in seed.select("address", "protocol").iter_rows()}
@@ -130,14 +141,18 @@ def test_every_event_keeps_its_operator_and_channel(built):
             e,
             a,
             o.lower() if o else None,
-            channel_of.get(o.lower(), "issuer") if o else "issuer",
+            channel_of.get(o.lower(), "issuer")
+            if o
+            else "frozen"
+            if e == "DestroyedBlackFunds"
+            else "issuer",
         )
         for h, e, a, o in truth.large_events.select(
             "tx_hash", "event", "amount_raw", "operator"
         ).iter_rows()
     )
     assert got == planted
-    assert {"issuer", "cctp", "gateway"} == set(events["channel"])
+    assert {"issuer", "cctp", "gateway", "frozen"} == set(events["channel"])
     named = events.filter(pl.col("event").is_in(["Issue", "Redeem", "DestroyedBlackFunds"]))
     assert named.height and named["operator"].null_count() == named.height
 

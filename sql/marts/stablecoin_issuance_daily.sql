@@ -39,7 +39,7 @@ events AS (
             WHERE direction = 'mint'
         ) AS largest_mint_tx_hash,
         -- The split, from the events themselves (the daily sums carry no channel): the check
-        -- channels_sum_to_gross holds issuer + cctp + gateway against the gross columns.
+        -- channels_sum_to_gross holds issuer + cctp + gateway (+ frozen) against the gross columns.
         -- events read before the operator was kept: the day's split is unknown (NULL)
         count(*) FILTER (WHERE channel = 'unknown') AS unknown_count,
         sum(amount_tokens::DECIMAL(38, 6)) FILTER (
@@ -60,6 +60,9 @@ events AS (
         sum(amount_tokens::DECIMAL(38, 6)) FILTER (
             WHERE direction = 'burn' AND channel = 'gateway'
         )::DOUBLE AS burned_gateway_tokens,
+        sum(amount_tokens::DECIMAL(38, 6)) FILTER (
+            WHERE direction = 'burn' AND channel = 'frozen'
+        )::DOUBLE AS burned_frozen_tokens,
         -- "Circle minted $X": the largest mint by the issuer itself, cross-chain mints left out
         max(amount_tokens) FILTER (
             WHERE direction = 'mint' AND channel = 'issuer'
@@ -99,6 +102,8 @@ SELECT
         AS minted_gateway_tokens,
     if(coalesce(e.unknown_count, 0) = 0, coalesce(e.burned_gateway_tokens, 0), NULL)
         AS burned_gateway_tokens,
+    if(coalesce(e.unknown_count, 0) = 0, coalesce(e.burned_frozen_tokens, 0), NULL)
+        AS burned_frozen_tokens,
     if(coalesce(e.unknown_count, 0) = 0, e.largest_issuer_mint_tokens, NULL)
         AS largest_issuer_mint_tokens,
     if(coalesce(e.unknown_count, 0) = 0, e.largest_issuer_mint_tx_hash, NULL)

@@ -25,6 +25,8 @@ SELECT
     CASE
         WHEN t.bridged THEN 'bridged'
         WHEN m.address IS NOT NULL THEN coalesce(m.protocol, 'cctp')
+        -- Tether destroying a blacklisted holder's balance: frozen funds, not a redemption
+        WHEN e.event = 'DestroyedBlackFunds' THEN 'frozen'
         WHEN e.operator IS NULL AND e.event IN ('Mint', 'Burn') THEN 'unknown'
         ELSE 'issuer'
     END                             AS channel,
