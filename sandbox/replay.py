@@ -297,10 +297,16 @@ def build_fear_greed() -> list[dict]:
 
 
 def build_fred(series: str) -> list[tuple[str, str]]:
-    """(observation_date, value) rows of a FRED series; holidays keep their empty value."""
+    """(observation_date, value) rows of a FRED series: a row for every weekday, as FRED
+    serves them, a holiday's value empty. The DTB3 download has them; the SP500 and NASDAQ100
+    files list trading days only, so their other weekdays are given FRED's empty row."""
     name, date_column, value_column = _FRED_FILES[series]
     with open(RECORDINGS / "fred" / name) as f:
-        return [(r[date_column], r[value_column]) for r in csv.DictReader(f)]
+        recorded = {r[date_column]: r[value_column] for r in csv.DictReader(f)}
+    first, last = (dt.date.fromisoformat(d) for d in (min(recorded), max(recorded)))
+    days = (first + dt.timedelta(days=i) for i in range((last - first).days + 1))
+    weekdays = [d.isoformat() for d in days if d.weekday() < 5]
+    return [(day, recorded.get(day, "")) for day in weekdays]
 
 
 @dataclass

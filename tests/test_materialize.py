@@ -28,7 +28,9 @@ REQUESTS = 7 + 4 + 1 + 3
 
 
 def recorded_fred_rows(first: dt.date, last: dt.date) -> dict[tuple[dt.date, str], float | None]:
-    """The FRED recordings' rows in first..last, read straight from the files."""
+    """The FRED recordings' rows in first..last, read straight from the files; a weekday a
+    file lacks (the SP500 and NASDAQ100 files list trading days only) is FRED's empty holiday
+    row, as FRED serves it."""
     files = {
         "SP500": ("fred_SP500_2016_2026.csv", "as_of", "value"),
         "NASDAQ100": ("fred_NASDAQ100_2015_2026.csv", "as_of", "value"),
@@ -41,6 +43,11 @@ def recorded_fred_rows(first: dt.date, last: dt.date) -> dict[tuple[dt.date, str
             day = D.fromisoformat(values[date_col])
             if first <= day <= last:
                 rows[(day, series)] = float(values[value_col]) if values[value_col] else None
+    for series in files:
+        for i in range((last - first).days + 1):
+            day = first + dt.timedelta(days=i)
+            if day.weekday() < 5:
+                rows.setdefault((day, series), None)
     return rows
 
 

@@ -56,6 +56,10 @@ def _value(raw: str, source: str, field: str, low: float, high: float) -> float 
     return number
 
 
+def _days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
 def parse_fredgraph(
     rows: list[dict[str, str]], series: str, start: dt.date, end: dt.date
 ) -> pl.DataFrame:
@@ -98,6 +102,16 @@ def parse_fredgraph(
         seen.add(day)
         if start <= day <= end:
             values[day] = _value(row[series], source, f"{raw_date}.{series}", low, high)
+    if values:  # FRED's last row may come before `end` (a value not posted yet), none inside
+        weekdays = {d for d in _days(min(values), max(values)) if d.weekday() < 5}
+        missing = sorted(weekdays - set(values))
+        require(
+            not missing,
+            source,
+            "observation_date",
+            f"{len(missing)} weekday(s) without a row, e.g. {missing[0] if missing else ''}",
+            "FRED has a row for every weekday (a holiday's value empty)",
+        )
     return pl.DataFrame(
         [{"date": d, "series_id": series, "value": v} for d, v in sorted(values.items())],
         schema={"date": pl.Date, "series_id": pl.Utf8, "value": pl.Float64},

@@ -168,3 +168,25 @@ def test_a_reread_blanking_a_stored_value_replaces_nothing(warehouse):
     assert "value (date=2023-03-08, series_id=SP500)" in str(err.value)
     assert "3992.01 is stored" in str(err.value)
     assert warehouse.read("SELECT value FROM raw.fred_series_daily")["value"].to_list() == [3992.01]
+
+
+def test_a_weekday_without_a_row_fails():
+    """FRED answers every weekday, a holiday with an empty value (the DTB3 download misses
+    none in 20 years): a weekday with no row at all is a cut answer, not a holiday."""
+    with pytest.raises(SourceDataError, match=r"'1 weekday\(s\) without a row, e.g. 2023-06-14'"):
+        parse_fredgraph(
+            rows("SP500", ("2023-06-13", "4369.01"), ("2023-06-15", "4425.84")),
+            "SP500",
+            D(2023, 6, 12),
+            D(2023, 6, 16),
+        )
+    # the last row before `end` (a value not posted yet) is no gap
+    assert (
+        parse_fredgraph(
+            rows("SP500", ("2023-06-13", "4369.01"), ("2023-06-14", "")),
+            "SP500",
+            D(2023, 6, 12),
+            D(2023, 6, 16),
+        ).height
+        == 2
+    )

@@ -3,7 +3,6 @@ recorded day passes the blocking limits, the numbers the limits cite are the rec
 and the pure comparisons (day over day, chains appearing and disappearing) behave at their
 edges. The bad input each limit refuses is in tests/test_bad_input.py (46-61)."""
 
-import csv
 import datetime as dt
 import json
 
@@ -14,14 +13,9 @@ from assets.ingest import plausibility
 from assets.ingest.coingecko import COINS, parse_market_chart
 from assets.ingest.defillama import parse_token, parse_token_chart, parse_total_supply
 from assets.ingest.fred import SERIES, parse_fredgraph
-from sandbox.replay import RECORDINGS, build_stablecoin, build_stablecoin_chart
+from sandbox.replay import RECORDINGS, build_fred, build_stablecoin, build_stablecoin_chart
 
 D = dt.date
-FRED_FILES = {
-    "SP500": ("fred_SP500_2016_2026.csv", "as_of", "value"),
-    "NASDAQ100": ("fred_NASDAQ100_2015_2026.csv", "as_of", "value"),
-    "DTB3": ("fred_DTB3_2006_2026.csv", "observation_date", "DTB3"),
-}
 
 
 def coingecko() -> pl.DataFrame:
@@ -53,11 +47,8 @@ def token_supply() -> pl.DataFrame:
 
 
 def fred(series: str) -> pl.DataFrame:
-    name, date_column, value_column = FRED_FILES[series]
-    with open(RECORDINGS / "fred" / name) as f:
-        rows = [
-            {"observation_date": r[date_column], series: r[value_column]} for r in csv.DictReader(f)
-        ]
+    # as served: the trading-day files with FRED's empty holiday rows (sandbox/replay.py)
+    rows = [{"observation_date": d, series: v} for d, v in build_fred(series)]
     return parse_fredgraph(rows, series, D(2006, 1, 1), D(2026, 12, 31)).with_columns(
         source=pl.lit(f"fred {series}")
     )
