@@ -139,7 +139,15 @@ def parse_market_chart(payload: Any, coin_id: str, start: dt.date, end: dt.date)
                 "not a millisecond timestamp",
             )
             if ms % _DAY_MS:
-                continue  # the intraday "now" point: not a daily close
+                # the intraday "now" point, last: not a daily close; any other is no daily point
+                require(
+                    i == len(points) - 1,
+                    source,
+                    f"{field}[0]",
+                    ms,
+                    "not at 00:00 UTC, and not the last point (CoinGecko's 'now')",
+                )
+                continue
             sample_day = dt.datetime.fromtimestamp(ms / 1000, dt.UTC).date()
             day = sample_day - dt.timedelta(days=1)
             if not start <= day <= end:

@@ -117,10 +117,21 @@ def test_an_error_body_sent_with_status_200_is_quoted():
     assert "field '(body)' = \"error 429: You've exceeded the Rate Limit.\"" in str(err.value)
 
 
+def test_a_daily_point_off_midnight_is_named_not_dropped():
+    """Only the last point may be off 00:00 UTC (CoinGecko's "now"); a daily point seconds
+    late is named, not dropped into a misleading "missing day"."""
+    payload = recording("bitcoin")
+    index = next(i for i, p in enumerate(payload["prices"]) if p[0] == 1609545600000)
+    payload["prices"][index][0] += 5_000
+    with pytest.raises(SourceDataError, match="not at 00:00 UTC, and not the last point") as err:
+        parse_market_chart(payload, "bitcoin", D(2020, 12, 30), D(2021, 1, 3))
+    assert f"'prices[{index}][0]' = 1609545605000" in str(err.value)
+
+
 def test_conflicting_duplicate_samples_are_an_error():
     payload = recording("bitcoin")
     point = next(p for p in payload["prices"] if p[0] == 1609545600000)
-    payload["prices"].append([point[0], point[1] * 2])
+    payload["prices"].insert(-1, [point[0], point[1] * 2])  # before the last, "now" point
     with pytest.raises(SourceDataError, match="second, different value"):
         parse_market_chart(payload, "bitcoin", D(2021, 1, 1), D(2021, 1, 1))
 
