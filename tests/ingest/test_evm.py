@@ -379,3 +379,32 @@ def test_the_shipped_balance_reader_is_its_source_compiled(tmp_path):
     out = tmp_path / "reader.hex"
     subprocess.run(["node", str(contracts / "build.js"), str(out)], check=True, timeout=120)
     assert out.read_text().strip() == extract.READER_CODE
+
+
+def test_a_token_not_deployed_yet_names_the_remedies():
+    """A window starting before a token existed (Arbitrum's native USDC: June 2023) reads
+    totalSupply() as no data: the read fails naming the block, a later start and logs mode."""
+    import json
+
+    from assets.ingest.evm.blocks import ClosingBlock
+    from assets.ingest.evm.extract import token_supply
+    from core.chains import CONFIGURED
+    from sandbox.jsonrpc_server import JsonRpcServer
+
+    class NoCode(JsonRpcServer):
+        def handle(self, body: bytes) -> tuple[int, bytes]:
+            calls = json.loads(body)
+            result = {"eth_chainId": hex(CONFIGURED[0].chain_id)}
+            answers = [
+                {"jsonrpc": "2.0", "id": c["id"], "result": result.get(c["method"], "0x")}
+                for c in calls
+            ]
+            return 200, json.dumps(answers).encode()
+
+    chain = CONFIGURED[0]
+    with NoCode() as node:
+        rpc = EvmRpc(chain=chain.name, url=node.url)
+        with pytest.raises(ValueError, match="returned no data") as err:
+            token_supply(rpc, chain, [ClosingBlock(dt.date(2021, 1, 1), 5, 0, "0x")])
+    assert "STABLEFLOW_START_DATE" in str(err.value)
+    assert f"STABLEFLOW_{chain.name.upper()}_BALANCES=logs" in str(err.value)

@@ -110,7 +110,10 @@ def token_supply(rpc: EvmRpc, chain: Chain, closing: list[ClosingBlock]) -> pl.D
         if result in ("0x", "", None):  # no contract there (wrong address, or not yet deployed)
             raise ValueError(
                 f"rpc {chain.name}: totalSupply() of {address} at block {block} "
-                f"returned no data: is a token contract there?"
+                f"returned no data: is a token contract there? A token not deployed yet at "
+                f"that block (Arbitrum's native USDC: June 2023) needs a later "
+                f"STABLEFLOW_START_DATE, or balances and supply read from logs "
+                f"(STABLEFLOW_{chain.name.upper()}_BALANCES=logs), which rewind to zero before it"
             )
     frame = pl.DataFrame(
         [
