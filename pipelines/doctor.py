@@ -1177,10 +1177,10 @@ def _fred(run: _Run) -> None:
         "/graph/fredgraph.csv",
         {"id": "SP500", "cosd": run.start.isoformat(), "coed": last.isoformat()},
     )
-    frame = run.m["fred"].parse_fredgraph(found, "SP500", run.start, last)
+    frame = run.m["fred"].parse_fredgraph(found, "SP500", run.start, last, found.header)
     run.row(
         "fred fredgraph.csv",
-        f"shape as expected; SP500 {run.start}..{last}: {frame.height} trading days",
+        f"shape as expected; SP500 {run.start}..{last}: {frame.height} weekdays",
         OK,
     )
 

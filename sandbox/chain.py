@@ -103,8 +103,8 @@ before ``start``, are not in them):
 - ``issuance(date, chain, token, minted_raw, burned_raw, minted_cctp_raw, burned_cctp_raw,
   minted_gateway_raw, burned_gateway_raw, burned_frozen_raw)``: Issue/Mint/bridge-mint and
   Redeem/Burn/DestroyedBlackFunds/bridge-burn amounts summed per day, zero rows included (gross:
-  the cross-chain moves too), and the parts CCTP's TokenMinter and Gateway's contracts minted and
-  burned (the issuer's is the difference);
+  the cross-chain moves too), the parts CCTP's TokenMinter and Gateway's contracts minted and
+  burned, and what destroyBlackFunds burned (the issuer's is the difference);
 - ``reserves(date, chain, token, address, exchange, balance_raw)``: balanceOf at the
   closing block, for every labelled address the scenario uses (every other is 0);
 - ``flows(date, chain, token, exchange, inflow_raw, outflow_raw)``: Transfer values into

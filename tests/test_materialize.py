@@ -235,8 +235,7 @@ def test_an_empty_answer_never_deletes_stored_rows(resources, replay, warehouse,
         "alternative.me /fng/: field '(rows)' = '31 stored row(s) missing, e.g. date=2022-05-01'"
         in message
     )
-    # FRED answers a row for every weekday: a header alone fails as no answer, before any write
-    assert "fred SP500: field '(body)' = 'no rows'" in message and "nothing was replaced" in message
+    assert "fred: field '(rows)'" in message and "nothing was replaced" in message
     after = snapshot(warehouse)
     assert after["raw.fear_greed_daily"].equals(before["raw.fear_greed_daily"])
     assert after["raw.fred_series_daily"].equals(before["raw.fred_series_daily"])

@@ -89,7 +89,7 @@ from assets.ingest.parsing import (
     utc_day,
     utc_now,
 )
-from core.chains import CHAINS, Chain
+from core.chains import CHAINS, CONFIGURED, Chain
 from core.errors import SourceDataError
 from core.partitions import window_of
 from core.resources import HttpSource, Rows, Warehouse
@@ -106,14 +106,26 @@ HISTORY_CUT = 1652241600
 HISTORY_START = dt.datetime.fromtimestamp(-(-HISTORY_CUT // 86_400) * 86_400, dt.UTC).date() - _DAY
 
 
-def llama_day(value: Any, source: str, field: str) -> dt.date:
+# The DefiLlama names of the chains stableflow reads on chain (core/chains.yaml).
+_READ_CHAINS = frozenset(c.defillama_chain for c in CONFIGURED)
+
+
+def llama_day(value: Any, source: str, field: str, live: bool = False) -> dt.date:
     """The day whose close a DefiLlama daily row holds: the day before its stamp. The row
     stamped 00:00 UTC of S is DefiLlama's first snapshot of S, taken just after midnight
-    (assets/ingest/DEFILLAMA_TIMING.md), so it is the close of S-1. DefiLlama stamps every
-    daily row at a midnight, the live one included (getTimestampAtStartOfDay, and the chart
-    builder's overlay under the daily stamp): another time is no daily row."""
+    (assets/ingest/DEFILLAMA_TIMING.md), so it is the close of S-1. Every stored daily row is
+    stamped at a midnight (getTimestampAtStartOfDay); only the newest row of a series, the
+    live one (`live`), may carry another time: the charts put it under the daily stamp, but
+    /stablecoin/{id} keeps the hourly record's own (craftProtocolResponse's replaceLast). Like
+    the day's first snapshot, it is read as the close of the day before."""
     day = utc_day(value, source, field)
-    require(int(value) % 86_400 == 0, source, field, value, "not a UTC midnight: no daily row")
+    require(
+        live or int(value) % 86_400 == 0,
+        source,
+        field,
+        value,
+        "not a UTC midnight, and not the series' newest (live) row",
+    )
     return day - _DAY
 
 
@@ -318,7 +330,7 @@ def _chart_totals(payload: Any, source: str, start: dt.date, end: dt.date) -> di
     values: dict[dt.date, float] = {}
     for i, row in enumerate(payload):
         require(isinstance(row, dict), source, f"[{i}]", row, "not an object")
-        day = llama_day(row.get("date"), source, f"[{i}].date")
+        day = llama_day(row.get("date"), source, f"[{i}].date", live=i == len(payload) - 1)
         if start <= day <= end:
             total = row.get("totalCirculating")
             require(isinstance(total, dict), source, f"[{i}].totalCirculating", total, "missing")
@@ -369,7 +381,7 @@ def parse_chain_chart(
     first = None
     for i, row in enumerate(payload):
         require(isinstance(row, dict), source, f"[{i}]", row, "not an object")
-        day = llama_day(row.get("date"), source, f"[{i}].date")
+        day = llama_day(row.get("date"), source, f"[{i}].date", live=i == len(payload) - 1)
         first = day if first is None else min(first, day)
         if start <= day <= end:
             if "totalCirculating" not in row or _zero_balance(row["totalCirculating"]):
@@ -405,7 +417,7 @@ def _token_series(
     values: dict[dt.date, float] = {}
     for i, point in enumerate(points):
         require(isinstance(point, dict), source, f"{field}[{i}]", point, "not an object")
-        day = llama_day(point.get("date"), source, f"{field}[{i}].date")
+        day = llama_day(point.get("date"), source, f"{field}[{i}].date", live=i == len(points) - 1)
         if start <= day <= end:
             if not positive and ("circulating" not in point or _zero_balance(point["circulating"])):
                 values[day] = 0.0
@@ -469,8 +481,11 @@ def parse_token(
         )
         # A chain can hold zero tokens of a coin on some days; it can never hold fewer.
         series = _token_series(balance.get("tokens"), source, field, start, end, positive=False)
-        if series:  # from its first day in the window to its last, every day (a chain's
-            # series may start or stop inside the window; it has no gaps)
+        if series and chain in _READ_CHAINS:  # from its first day in the window to its
+            # last, every day (a series may start or stop inside the window). Only the chains
+            # read here: DefiLlama drops a day from a chain whose daily record missed it
+            # (getPeggedAsset filters undefined circulating), and a hole in a chain nothing
+            # compares must not fail the token's window
             require_every_day(set(series), min(series), max(series), source, f"{field}[].date")
         rows.extend((day, chain, value) for day, value in series.items())
 

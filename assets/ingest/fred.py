@@ -8,8 +8,8 @@ needs no API key and FRED does not document it as an API. Its header is
 github.com/FinanceData/FinanceDataReader/issues/238), and both are read alike. Series: SP500
 and NASDAQ100 (index close of the US trading day, about 20:00-21:00 UTC, so within the UTC day
 it is dated) and DTB3 (3-month Treasury bill, secondary market, discount basis, percent per
-year). FRED has rows for trading days only; a holiday is a row with an empty value (the
-older downloads wrote "."), stored as NULL because FRED says so, and a weekend has no row.
+year). FRED has a row for every weekday; a holiday's value is empty (the older downloads
+wrote "."), stored as NULL because FRED says so, and a weekend has no row.
 
 FRED posts a day's value a day or more after it: a run re-reads the LOOKBACK_DAYS before its
 window too, so a value missing when its own day ran is picked up by a later daily run.
@@ -61,22 +61,26 @@ def _days(first: dt.date, last: dt.date) -> list[dt.date]:
 
 
 def parse_fredgraph(
-    rows: list[dict[str, str]], series: str, start: dt.date, end: dt.date
+    rows: list[dict[str, str]],
+    series: str,
+    start: dt.date,
+    end: dt.date,
+    header: list[str] | None = None,
 ) -> pl.DataFrame:
-    """fredgraph.csv rows -> (date, series_id, value) for start..end; value NULL on holidays."""
+    """fredgraph.csv rows -> (date, series_id, value) for start..end; value NULL on holidays.
+    `header`, the document's first line: an error page or a JSON error on one line reads as
+    a header with no rows, which only the header tells from FRED's empty answer (a window the
+    series does not cover)."""
     source = f"fred {series}"
     _, low, high = SERIES[series]
-    # FRED has a row for every weekday (a holiday's is empty): no row at all for days holding
-    # a weekday is an error page or a cut answer (its one line read as the header).
-    days = min(7, (end - start).days + 1)
-    weekday = any((start + dt.timedelta(days=i)).weekday() < 5 for i in range(days))
-    require(
-        bool(rows) or not weekday,
-        source,
-        "(body)",
-        "no rows",
-        f"expected an observation_date,{series} row for every weekday of {start}..{end}",
-    )
+    if header is not None:
+        require(
+            header in (["observation_date", series], ["DATE", series]),
+            source,
+            "(header)",
+            ",".join(header),
+            f"expected observation_date,{series} (or DATE,{series})",
+        )
     values: dict[dt.date, float | None] = {}
     seen: set[dt.date] = set()
     for i, row in enumerate(rows, start=2):  # line numbers as in the file, after the header
@@ -136,7 +140,11 @@ def fred_series_daily(
             {"id": series, "cosd": first.isoformat(), "coed": end.isoformat()},
         )
         frames.append(
-            stamp(parse_fredgraph(rows, series, first, end), f"fred {series}", ingested_at)
+            stamp(
+                parse_fredgraph(rows, series, first, end, rows.header),
+                f"fred {series}",
+                ingested_at,
+            )
         )
     rows = pl.concat(frames)
     require_nothing_lost(

@@ -102,14 +102,24 @@ def _decode_json(response: requests.Response) -> Any:
         raise Undecodable(f"invalid JSON ({exc.msg} at byte {exc.pos})") from None
 
 
-def _decode_csv(response: requests.Response) -> list[dict[str, str]]:
+class CsvRows(list):
+    """A CSV document's rows keyed by column name, and its header (`header`): a body with no
+    rows still says by its header whether it is the document asked for."""
+
+    header: list[str]
+
+
+def _decode_csv(response: requests.Response) -> CsvRows:
     # Undecodable bytes become U+FFFD, which the source's parser then rejects by field and value.
     text = response.content.decode("utf-8-sig", errors="replace")
     # A CSV body ends with a line break; without one the last row may be cut mid-value
     # (e.g. "4230.24" arriving as "42"), which would parse as a wrong number.
     if not text.endswith("\n"):
         raise Undecodable(f"a CSV body that does not end with a line break ({len(text)} bytes)")
-    return list(csv.DictReader(io.StringIO(text)))
+    reader = csv.DictReader(io.StringIO(text))
+    rows = CsvRows(reader)
+    rows.header = list(reader.fieldnames or [])
+    return rows
 
 
 class HttpSource(dg.ConfigurableResource):
@@ -150,8 +160,9 @@ class HttpSource(dg.ConfigurableResource):
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self._request("GET", path, params=params)
 
-    def get_csv(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, str]]:
-        """GET a CSV document (header row first) as a list of rows keyed by column name."""
+    def get_csv(self, path: str, params: dict[str, Any] | None = None) -> CsvRows:
+        """GET a CSV document (header row first) as a list of rows keyed by column name, with
+        its header (`.header`)."""
         return self._request("GET", path, params=params, decode=_decode_csv, accept="text/csv")
 
     def post_json(

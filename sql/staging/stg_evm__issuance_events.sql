@@ -8,7 +8,8 @@
 -- USDC moved between chains, burned on one and minted on the other; a row written before the
 -- seed had a protocol was CCTP's), 'unknown' for a USDC Mint or Burn read
 -- before stableflow kept its minter or burner (raw operator NULL: re-ingest the day to split it),
--- else 'issuer'. Classified here, at
+-- 'frozen' for USDT's DestroyedBlackFunds (a blacklisted holder's balance destroyed, not a
+-- redemption), else 'issuer'. Classified here, at
 -- query time, so a reviewed seed change re-classifies the whole history without a chain read.
 -- Deduplicated on (chain, block_number, log_index), latest ingested_at wins; ingested_at dropped.
 SELECT

@@ -1,5 +1,5 @@
 -- Staging: FRED daily series (SP500, NASDAQ100 closes; DTB3 T-bill yield in percent).
--- Grain: date x series_id; US trading days only; value NULL where FRED has none (holidays).
+-- Grain: date x series_id; weekdays only; value NULL where FRED has none (US market holidays).
 -- Source: raw.fred_series_daily (FRED fredgraph.csv).
 -- Deduplicated on (date, series_id), latest ingested_at wins; ingested_at dropped.
 SELECT

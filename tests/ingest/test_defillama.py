@@ -139,6 +139,34 @@ def test_a_chain_missing_a_day_inside_its_series_fails_the_window():
     parse_token(payload, "USDT", D(2021, 3, 3), D(2021, 3, 5))  # the days after it: whole
 
 
+def test_the_live_row_of_a_series_keeps_its_hourly_time_and_other_chains_may_have_holes():
+    """/stablecoin/{id} ends each series with the live hourly record under its own time
+    (craftProtocolResponse's replaceLast; the by-chain export's 2023-07-31 10:39 row): read
+    as the close of the day before, as the day's first snapshot is. Any other row off midnight
+    fails. A hole in a chain stableflow does not read (DefiLlama drops a day a daily record
+    missed) does not fail the window."""
+    payload = build_stablecoin(1)
+    last = payload["tokens"][-1]
+    live = int(last["date"]) + 14 * 3600 + 39 * 60  # 14:39 UTC the same day
+    payload["tokens"][-1] = {**last, "date": live}
+    totals, _ = parse_token(payload, "USDT", D(2021, 3, 1), D(2021, 3, 3))
+    assert totals.height == 3
+    payload["tokens"][-2] = {
+        **payload["tokens"][-2],
+        "date": int(payload["tokens"][-2]["date"]) + 60,
+    }
+    with pytest.raises(SourceDataError, match="not the series' newest"):
+        parse_token(payload, "USDT", D(2021, 3, 1), D(2021, 3, 3))
+
+    payload = build_stablecoin(1)
+    rows = payload["chainBalances"]["Ethereum"]["tokens"]
+    payload["chainBalances"]["Terra"] = {
+        "tokens": [r for r in rows if str(r["date"]) != str(llama_stamp(D(2021, 3, 2)))]
+    }
+    _, chains = parse_token(payload, "USDT", D(2021, 3, 1), D(2021, 3, 3))
+    assert chains.filter(pl.col("chain") == "Terra").height == 2
+
+
 def test_usdc_chains_cover_only_the_recorded_days():
     _, chains = parse_token(build_stablecoin(2), "USDC", D(2021, 1, 1), D(2023, 10, 24))
     tron = chains.filter(pl.col("chain") == "Tron")
@@ -591,8 +619,11 @@ BAD_CHAIN_CHARTS = {
         "'(body)' = 'message: Internal server error': the API answered an error with status 200",
     ),
     # every daily row is stamped at a midnight (DEFILLAMA_TIMING.md): 23:00 is no daily row
-    "not a midnight": (
-        [{"date": str(1614639600), "totalCirculating": {"peggedUSD": 1.0}}],
+    "not a midnight": (  # only the newest (live) row may carry another time
+        [
+            {"date": str(1614639600), "totalCirculating": {"peggedUSD": 1.0}},
+            chart_row(D(2021, 3, 2), totalCirculating={"peggedUSD": 1.0}),
+        ],
         "'[0].date' = '1614639600': not a UTC midnight",
     ),
     "milliseconds": (

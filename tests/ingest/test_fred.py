@@ -138,12 +138,16 @@ def test_a_bad_date_under_the_older_header_names_that_column():
     )
 
 
-def test_an_answer_without_rows_fails_unless_it_spans_only_a_weekend():
-    """An error page or a JSON error on one line reads as a header and no rows: FRED has a row
-    for every weekday (a holiday's empty), so days holding a weekday with none is no answer."""
-    with pytest.raises(SourceDataError, match=r"fred SP500: field '\(body\)' = 'no rows'"):
-        parse_fredgraph([], "SP500", D(2022, 1, 3), D(2022, 1, 7))
-    assert parse_fredgraph([], "SP500", D(2022, 1, 1), D(2022, 1, 2)).is_empty()  # Sat, Sun
+def test_an_error_body_is_told_from_an_empty_answer_by_its_header():
+    """An error page or a JSON error on one line reads as a header and no rows; FRED's answer
+    for a window its series does not cover (SP500 before 2016) is its header alone, stored as
+    nothing. Only the header tells them apart."""
+    with pytest.raises(SourceDataError, match=r"fred SP500: field '\(header\)' = '<html>"):
+        parse_fredgraph([], "SP500", D(2022, 1, 3), D(2022, 1, 7), ["<html>Service down</html>"])
+    empty = parse_fredgraph(
+        [], "SP500", D(2010, 1, 4), D(2010, 1, 8), ["observation_date", "SP500"]
+    )
+    assert empty.is_empty()
 
 
 def test_a_reread_blanking_a_stored_value_replaces_nothing(warehouse):
