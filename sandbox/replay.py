@@ -118,6 +118,19 @@ def _midnight(day: dt.date) -> int:
     return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
 
 
+# /stablecoin/{id} ends each series with the live hourly record under its own time, not a
+# midnight (craftProtocolResponse's replaceLast; the by-chain export's last row, 2023-07-31
+# 10:39:59 New York): the replay stamps each series' newest row so, 14:39:59 UTC that day.
+LIVE_OFFSET_S = 14 * 3600 + 39 * 60 + 59
+
+
+def _live(points: list[dict]) -> list[dict]:
+    """`points` with the newest one stamped as the live hourly record."""
+    if not points:
+        return points
+    return [*points[:-1], {**points[-1], "date": points[-1]["date"] + LIVE_OFFSET_S}]
+
+
 def _point(ts: int, value: float, zero_entry: str) -> dict:
     if value == 0:
         return ZERO_ENTRIES[zero_entry](ts)
@@ -219,12 +232,12 @@ def build_stablecoin(
     return {
         **_LLAMA_META[llama_id],
         "chainBalances": {
-            chain: {"tokens": points} for chain, points in balances.items() if points
+            chain: {"tokens": _live(points)} for chain, points in balances.items() if points
         },
         "currentChainBalances": {
             chain: {"peggedUSD": series[max(series)]} for chain, series in chains.items()
         },
-        "tokens": tokens,
+        "tokens": _live(tokens),
     }
 
 

@@ -952,3 +952,18 @@ def test_a_window_reaching_a_stretch_warns_in_the_run(resources, replay, warehou
     )
     assert later.success
     assert not [r for r in instance.all_logs(later.run_id) if r.level == logging.WARNING]
+
+
+def test_the_replay_serves_each_series_newest_row_at_its_hourly_time():
+    """The sandbox is no kinder than DefiLlama: /stablecoin/{id}'s newest row of every series
+    carries the live record's time, and the pipeline reads it as the day before's close."""
+    from sandbox.replay import LIVE_OFFSET_S
+
+    payload = build_stablecoin(2)
+    series = [payload["tokens"], *(c["tokens"] for c in payload["chainBalances"].values())]
+    assert all(int(s[-1]["date"]) % 86_400 == LIVE_OFFSET_S for s in series)
+    assert all(int(p["date"]) % 86_400 == 0 for s in series for p in s[:-1])
+    stamped = dt.datetime.fromtimestamp(int(payload["tokens"][-1]["date"]), dt.UTC).date()
+    close = stamped - dt.timedelta(days=1)
+    totals, _ = parse_token(payload, "USDC", close - dt.timedelta(days=2), close)
+    assert totals["date"].max() == close
