@@ -461,9 +461,12 @@ class RpcProxy(JsonRpcServer):
         """(kind, error answer) when the profile refuses this call before the node sees it."""
         p, method = self.profile, call.get("method")
         block = self._block_param(call)
-        if p.call_params is not None and method == "eth_call":
-            if len(call.get("params") or []) > p.call_params:  # jsonrpc4j: no extra params
-                return "override", _error(call, -32602, "method parameters invalid")
+        if (
+            p.call_params is not None
+            and method == "eth_call"
+            and len(call.get("params") or []) > p.call_params  # jsonrpc4j: no extra params
+        ):
+            return "override", _error(call, -32602, "method parameters invalid")
         if p.latest_state_only and method in _STATE_METHODS:
             params = call.get("params") or []
             tag = params[_STATE_METHODS[method]] if len(params) > _STATE_METHODS[method] else None

@@ -29,7 +29,7 @@ import polars as pl
 
 from assets.ingest import plausibility
 from assets.ingest.declare import raw_asset
-from assets.ingest.parsing import require, require_nothing_lost, stamp, utc_now
+from assets.ingest.parsing import missing_days, require, require_nothing_lost, stamp, utc_now
 from core.errors import SourceDataError
 from core.partitions import DAILY, window_of
 from core.resources import HttpSource, Rows, Warehouse
@@ -54,10 +54,6 @@ def _value(raw: str, source: str, field: str, low: float, high: float) -> float 
     if not (math.isfinite(number) and low < number <= high):
         raise SourceDataError(source, field, raw, f"outside the plausible range {low:g}..{high:g}")
     return number
-
-
-def _days(first: dt.date, last: dt.date) -> list[dt.date]:
-    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 def parse_fredgraph(
@@ -106,14 +102,14 @@ def parse_fredgraph(
         seen.add(day)
         if start <= day <= end:
             values[day] = _value(row[series], source, f"{raw_date}.{series}", low, high)
-    if values:  # FRED's last row may come before `end` (a value not posted yet), none inside
-        weekdays = {d for d in _days(min(values), max(values)) if d.weekday() < 5}
-        missing = sorted(weekdays - set(values))
-        require(
-            not missing,
+    # FRED's last row may come before `end` (a value not posted yet); none is missing inside
+    inside = missing_days(set(values), min(values), max(values)) if values else []
+    gaps = [day for day in inside if day.weekday() < 5]
+    if gaps:
+        raise SourceDataError(
             source,
             "observation_date",
-            f"{len(missing)} weekday(s) without a row, e.g. {missing[0] if missing else ''}",
+            f"{len(gaps)} weekday(s) without a row, e.g. {gaps[0]}",
             "FRED has a row for every weekday (a holiday's value empty)",
         )
     return pl.DataFrame(

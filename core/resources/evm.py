@@ -33,15 +33,16 @@ from pydantic import PrivateAttr
 from core.errors import SourceError, SourceTimeout
 from core.resources.http import HttpSource, Undecodable
 
-# What a node's refusal means, by kind, from the messages real clients and providers send
-# (lower-cased; first match wins). Only "rate", "batch", "response", "timeout" and "range"
-# can succeed if asked again differently, and "gas" if the caller asks less of one call
-# (extract.balances); every other refusal is permanent and fails at once.
+# java-tron serves state at "latest" only (TronJsonRpcImpl QUANTITY_NOT_SUPPORT_ERROR).
 _LATEST_ONLY = "just support tag as latest"
 # An eth_call's third parameter (a state override) refused: java-tron's jsonrpc4j answers
 # -32602 "method parameters invalid" to a parameter more than the method takes
 # (JsonRpcBasicServer, allowExtraParams false); geth before overrides "too many arguments".
 _NO_OVERRIDE = ("method parameters invalid", "too many arguments")
+# What a node's refusal means, by kind, from the messages real clients and providers send
+# (lower-cased; first match wins). Only "rate", "batch", "response", "timeout" and "range"
+# can succeed if asked again differently, and "gas" if the caller asks less of one call
+# (extract.balances); every other refusal is permanent and fails at once.
 _KINDS = (
     # rate limits whatever their code: QuickNode -32012 "credits limited to 6000/sec"
     # (foundry-rs/foundry#6712), OP proxyd -32016 "over rate limit" (proxyd server.go
