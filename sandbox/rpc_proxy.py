@@ -81,7 +81,8 @@ sandbox is never kinder than the world. What each profile refuses (source):
   header's logsBloom is 256 zero bytes (BlockResult: "no value"). A log index built late
   (not built while JSON-RPC was off, java-tron#6384, #6958) answers eth_getLogs below a
   cutoff with no logs and no error, while blocks and receipts are served: the cutoff is set
-  per chain, as `pruned`'s (0: none).
+  per chain, as `pruned`'s (0: none). Releases before 2025 also lack eth_getBlockReceipts
+  (java-tron#5910): `missing_methods` answers such a method -32601.
 - `wrong-chain`: geth, but eth_chainId answers 137 (a Polygon node behind the Ethereum URL).
 - `slow-state`: geth, but an eth_call with more than 20,000 bytes of call data (the balance
   reader asking over 1,000 balances) runs past geth's eth_call timeout, answering -32000
@@ -192,6 +193,9 @@ class NodeProfile:
     zero_blooms: bool = False
     # with silent_pruning: the receipts below the cutoff are kept, only the log index is gone
     receipts_kept: bool = False
+    # methods the node does not have, answered -32601 (geth before 1.13 and java-tron before
+    # 2025, java-tron#5910: eth_getBlockReceipts)
+    missing_methods: tuple[str, ...] = ()
 
 
 # geth's --rpc.gascap defaults to 50M (eth/ethconfig Defaults.RPCGasCap); Erigon's
@@ -461,6 +465,10 @@ class RpcProxy(JsonRpcServer):
         """(kind, error answer) when the profile refuses this call before the node sees it."""
         p, method = self.profile, call.get("method")
         block = self._block_param(call)
+        if method in p.missing_methods:
+            return "method", _error(
+                call, -32601, f"the method {method} does not exist/is not available"
+            )
         if (
             p.call_params is not None
             and method == "eth_call"

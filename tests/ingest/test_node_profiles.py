@@ -443,6 +443,15 @@ def test_a_log_index_built_late_fails_the_scans_instead_of_writing_zeros(
     assert proxy.refused["receipts"] > 0  # logs were dropped, silently
     assert not any(warehouse.table_exists(t) for t in LOG_TABLES)
 
+    # An older java-tron has no eth_getBlockReceipts: each transaction's receipt tells instead.
+    older = dataclasses.replace(PROFILES["java-tron"], missing_methods=("eth_getBlockReceipts",))
+    proxy.use(older, pruned_below=12)
+    proxy.reset_counts()
+    result, warehouse, errors = run(proxy, tmp_path / "older", "java-tron-older")
+    assert not result.success and "log index lacks the block" in errors
+    assert proxy.refused["method"] > 0 and proxy.calls["eth_getTransactionReceipt"] > 0
+    assert not any(warehouse.table_exists(t) for t in LOG_TABLES)
+
 
 def test_the_bloom_test_agrees_with_the_nodes_own_blooms(chain):
     """bloom_has against blooms anvil computed itself: every address that logged in a block
