@@ -89,6 +89,7 @@ def test_nodes_that_serve_the_window_run_everything(run, profile):
         "batch size",
         "finalized tag",
         "closing blocks",
+        "token contracts",
         "archive state",
         "eth_call state override",
         "eth_call size",
@@ -318,6 +319,49 @@ def test_a_balances_setting_the_pipeline_rejects_stops_every_asset(run):
     assert status(report, "ethereum balances setting") == "fail"
     assert runs(report) == set()  # pipelines/definitions.py fails on it when it loads
     assert "STABLEFLOW_ETHEREUM_BALANCES='archive'" in report.verdict("fred_series_daily").why
+
+
+def test_a_token_address_without_code_fails_every_on_chain_asset(run, monkeypatch):
+    """A configured token address with no contract at the latest block (a typo in
+    core/chains.yaml) is no token deployed later: nothing on chain can read it."""
+    import dataclasses
+
+    from core import chains
+
+    ethereum = chains.CHAINS[0]
+    wrong = "0x000000000000000000000000000000000000dEaD"
+    tokens = (dataclasses.replace(ethereum.tokens[0], address=wrong), *ethereum.tokens[1:])
+    monkeypatch.setattr(
+        chains, "CHAINS", (dataclasses.replace(ethereum, tokens=tokens), *chains.CHAINS[1:])
+    )
+    report = run("geth")
+    row = report.row("ethereum token contracts")
+    assert row.status == "fail" and wrong in row.result and "core/chains.yaml" in row.change
+    assert runs(report) == HTTP and report.exit_code == 1
+
+
+def test_a_token_deployed_after_the_window_start_reads_as_zero_there(run, monkeypatch):
+    """totalSupply() answering no data at the first closing block, from a token with code at
+    the latest block, is a token deployed later (Arbitrum's native USDC in 2023): the reads
+    take it as 0 there (tests/ingest/test_evm.py), so it is no failure; with no token
+    deployed yet, the archive state is unproven."""
+    probe = doctor._probe_batch
+
+    def deployed_later(symbols):
+        def answers(p, b):
+            return probe(p, b) | {f"supply {s}": "0x" for s in symbols}
+
+        return answers
+
+    monkeypatch.setattr(doctor, "_probe_batch", deployed_later(["USDC"]))
+    report = run("geth")
+    row = report.row("ethereum archive state")
+    assert row.status == "ok" and "USDC not deployed yet, read as 0" in row.result
+    assert runs(report) == ON_CHAIN | HTTP
+
+    monkeypatch.setattr(doctor, "_probe_batch", deployed_later(["USDT", "USDC"]))
+    row = run("geth").row("ethereum archive state")
+    assert row.status == "warn" and row.result.startswith("not probed: no token has code")
 
 
 def test_a_node_serving_state_at_latest_only_runs_the_log_assets_and_names_why_not_the_rest(run):

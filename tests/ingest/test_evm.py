@@ -381,30 +381,94 @@ def test_the_shipped_balance_reader_is_its_source_compiled(tmp_path):
     assert out.read_text().strip() == extract.READER_CODE
 
 
-def test_a_token_not_deployed_yet_names_the_remedies():
-    """A window starting before a token existed (Arbitrum's native USDC: June 2023) reads
-    totalSupply() as no data: the read fails naming the block, a later start and logs mode."""
-    import json
-
+def _late_token_chain(node_url: str):
+    """Arbitrum's tokens on a fresh anvil: USDT0 from block 1, native USDC deployed at block
+    3 and minted at block 4 (as it was, after the chain's other token). Returns the chain,
+    the wallet holding everything, closing blocks 1, 2, 4 and 5 and the planted truth:
+    (token, block) -> supply, which is also the wallet's balance."""
     from assets.ingest.evm.blocks import ClosingBlock
-    from assets.ingest.evm.extract import token_supply
     from core.chains import CONFIGURED
-    from sandbox.jsonrpc_server import JsonRpcServer
+    from sandbox.chain import (
+        BRIDGE,
+        CONTRACTS,
+        HOLDERS,
+        MINTER,
+        TX_GAS,
+        Rpc,
+        calldata,
+        compile_contracts,
+    )
 
-    class NoCode(JsonRpcServer):
-        def handle(self, body: bytes) -> tuple[int, bytes]:
-            calls = json.loads(body)
-            result = {"eth_chainId": hex(CONFIGURED[0].chain_id)}
-            answers = [
-                {"jsonrpc": "2.0", "id": c["id"], "result": result.get(c["method"], "0x")}
-                for c in calls
-            ]
-            return 200, json.dumps(answers).encode()
+    chain = next(c for c in CONFIGURED if c.name == "arbitrum")
+    usdt, usdc = (next(t for t in chain.tokens if t.symbol == s) for s in ("USDT", "USDC"))
+    code = compile_contracts()
+    rpc, wallet = Rpc(node_url), HOLDERS[0]
 
-    chain = CONFIGURED[0]
-    with NoCode() as node:
+    def block(*calls: tuple[str, str, str, tuple]) -> None:
+        for sender, to, signature, args in calls:
+            data = calldata(signature, *args)
+            tx = {"from": sender, "to": to, "data": data, "gas": TX_GAS, "gasPrice": "0x1"}
+            rpc("eth_sendTransaction", tx)
+        rpc("evm_mine")
+
+    rpc("anvil_autoImpersonateAccount", True)
+    for sender in (BRIDGE, MINTER):
+        rpc("anvil_setBalance", sender, hex(10**24))
+    rpc("anvil_setCode", usdt.address, code[CONTRACTS[usdt.standard]]["runtime"])
+    block(
+        (BRIDGE, usdt.address, "initialize(address,uint8)", (BRIDGE, 6)),
+        (BRIDGE, usdt.address, "bridgeMint(address,uint256)", (wallet, 7_000_000)),
+    )
+    block()  # block 2: USDC has no code yet
+    block()
+    # anvil sets code in the newest block's state: block 3, which no closing block is
+    rpc("anvil_setCode", usdc.address, code[CONTRACTS[usdc.standard]]["runtime"])
+    block(
+        (MINTER, usdc.address, "initialize(address,uint8)", (MINTER, 6)),
+        (MINTER, usdc.address, "configureMinter(address,uint256)", (MINTER, 2**255)),
+        (MINTER, usdc.address, "mint(address,uint256)", (wallet, 5_000_000)),
+    )
+    block()
+    blocks = (1, 2, 4, 5)
+    closing = [ClosingBlock(D(2023, 6, n), n, 0, "0x") for n in blocks]
+    truth = {("USDT", n): 7_000_000 for n in blocks}
+    truth |= {("USDC", n): 0 if n < 3 else 5_000_000 for n in blocks}
+    return chain, wallet, closing, truth
+
+
+def test_a_token_deployed_inside_the_window_reads_zero_before_its_code():
+    """A window starting before a token existed (Arbitrum's native USDC, 2023) reads its
+    supply and every wallet's balance as 0 at the closing blocks where it has no code yet,
+    and the planted amounts from its deployment on, from archive state as the reads run.
+    Only the calls that returned no data cost a getCode each, and one at the latest block."""
+    from assets.ingest.evm.extract import balances, token_supply
+    from sandbox.chain import Anvil
+
+    with Anvil(D(2023, 6, 1), chain_id=42161) as node, RpcProxy(node.url) as proxy:
+        chain, wallet, closing, truth = _late_token_chain(node.url)
+        rpc = EvmRpc(chain=chain.name, url=proxy.url)
+        supply = token_supply(rpc, chain, closing)
+        held = balances(rpc, chain, [wallet], closing)
+    rows = supply.iter_rows(named=True)
+    assert {(r["token"], r["block_number"]): int(r["supply_raw"]) for r in rows} == truth
+    rows = held.iter_rows(named=True)
+    assert {(r["token"], r["block_number"]): int(r["balance_raw"]) for r in rows} == truth
+    assert proxy.calls["eth_getCode"] == 3  # USDC at blocks 1 and 2, and at the latest
+
+
+def test_a_token_address_without_a_contract_fails_naming_it():
+    """No code at a configured token address, then or now: a wrong address in
+    core/chains.yaml, not a token deployed later. The supply read fails naming it."""
+    import dataclasses
+
+    from assets.ingest.evm.extract import token_supply
+    from sandbox.chain import Anvil
+
+    with Anvil(D(2023, 6, 1), chain_id=42161) as node:
+        chain, _, closing, _ = _late_token_chain(node.url)
+        wrong = "0x000000000000000000000000000000000000dEaD"
+        tokens = (dataclasses.replace(chain.tokens[0], address=wrong), chain.tokens[1])
         rpc = EvmRpc(chain=chain.name, url=node.url)
-        with pytest.raises(ValueError, match="returned no data") as err:
-            token_supply(rpc, chain, [ClosingBlock(dt.date(2021, 1, 1), 5, 0, "0x")])
-    assert "STABLEFLOW_START_DATE" in str(err.value)
-    assert f"STABLEFLOW_{chain.name.upper()}_BALANCES=logs" in str(err.value)
+        with pytest.raises(ValueError, match="no contract at token address") as err:
+            token_supply(rpc, dataclasses.replace(chain, tokens=tokens), closing)
+    assert wrong in str(err.value) and "core/chains.yaml" in str(err.value)

@@ -39,6 +39,31 @@ _RAW_MAX = 10**38 - 1  # the largest Decimal(38, 0)
 _LOG_QUANTITIES = {"block_number": "blockNumber", "log_index": "logIndex"}
 
 
+def _require_not_deployed_yet(rpc: EvmRpc, chain: Chain, calls: list[tuple[str, str, int]]) -> None:
+    """Passes when every one of these eth_calls, which returned no data, was asked of a
+    token before it was deployed (no code at the block, code at the latest block). Otherwise
+    fails naming why: no contract at the address at all (a wrong address in
+    core/chains.yaml), or a contract there that answers no data."""
+    addresses = sorted({to for to, _, _ in calls})
+    codes = rpc.batch(
+        [("eth_getCode", [to, hex(block)]) for to, _, block in calls]
+        + [("eth_getCode", [a, "latest"]) for a in addresses]
+    )
+    now = dict(zip(addresses, codes[len(calls) :]))
+    for (to, _, block), code in zip(calls, codes):
+        if now[to] in ("0x", "", None):
+            raise ValueError(
+                f"rpc {chain.name}: no contract at token address {to}, at block {block} or "
+                f"the latest block: is the address in core/chains.yaml right for {chain.name} "
+                f"(chain id {chain.chain_id})?"
+            )
+        if code not in ("0x", "", None):
+            raise ValueError(
+                f"rpc {chain.name}: totalSupply() of {to} at block {block} returned no data, "
+                f"though a contract is there: not the token's contract?"
+            )
+
+
 def _first_bad(
     frame: pl.DataFrame, bad: pl.Expr, field: pl.Expr, value: str, source: str, reason: str
 ) -> None:
@@ -103,18 +128,17 @@ def _amounts(frame: pl.DataFrame, name: str, source: str, field: pl.Expr) -> pl.
 
 
 def token_supply(rpc: EvmRpc, chain: Chain, closing: list[ClosingBlock]) -> pl.DataFrame:
-    """totalSupply() of every token at every closing block: one batched eth_call each."""
+    """totalSupply() of every token at every closing block: one batched eth_call each.
+
+    A token with no code at a block, that has code at the latest block, was deployed after
+    it: its supply there is 0 (Arbitrum's native USDC before 2023). Asked only of the calls
+    that returned no data, so a window the tokens span costs nothing more."""
     calls = [(t.address, _TOTAL_SUPPLY, c.number) for c in closing for t in chain.tokens]
     results = rpc.eth_calls(calls)
-    for (address, _, block), result in zip(calls, results):
-        if result in ("0x", "", None):  # no contract there (wrong address, or not yet deployed)
-            raise ValueError(
-                f"rpc {chain.name}: totalSupply() of {address} at block {block} "
-                f"returned no data: is a token contract there? A token not deployed yet at "
-                f"that block (Arbitrum's native USDC: June 2023) needs a later "
-                f"STABLEFLOW_START_DATE, or balances and supply read from logs "
-                f"(STABLEFLOW_{chain.name.upper()}_BALANCES=logs), which rewind to zero before it"
-            )
+    empty = {i for i, result in enumerate(results) if result in ("0x", "", None)}
+    if empty:
+        _require_not_deployed_yet(rpc, chain, [calls[i] for i in sorted(empty)])
+        results = ["0x" + "0" * _WORD if i in empty else r for i, r in enumerate(results)]
     frame = pl.DataFrame(
         [
             (c.date, chain.name, t.symbol, c.number, t.decimals)

@@ -13,6 +13,9 @@ pragma solidity 0.8.30;
 /// --execution.rpc.gas-cap: 50M by default). A call about to run out of it reverts "out of
 /// gas" before the next balanceOf, so the caller can send fewer pairs per call; without that
 /// check a balanceOf starved of gas would read as a token whose balanceOf fails.
+/// A token with no code at the block (deployed later: Arbitrum's native USDC before 2023)
+/// holds no balances there: its words stay zero. The supply read tells such a token from a
+/// wrong address (no code at the latest block either), which fails the run.
 /// Build: assets/ingest/evm/contracts/build.js (pinned solc-js) writes BalanceReader.runtime.hex.
 contract BalanceReader {
     // Far above what a balanceOf of USDT or USDC costs (under 10k gas, proxy included).
@@ -26,6 +29,7 @@ contract BalanceReader {
         bytes memory request = new bytes(36);
         for (uint256 t = 0; t < nTokens; t++) {
             address token = address(bytes20(input[32 + 20 * t:52 + 20 * t]));
+            if (token.code.length == 0) continue;
             for (uint256 h = 0; h < nHolders; h++) {
                 uint256 p = holdersAt + 20 * h;
                 address holder = address(bytes20(input[p:p + 20]));
