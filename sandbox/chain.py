@@ -53,7 +53,14 @@ What is planted on a chain, over a window ``start..end`` (the sandbox window is
   burns USDC holders send it to leave (``Mint``/``Burn`` with the TokenMinter as minter/burner);
   on Gateway's turn the GatewayMinter mints the arrival and the GatewayWallet burns what holders
   deposited with it and spent elsewhere. The day's issuer mint or burn still puts the supply on
-  its path, so these count in gross minted and burned but are not issuance. SIMULATED: CCTP
+  its path, so these count in gross minted and burned but are not issuance. The supply path is
+  what circulates: the seed's noncirculating wallets (sql/seeds/noncirculating_wallets.csv:
+  Tether's and Circle's treasuries, bridge escrows such as USDT0's lockbox, at their real
+  addresses) receive 0.1 to 0.8 % of the start day's supply each on top of it in the setup
+  block, and on every fifth day each pays out or takes in a part of what it holds (tokens
+  bridged back or out); the day's issuance keeps totalSupply less their balances on the path,
+  as DefiLlama's per-chain series counts circulating supply. SIMULATED: USDT0's lockbox
+  dates from 2025, and no wallet's real balance is planted. SIMULATED: CCTP
   launched in 2023 (on Arbitrum with native USDC), Gateway in July 2025; the sandbox plants both
   from the window's start. Once, in the middle
   of the window, the owner of each tether-standard token blacklists a holder and calls
@@ -658,6 +665,17 @@ def _no_crossings(tokens) -> dict[str, dict[str, dict[str, int]]]:
     return {p: {side: dict.fromkeys(tokens, 0) for side in ("minted", "burned")} for p in CROSSINGS}
 
 
+def noncirculating_wallets(chain: str) -> dict[str, list[str]]:
+    """token -> the seed's noncirculating wallets of it on `chain` (checksummed), seed order."""
+    from assets.ingest.noncirculating import load_noncirculating
+
+    seed = load_noncirculating().filter(pl.col("chain") == chain)
+    return {
+        token: [to_checksum_address(a) for a in seed.filter(pl.col("token") == token)["address"]]
+        for token in seed["token"].unique(maintain_order=True)
+    }
+
+
 def _crossing_turns(chain: str) -> list[tuple[str, str, str]]:
     """(minter, burner, protocol) of each turn of the chain's cross-chain moves, from the seed:
     each CCTP TokenMinter mints and burns; Gateway's GatewayMinter mints and its GatewayWallet
@@ -715,6 +733,10 @@ class _Planter:
         # lacks. Own random stream.
         self.cctp = _crossing_turns(chain.name)
         self.cctp_rng = random.Random(f"{SEED}:{chain.name}:cctp")
+        # The seed's noncirculating wallets (treasury, bridge escrows) at their real addresses,
+        # holding supply on top of the path: the path is what circulates (DefiLlama's series).
+        self.held_back = noncirculating_wallets(chain.name)
+        self.held_rng = random.Random(f"{SEED}:{chain.name}:held")
 
     # ---- bookkeeping
 
@@ -867,6 +889,9 @@ class _Planter:
                 handed += blacklisted
             rest = total - handed
             assert rest > 0, f"{symbol} supply on {self.start} too small for the scenario"
+            for wallet in self.held_back.get(symbol, []):  # 0.1 to 0.8 % each, own stream
+                share = self.held_rng.uniform(0.001, 0.008)
+                self.mint(symbol, wallet, max(1, int(total * share)))
             for i, holder in enumerate(HOLDERS):
                 self.mint(
                     symbol, holder, rest // len(HOLDERS) + (rest % len(HOLDERS) if i == 0 else 0)
@@ -881,6 +906,7 @@ class _Planter:
         destroy_day = index == max(1, self.ndays // 2) and index < self.ndays
         for token in self.tokens:
             self._cctp(token, index)  # first: the issuer's own issuance then meets the path
+            self._held_back(token, index)
             self._issuance(token, index, day, destroy_day)
         for i, token in enumerate(self.tokens):
             self._flows(token, i, index)
@@ -917,8 +943,27 @@ class _Planter:
         self.crossed[protocol]["minted"][token] += arrive
         self.crossed[protocol]["burned"][token] += leave
 
+    def held(self, token: str) -> int:
+        """What the noncirculating wallets hold: supply beyond what circulates."""
+        return sum(self.bal[token].get(w, 0) for w in self.held_back.get(token, []))
+
+    def _held_back(self, token: str, index: int) -> None:
+        """On every fifth day (never the first), each noncirculating wallet of the token
+        takes in or pays out a part of what it holds: tokens bridged out (locked in an
+        escrow) or back, the treasury releasing or taking back issued tokens. The day's
+        issuance then puts what circulates back on the path."""
+        if index % 5 != 2:
+            return
+        for wallet in self.held_back.get(token, []):
+            part = self.bal[token].get(wallet, 0) * self.held_rng.randint(2, 20) // 100
+            if part and self.held_rng.random() < 0.5:
+                self.transfer(token, wallet, self.held_rng.choice(HOLDERS), part)
+            elif part:
+                for holder, share in self._from_holders(token, part):
+                    self.transfer(token, holder, wallet, share)
+
     def _issuance(self, token: str, index: int, day: dt.date, destroy_day: bool) -> None:
-        net = self.path[token][day] - self.supply[token]
+        net = self.path[token][day] - (self.supply[token] - self.held(token))
         tether = self.tokens[token].standard == "tether"
         if destroy_day and tether:
             destroyed = self.bal[token].get(BLACKLISTED, 0)
@@ -1068,6 +1113,7 @@ def plant_scenario(
         BLACKLISTED,
         *HOLDERS,
         *(w for ws in planter.wallets.values() for w in ws),
+        *(w for ws in planter.held_back.values() for w in ws),
     }
     setup_calls += [("anvil_setBalance", [s, hex(10**24)]) for s in sorted(senders)]
     rpc.batch(setup_calls)
@@ -1115,7 +1161,7 @@ def _book_day(rows: dict[str, list], planter: _Planter, day: dt.date) -> None:
     """The day's closing numbers from the books."""
     chain = planter.chain.name
     for token in planter.tokens:
-        rows["supply"].append((day, chain, token, planter.supply[token]))
+        rows["supply"].append((day, chain, token, planter.supply[token], planter.held(token)))
         rows["issuance"].append(
             (
                 day,
@@ -1139,7 +1185,7 @@ def _book_day(rows: dict[str, list], planter: _Planter, day: dt.date) -> None:
 
 
 _SCHEMAS = {
-    "supply": {"supply_raw": pl.Int64},
+    "supply": {"supply_raw": pl.Int64, "noncirculating_raw": pl.Int64},
     "issuance": {
         "minted_raw": pl.Int64,
         "burned_raw": pl.Int64,

@@ -17,7 +17,9 @@ SELECT
     s.token,
     h.labelled_exchange_tokens,
     s.supply_tokens,
-    h.labelled_exchange_tokens / nullif(s.supply_tokens, 0) AS share_of_supply
+    h.labelled_exchange_tokens / nullif(s.supply_tokens, 0) AS share_of_supply,
+    s.circulating_tokens,
+    h.labelled_exchange_tokens / nullif(s.circulating_tokens, 0) AS share_of_circulating
 FROM staging.stg_evm__token_supply AS s
 LEFT JOIN held AS h USING (date, chain, token)
 ORDER BY s.date, s.chain, s.token

@@ -4,7 +4,8 @@
 -- chain = 'all' rows carry DefiLlama's all-chain totals (no on-chain counterpart: NULL).
 -- Sources: staging.stg_defillama__token_supply_by_chain (per chain),
 --          staging.stg_defillama__token_supply (all chains, chain = 'all'),
---          staging.stg_evm__token_supply (on-chain totalSupply() at the closing block),
+--          staging.stg_evm__token_supply (on-chain totalSupply() at the closing block, and what
+--          circulates: less the noncirculating wallets' balances),
 --          raw.known_incomplete_history (days DefiLlama's all-chain series is known to miss
 --          part of the supply: supply_incomplete on the chain = 'all' rows).
 WITH defillama AS (
@@ -16,7 +17,12 @@ WITH defillama AS (
 ),
 
 onchain AS (
-    SELECT date, token, chain, supply_tokens AS supply_onchain_tokens
+    SELECT
+        date,
+        token,
+        chain,
+        supply_tokens AS supply_onchain_tokens,
+        circulating_tokens AS circulating_onchain_tokens
     FROM staging.stg_evm__token_supply
 ),
 
@@ -28,7 +34,9 @@ joined AS (
         d.supply_defillama_tokens,
         o.supply_onchain_tokens,
         o.supply_onchain_tokens - d.supply_defillama_tokens AS supply_difference_tokens,
-        o.supply_onchain_tokens / nullif(d.supply_defillama_tokens, 0) AS supply_ratio
+        o.supply_onchain_tokens / nullif(d.supply_defillama_tokens, 0) AS supply_ratio,
+        o.circulating_onchain_tokens,
+        o.circulating_onchain_tokens / nullif(d.supply_defillama_tokens, 0) AS circulating_ratio
     FROM defillama AS d
     FULL OUTER JOIN onchain AS o USING (date, token, chain)
 ),

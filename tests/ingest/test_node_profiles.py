@@ -24,13 +24,19 @@ START, END = dt.date(2021, 6, 1), dt.date(2021, 6, 10)  # ~25 blocks
 TABLES = [
     "raw.evm_day_blocks",
     "raw.evm_token_supply",
+    "raw.evm_noncirculating_balances",
     "raw.evm_issuance_events",
     "raw.evm_issuance_daily",
     "raw.evm_exchange_balances",
     "raw.evm_exchange_reserves",
     "raw.evm_exchange_flows",
 ]
-STATE_TABLES = ["raw.evm_token_supply", "raw.evm_exchange_balances", "raw.evm_exchange_reserves"]
+STATE_TABLES = [
+    "raw.evm_token_supply",
+    "raw.evm_noncirculating_balances",
+    "raw.evm_exchange_balances",
+    "raw.evm_exchange_reserves",
+]
 LOG_TABLES = ["raw.evm_issuance_events", "raw.evm_issuance_daily", "raw.evm_exchange_flows"]
 
 
@@ -272,13 +278,13 @@ def test_a_full_node_reading_balances_from_logs_gives_identical_tables(
     assert result.success, errors
     assert same(tables(warehouse), reference)
     supply = warehouse.read(
-        "SELECT date, token, supply_raw::BIGINT AS supply_raw "
+        "SELECT date, token, supply_raw::BIGINT AS supply_raw, "
+        "noncirculating_raw::BIGINT AS noncirculating_raw "
         "FROM raw.evm_token_supply ORDER BY ALL"
     )
-    assert (
-        supply.rows()
-        == truth_of.supply.select("date", "token", "supply_raw").sort("date", "token").rows()
-    )
+    columns = ["date", "token", "supply_raw", "noncirculating_raw"]
+    assert supply.rows() == truth_of.supply.select(columns).sort("date", "token").rows()
+    assert supply["noncirculating_raw"].min() > 0  # the seed's Ethereum USDT and USDC wallets
 
 
 @pytest.fixture
@@ -352,10 +358,8 @@ def test_an_old_day_read_again_from_logs_rewinds_from_the_next_stored_day(
     result = materialize(state_assets, resources, day, day)
     assert result.success, failure_messages(result)
     assert max(hi for _, hi in scanned) == final
-    assert same(
-        tables(warehouse, ["raw.evm_token_supply", "raw.evm_exchange_reserves"]),
-        {t: reference[t] for t in ["raw.evm_token_supply", "raw.evm_exchange_reserves"]},
-    )
+    kept = ["raw.evm_token_supply", "raw.evm_noncirculating_balances", "raw.evm_exchange_reserves"]
+    assert same(tables(warehouse, kept), {t: reference[t] for t in kept})
 
 
 def test_pruned_history_fails_at_once_naming_the_cutoff_remedy(chain, tmp_path):

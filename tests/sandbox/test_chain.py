@@ -32,6 +32,7 @@ from sandbox.chain import (
     Rpc,
     calldata,
     compile_contracts,
+    noncirculating_wallets,
     plant_scenario,
     story_problems,
     supply_path,
@@ -219,17 +220,27 @@ def test_supply_and_reserves_at_closing_blocks(planted, labels):
     chain, rpc, truth = planted
     address = {t.symbol: t.address for t in chain.tokens}
     closing = dict(truth.blocks.select("date", "closing_block").iter_rows())
-    for day, _, token, supply, _ in truth.supply.rows():
+    for day, token, supply in truth.supply.select("date", "token", "supply_raw").rows():
         assert _call(rpc, address[token], calldata("totalSupply()"), closing[day]) == supply
     for day, _, token, wallet, _, balance, _ in truth.reserves.rows():
         held = _call(rpc, address[token], calldata("balanceOf(address)", wallet), closing[day])
         assert held == balance
-    # the supply path, to the base unit (the recorded Ethereum series on these days)
+    # what circulates follows the supply path, to the base unit (the recorded Ethereum series
+    # on these days); the seed's noncirculating wallets hold the rest of totalSupply
     for token in chain.tokens:
         planted = truth.supply.filter(pl.col("token") == token.symbol).sort("date")
-        assert planted["supply_raw"].to_list() == [
+        circulating = planted["supply_raw"] - planted["noncirculating_raw"]
+        assert circulating.to_list() == [
             supply_path(chain)[token.symbol][d] for d in planted["date"]
         ]
+    held_back = noncirculating_wallets(chain.name)
+    for day, token, held in truth.supply.select("date", "token", "noncirculating_raw").rows():
+        wallets = held_back.get(token, [])
+        assert held == sum(
+            _call(rpc, address[token], calldata("balanceOf(address)", w), closing[day])
+            for w in wallets
+        )
+        assert (held > 0) == bool(wallets)
     # labelled wallets of the chain that the scenario does not use stay empty
     unused = sorted(set(labels.addresses(chain.name)) - set(truth.reserves["address"]))
     last = hex(truth.blocks["closing_block"].max())
@@ -373,9 +384,11 @@ def test_balances_go_to_the_big_venues(planted, labels):
         biggest = max(venues, key=lambda v: shares[v][token.symbol])
         assert first.filter(pl.col("token") == token.symbol)["exchange"][0] == biggest
         held = first.filter(pl.col("token") == token.symbol)["balance_raw"].sum()
-        supply = truth.supply.filter((pl.col("date") == START) & (pl.col("token") == token.symbol))[
-            "supply_raw"
-        ][0]
+        supply = (  # what circulates: the path the shares are of
+            truth.supply.filter((pl.col("date") == START) & (pl.col("token") == token.symbol))
+            .select(pl.col("supply_raw") - pl.col("noncirculating_raw"))
+            .item()
+        )
         # a minority of the supply, as much as the table gives the venues the labels have
         share = sum(shares[v][token.symbol] for v in venues) / 100
         assert held / supply == pytest.approx(share, rel=0.01)
@@ -531,7 +544,11 @@ def test_full_window_on_every_chain_keeps_oldest_state(labels):
             # the setup block and the first day's closing block, after ~1,900 newer blocks
             token = chain.tokens[0]
             supply = _call(rpc, token.address, calldata("totalSupply()"), 1)
-            assert supply == supply_path(chain)[token.symbol][start]
+            wallets = noncirculating_wallets(chain.name).get(token.symbol, [])
+            held = sum(
+                _call(rpc, token.address, calldata("balanceOf(address)", w), 1) for w in wallets
+            )
+            assert supply - held == supply_path(chain)[token.symbol][start]
             assert rpc("eth_getBlockByNumber", "0x1", False)["number"] == "0x1"
             address = {t.symbol: t.address for t in chain.tokens}
             first = truth.blocks.filter(pl.col("chain") == chain.name)["closing_block"][0]

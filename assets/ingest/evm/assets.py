@@ -32,6 +32,7 @@ from assets.ingest.evm.extract import (
 from assets.ingest.evm.rewind import Snapshot, rewind, snapshot, stored_snapshot
 from assets.ingest.evm.rewind import owners as rewind_owners
 from assets.ingest.labels import LabelSet, load_labels
+from assets.ingest.noncirculating import load_noncirculating, noncirculating, wallets
 from assets.ingest.parsing import stamp, utc_now
 from core.chains import CHAINS, Chain
 from core.partitions import days, window_of
@@ -41,6 +42,9 @@ from core.settings import Settings
 
 _RESOURCES = {"warehouse"} | {chain.resource_key for chain in CHAINS}
 DAY_BLOCKS = "raw.evm_day_blocks"
+NONCIRCULATING = "raw.evm_noncirculating_balances"
+_SUPPLY_KEY = ["date", "chain", "token"]
+_WALLET_KEY = ["date", "chain", "token", "address"]
 
 
 def _closing_blocks(
@@ -160,12 +164,14 @@ def _rewound(
     blocks: list[ClosingBlock],
     labels: LabelSet | None,
     reduce: Callable,
+    addresses: list[str] | None = None,
 ) -> tuple[pl.DataFrame, ...]:
-    """Balances of the `labels`' addresses (none without) and supplies at `blocks` without
-    reading old state (EvmRpc.balances = "logs", assets/ingest/evm/rewind.py): a later
-    state (`_later_state`) rewound with logs, newest part first so each block is scanned
-    once. `reduce(balances, supply)` shrinks each part's frames before the next is read."""
-    addresses = labels.addresses() if labels else []
+    """Balances of the `labels`' addresses (or, without labels, of `addresses`) and supplies
+    at `blocks` without reading old state (EvmRpc.balances = "logs",
+    assets/ingest/evm/rewind.py): a later state (`_later_state`) rewound with logs, newest
+    part first so each block is scanned once. `reduce(balances, supply)` shrinks each
+    part's frames before the next is read."""
+    addresses = labels.addresses() if labels else addresses or []
     later, start = _later_state(rpc, chain, w.warehouse, blocks[-1].date, addresses, labels)
     context.log.info(f"{step} {chain.name}: rewinding from {start}")
     parts = [blocks[i : i + PROGRESS_DAYS] for i in range(0, len(blocks), PROGRESS_DAYS)]
@@ -194,7 +200,7 @@ def _later_state(
     next stored day, not every block since (and holds only those in memory). The tether
     owner() is read at the final block either way (rewind.py, Drift)."""
     final = final_block(rpc, chain).number
-    stored = _stored_day(warehouse, chain, after, labels)
+    stored = _stored_day(warehouse, chain, after, labels, addresses)
     if stored is not None:
         day, number, block_hash = stored
         if number <= final and rpc.headers([number])[number]["hash"] == block_hash:
@@ -211,6 +217,11 @@ def _later_state(
                     "AND label_version = ?",
                     [chain.name, day, number, labels.version],
                 )
+            elif addresses:  # the noncirculating wallets, every token of each
+                held = warehouse.read(
+                    f"SELECT token, address, balance_raw FROM {NONCIRCULATING} {at}",
+                    [chain.name, day, number],
+                )
             if sorted(supply["token"]) == _symbols(chain):
                 owners = rewind_owners(rpc, chain, final)
                 state = stored_snapshot(chain, addresses, number, held, supply, owners)
@@ -223,14 +234,23 @@ def _symbols(chain: Chain) -> list[str]:
 
 
 def _stored_day(
-    warehouse: Warehouse, chain: Chain, after: dt.date, labels: LabelSet | None
+    warehouse: Warehouse,
+    chain: Chain,
+    after: dt.date,
+    labels: LabelSet | None,
+    addresses: list[str],
 ) -> tuple[dt.date, int, str] | None:
     """The first day after `after` whose closing block, supply of exactly the chain's tokens
     and (with `labels`) reserves of them under these very labels the warehouse holds, at
     that block: (day, block, hash). Its balances list every wallet holding anything, so the
-    rest held zero. Other tokens (a symbol renamed), other labels or a part do not count."""
+    rest held zero. Other tokens (a symbol renamed), other labels or a part do not count.
+    Without labels, `addresses` (the noncirculating wallets) must have a row for every token
+    at that block, exactly: a seed edited since does not count."""
     tables = [DAY_BLOCKS, "raw.evm_token_supply"]
-    tables += ["raw.evm_exchange_reserves", "raw.evm_exchange_balances"] if labels else []
+    if labels:
+        tables += ["raw.evm_exchange_reserves", "raw.evm_exchange_balances"]
+    elif addresses:
+        tables.append(NONCIRCULATING)
     if not all(warehouse.table_exists(t) for t in tables):
         return None
     tokens = "(SELECT list_sort(list(DISTINCT token)) FROM {table} WHERE {same_day}) = $tokens"
@@ -252,6 +272,11 @@ def _stored_day(
                   AND (label_version IS DISTINCT FROM $version
                        OR block_number <> b.block_number))""",
         ]
+    elif addresses:
+        conditions.append(
+            f"""(SELECT list_sort(list(token || ' ' || address)) FROM {NONCIRCULATING}
+                WHERE {same_day} AND block_number = b.block_number) = $pairs"""
+        )
     found = warehouse.read(
         f"""
         SELECT b.date, b.block_number, b.block_hash
@@ -265,6 +290,11 @@ def _stored_day(
             "after": after,
             "tokens": _symbols(chain),
             **({"version": labels.version} if labels else {}),
+            **(
+                {"pairs": sorted(f"{t} {a.lower()}" for t in _symbols(chain) for a in addresses)}
+                if addresses and not labels
+                else {}
+            ),
         },
     )
     return found.row(0) if found.height else None
@@ -323,16 +353,20 @@ _DEPS = [dg.AssetKey(["raw", "evm_day_blocks"])]
 
 @raw_asset(
     "evm_token_supply",
+    "evm_noncirculating_balances",
     name="evm_token_supply",
     deps=_DEPS,
     required_resource_keys=_RESOURCES,
 )
 def evm_token_supply(context: dg.AssetExecutionContext):
     w = _window(context, day_before=False)
-    frames = []
+    seed = load_noncirculating()
+    supplies, held_rows = [], []
     for chain, rpc, blocks in w.chains:
+        # what circulates: the supply less the noncirculating wallets' balances, read with it
+        held_back = wallets(seed, chain.name)
         if rpc.balances == "logs":
-            frames += _rewound(
+            supply, held = _rewound(
                 context,
                 "evm_token_supply",
                 chain,
@@ -340,26 +374,28 @@ def evm_token_supply(context: dg.AssetExecutionContext):
                 w,
                 blocks,
                 None,
-                lambda held, supply: (supply,),
+                lambda held, supply: noncirculating(supply, held, seed),
+                held_back,
             )
         else:
-            frames.append(
-                _in_parts(
-                    context,
-                    "evm_token_supply",
-                    chain,
-                    rpc,
-                    blocks,
-                    False,
-                    lambda part, rpc=rpc, chain=chain: token_supply(rpc, chain, part),
-                )
-            )
-    frame = stamp(pl.concat(frames), _state_source(w, "totalSupply()"), utc_now())
-    written = w.write(Rows("raw.evm_token_supply", frame, ["date", "chain", "token"]))
-    yield dg.MaterializeResult(
-        asset_key=["raw", "evm_token_supply"],
-        metadata=w.metadata(rows=written["raw.evm_token_supply"]),
+
+            def read(part, rpc=rpc, chain=chain, held_back=held_back):
+                supply = token_supply(rpc, chain, part)
+                held = balances(rpc, chain, held_back, part) if held_back else None
+                return noncirculating(supply, held, seed)
+
+            supply, held = _in_parts(context, "evm_token_supply", chain, rpc, blocks, False, read)
+        supplies.append(supply)
+        held_rows.append(held)
+    now = utc_now()
+    supply_source = _state_source(w, "totalSupply()")
+    held_source = _state_source(w, "balanceOf (BalanceReader)")
+    written = w.write(
+        Rows("raw.evm_token_supply", stamp(pl.concat(supplies), supply_source, now), _SUPPLY_KEY),
+        Rows(NONCIRCULATING, stamp(pl.concat(held_rows), held_source, now), _WALLET_KEY),
     )
+    for table, rows in written.items():
+        yield dg.MaterializeResult(asset_key=table.split("."), metadata=w.metadata(rows=rows))
 
 
 @raw_asset(
