@@ -12,7 +12,8 @@ Serves, on 127.0.0.1, the real paths, query parameters and response shapes:
 
 The pipeline reaches it only through its base-URL settings. For tests it also has a control
 API under /_sandbox/ (and the same operations as methods): inject faults (429 with
-Retry-After, 500, slow answers, truncated JSON, connections cut mid-body), count requests per
+Retry-After, 500, slow answers, truncated JSON, connections cut mid-body, status 200 carrying
+the API's error body), count requests per
 path, switch the DefiLlama capture to an earlier recording (to replay a revision), and switch
 to the other ways real servers behave where they differ or changed over time (BEHAVIOUR), so
 the sandbox is never kinder than the real APIs.
@@ -322,11 +323,32 @@ def build_fred(series: str) -> list[tuple[str, str]]:
     return [(day, recorded.get(day, "")) for day in weekdays]
 
 
+# What each API says when it fails, in its own shape, for the "error_200" fault: CoinGecko's
+# {"status": {"error_code", "error_message"}} (its documented error body, here the 365-day
+# limit of the keyless tier, error 10012), DefiLlama's gateway {"message": ...} (AWS API
+# Gateway's shape), alternative.me's metadata.error beside an empty data list, and FRED's
+# one-line text error page where a CSV was asked for.
+ERROR_BODIES = {
+    "/coingecko": (
+        b'{"status":{"error_code":10012,"error_message":"Your request exceeds the allowed time '
+        b'range. Public API users are limited to querying historical data within the past '
+        b'365 days."}}'
+    ),
+    "/defillama": b'{"message":"Internal server error"}',
+    "/alternative_me": (
+        b'{"name":"Fear and Greed Index","data":[],"metadata":{"error":"Service unavailable"}}'
+    ),
+    "/fred": b"Error: the series could not be found or the request was malformed.\n",
+}
+
+
 @dataclass
 class Fault:
     path_prefix: str
     # "429" | "500" | "slow" | "truncated" (half the JSON, as a whole answer) |
-    # "cut" (the connection drops mid-body: fewer bytes than Content-Length announced)
+    # "cut" (the connection drops mid-body: fewer bytes than Content-Length announced) |
+    # "error_200" (status 200 carrying the API's own error body, ERROR_BODIES: a CDN or a
+    # gateway in front of the API answers so)
     mode: str
     times: int  # how many matching requests it hits; -1 = every one
     retry_after: float | None = None
@@ -389,7 +411,7 @@ class ReplayServer:
         retry_after: float | None = None,
         delay_s: float = 0.0,
     ) -> None:
-        if mode not in {"429", "500", "slow", "truncated", "cut"}:
+        if mode not in {"429", "500", "slow", "truncated", "cut", "error_200"}:
             raise ValueError(f"unknown fault mode {mode!r}")
         with self._lock:
             self.faults.append(Fault(path_prefix, mode, times, retry_after, delay_s))
@@ -565,6 +587,9 @@ def _handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 )
             if fault and fault.mode == "500":
                 return self._send(500, b'{"error":"Internal Server Error"}')
+            if fault and fault.mode == "error_200":
+                source = next(p for p in ERROR_BODIES if url.path.startswith(p))
+                return self._send(200, ERROR_BODIES[source])
             if fault and fault.mode == "slow":
                 time.sleep(fault.delay_s)
             query = parse_qs(url.query)

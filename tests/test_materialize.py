@@ -188,6 +188,27 @@ def test_persistent_failure_fails_clearly_and_writes_nothing(resources, replay, 
     assert after["raw.defillama_total_supply"].height == 31
 
 
+def test_errors_answered_with_status_200_fail_in_the_apis_words_and_write_nothing(
+    resources, replay, warehouse
+):
+    """A CDN or gateway in front of an API may answer 200 with the API's error body: every
+    source fails quoting it, names the source and field, and keeps what it had stored."""
+    assert materialize(ingest_assets, resources, START, D(2022, 5, 10)).success
+    before = snapshot(warehouse)
+    for source in ("/coingecko/", "/defillama/", "/alternative_me/", "/fred/"):
+        replay.inject(source, "error_200", times=-1)
+    result = materialize(ingest_assets, resources, START, END, raise_on_error=False)
+    assert not result.success
+    message = failure_messages(result)
+    status_200 = "the API answered an error with status 200"
+    assert "field '(body)' = 'error 10012: Your request exceeds the allowed time range." in message
+    assert "field '(body)' = 'message: Internal server error'" in message
+    assert message.count(status_200) >= 2  # CoinGecko's and DefiLlama's
+    assert "alternative.me /fng/: field 'metadata.error' = 'Service unavailable'" in message
+    assert "field '(header)' = 'Error: the series could not be found" in message
+    assert_same(before, snapshot(warehouse))
+
+
 def test_bad_value_from_the_api_fails_the_run_and_writes_nothing(
     resources, replay, warehouse, monkeypatch
 ):
