@@ -331,7 +331,7 @@ def build_fred(series: str) -> list[tuple[str, str]]:
 ERROR_BODIES = {
     "/coingecko": (
         b'{"status":{"error_code":10012,"error_message":"Your request exceeds the allowed time '
-        b'range. Public API users are limited to querying historical data within the past '
+        b"range. Public API users are limited to querying historical data within the past "
         b'365 days."}}'
     ),
     "/defillama": b'{"message":"Internal server error"}',
