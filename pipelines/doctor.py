@@ -146,7 +146,14 @@ def _load() -> dict:
         warnings.simplefilter("ignore")
         modules = {
             name: importlib.import_module(f"assets.ingest.{name}")
-            for name in ("alternative_me", "coingecko", "defillama", "fred", "labels")
+            for name in (
+                "alternative_me",
+                "coingecko",
+                "defillama",
+                "fred",
+                "labels",
+                "noncirculating",
+            )
         }
         modules |= {
             name: importlib.import_module(f"assets.ingest.evm.{name}")
@@ -155,6 +162,7 @@ def _load() -> dict:
         modules["chains"] = importlib.import_module("core.chains")
     modules["evm_assets"] = modules.pop("assets")
     modules["labels"] = modules["labels"].load_labels()
+    modules["noncirculating_seed"] = modules["noncirculating"].load_noncirculating()
     return modules
 
 
@@ -669,8 +677,10 @@ def _call_size(p: _ChainProbe, final: int, answer: Any) -> None:
     override = f"{p.chain.name} eth_call state override"
     if any(r.check == override and r.status != OK for r in p.run.rows):
         return  # no override, no reader: that row has said it
-    balances = _per_call(p) * len(p.chain.tokens)
-    if isinstance(answer, str) and len(answer.removeprefix("0x")) == 64 * balances:
+    tokens = len(p.chain.tokens)
+    balances = _per_call(p) * tokens
+    expected = p.run.m["extract"].reader_answer_chars(tokens, _per_call(p))
+    if isinstance(answer, str) and len(answer.removeprefix("0x")) == expected:
         p.row("eth_call size", f"{balances:,} balances in one call at block {final:,}", OK)
         return
     heavy = isinstance(answer, RpcError) and answer.kind == "gas"
@@ -772,12 +782,20 @@ def _archive_state(p: _ChainProbe, b: _Blocks, results: dict[str, Any]) -> None:
     if errors:
         _no_archive_state(p, at, *errors[0])
     elif len(empty) == len(answers):
-        p.row(
-            "archive state",
-            f"not probed: no token has code at block {at:,} ({day}) yet",
-            WARN,
-            f"{later} read as 0 until deployed; old state is needed from then on",
+        # never taken for zero: before every token, or pruned state answered as empty
+        result = (
+            f"totalSupply() of {later} at block {at:,} ({day}'s closing block) returned no "
+            f"data: the window starts before the chain's tokens, or the node answers state "
+            f"it no longer holds as empty (Erigon with pruned history)"
         )
+        if p.logs_mode:
+            setting = p.rpc.balances_setting
+            p.row("archive state", result, WARN, f"none needed: {setting}=logs")
+            return
+        change = "a later STABLEFLOW_START_DATE, or " + ARCHIVE_ADVICE.format(
+            setting=p.rpc.balances_setting
+        )
+        p.fail("archive state", result, change, STATE_ASSETS, why="no token answered there")
     else:
         deployed_later = f"; {later} not deployed yet, read as 0 there" if empty else ""
         p.row(
@@ -823,9 +841,9 @@ def _no_archive_state(p: _ChainProbe, at: int, token: Any, error: Any) -> None:
 
 
 def _state_override(p: _ChainProbe, final: int, answer: Any) -> None:
-    """The BalanceReader call answers one 32-byte word per token for its one address."""
+    """The BalanceReader call answers its 32-byte words for its one address."""
     tokens = len(p.chain.tokens)
-    expected = 64 * tokens
+    expected = p.run.m["extract"].reader_answer_chars(tokens, 1)
     if isinstance(answer, str) and len(answer.removeprefix("0x")) == expected:
         p.row(
             "eth_call state override",
@@ -844,10 +862,17 @@ def _state_override(p: _ChainProbe, final: int, answer: Any) -> None:
         "eth_call state override",
         f"BalanceReader at block {final:,}: {what}",
         f"{fix} (geth, Erigon, Nethermind, most providers)",
-        ("evm_exchange_reserves",) + (("evm_token_supply",) if p.logs_mode else ()),
+        ("evm_exchange_reserves",) + (("evm_token_supply",) if _reads_wallets(p) else ()),
         why=f"eth_call with a state override fails ({what})",
         fix=fix,
     )
+
+
+def _reads_wallets(p: _ChainProbe) -> bool:
+    """Does evm_token_supply run the BalanceReader on this chain? In logs mode its snapshot
+    does; in state mode, for the chain's noncirculating wallets (sql/seeds), if any."""
+    noncirculating = p.run.m["noncirculating"]
+    return p.logs_mode or bool(noncirculating.wallets(p.run.m["noncirculating_seed"], p.chain.name))
 
 
 def _topic_values(p: _ChainProbe, results: dict[str, Any]) -> None:

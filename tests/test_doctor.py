@@ -343,8 +343,8 @@ def test_a_token_address_without_code_fails_every_on_chain_asset(run, monkeypatc
 def test_a_token_deployed_after_the_window_start_reads_as_zero_there(run, monkeypatch):
     """totalSupply() answering no data at the first closing block, from a token with code at
     the latest block, is a token deployed later (Arbitrum's native USDC in 2023): the reads
-    take it as 0 there (tests/ingest/test_evm.py), so it is no failure; with no token
-    deployed yet, the archive state is unproven."""
+    take it as 0 there (tests/ingest/test_evm.py), so it is no failure. No token answering
+    is never taken for zero: the state reads would fail."""
     probe = doctor._probe_batch
 
     def deployed_later(symbols):
@@ -360,8 +360,38 @@ def test_a_token_deployed_after_the_window_start_reads_as_zero_there(run, monkey
     assert runs(report) == ON_CHAIN | HTTP
 
     monkeypatch.setattr(doctor, "_probe_batch", deployed_later(["USDT", "USDC"]))
-    row = run("geth").row("ethereum archive state")
-    assert row.status == "warn" and row.result.startswith("not probed: no token has code")
+    report = run("geth")
+    row = report.row("ethereum archive state")
+    assert row.status == "fail" and "returned no data" in row.result
+    assert "STABLEFLOW_START_DATE" in row.change and "archive node" in row.change
+    assert runs(report) == ON_CHAIN - set(doctor.STATE_ASSETS) | HTTP
+
+
+def test_a_node_ignoring_state_overrides_stops_the_supply_read_too(run, monkeypatch):
+    """evm_token_supply runs the BalanceReader for the chain's noncirculating wallets
+    (sql/seeds/noncirculating_wallets.csv), so a node that ignores the override (answering
+    the empty code's "0x") stops it as it stops the reserves, in state mode as well."""
+    probe = doctor._probe_batch
+    monkeypatch.setattr(doctor, "_probe_batch", lambda p, b: probe(p, b) | {"override": "0x"})
+    report = run("geth")
+    assert status(report, "ethereum eth_call state override") == "fail"
+    assert runs(report) == ON_CHAIN - set(doctor.STATE_ASSETS) | HTTP
+    assert "state override" in report.verdict("evm_token_supply").why
+
+
+def test_a_node_answering_pruned_state_as_empty_fails_the_state_reads(run):
+    """Erigon with pruned history answers eth_call at a pruned block with "0x"
+    (erigontech/erigon#5274): the doctor fails the state reads, as they would fail, naming
+    the archive node and the logs setting."""
+    import dataclasses
+
+    from sandbox.rpc_proxy import PROFILES
+
+    report = run(dataclasses.replace(PROFILES["erigon-pruned"], state_blocks=128))
+    row = report.row("ethereum archive state")
+    assert row.status == "fail" and "Erigon with pruned history" in row.result
+    assert "STABLEFLOW_ETHEREUM_BALANCES=logs" in row.change
+    assert runs(report) == ON_CHAIN - set(doctor.STATE_ASSETS) | HTTP
 
 
 def test_a_node_serving_state_at_latest_only_runs_the_log_assets_and_names_why_not_the_rest(run):

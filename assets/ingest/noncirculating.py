@@ -21,7 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from assets.ingest.evm.extract import RAW
-from assets.ingest.labels import SEEDS, SeedError, address_problem, seed_rows
+from assets.ingest.labels import SEEDS, SeedError, address_problem, seed_rows, version_of
 from core.chains import CONFIGURED
 
 NONCIRCULATING_PATH = SEEDS / "noncirculating_wallets.csv"
@@ -61,6 +61,12 @@ def load_noncirculating(path: Path = NONCIRCULATING_PATH) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={c: pl.Utf8 for c in COLUMNS})
 
 
+def seed_version(path: Path = NONCIRCULATING_PATH) -> str:
+    """The seed's version (SHA-256 prefix, as the label files'): stored with every balance, so
+    days read under another seed can be found and read again."""
+    return version_of(path.read_bytes())
+
+
 def wallets(seed: pl.DataFrame, chain: str) -> list[str]:
     """The chain's noncirculating wallets, each once, in seed order: whom to read."""
     return seed.filter(pl.col("chain") == chain)["address"].unique(maintain_order=True).to_list()
@@ -73,11 +79,11 @@ def noncirculating(
     raw.evm_noncirculating_balances) from token_supply's rows and `held`, balances' rows of
     every token at every seed wallet of the chain (None when the seed lists none there).
     noncirculating_raw sums, per day and token, the wallets the seed lists for that token
-    (`counted`); 0 where it lists none."""
+    (`counted`, with their kind and name); 0 where it lists none. The other tokens at those
+    wallets are kept uncounted, kind and name NULL: a rewind from stored rows needs them."""
     listed = seed.select(
         "chain", "token", pl.col("address").str.to_lowercase().alias("key"), "kind", "name"
     )
-    about = listed.unique(["chain", "key"], keep="first", maintain_order=True).drop("token")
     if held is None:
         held = pl.DataFrame(
             schema={"date": pl.Date, "chain": pl.Utf8, "token": pl.Utf8, "address": pl.Utf8}
@@ -86,12 +92,11 @@ def noncirculating(
     rows = (
         held.with_columns(key=pl.col("address").str.to_lowercase())
         .join(
-            listed.select("chain", "token", "key", counted=pl.lit(True)),
+            listed.with_columns(counted=pl.lit(True)),
             on=["chain", "token", "key"],
             how="left",
             maintain_order="left",
         )
-        .join(about, on=["chain", "key"], how="left", maintain_order="left")
         .select(
             "date",
             "chain",

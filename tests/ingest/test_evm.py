@@ -465,22 +465,31 @@ def test_a_token_deployed_inside_the_window_reads_zero_before_its_code():
     assert {(r["token"], r["block_number"]): int(r["supply_raw"]) for r in rows} == truth
     rows = held.iter_rows(named=True)
     assert {(r["token"], r["block_number"]): int(r["balance_raw"]) for r in rows} == truth
-    assert proxy.calls["eth_getCode"] == 3  # USDC at blocks 1 and 2, and at the latest
+    # USDC at blocks 1 and 2, and at the latest: for the supply, and again for the balances
+    assert proxy.calls["eth_getCode"] == 3 + 3
 
 
 def test_a_token_address_without_a_contract_fails_naming_it():
-    """No code at a configured token address, then or now: a wrong address in
-    core/chains.yaml, not a token deployed later. The supply read fails naming it."""
+    """No code at a configured token address, then or now, where the chain's other token
+    answers: a wrong address in core/chains.yaml, not a token deployed later. The supply
+    read fails naming it, and so does the balance read (which would otherwise read zeros)."""
     import dataclasses
 
-    from assets.ingest.evm.extract import token_supply
-    from sandbox.chain import Anvil
+    from assets.ingest.evm.extract import balances, token_supply
+    from sandbox.chain import HOLDERS, Anvil
 
     with Anvil(D(2023, 6, 1), chain_id=42161) as node:
         chain, _, closing, _ = _late_token_chain(node.url)
         wrong = "0x000000000000000000000000000000000000dEaD"
         tokens = (dataclasses.replace(chain.tokens[0], address=wrong), chain.tokens[1])
-        rpc = EvmRpc(chain=chain.name, url=node.url)
+        rpc, bad = EvmRpc(chain=chain.name, url=node.url), dataclasses.replace(chain, tokens=tokens)
+        later = closing[2:]  # USDC answers there
         with pytest.raises(ValueError, match="no contract at token address") as err:
-            token_supply(rpc, dataclasses.replace(chain, tokens=tokens), closing)
-    assert wrong in str(err.value) and "core/chains.yaml" in str(err.value)
+            token_supply(rpc, bad, later)
+        assert wrong in str(err.value) and "core/chains.yaml" in str(err.value)
+        with pytest.raises(ValueError, match="no contract at token address") as err:
+            balances(rpc, bad, [HOLDERS[0]], later)
+        assert wrong in str(err.value)
+        # where no token answers (before USDC existed), nothing is taken for zero
+        with pytest.raises(ValueError, match="no token of arbitrum answered at block 1"):
+            token_supply(rpc, bad, closing)

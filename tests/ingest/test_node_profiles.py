@@ -269,6 +269,34 @@ def test_a_full_node_fails_state_reads_naming_the_logs_setting(chain, tmp_path):
     assert all(warehouse.table_exists(t) for t in ["raw.evm_day_blocks", *LOG_TABLES])
 
 
+def test_a_node_answering_pruned_state_as_empty_fails_instead_of_writing_zeros(
+    chain, reference, tmp_path
+):
+    """Erigon with pruned history answers eth_call at a pruned block with "0x", no error
+    (erigontech/erigon#5274). No token answering there is never read as a token deployed
+    later: the state reads fail naming both causes, write nothing, and logs mode, which reads
+    state at the final block only, gives the archive node's tables."""
+    import dataclasses
+
+    from sandbox.rpc_proxy import PROFILES
+
+    proxy, _ = chain
+    proxy.use(dataclasses.replace(PROFILES["erigon-pruned"], state_blocks=128))
+    result, warehouse, errors = run(proxy, tmp_path, "erigon")
+    assert not result.success
+    assert "no token of ethereum answered at block" in errors
+    assert "totalSupply() returned no data" in errors  # evm_token_supply
+    assert "the BalanceReader found no code" in errors  # evm_exchange_reserves
+    assert "Erigon with pruned history" in errors and "BALANCES=logs" in errors
+    assert proxy.refused["empty_state"] > 0
+    assert not any(warehouse.table_exists(t) for t in STATE_TABLES)
+    assert all(warehouse.table_exists(t) for t in ["raw.evm_day_blocks", *LOG_TABLES])
+
+    result, warehouse, errors = run(proxy, tmp_path, "erigon-logs", balances="logs")
+    assert result.success, errors
+    assert same(tables(warehouse), reference)
+
+
 def test_a_full_node_reading_balances_from_logs_gives_identical_tables(
     chain, reference, truth_of, tmp_path
 ):

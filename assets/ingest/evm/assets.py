@@ -32,7 +32,12 @@ from assets.ingest.evm.extract import (
 from assets.ingest.evm.rewind import Snapshot, rewind, snapshot, stored_snapshot
 from assets.ingest.evm.rewind import owners as rewind_owners
 from assets.ingest.labels import LabelSet, load_labels
-from assets.ingest.noncirculating import load_noncirculating, noncirculating, wallets
+from assets.ingest.noncirculating import (
+    load_noncirculating,
+    noncirculating,
+    seed_version,
+    wallets,
+)
 from assets.ingest.parsing import stamp, utc_now
 from core.chains import CHAINS, Chain
 from core.partitions import days, window_of
@@ -360,7 +365,7 @@ _DEPS = [dg.AssetKey(["raw", "evm_day_blocks"])]
 )
 def evm_token_supply(context: dg.AssetExecutionContext):
     w = _window(context, day_before=False)
-    seed = load_noncirculating()
+    seed, version = load_noncirculating(), seed_version()
     supplies, held_rows = [], []
     for chain, rpc, blocks in w.chains:
         # what circulates: the supply less the noncirculating wallets' balances, read with it
@@ -392,7 +397,15 @@ def evm_token_supply(context: dg.AssetExecutionContext):
     held_source = _state_source(w, "balanceOf (BalanceReader)")
     written = w.write(
         Rows("raw.evm_token_supply", stamp(pl.concat(supplies), supply_source, now), _SUPPLY_KEY),
-        Rows(NONCIRCULATING, stamp(pl.concat(held_rows), held_source, now), _WALLET_KEY),
+        Rows(
+            NONCIRCULATING,
+            stamp(
+                pl.concat(held_rows).with_columns(seed_version=pl.lit(version)),
+                held_source,
+                now,
+            ),
+            _WALLET_KEY,
+        ),
     )
     for table, rows in written.items():
         yield dg.MaterializeResult(asset_key=table.split("."), metadata=w.metadata(rows=rows))

@@ -39,28 +39,49 @@ _RAW_MAX = 10**38 - 1  # the largest Decimal(38, 0)
 _LOG_QUANTITIES = {"block_number": "blockNumber", "log_index": "logIndex"}
 
 
-def _require_not_deployed_yet(rpc: EvmRpc, chain: Chain, calls: list[tuple[str, str, int]]) -> None:
-    """Passes when every one of these eth_calls, which returned no data, was asked of a
-    token before it was deployed (no code at the block, code at the latest block). Otherwise
-    fails naming why: no contract at the address at all (a wrong address in
-    core/chains.yaml), or a contract there that answers no data."""
-    addresses = sorted({to for to, _, _ in calls})
+_EMPTY = ("0x", "", None)
+
+
+def _require_deployed_later(
+    rpc: EvmRpc, chain: Chain, missing: list[tuple[str, int]], answered: set[int], what: str
+) -> None:
+    """Passes when every (token address, block) in `missing`, where the token answered no data
+    or had no code, is a token deployed after that block: another token of the chain
+    answered there (`answered`: those blocks), the token has no code there, and it has code
+    at the latest block. Arbitrum's native USDC before 2023 is one. Otherwise fails naming
+    why: no token answered at the block, no contract at the address at all (a wrong address
+    in core/chains.yaml), or a contract that answers no data.
+
+    No token answering is never taken for zero. The window may start before every token
+    existed, or the node may no longer hold the block's state and answer empty instead of
+    failing, as Erigon with pruned history does (erigontech/erigon#5274: eth_call at a
+    pruned block answers "0x")."""
+    unanswered = sorted({block for _, block in missing} - answered)
+    if unanswered:
+        raise ValueError(
+            f"rpc {chain.name}: no token of {chain.name} answered at block {unanswered[0]} "
+            f"({what}): either the window starts before its tokens existed (set a later "
+            f"STABLEFLOW_START_DATE), or the node no longer holds that block's state and "
+            f"answers empty instead of failing (Erigon with pruned history does: use an "
+            f"archive node, or STABLEFLOW_{chain.name.upper()}_BALANCES=logs)"
+        )
+    addresses = sorted({a for a, _ in missing})
     codes = rpc.batch(
-        [("eth_getCode", [to, hex(block)]) for to, _, block in calls]
+        [("eth_getCode", [a, hex(block)]) for a, block in missing]
         + [("eth_getCode", [a, "latest"]) for a in addresses]
     )
-    now = dict(zip(addresses, codes[len(calls) :]))
-    for (to, _, block), code in zip(calls, codes):
-        if now[to] in ("0x", "", None):
+    now = dict(zip(addresses, codes[len(missing) :]))
+    for (address, block), code in zip(missing, codes):
+        if code not in _EMPTY:
             raise ValueError(
-                f"rpc {chain.name}: no contract at token address {to}, at block {block} or "
-                f"the latest block: is the address in core/chains.yaml right for {chain.name} "
-                f"(chain id {chain.chain_id})?"
+                f"rpc {chain.name}: {address} at block {block}: {what}, though a contract is "
+                f"there: not the token's contract?"
             )
-        if code not in ("0x", "", None):
+        if now[address] in _EMPTY:
             raise ValueError(
-                f"rpc {chain.name}: totalSupply() of {to} at block {block} returned no data, "
-                f"though a contract is there: not the token's contract?"
+                f"rpc {chain.name}: no contract at token address {address}, at block {block} "
+                f"or the latest block: is the address in core/chains.yaml right for "
+                f"{chain.name} (chain id {chain.chain_id})?"
             )
 
 
@@ -130,14 +151,17 @@ def _amounts(frame: pl.DataFrame, name: str, source: str, field: pl.Expr) -> pl.
 def token_supply(rpc: EvmRpc, chain: Chain, closing: list[ClosingBlock]) -> pl.DataFrame:
     """totalSupply() of every token at every closing block: one batched eth_call each.
 
-    A token with no code at a block, that has code at the latest block, was deployed after
-    it: its supply there is 0 (Arbitrum's native USDC before 2023). Asked only of the calls
-    that returned no data, so a window the tokens span costs nothing more."""
+    A token answering no data where another token answered, with no code there and code at
+    the latest block, was deployed after the block: its supply there is 0 (Arbitrum's native
+    USDC before 2023; `_require_deployed_later`). Only calls that returned no data cost
+    more, so a window the tokens span costs nothing more."""
     calls = [(t.address, _TOTAL_SUPPLY, c.number) for c in closing for t in chain.tokens]
     results = rpc.eth_calls(calls)
-    empty = {i for i, result in enumerate(results) if result in ("0x", "", None)}
+    empty = {i for i, result in enumerate(results) if result in _EMPTY}
     if empty:
-        _require_not_deployed_yet(rpc, chain, [calls[i] for i in sorted(empty)])
+        answered = {calls[i][2] for i in range(len(calls)) if i not in empty}
+        missing = [(calls[i][0], calls[i][2]) for i in sorted(empty)]
+        _require_deployed_later(rpc, chain, missing, answered, "totalSupply() returned no data")
         results = ["0x" + "0" * _WORD if i in empty else r for i, r in enumerate(results)]
     frame = pl.DataFrame(
         [
@@ -394,6 +418,12 @@ def addresses_per_call(chain: Chain, pairs: int = MAX_PAIRS_PER_CALL) -> int:
     return max(1, pairs // len(chain.tokens))
 
 
+def reader_answer_chars(tokens: int, addresses: int) -> int:
+    """Hex digits of a BalanceReader answer: a code flag per token, then a balance per token
+    and address, 32 bytes each."""
+    return _WORD * tokens * (addresses + 1)
+
+
 def reader_data(chain: Chain, addresses: list[str]) -> str:
     """The BalanceReader's call data: the token count, then the tokens and `addresses`,
     20 bytes each (no selector: the reader has only a fallback)."""
@@ -409,7 +439,7 @@ def _balances(
     for c in closing:
         for g, group in enumerate(groups):
             calls.append((READER_ADDRESS, reader_data(chain, group), c.number))
-            shape.append((c.date, c.number, g, _WORD * len(chain.tokens) * len(group)))
+            shape.append((c.date, c.number, g, reader_answer_chars(len(chain.tokens), len(group))))
     answers = pl.DataFrame(
         shape,
         orient="row",
@@ -427,7 +457,7 @@ def _balances(
         field,
         "answer",
         source,
-        "not one 32-byte word per token and address",
+        "not one 32-byte word per token, then per token and address",
     )
     _first_bad(
         answers,
@@ -437,6 +467,26 @@ def _balances(
         source,
         "not hex",
     )
+    # First one word per token: 1 where it has code at the block. A token without any was
+    # deployed later (its balances are 0 there), or something is wrong: told apart there.
+    n = len(chain.tokens)
+    flags = answers.unique("block_number", keep="first", maintain_order=True).select(
+        "block_number",
+        *(
+            (pl.col("answer").str.slice(t * _WORD, _WORD).str.contains("[1-9a-fA-F]")).alias(str(t))
+            for t in range(n)
+        ),
+    )
+    missing = [
+        (chain.tokens[t].address, block)
+        for block, *has_code in flags.iter_rows()
+        for t, code in enumerate(has_code)
+        if not code
+    ]
+    if missing:
+        answered = {block for block, *has_code in flags.iter_rows() if any(has_code)}
+        _require_deployed_later(rpc, chain, missing, answered, "the BalanceReader found no code")
+    answers = answers.with_columns(pl.col("answer").str.slice(n * _WORD))
     # The reader answers token-major: word k of a group is token k // n, address k % n.
     pairs = pl.DataFrame(
         [
