@@ -4,7 +4,7 @@ const fs = require("fs");
 const path = require("path");
 const solc = require("solc");
 
-const names = ["TetherToken", "FiatToken", "BridgedToken", "TransferSpray"];
+const names = ["TetherToken", "FiatToken", "BridgedToken", "TransferSpray", "TokenProxy"];
 const sources = {};
 for (const n of names) {
   sources[`${n}.sol`] = { content: fs.readFileSync(path.join(__dirname, `${n}.sol`), "utf8") };

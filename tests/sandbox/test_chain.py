@@ -21,9 +21,12 @@ from assets.ingest.labels import load_labels
 from core.chains import CONFIGURED
 from sandbox.chain import (
     CLAIMS,
+    CONTRACTS,
     CROSSINGS,
+    IMPLEMENTATION_SLOT,
     MINTER,
     NEAR_LOW,
+    PROXIED,
     TAXONOMIES,
     WALLETS,
     WEIGHTS,
@@ -214,6 +217,26 @@ def test_blocks_close_each_day(planted):
         assert closing < midnight <= after
     per_day = truth.blocks["closing_block"].diff().drop_nulls().to_list()
     assert set(per_day) == {1, 2}  # days with one block and days with two
+
+
+def test_tokens_that_are_proxies_on_mainnet_are_proxies_here(planted):
+    """Mainnet's and Arbitrum's USDC and Arbitrum's USDT0 are proxies: the token's address
+    holds TokenProxy's code, whose EIP-1967 slot names the implementation, which holds the
+    token's; Ethereum's USDT holds its own code. Calls through the proxy answer the same."""
+    chain, rpc, truth = planted
+    code = compile_contracts()
+    last = hex(truth.blocks["closing_block"].max())
+    for token in chain.tokens:
+        held = rpc("eth_getCode", token.address, last)
+        own = code[CONTRACTS[token.standard]]["runtime"]
+        if token.standard not in PROXIED:
+            assert held == own and token.symbol == "USDT" and chain.name == "ethereum"
+            continue
+        assert held == code["TokenProxy"]["runtime"]
+        slot = rpc("eth_getStorageAt", token.address, IMPLEMENTATION_SLOT, last)
+        implementation = to_checksum_address("0x" + slot[-40:])
+        assert rpc("eth_getCode", implementation, last) == own
+        assert _call(rpc, token.address, calldata("decimals()"), int(last, 16)) == token.decimals
 
 
 def test_supply_and_reserves_at_closing_blocks(planted, labels):

@@ -381,12 +381,13 @@ READER_CODE = (
 )
 # Any address: the reader's code is supplied with each call, never deployed there.
 READER_ADDRESS = "0x00000000000000000000000000000000b41a4ce5"
-# Token-address pairs per eth_call: each answers a 32-byte word, and Erigon refuses results
-# over 100,000 bytes (--rpc.returndata.limit). Gas bounds it too: nodes cap an eth_call at
-# 50M by default (geth and Erigon --rpc.gascap, Nitro --execution.rpc.gas-cap), and a pair
-# costs about 3.7k on the sandbox's tokens (a cold balance slot, 2,100, the call and 20 bytes
-# of call data) and, estimated, about 5k on mainnet's USDC (its proxy's delegatecall): 3,000
-# pairs, 11-15M. A node capping lower gets fewer per call (`EvmRpc.out_of_gas`).
+# Token-address pairs per eth_call: each answers a 32-byte word (plus one per token), and
+# Erigon refuses results over 100,000 bytes (--rpc.returndata.limit): 3,000 pairs answer
+# 96,064. Gas bounds it too: nodes cap an eth_call at 50M by default (geth and Erigon
+# --rpc.gascap, Nitro --execution.rpc.gas-cap), and a pair costs about 3.8k on the sandbox's
+# USDT (a cold balance slot, 2,100, the call and 20 bytes of call data) and 4.0k on its USDC,
+# behind a proxy as mainnet's (sandbox/contracts/TokenProxy.sol; eth_estimateGas, 2026-12-01):
+# 3,000 pairs, about 12M. A node capping lower gets fewer per call (`EvmRpc.out_of_gas`).
 MAX_PAIRS_PER_CALL = 3000
 
 
