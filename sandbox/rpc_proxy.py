@@ -42,6 +42,9 @@ sandbox is never kinder than the world. What each profile refuses (source):
   (foundry-rs/foundry#6712).
 - `full-node`: geth, keeping state for the newest 128 blocks only: eth_call at older blocks
   fails "missing trie node" (go-ethereum issue #20874).
+- `erigon-latest-state`: Erigon answering state reads at blocks older than its window from
+  its latest state, with no error (erigontech/erigon#4149; Erigon 3 full nodes, #12977, an
+  error since #13014): a supply or balance of today stored as an old day's.
 - `erigon-pruned`: Erigon 2 with pruned history (`--prune=h`, the newest 90,000 blocks kept,
   `--prune.h.older`): state reads at older blocks answer as if the state were empty, with no
   error: eth_call "0x" (erigontech/erigon#5274, closed as is; #3152), so a balance or a
@@ -168,6 +171,8 @@ class NodeProfile:
     # ... and older state answered as if it were empty, not refused (Erigon with pruned
     # history): eth_call "0x", eth_getCode "0x", a balance 0
     empty_state: bool = False
+    # ... or served from the latest state instead (Erigon: erigontech/erigon#4149, #12977)
+    latest_state: bool = False
     max_return_bytes: int | None = None  # bytes of one eth_call result
     pruned_below: int | None = None  # blocks and logs below this are gone
     # ... or only the receipts below it, and eth_getLogs answers as if they held no logs
@@ -240,6 +245,10 @@ PROFILES = {
         # eth_call at an older block answers "0x", no error (erigontech/erigon#5274, closed
         # unchanged; #3152). Tests set a nearer window with dataclasses.replace.
         NodeProfile("erigon-pruned", **_ERIGON, state_blocks=90_000, empty_state=True),
+        # Erigon answering older blocks' state reads from its latest state, no error: seen
+        # with pruned history (erigontech/erigon#4149, 2022; Erigon 3 full nodes #12977, an
+        # error since #13014). Tests set a nearer window with dataclasses.replace.
+        NodeProfile("erigon-latest-state", **_ERIGON, state_blocks=90_000, latest_state=True),
         NodeProfile(
             "infura",
             max_log_results=10_000,
@@ -477,6 +486,19 @@ class RpcProxy(JsonRpcServer):
         value = params[position] if len(params) > position else "latest"
         return int(value, 16) if isinstance(value, str) and value.startswith("0x") else None
 
+    def _latest_for_old(self, call: dict, head: int | None) -> dict:
+        """`call` as a node serving old state from its latest state runs it (latest_state):
+        a state read at a block older than its window asks "latest" instead."""
+        p, block = self.profile, self._block_param(call)
+        old = block is not None and head is not None and block < head - (p.state_blocks or 0)
+        if not (p.latest_state and call.get("method") in _STATE_METHODS and old):
+            return call
+        params = list(call.get("params") or [])
+        params[_STATE_METHODS[call["method"]]] = "latest"
+        with self._lock:
+            self.refused["latest_state"] += 1  # not refused: answered with other state
+        return {**call, "params": params}
+
     @staticmethod
     def _log_range(call: dict) -> tuple[int, int]:
         """The blocks an eth_getLogs call scans: (fromBlock, toBlock)."""
@@ -531,6 +553,7 @@ class RpcProxy(JsonRpcServer):
             return "nitro", _error(call, *NITRO_FALLBACK)
         if (
             p.state_blocks is not None
+            and not p.latest_state  # answered, from other state: _latest_for_old
             and method in _STATE_METHODS
             and block is not None
             and head is not None
@@ -598,7 +621,7 @@ class RpcProxy(JsonRpcServer):
             with self._lock:
                 self.below_floor.update(c.get("method") for c in low)
         sent = [i for i in range(len(calls)) if i not in refusals]
-        forward = [_gas_capped(calls[i], p.gas_cap) for i in sent]
+        forward = [self._latest_for_old(_gas_capped(calls[i], p.gas_cap), head) for i in sent]
         capped = p.max_batch_response is not None
         # Under a cap on the batch's answer, calls go to the node a few at a time, so the
         # calls after the one that passes the cap are never run: geth answers them "response

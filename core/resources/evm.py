@@ -63,6 +63,9 @@ _KINDS = (
             "state not available",
             "old data not available",
             "is pruned",
+            # Erigon 3 below its pruned history: "seek with txNum=N but data before txNum=M
+            # is not available" (erigontech/erigon#13198)
+            "data before txnum",
             _LATEST_ONLY,
         ),
     ),

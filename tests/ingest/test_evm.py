@@ -493,3 +493,81 @@ def test_a_token_address_without_a_contract_fails_naming_it():
         # where no token answers (before USDC existed), nothing is taken for zero
         with pytest.raises(ValueError, match="no token of arbitrum answered at block 1"):
             token_supply(rpc, bad, closing)
+
+
+class _ScriptedNode:
+    """Answers eth_calls from a script, eth_getCode from a dict: what a node (or the backends
+    behind a provider) said, without running anything."""
+
+    def __init__(self, answer, code=None):
+        self.answer, self.code = answer, code or {}
+
+    def pairs_per_call(self, most):
+        return most
+
+    def eth_calls(self, calls, code=None):
+        return [self.answer(to, data, block) for to, data, block in calls]
+
+    def batch(self, calls, errors="raise"):
+        return [self.code.get((a, b), "0x") for _, (a, b) in calls]
+
+
+def _closing(*numbers):
+    from assets.ingest.evm.blocks import ClosingBlock
+
+    return [
+        ClosingBlock(D(2024, 1, 1) + dt.timedelta(days=i), n, 0, "0x")
+        for i, n in enumerate(numbers)
+    ]
+
+
+def test_a_token_missing_after_it_answered_fails_within_and_across_parts():
+    """A deployed contract does not go away: a token answering no data at a block later than
+    one it answered at is a backend without that block's state, not a zero supply, whether
+    the two blocks are in one read or in parts read one after the other."""
+    from assets.ingest.evm.extract import token_supply
+    from core.chains import CONFIGURED
+
+    chain = CONFIGURED[0]
+    usdt, usdc = chain.tokens
+    word = "0x" + f"{5:064x}"
+    gone = {(usdc.address, 300)}
+    node = _ScriptedNode(lambda to, data, block: "0x" if (to, block) in gone else word)
+    node.code = {(usdc.address, "latest"): "0x60"}
+    with pytest.raises(ValueError, match="though it answered at the earlier block 100"):
+        token_supply(node, chain, _closing(100, 300))
+    first_code: dict[str, int] = {}
+    token_supply(node, chain, _closing(100, 200), first_code)
+    assert first_code == {usdt.address: 100, usdc.address: 100}
+    with pytest.raises(ValueError, match="the earlier block 100"):
+        token_supply(node, chain, _closing(300), first_code)
+    # before it ever answered, the same answer is a token deployed later: 0
+    node.answer = lambda to, data, block: "0x" if (to, block) == (usdc.address, 50) else word
+    rows = token_supply(node, chain, _closing(50, 100), {})
+    assert rows.filter(pl.col("token") == "USDC")["supply_raw"].to_list() == [0, 5]
+
+
+def test_balance_reader_calls_of_one_block_must_agree_on_code():
+    """A block whose addresses need several BalanceReader calls: if one call's backend found
+    no code (zero balances) and another's did, the read fails rather than writing zeros."""
+    from assets.ingest.evm import extract
+    from core.chains import CONFIGURED
+
+    chain = CONFIGURED[0]
+    wallets = [f"0x{i:040x}" for i in range(1, 5)]
+    calls = []
+
+    def answer(to, data, block):
+        calls.append(data)
+        holders = (len(data) - 2 - 64 - 40 * len(chain.tokens)) // 40
+        pruned = len(calls) == 2  # the second call of the block reached a pruned backend
+        flags = "".join(f"{0 if pruned else 1:064x}" for _ in chain.tokens)
+        return "0x" + flags + "".join(f"{7:064x}" for _ in range(holders * len(chain.tokens)))
+
+    node = _ScriptedNode(answer)
+    with pytest.raises(ValueError, match="found code at different tokens"):
+        extract._balances(node, chain, wallets, _closing(100), 2, None)
+    calls.clear()
+    node.answer = lambda to, data, block: "0x" + "2".rjust(64, "0") * 2 + "0" * 64 * 8
+    with pytest.raises(ValueError, match="a code flag that is neither 0 nor 1"):
+        extract._balances(node, chain, wallets, _closing(100), 4, None)

@@ -201,7 +201,7 @@ def test_a_node_refusing_in_its_own_words_gives_identical_tables(
     assert same(tables(warehouse), reference)
 
 
-# Nodes a call of 3,000 balances is too heavy for (about 11M gas here, and seconds on an
+# Nodes a call of 3,000 balances is too heavy for (about 12M gas here, and seconds on an
 # archive node's old state): one allowing an eth_call 2M gas (geth, Erigon and Nitro allow
 # 50M by default), and slow-state, whose calls of over 1,000 balances pass geth's 5 s
 # eth_call timeout. The reader asks again with half as many per call, until the calls fit.
@@ -295,6 +295,39 @@ def test_a_node_answering_pruned_state_as_empty_fails_instead_of_writing_zeros(
     result, warehouse, errors = run(proxy, tmp_path, "erigon-logs", balances="logs")
     assert result.success, errors
     assert same(tables(warehouse), reference)
+
+
+def test_a_node_answering_old_state_from_its_latest_fails_the_blocking_checks(chain, tmp_path):
+    """Erigon has answered state reads at pruned blocks from its latest state, no error
+    (erigontech/erigon#4149, #12977): every day then gets today's supply and balances, which
+    look right on their own. The logs say the supply and the reserves moved: the blocking
+    reconciliations of supply with issuance and of reserves with flows fail."""
+    import dataclasses
+
+    from assets.ingest import ingest_checks
+    from sandbox.rpc_proxy import PROFILES
+
+    proxy, _ = chain
+    proxy.use(dataclasses.replace(PROFILES["erigon-latest-state"], state_blocks=128))
+    warehouse = Warehouse(path=str(tmp_path / "latest.duckdb"))
+    resources = {
+        "warehouse": warehouse,
+        "rpc_ethereum": EvmRpc(chain="ethereum", url=proxy.url, backoff_s=0.01),
+    }
+    checks = [
+        c
+        for c in ingest_checks
+        if {k.asset_key.path[-1] for k in c.check_keys}
+        & {"evm_issuance_daily", "evm_exchange_reserves"}
+    ]
+    result = materialize([*evm_assets, *checks], resources, START, END, raise_on_error=False)
+    assert proxy.refused["latest_state"] > 0
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert {"supply_change_equals_net_issuance", "reserve_change_equals_netflow"} <= failed
+    supply = warehouse.read(
+        "SELECT DISTINCT supply_raw FROM raw.evm_token_supply WHERE token = 'USDT'"
+    )
+    assert supply.height == 1  # every day the same: today's
 
 
 def test_a_full_node_reading_balances_from_logs_gives_identical_tables(

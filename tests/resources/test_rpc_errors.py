@@ -71,6 +71,12 @@ REAL = [
     (-32016, "eth_getLogs request was canceled due to enabled timeout.", "range"),
     # reth: old state gone (paradigmxyz/reth#21122)
     (-32603, "state at block #12369623 is pruned", "state"),
+    (
+        -32000,
+        "state transitaion failed: seek with txNum=1962853355 but data before "
+        "txNum=2662500000 is not available: blockNum=16999999, txNum=1962853355",
+        "state",
+    ),
     # rate limits in other codes: QuickNode (foundry-rs/foundry#6712), OP proxyd (server.go),
     # a 429 wrapped in -32000 (base/node#368: not a range, though it says "too many")
     (-32012, "credits limited to 6000/sec", "rate"),

@@ -383,10 +383,12 @@ def evm_token_supply(context: dg.AssetExecutionContext):
                 held_back,
             )
         else:
+            # the first block each token had code at, over the parts (read oldest first)
+            first_code: dict[str, int] = {}
 
-            def read(part, rpc=rpc, chain=chain, held_back=held_back):
-                supply = token_supply(rpc, chain, part)
-                held = balances(rpc, chain, held_back, part) if held_back else None
+            def read(part, rpc=rpc, chain=chain, held_back=held_back, first_code=first_code):
+                supply = token_supply(rpc, chain, part, first_code)
+                held = balances(rpc, chain, held_back, part, first_code) if held_back else None
                 return noncirculating(supply, held, seed)
 
             supply, held = _in_parts(context, "evm_token_supply", chain, rpc, blocks, False, read)
@@ -558,6 +560,7 @@ def evm_exchange_reserves(context: dg.AssetExecutionContext):
                 context, "evm_exchange_reserves", chain, rpc, w, blocks, own, reduce
             )
         else:
+            first_code: dict[str, int] = {}  # as evm_token_supply's
             chain_reserves, chain_balances = _in_parts(
                 context,
                 "evm_exchange_reserves",
@@ -565,8 +568,8 @@ def evm_exchange_reserves(context: dg.AssetExecutionContext):
                 rpc,
                 blocks,
                 False,
-                lambda part, own=own, reduce=reduce, rpc=rpc, chain=chain: reduce(
-                    balances(rpc, chain, own.addresses(), part)
+                lambda part, own=own, reduce=reduce, rpc=rpc, chain=chain, seen=first_code: reduce(
+                    balances(rpc, chain, own.addresses(), part, seen)
                 ),
             )
         reserves.append(chain_reserves)

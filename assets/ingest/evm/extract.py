@@ -43,7 +43,12 @@ _EMPTY = ("0x", "", None)
 
 
 def _require_deployed_later(
-    rpc: EvmRpc, chain: Chain, missing: list[tuple[str, int]], answered: set[int], what: str
+    rpc: EvmRpc,
+    chain: Chain,
+    missing: list[tuple[str, int]],
+    answered: set[int],
+    what: str,
+    first_code: dict[str, int],
 ) -> None:
     """Passes when every (token address, block) in `missing`, where the token answered no data
     or had no code, is a token deployed after that block: another token of the chain
@@ -55,7 +60,16 @@ def _require_deployed_later(
     No token answering is never taken for zero. The window may start before every token
     existed, or the node may no longer hold the block's state and answer empty instead of
     failing, as Erigon with pruned history does (erigontech/erigon#5274: eth_call at a
-    pruned block answers "0x")."""
+    pruned block answers "0x"). Nor is a token missing after a block where it answered
+    (`first_code`: the first block each token answered at, in this read and the parts
+    read before it): a deployed contract does not go away, a backend without its state does."""
+    for address, block in missing:
+        if first_code.get(address, block) < block:
+            raise ValueError(
+                f"rpc {chain.name}: {address} at block {block}: {what}, though it answered at "
+                f"the earlier block {first_code[address]}: the node (or one backend behind "
+                f"the provider) does not hold that block's state and answers empty"
+            )
     unanswered = sorted({block for _, block in missing} - answered)
     if unanswered:
         raise ValueError(
@@ -83,6 +97,15 @@ def _require_deployed_later(
                 f"or the latest block: is the address in core/chains.yaml right for "
                 f"{chain.name} (chain id {chain.chain_id})?"
             )
+
+
+def _first_code(seen: dict[str, int] | None, answered: list[tuple[str, int]]) -> dict[str, int]:
+    """The first block each token answered at: `seen` (the parts read before, updated in
+    place when given) merged with this read's (address, block) answers."""
+    first = seen if seen is not None else {}
+    for address, block in answered:
+        first[address] = min(first.get(address, block), block)
+    return first
 
 
 def _first_bad(
@@ -148,7 +171,12 @@ def _amounts(frame: pl.DataFrame, name: str, source: str, field: pl.Expr) -> pl.
     ).drop(f"{name}_hex", "decimals")
 
 
-def token_supply(rpc: EvmRpc, chain: Chain, closing: list[ClosingBlock]) -> pl.DataFrame:
+def token_supply(
+    rpc: EvmRpc,
+    chain: Chain,
+    closing: list[ClosingBlock],
+    first_code: dict[str, int] | None = None,
+) -> pl.DataFrame:
     """totalSupply() of every token at every closing block: one batched eth_call each.
 
     A token answering no data where another token answered, with no code there and code at
@@ -158,10 +186,14 @@ def token_supply(rpc: EvmRpc, chain: Chain, closing: list[ClosingBlock]) -> pl.D
     calls = [(t.address, _TOTAL_SUPPLY, c.number) for c in closing for t in chain.tokens]
     results = rpc.eth_calls(calls)
     empty = {i for i, result in enumerate(results) if result in _EMPTY}
+    first = _first_code(
+        first_code, [(to, b) for i, (to, _, b) in enumerate(calls) if i not in empty]
+    )
     if empty:
         answered = {calls[i][2] for i in range(len(calls)) if i not in empty}
         missing = [(calls[i][0], calls[i][2]) for i in sorted(empty)]
-        _require_deployed_later(rpc, chain, missing, answered, "totalSupply() returned no data")
+        what = "totalSupply() returned no data"
+        _require_deployed_later(rpc, chain, missing, answered, what, first)
         results = ["0x" + "0" * _WORD if i in empty else r for i, r in enumerate(results)]
     frame = pl.DataFrame(
         [
@@ -392,7 +424,11 @@ MAX_PAIRS_PER_CALL = 3000
 
 
 def balances(
-    rpc: EvmRpc, chain: Chain, addresses: list[str], closing: list[ClosingBlock]
+    rpc: EvmRpc,
+    chain: Chain,
+    addresses: list[str],
+    closing: list[ClosingBlock],
+    first_code: dict[str, int] | None = None,
 ) -> pl.DataFrame:
     """balanceOf(address) of every token for every address at every closing block.
 
@@ -406,7 +442,7 @@ def balances(
     while True:
         per_call = addresses_per_call(chain, rpc.pairs_per_call(MAX_PAIRS_PER_CALL))
         try:
-            return _balances(rpc, chain, addresses, closing, per_call)
+            return _balances(rpc, chain, addresses, closing, per_call, first_code)
         except RpcError as exc:
             if exc.kind != "gas":
                 raise
@@ -433,7 +469,12 @@ def reader_data(chain: Chain, addresses: list[str]) -> str:
 
 
 def _balances(
-    rpc: EvmRpc, chain: Chain, addresses: list[str], closing: list[ClosingBlock], per_call: int
+    rpc: EvmRpc,
+    chain: Chain,
+    addresses: list[str],
+    closing: list[ClosingBlock],
+    per_call: int,
+    first_code: dict[str, int] | None,
 ) -> pl.DataFrame:
     groups = [addresses[i : i + per_call] for i in range(0, len(addresses), per_call)]
     calls, shape = [], []
@@ -468,25 +509,44 @@ def _balances(
         source,
         "not hex",
     )
-    # First one word per token: 1 where it has code at the block. A token without any was
-    # deployed later (its balances are 0 there), or something is wrong: told apart there.
-    n = len(chain.tokens)
-    flags = answers.unique("block_number", keep="first", maintain_order=True).select(
-        "block_number",
-        *(
-            (pl.col("answer").str.slice(t * _WORD, _WORD).str.contains("[1-9a-fA-F]")).alias(str(t))
-            for t in range(n)
-        ),
+    # First one word per token: 1 where it has code at the block, 0 where it has none (a
+    # token deployed later, or something wrong: `_require_deployed_later` tells which). The
+    # calls of one block must agree: calls answered by backends holding different state
+    # would otherwise pass as zero balances.
+    n, flag = len(chain.tokens), {"0" * _WORD: False, "0" * (_WORD - 1) + "1": True}
+    words = [pl.col("answer").str.slice(t * _WORD, _WORD) for t in range(n)]
+    _first_bad(
+        answers,
+        ~pl.all_horizontal(w.is_in(list(flag)) for w in words),
+        pl.format("balance reader code flags at block {}", "block_number"),
+        "answer",
+        source,
+        "a code flag that is neither 0 nor 1",
+    )
+    flags = answers.group_by("block_number", maintain_order=True).agg(
+        pl.col("answer").str.slice(0, n * _WORD).unique().alias("flags")
+    )
+    split = [(block, found) for block, found in flags.iter_rows() if len(found) != 1]
+    if split:
+        raise ValueError(
+            f"rpc {chain.name}: the BalanceReader's calls at block {split[0][0]} found code at "
+            f"different tokens: they reached backends holding different state there"
+        )
+    has_code = [
+        (block, [flag[found[0][t * _WORD : (t + 1) * _WORD]] for t in range(n)])
+        for block, found in flags.iter_rows()
+    ]
+    first = _first_code(
+        first_code,
+        [(chain.tokens[t].address, b) for b, codes in has_code for t in range(n) if codes[t]],
     )
     missing = [
-        (chain.tokens[t].address, block)
-        for block, *has_code in flags.iter_rows()
-        for t, code in enumerate(has_code)
-        if not code
+        (chain.tokens[t].address, b) for b, codes in has_code for t in range(n) if not codes[t]
     ]
     if missing:
-        answered = {block for block, *has_code in flags.iter_rows() if any(has_code)}
-        _require_deployed_later(rpc, chain, missing, answered, "the BalanceReader found no code")
+        answered = {b for b, codes in has_code if any(codes)}
+        what = "the BalanceReader found no code"
+        _require_deployed_later(rpc, chain, missing, answered, what, first)
     answers = answers.with_columns(pl.col("answer").str.slice(n * _WORD))
     # The reader answers token-major: word k of a group is token k // n, address k % n.
     pairs = pl.DataFrame(
