@@ -287,7 +287,7 @@ def test_a_node_answering_pruned_state_as_empty_fails_instead_of_writing_zeros(
     assert "no token of ethereum answered at block" in errors
     assert "totalSupply() returned no data" in errors  # evm_token_supply
     assert "the BalanceReader found no code" in errors  # evm_exchange_reserves
-    assert "Erigon with pruned history" in errors and "BALANCES=logs" in errors
+    assert "below its pruned history" in errors and "BALANCES=logs" in errors
     assert proxy.refused["empty_state"] > 0
     assert not any(warehouse.table_exists(t) for t in STATE_TABLES)
     assert all(warehouse.table_exists(t) for t in ["raw.evm_day_blocks", *LOG_TABLES])

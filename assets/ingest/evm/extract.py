@@ -59,8 +59,9 @@ def _require_deployed_later(
 
     No token answering is never taken for zero. The window may start before every token
     existed, or the node may no longer hold the block's state and answer empty instead of
-    failing, as Erigon with pruned history does (erigontech/erigon#5274: eth_call at a
-    pruned block answers "0x"). Nor is a token missing after a block where it answered
+    failing, as Erigon does below its pruned history (erigontech/erigon#5274: eth_call at
+    a pruned block answers "0x") and above the blocks it has executed (#7356, #18912). Nor
+    is a token missing after a block where it answered
     (`first_code`: the first block each token answered at, in this read and the parts
     read before it): a deployed contract does not go away, a backend without its state does."""
     for address, block in missing:
@@ -75,9 +76,10 @@ def _require_deployed_later(
         raise ValueError(
             f"rpc {chain.name}: no token of {chain.name} answered at block {unanswered[0]} "
             f"({what}): either the window starts before its tokens existed (set a later "
-            f"STABLEFLOW_START_DATE), or the node no longer holds that block's state and "
-            f"answers empty instead of failing (Erigon with pruned history does: use an "
-            f"archive node, or STABLEFLOW_{chain.name.upper()}_BALANCES=logs)"
+            f"STABLEFLOW_START_DATE), or the node does not hold that block's state and "
+            f"answers empty instead of failing (Erigon does, below its pruned history: use an "
+            f"archive node, or STABLEFLOW_{chain.name.upper()}_BALANCES=logs; and above the "
+            f"blocks it has executed while syncing: wait until it has caught up)"
         )
     addresses = sorted({a for a, _ in missing})
     codes = rpc.batch(
