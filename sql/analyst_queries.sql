@@ -106,12 +106,13 @@ QUALIFY row_number() OVER (ORDER BY reserve_tokens DESC, exchange ASC) <= 15
 ORDER BY reserve_tokens DESC, exchange ASC;
 
 -- name: supply_vs_onchain_ethereum_monthly
--- How far apart were DefiLlama's Ethereum supply and on-chain totalSupply each month (ratio, 1 = agreement)?
+-- How far apart were DefiLlama's Ethereum supply and on-chain supply each month: totalSupply, and what circulates (less treasuries and bridge escrows) (ratio, 1 = agreement)?
 SELECT
     date_trunc('month', date)::DATE AS month,
     token,
-    avg(supply_ratio)               AS avg_onchain_to_defillama_ratio,
-    max(abs(supply_ratio - 1))      AS max_relative_difference,
+    avg(supply_ratio)               AS avg_total_supply_to_defillama_ratio,
+    avg(circulating_ratio)          AS avg_circulating_to_defillama_ratio,
+    max(abs(circulating_ratio - 1)) AS max_circulating_relative_difference,
     count(*)                        AS days_compared
 FROM marts.stablecoin_supply_daily
 WHERE chain = 'ethereum' AND supply_ratio IS NOT NULL
