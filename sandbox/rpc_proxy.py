@@ -30,6 +30,12 @@ sandbox is never kinder than the world. What each profile refuses (source):
   as geth's, 50M (`--rpc.gascap`).
 - `alchemy-free`: eth_getLogs over more than 10 blocks (Alchemy docs, eth_getLogs: Free tier
   block range).
+- `alchemy`: Alchemy's paid tiers: an eth_getLogs answer of more than 10,000 logs, -32602 "Log
+  response size exceeded. You can make eth_getLogs requests with up to a 2K block range and
+  no limit on the response size, or you can request any block range with a cap of 10K logs
+  in the response. Based on your parameters and the response size limit, this block range
+  should work: [0x.., 0x..]" (as seen live, ethers-io/ethers.js#4703). Only the cap is
+  played: a range of 2,000 blocks or fewer is not exempted.
 - `nethermind`: a batch answer past 32 MiB, -32005 "MaxBatchResponseBodySize of 32768KB
   exceeded" on the calls after it (`JsonRpc.MaxBatchResponseBodySize`, JsonRpcProcessor
   IterateRequest). Only that limit is played.
@@ -260,6 +266,17 @@ PROFILES = {
         ),
         NodeProfile("reth", **_RETH),
         NodeProfile("alchemy-free", max_log_blocks=10),
+        NodeProfile(
+            "alchemy",
+            max_log_results=10_000,
+            results_error=(
+                -32602,
+                "Log response size exceeded. You can make eth_getLogs requests with up to a 2K "
+                "block range and no limit on the response size, or you can request any block "
+                "range with a cap of 10K logs in the response. Based on your parameters and the "
+                "response size limit, this block range should work: [{lo:#x}, {hi:#x}]",
+            ),
+        ),
         NodeProfile(
             "quicknode",
             max_log_blocks=10_000,

@@ -176,6 +176,7 @@ def test_a_node_capping_batches_and_results_lower_than_ours_gives_identical_tabl
 #   'Too many ["eth_getLogs"] methods in the batch' (ethers-io/ethers.js#4128): fewer calls per
 #   batch, not a range limit (which halved every range down to single blocks and failed);
 #   played as geth's limit of 3 calls a batch, in those words;
+# - results: Alchemy's refusal of a fuller answer, in -32602 with a suggested range: cut there;
 # - body: OP proxyd in front of geth refuses a request body over 256 KiB with HTTP 413 and one
 #   error (-32021 "request body too large", id null); the Ethereum transfer filters (2 per 500
 #   labelled wallets, 33 kB each) pass it in one batch: fewer calls per batch.
@@ -185,6 +186,9 @@ WORDED = {
         PROFILES["geth"], max_batch=3, batch_message='Too many ["eth_getLogs"] methods in the batch'
     ),
     "body": PROFILES["proxyd"],
+    # results: Alchemy's paid tiers cap an answer at 10K logs, naming a range that fits in
+    # -32602, the code of an invalid parameter (ethers-io/ethers.js#4703); cut to 20 logs
+    "results": dataclasses.replace(PROFILES["alchemy"], max_log_results=20),
 }
 
 
