@@ -6,8 +6,9 @@ A token's totalSupply() on a chain is not what circulates there. Part of it sits
 - a bridge's escrow, locked to back the bridged token minted on another chain (kind
   `bridge_escrow`: USDT0's lockbox on Ethereum).
 
-Counting either as circulating counts a dollar twice, once here and once on the chain it
-backs. Market reports and DefiLlama's per-chain series leave both out. `raw.evm_token_supply`
+Counting them as circulating overstates what circulates, and an escrow's count a dollar
+twice: here and on the chain it backs. Market reports and DefiLlama's per-chain series leave
+both out. `raw.evm_token_supply`
 therefore carries each day's balance of the seed's wallets of the token,
 `noncirculating_raw`, read at the same closing block as the supply. Staging subtracts it.
 

@@ -60,10 +60,11 @@ def _require_deployed_later(
     No token answering is never taken for zero. The window may start before every token
     existed, or the node may no longer hold the block's state and answer empty instead of
     failing, as Erigon does below its pruned history (erigontech/erigon#5274: eth_call at
-    a pruned block answers "0x") and above the blocks it has executed (#7356, #18912). Nor
-    is a token missing after a block where it answered
-    (`first_code`: the first block each token answered at, in this read and the parts
-    read before it): a deployed contract does not go away, a backend without its state does."""
+    a pruned block answers "0x") and above the blocks it has executed (#7356, #18912).
+
+    Nor is a token missing after a block where it answered (`first_code`: the first block
+    each token answered at, in this read and the parts read before it): a deployed contract
+    does not go away, a backend without its state does."""
     for address, block in missing:
         if first_code.get(address, block) < block:
             raise ValueError(
