@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.ingest.labels import SEEDS, SeedError, address_problem, seed_rows
+from assets.ingest.labels import SEEDS, SeedError, require_cited_row, seed_rows
 
 CCTP_MINTERS_PATH = SEEDS / "cctp_minters.csv"
 # protocol last, as in its table (sql/raw/cctp_minters.yaml: added in place to older ones)
@@ -35,19 +35,8 @@ def load_cctp_minters(path: Path = CCTP_MINTERS_PATH) -> pl.DataFrame:
     for line, where, row in seed_rows(path, CCTP_COLUMNS):
         if not _CHAIN.fullmatch(row["chain"]) or row["chain"] == "tron":
             raise SeedError(f"{where}: chain = {row['chain']!r}: not an EVM chain name")
-        problem = address_problem(row["chain"], row["address"])
-        if problem:
-            raise SeedError(f"{where}: address = {row['address']!r} {problem}")
         key = (row["chain"], row["address"].lower())
-        if key in seen:
-            raise SeedError(f"{where}: {key} duplicates line {seen[key]}")
-        seen[key] = line
-        if row["protocol"] not in PROTOCOLS:
-            raise SeedError(f"{where}: protocol = {row['protocol']!r}: not one of {PROTOCOLS}")
-        if not row["source"].startswith("https://"):
-            raise SeedError(f"{where}: source = {row['source']!r}: not an https:// URL")
-        for column in ("contract", "evidence"):
-            if not row[column].strip():
-                raise SeedError(f"{where}: {column} is empty: say what it is and how known")
+        described = ("contract", "evidence")
+        require_cited_row(where, line, row, key, seen, ("protocol", PROTOCOLS), described)
         rows.append(row)
     return pl.DataFrame(rows, schema={c: pl.Utf8 for c in CCTP_COLUMNS})

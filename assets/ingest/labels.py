@@ -82,6 +82,35 @@ def seed_rows(path: Path, columns: list[str]) -> Iterator[tuple[int, str, dict[s
             yield line, f"{path}: line {line}", {c: row.get(c) or "" for c in columns}
 
 
+def require_cited_row(
+    where: str,
+    line: int,
+    row: dict[str, str],
+    key: tuple,
+    seen: dict[tuple, int],
+    kind: tuple[str, tuple[str, ...]],
+    described: tuple[str, ...],
+) -> None:
+    """What every small cited seed checks of a row (cctp_minters.csv,
+    noncirculating_wallets.csv): a well-formed address on its chain, one row per `key` (`seen`:
+    key -> line, updated), a known value of the column that classifies it (`kind`: column,
+    values), an https source, and the `described` columns (what it is, how known) filled."""
+    problem = address_problem(row["chain"], row["address"])
+    if problem:
+        raise SeedError(f"{where}: address = {row['address']!r} {problem}")
+    if key in seen:
+        raise SeedError(f"{where}: {key} duplicates line {seen[key]}")
+    seen[key] = line
+    column, allowed = kind
+    if row[column] not in allowed:
+        raise SeedError(f"{where}: {column} = {row[column]!r}: not one of {allowed}")
+    if not row["source"].startswith("https://"):
+        raise SeedError(f"{where}: source = {row['source']!r}: not an https:// URL")
+    for column in described:
+        if not row[column].strip():
+            raise SeedError(f"{where}: {column} is empty: say what it is and how known")
+
+
 class LabelError(ValueError):
     """The label files are unusable; the message names the file and each bad line."""
 

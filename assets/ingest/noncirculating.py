@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from assets.ingest.evm.extract import RAW
-from assets.ingest.labels import SEEDS, SeedError, address_problem, seed_rows, version_of
+from assets.ingest.labels import SEEDS, SeedError, require_cited_row, seed_rows, version_of
 from core.chains import CONFIGURED
 
 NONCIRCULATING_PATH = SEEDS / "noncirculating_wallets.csv"
@@ -44,20 +44,8 @@ def load_noncirculating(path: Path = NONCIRCULATING_PATH) -> pl.DataFrame:
             raise SeedError(
                 f"{where}: token = {token!r}: not one of {chain}'s tokens {sorted(tokens[chain])}"
             )
-        problem = address_problem(chain, row["address"])
-        if problem:
-            raise SeedError(f"{where}: address = {row['address']!r} {problem}")
         key = (chain, token, row["address"].lower())
-        if key in seen:
-            raise SeedError(f"{where}: {key} duplicates line {seen[key]}")
-        seen[key] = line
-        if row["kind"] not in KINDS:
-            raise SeedError(f"{where}: kind = {row['kind']!r}: not one of {KINDS}")
-        if not row["source"].startswith("https://"):
-            raise SeedError(f"{where}: source = {row['source']!r}: not an https:// URL")
-        for column in ("name", "evidence"):
-            if not row[column].strip():
-                raise SeedError(f"{where}: {column} is empty: say what it is and how known")
+        require_cited_row(where, line, row, key, seen, ("kind", KINDS), ("name", "evidence"))
         rows.append(row)
     return pl.DataFrame(rows, schema={c: pl.Utf8 for c in COLUMNS})
 
