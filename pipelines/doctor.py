@@ -633,6 +633,11 @@ def _probes(p: _ChainProbe, b: _Blocks) -> list[tuple[str, str, list]]:
         (f"supply {t.symbol}", "eth_call", [{"to": t.address, "data": supply}, hex(b.start.number)])
         for t in (tokens if b.start else ())
     ]
+    # ... and at the final block: the same answer at both is state served from the latest
+    probes += [
+        (f"supply now {t.symbol}", "eth_call", [{"to": t.address, "data": supply}, hex(final)])
+        for t in (tokens if b.start else ())
+    ]
     probes += [(f"code {t.symbol}", "eth_getCode", [t.address, "latest"]) for t in tokens]
     probes.append(("override", "eth_call", _reader_params(p, final)))
     probes.append(("override full", "eth_call", _reader_params(p, final, _per_call(p))))
@@ -796,6 +801,18 @@ def _archive_state(p: _ChainProbe, b: _Blocks, results: dict[str, Any]) -> None:
             setting=p.rpc.balances_setting
         )
         p.fail("archive state", result, change, STATE_ASSETS, why="no token answered there")
+    elif _same_as_now(answers, results) and _days_to_final(b, p.run.start) >= 2:
+        # Erigon has answered old blocks from its latest state (erigontech/erigon#4149,
+        # #12977): every token's supply unchanged across the window says so, or a quiet chain
+        p.row(
+            "archive state",
+            f"totalSupply() of every token at block {at:,} ({day}'s closing block) is what it "
+            f"is at the final block {b.final.number:,}: the node may answer old blocks from "
+            f"its latest state (Erigon has)",
+            WARN,
+            "compare an old day with an archive node or a block explorer; the reconciliation "
+            "checks of supply with issuance fail such days",
+        )
     else:
         deployed_later = f"; {later} not deployed yet, read as 0 there" if empty else ""
         p.row(
@@ -803,6 +820,20 @@ def _archive_state(p: _ChainProbe, b: _Blocks, results: dict[str, Any]) -> None:
             f"totalSupply() at block {at:,} ({day}'s closing block) served{deployed_later}",
             OK,
         )
+
+
+def _days_to_final(b: _Blocks, start: dt.date) -> int:
+    """Days from the window's first day to the final block's (0 when its time is unknown):
+    over two or more, every token's totalSupply() unchanged is suspect, as USDT's and USDC's
+    change every day on the chains read."""
+    ts = b.final.known.get(b.final.number, (None,))[0]
+    return 0 if ts is None else (dt.datetime.fromtimestamp(ts, dt.UTC).date() - start).days
+
+
+def _same_as_now(answers: list[tuple[Any, Any]], results: dict[str, Any]) -> bool:
+    """Does every token answer the same totalSupply() at the window's start as now?"""
+    now = [results.get(f"supply now {t.symbol}") for t, _ in answers]
+    return all(isinstance(a, str) and a == n for (_, a), n in zip(answers, now))
 
 
 def _no_archive_state(p: _ChainProbe, at: int, token: Any, error: Any) -> None:

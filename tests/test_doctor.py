@@ -367,6 +367,22 @@ def test_a_token_deployed_after_the_window_start_reads_as_zero_there(run, monkey
     assert runs(report) == ON_CHAIN - set(doctor.STATE_ASSETS) | HTTP
 
 
+def test_a_node_answering_old_blocks_from_its_latest_state_is_a_warning(run):
+    """Erigon has answered old blocks' state from its latest state, no error
+    (erigontech/erigon#4149, #12977): every token's totalSupply() at the window's first
+    closing block equals today's. The doctor warns (a quiet chain could do the same); the
+    reads' reconciliation checks fail such days (tests/ingest/test_node_profiles.py)."""
+    import dataclasses
+
+    from sandbox.rpc_proxy import PROFILES
+
+    assert status(run("geth"), "ethereum archive state") == "ok"  # the planted supply moves
+    report = run(dataclasses.replace(PROFILES["erigon-latest-state"], state_blocks=128))
+    row = report.row("ethereum archive state")
+    assert row.status == "warn" and "from its latest state" in row.result
+    assert "archive node" in row.change and report.exit_code == 0
+
+
 def test_a_node_ignoring_state_overrides_stops_the_supply_read_too(run, monkeypatch):
     """evm_token_supply runs the BalanceReader for the chain's noncirculating wallets
     (sql/seeds/noncirculating_wallets.csv), so a node that ignores the override (answering
