@@ -47,6 +47,10 @@ class Token:
     # Minted by a bridge against tokens locked on another chain, not by the issuer: its mints
     # and burns move supply between chains and are not issuance (marts leave them out).
     bridged: bool = False
+    # Deployed after the chain's anchor block: an older block may hold no code at its address,
+    # which the state reads then take as no supply and no balances. Any other token answering
+    # nothing is a node without that block's state, never a zero (extract.py).
+    deployed_after_anchor: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,7 @@ class ConfigError(ValueError):
 _CHAIN_KEYS = {"rpc_url_env", "chain_id", "anchor", "confirmations", "tokens"}
 _OPTIONAL_CHAIN_KEYS = {"max_topic_values", "defillama_chain"}
 _TOKEN_KEYS = {"address", "decimals", "standard"}
-_OPTIONAL_TOKEN_KEYS = {"bridged"}
+_OPTIONAL_TOKEN_KEYS = {"bridged", "deployed_after_anchor"}
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _SYMBOL = re.compile(r"[A-Z][A-Z0-9]*")
 _ENV = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -255,7 +259,15 @@ def load_chains(path: Path = CHAINS_FILE) -> tuple[Chain, ...]:
             _require(
                 isinstance(bridged, bool), path, f"{field}.bridged", bridged, "not true or false"
             )
-            tokens.append(Token(symbol, address, decimals, token["standard"], bridged))
+            late = token.get("deployed_after_anchor", False)
+            _require(
+                isinstance(late, bool),
+                path,
+                f"{field}.deployed_after_anchor",
+                late,
+                "not true or false",
+            )
+            tokens.append(Token(symbol, address, decimals, token["standard"], bridged, late))
         chains.append(
             Chain(
                 name,

@@ -633,9 +633,9 @@ def _probes(p: _ChainProbe, b: _Blocks) -> list[tuple[str, str, list]]:
         (f"supply {t.symbol}", "eth_call", [{"to": t.address, "data": supply}, hex(b.start.number)])
         for t in (tokens if b.start else ())
     ]
-    # ... and at the final block: the same answer at both is state served from the latest
+    # ... and at the latest block: the same answer at both is state served from the latest
     probes += [
-        (f"supply now {t.symbol}", "eth_call", [{"to": t.address, "data": supply}, hex(final)])
+        (f"supply now {t.symbol}", "eth_call", [{"to": t.address, "data": supply}, "latest"])
         for t in (tokens if b.start else ())
     ]
     probes += [(f"code {t.symbol}", "eth_getCode", [t.address, "latest"]) for t in tokens]
@@ -786,8 +786,9 @@ def _archive_state(p: _ChainProbe, b: _Blocks, results: dict[str, Any]) -> None:
     later = ", ".join(t.symbol for t in empty)
     if errors:
         _no_archive_state(p, at, *errors[0])
-    elif len(empty) == len(answers):
-        # never taken for zero: before every token, or pruned state answered as empty
+    elif len(empty) == len(answers) or not all(t.deployed_after_anchor for t in empty):
+        # never taken for zero: before every token, or a token older than the chain's anchor
+        # (core/chains.yaml), is state the node answers as empty (Erigon with pruned history)
         result = (
             f"totalSupply() of {later} at block {at:,} ({day}'s closing block) returned no "
             f"data: the window starts before the chain's tokens, or the node answers state "
@@ -801,14 +802,14 @@ def _archive_state(p: _ChainProbe, b: _Blocks, results: dict[str, Any]) -> None:
             setting=p.rpc.balances_setting
         )
         p.fail("archive state", result, change, STATE_ASSETS, why="no token answered there")
-    elif _same_as_now(answers, results) and _days_to_final(b, p.run.start) >= 2:
+    elif _same_as_now(answers, results) and _days_to_final(b, results, p.run.start) >= 2:
         # Erigon has answered old blocks from its latest state (erigontech/erigon#4149,
         # #12977): every token's supply unchanged across the window says so, or a quiet chain
         p.row(
             "archive state",
             f"totalSupply() of every token at block {at:,} ({day}'s closing block) is what it "
-            f"is at the final block {b.final.number:,}: the node may answer old blocks from "
-            f"its latest state (Erigon has)",
+            f"is at the latest block: the node may answer old blocks from its latest state "
+            f"(Erigon has)",
             WARN,
             "compare an old day with an archive node or a block explorer; the reconciliation "
             "checks of supply with issuance fail such days",
@@ -822,11 +823,14 @@ def _archive_state(p: _ChainProbe, b: _Blocks, results: dict[str, Any]) -> None:
         )
 
 
-def _days_to_final(b: _Blocks, start: dt.date) -> int:
-    """Days from the window's first day to the final block's (0 when its time is unknown):
-    over two or more, every token's totalSupply() unchanged is suspect, as USDT's and USDC's
-    change every day on the chains read."""
+def _days_to_final(b: _Blocks, results: dict[str, Any], start: dt.date) -> int:
+    """Days from the window's first day to the final block's (its header's time where the
+    finalized tag gave none; 0 when unknown): over two or more, every token's totalSupply()
+    unchanged is suspect, as USDT's and USDC's change every day on the chains read."""
     ts = b.final.known.get(b.final.number, (None,))[0]
+    header = results.get("final header")
+    if ts is None and isinstance(header, dict):
+        ts = int(header["timestamp"], 16)
     return 0 if ts is None else (dt.datetime.fromtimestamp(ts, dt.UTC).date() - start).days
 
 

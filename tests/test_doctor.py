@@ -341,10 +341,15 @@ def test_a_token_address_without_code_fails_every_on_chain_asset(run, monkeypatc
 
 
 def test_a_token_deployed_after_the_window_start_reads_as_zero_there(run, monkeypatch):
-    """totalSupply() answering no data at the first closing block, from a token with code at
-    the latest block, is a token deployed later (Arbitrum's native USDC in 2023): the reads
-    take it as 0 there (tests/ingest/test_evm.py), so it is no failure. No token answering
-    is never taken for zero: the state reads would fail."""
+    """totalSupply() answering no data at the first closing block, from a token configured as
+    deployed after the chain's anchor (Arbitrum's native USDC in 2023), is a token deployed
+    later: the reads take it as 0 there (tests/ingest/test_evm.py), so it is no failure. The
+    same from a token older than the anchor, or from every token, is never taken for zero:
+    the state reads would fail."""
+    import dataclasses
+
+    from core import chains
+
     probe = doctor._probe_batch
 
     def deployed_later(symbols):
@@ -354,6 +359,15 @@ def test_a_token_deployed_after_the_window_start_reads_as_zero_there(run, monkey
         return answers
 
     monkeypatch.setattr(doctor, "_probe_batch", deployed_later(["USDC"]))
+    report = run("geth")  # Ethereum's USDC is older than the anchor
+    assert status(report, "ethereum archive state") == "fail"
+    ethereum = chains.CHAINS[0]
+    tokens = tuple(
+        dataclasses.replace(t, deployed_after_anchor=t.symbol == "USDC") for t in ethereum.tokens
+    )
+    monkeypatch.setattr(
+        chains, "CHAINS", (dataclasses.replace(ethereum, tokens=tokens), *chains.CHAINS[1:])
+    )
     report = run("geth")
     row = report.row("ethereum archive state")
     assert row.status == "ok" and "USDC not deployed yet, read as 0" in row.result

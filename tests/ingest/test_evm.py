@@ -541,10 +541,17 @@ def test_a_token_missing_after_it_answered_fails_within_and_across_parts():
     assert first_code == {usdt.address: 100, usdc.address: 100}
     with pytest.raises(ValueError, match="the earlier block 100"):
         token_supply(node, chain, _closing(300), first_code)
-    # before it ever answered, the same answer is a token deployed later: 0
+    # before it ever answered: a token older than the chain's anchor (Ethereum's USDC) has no
+    # excuse, a backend lost that state; one configured as deployed after it reads 0 there
     node.answer = lambda to, data, block: "0x" if (to, block) == (usdc.address, 50) else word
-    rows = token_supply(node, chain, _closing(50, 100), {})
-    assert rows.filter(pl.col("token") == "USDC")["supply_raw"].to_list() == [0, 5]
+    with pytest.raises(ValueError, match="existed before the chain's anchor"):
+        token_supply(node, chain, _closing(50, 100), {})
+    arbitrum = next(c for c in CONFIGURED if c.name == "arbitrum")
+    late = next(t for t in arbitrum.tokens if t.deployed_after_anchor)
+    node.answer = lambda to, data, block: "0x" if (to, block) == (late.address, 50) else word
+    node.code = {(late.address, "latest"): "0x60"}
+    rows = token_supply(node, arbitrum, _closing(50, 100), {})
+    assert rows.filter(pl.col("token") == late.symbol)["supply_raw"].to_list() == [0, 5]
 
 
 def test_balance_reader_calls_of_one_block_must_agree_on_code():

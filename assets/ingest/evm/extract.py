@@ -51,11 +51,12 @@ def _require_deployed_later(
     first_code: dict[str, int],
 ) -> None:
     """Passes when every (token address, block) in `missing`, where the token answered no data
-    or had no code, is a token deployed after that block: another token of the chain
-    answered there (`answered`: those blocks), the token has no code there, and it has code
-    at the latest block. Arbitrum's native USDC before 2023 is one. Otherwise fails naming
-    why: no token answered at the block, no contract at the address at all (a wrong address
-    in core/chains.yaml), or a contract that answers no data.
+    or had no code, is a token deployed after that block: configured as deployed after the
+    chain's anchor (core/chains.yaml), another token of the chain answered there
+    (`answered`: those blocks), the token has no code there, and it has code at the latest
+    block. Arbitrum's native USDC before 2023 is one. Otherwise fails naming why: no token
+    answered at the block, no contract at the address at all (a wrong address in
+    core/chains.yaml), a contract that answers no data, or a token older than the anchor.
 
     No token answering is never taken for zero. The window may start before every token
     existed, or the node may no longer hold the block's state and answer empty instead of
@@ -88,6 +89,7 @@ def _require_deployed_later(
         + [("eth_getCode", [a, "latest"]) for a in addresses]
     )
     now = dict(zip(addresses, codes[len(missing) :]))
+    late = {t.address for t in chain.tokens if t.deployed_after_anchor}
     for (address, block), code in zip(missing, codes):
         if code not in _EMPTY:
             raise ValueError(
@@ -99,6 +101,13 @@ def _require_deployed_later(
                 f"rpc {chain.name}: no contract at token address {address}, at block {block} "
                 f"or the latest block: is the address in core/chains.yaml right for "
                 f"{chain.name} (chain id {chain.chain_id})?"
+            )
+        if address not in late:
+            raise ValueError(
+                f"rpc {chain.name}: {address} at block {block}: {what}, though the token "
+                f"existed before the chain's anchor (core/chains.yaml: not "
+                f"deployed_after_anchor): the node (or one backend behind the provider) does "
+                f"not hold that block's state and answers empty"
             )
 
 
@@ -182,10 +191,12 @@ def token_supply(
 ) -> pl.DataFrame:
     """totalSupply() of every token at every closing block: one batched eth_call each.
 
-    A token answering no data where another token answered, with no code there and code at
-    the latest block, was deployed after the block: its supply there is 0 (Arbitrum's native
-    USDC before 2023; `_require_deployed_later`). Only calls that returned no data cost
-    more, so a window the tokens span costs nothing more."""
+    A token configured as deployed after the chain's anchor, answering no data where another
+    token answered, with no code there and code at the latest block, and no answer at an
+    earlier block, was deployed after the block: its supply there is 0 (Arbitrum's native
+    USDC before 2023). Anything else answering no data fails (`_require_deployed_later`).
+    Only calls that returned no data cost more, so a window the tokens span costs nothing
+    more."""
     calls = [(t.address, _TOTAL_SUPPLY, c.number) for c in closing for t in chain.tokens]
     results = rpc.eth_calls(calls)
     empty = {i for i, result in enumerate(results) if result in _EMPTY}
