@@ -223,6 +223,11 @@ USDT = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
             "arbitrum.tokens.USDT.bridged = 'yes'",
             "not true or false",
         ),
+        (
+            lambda c: c["arbitrum"]["tokens"]["USDC"].update(deployed_after_anchor="2023-06"),
+            "arbitrum.tokens.USDC.deployed_after_anchor = '2023-06'",
+            "not true or false",
+        ),
     ],
     ids=[
         "unknown-standard",
@@ -238,6 +243,7 @@ USDT = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
         "bad-defillama-chain",
         "defillama-chain-twice",
         "bridged-not-a-boolean",
+        "deployed-after-anchor-not-a-boolean",
     ],
 )
 def test_bad_chain_configuration(tmp_path, edit, field, reason):
