@@ -722,11 +722,18 @@ def _range_start(p: _ChainProbe, b: _Blocks) -> int:
     return max(b.first if b.first is not None else 0, b.final.number - p.rpc.max_log_blocks + 1, 0)
 
 
-def _window_end(p: _ChainProbe, final: Final, header: Any) -> None:
-    """Has the window's last day ended on chain? No row when the final block's time is unknown."""
+def _final_time(final: Final, header: Any) -> int | None:
+    """The final block's unix time: from the finalized tag's answer, else from its header
+    (the "final header" probe); None when neither gave it."""
     ts = final.known.get(final.number, (None,))[0]
     if ts is None and isinstance(header, dict):
         ts = int(header["timestamp"], 16)
+    return ts
+
+
+def _window_end(p: _ChainProbe, final: Final, header: Any) -> None:
+    """Has the window's last day ended on chain? No row when the final block's time is unknown."""
+    ts = _final_time(final, header)
     if ts is None:
         return
     end, when = p.run.end, f"{dt.datetime.fromtimestamp(ts, dt.UTC):%Y-%m-%d %H:%M}Z"
@@ -827,10 +834,7 @@ def _days_to_final(b: _Blocks, results: dict[str, Any], start: dt.date) -> int:
     """Days from the window's first day to the final block's (its header's time where the
     finalized tag gave none; 0 when unknown): over two or more, every token's totalSupply()
     unchanged is suspect, as USDT's and USDC's change every day on the chains read."""
-    ts = b.final.known.get(b.final.number, (None,))[0]
-    header = results.get("final header")
-    if ts is None and isinstance(header, dict):
-        ts = int(header["timestamp"], 16)
+    ts = _final_time(b.final, results.get("final header"))
     return 0 if ts is None else (dt.datetime.fromtimestamp(ts, dt.UTC).date() - start).days
 
 

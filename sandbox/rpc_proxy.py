@@ -174,11 +174,11 @@ class NodeProfile:
         "query returned more than {cap} results. Try with this block range [{lo:#x}, {hi:#x}].",
     )
     state_blocks: int | None = None  # state kept for this many newest blocks
-    # ... and older state answered as if it were empty, not refused (Erigon with pruned
-    # history): eth_call "0x", eth_getCode "0x", a balance 0
-    empty_state: bool = False
-    # ... or served from the latest state instead (Erigon: erigontech/erigon#4149, #12977)
-    latest_state: bool = False
+    # How a state read older than that is answered: "refused" (an error, as geth and reth
+    # do), "empty" (as if the state were empty, Erigon with pruned history: eth_call "0x",
+    # eth_getCode "0x", a balance 0), or "latest" (from the latest state, Erigon:
+    # erigontech/erigon#4149, #12977)
+    old_state: str = "refused"
     max_return_bytes: int | None = None  # bytes of one eth_call result
     pruned_below: int | None = None  # blocks and logs below this are gone
     # ... or only the receipts below it, and eth_getLogs answers as if they held no logs
@@ -250,11 +250,11 @@ PROFILES = {
         # Erigon 2 with pruned history (`--prune=h`, 90,000 blocks kept: --prune.h.older):
         # eth_call at an older block answers "0x", no error (erigontech/erigon#5274, closed
         # unchanged; #3152). Tests set a nearer window with dataclasses.replace.
-        NodeProfile("erigon-pruned", **_ERIGON, state_blocks=90_000, empty_state=True),
+        NodeProfile("erigon-pruned", **_ERIGON, state_blocks=90_000, old_state="empty"),
         # Erigon answering older blocks' state reads from its latest state, no error: seen
         # with pruned history (erigontech/erigon#4149, 2022; Erigon 3 full nodes #12977, an
         # error since #13014). Tests set a nearer window with dataclasses.replace.
-        NodeProfile("erigon-latest-state", **_ERIGON, state_blocks=90_000, latest_state=True),
+        NodeProfile("erigon-latest-state", **_ERIGON, state_blocks=90_000, old_state="latest"),
         NodeProfile(
             "infura",
             max_log_results=10_000,
@@ -354,7 +354,8 @@ def _error(call: dict, code: int, message: str, data: dict | None = None) -> dic
 
 
 def _empty_state(call: dict) -> dict:
-    """What a node holding no state at the block answers instead of an error (empty_state):
+    """What a node holding no state at the block answers instead of an error (old_state
+    "empty"):
     "0x" for a call or code, 0 for a balance or nonce, a zero word for storage. A call that
     places stableflow's BalanceReader by state override runs it over the empty state: every
     token without code, so its code flags and balances all zero (extract.reader_answer_chars)."""
@@ -503,12 +504,21 @@ class RpcProxy(JsonRpcServer):
         value = params[position] if len(params) > position else "latest"
         return int(value, 16) if isinstance(value, str) and value.startswith("0x") else None
 
-    def _latest_for_old(self, call: dict, head: int | None) -> dict:
-        """`call` as a node serving old state from its latest state runs it (latest_state):
-        a state read at a block older than its window asks "latest" instead."""
+    def _old_state(self, call: dict, head: int | None) -> bool:
+        """Is `call` a state read at a block older than the state the profile keeps?"""
         p, block = self.profile, self._block_param(call)
-        old = block is not None and head is not None and block < head - (p.state_blocks or 0)
-        if not (p.latest_state and call.get("method") in _STATE_METHODS and old):
+        return (
+            p.state_blocks is not None
+            and call.get("method") in _STATE_METHODS
+            and block is not None
+            and head is not None
+            and block < head - p.state_blocks
+        )
+
+    def _latest_for_old(self, call: dict, head: int | None) -> dict:
+        """`call` as a node serving old state from its latest state runs it (old_state
+        "latest"): a state read at a block older than its window asks "latest" instead."""
+        if self.profile.old_state != "latest" or not self._old_state(call, head):
             return call
         params = list(call.get("params") or [])
         params[_STATE_METHODS[call["method"]]] = "latest"
@@ -568,15 +578,9 @@ class RpcProxy(JsonRpcServer):
             and block < p.nitro_genesis
         ):
             return "nitro", _error(call, *NITRO_FALLBACK)
-        if (
-            p.state_blocks is not None
-            and not p.latest_state  # answered, from other state: _latest_for_old
-            and method in _STATE_METHODS
-            and block is not None
-            and head is not None
-            and block < head - p.state_blocks
-        ):
-            if p.empty_state:
+        # old_state "latest" is answered, from other state: _latest_for_old
+        if p.old_state != "latest" and self._old_state(call, head):
+            if p.old_state == "empty":
                 return "empty_state", _empty_state(call)
             if p.silent_pruning:  # reth's words (paradigmxyz/reth#21122)
                 return "state", _error(call, -32603, f"state at block #{block} is pruned")
