@@ -365,10 +365,11 @@ def _empty_state(call: dict) -> dict:
         result = "0x" + "0" * 64
     params = call.get("params") or []
     if method == "eth_call" and len(params) > 2 and params[2]:
+        from assets.ingest.evm.extract import reader_answer_chars
+
         data = _call_data(call)
         tokens = int.from_bytes(data[:32], "big")
-        holders = (len(data) - 32 - 20 * tokens) // 20
-        result = "0x" + "00" * 32 * tokens * (holders + 1)
+        result = "0x" + "0" * reader_answer_chars(tokens, (len(data) - 32 - 20 * tokens) // 20)
     return {"jsonrpc": "2.0", "id": call.get("id"), "result": result}
 
 

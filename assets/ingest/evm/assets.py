@@ -216,16 +216,15 @@ def _later_state(
                 [chain.name, day, number],
             )
             held = None
-            if labels:
-                held = warehouse.read(
-                    f"SELECT token, address, balance_raw FROM raw.evm_exchange_balances {at} "
-                    "AND label_version = ?",
-                    [chain.name, day, number, labels.version],
+            if addresses:  # the labelled wallets, or the noncirculating ones (every token)
+                table, version = (
+                    ("raw.evm_exchange_balances", " AND label_version = ?")
+                    if labels
+                    else (NONCIRCULATING, "")
                 )
-            elif addresses:  # the noncirculating wallets, every token of each
                 held = warehouse.read(
-                    f"SELECT token, address, balance_raw FROM {NONCIRCULATING} {at}",
-                    [chain.name, day, number],
+                    f"SELECT token, address, balance_raw FROM {table} {at}{version}",
+                    [chain.name, day, number, *([labels.version] if labels else [])],
                 )
             if sorted(supply["token"]) == _symbols(chain):
                 owners = rewind_owners(rpc, chain, final)

@@ -527,28 +527,26 @@ def _balances(
     # token deployed later, or something wrong: `_require_deployed_later` tells which). The
     # calls of one block must agree: calls answered by backends holding different state
     # would otherwise pass as zero balances.
-    n, flag = len(chain.tokens), {"0" * _WORD: False, "0" * (_WORD - 1) + "1": True}
-    words = [pl.col("answer").str.slice(t * _WORD, _WORD) for t in range(n)]
+    n = len(chain.tokens)
+    flags = pl.col("answer").str.slice(0, n * _WORD)
     _first_bad(
         answers,
-        ~pl.all_horizontal(w.is_in(list(flag)) for w in words),
+        ~flags.str.contains(f"^(0{{{_WORD - 1}}}[01]){{{n}}}$"),
         pl.format("balance reader code flags at block {}", "block_number"),
         "answer",
         source,
         "a code flag that is neither 0 nor 1",
     )
-    flags = answers.group_by("block_number", maintain_order=True).agg(
-        pl.col("answer").str.slice(0, n * _WORD).unique().alias("flags")
-    )
-    split = [(block, found) for block, found in flags.iter_rows() if len(found) != 1]
+    per_block = answers.group_by("block_number", maintain_order=True).agg(flags.unique())
+    split = [block for block, found in per_block.iter_rows() if len(found) != 1]
     if split:
         raise ValueError(
-            f"rpc {chain.name}: the BalanceReader's calls at block {split[0][0]} found code at "
+            f"rpc {chain.name}: the BalanceReader's calls at block {split[0]} found code at "
             f"different tokens: they reached backends holding different state there"
         )
     has_code = [
-        (block, [flag[found[0][t * _WORD : (t + 1) * _WORD]] for t in range(n)])
-        for block, found in flags.iter_rows()
+        (block, [found[0][(t + 1) * _WORD - 1] == "1" for t in range(n)])
+        for block, found in per_block.iter_rows()
     ]
     first = _first_code(
         first_code,
